@@ -111,19 +111,13 @@ impl AdaptiveLock {
     /// A new, unlocked lock. An all-zero lock is a valid unlocked lock.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        Self {
-            state: AtomicU8::new(0),
-            spin_estimate: AtomicU8::new(0),
-        }
+        Self { state: AtomicU8::new(0), spin_estimate: AtomicU8::new(0) }
     }
 
     /// A new, unlocked lock.
     #[cfg(loom)]
     pub fn new() -> Self {
-        Self {
-            state: AtomicU8::new(0),
-            spin_estimate: AtomicU8::new(0),
-        }
+        Self { state: AtomicU8::new(0), spin_estimate: AtomicU8::new(0) }
     }
 
     /// Acquires the lock, spinning briefly and then parking the OS thread.
@@ -131,11 +125,7 @@ impl AdaptiveLock {
     pub fn lock(&self) -> AdaptiveGuard<'_> {
         // Acquire: the critical section must see the previous holder's writes,
         // which its Release unlock published.
-        if self
-            .state
-            .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        if self.state.compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_err() {
             self.lock_slow();
         }
         self.guard()
@@ -147,12 +137,7 @@ impl AdaptiveLock {
         let mut state = self.state.load(Ordering::Relaxed);
         while state & LOCKED == 0 {
             // Acquire: as in `lock`.
-            match self.state.compare_exchange_weak(
-                state,
-                state | LOCKED,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
+            match self.state.compare_exchange_weak(state, state | LOCKED, Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => return Some(self.guard()),
                 Err(s) => state = s,
             }
@@ -175,10 +160,7 @@ impl AdaptiveLock {
     }
 
     fn guard(&self) -> AdaptiveGuard<'_> {
-        AdaptiveGuard {
-            lock: self,
-            _not_send: PhantomData,
-        }
+        AdaptiveGuard { lock: self, _not_send: PhantomData }
     }
 
     fn key(&self) -> usize {
@@ -188,7 +170,6 @@ impl AdaptiveLock {
     #[cold]
     fn lock_slow(&self) {
         let stopwatch = Stopwatch::start();
-        let mut starving = false;
         loop {
             if self.spin() {
                 return;
@@ -198,18 +179,15 @@ impl AdaptiveLock {
                 Marked::Retry => continue,
                 Marked::Parked => {}
             }
-            let token = if starving {
-                WAITER_STARVING
-            } else {
-                WAITER_NORMAL
-            };
+            // Starving once it has waited (spinning, parked, losing races)
+            // for the bound in all.
+            let token = if stopwatch.reached(STARVATION_BOUND) { WAITER_STARVING } else { WAITER_NORMAL };
             let validate = || self.state.load(Ordering::Relaxed) == LOCKED | PARKED;
             if shim::park(self.key(), validate, token) == Some(TOKEN_HANDOFF) {
                 // The unlocker left LOCKED set for us; the queue lock's
                 // release/acquire orders its critical section before ours.
                 return;
             }
-            starving = starving || stopwatch.reached(STARVATION_BOUND);
         }
     }
 
@@ -224,15 +202,7 @@ impl AdaptiveLock {
                 break;
             }
             if state & LOCKED == 0
-                && self
-                    .state
-                    .compare_exchange_weak(
-                        state,
-                        state | LOCKED,
-                        Ordering::Acquire,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok()
+                && self.state.compare_exchange_weak(state, state | LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok()
             {
                 self.adapt(estimate, i);
                 return true;
@@ -249,8 +219,7 @@ impl AdaptiveLock {
         // estimate += (sample - estimate) / 8, in integers that stay in 0..=255.
         let next = (estimate * 7 + sample) / 8;
         if next != estimate {
-            self.spin_estimate
-                .store(next.min(255) as u8, Ordering::Relaxed);
+            self.spin_estimate.store(next.min(255) as u8, Ordering::Relaxed);
         }
     }
 
@@ -258,21 +227,12 @@ impl AdaptiveLock {
     fn mark_parked(&self) -> Marked {
         let state = self.state.load(Ordering::Relaxed);
         if state & LOCKED == 0 {
-            let acquired = self
-                .state
-                .compare_exchange_weak(state, state | LOCKED, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok();
-            return if acquired {
-                Marked::Acquired
-            } else {
-                Marked::Retry
-            };
+            let acquired =
+                self.state.compare_exchange_weak(state, state | LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok();
+            return if acquired { Marked::Acquired } else { Marked::Retry };
         }
         if state & PARKED == 0
-            && self
-                .state
-                .compare_exchange_weak(state, state | PARKED, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
+            && self.state.compare_exchange_weak(state, state | PARKED, Ordering::Relaxed, Ordering::Relaxed).is_err()
         {
             return Marked::Retry;
         }
@@ -282,11 +242,7 @@ impl AdaptiveLock {
     #[inline]
     fn unlock(&self) {
         // Release: publishes the critical section to the next acquirer.
-        if self
-            .state
-            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
-            .is_err()
-        {
+        if self.state.compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed).is_err() {
             self.unlock_slow();
         }
     }

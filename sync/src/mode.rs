@@ -51,19 +51,13 @@ pub struct ThreadMode {
 
 impl ThreadMode {
     pub(crate) fn new() -> Self {
-        Self {
-            multi: AtomicBool::new(false),
-        }
+        Self { multi: AtomicBool::new(false) }
     }
 
     /// The current mode.
     #[inline]
     pub fn get(&self) -> Mode {
-        if self.is_multi() {
-            Mode::Multi
-        } else {
-            Mode::Single
-        }
+        if self.is_multi() { Mode::Multi } else { Mode::Single }
     }
 
     /// Whether the runtime is multi-threaded.

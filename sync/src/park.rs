@@ -52,13 +52,8 @@ struct ThreadSignal {
 impl ThreadParker {
     /// A parker for the calling thread.
     pub fn new() -> Self {
-        let signal = ThreadSignal {
-            thread: shim::current_thread(),
-            woken: AtomicBool::new(false),
-        };
-        Self {
-            signal: Arc::new(signal),
-        }
+        let signal = ThreadSignal { thread: shim::current_thread(), woken: AtomicBool::new(false) };
+        Self { signal: Arc::new(signal) }
     }
 }
 
@@ -86,8 +81,10 @@ impl Parker for ThreadParker {
     }
 
     fn wait(&self) -> Wait {
-        // Acquire: pairs with the Release in `wake_by_ref`.
-        while !self.signal.woken.swap(false, Ordering::Acquire) {
+        // Consume the wake-up. Acquire: pairs with the Release in
+        // `wake_by_ref`. (A compare-exchange rather than a swap: loom 0.7
+        // mis-models `swap` of an unchanged value and loses the later store.)
+        while self.signal.woken.compare_exchange(true, false, Ordering::Acquire, Ordering::Relaxed).is_err() {
             shim::park_thread();
         }
         Wait::Woken

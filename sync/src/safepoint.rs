@@ -80,10 +80,7 @@ impl World {
         Arc::new(Self {
             mode: ThreadMode::new(),
             stop_requested: AtomicBool::new(false),
-            barrier: Mutex::new(Barrier {
-                running: 0,
-                stopping: false,
-            }),
+            barrier: Mutex::new(Barrier { running: 0, stopping: false }),
             changed: Condvar::new(),
         })
     }
@@ -99,16 +96,10 @@ impl World {
     pub fn register(self: &Arc<Self>) -> Participant {
         let barrier = self.wait_until_resumed(self.barrier.lock());
         self.enter(barrier);
-        Participant {
-            world: Arc::clone(self),
-            _not_sync: PhantomData,
-        }
+        Participant { world: Arc::clone(self), _not_sync: PhantomData }
     }
 
-    fn wait_until_resumed<'a>(
-        &self,
-        mut barrier: MutexGuard<'a, Barrier>,
-    ) -> MutexGuard<'a, Barrier> {
+    fn wait_until_resumed<'a>(&self, mut barrier: MutexGuard<'a, Barrier>) -> MutexGuard<'a, Barrier> {
         while barrier.stopping {
             barrier = self.changed.wait(barrier);
         }

@@ -17,14 +17,13 @@ pub(crate) use park::{park, unpark_one};
 pub(crate) use sync::{Condvar, Mutex, MutexGuard};
 pub(crate) use time::Stopwatch;
 
-/// One step of a spin-wait: a CPU pause hint, or under loom a yield so the
-/// model checker can schedule the thread that will release the lock.
+/// One step of a spin-wait: a CPU pause hint. Under loom nothing: every spin
+/// loop in maat-sync is bounded, and the atomic load in each iteration is
+/// already a point where the model checker may switch threads.
 #[inline]
 pub(crate) fn spin_hint() {
     #[cfg(not(loom))]
     core::hint::spin_loop();
-    #[cfg(loom)]
-    loom::thread::yield_now();
 }
 
 /// Blocks the calling OS thread until [`unpark_thread`] is called for it
@@ -71,7 +70,7 @@ mod sync {
     pub(crate) use loom::sync::MutexGuard;
 
     /// loom's mutex with parking_lot's infallible `lock`.
-    #[derive(Debug)]
+    #[derive(Debug, Default)]
     pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
 
     impl<T> Mutex<T> {
@@ -80,9 +79,7 @@ mod sync {
         }
 
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-            self.0
-                .lock()
-                .expect("no panics inside maat-sync critical sections")
+            self.0.lock().expect("no panics inside maat-sync critical sections")
         }
     }
 
@@ -95,9 +92,7 @@ mod sync {
         }
 
         pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-            self.0
-                .wait(guard)
-                .expect("no panics inside maat-sync critical sections")
+            self.0.wait(guard).expect("no panics inside maat-sync critical sections")
         }
 
         pub(crate) fn notify_all(&self) {
@@ -119,9 +114,7 @@ mod park {
         // caller, so no other parking_lot user shares the queue; `validate`
         // only performs atomic loads: it neither panics nor re-enters
         // parking_lot.
-        let result = unsafe {
-            parking_lot_core::park(key, validate, || {}, |_, _| {}, ParkToken(token), None)
-        };
+        let result = unsafe { parking_lot_core::park(key, validate, || {}, |_, _| {}, ParkToken(token), None) };
         match result {
             ParkResult::Unparked(UnparkToken(t)) => Some(t),
             ParkResult::Invalid | ParkResult::TimedOut => None,
@@ -145,9 +138,7 @@ mod park {
         // SAFETY: as in `park`; `filter` and `decide` only touch the lock
         // word and local cells: they neither panic nor re-enter parking_lot.
         unsafe {
-            parking_lot_core::unpark_filter(key, filter, |r| {
-                UnparkToken(decide(woken.get(), r.have_more_threads))
-            });
+            parking_lot_core::unpark_filter(key, filter, |r| UnparkToken(decide(woken.get(), r.have_more_threads)));
         }
     }
 }
@@ -180,12 +171,7 @@ mod park {
                 return None;
             }
             let thread = loom::thread::current();
-            queue.push(Parked {
-                key,
-                token,
-                thread,
-                woken: woken.clone(),
-            });
+            queue.push(Parked { key, token, thread, woken: woken.clone() });
         }
         loop {
             let w = woken.load(Ordering::Acquire);
@@ -198,10 +184,7 @@ mod park {
 
     pub(crate) fn unpark_one(key: usize, decide: impl FnOnce(Option<usize>, bool) -> usize) {
         let mut queue = QUEUE.lock().unwrap();
-        let parked = queue
-            .iter()
-            .position(|p| p.key == key)
-            .map(|i| queue.remove(i));
+        let parked = queue.iter().position(|p| p.key == key).map(|i| queue.remove(i));
         let more = queue.iter().any(|p| p.key == key);
         let token = decide(parked.as_ref().map(|p| p.token), more);
         drop(queue);

@@ -79,11 +79,7 @@ impl LockRequest {
     /// A request by maatine `me` for the variable called `name` (the name is
     /// what a deadlock report shows).
     pub fn new(me: MaatineId, name: impl Into<std::sync::Arc<str>>) -> Self {
-        Self {
-            me,
-            name: name.into(),
-            stopwatch: None,
-        }
+        Self { me, name: name.into(), stopwatch: None }
     }
 
     /// The requesting maatine.
@@ -115,11 +111,7 @@ impl fmt::Display for NotHolder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.holder {
             Some(h) => write!(f, "{} unlocked a variable lock held by {h}", self.caller),
-            None => write!(
-                f,
-                "{} unlocked a variable lock that is not held",
-                self.caller
-            ),
+            None => write!(f, "{} unlocked a variable lock that is not held", self.caller),
         }
     }
 }
@@ -130,19 +122,13 @@ impl VarLock {
     /// A new, free lock. An all-zero lock is a valid free lock.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        Self {
-            word: AtomicU64::new(0),
-            depth: AtomicU32::new(0),
-        }
+        Self { word: AtomicU64::new(0), depth: AtomicU32::new(0) }
     }
 
     /// A new, free lock.
     #[cfg(loom)]
     pub fn new() -> Self {
-        Self {
-            word: AtomicU64::new(0),
-            depth: AtomicU32::new(0),
-        }
+        Self { word: AtomicU64::new(0), depth: AtomicU32::new(0) }
     }
 
     /// The current holder. A snapshot unless the caller is the holder.
@@ -194,9 +180,7 @@ impl VarLock {
     fn claim_free(&self, mode: &ThreadMode, me: MaatineId) -> bool {
         if mode.is_multi() {
             // Acquire: see the previous holder's writes (its Release unlock).
-            self.word
-                .compare_exchange(0, me.get(), Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
+            self.word.compare_exchange(0, me.get(), Ordering::Acquire, Ordering::Relaxed).is_ok()
         } else {
             // One OS thread: nobody else can touch the word in between; the
             // mode switch itself orders this against other threads.
@@ -214,10 +198,7 @@ impl VarLock {
             core::sync::atomic::fence(Ordering::Acquire);
             self.depth.store(0, Ordering::Relaxed);
         } else {
-            assert!(
-                depth < HANDOFF - 1,
-                "variable lock re-entered 4 billion times"
-            );
+            assert!(depth < HANDOFF - 1, "variable lock re-entered 4 billion times");
             self.depth.store(depth + 1, Ordering::Relaxed);
         }
         true
@@ -225,19 +206,11 @@ impl VarLock {
 
     /// Releases one acquisition by `me`. Waiters are woken when the last
     /// re-entrant acquisition is released.
-    pub fn unlock(
-        &self,
-        table: &VarLockTable,
-        mode: &ThreadMode,
-        me: MaatineId,
-    ) -> Result<(), NotHolder> {
+    pub fn unlock(&self, table: &VarLockTable, mode: &ThreadMode, me: MaatineId) -> Result<(), NotHolder> {
         let word = self.word.load(Ordering::Relaxed);
         let depth = self.depth.load(Ordering::Relaxed);
         if word & HOLDER != me.get() || depth == HANDOFF {
-            return Err(NotHolder {
-                caller: me,
-                holder: MaatineId::new(word & HOLDER),
-            });
+            return Err(NotHolder { caller: me, holder: MaatineId::new(word & HOLDER) });
         }
         if depth > 0 {
             self.depth.store(depth - 1, Ordering::Relaxed);
@@ -255,9 +228,7 @@ impl VarLock {
         if mode.is_multi() {
             // Release: publish the critical section. Fails if a waiter set
             // WAITERS meanwhile; the table then takes over.
-            self.word
-                .compare_exchange(me.get(), 0, Ordering::Release, Ordering::Relaxed)
-                .is_ok()
+            self.word.compare_exchange(me.get(), 0, Ordering::Release, Ordering::Relaxed).is_ok()
         } else {
             self.word.store(0, Ordering::Release);
             true

@@ -94,11 +94,7 @@ impl fmt::Display for Deadlock {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(
-                f,
-                "{} waits for `{}` held by {}",
-                link.waiter, link.variable, link.holder
-            )?;
+            write!(f, "{} waits for `{}` held by {}", link.waiter, link.variable, link.holder)?;
         }
         Ok(())
     }
@@ -146,10 +142,7 @@ impl VarLockTable {
                 return Err(Deadlock { cycle });
             }
             if word & WAITERS != 0
-                || lock
-                    .word
-                    .compare_exchange(word, word | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
+                || lock.word.compare_exchange(word, word | WAITERS, Ordering::Relaxed, Ordering::Relaxed).is_ok()
             {
                 break holder;
             }
@@ -159,11 +152,7 @@ impl VarLockTable {
             name: Arc::clone(&request.name),
             waiters: VecDeque::new(),
         });
-        queue.waiters.push_back(Waiter {
-            id: me,
-            waker,
-            starving,
-        });
+        queue.waiters.push_back(Waiter { id: me, waker, starving });
         table.waits_on.insert(me, key);
         Ok(false)
     }
@@ -175,14 +164,8 @@ impl VarLockTable {
         let mut table = self.state.lock();
         debug_assert_eq!(lock.word.load(Ordering::Relaxed) & HOLDER, me.get());
         // Invariant 1: WAITERS is set, so the queue exists and is not empty.
-        let queue = table
-            .queues
-            .get_mut(&key)
-            .expect("a lock with WAITERS set has a queue");
-        let next = queue
-            .waiters
-            .pop_front()
-            .expect("queues are removed when they empty");
+        let queue = table.queues.get_mut(&key).expect("a lock with WAITERS set has a queue");
+        let next = queue.waiters.pop_front().expect("queues are removed when they empty");
         let more = !queue.waiters.is_empty();
         let flag = if more { WAITERS } else { 0 };
         if next.starving {
@@ -214,10 +197,7 @@ impl Table {
             return false;
         }
         // Acquire: see the previous holder's writes (its Release store).
-        let claimed = lock
-            .word
-            .compare_exchange(word, word | me.get(), Ordering::Acquire, Ordering::Relaxed)
-            .is_ok();
+        let claimed = lock.word.compare_exchange(word, word | me.get(), Ordering::Acquire, Ordering::Relaxed).is_ok();
         if claimed && let Some(queue) = self.queues.get_mut(&lock.key()) {
             queue.holder = Some(me);
         }
@@ -226,32 +206,15 @@ impl Table {
 
     /// The cycle that `me` waiting for lock `key` (held by `holder`) would
     /// close, if any.
-    fn cycle_through(
-        &self,
-        me: MaatineId,
-        key: usize,
-        holder: MaatineId,
-        name: &Arc<str>,
-    ) -> Option<Vec<WaitLink>> {
-        let variable = self
-            .queues
-            .get(&key)
-            .map_or_else(|| Arc::clone(name), |q| Arc::clone(&q.name));
-        let mut cycle = vec![WaitLink {
-            waiter: me,
-            variable,
-            holder,
-        }];
+    fn cycle_through(&self, me: MaatineId, key: usize, holder: MaatineId, name: &Arc<str>) -> Option<Vec<WaitLink>> {
+        let variable = self.queues.get(&key).map_or_else(|| Arc::clone(name), |q| Arc::clone(&q.name));
+        let mut cycle = vec![WaitLink { waiter: me, variable, holder }];
         let mut current = holder;
         while current != me {
             let next_key = self.waits_on.get(&current)?;
             let queue = self.queues.get(next_key)?;
             let next = queue.holder?;
-            cycle.push(WaitLink {
-                waiter: current,
-                variable: Arc::clone(&queue.name),
-                holder: next,
-            });
+            cycle.push(WaitLink { waiter: current, variable: Arc::clone(&queue.name), holder: next });
             if cycle.len() > self.waits_on.len() + 1 {
                 return None;
             }

@@ -9,8 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use maat_sync::{
-    AdaptiveLock, Deadlock, LockRequest, LockStatus, MaatineId, Mode, Sharing, ThreadParker,
-    VarLock, VarLockTable, World,
+    AdaptiveLock, Deadlock, LockRequest, LockStatus, MaatineId, Mode, Sharing, ThreadParker, VarLock, VarLockTable,
+    World,
 };
 
 const THREADS: usize = 4;
@@ -96,18 +96,10 @@ fn try_lock_fails_while_held_and_succeeds_after() {
     let lock = Arc::new(AdaptiveLock::new());
     let guard = lock.lock();
     let l = Arc::clone(&lock);
-    assert!(
-        thread::spawn(move || l.try_lock().is_none())
-            .join()
-            .unwrap()
-    );
+    assert!(thread::spawn(move || l.try_lock().is_none()).join().unwrap());
     drop(guard);
     let l = Arc::clone(&lock);
-    assert!(
-        thread::spawn(move || l.try_lock().is_some())
-            .join()
-            .unwrap()
-    );
+    assert!(thread::spawn(move || l.try_lock().is_some()).join().unwrap());
 }
 
 #[test]
@@ -143,10 +135,7 @@ fn var_lock_is_reentrant_and_rejects_foreign_unlock() {
     let (a, b) = (id(1), id(2));
     let mut request = LockRequest::new(a, "x");
     for _ in 0..3 {
-        assert_eq!(
-            lock.lock(&table, world.mode(), &mut request, &parker),
-            Ok(LockStatus::Acquired)
-        );
+        assert_eq!(lock.lock(&table, world.mode(), &mut request, &parker), Ok(LockStatus::Acquired));
     }
     let err = lock.unlock(&table, world.mode(), b).unwrap_err();
     assert_eq!((err.caller, err.holder), (b, Some(a)));
@@ -158,10 +147,7 @@ fn var_lock_is_reentrant_and_rejects_foreign_unlock() {
     assert_eq!(lock.holder(), None);
     let err = lock.unlock(&table, world.mode(), a).unwrap_err();
     assert_eq!(err.holder, None);
-    assert_eq!(
-        err.to_string(),
-        "maatine 1 unlocked a variable lock that is not held"
-    );
+    assert_eq!(err.to_string(), "maatine 1 unlocked a variable lock that is not held");
 }
 
 /// Runs `n` maatines on `n` threads; maatine i takes variable i, waits for
@@ -175,8 +161,7 @@ fn lock_cycle(n: usize) -> Vec<Result<(), Deadlock>> {
     let barrier = Arc::new(Barrier::new(n));
     let handles: Vec<_> = (0..n)
         .map(|i| {
-            let (locks, table, barrier, world) =
-                (locks.clone(), table.clone(), barrier.clone(), world.clone());
+            let (locks, table, barrier, world) = (locks.clone(), table.clone(), barrier.clone(), world.clone());
             thread::spawn(move || {
                 let parker = ThreadParker::new();
                 let me = id(i as u64 + 1);
@@ -186,9 +171,7 @@ fn lock_cycle(n: usize) -> Vec<Result<(), Deadlock>> {
                 barrier.wait();
                 let j = (i + 1) % n;
                 let mut second = LockRequest::new(me, format!("v{j}"));
-                let result = locks[j]
-                    .lock(&table, mode, &mut second, &parker)
-                    .map(|_| ());
+                let result = locks[j].lock(&table, mode, &mut second, &parker).map(|_| ());
                 if result.is_ok() {
                     locks[j].unlock(&table, mode, me).unwrap();
                 }
@@ -205,11 +188,7 @@ fn three_maatine_cycle_is_always_reported_never_hangs() {
     for _ in 0..200 {
         let results = lock_cycle(3);
         let errors: Vec<&Deadlock> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-        assert_eq!(
-            errors.len(),
-            1,
-            "exactly one maatine closes the cycle: {results:?}"
-        );
+        assert_eq!(errors.len(), 1, "exactly one maatine closes the cycle: {results:?}");
         let cycle = &errors[0].cycle;
         assert_eq!(cycle.len(), 3);
         let mut waiters: Vec<u64> = cycle.iter().map(|l| l.waiter.get()).collect();
@@ -217,19 +196,12 @@ fn three_maatine_cycle_is_always_reported_never_hangs() {
         assert_eq!(waiters, [1, 2, 3]);
         for (k, link) in cycle.iter().enumerate() {
             let w = link.waiter.get();
-            assert_eq!(
-                &*link.variable,
-                format!("v{}", w % 3),
-                "maatine {w} waits for the next variable"
-            );
+            assert_eq!(&*link.variable, format!("v{}", w % 3), "maatine {w} waits for the next variable");
             assert_eq!(link.holder, cycle[(k + 1) % 3].waiter, "the cycle closes");
         }
         let text = errors[0].to_string();
         assert!(text.starts_with("deadlock: maatine "), "{text}");
-        assert!(
-            text.contains("waits for `v") && text.contains("held by maatine"),
-            "{text}"
-        );
+        assert!(text.contains("waits for `v") && text.contains("held by maatine"), "{text}");
     }
 }
 
@@ -237,19 +209,12 @@ fn three_maatine_cycle_is_always_reported_never_hangs() {
 fn two_maatine_cycle_is_reported() {
     for _ in 0..200 {
         let results = lock_cycle(2);
-        assert_eq!(
-            results.iter().filter(|r| r.is_err()).count(),
-            1,
-            "{results:?}"
-        );
+        assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1, "{results:?}");
     }
 }
 
 /// One thread re-takes the lock in a tight loop; another must still get it.
-fn waiter_is_not_starved(
-    hammer: impl Fn(&AtomicBool) + Send + 'static,
-    wait: impl FnOnce() + Send + 'static,
-) {
+fn waiter_is_not_starved(hammer: impl Fn(&AtomicBool) + Send + 'static, wait: impl FnOnce() + Send + 'static) {
     let done = Arc::new(AtomicBool::new(false));
     let d = Arc::clone(&done);
     let hammering = thread::spawn(move || hammer(&d));
@@ -302,8 +267,7 @@ fn var_lock_waiter_is_not_starved() {
         move || {
             let mut request = LockRequest::new(id(2), "x");
             let s = &shared;
-            s.0.lock(&s.1, s.2.mode(), &mut request, &ThreadParker::new())
-                .unwrap();
+            s.0.lock(&s.1, s.2.mode(), &mut request, &ThreadParker::new()).unwrap();
             s.0.unlock(&s.1, s.2.mode(), id(2)).unwrap();
         },
     );
@@ -343,15 +307,8 @@ fn stopped_world_sees_every_thread_stopped_and_mode_flips_are_seen() {
         let before: Vec<u64> = progress.iter().map(|p| p.load(Ordering::Relaxed)).collect();
         thread::sleep(Duration::from_micros(200));
         let after: Vec<u64> = progress.iter().map(|p| p.load(Ordering::Relaxed)).collect();
-        assert_eq!(
-            before, after,
-            "a participant ran while the world was stopped"
-        );
-        let mode = if round % 2 == 0 {
-            Mode::Multi
-        } else {
-            Mode::Single
-        };
+        assert_eq!(before, after, "a participant ran while the world was stopped");
+        let mode = if round % 2 == 0 { Mode::Multi } else { Mode::Single };
         stopped.set_thread_mode(mode);
         expected.store(mode == Mode::Multi, Ordering::Relaxed);
         drop(stopped);
@@ -376,11 +333,7 @@ fn concurrent_stop_requests_take_turns() {
         let p = w.register();
         for _ in 0..500 {
             let stopped = p.stop_world();
-            assert_eq!(
-                i.fetch_add(1, Ordering::SeqCst),
-                0,
-                "two worlds stopped at once"
-            );
+            assert_eq!(i.fetch_add(1, Ordering::SeqCst), 0, "two worlds stopped at once");
             stopped.set_thread_mode(Mode::Multi);
             i.fetch_sub(1, Ordering::SeqCst);
             drop(stopped);
@@ -410,11 +363,7 @@ impl std::task::Wake for Requeue {
 
 impl maat_sync::Parker for SuspendParker {
     fn waker(&self) -> std::task::Waker {
-        Arc::new(Requeue {
-            maatine: self.maatine,
-            run_queue: self.run_queue.clone(),
-        })
-        .into()
+        Arc::new(Requeue { maatine: self.maatine, run_queue: self.run_queue.clone() }).into()
     }
 
     fn wait(&self) -> maat_sync::Wait {
@@ -429,47 +378,22 @@ fn single_threaded_maatines_are_excluded_and_resumed() {
     let world = World::new();
     let (table, lock) = (VarLockTable::new(), VarLock::new());
     let run_queue = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let parker = |m| SuspendParker {
-        maatine: m,
-        run_queue: run_queue.clone(),
-    };
+    let parker = |m| SuspendParker { maatine: m, run_queue: run_queue.clone() };
     let mut a = LockRequest::new(id(1), "x");
     let mut b = LockRequest::new(id(2), "x");
     let mut c = LockRequest::new(id(3), "x");
-    assert_eq!(
-        lock.lock(&table, world.mode(), &mut a, &parker(1)),
-        Ok(LockStatus::Acquired)
-    );
+    assert_eq!(lock.lock(&table, world.mode(), &mut a, &parker(1)), Ok(LockStatus::Acquired));
     // Maatine 1 is switched out at a safe point inside `x = x + f()`.
-    assert_eq!(
-        lock.lock(&table, world.mode(), &mut b, &parker(2)),
-        Ok(LockStatus::Suspended)
-    );
-    assert_eq!(
-        lock.lock(&table, world.mode(), &mut c, &parker(3)),
-        Ok(LockStatus::Suspended)
-    );
+    assert_eq!(lock.lock(&table, world.mode(), &mut b, &parker(2)), Ok(LockStatus::Suspended));
+    assert_eq!(lock.lock(&table, world.mode(), &mut c, &parker(3)), Ok(LockStatus::Suspended));
     assert_eq!(table.waiting(), 2);
-    assert!(
-        run_queue.lock().unwrap().is_empty(),
-        "nobody is woken while the lock is held"
-    );
+    assert!(run_queue.lock().unwrap().is_empty(), "nobody is woken while the lock is held");
     lock.unlock(&table, world.mode(), id(1)).unwrap();
-    assert_eq!(
-        *run_queue.lock().unwrap(),
-        [2],
-        "the oldest waiter is woken"
-    );
-    assert_eq!(
-        lock.lock(&table, world.mode(), &mut b, &parker(2)),
-        Ok(LockStatus::Acquired)
-    );
+    assert_eq!(*run_queue.lock().unwrap(), [2], "the oldest waiter is woken");
+    assert_eq!(lock.lock(&table, world.mode(), &mut b, &parker(2)), Ok(LockStatus::Acquired));
     lock.unlock(&table, world.mode(), id(2)).unwrap();
     assert_eq!(*run_queue.lock().unwrap(), [2, 3]);
-    assert_eq!(
-        lock.lock(&table, world.mode(), &mut c, &parker(3)),
-        Ok(LockStatus::Acquired)
-    );
+    assert_eq!(lock.lock(&table, world.mode(), &mut c, &parker(3)), Ok(LockStatus::Acquired));
     lock.unlock(&table, world.mode(), id(3)).unwrap();
     assert_eq!(table.waiting(), 0);
     assert_eq!(lock.holder(), None);
@@ -480,36 +404,21 @@ fn starving_maatine_gets_the_lock_handed_over() {
     let world = World::new();
     let (table, lock) = (VarLockTable::new(), VarLock::new());
     let run_queue = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let parker = |m| SuspendParker {
-        maatine: m,
-        run_queue: run_queue.clone(),
-    };
+    let parker = |m| SuspendParker { maatine: m, run_queue: run_queue.clone() };
     let mut a = LockRequest::new(id(1), "x");
     let mut b = LockRequest::new(id(2), "x");
     lock.lock(&table, world.mode(), &mut a, &parker(1)).unwrap();
-    assert_eq!(
-        lock.lock(&table, world.mode(), &mut b, &parker(2)),
-        Ok(LockStatus::Suspended)
-    );
+    assert_eq!(lock.lock(&table, world.mode(), &mut b, &parker(2)), Ok(LockStatus::Suspended));
     thread::sleep(maat_sync::STARVATION_BOUND * 2);
     // Maatine 1 releases and re-takes the lock before 2 runs: 2 lost a race.
     lock.unlock(&table, world.mode(), id(1)).unwrap();
     lock.lock(&table, world.mode(), &mut a, &parker(1)).unwrap();
-    assert_eq!(
-        lock.lock(&table, world.mode(), &mut b, &parker(2)),
-        Ok(LockStatus::Suspended)
-    );
+    assert_eq!(lock.lock(&table, world.mode(), &mut b, &parker(2)), Ok(LockStatus::Suspended));
     // 2 has now waited past the bound: the next release hands it the lock.
     lock.unlock(&table, world.mode(), id(1)).unwrap();
     assert_eq!(lock.holder(), Some(id(2)));
-    assert!(
-        !lock.try_lock(world.mode(), id(1)),
-        "the lock is reserved for maatine 2"
-    );
-    assert_eq!(
-        lock.lock(&table, world.mode(), &mut b, &parker(2)),
-        Ok(LockStatus::Acquired)
-    );
+    assert!(!lock.try_lock(world.mode(), id(1)), "the lock is reserved for maatine 2");
+    assert_eq!(lock.lock(&table, world.mode(), &mut b, &parker(2)), Ok(LockStatus::Acquired));
     lock.unlock(&table, world.mode(), id(2)).unwrap();
     assert_eq!(lock.holder(), None);
 }

@@ -1,0 +1,237 @@
+//! loom models of every lock, flag transition and publication protocol in
+//! maat-sync. Run with
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p maat-sync --test loom --release`.
+//!
+//! loom's `UnsafeCell` reports any access that is not ordered by a
+//! happens-before edge, so each model checks memory ordering as well as
+//! mutual exclusion; loom also fails a model in which every thread is blocked
+//! (a lost wake-up or an undetected deadlock).
+#![cfg(loom)]
+
+use std::sync::Arc as StdArc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use loom::cell::UnsafeCell;
+use loom::sync::Arc;
+use loom::thread;
+use maat_sync::model_counters::{HANDOFFS, VAR_HANDOFFS};
+use maat_sync::{AdaptiveLock, LockRequest, LockStatus, MaatineId, Mode, ThreadParker, VarLock, VarLockTable, World};
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
+
+/// Reads a model cell. SAFETY of the accesses below: loom tracks every
+/// access to its `UnsafeCell` and fails the model on any pair not ordered by
+/// happens-before, which is exactly what these models check.
+fn get(cell: &UnsafeCell<u32>) -> u32 {
+    // SAFETY: see above; a racing access fails the model instead of being UB.
+    cell.with(|v| unsafe { *v })
+}
+
+/// Writes a model cell (see [`get`]).
+fn set(cell: &UnsafeCell<u32>, f: impl FnOnce(u32) -> u32) {
+    // SAFETY: see `get`.
+    cell.with_mut(|v| unsafe { *v = f(*v) });
+}
+
+fn id(n: u64) -> MaatineId {
+    MaatineId::new(n).unwrap()
+}
+
+/// Increments `cell` under `lock`; loom checks exclusion and ordering.
+fn locked_increment(lock: &AdaptiveLock, cell: &UnsafeCell<u32>) {
+    let _g = lock.lock();
+    set(cell, |v| v + 1);
+}
+
+#[test]
+fn adaptive_lock_mutual_exclusion() {
+    model(|| {
+        let shared = Arc::new((AdaptiveLock::new(), UnsafeCell::new(0u32)));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let s = shared.clone();
+                thread::spawn(move || locked_increment(&s.0, &s.1))
+            })
+            .collect();
+        locked_increment(&shared.0, &shared.1);
+        for h in handles {
+            h.join().unwrap();
+        }
+        let _g = shared.0.lock();
+        assert_eq!(get(&shared.1), 3);
+    });
+}
+
+#[test]
+fn adaptive_lock_no_lost_wakeup() {
+    // Two threads each lock twice: every park is followed by an unpark, or
+    // loom reports that all threads are blocked.
+    model(|| {
+        let shared = Arc::new((AdaptiveLock::new(), UnsafeCell::new(0u32)));
+        let s = shared.clone();
+        let t = thread::spawn(move || {
+            locked_increment(&s.0, &s.1);
+            locked_increment(&s.0, &s.1);
+        });
+        locked_increment(&shared.0, &shared.1);
+        locked_increment(&shared.0, &shared.1);
+        t.join().unwrap();
+        assert!(!shared.0.is_locked());
+        assert_eq!(get(&shared.1), 4);
+    });
+}
+
+#[test]
+fn adaptive_lock_handoff_to_starving_waiter() {
+    // The main thread re-takes the lock three times while the other waits;
+    // under loom a waiter that lost one race is starving, so some executions
+    // hand the lock over. The handoff must still exclude and order.
+    HANDOFFS.store(0, Relaxed);
+    model(|| {
+        let shared = Arc::new((AdaptiveLock::new(), UnsafeCell::new(0u32)));
+        let s = shared.clone();
+        let t = thread::spawn(move || locked_increment(&s.0, &s.1));
+        for _ in 0..3 {
+            locked_increment(&shared.0, &shared.1);
+        }
+        t.join().unwrap();
+        assert_eq!(get(&shared.1), 4);
+    });
+    assert!(HANDOFFS.load(Relaxed) > 0, "no explored execution reached the handoff path");
+}
+
+#[test]
+fn thread_mode_flip_is_published_both_ways() {
+    // A participant writes data before its safe point; the stopping thread
+    // reads it while the world is stopped, flips the mode and writes data
+    // that the participant reads after resuming. loom's cells prove both
+    // directions are ordered.
+    model(|| {
+        let world = World::new();
+        let before = Arc::new(UnsafeCell::new(0u32));
+        let during = Arc::new(UnsafeCell::new(0u32));
+        let me = world.register();
+        let (w, b, d) = (world.clone(), before.clone(), during.clone());
+        let t = thread::spawn(move || {
+            let p = w.register();
+            set(&b, |_| 1);
+            p.safe_point();
+            if w.mode().is_multi() {
+                assert_eq!(get(&d), 7, "the flip's writes are visible");
+            }
+        });
+        {
+            let stopped = me.stop_world();
+            let seen = get(&before);
+            assert!(seen == 0 || seen == 1);
+            set(&during, |_| 7);
+            stopped.set_thread_mode(Mode::Multi);
+        }
+        drop(me);
+        t.join().unwrap();
+        assert!(world.mode().is_multi());
+    });
+}
+
+#[test]
+fn concurrent_stops_do_not_deadlock() {
+    model(|| {
+        let world = World::new();
+        let flips = Arc::new(UnsafeCell::new(0u32));
+        let (w, f) = (world.clone(), flips.clone());
+        let t = thread::spawn(move || {
+            let p = w.register();
+            let s = p.stop_world();
+            set(&f, |v| v + 1);
+            s.set_thread_mode(Mode::Multi);
+        });
+        let p = world.register();
+        {
+            let s = p.stop_world();
+            set(&flips, |v| v + 1);
+            s.set_thread_mode(Mode::Multi);
+        }
+        drop(p);
+        t.join().unwrap();
+        assert_eq!(get(&flips), 2);
+    });
+}
+
+fn var_increment(s: &(VarLock, VarLockTable, StdArc<World>, UnsafeCell<u32>), me: MaatineId) {
+    let mut request = LockRequest::new(me, "x");
+    let status = s.0.lock(&s.1, s.2.mode(), &mut request, &ThreadParker::new()).unwrap();
+    assert_eq!(status, LockStatus::Acquired);
+    set(&s.3, |v| v + 1);
+    s.0.unlock(&s.1, s.2.mode(), me).unwrap();
+}
+
+fn multi_threaded_world() -> StdArc<World> {
+    let world = World::new();
+    world.register().stop_world().set_thread_mode(Mode::Multi);
+    world
+}
+
+#[test]
+fn var_lock_mutual_exclusion_and_wakeup() {
+    model(|| {
+        let shared = Arc::new((VarLock::new(), VarLockTable::new(), multi_threaded_world(), UnsafeCell::new(0u32)));
+        let s = shared.clone();
+        let t = thread::spawn(move || var_increment(&s, id(2)));
+        var_increment(&shared, id(1));
+        var_increment(&shared, id(1));
+        t.join().unwrap();
+        assert_eq!(get(&shared.3), 3);
+        assert_eq!(shared.0.holder(), None);
+    });
+}
+
+#[test]
+fn var_lock_handoff_to_starving_waiter() {
+    VAR_HANDOFFS.store(0, Relaxed);
+    model(|| {
+        let shared = Arc::new((VarLock::new(), VarLockTable::new(), multi_threaded_world(), UnsafeCell::new(0u32)));
+        let s = shared.clone();
+        let t = thread::spawn(move || var_increment(&s, id(2)));
+        for _ in 0..3 {
+            var_increment(&shared, id(1));
+        }
+        t.join().unwrap();
+        assert_eq!(get(&shared.3), 4);
+    });
+    assert!(VAR_HANDOFFS.load(Relaxed) > 0, "no explored execution reached the handoff path");
+}
+
+#[test]
+fn deadlock_is_detected_never_hangs() {
+    // Maatine 1 holds a and wants b; maatine 2 holds b and wants a. In every
+    // interleaving either one finishes first or exactly one is refused.
+    model(|| {
+        let world = multi_threaded_world();
+        let locks = Arc::new((VarLock::new(), VarLock::new(), VarLockTable::new()));
+        let run = |world: StdArc<World>, locks: Arc<(VarLock, VarLock, VarLockTable)>, me: u64| {
+            let me = id(me);
+            let (first, second) = if me.get() == 1 { (&locks.0, &locks.1) } else { (&locks.1, &locks.0) };
+            let parker = ThreadParker::new();
+            let mode = world.mode();
+            first.lock(&locks.2, mode, &mut LockRequest::new(me, "first"), &parker).unwrap();
+            let result = second.lock(&locks.2, mode, &mut LockRequest::new(me, "second"), &parker);
+            if result.is_ok() {
+                second.unlock(&locks.2, mode, me).unwrap();
+            }
+            first.unlock(&locks.2, mode, me).unwrap();
+            result.is_err()
+        };
+        let (w, l) = (world.clone(), locks.clone());
+        let t = thread::spawn(move || run(w, l, 2));
+        let refused_1 = run(world, locks.clone(), 1);
+        let refused_2 = t.join().unwrap();
+        assert!(!(refused_1 && refused_2), "at most one maatine is refused");
+        assert_eq!(locks.2.waiting(), 0);
+    });
+}
