@@ -40,6 +40,7 @@ mod mode;
 mod park;
 pub mod safepoint;
 mod shim;
+mod spin;
 mod varlock;
 pub mod waitgraph;
 

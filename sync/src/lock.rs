@@ -31,10 +31,8 @@
 //! # Adaptation and fairness
 //!
 //! A thread spins only while no thread is parked (spinning then could only
-//! steal the lock from a parked waiter and burn CPU). The spin limit is twice
-//! the lock's spin estimate plus a floor; the estimate is a moving average
-//! (weight 1/8) of the spin iterations that succeeded, and decays toward zero
-//! when spinning fails, so locks held for long stop spinning and park at once.
+//! steal the lock from a parked waiter and burn CPU), for a budget that adapts
+//! to whether recent spins on this lock succeeded (see [`crate::spin`]).
 //! A woken waiter that finds the lock taken again (a barging thread won) keeps
 //! its stopwatch; once it has waited [`STARVATION_BOUND`] it parks as
 //! *starving*, and the next unlock hands the lock straight to it.
@@ -43,6 +41,7 @@ use core::marker::PhantomData;
 use std::time::Duration;
 
 use crate::shim::{self, AtomicU8, Ordering, Stopwatch};
+use crate::spin::{self, Attempt};
 
 const LOCKED: u8 = 1;
 const PARKED: u8 = 2;
@@ -57,20 +56,6 @@ const TOKEN_HANDOFF: usize = 1;
 /// How long a waiter may lose races to barging threads before the lock is
 /// handed to it directly.
 pub const STARVATION_BOUND: Duration = Duration::from_millis(1);
-
-/// Spin limits, in spin iterations (one load and a few pause hints each).
-#[cfg(not(loom))]
-const SPIN_FLOOR: u32 = 8;
-#[cfg(not(loom))]
-const SPIN_CEILING: u32 = 255;
-#[cfg(not(loom))]
-const PAUSES_PER_SPIN: u32 = 4;
-#[cfg(loom)]
-const SPIN_FLOOR: u32 = 1;
-#[cfg(loom)]
-const SPIN_CEILING: u32 = 1;
-#[cfg(loom)]
-const PAUSES_PER_SPIN: u32 = 1;
 
 /// An adaptive spin-then-park mutual-exclusion lock of two bytes.
 ///
@@ -93,8 +78,7 @@ const PAUSES_PER_SPIN: u32 = 1;
 #[derive(Debug, Default)]
 pub struct AdaptiveLock {
     state: AtomicU8,
-    /// Moving average of successful spin lengths; a hint only, so every access
-    /// is Relaxed and lost updates are harmless.
+    /// The adaptive spin budget (see [`crate::spin`]).
     spin_estimate: AtomicU8,
 }
 
@@ -191,36 +175,20 @@ impl AdaptiveLock {
         }
     }
 
-    /// Spins while the lock is held and nobody is parked. Returns true once it
-    /// acquired the lock, and adapts the spin estimate either way.
+    /// Spins while the lock is held and nobody is parked; true once acquired.
     fn spin(&self) -> bool {
-        let estimate = u32::from(self.spin_estimate.load(Ordering::Relaxed));
-        let limit = (SPIN_FLOOR + 2 * estimate).min(SPIN_CEILING);
-        for i in 0..limit {
+        spin::spin(&self.spin_estimate, || {
             let state = self.state.load(Ordering::Relaxed);
             if state & PARKED != 0 {
-                break;
-            }
-            if state & LOCKED == 0
+                Attempt::Stop
+            } else if state & LOCKED == 0
                 && self.state.compare_exchange_weak(state, state | LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok()
             {
-                self.adapt(estimate, i);
-                return true;
+                Attempt::Acquired
+            } else {
+                Attempt::Busy
             }
-            for _ in 0..PAUSES_PER_SPIN {
-                shim::spin_hint();
-            }
-        }
-        self.adapt(estimate, 0);
-        false
-    }
-
-    fn adapt(&self, estimate: u32, sample: u32) {
-        // estimate += (sample - estimate) / 8, in integers that stay in 0..=255.
-        let next = (estimate * 7 + sample) / 8;
-        if next != estimate {
-            self.spin_estimate.store(next.min(255) as u8, Ordering::Relaxed);
-        }
+        })
     }
 
     /// Sets PARKED before parking, or takes the lock if it was released.

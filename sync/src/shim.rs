@@ -26,6 +26,15 @@ pub(crate) fn spin_hint() {
     core::hint::spin_loop();
 }
 
+/// Offers the rest of the OS thread's time slice to other threads.
+#[inline]
+pub(crate) fn yield_thread() {
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
 /// Blocks the calling OS thread until [`unpark_thread`] is called for it
 /// (spurious returns are allowed; callers re-check their condition).
 pub(crate) use thread::{Thread, current_thread, park_thread};

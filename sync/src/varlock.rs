@@ -15,7 +15,8 @@
 //!   WAITERS              free, waiters queued (one was woken to retry)
 //! ```
 //!
-//! Fast paths touch only the word: acquire `0 -> me`, release `me -> 0`.
+//! Fast paths touch only the word: acquire `0 -> me` (in multi-threaded mode
+//! after a short adaptive spin, see [`crate::spin`]), release `me -> 0`.
 //! Whenever WAITERS is set, both acquiring and releasing go through the
 //! table's mutex, so the table always knows the holder of every lock that has
 //! a queue: that is what makes its deadlock detection exact (see
@@ -43,18 +44,21 @@ use core::fmt;
 use crate::id::MaatineId;
 use crate::mode::ThreadMode;
 use crate::park::Parker;
-use crate::shim::{AtomicU32, AtomicU64, Ordering, Stopwatch};
+use crate::shim::{AtomicU8, AtomicU32, AtomicU64, Ordering, Stopwatch};
+use crate::spin::{self, Attempt};
 use crate::waitgraph::{Deadlock, VarLockTable};
 
 pub(crate) const WAITERS: u64 = 1 << 63;
 pub(crate) const HOLDER: u64 = WAITERS - 1;
 pub(crate) const HANDOFF: u32 = u32::MAX;
 
-/// The lock of one variable slot: 12 bytes, no allocation.
+/// The lock of one variable slot: 16 bytes, no allocation.
 #[derive(Debug, Default)]
 pub struct VarLock {
     pub(crate) word: AtomicU64,
     pub(crate) depth: AtomicU32,
+    /// The adaptive spin budget (see [`crate::spin`]).
+    spin_estimate: AtomicU8,
 }
 
 /// One maatine's attempt to lock a variable, kept across retries so that its
@@ -122,13 +126,13 @@ impl VarLock {
     /// A new, free lock. An all-zero lock is a valid free lock.
     #[cfg(not(loom))]
     pub const fn new() -> Self {
-        Self { word: AtomicU64::new(0), depth: AtomicU32::new(0) }
+        Self { word: AtomicU64::new(0), depth: AtomicU32::new(0), spin_estimate: AtomicU8::new(0) }
     }
 
     /// A new, free lock.
     #[cfg(loom)]
     pub fn new() -> Self {
-        Self { word: AtomicU64::new(0), depth: AtomicU32::new(0) }
+        Self { word: AtomicU64::new(0), depth: AtomicU32::new(0), spin_estimate: AtomicU8::new(0) }
     }
 
     /// The current holder. A snapshot unless the caller is the holder.
@@ -147,7 +151,7 @@ impl VarLock {
         parker: &P,
     ) -> Result<LockStatus, Deadlock> {
         loop {
-            if self.try_lock(mode, request.me) {
+            if self.try_lock(mode, request.me) || (mode.is_multi() && self.spin(request.me)) {
                 request.stopwatch = None;
                 return Ok(LockStatus::Acquired);
             }
@@ -187,6 +191,24 @@ impl VarLock {
             self.word.store(me.get(), Ordering::Relaxed);
             true
         }
+    }
+
+    /// Multi-threaded mode: spins while another OS thread's maatine holds the
+    /// lock and nobody is queued (with one OS thread the holder cannot run
+    /// while we spin, so single-threaded mode goes straight to the queue).
+    fn spin(&self, me: MaatineId) -> bool {
+        spin::spin(&self.spin_estimate, || {
+            let word = self.word.load(Ordering::Relaxed);
+            if word & WAITERS != 0 {
+                Attempt::Stop
+            } else if word == 0
+                && self.word.compare_exchange_weak(0, me.get(), Ordering::Acquire, Ordering::Relaxed).is_ok()
+            {
+                Attempt::Acquired
+            } else {
+                Attempt::Busy
+            }
+        })
     }
 
     /// The holder locks again, or claims a lock handed to it while it waited.

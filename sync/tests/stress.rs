@@ -422,3 +422,9 @@ fn starving_maatine_gets_the_lock_handed_over() {
     lock.unlock(&table, world.mode(), id(2)).unwrap();
     assert_eq!(lock.holder(), None);
 }
+
+#[test]
+fn locks_are_small_enough_to_embed() {
+    assert_eq!(std::mem::size_of::<AdaptiveLock>(), 2);
+    assert_eq!(std::mem::size_of::<VarLock>(), 16);
+}
