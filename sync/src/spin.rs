@@ -15,13 +15,13 @@
 use crate::shim::{self, AtomicU8, Ordering};
 
 #[cfg(not(loom))]
-const SPIN_FLOOR: u32 = 8;
+const SPIN_FLOOR: u32 = 4;
 #[cfg(not(loom))]
 const SPIN_CEILING: u32 = 64;
 #[cfg(not(loom))]
 const MAX_BACKOFF_SHIFT: u32 = 5;
 #[cfg(not(loom))]
-const YIELDS: u32 = 4;
+const YIELDS: u32 = 6;
 // Under loom one iteration suffices to model "spin, then park".
 #[cfg(loom)]
 const SPIN_FLOOR: u32 = 1;

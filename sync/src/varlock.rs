@@ -143,6 +143,7 @@ impl VarLock {
     /// Locks the variable for `request`'s maatine, waiting through `parker`
     /// while another maatine holds it. Returns an error instead of waiting when
     /// the wait would close a cycle of maatines waiting for each other.
+    #[inline]
     pub fn lock<P: Parker>(
         &self,
         table: &VarLockTable,
@@ -228,6 +229,7 @@ impl VarLock {
 
     /// Releases one acquisition by `me`. Waiters are woken when the last
     /// re-entrant acquisition is released.
+    #[inline]
     pub fn unlock(&self, table: &VarLockTable, mode: &ThreadMode, me: MaatineId) -> Result<(), NotHolder> {
         let word = self.word.load(Ordering::Relaxed);
         let depth = self.depth.load(Ordering::Relaxed);
