@@ -87,23 +87,32 @@ fn adaptive_lock_no_lost_wakeup() {
     });
 }
 
-#[test]
-fn adaptive_lock_handoff_to_starving_waiter() {
-    // The main thread re-takes the lock three times while the other waits;
-    // under loom a waiter that lost one race is starving, so some executions
-    // hand the lock over. The handoff must still exclude and order.
-    HANDOFFS.store(0, Relaxed);
-    model(|| {
-        let shared = Arc::new((AdaptiveLock::new(), UnsafeCell::new(0u32)));
+/// Maatine 1 re-takes the lock three times while maatine 2 waits; under
+/// loom a waiter that lost one race is starving, so some executions hand the
+/// lock over. The handoff must still exclude and order, and `handoffs` proves
+/// the path was reached.
+fn handoff_model<L: Send + Sync + 'static>(
+    handoffs: &'static std::sync::atomic::AtomicUsize,
+    make: fn() -> L,
+    increment: fn(&(L, UnsafeCell<u32>), MaatineId),
+) {
+    handoffs.store(0, Relaxed);
+    model(move || {
+        let shared = Arc::new((make(), UnsafeCell::new(0u32)));
         let s = shared.clone();
-        let t = thread::spawn(move || locked_increment(&s.0, &s.1));
+        let t = thread::spawn(move || increment(&s, id(2)));
         for _ in 0..3 {
-            locked_increment(&shared.0, &shared.1);
+            increment(&shared, id(1));
         }
         t.join().unwrap();
         assert_eq!(get(&shared.1), 4);
     });
-    assert!(HANDOFFS.load(Relaxed) > 0, "no explored execution reached the handoff path");
+    assert!(handoffs.load(Relaxed) > 0, "no explored execution reached the handoff path");
+}
+
+#[test]
+fn adaptive_lock_handoff_to_starving_waiter() {
+    handoff_model(&HANDOFFS, AdaptiveLock::new, |s, _| locked_increment(&s.0, &s.1));
 }
 
 #[test]
@@ -163,11 +172,11 @@ fn concurrent_stops_do_not_deadlock() {
     });
 }
 
-fn var_increment(s: &(VarLock, VarLockTable, StdArc<World>, UnsafeCell<u32>), me: MaatineId) {
+fn var_increment(s: &(VarLock, VarLockTable, StdArc<World>), cell: &UnsafeCell<u32>, me: MaatineId) {
     let mut request = LockRequest::new(me, "x");
     let status = s.0.lock(&s.1, s.2.mode(), &mut request, &ThreadParker::new()).unwrap();
     assert_eq!(status, LockStatus::Acquired);
-    set(&s.3, |v| v + 1);
+    set(cell, |v| v + 1);
     s.0.unlock(&s.1, s.2.mode(), me).unwrap();
 }
 
@@ -180,31 +189,22 @@ fn multi_threaded_world() -> StdArc<World> {
 #[test]
 fn var_lock_mutual_exclusion_and_wakeup() {
     model(|| {
-        let shared = Arc::new((VarLock::new(), VarLockTable::new(), multi_threaded_world(), UnsafeCell::new(0u32)));
+        let lock = (VarLock::new(), VarLockTable::new(), multi_threaded_world());
+        let shared = Arc::new((lock, UnsafeCell::new(0u32)));
         let s = shared.clone();
-        let t = thread::spawn(move || var_increment(&s, id(2)));
-        var_increment(&shared, id(1));
-        var_increment(&shared, id(1));
+        let t = thread::spawn(move || var_increment(&s.0, &s.1, id(2)));
+        var_increment(&shared.0, &shared.1, id(1));
+        var_increment(&shared.0, &shared.1, id(1));
         t.join().unwrap();
-        assert_eq!(get(&shared.3), 3);
-        assert_eq!(shared.0.holder(), None);
+        assert_eq!(get(&shared.1), 3);
+        assert_eq!(shared.0.0.holder(), None);
     });
 }
 
 #[test]
 fn var_lock_handoff_to_starving_waiter() {
-    VAR_HANDOFFS.store(0, Relaxed);
-    model(|| {
-        let shared = Arc::new((VarLock::new(), VarLockTable::new(), multi_threaded_world(), UnsafeCell::new(0u32)));
-        let s = shared.clone();
-        let t = thread::spawn(move || var_increment(&s, id(2)));
-        for _ in 0..3 {
-            var_increment(&shared, id(1));
-        }
-        t.join().unwrap();
-        assert_eq!(get(&shared.3), 4);
-    });
-    assert!(VAR_HANDOFFS.load(Relaxed) > 0, "no explored execution reached the handoff path");
+    let make = || (VarLock::new(), VarLockTable::new(), multi_threaded_world());
+    handoff_model(&VAR_HANDOFFS, make, |s, me| var_increment(&s.0, &s.1, me));
 }
 
 #[test]

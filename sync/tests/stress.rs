@@ -371,56 +371,76 @@ impl maat_sync::Parker for SuspendParker {
     }
 }
 
+/// Maatines sharing one OS thread (single-threaded mode) around one variable
+/// lock, with a run queue that the suspending parker's wakers fill.
+struct OneThread {
+    world: Arc<World>,
+    table: VarLockTable,
+    lock: VarLock,
+    run_queue: Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+impl OneThread {
+    fn new() -> Self {
+        let run_queue = Arc::new(std::sync::Mutex::new(Vec::new()));
+        Self { world: World::new(), table: VarLockTable::new(), lock: VarLock::new(), run_queue }
+    }
+
+    fn lock(&self, request: &mut LockRequest) -> LockStatus {
+        let parker = SuspendParker { maatine: request.maatine().get(), run_queue: self.run_queue.clone() };
+        self.lock.lock(&self.table, self.world.mode(), request, &parker).unwrap()
+    }
+
+    fn unlock(&self, maatine: u64) {
+        self.lock.unlock(&self.table, self.world.mode(), id(maatine)).unwrap();
+    }
+
+    fn woken(&self) -> Vec<u64> {
+        self.run_queue.lock().unwrap().clone()
+    }
+}
+
 #[test]
 fn single_threaded_maatines_are_excluded_and_resumed() {
     // Single-threaded mode: the lock uses plain loads and stores, but a
     // maatine switched out inside its section still excludes the others.
-    let world = World::new();
-    let (table, lock) = (VarLockTable::new(), VarLock::new());
-    let run_queue = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let parker = |m| SuspendParker { maatine: m, run_queue: run_queue.clone() };
-    let mut a = LockRequest::new(id(1), "x");
-    let mut b = LockRequest::new(id(2), "x");
-    let mut c = LockRequest::new(id(3), "x");
-    assert_eq!(lock.lock(&table, world.mode(), &mut a, &parker(1)), Ok(LockStatus::Acquired));
+    let t = OneThread::new();
+    let [mut a, mut b, mut c] = [1, 2, 3].map(|m| LockRequest::new(id(m), "x"));
+    assert_eq!(t.lock(&mut a), LockStatus::Acquired);
     // Maatine 1 is switched out at a safe point inside `x = x + f()`.
-    assert_eq!(lock.lock(&table, world.mode(), &mut b, &parker(2)), Ok(LockStatus::Suspended));
-    assert_eq!(lock.lock(&table, world.mode(), &mut c, &parker(3)), Ok(LockStatus::Suspended));
-    assert_eq!(table.waiting(), 2);
-    assert!(run_queue.lock().unwrap().is_empty(), "nobody is woken while the lock is held");
-    lock.unlock(&table, world.mode(), id(1)).unwrap();
-    assert_eq!(*run_queue.lock().unwrap(), [2], "the oldest waiter is woken");
-    assert_eq!(lock.lock(&table, world.mode(), &mut b, &parker(2)), Ok(LockStatus::Acquired));
-    lock.unlock(&table, world.mode(), id(2)).unwrap();
-    assert_eq!(*run_queue.lock().unwrap(), [2, 3]);
-    assert_eq!(lock.lock(&table, world.mode(), &mut c, &parker(3)), Ok(LockStatus::Acquired));
-    lock.unlock(&table, world.mode(), id(3)).unwrap();
-    assert_eq!(table.waiting(), 0);
-    assert_eq!(lock.holder(), None);
+    assert_eq!(t.lock(&mut b), LockStatus::Suspended);
+    assert_eq!(t.lock(&mut c), LockStatus::Suspended);
+    assert_eq!(t.table.waiting(), 2);
+    assert!(t.woken().is_empty(), "nobody is woken while the lock is held");
+    t.unlock(1);
+    assert_eq!(t.woken(), [2], "the oldest waiter is woken");
+    assert_eq!(t.lock(&mut b), LockStatus::Acquired);
+    t.unlock(2);
+    assert_eq!(t.woken(), [2, 3]);
+    assert_eq!(t.lock(&mut c), LockStatus::Acquired);
+    t.unlock(3);
+    assert_eq!(t.table.waiting(), 0);
+    assert_eq!(t.lock.holder(), None);
 }
 
 #[test]
 fn starving_maatine_gets_the_lock_handed_over() {
-    let world = World::new();
-    let (table, lock) = (VarLockTable::new(), VarLock::new());
-    let run_queue = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let parker = |m| SuspendParker { maatine: m, run_queue: run_queue.clone() };
-    let mut a = LockRequest::new(id(1), "x");
-    let mut b = LockRequest::new(id(2), "x");
-    lock.lock(&table, world.mode(), &mut a, &parker(1)).unwrap();
-    assert_eq!(lock.lock(&table, world.mode(), &mut b, &parker(2)), Ok(LockStatus::Suspended));
+    let t = OneThread::new();
+    let [mut a, mut b] = [1, 2].map(|m| LockRequest::new(id(m), "x"));
+    assert_eq!(t.lock(&mut a), LockStatus::Acquired);
+    assert_eq!(t.lock(&mut b), LockStatus::Suspended);
     thread::sleep(maat_sync::STARVATION_BOUND * 2);
     // Maatine 1 releases and re-takes the lock before 2 runs: 2 lost a race.
-    lock.unlock(&table, world.mode(), id(1)).unwrap();
-    lock.lock(&table, world.mode(), &mut a, &parker(1)).unwrap();
-    assert_eq!(lock.lock(&table, world.mode(), &mut b, &parker(2)), Ok(LockStatus::Suspended));
+    t.unlock(1);
+    assert_eq!(t.lock(&mut a), LockStatus::Acquired);
+    assert_eq!(t.lock(&mut b), LockStatus::Suspended);
     // 2 has now waited past the bound: the next release hands it the lock.
-    lock.unlock(&table, world.mode(), id(1)).unwrap();
-    assert_eq!(lock.holder(), Some(id(2)));
-    assert!(!lock.try_lock(world.mode(), id(1)), "the lock is reserved for maatine 2");
-    assert_eq!(lock.lock(&table, world.mode(), &mut b, &parker(2)), Ok(LockStatus::Acquired));
-    lock.unlock(&table, world.mode(), id(2)).unwrap();
-    assert_eq!(lock.holder(), None);
+    t.unlock(1);
+    assert_eq!(t.lock.holder(), Some(id(2)));
+    assert!(!t.lock.try_lock(t.world.mode(), id(1)), "the lock is reserved for maatine 2");
+    assert_eq!(t.lock(&mut b), LockStatus::Acquired);
+    t.unlock(2);
+    assert_eq!(t.lock.holder(), None);
 }
 
 #[test]
