@@ -1,0 +1,556 @@
+//! The collector of one heap, in one place, after Lua's lgc.c.
+//!
+//! # Phases
+//!
+//! ```text
+//!   Pause ──restart──▶ Propagate ──(gray stack empty)──▶ atomic ──▶ Sweep ──(list swept)──▶ Pause
+//! ```
+//!
+//! - `Pause`: nothing to do until the allocation debt says a cycle is due.
+//!   `restart` clears the gray lists and marks the root gray.
+//! - `Propagate`: each step pops gray objects and traverses them (black),
+//!   marking their white children gray, until its work budget is spent.
+//! - `atomic` (one step, never interrupted): the root is traced again (roots
+//!   have no barrier), objects the write barrier turned gray again
+//!   (`grayagain`) are traversed, everything gray is propagated, and the
+//!   current white flips. Every object still of the old white is garbage.
+//! - `Sweep`: each step walks part of the object list, freeing objects of the
+//!   old white and repainting survivors with the new white.
+//!
+//! The colour rules are stated once, in [`crate::header`].
+//!
+//! # Pacing (Lua 5.4's, in bytes)
+//!
+//! Allocation adds to `debt`. When the debt is positive at a safe point, the
+//! heap runs steps, each doing about `step_size * step_multiplier / 100` bytes
+//! of work (bytes traversed, or swept / 4), and the debt becomes
+//! `-step_size`. At the end of a cycle the next one is scheduled for when the
+//! heap has grown to `estimate * pause / 100` (estimate: bytes live after the
+//! cycle).
+//!
+//! # Where collection runs
+//!
+//! Only between mutations ([`Heap::mutate`](crate::Heap::mutate)), so no
+//! `Gc` exists on the Rust stack while the collector runs: the root is the
+//! only root. This is also why the heap limit is enforced one safe point
+//! late (see [`Heap::collect_debt`](crate::Heap::collect_debt)).
+
+use core::cell::{Cell, RefCell};
+use core::ptr::NonNull;
+use std::time::{Duration, Instant};
+
+use crate::header::Flags;
+use crate::header::{GcBox, Header, VTable, WHITE0, WHITES};
+use crate::ptr::OutOfMemory;
+use crate::space::Space;
+use crate::stats::{CollectionKind, Stats};
+use crate::trace::{Trace, Tracer};
+
+/// Traces a heap's root (the collector does not know its type).
+pub(crate) type RootTracer<'a> = &'a dyn Fn(&mut Tracer);
+
+/// Where the incremental cycle stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Between cycles.
+    Pause,
+    /// Marking: gray objects are being traversed.
+    Propagate,
+    /// Sweeping: dead objects are being freed.
+    Sweep,
+}
+
+/// Tuning parameters of a heap, as Lua's `collectgarbage("incremental", …)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// Start a cycle when the heap reaches `pause`% of its size after the
+    /// previous cycle (default 200).
+    pub pause: u32,
+    /// Work done per step, as a percentage of the bytes allocated since the
+    /// previous step (default 100).
+    pub step_multiplier: u32,
+    /// Bytes allocated between steps (default 8 KiB).
+    pub step_size: usize,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { pause: 200, step_multiplier: 100, step_size: 8 * 1024 }
+    }
+}
+
+/// Objects swept per unit of sweep budget: sweeping an object costs about a
+/// quarter of traversing it.
+const SWEEP_COST_DIVISOR: usize = 4;
+/// A cycle never starts before the heap holds this many bytes.
+const MIN_THRESHOLD: usize = 64 * 1024;
+
+/// The link the sweep resumes from: the list head or some object's `next`.
+type Link = NonNull<Cell<Option<NonNull<Header>>>>;
+
+/// The per-heap collector state.
+pub(crate) struct Collector {
+    id: u32,
+    space: Space,
+    /// Unshared objects, and objects shared since the last sweep passed them.
+    objects: Cell<Option<NonNull<Header>>>,
+    /// The list of shared objects (LSO): global objects this heap allocated,
+    /// swept only by shared collections.
+    lso: Cell<Option<NonNull<Header>>>,
+    tracer: RefCell<Tracer>,
+    grayagain: RefCell<Vec<NonNull<Header>>>,
+    phase: Cell<Phase>,
+    white: Cell<u8>,
+    sweep_at: Cell<Option<Link>>,
+    /// Bytes in use (objects and reported extra memory).
+    total: Cell<usize>,
+    debt: Cell<isize>,
+    /// Bytes live after the last completed cycle.
+    estimate: Cell<usize>,
+    params: Cell<Params>,
+    limit: Cell<Option<usize>>,
+    /// Over the limit at the last safe point even after a full collection.
+    out_of_memory: Cell<bool>,
+    torture: Cell<bool>,
+    trace: Cell<bool>,
+    cycle: Cell<CycleLog>,
+    stats: RefCell<Stats>,
+}
+
+/// What the trace line of a cycle reports.
+#[derive(Clone, Copy, Default)]
+struct CycleLog {
+    start_total: usize,
+    longest_step: Duration,
+    steps: u32,
+}
+
+impl Collector {
+    pub(crate) fn new(id: u32, space: Space) -> Self {
+        Collector {
+            id,
+            space,
+            objects: Cell::new(None),
+            lso: Cell::new(None),
+            tracer: RefCell::new(Tracer::new()),
+            grayagain: RefCell::new(Vec::new()),
+            phase: Cell::new(Phase::Pause),
+            white: Cell::new(WHITE0),
+            sweep_at: Cell::new(None),
+            total: Cell::new(0),
+            debt: Cell::new(-(MIN_THRESHOLD as isize)),
+            estimate: Cell::new(0),
+            params: Cell::new(Params::default()),
+            limit: Cell::new(None),
+            out_of_memory: Cell::new(false),
+            torture: Cell::new(false),
+            trace: Cell::new(false),
+            cycle: Cell::new(CycleLog::default()),
+            stats: RefCell::new(Stats::default()),
+        }
+    }
+
+    // ----- configuration and queries -------------------------------------
+
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
+    pub(crate) fn space(&self) -> &Space {
+        &self.space
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase.get()
+    }
+
+    pub(crate) fn params(&self) -> Params {
+        self.params.get()
+    }
+
+    pub(crate) fn set_params(&self, params: Params) {
+        self.params.set(params);
+    }
+
+    pub(crate) fn set_limit(&self, limit: Option<usize>) {
+        self.limit.set(limit);
+    }
+
+    pub(crate) fn set_torture(&self, on: bool) {
+        self.torture.set(on);
+    }
+
+    pub(crate) fn set_trace(&self, on: bool) {
+        self.trace.set(on);
+    }
+
+    pub(crate) fn total(&self) -> usize {
+        self.total.get()
+    }
+
+    pub(crate) fn debt(&self) -> isize {
+        self.debt.get()
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.stats.borrow().clone()
+    }
+
+    pub(crate) fn current_white(&self) -> u8 {
+        self.white.get()
+    }
+
+    pub(crate) fn objects(&self) -> Option<NonNull<Header>> {
+        self.objects.get()
+    }
+
+    pub(crate) fn lso(&self) -> &Cell<Option<NonNull<Header>>> {
+        &self.lso
+    }
+
+    /// Whether a gray object is queued for traversal (verifier).
+    pub(crate) fn is_waiting_gray(&self, h: NonNull<Header>) -> bool {
+        self.grayagain.borrow().contains(&h) || self.tracer.borrow().is_gray_queued(h)
+    }
+
+    // ----- allocation ------------------------------------------------------
+
+    pub(crate) fn allocate<T: Trace>(&self, value: T, kind: u8) -> NonNull<GcBox<T>> {
+        let header = Header::new(vtable::<T>(), self.white.get(), kind, self.id);
+        let ptr = NonNull::from(Box::leak(Box::new(GcBox { header, value })));
+        let h = ptr.cast::<Header>();
+        // SAFETY: just allocated and not yet shared with anyone.
+        unsafe { h.as_ref() }.next_link().set(self.objects.get());
+        self.objects.set(Some(h));
+        self.account(size_of::<GcBox<T>>() as isize);
+        let mut stats = self.stats.borrow_mut();
+        stats.objects_allocated += 1;
+        ptr
+    }
+
+    pub(crate) fn account_extra(&self, bytes: isize) {
+        self.account(bytes);
+    }
+
+    fn account(&self, bytes: isize) {
+        self.total.set(self.total.get().saturating_add_signed(bytes));
+        self.debt.set(self.debt.get() + bytes);
+        let mut stats = self.stats.borrow_mut();
+        if bytes >= 0 {
+            stats.bytes_allocated += bytes as u64;
+        } else {
+            stats.bytes_freed += bytes.unsigned_abs() as u64;
+        }
+    }
+
+    pub(crate) fn check_limit(&self) -> Result<(), OutOfMemory> {
+        match self.limit.get() {
+            Some(limit) if self.out_of_memory.get() => Err(OutOfMemory { in_use: self.total.get(), limit }),
+            _ => Ok(()),
+        }
+    }
+
+    fn over_limit(&self) -> bool {
+        self.limit.get().is_some_and(|limit| self.total.get() > limit)
+    }
+
+    // ----- barrier ---------------------------------------------------------
+
+    /// The backward barrier: a black object that receives a store becomes
+    /// gray again and is traversed once more in the atomic phase.
+    #[inline]
+    pub(crate) fn barrier_back(&self, h: NonNull<Header>) {
+        // SAFETY: the caller holds a Gc to it within a mutation: it is live.
+        let header = unsafe { h.as_ref() };
+        if header.is_black() && !header.is_global() {
+            header.set_gray();
+            self.grayagain.borrow_mut().push(h);
+        }
+    }
+
+    // ----- entry points (safe points) --------------------------------------
+
+    /// Pays the allocation debt: steps while it is positive (or a full
+    /// collection per call in torture mode), and enforces the heap limit.
+    pub(crate) fn collect_debt(&self, root: RootTracer<'_>) {
+        if self.torture.get() || self.over_limit() {
+            self.collect_full(root);
+            self.out_of_memory.set(self.over_limit());
+            return;
+        }
+        self.out_of_memory.set(false);
+        while self.debt.get() > 0 {
+            self.step(root);
+        }
+    }
+
+    /// One incremental step, measured as one pause.
+    pub(crate) fn step(&self, root: RootTracer<'_>) {
+        let started = Instant::now();
+        let params = self.params.get();
+        let mut budget = (params.step_size.max(1) * params.step_multiplier.max(1) as usize / 100).max(1) as isize;
+        let mut finished = false;
+        while budget > 0 {
+            budget -= self.single_step(root) as isize;
+            if self.phase.get() == Phase::Pause {
+                finished = true;
+                break;
+            }
+        }
+        self.record_pause(started.elapsed());
+        if finished {
+            self.end_cycle(CollectionKind::Incremental);
+        } else {
+            self.debt.set(-(params.step_size as isize));
+        }
+    }
+
+    /// A full, non-incremental collection, measured as one pause.
+    pub(crate) fn collect_full(&self, root: RootTracer<'_>) {
+        let started = Instant::now();
+        if self.phase.get() != Phase::Pause {
+            // The cycle in progress runs to its end without interruption (its
+            // marks stay valid), then a complete cycle follows so that garbage
+            // made during the interrupted one is freed too.
+            self.run_until_pause(root);
+        }
+        self.cycle.set(CycleLog { start_total: self.total.get(), ..CycleLog::default() });
+        self.run_until_pause(root);
+        self.record_pause(started.elapsed());
+        self.end_cycle(CollectionKind::Full);
+    }
+
+    fn run_until_pause(&self, root: RootTracer<'_>) {
+        loop {
+            self.single_step(root);
+            if self.phase.get() == Phase::Pause {
+                return;
+            }
+        }
+    }
+
+    /// Performs one unit of the current phase; returns the work done.
+    fn single_step(&self, root: RootTracer<'_>) -> usize {
+        match self.phase.get() {
+            Phase::Pause => {
+                self.restart(root);
+                1
+            }
+            Phase::Propagate => {
+                let work = self.propagate(self.params.get().step_size);
+                if !self.tracer.borrow().has_gray() {
+                    return work + self.atomic(root);
+                }
+                work
+            }
+            Phase::Sweep => self.sweep_step(self.params.get().step_size / 64 + 1),
+        }
+    }
+
+    // ----- marking -----------------------------------------------------------
+
+    fn restart(&self, root: RootTracer<'_>) {
+        self.cycle.set(CycleLog { start_total: self.total.get(), ..CycleLog::default() });
+        self.grayagain.borrow_mut().clear();
+        let mut tracer = self.tracer.borrow_mut();
+        tracer.clear();
+        root(&mut tracer);
+        self.phase.set(Phase::Propagate);
+    }
+
+    /// Traverses gray objects until about `budget` bytes were traversed.
+    fn propagate(&self, budget: usize) -> usize {
+        let mut tracer = self.tracer.borrow_mut();
+        let mut work = 0;
+        while work < budget {
+            let Some(gray) = tracer.pop_gray() else { break };
+            tracer.traverse(gray);
+            work += tracer.take_work();
+        }
+        work
+    }
+
+    fn propagate_all(&self, tracer: &mut Tracer) -> usize {
+        let mut work = 0;
+        while let Some(gray) = tracer.pop_gray() {
+            tracer.traverse(gray);
+            work += tracer.take_work();
+        }
+        work
+    }
+
+    /// The atomic phase: finish marking and flip the white.
+    fn atomic(&self, root: RootTracer<'_>) -> usize {
+        let mut tracer = self.tracer.borrow_mut();
+        root(&mut tracer);
+        let mut work = self.propagate_all(&mut tracer);
+        let again = core::mem::take(&mut *self.grayagain.borrow_mut());
+        for h in again {
+            // SAFETY: objects on grayagain were live when the barrier ran and
+            // nothing is freed during marking.
+            if unsafe { h.as_ref() }.is_gray() {
+                tracer.traverse(h);
+            }
+        }
+        work += self.propagate_all(&mut tracer);
+        self.white.set(self.white.get() ^ WHITES);
+        self.sweep_at.set(None);
+        self.phase.set(Phase::Sweep);
+        work
+    }
+
+    // ----- sweeping ---------------------------------------------------------
+
+    /// Sweeps up to `count` objects; returns the work done.
+    fn sweep_step(&self, count: usize) -> usize {
+        let dead_white = self.white.get() ^ WHITES;
+        let white = self.white.get();
+        let mut link: &Cell<Option<NonNull<Header>>> = match self.sweep_at.get() {
+            // SAFETY: the saved link is the head cell or the `next` of an
+            // object that survived this sweep, which stays alive until the
+            // next cycle's sweep.
+            Some(l) => unsafe { l.as_ref() },
+            None => &self.objects,
+        };
+        let mut work = 0;
+        for _ in 0..count {
+            let Some(obj) = link.get() else {
+                self.phase.set(Phase::Pause);
+                return work + 1;
+            };
+            // SAFETY: objects on the list are live until freed here.
+            let h = unsafe { obj.as_ref() };
+            work += h.vtable().size / SWEEP_COST_DIVISOR;
+            if h.is_global() {
+                // Shared since the last sweep: hand it to the LSO.
+                link.set(h.next());
+                h.next_link().set(self.lso.get());
+                self.lso.set(Some(obj));
+            } else if h.colour() & dead_white != 0 {
+                link.set(h.next());
+                self.free(obj);
+            } else {
+                h.set_white(white);
+                link = h.next_link();
+            }
+        }
+        self.sweep_at.set(Some(NonNull::from(link)));
+        work
+    }
+
+    pub(crate) fn free(&self, obj: NonNull<Header>) {
+        // SAFETY: `obj` was just unlinked and is unreachable (dead white).
+        let vtable = unsafe { obj.as_ref() }.vtable();
+        self.account(-(vtable.size as isize));
+        self.stats.borrow_mut().objects_freed += 1;
+        // SAFETY: unlinked, unreachable, freed exactly once.
+        unsafe { (vtable.free)(obj) };
+    }
+
+    /// The heap ends: frees its unshared objects at once (nothing else can
+    /// reach them, by Invariant S) and returns its global objects, linked,
+    /// for the space to adopt.
+    pub(crate) fn dissolve(&self) -> Option<NonNull<Header>> {
+        while let Some(obj) = self.objects.get() {
+            // SAFETY: objects on the list are live until freed or moved here.
+            let h = unsafe { obj.as_ref() };
+            self.objects.set(h.next());
+            if h.is_global() {
+                h.next_link().set(self.lso.get());
+                self.lso.set(Some(obj));
+            } else {
+                self.free(obj);
+            }
+        }
+        self.lso.take()
+    }
+
+    /// A full collection whose tracer records the global objects it meets:
+    /// this heap's contribution to a shared collection.
+    pub(crate) fn collect_full_reporting(&self, root: RootTracer<'_>) -> Vec<NonNull<Header>> {
+        if self.phase.get() != Phase::Pause {
+            self.run_until_pause(root);
+        }
+        self.tracer.borrow_mut().set_reporting(true);
+        self.collect_full(root);
+        let mut tracer = self.tracer.borrow_mut();
+        tracer.set_reporting(false);
+        tracer.take_found()
+    }
+
+    pub(crate) fn count_global(&self, flag: Flags, objects: usize) {
+        let mut stats = self.stats.borrow_mut();
+        if flag == Flags::SHARED {
+            stats.objects_shared += objects as u64;
+        } else {
+            stats.objects_frozen += objects as u64;
+        }
+    }
+
+    // ----- cycle bookkeeping --------------------------------------------------
+
+    fn record_pause(&self, pause: Duration) {
+        self.stats.borrow_mut().pauses.record(pause);
+        let mut log = self.cycle.get();
+        log.longest_step = log.longest_step.max(pause);
+        log.steps += 1;
+        self.cycle.set(log);
+    }
+
+    fn end_cycle(&self, kind: CollectionKind) {
+        let params = self.params.get();
+        let live = self.total.get();
+        self.estimate.set(live);
+        let threshold = (live / 100).saturating_mul(params.pause as usize).max(MIN_THRESHOLD);
+        self.debt.set(live as isize - threshold as isize);
+        self.stats.borrow_mut().count(kind);
+        if self.trace.get() {
+            let log = self.cycle.get();
+            eprintln!(
+                "gc heap {} {}: {} KiB -> {} KiB, {} steps, longest pause {:.3} ms",
+                self.id,
+                match kind {
+                    CollectionKind::Incremental => "inc",
+                    CollectionKind::Full => "full",
+                    CollectionKind::Minor => "minor",
+                    CollectionKind::Major => "major",
+                },
+                log.start_total / 1024,
+                live / 1024,
+                log.steps,
+                log.longest_step.as_secs_f64() * 1e3,
+            );
+        }
+    }
+}
+
+/// The vtable of `GcBox<T>`: one promoted constant per type.
+fn vtable<T: Trace>() -> &'static VTable {
+    struct Of<T>(core::marker::PhantomData<T>);
+    impl<T: Trace> Of<T> {
+        const VTABLE: VTable = VTable {
+            trace: trace_box::<T>,
+            free: free_box::<T>,
+            size: size_of::<GcBox<T>>(),
+            name: core::any::type_name::<T>,
+        };
+    }
+    &Of::<T>::VTABLE
+}
+
+/// # Safety
+/// `h` heads a live `GcBox<T>`.
+unsafe fn trace_box<T: Trace>(h: NonNull<Header>, tracer: &mut Tracer) {
+    if T::NEEDS_TRACE {
+        // SAFETY: by the caller's contract.
+        unsafe { h.cast::<GcBox<T>>().as_ref() }.value.trace(tracer);
+    }
+}
+
+/// # Safety
+/// `h` heads a `GcBox<T>` allocated by `Collector::allocate`, unreachable,
+/// freed exactly once.
+unsafe fn free_box<T>(h: NonNull<Header>) {
+    // SAFETY: by the caller's contract the box came from `Box::leak`.
+    drop(unsafe { Box::from_raw(h.cast::<GcBox<T>>().as_ptr()) });
+}

@@ -1,0 +1,221 @@
+//! The object header every GC object starts with, and the colour rules.
+//!
+//! # Layout
+//!
+//! ```text
+//!   GcBox<T> = Header (24 bytes) + T
+//!   Header   = next: intrusive link of the heap's object list
+//!              vtable: trace, drop + free, size, type name of T
+//!              colour (1 byte), age (1 byte), flags (1 byte), kind (1 byte)
+//!              owner: id of the heap (maatine) that allocated it
+//! ```
+//!
+//! # Colours (Lua's white flip)
+//!
+//! | bits | colour | meaning |
+//! | --- | --- | --- |
+//! | `WHITE0` or `WHITE1` | white | not reached yet in this cycle (or, with the *other* white during sweep, dead) |
+//! | none | gray | reached, children not yet traced; on the gray stack or the grayagain list |
+//! | `BLACK` | black | reached and traced |
+//!
+//! The rule the collector keeps while marking (the tri-colour invariant): **no
+//! black object points to a white one**. Allocation colours new objects with
+//! the current white; the backward write barrier turns a black container that
+//! receives a store gray again. The atomic phase flips the current white, so
+//! every object still white with the old white is garbage and the sweep frees
+//! it, repainting the survivors with the new white.
+//!
+//! # Ages (generational mode, as Lua 5.4)
+//!
+//! `NEW` (nursery-1: allocated this cycle), `SURVIVAL` (nursery-2: survived
+//! one minor collection), `OLD0` (made old by a barrier this cycle), `OLD1`
+//! (old for one cycle), `OLD` (really old), `TOUCHED1` (old and written this
+//! cycle), `TOUCHED2` (old and written in the previous cycle).
+//!
+//! # Flags
+//!
+//! `SHARED` and `FROZEN` only ever go from 0 to 1. They are the only header
+//! bits another thread may read while the owner runs, so they live in their
+//! own atomic byte: setting them never races with the owner's colour updates.
+//!
+//! A shared or frozen object is *global*: its colour belongs to the shared
+//! collection, not to its heap's. Local collections neither colour nor
+//! traverse nor free it; it is `SHARED_WHITE` between shared collections (set
+//! when it becomes global) and black only while a shared collection marks.
+
+use core::cell::Cell;
+use core::ptr::NonNull;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use bitflags::bitflags;
+
+use crate::trace::Tracer;
+
+/// Colour bits.
+pub(crate) const WHITE0: u8 = 1 << 0;
+/// The colour of shared and frozen objects between shared collections.
+pub(crate) const SHARED_WHITE: u8 = WHITE0;
+pub(crate) const WHITE1: u8 = 1 << 1;
+pub(crate) const BLACK: u8 = 1 << 2;
+pub(crate) const WHITES: u8 = WHITE0 | WHITE1;
+
+/// An object's generation (generational mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Age {
+    /// Nursery-1: allocated in the current cycle.
+    New = 0,
+    /// Nursery-2: survived one minor collection.
+    Survival = 1,
+    /// Made old by a barrier in the current cycle.
+    Old0 = 2,
+    /// Old for one cycle.
+    Old1 = 3,
+    /// Really old.
+    Old = 4,
+    /// Old and written in the current cycle.
+    Touched1 = 5,
+    /// Old and written in the previous cycle.
+    Touched2 = 6,
+}
+
+impl Age {
+    /// Whether the object counts as old (survives minor collections unmarked).
+    pub fn is_old(self) -> bool {
+        self > Age::Survival
+    }
+}
+
+bitflags! {
+    /// Sharing and lifecycle flags, each set at most once.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Flags: u8 {
+        /// Possibly reachable from several maatines.
+        const SHARED = 1 << 0;
+        /// Deeply immutable.
+        const FROZEN = 1 << 1;
+    }
+}
+
+/// Per-type operations, one static table per `T`.
+pub(crate) struct VTable {
+    /// Traces the value's references.
+    pub(crate) trace: unsafe fn(NonNull<Header>, &mut Tracer),
+    /// Drops the value and frees the box.
+    pub(crate) free: unsafe fn(NonNull<Header>),
+    /// Size of the whole box in bytes.
+    pub(crate) size: usize,
+    /// Rust type name, for the verifier and debugging.
+    pub(crate) name: fn() -> &'static str,
+}
+
+/// The header at the start of every GC allocation.
+#[repr(C)]
+pub(crate) struct Header {
+    next: Cell<Option<NonNull<Header>>>,
+    vtable: &'static VTable,
+    colour: AtomicU8,
+    age: AtomicU8,
+    flags: AtomicU8,
+    kind: u8,
+    owner: u32,
+}
+
+// SAFETY: `next` (the only non-atomic field that changes) is read and written
+// only by the heap that owns the object's list: its owner maatine's thread,
+// or a collector running while that heap is stopped at a safe point. Colour
+// and age are written by one collector at a time (the owner's local one for
+// unshared objects, the shared one for shared objects) and are atomics so
+// that other threads may read them; the flags are set with release RMWs.
+unsafe impl Sync for Header {}
+// SAFETY: as above; a heap moves between threads only as a whole.
+unsafe impl Send for Header {}
+
+/// A header followed by the value it describes.
+#[repr(C)]
+pub(crate) struct GcBox<T> {
+    pub(crate) header: Header,
+    pub(crate) value: T,
+}
+
+impl Header {
+    pub(crate) fn new(vtable: &'static VTable, colour: u8, kind: u8, owner: u32) -> Self {
+        Header {
+            next: Cell::new(None),
+            vtable,
+            colour: AtomicU8::new(colour),
+            age: AtomicU8::new(Age::New as u8),
+            flags: AtomicU8::new(0),
+            kind,
+            owner,
+        }
+    }
+
+    pub(crate) fn next(&self) -> Option<NonNull<Header>> {
+        self.next.get()
+    }
+
+    pub(crate) fn next_link(&self) -> &Cell<Option<NonNull<Header>>> {
+        &self.next
+    }
+
+    pub(crate) fn vtable(&self) -> &'static VTable {
+        self.vtable
+    }
+
+    pub(crate) fn kind(&self) -> u8 {
+        self.kind
+    }
+
+    pub(crate) fn owner(&self) -> u32 {
+        self.owner
+    }
+
+    pub(crate) fn colour(&self) -> u8 {
+        self.colour.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_white(&self) -> bool {
+        self.colour.load(Ordering::Relaxed) & WHITES != 0
+    }
+
+    pub(crate) fn is_black(&self) -> bool {
+        self.colour.load(Ordering::Relaxed) & BLACK != 0
+    }
+
+    pub(crate) fn is_gray(&self) -> bool {
+        self.colour.load(Ordering::Relaxed) == 0
+    }
+
+    pub(crate) fn set_gray(&self) {
+        self.colour.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_black(&self) {
+        self.colour.store(BLACK, Ordering::Relaxed);
+    }
+
+    /// Paints the object with `white` (one of `WHITE0`, `WHITE1`).
+    pub(crate) fn set_white(&self, white: u8) {
+        self.colour.store(white, Ordering::Relaxed);
+    }
+
+    /// Shared or frozen: outside local collection, in the shared domain.
+    #[inline]
+    pub(crate) fn is_global(&self) -> bool {
+        // Relaxed suffices for the owner's own collector: only the owner sets
+        // these bits on its unshared objects, so it reads its own writes.
+        self.flags.load(Ordering::Relaxed) & (Flags::SHARED.bits() | Flags::FROZEN.bits()) != 0
+    }
+
+    pub(crate) fn flags(&self) -> Flags {
+        // Acquire: a thread that sees SHARED set also sees the marks of the
+        // subgraph published before it (see `share`).
+        Flags::from_bits_truncate(self.flags.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn insert_flags(&self, flags: Flags) {
+        // Release: pairs with the Acquire in `flags`.
+        self.flags.fetch_or(flags.bits(), Ordering::Release);
+    }
+}

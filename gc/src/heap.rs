@@ -1,0 +1,229 @@
+//! A heap: one maatine's objects, its root, and its collector.
+//!
+//! A [`Heap`] owns a root value (the maatine's registers, frames and
+//! everything else it keeps) and every object allocated through it. All
+//! access goes through [`Heap::mutate`] / [`Heap::mutate_root`]; collection
+//! runs between those calls, at the embedder's safe points
+//! ([`Heap::collect_debt`], [`Heap::step`], [`Heap::collect`]).
+//!
+//! ```
+//! use maat_gc::{Gc, Heap, Config, RefLock, Root};
+//!
+//! struct Nodes;
+//! impl Root for Nodes {
+//!     type Of<'gc> = Gc<'gc, RefLock<Vec<Gc<'gc, u64>>>>;
+//! }
+//!
+//! let mut heap = Heap::<Nodes>::new(Config::default(), |mc| mc.alloc(RefLock::new(Vec::new())));
+//! heap.mutate(|mc, list| {
+//!     let n = mc.alloc(42u64);
+//!     Gc::write(mc, *list).borrow_mut().push(n);
+//! });
+//! heap.collect();
+//! assert_eq!(heap.mutate(|_, list| *list.borrow()[0]), 42);
+//! ```
+
+use core::mem::ManuallyDrop;
+use core::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::collector::{Collector, Params, Phase};
+use crate::ptr::Mutation;
+use crate::space::{Member, Space, root_tracer};
+use crate::stats::Stats;
+use crate::trace::Trace;
+
+/// Names the root type of a heap for every brand `'gc`.
+///
+/// ```
+/// use maat_gc::{Gc, Root};
+/// struct Frames;
+/// impl Root for Frames {
+///     type Of<'gc> = Vec<Gc<'gc, String>>;
+/// }
+/// ```
+pub trait Root: 'static {
+    /// The root value, holding handles branded `'gc`.
+    type Of<'gc>: Trace;
+}
+
+/// How a heap is set up.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Config {
+    /// Pacing parameters.
+    pub params: Params,
+    /// Maximum bytes in use; `None` for no limit.
+    pub max_heap: Option<usize>,
+    /// Collect fully at every safe point (for tests).
+    pub torture: bool,
+    /// Print one line per completed collection to stderr.
+    pub trace: bool,
+}
+
+/// Heap ids are unique in the process; 0 is never used.
+static NEXT_HEAP_ID: AtomicU32 = AtomicU32::new(1);
+
+/// A garbage-collected heap with root `R`.
+pub struct Heap<R: Root> {
+    /// The boxed root (its address is registered with the space).
+    root: NonNull<R::Of<'static>>,
+    collector: Box<Collector>,
+}
+
+impl<R: Root> Heap<R> {
+    /// A new heap in a space of its own, whose root `make_root` builds (it
+    /// may allocate).
+    pub fn new(config: Config, make_root: impl for<'gc> FnOnce(&Mutation<'gc>) -> R::Of<'gc>) -> Self {
+        Heap::new_in(&Space::new(), config, make_root)
+    }
+
+    /// A new heap in `space`, sharing objects with the space's other heaps.
+    pub fn new_in(
+        space: &Space,
+        config: Config,
+        make_root: impl for<'gc> FnOnce(&Mutation<'gc>) -> R::Of<'gc>,
+    ) -> Self {
+        let id = NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed);
+        let collector = Box::new(Collector::new(id, space.clone()));
+        collector.set_params(config.params);
+        collector.set_limit(config.max_heap);
+        collector.set_torture(config.torture);
+        collector.set_trace(config.trace);
+        let root = make_root(&Mutation::new(&collector));
+        // SAFETY: only the brand changes. The root is only ever handed out
+        // again re-branded with the lifetime of a borrow of the heap.
+        let root = unsafe { rebrand_owned::<R>(root) };
+        let root = NonNull::from(Box::leak(Box::new(root)));
+        space.join(Member { collector: NonNull::from(&*collector), root: root.cast(), trace_root: root_tracer::<R>() });
+        Heap { root, collector }
+    }
+
+    /// The space this heap belongs to.
+    pub fn space(&self) -> &Space {
+        self.collector.space()
+    }
+
+    /// The heap's id (the owner id written in its objects' headers).
+    pub fn id(&self) -> u32 {
+        self.collector.id()
+    }
+
+    /// Runs `f` with the root and an allocation context. No collection happens
+    /// inside; call [`Heap::collect_debt`] between mutations.
+    pub fn mutate<T>(&self, f: impl for<'gc> FnOnce(&Mutation<'gc>, &R::Of<'gc>) -> T) -> T {
+        let mc = Mutation::new(&self.collector);
+        // SAFETY: the root is re-branded with this borrow's lifetime; handles
+        // cannot outlive `f` (higher-ranked), so none survive a collection.
+        let root = unsafe { self.root.cast::<R::Of<'_>>().as_ref() };
+        f(&mc, root)
+    }
+
+    /// Like [`Heap::mutate`], with the root mutable: it may be replaced or
+    /// changed without barriers (the collector re-traces it before a cycle
+    /// ends).
+    pub fn mutate_root<T>(&mut self, f: impl for<'gc> FnOnce(&Mutation<'gc>, &mut R::Of<'gc>) -> T) -> T {
+        let mc = Mutation::new(&self.collector);
+        // SAFETY: as in `mutate`, with a unique borrow.
+        let root = unsafe { self.root.cast::<R::Of<'_>>().as_mut() };
+        f(&mc, root)
+    }
+
+    /// A safe point: pays the allocation debt with incremental steps (a full
+    /// collection in torture mode). If the heap is over its maximum size, it
+    /// collects fully; if it is still over, allocations with
+    /// [`Mutation::try_alloc`] fail until it is not. A mutation can therefore
+    /// exceed the maximum by what it allocates between two safe points.
+    pub fn collect_debt(&mut self) {
+        self.collector.collect_debt(&|t| self.root_ref().trace(t));
+    }
+
+    /// One incremental step, whatever the debt.
+    pub fn step(&mut self) {
+        self.collector.step(&|t| self.root_ref().trace(t));
+    }
+
+    /// A full collection: afterwards every object unreachable from the root
+    /// has been freed.
+    pub fn collect(&mut self) {
+        self.collector.collect_full(&|t| self.root_ref().trace(t));
+    }
+
+    /// Where the incremental cycle stands.
+    pub fn phase(&self) -> Phase {
+        self.collector.phase()
+    }
+
+    /// Bytes in use: live and not yet collected objects, plus reported extra
+    /// memory.
+    pub fn total_bytes(&self) -> usize {
+        self.collector.total()
+    }
+
+    /// Allocation debt in bytes: positive when steps are due.
+    pub fn debt(&self) -> isize {
+        self.collector.debt()
+    }
+
+    /// The pacing parameters.
+    pub fn params(&self) -> Params {
+        self.collector.params()
+    }
+
+    /// Changes the pacing parameters.
+    pub fn set_params(&mut self, params: Params) {
+        self.collector.set_params(params);
+    }
+
+    /// Changes the maximum heap size.
+    pub fn set_max_heap(&mut self, limit: Option<usize>) {
+        self.collector.set_limit(limit);
+    }
+
+    /// Turns torture mode (a full collection at every safe point) on or off.
+    pub fn set_torture(&mut self, on: bool) {
+        self.collector.set_torture(on);
+    }
+
+    /// Turns the per-collection trace line on or off.
+    pub fn set_trace(&mut self, on: bool) {
+        self.collector.set_trace(on);
+    }
+
+    /// A snapshot of the statistics.
+    pub fn stats(&self) -> Stats {
+        self.collector.stats()
+    }
+
+    pub(crate) fn collector(&self) -> &Collector {
+        &self.collector
+    }
+
+    pub(crate) fn root_ref(&self) -> &R::Of<'_> {
+        // SAFETY: re-branded with this borrow's lifetime, as in `mutate`.
+        unsafe { self.root.cast::<R::Of<'_>>().as_ref() }
+    }
+}
+
+impl<R: Root> Drop for Heap<R> {
+    fn drop(&mut self) {
+        let collector = NonNull::from(&*self.collector);
+        let root = self.root;
+        self.collector.space().leave(collector, || {
+            // SAFETY: the root was boxed in `new_in` and is dropped once, here,
+            // before the objects it references are freed.
+            drop(unsafe { Box::from_raw(root.as_ptr()) });
+            self.collector.dissolve()
+        });
+    }
+}
+
+/// Changes the brand of an owned root to `'static` for storage.
+///
+/// # Safety
+/// The result must only be used re-branded with a lifetime no longer than a
+/// borrow of the heap that owns the objects it refers to.
+pub(crate) unsafe fn rebrand_owned<'gc, R: Root>(root: R::Of<'gc>) -> R::Of<'static> {
+    let root = ManuallyDrop::new(root);
+    // SAFETY: lifetimes do not change layout; the original is not dropped.
+    unsafe { core::ptr::read((&*root as *const R::Of<'gc>).cast::<R::Of<'static>>()) }
+}

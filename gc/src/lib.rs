@@ -1,0 +1,36 @@
+//! # maat-gc
+//!
+//! The garbage collector of the Maat runtime: per-maatine heaps collected
+//! incrementally with Lua's tri-colour algorithm, behind a small safe API.
+//!
+//! - [`Heap`]: a heap with a root; all access through [`Heap::mutate`],
+//!   collection at safe points between mutations ([`Heap::collect_debt`]).
+//! - [`Gc`]: a `Copy` handle branded with the mutation it belongs to;
+//!   [`Gc::write`] runs the write barrier and grants write access to
+//!   [`Lock`] and [`RefLock`] fields.
+//! - [`Trace`]: how objects report their references.
+//! - [`Stats`]: allocation, collection and pause statistics.
+//! - [`Heap::verify`]: the heap verifier for tests.
+//!
+//! Module map: `header` (object header and colour rules), `trace`, `ptr`
+//! (handles and barriers), `collector` (phases and pacing: the collector in
+//! one place), `heap` (the public heap), `stats`, `verify`.
+
+mod collector;
+mod header;
+mod heap;
+mod ptr;
+pub mod share;
+pub mod space;
+mod stats;
+mod trace;
+pub mod verify;
+
+pub use collector::{Params, Phase};
+pub use header::Age;
+pub use heap::{Config, Heap, Root};
+pub use ptr::{Frozen, Gc, Lock, Mutation, OutOfMemory, RefLock, Write};
+pub use space::{Global, Space};
+pub use stats::{CollectionKind, Collections, PauseHistogram, Stats};
+pub use trace::{Trace, Tracer};
+pub use verify::VerifyError;

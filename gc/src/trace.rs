@@ -1,0 +1,281 @@
+//! How the collector finds references: the [`Trace`] trait and the
+//! [`Tracer`] that marks what it is shown.
+//!
+//! Roots are never found by scanning memory. A heap's roots are exactly its
+//! root value (traced through `Trace`) and, between mutations, nothing else:
+//! [`Gc`](crate::Gc) pointers are branded with the lifetime of one mutation
+//! and cannot be kept across the points where collection runs. An object's
+//! references are exactly what its `Trace` impl reports.
+
+use core::ptr::NonNull;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::BuildHasher;
+
+use crate::header::Header;
+
+/// Enumerates the GC references a value holds.
+///
+/// # Safety
+///
+/// `trace` must report every [`Gc`](crate::Gc) reachable from `self` without
+/// passing through another GC object: a reference it misses may be freed
+/// while still in use. It must not allocate or mutate GC objects. If
+/// `NEEDS_TRACE` is false the type must hold no `Gc` at all. A `Drop` impl of
+/// a traced type must not dereference the `Gc`s it holds: objects of one
+/// sweep are freed in no particular order.
+///
+/// A `Gc` stored inside a GC object must be written through
+/// [`Gc::write`](crate::Gc::write) (and so sit in a [`Lock`](crate::Lock) or
+/// [`RefLock`](crate::RefLock)), never through `Cell` or `RefCell`: the write
+/// barrier is what keeps incremental marking correct, which is why this crate
+/// does not implement `Trace` for `Cell` and `RefCell`.
+pub unsafe trait Trace {
+    /// Whether values of this type can hold GC references; when false the
+    /// collector never calls `trace` (a leaf: strings, numbers).
+    const NEEDS_TRACE: bool = true;
+
+    /// Reports each directly held reference to `tracer`.
+    fn trace(&self, tracer: &mut Tracer);
+}
+
+/// Receives references while the collector traverses an object.
+pub struct Tracer {
+    gray: Vec<NonNull<Header>>,
+    /// Bytes of objects traversed, the unit of collector work.
+    work: usize,
+    mode: Mode,
+    /// Shared or frozen objects met by a reporting local tracer.
+    found: Vec<NonNull<Header>>,
+}
+
+/// Which objects a tracer marks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A heap's local collection: marks unshared objects, stops at shared and
+    /// frozen ones.
+    Local,
+    /// Local, and records every shared or frozen object it meets (the heap's
+    /// contribution to a shared collection).
+    LocalReporting,
+    /// The shared collection: marks objects reachable from shared roots,
+    /// which are all shared or frozen (Invariant S).
+    Shared,
+    /// Records what it is shown, colouring nothing (the verifier, `share`).
+    List,
+}
+
+impl Tracer {
+    pub(crate) fn new() -> Self {
+        Tracer { gray: Vec::new(), work: 0, mode: Mode::Local, found: Vec::new() }
+    }
+
+    /// A tracer for the shared collection.
+    pub(crate) fn shared() -> Self {
+        Tracer { mode: Mode::Shared, ..Tracer::new() }
+    }
+
+    /// A tracer that records the references it is shown without marking.
+    pub(crate) fn listing() -> Self {
+        Tracer { mode: Mode::List, ..Tracer::new() }
+    }
+
+    /// The references recorded by a listing tracer, emptied.
+    pub(crate) fn take_listed(&mut self) -> Vec<NonNull<Header>> {
+        core::mem::take(&mut self.gray)
+    }
+
+    /// Makes a local tracer record the shared and frozen objects it meets.
+    pub(crate) fn set_reporting(&mut self, on: bool) {
+        self.mode = if on { Mode::LocalReporting } else { Mode::Local };
+    }
+
+    /// The shared and frozen objects met while reporting, emptied.
+    pub(crate) fn take_found(&mut self) -> Vec<NonNull<Header>> {
+        core::mem::take(&mut self.found)
+    }
+
+    /// Marks the object behind `header` reachable: white becomes gray and
+    /// waits on the gray stack to be traversed. A local tracer stops at
+    /// shared and frozen objects (their colour belongs to the shared
+    /// collection).
+    #[inline]
+    pub(crate) fn mark(&mut self, header: NonNull<Header>) {
+        // SAFETY: every header handed to the tracer belongs to a live object:
+        // it comes from a Gc that was reachable when its holder was traced.
+        let h = unsafe { header.as_ref() };
+        match self.mode {
+            Mode::List => self.gray.push(header),
+            Mode::Shared => {
+                if h.is_white() {
+                    h.set_gray();
+                    self.gray.push(header);
+                }
+            }
+            Mode::Local | Mode::LocalReporting => {
+                if !h.is_white() {
+                    return;
+                }
+                if !h.is_global() {
+                    h.set_gray();
+                    self.gray.push(header);
+                } else if self.mode == Mode::LocalReporting {
+                    self.found.push(header);
+                }
+            }
+        }
+    }
+
+    /// Takes the next gray object to traverse.
+    pub(crate) fn pop_gray(&mut self) -> Option<NonNull<Header>> {
+        self.gray.pop()
+    }
+
+    pub(crate) fn is_gray_queued(&self, h: NonNull<Header>) -> bool {
+        self.gray.contains(&h)
+    }
+
+    pub(crate) fn has_gray(&self) -> bool {
+        !self.gray.is_empty()
+    }
+
+    /// Blackens a gray object: traces its children and counts its size as work.
+    /// A local tracer skips objects that became shared or frozen while gray.
+    pub(crate) fn traverse(&mut self, header: NonNull<Header>) {
+        // SAFETY: gray objects are live (they were reached this cycle).
+        let h = unsafe { header.as_ref() };
+        if self.mode != Mode::Shared && h.is_global() {
+            return;
+        }
+        h.set_black();
+        let vtable = h.vtable();
+        self.work += vtable.size;
+        // SAFETY: the vtable belongs to this object's type.
+        unsafe { (vtable.trace)(header, self) };
+    }
+
+    /// Work done since the last call, in bytes traversed.
+    pub(crate) fn take_work(&mut self) -> usize {
+        core::mem::take(&mut self.work)
+    }
+
+    /// Forgets every gray object (a new cycle starts from the roots).
+    pub(crate) fn clear(&mut self) {
+        self.gray.clear();
+        self.found.clear();
+        self.work = 0;
+    }
+}
+
+macro_rules! leaf {
+    ($($t:ty),* $(,)?) => {$(
+        // SAFETY: the type holds no Gc.
+        unsafe impl Trace for $t {
+            const NEEDS_TRACE: bool = false;
+            #[inline]
+            fn trace(&self, _: &mut Tracer) {}
+        }
+    )*};
+}
+
+leaf!((), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, String, str);
+leaf!(std::rc::Rc<str>, std::sync::Arc<str>);
+
+// SAFETY: traces the boxed value.
+unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    #[inline]
+    fn trace(&self, t: &mut Tracer) {
+        (**self).trace(t);
+    }
+}
+
+// SAFETY: traces the value if present.
+unsafe impl<T: Trace> Trace for Option<T> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    #[inline]
+    fn trace(&self, t: &mut Tracer) {
+        if let Some(v) = self {
+            v.trace(t);
+        }
+    }
+}
+
+// SAFETY: traces every element.
+unsafe impl<T: Trace> Trace for [T] {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    #[inline]
+    fn trace(&self, t: &mut Tracer) {
+        if T::NEEDS_TRACE {
+            self.iter().for_each(|v| v.trace(t));
+        }
+    }
+}
+
+// SAFETY: traces every element.
+unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    #[inline]
+    fn trace(&self, t: &mut Tracer) {
+        self.as_slice().trace(t);
+    }
+}
+
+// SAFETY: traces every element.
+unsafe impl<T: Trace> Trace for Vec<T> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    #[inline]
+    fn trace(&self, t: &mut Tracer) {
+        self.as_slice().trace(t);
+    }
+}
+
+// SAFETY: traces every element.
+unsafe impl<T: Trace> Trace for VecDeque<T> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+    fn trace(&self, t: &mut Tracer) {
+        if T::NEEDS_TRACE {
+            self.iter().for_each(|v| v.trace(t));
+        }
+    }
+}
+
+// SAFETY: traces every key and value.
+unsafe impl<K: Trace, V: Trace, S: BuildHasher> Trace for HashMap<K, V, S> {
+    const NEEDS_TRACE: bool = K::NEEDS_TRACE || V::NEEDS_TRACE;
+    fn trace(&self, t: &mut Tracer) {
+        if Self::NEEDS_TRACE {
+            self.iter().for_each(|(k, v)| (k.trace(t), v.trace(t)).1);
+        }
+    }
+}
+
+// SAFETY: traces every key and value.
+unsafe impl<K: Trace, V: Trace> Trace for BTreeMap<K, V> {
+    const NEEDS_TRACE: bool = K::NEEDS_TRACE || V::NEEDS_TRACE;
+    fn trace(&self, t: &mut Tracer) {
+        if Self::NEEDS_TRACE {
+            self.iter().for_each(|(k, v)| (k.trace(t), v.trace(t)).1);
+        }
+    }
+}
+
+macro_rules! tuple {
+    ($($name:ident),+) => {
+        // SAFETY: traces every field.
+        unsafe impl<$($name: Trace),+> Trace for ($($name,)+) {
+            const NEEDS_TRACE: bool = false $(|| $name::NEEDS_TRACE)+;
+            #[allow(non_snake_case)]
+            #[inline]
+            fn trace(&self, t: &mut Tracer) {
+                let ($($name,)+) = self;
+                $($name.trace(t);)+
+            }
+        }
+    };
+}
+
+tuple!(A);
+tuple!(A, B);
+tuple!(A, B, C);
+tuple!(A, B, C, D);
+tuple!(A, B, C, D, E);

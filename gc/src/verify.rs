@@ -1,0 +1,177 @@
+//! The heap verifier, in the spirit of Lua's `checkmemory` (ltests.c):
+//! callable from tests between mutations, it checks every invariant the
+//! collector relies on and reports the first violation.
+//!
+//! Checked:
+//! - each object is on exactly one of the heap's lists (objects, LSO) exactly
+//!   once, its owner id is the heap's, and the LSO holds global objects only;
+//! - every unshared object reachable from the root is on the heap's lists
+//!   (no dangling reference, no unshared object of another heap);
+//! - Invariant S: everything a shared object refers to is shared or frozen,
+//!   everything a frozen object refers to is frozen;
+//! - global objects keep the shared collection's white between shared
+//!   collections;
+//! - colours are consistent with the phase: in `Pause` every object has the
+//!   current white; while marking no black object points to a white one,
+//!   and every gray object is waiting to be traversed; while sweeping no
+//!   live object points to an object of the dead white.
+
+use core::ptr::NonNull;
+use std::collections::HashSet;
+use std::fmt;
+
+use crate::collector::{Collector, Phase};
+use crate::header::{Flags, Header, SHARED_WHITE, WHITES};
+use crate::heap::{Heap, Root};
+use crate::share::children;
+use crate::trace::{Trace, Tracer};
+
+/// A broken heap invariant, found by [`Heap::verify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyError(String);
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "heap verification failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+fn fail<T>(msg: String) -> Result<T, VerifyError> {
+    Err(VerifyError(msg))
+}
+
+fn name(h: &Header) -> &'static str {
+    (h.vtable().name)()
+}
+
+impl<R: Root> Heap<R> {
+    /// Checks the heap's invariants (see [`crate::verify`]). Expensive: for
+    /// tests, between mutations.
+    pub fn verify(&self) -> Result<(), VerifyError> {
+        let c = self.collector();
+        let objects = list(c.objects(), HashSet::new())?;
+        let all = list(c.lso().get(), objects.clone())?;
+        let mut roots = Tracer::listing();
+        self.root_ref().trace(&mut roots);
+        reachable_are_listed(&all, roots.take_listed())?;
+        for &h in &all {
+            // SAFETY: on a list, so live.
+            let header = unsafe { h.as_ref() };
+            if header.owner() != c.id() {
+                return fail(format!("{} owned by heap {} is on heap {}", name(header), header.owner(), c.id()));
+            }
+            if header.is_global() {
+                check_global(h, header)?;
+            } else if objects.contains(&h) {
+                check_colour(c, h, header)?;
+            } else {
+                return fail(format!("unshared {} is on the list of shared objects", name(header)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A list's objects, added to `seen`; fails on an object met twice.
+fn list(
+    head: Option<NonNull<Header>>,
+    mut seen: HashSet<NonNull<Header>>,
+) -> Result<HashSet<NonNull<Header>>, VerifyError> {
+    let mut next = head;
+    while let Some(h) = next {
+        if !seen.insert(h) {
+            return fail(format!("object at {h:p} is on the heap's lists twice"));
+        }
+        // SAFETY: on the list, so live.
+        next = unsafe { h.as_ref() }.next();
+    }
+    Ok(seen)
+}
+
+/// Every unshared object reachable from the roots is listed here; the walk
+/// stops at global objects, which may belong to other heaps.
+fn reachable_are_listed(objects: &HashSet<NonNull<Header>>, roots: Vec<NonNull<Header>>) -> Result<(), VerifyError> {
+    let mut seen = HashSet::new();
+    let mut stack = roots;
+    while let Some(h) = stack.pop() {
+        // SAFETY: reachable from the root, hence live in a sound heap.
+        if !seen.insert(h) || unsafe { h.as_ref() }.is_global() {
+            continue;
+        }
+        if !objects.contains(&h) {
+            return fail(format!("reachable unshared object at {h:p} is not on the heap's lists"));
+        }
+        stack.extend(children(h));
+    }
+    Ok(())
+}
+
+/// Invariant S and the shared colour of a global object.
+fn check_global(h: NonNull<Header>, header: &Header) -> Result<(), VerifyError> {
+    if header.colour() != SHARED_WHITE {
+        return fail(format!("global {} has colour {:#b} outside a shared collection", name(header), header.colour()));
+    }
+    let required = if header.flags().contains(Flags::FROZEN) { Flags::FROZEN } else { Flags::SHARED | Flags::FROZEN };
+    for child in children(h) {
+        // SAFETY: children of a live object are live.
+        if !unsafe { child.as_ref() }.flags().intersects(required) {
+            return fail(format!(
+                "Invariant S: {} ({:?}) points to an object that is not {:?}",
+                name(header),
+                header.flags(),
+                required
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_colour(c: &Collector, h: NonNull<Header>, header: &Header) -> Result<(), VerifyError> {
+    let white = c.current_white();
+    match c.phase() {
+        Phase::Pause => {
+            if header.colour() != white {
+                return fail(format!(
+                    "{} has colour {:#b} in the pause, not the current white",
+                    name(header),
+                    header.colour()
+                ));
+            }
+        }
+        Phase::Propagate => {
+            if header.is_gray() && !c.is_waiting_gray(h) {
+                return fail(format!("gray {} is neither on the gray stack nor on grayagain", name(header)));
+            }
+            if header.is_black() {
+                for child in children(h) {
+                    // SAFETY: children of a live object are live.
+                    let child = unsafe { child.as_ref() };
+                    if child.is_white() && !child.is_global() {
+                        return fail(format!("black {} points to a white object", name(header)));
+                    }
+                }
+            }
+        }
+        Phase::Sweep => {
+            let dead = white ^ WHITES;
+            if header.colour() & dead == 0 {
+                for child in children(h) {
+                    // SAFETY: children of a live object are live.
+                    let child = unsafe { child.as_ref() };
+                    if child.colour() & dead != 0 && !child.is_global() {
+                        return fail(format!("live {} points to a dead object", name(header)));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the collector has traced `gc` in the current cycle (black). For
+/// tests that need to reach a particular colouring.
+pub fn is_black<T>(gc: crate::Gc<'_, T>) -> bool {
+    gc.header().is_black()
+}

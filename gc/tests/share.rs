@@ -1,0 +1,321 @@
+//! Sharing, freezing, global roots, heap end and the shared collection,
+//! on one thread and on several.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+
+use maat_gc::{Config, Gc, Global, Heap, Mutation, RefLock, Root, Space, Trace, Tracer};
+use maat_sync::World;
+
+/// Counts live items of one test.
+#[derive(Clone, Default)]
+struct Live(Arc<AtomicI64>);
+
+impl Live {
+    fn get(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A node with a checksum (to catch use after free) and edges.
+struct Item<'gc> {
+    id: u64,
+    check: u64,
+    live: Live,
+    edges: RefLock<Vec<Gc<'gc, Item<'gc>>>>,
+}
+
+impl<'gc> Item<'gc> {
+    fn new(id: u64, live: &Live) -> Self {
+        live.0.fetch_add(1, Ordering::SeqCst);
+        Item { id, check: !id, live: live.clone(), edges: RefLock::new(Vec::new()) }
+    }
+
+    fn valid(&self) -> bool {
+        self.check == !self.id
+    }
+}
+
+impl Drop for Item<'_> {
+    fn drop(&mut self) {
+        self.live.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+// SAFETY: traces every edge.
+unsafe impl Trace for Item<'_> {
+    fn trace(&self, t: &mut Tracer) {
+        self.edges.trace(t);
+    }
+}
+
+struct Items;
+impl Root for Items {
+    type Of<'gc> = Gc<'gc, Item<'gc>>;
+}
+
+fn heap_in(space: &Space, live: &Live) -> Heap<Items> {
+    Heap::<Items>::new_in(space, Config::default(), |mc| mc.alloc(Item::new(0, live)))
+}
+
+fn link<'gc>(mc: &Mutation<'gc>, from: Gc<'gc, Item<'gc>>, to: Gc<'gc, Item<'gc>>) {
+    Gc::write(mc, from).project(|n| &n.edges).borrow_mut().push(to);
+}
+
+fn chain<'gc>(mc: &Mutation<'gc>, live: &Live, ids: std::ops::Range<u64>) -> Gc<'gc, Item<'gc>> {
+    let first = mc.alloc(Item::new(ids.start, live));
+    let mut last = first;
+    for id in ids.skip(1) {
+        let n = mc.alloc(Item::new(id, live));
+        link(mc, last, n);
+        last = n;
+    }
+    first
+}
+
+#[test]
+fn share_marks_the_subgraph_once_and_keeps_invariant_s() {
+    let live = Live::default();
+    let mut heap = heap_in(&Space::new(), &live);
+    heap.mutate(|mc, root| {
+        let c = chain(mc, &live, 1..11);
+        assert_eq!(mc.share(c), 10);
+        assert!(Gc::is_shared(c));
+        assert_eq!(mc.share(c), 0, "already shared: nothing to do");
+        let d = mc.alloc(Item::new(100, &live));
+        link(mc, d, c);
+        assert_eq!(mc.share(d), 1, "stops at the shared subgraph");
+        link(mc, *root, d);
+        assert!(!Gc::is_shared(*root));
+    });
+    heap.verify().unwrap();
+    assert_eq!(heap.stats().objects_shared, 11);
+    heap.collect();
+    heap.verify().unwrap();
+    assert_eq!(live.get(), 12);
+}
+
+#[test]
+fn verifier_catches_a_shared_object_pointing_to_an_unshared_one() {
+    let live = Live::default();
+    let heap = heap_in(&Space::new(), &live);
+    heap.mutate(|mc, root| {
+        let s = mc.alloc(Item::new(1, &live));
+        mc.share(s);
+        link(mc, s, mc.alloc(Item::new(2, &live))); // store without sharing
+        link(mc, *root, s);
+    });
+    let err = heap.verify().unwrap_err();
+    assert!(err.to_string().contains("Invariant S"), "{err}");
+}
+
+#[test]
+fn frozen_objects_refuse_writes() {
+    let live = Live::default();
+    let heap = heap_in(&Space::new(), &live);
+    heap.mutate(|mc, root| {
+        let c = chain(mc, &live, 1..4);
+        assert_eq!(mc.freeze(c), 3);
+        assert!(Gc::is_frozen(c));
+        let err = Gc::try_write(mc, c).err().expect("frozen");
+        assert!(err.to_string().starts_with("frozen object: cannot write to a frozen"), "{err}");
+        link(mc, *root, c);
+        // A frozen object may be shared afterwards; sharing stops at it.
+        assert_eq!(mc.share(c), 0);
+    });
+    heap.verify().unwrap();
+    assert_eq!(heap.stats().objects_frozen, 3);
+}
+
+#[test]
+#[should_panic(expected = "frozen object")]
+fn write_to_a_frozen_object_panics() {
+    let live = Live::default();
+    let heap = heap_in(&Space::new(), &live);
+    heap.mutate(|mc, root| {
+        mc.freeze(*root);
+        Gc::write(mc, *root);
+    });
+}
+
+#[test]
+fn local_collection_never_frees_shared_objects() {
+    let live = Live::default();
+    let space = Space::new();
+    let mut heap = heap_in(&space, &live);
+    heap.mutate(|mc, _| {
+        let c = chain(mc, &live, 1..6);
+        mc.share(c); // shared, but referenced by nothing
+    });
+    heap.collect();
+    heap.verify().unwrap();
+    assert_eq!(live.get(), 6, "local collections leave shared objects to the shared collection");
+    // SAFETY: the only heap of the space is not in use.
+    unsafe { space.collect_shared() };
+    heap.verify().unwrap();
+    assert_eq!(live.get(), 1);
+    assert_eq!(space.stats().objects_freed, 5);
+}
+
+/// A global root: one shared item.
+struct Board;
+impl Root for Board {
+    type Of<'gc> = Gc<'gc, Item<'gc>>;
+}
+
+#[test]
+fn heaps_share_through_a_global_and_the_shared_collection_respects_every_heap() {
+    let live = Live::default();
+    let space = Space::new();
+    let (mut a, mut b) = (heap_in(&space, &live), heap_in(&space, &live));
+    let board: Global<Board> = a.mutate(|mc, _| mc.make_global::<Board>(chain(mc, &live, 1..4)));
+    // Heap b keeps the board's first item from its own (unshared) root.
+    b.mutate(|mc, root| {
+        // SAFETY: single-threaded test.
+        let item = unsafe { mc.global(&board) };
+        assert!(Gc::is_shared(item) && item.valid());
+        link(mc, *root, item);
+    });
+    drop(board);
+    // SAFETY: no heap is in use.
+    unsafe { space.collect_shared() };
+    a.verify().unwrap();
+    b.verify().unwrap();
+    assert_eq!(live.get(), 5, "the items stay: heap b refers to them");
+    b.mutate(|mc, root| Gc::write(mc, *root).project(|n| &n.edges).borrow_mut().clear());
+    // SAFETY: as above.
+    unsafe { space.collect_shared() };
+    assert_eq!(live.get(), 2, "unreferenced everywhere: freed");
+    a.collect();
+    b.collect();
+}
+
+#[test]
+fn an_ended_heap_frees_its_local_objects_and_hands_shared_ones_to_the_space() {
+    let live = Live::default();
+    let space = Space::new();
+    let keeper = heap_in(&space, &live);
+    let board: Global<Board> = {
+        let heap = heap_in(&space, &live);
+        let board = heap.mutate(|mc, _| {
+            chain(mc, &live, 100..200); // local garbage
+            mc.make_global::<Board>(chain(mc, &live, 1..4))
+        });
+        assert_eq!(space.heaps(), 2);
+        board
+    };
+    assert_eq!(space.heaps(), 1);
+    assert_eq!(live.get(), 1 + 3, "local objects freed at once, shared ones adopted");
+    assert!(space.adopted_bytes() > 0);
+    keeper.mutate(|mc, root| {
+        // SAFETY: single-threaded test.
+        let item = unsafe { mc.global(&board) };
+        assert!(item.valid());
+        link(mc, *root, item);
+    });
+    drop(board);
+    // SAFETY: no heap is in use.
+    unsafe { space.collect_shared() };
+    assert_eq!(live.get(), 4, "still referenced by the keeper");
+    keeper.mutate(|mc, root| Gc::write(mc, *root).project(|n| &n.edges).borrow_mut().clear());
+    // SAFETY: as above.
+    unsafe { space.collect_shared() };
+    assert_eq!(live.get(), 1);
+    assert_eq!(space.adopted_bytes(), 0);
+    keeper.verify().unwrap();
+    drop(keeper);
+    drop(space);
+    assert_eq!(live.get(), 0, "nothing leaks");
+}
+
+/// A shared board that several threads update: each slot holds one shared
+/// item, behind a mutex (the thread-safety `Mutation::global` requires).
+struct Slots<'gc> {
+    slots: Vec<Mutex<Option<Gc<'gc, Item<'gc>>>>>,
+}
+
+// SAFETY: traces every slot.
+unsafe impl Trace for Slots<'_> {
+    fn trace(&self, t: &mut Tracer) {
+        for slot in &self.slots {
+            slot.lock().unwrap().trace(t);
+        }
+    }
+}
+
+struct SlotsRoot;
+impl Root for SlotsRoot {
+    type Of<'gc> = Gc<'gc, Slots<'gc>>;
+}
+
+#[test]
+fn heaps_on_several_threads_share_through_a_global_while_all_collect() {
+    const THREADS: usize = 4;
+    const ROUNDS: u64 = 300;
+    let live = Live::default();
+    let space = Space::new();
+    let world = World::new();
+    let creator = heap_in(&space, &live);
+    let board: Global<SlotsRoot> = creator.mutate(|mc, _| {
+        let slots = (0..16).map(|_| Mutex::new(None)).collect();
+        mc.make_global::<SlotsRoot>(mc.alloc(Slots { slots }))
+    });
+    let checked = Arc::new(AtomicU64::new(0));
+    let start = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS as u64)
+        .map(|t| {
+            let (space, world, board, live) = (space.clone(), world.clone(), board.clone(), live.clone());
+            let (checked, start) = (checked.clone(), start.clone());
+            thread::spawn(move || {
+                let me = world.register();
+                let mut heap = heap_in(&space, &live);
+                start.wait();
+                for round in 0..ROUNDS {
+                    heap.mutate(|mc, root| {
+                        // SAFETY: the board's slots are behind mutexes.
+                        let slots = unsafe { mc.global(&board) };
+                        let id = t * 1_000_000 + round;
+                        let item = chain(mc, &live, id..id + 3);
+                        mc.share(item);
+                        let slot = &slots.slots[(id % 16) as usize];
+                        let old = slot.lock().unwrap().replace(item);
+                        if let Some(old) = old {
+                            assert!(old.valid(), "a shared item was freed while referenced");
+                            checked.fetch_add(1, Ordering::Relaxed);
+                            if round % 7 == 0 {
+                                link(mc, *root, old); // keep some from the local root
+                            }
+                        }
+                        chain(mc, &live, 0..20); // local garbage
+                    });
+                    heap.collect_debt();
+                    me.safe_point();
+                    if t == 0 && round % 25 == 0 {
+                        let stopped = me.stop_world();
+                        // SAFETY: every heap's thread is stopped at its safe
+                        // point, outside mutations.
+                        unsafe { space.collect_shared() };
+                        drop(stopped);
+                    }
+                }
+                heap.collect();
+                heap.verify().unwrap();
+                // Leave the world before ending, so stops need not wait.
+                drop(me);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert!(checked.load(Ordering::Relaxed) > 0);
+    assert!(space.stats().collections.full > 0, "shared collections ran");
+    drop(board);
+    // SAFETY: all other threads ended; the creator heap is idle.
+    unsafe { space.collect_shared() };
+    creator.verify().unwrap();
+    drop(creator);
+    drop(space);
+    assert_eq!(live.get(), 0, "every item freed exactly once, nothing leaked");
+}
