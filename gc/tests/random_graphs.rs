@@ -1,0 +1,239 @@
+//! Property tests: random graphs under random mutations, sharing, freezing
+//! and collections at random points, against a model. After every step the
+//! verifier passes and the heap's reachable graph equals the model's; after a
+//! full shared collection exactly the reachable objects are alive.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use maat_gc::{Config, Gc, Heap, Mutation, Params, RefLock, Root, Space, Trace, Tracer};
+use proptest::prelude::*;
+
+thread_local! {
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+}
+
+struct Node<'gc> {
+    id: u32,
+    edges: RefLock<Vec<Gc<'gc, Node<'gc>>>>,
+}
+
+impl Drop for Node<'_> {
+    fn drop(&mut self) {
+        LIVE.with(|l| l.set(l.get() - 1));
+    }
+}
+
+// SAFETY: traces every edge.
+unsafe impl Trace for Node<'_> {
+    fn trace(&self, t: &mut Tracer) {
+        self.edges.trace(t);
+    }
+}
+
+fn node<'gc>(mc: &Mutation<'gc>, id: u32) -> Gc<'gc, Node<'gc>> {
+    LIVE.with(|l| l.set(l.get() + 1));
+    mc.alloc(Node { id, edges: RefLock::new(Vec::new()) })
+}
+
+struct G;
+impl Root for G {
+    type Of<'gc> = Gc<'gc, Node<'gc>>;
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// A new node, linked from the `n`-th reachable node.
+    Alloc(usize),
+    /// An edge between two reachable nodes.
+    Link(usize, usize),
+    /// Removes an edge of a reachable node.
+    Unlink(usize, usize),
+    Share(usize),
+    Freeze(usize),
+    Step,
+    CollectDebt,
+    Collect,
+    CollectShared,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let i = 0..64usize;
+    prop_oneof![
+        6 => i.clone().prop_map(Op::Alloc),
+        4 => (i.clone(), i.clone()).prop_map(|(a, b)| Op::Link(a, b)),
+        3 => (i.clone(), i.clone()).prop_map(|(a, b)| Op::Unlink(a, b)),
+        1 => i.clone().prop_map(Op::Share),
+        1 => i.prop_map(Op::Freeze),
+        4 => Just(Op::Step),
+        1 => Just(Op::CollectDebt),
+        1 => Just(Op::Collect),
+        1 => Just(Op::CollectShared),
+    ]
+}
+
+/// The model: edges by node id, and which nodes are shared or frozen.
+#[derive(Default)]
+struct Model {
+    edges: BTreeMap<u32, Vec<u32>>,
+    shared: BTreeSet<u32>,
+    frozen: BTreeSet<u32>,
+    next: u32,
+}
+
+impl Model {
+    fn reachable(&self) -> Vec<u32> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![0];
+        let mut order = Vec::new();
+        while let Some(n) = stack.pop() {
+            if seen.insert(n) {
+                order.push(n);
+                stack.extend(self.edges[&n].iter().rev());
+            }
+        }
+        order
+    }
+
+    /// Marks the subgraph from `n` in `set`, stopping at nodes in `stop`.
+    fn mark(&mut self, n: u32, frozen: bool) {
+        let mut stack = vec![n];
+        while let Some(n) = stack.pop() {
+            let stop =
+                if frozen { self.frozen.contains(&n) } else { self.shared.contains(&n) || self.frozen.contains(&n) };
+            if stop {
+                continue;
+            }
+            if frozen {
+                self.frozen.insert(n)
+            } else {
+                self.shared.insert(n)
+            };
+            stack.extend(self.edges[&n].iter().copied());
+        }
+    }
+}
+
+/// Nodes reachable in the heap, by id, in the model's order.
+fn handles<'gc>(root: Gc<'gc, Node<'gc>>) -> HashMap<u32, Gc<'gc, Node<'gc>>> {
+    let mut found = HashMap::new();
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if found.insert(n.id, n).is_none() {
+            stack.extend(Gc::get(n).edges.borrow().iter().copied());
+        }
+    }
+    found
+}
+
+fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
+    let order = model.reachable();
+    let pick = |i: usize| order[i % order.len()];
+    match *op {
+        Op::Alloc(p) | Op::Link(p, _) | Op::Unlink(p, _) if model.frozen.contains(&pick(p)) => {}
+        Op::Alloc(p) => {
+            let (parent, id) = (pick(p), model.next + 1);
+            model.next = id;
+            model.edges.insert(id, Vec::new());
+            model.edges.get_mut(&parent).unwrap().push(id);
+            if model.shared.contains(&parent) {
+                model.mark(id, false);
+            }
+            heap.mutate(|mc, root| {
+                let parent = handles(*root)[&parent];
+                let child = node(mc, id);
+                if Gc::is_shared(parent) {
+                    mc.share(child);
+                }
+                Gc::write(mc, parent).project(|n| &n.edges).borrow_mut().push(child);
+            });
+        }
+        Op::Link(a, b) => {
+            let (a, b) = (pick(a), pick(b));
+            model.edges.get_mut(&a).unwrap().push(b);
+            if model.shared.contains(&a) {
+                model.mark(b, false);
+            }
+            heap.mutate(|mc, root| {
+                let h = handles(*root);
+                if Gc::is_shared(h[&a]) {
+                    mc.share(h[&b]);
+                }
+                Gc::write(mc, h[&a]).project(|n| &n.edges).borrow_mut().push(h[&b]);
+            });
+        }
+        Op::Unlink(a, e) => {
+            let a = pick(a);
+            let edges = model.edges.get_mut(&a).unwrap();
+            if edges.is_empty() {
+                return;
+            }
+            let e = e % edges.len();
+            edges.remove(e);
+            heap.mutate(|mc, root| {
+                Gc::write(mc, handles(*root)[&a]).project(|n| &n.edges).borrow_mut().remove(e);
+            });
+        }
+        Op::Share(n) => {
+            let n = pick(n);
+            model.mark(n, false);
+            heap.mutate(|mc, root| mc.share(handles(*root)[&n]));
+        }
+        Op::Freeze(n) => {
+            let n = pick(n);
+            model.mark(n, true);
+            heap.mutate(|mc, root| mc.freeze(handles(*root)[&n]));
+        }
+        Op::Step => heap.step(),
+        Op::CollectDebt => heap.collect_debt(),
+        Op::Collect => heap.collect(),
+        // SAFETY: the space's only heap is not in use.
+        Op::CollectShared => unsafe { space.collect_shared() },
+    }
+}
+
+/// The heap's reachable graph as the model's kind of map.
+fn observed(heap: &Heap<G>) -> BTreeMap<u32, Vec<u32>> {
+    heap.mutate(|_, root| {
+        handles(*root)
+            .into_iter()
+            .map(|(id, n)| (id, Gc::get(n).edges.borrow().iter().map(|c| c.id).collect()))
+            .collect()
+    })
+}
+
+fn run(ops: &[Op]) -> Result<(), TestCaseError> {
+    LIVE.with(|l| l.set(0));
+    let space = Space::new();
+    let small = Params { step_size: 256, ..Params::default() };
+    let mut heap = Heap::<G>::new_in(&space, Config { params: small, ..Config::default() }, |mc| node(mc, 0));
+    let mut model = Model::default();
+    model.edges.insert(0, Vec::new());
+    for op in ops {
+        apply(&mut heap, &space, &mut model, op);
+        heap.verify().map_err(|e| TestCaseError::fail(format!("after {op:?}: {e}")))?;
+        let reachable: BTreeSet<u32> = model.reachable().into_iter().collect();
+        let expected: BTreeMap<u32, Vec<u32>> = reachable.iter().map(|id| (*id, model.edges[id].clone())).collect();
+        prop_assert_eq!(observed(&heap), expected, "after {:?}", op);
+        if matches!(op, Op::CollectShared) {
+            prop_assert_eq!(
+                LIVE.with(Cell::get),
+                reachable.len() as i64,
+                "after a shared collection only the reachable live"
+            );
+        }
+    }
+    drop(heap);
+    drop(space);
+    prop_assert_eq!(LIVE.with(Cell::get), 0);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_graphs_under_random_collections(ops in proptest::collection::vec(op(), 1..200)) {
+        run(&ops)?;
+    }
+}
