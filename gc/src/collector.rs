@@ -40,7 +40,7 @@ use core::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use crate::header::Flags;
-use crate::header::{GcBox, Header, VTable, WHITE0, WHITES};
+use crate::header::{Age, GcBox, Header, VTable, WHITE0, WHITES};
 use crate::ptr::OutOfMemory;
 use crate::space::Space;
 use crate::stats::{CollectionKind, Stats};
@@ -71,19 +71,35 @@ pub struct Params {
     pub step_multiplier: u32,
     /// Bytes allocated between steps (default 8 KiB).
     pub step_size: usize,
+    /// Generational mode: a minor collection after the heap grew by this
+    /// percentage of its size (default 20).
+    pub minor_multiplier: u32,
+    /// Generational mode: a major collection once the heap grew by this
+    /// percentage beyond its size after the last major one (default 100).
+    pub major_multiplier: u32,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params { pause: 200, step_multiplier: 100, step_size: 8 * 1024 }
+        Params { pause: 200, step_multiplier: 100, step_size: 8 * 1024, minor_multiplier: 20, major_multiplier: 100 }
     }
+}
+
+/// How a heap collects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Incremental mark and sweep, interleaved with the mutator.
+    #[default]
+    Incremental,
+    /// Generational: minor collections of young objects, major ones of all.
+    Generational,
 }
 
 /// Objects swept per unit of sweep budget: sweeping an object costs about a
 /// quarter of traversing it.
 const SWEEP_COST_DIVISOR: usize = 4;
 /// A cycle never starts before the heap holds this many bytes.
-const MIN_THRESHOLD: usize = 64 * 1024;
+pub(crate) const MIN_THRESHOLD: usize = 64 * 1024;
 
 /// The link the sweep resumes from: the list head or some object's `next`.
 type Link = NonNull<Cell<Option<NonNull<Header>>>>;
@@ -93,34 +109,44 @@ pub(crate) struct Collector {
     id: u32,
     space: Space,
     /// Unshared objects, and objects shared since the last sweep passed them.
-    objects: Cell<Option<NonNull<Header>>>,
+    pub(crate) objects: Cell<Option<NonNull<Header>>>,
     /// The list of shared objects (LSO): global objects this heap allocated,
     /// swept only by shared collections.
-    lso: Cell<Option<NonNull<Header>>>,
-    tracer: RefCell<Tracer>,
-    grayagain: RefCell<Vec<NonNull<Header>>>,
-    phase: Cell<Phase>,
-    white: Cell<u8>,
-    sweep_at: Cell<Option<Link>>,
+    pub(crate) lso: Cell<Option<NonNull<Header>>>,
+    pub(crate) tracer: RefCell<Tracer>,
+    pub(crate) grayagain: RefCell<Vec<NonNull<Header>>>,
+    pub(crate) phase: Cell<Phase>,
+    pub(crate) white: Cell<u8>,
+    pub(crate) sweep_at: Cell<Option<Link>>,
     /// Bytes in use (objects and reported extra memory).
-    total: Cell<usize>,
-    debt: Cell<isize>,
+    pub(crate) total: Cell<usize>,
+    pub(crate) debt: Cell<isize>,
     /// Bytes live after the last completed cycle.
-    estimate: Cell<usize>,
-    params: Cell<Params>,
+    pub(crate) estimate: Cell<usize>,
+    pub(crate) params: Cell<Params>,
     limit: Cell<Option<usize>>,
     /// Over the limit at the last safe point even after a full collection.
     out_of_memory: Cell<bool>,
+    /// Incremental or generational (see `generational`).
+    pub(crate) mode: Cell<Mode>,
+    /// Generational segments of `objects`: the first survival object, the
+    /// first OLD1 object, the first really old object (`None`: list end).
+    pub(crate) survival: Cell<Option<NonNull<Header>>>,
+    pub(crate) old1: Cell<Option<NonNull<Header>>>,
+    pub(crate) reallyold: Cell<Option<NonNull<Header>>>,
+    /// Objects marked by the last bad major collection; non-zero while the
+    /// heap runs incrementally waiting to return to generational mode.
+    pub(crate) last_atomic: Cell<usize>,
     torture: Cell<bool>,
     trace: Cell<bool>,
-    cycle: Cell<CycleLog>,
+    pub(crate) cycle: Cell<CycleLog>,
     stats: RefCell<Stats>,
 }
 
 /// What the trace line of a cycle reports.
 #[derive(Clone, Copy, Default)]
-struct CycleLog {
-    start_total: usize,
+pub(crate) struct CycleLog {
+    pub(crate) start_total: usize,
     longest_step: Duration,
     steps: u32,
 }
@@ -143,6 +169,11 @@ impl Collector {
             params: Cell::new(Params::default()),
             limit: Cell::new(None),
             out_of_memory: Cell::new(false),
+            mode: Cell::new(Mode::Incremental),
+            survival: Cell::new(None),
+            old1: Cell::new(None),
+            reallyold: Cell::new(None),
+            last_atomic: Cell::new(0),
             torture: Cell::new(false),
             trace: Cell::new(false),
             cycle: Cell::new(CycleLog::default()),
@@ -232,7 +263,7 @@ impl Collector {
         self.account(bytes);
     }
 
-    fn account(&self, bytes: isize) {
+    pub(crate) fn account(&self, bytes: isize) {
         self.total.set(self.total.get().saturating_add_signed(bytes));
         self.debt.set(self.debt.get() + bytes);
         let mut stats = self.stats.borrow_mut();
@@ -257,14 +288,23 @@ impl Collector {
     // ----- barrier ---------------------------------------------------------
 
     /// The backward barrier: a black object that receives a store becomes
-    /// gray again and is traversed once more in the atomic phase.
+    /// gray again and is traversed once more in the atomic phase. In
+    /// generational mode an old object so written becomes TOUCHED1 (a
+    /// TOUCHED2 one is still on grayagain and is only repainted).
     #[inline]
     pub(crate) fn barrier_back(&self, h: NonNull<Header>) {
         // SAFETY: the caller holds a Gc to it within a mutation: it is live.
         let header = unsafe { h.as_ref() };
-        if header.is_black() && !header.is_global() {
-            header.set_gray();
+        if !header.is_black() || header.is_global() {
+            return;
+        }
+        header.set_gray();
+        let age = header.age();
+        if age != Age::Touched2 {
             self.grayagain.borrow_mut().push(h);
+        }
+        if age.is_old() {
+            header.set_age(Age::Touched1);
         }
     }
 
@@ -284,8 +324,27 @@ impl Collector {
         }
     }
 
+    /// Switches between incremental and generational collection (Lua's
+    /// `collectgarbage("generational" | "incremental")`). Entering
+    /// generational mode runs a major collection.
+    pub(crate) fn set_mode(&self, mode: Mode, root: RootTracer<'_>) {
+        self.last_atomic.set(0);
+        match mode {
+            Mode::Generational if self.mode.get() == Mode::Incremental => {
+                let started = Instant::now();
+                self.enter_gen(root);
+                self.record_pause(started.elapsed());
+            }
+            Mode::Incremental if self.mode.get() == Mode::Generational => self.enter_inc(),
+            _ => {}
+        }
+    }
+
     /// One incremental step, measured as one pause.
     pub(crate) fn step(&self, root: RootTracer<'_>) {
+        if self.mode.get() == Mode::Generational {
+            return self.gen_step(root);
+        }
         let started = Instant::now();
         let params = self.params.get();
         let mut budget = (params.step_size.max(1) * params.step_multiplier.max(1) as usize / 100).max(1) as isize;
@@ -298,7 +357,10 @@ impl Collector {
             }
         }
         self.record_pause(started.elapsed());
-        if finished {
+        if finished && self.mode.get() == Mode::Generational {
+            // This marking was good enough to return to generational mode.
+            self.finish_cycle(CollectionKind::Major);
+        } else if finished {
             self.end_cycle(CollectionKind::Incremental);
         } else {
             self.debt.set(-(params.step_size as isize));
@@ -307,20 +369,27 @@ impl Collector {
 
     /// A full, non-incremental collection, measured as one pause.
     pub(crate) fn collect_full(&self, root: RootTracer<'_>) {
-        let started = Instant::now();
         if self.phase.get() != Phase::Pause {
             // The cycle in progress runs to its end without interruption (its
-            // marks stay valid), then a complete cycle follows so that garbage
-            // made during the interrupted one is freed too.
+            // marks stay valid; it may return the heap to generational mode),
+            // then a complete collection follows so that garbage made during
+            // the interrupted cycle is freed too.
+            let started = Instant::now();
             self.run_until_pause(root);
+            self.record_pause(started.elapsed());
         }
-        self.cycle.set(CycleLog { start_total: self.total.get(), ..CycleLog::default() });
+        if self.mode.get() == Mode::Generational {
+            self.major(root);
+            return;
+        }
+        let started = Instant::now();
+        self.start_cycle_log();
         self.run_until_pause(root);
         self.record_pause(started.elapsed());
         self.end_cycle(CollectionKind::Full);
     }
 
-    fn run_until_pause(&self, root: RootTracer<'_>) {
+    pub(crate) fn run_until_pause(&self, root: RootTracer<'_>) {
         loop {
             self.single_step(root);
             if self.phase.get() == Phase::Pause {
@@ -349,8 +418,8 @@ impl Collector {
 
     // ----- marking -----------------------------------------------------------
 
-    fn restart(&self, root: RootTracer<'_>) {
-        self.cycle.set(CycleLog { start_total: self.total.get(), ..CycleLog::default() });
+    pub(crate) fn restart(&self, root: RootTracer<'_>) {
+        self.start_cycle_log();
         self.grayagain.borrow_mut().clear();
         let mut tracer = self.tracer.borrow_mut();
         tracer.clear();
@@ -370,7 +439,7 @@ impl Collector {
         work
     }
 
-    fn propagate_all(&self, tracer: &mut Tracer) -> usize {
+    pub(crate) fn propagate_all(&self, tracer: &mut Tracer) -> usize {
         let mut work = 0;
         while let Some(gray) = tracer.pop_gray() {
             tracer.traverse(gray);
@@ -379,8 +448,23 @@ impl Collector {
         work
     }
 
-    /// The atomic phase: finish marking and flip the white.
+    /// The atomic phase: finish marking and flip the white. An incremental
+    /// cycle run after a bad major collection returns to generational mode
+    /// here if this marking was good (see `generational`).
     fn atomic(&self, root: RootTracer<'_>) -> usize {
+        let (work, marked) = self.mark_atomic(root);
+        if self.last_atomic.get() != 0 && self.wants_gen_back(marked) {
+            self.sweep_to_old();
+            return work;
+        }
+        self.sweep_at.set(None);
+        self.phase.set(Phase::Sweep);
+        work
+    }
+
+    /// Marks everything still unmarked (root, grayagain, gray stack) and flips
+    /// the white. Returns the work and the objects marked this cycle.
+    pub(crate) fn mark_atomic(&self, root: RootTracer<'_>) -> (usize, usize) {
         let mut tracer = self.tracer.borrow_mut();
         root(&mut tracer);
         let mut work = self.propagate_all(&mut tracer);
@@ -394,9 +478,7 @@ impl Collector {
         }
         work += self.propagate_all(&mut tracer);
         self.white.set(self.white.get() ^ WHITES);
-        self.sweep_at.set(None);
-        self.phase.set(Phase::Sweep);
-        work
+        (work, tracer.take_traversed())
     }
 
     // ----- sweeping ---------------------------------------------------------
@@ -422,10 +504,7 @@ impl Collector {
             let h = unsafe { obj.as_ref() };
             work += h.vtable().size / SWEEP_COST_DIVISOR;
             if h.is_global() {
-                // Shared since the last sweep: hand it to the LSO.
-                link.set(h.next());
-                h.next_link().set(self.lso.get());
-                self.lso.set(Some(obj));
+                self.move_to_lso(link, obj);
             } else if h.colour() & dead_white != 0 {
                 link.set(h.next());
                 self.free(obj);
@@ -436,6 +515,16 @@ impl Collector {
         }
         self.sweep_at.set(Some(NonNull::from(link)));
         work
+    }
+
+    /// Unlinks a global object (shared since a sweep last passed it) from
+    /// `link` and hands it to the LSO.
+    pub(crate) fn move_to_lso(&self, link: &Cell<Option<NonNull<Header>>>, obj: NonNull<Header>) {
+        // SAFETY: `obj` is the live object `link` points to.
+        let h = unsafe { obj.as_ref() };
+        link.set(h.next());
+        h.next_link().set(self.lso.get());
+        self.lso.set(Some(obj));
     }
 
     pub(crate) fn free(&self, obj: NonNull<Header>) {
@@ -468,9 +557,6 @@ impl Collector {
     /// A full collection whose tracer records the global objects it meets:
     /// this heap's contribution to a shared collection.
     pub(crate) fn collect_full_reporting(&self, root: RootTracer<'_>) -> Vec<NonNull<Header>> {
-        if self.phase.get() != Phase::Pause {
-            self.run_until_pause(root);
-        }
         self.tracer.borrow_mut().set_reporting(true);
         self.collect_full(root);
         let mut tracer = self.tracer.borrow_mut();
@@ -489,7 +575,7 @@ impl Collector {
 
     // ----- cycle bookkeeping --------------------------------------------------
 
-    fn record_pause(&self, pause: Duration) {
+    pub(crate) fn record_pause(&self, pause: Duration) {
         self.stats.borrow_mut().pauses.record(pause);
         let mut log = self.cycle.get();
         log.longest_step = log.longest_step.max(pause);
@@ -497,12 +583,26 @@ impl Collector {
         self.cycle.set(log);
     }
 
-    fn end_cycle(&self, kind: CollectionKind) {
-        let params = self.params.get();
+    pub(crate) fn end_cycle(&self, kind: CollectionKind) {
+        self.estimate.set(self.total.get());
+        self.set_pause_debt();
+        self.finish_cycle(kind);
+    }
+
+    /// Schedules the next incremental cycle for when the heap has grown to
+    /// `pause`% of its size now.
+    pub(crate) fn set_pause_debt(&self) {
         let live = self.total.get();
-        self.estimate.set(live);
-        let threshold = (live / 100).saturating_mul(params.pause as usize).max(MIN_THRESHOLD);
+        let threshold = (live / 100).saturating_mul(self.params.get().pause as usize).max(MIN_THRESHOLD);
         self.debt.set(live as isize - threshold as isize);
+    }
+
+    pub(crate) fn start_cycle_log(&self) {
+        self.cycle.set(CycleLog { start_total: self.total.get(), ..CycleLog::default() });
+    }
+
+    /// Counts a completed collection and prints its trace line.
+    pub(crate) fn finish_cycle(&self, kind: CollectionKind) {
         self.stats.borrow_mut().count(kind);
         if self.trace.get() {
             let log = self.cycle.get();
@@ -516,7 +616,7 @@ impl Collector {
                     CollectionKind::Major => "major",
                 },
                 log.start_total / 1024,
-                live / 1024,
+                self.total.get() / 1024,
                 log.steps,
                 log.longest_step.as_secs_f64() * 1e3,
             );

@@ -28,9 +28,11 @@
 //! # Ages (generational mode, as Lua 5.4)
 //!
 //! `NEW` (nursery-1: allocated this cycle), `SURVIVAL` (nursery-2: survived
-//! one minor collection), `OLD0` (made old by a barrier this cycle), `OLD1`
-//! (old for one cycle), `OLD` (really old), `TOUCHED1` (old and written this
-//! cycle), `TOUCHED2` (old and written in the previous cycle).
+//! one minor collection), `OLD1` (old for one cycle), `OLD` (really old),
+//! `TOUCHED1` (old and written this cycle), `TOUCHED2` (old and written in
+//! the previous cycle). Lua's `OLD0` (made old by a forward barrier) does not
+//! exist here: every barrier is backward. In incremental mode every object
+//! stays `NEW`.
 //!
 //! # Flags
 //!
@@ -67,19 +69,40 @@ pub enum Age {
     New = 0,
     /// Nursery-2: survived one minor collection.
     Survival = 1,
-    /// Made old by a barrier in the current cycle.
-    Old0 = 2,
-    /// Old for one cycle.
-    Old1 = 3,
+    /// Old for one cycle: traversed once more by the next minor collection,
+    /// since it may still point to young objects.
+    Old1 = 2,
     /// Really old.
-    Old = 4,
+    Old = 3,
     /// Old and written in the current cycle.
-    Touched1 = 5,
+    Touched1 = 4,
     /// Old and written in the previous cycle.
-    Touched2 = 6,
+    Touched2 = 5,
 }
 
 impl Age {
+    fn from_u8(v: u8) -> Age {
+        match v {
+            0 => Age::New,
+            1 => Age::Survival,
+            2 => Age::Old1,
+            3 => Age::Old,
+            4 => Age::Touched1,
+            _ => Age::Touched2,
+        }
+    }
+
+    /// The age an object surviving a minor collection moves to (Lua's
+    /// `nextage`); touched objects are advanced by the grayagain list instead.
+    pub(crate) fn next(self) -> Age {
+        match self {
+            Age::New => Age::Survival,
+            Age::Survival => Age::Old1,
+            Age::Old1 | Age::Old => Age::Old,
+            touched => touched,
+        }
+    }
+
     /// Whether the object counts as old (survives minor collections unmarked).
     pub fn is_old(self) -> bool {
         self > Age::Survival
@@ -206,6 +229,14 @@ impl Header {
         // Relaxed suffices for the owner's own collector: only the owner sets
         // these bits on its unshared objects, so it reads its own writes.
         self.flags.load(Ordering::Relaxed) & (Flags::SHARED.bits() | Flags::FROZEN.bits()) != 0
+    }
+
+    pub(crate) fn age(&self) -> Age {
+        Age::from_u8(self.age.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_age(&self, age: Age) {
+        self.age.store(age as u8, Ordering::Relaxed);
     }
 
     pub(crate) fn flags(&self) -> Flags {

@@ -27,7 +27,7 @@ use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::collector::{Collector, Params, Phase};
+use crate::collector::{Collector, Mode, Params, Phase};
 use crate::ptr::Mutation;
 use crate::space::{Member, Space, root_tracer};
 use crate::stats::Stats;
@@ -58,6 +58,8 @@ pub struct Config {
     pub torture: bool,
     /// Print one line per completed collection to stderr.
     pub trace: bool,
+    /// Incremental (the default) or generational collection.
+    pub mode: Mode,
 }
 
 /// Heap ids are unique in the process; 0 is never used.
@@ -90,12 +92,27 @@ impl<R: Root> Heap<R> {
         collector.set_torture(config.torture);
         collector.set_trace(config.trace);
         let root = make_root(&Mutation::new(&collector));
+        let mode = config.mode;
         // SAFETY: only the brand changes. The root is only ever handed out
         // again re-branded with the lifetime of a borrow of the heap.
         let root = unsafe { rebrand_owned::<R>(root) };
         let root = NonNull::from(Box::leak(Box::new(root)));
         space.join(Member { collector: NonNull::from(&*collector), root: root.cast(), trace_root: root_tracer::<R>() });
-        Heap { root, collector }
+        let mut heap = Heap { root, collector };
+        heap.set_mode(mode);
+        heap
+    }
+
+    /// Switches between incremental and generational collection; entering
+    /// generational mode runs a major collection.
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.collector.set_mode(mode, &|t| self.root_ref().trace(t));
+    }
+
+    /// How the heap collects now (a bad major collection switches a
+    /// generational heap to incremental mode until a good marking).
+    pub fn mode(&self) -> Mode {
+        self.collector.mode.get()
     }
 
     /// The space this heap belongs to.

@@ -17,6 +17,7 @@
 //! one place), `heap` (the public heap), `stats`, `verify`.
 
 mod collector;
+mod generational;
 mod header;
 mod heap;
 mod ptr;
@@ -26,7 +27,7 @@ mod stats;
 mod trace;
 pub mod verify;
 
-pub use collector::{Params, Phase};
+pub use collector::{Mode, Params, Phase};
 pub use header::Age;
 pub use heap::{Config, Heap, Root};
 pub use ptr::{Frozen, Gc, Lock, Mutation, OutOfMemory, RefLock, Write};

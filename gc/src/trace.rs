@@ -43,6 +43,8 @@ pub struct Tracer {
     gray: Vec<NonNull<Header>>,
     /// Bytes of objects traversed, the unit of collector work.
     work: usize,
+    /// Objects traversed since the last `take_traversed`.
+    traversed: usize,
     mode: Mode,
     /// Shared or frozen objects met by a reporting local tracer.
     found: Vec<NonNull<Header>>,
@@ -66,7 +68,7 @@ enum Mode {
 
 impl Tracer {
     pub(crate) fn new() -> Self {
-        Tracer { gray: Vec::new(), work: 0, mode: Mode::Local, found: Vec::new() }
+        Tracer { gray: Vec::new(), work: 0, traversed: 0, mode: Mode::Local, found: Vec::new() }
     }
 
     /// A tracer for the shared collection.
@@ -149,6 +151,7 @@ impl Tracer {
         h.set_black();
         let vtable = h.vtable();
         self.work += vtable.size;
+        self.traversed += 1;
         // SAFETY: the vtable belongs to this object's type.
         unsafe { (vtable.trace)(header, self) };
     }
@@ -158,11 +161,17 @@ impl Tracer {
         core::mem::take(&mut self.work)
     }
 
+    /// Objects traversed since the last call (the size of a marking).
+    pub(crate) fn take_traversed(&mut self) -> usize {
+        core::mem::take(&mut self.traversed)
+    }
+
     /// Forgets every gray object (a new cycle starts from the roots).
     pub(crate) fn clear(&mut self) {
         self.gray.clear();
         self.found.clear();
         self.work = 0;
+        self.traversed = 0;
     }
 }
 

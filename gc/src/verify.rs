@@ -20,8 +20,8 @@ use core::ptr::NonNull;
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::collector::{Collector, Phase};
-use crate::header::{Flags, Header, SHARED_WHITE, WHITES};
+use crate::collector::{Collector, Mode, Phase};
+use crate::header::{Age, Flags, Header, SHARED_WHITE, WHITES};
 use crate::heap::{Heap, Root};
 use crate::share::children;
 use crate::trace::{Trace, Tracer};
@@ -129,6 +129,9 @@ fn check_global(h: NonNull<Header>, header: &Header) -> Result<(), VerifyError> 
 }
 
 fn check_colour(c: &Collector, h: NonNull<Header>, header: &Header) -> Result<(), VerifyError> {
+    if c.mode.get() == Mode::Generational {
+        return check_generational(c, h, header);
+    }
     let white = c.current_white();
     match c.phase() {
         Phase::Pause => {
@@ -164,6 +167,32 @@ fn check_colour(c: &Collector, h: NonNull<Header>, header: &Header) -> Result<()
                         return fail(format!("live {} points to a dead object", name(header)));
                     }
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Generational mode between collections: young objects white, old ones
+/// black (or gray and listed when touched), and no really old object
+/// pointing to a white one.
+fn check_generational(c: &Collector, h: NonNull<Header>, header: &Header) -> Result<(), VerifyError> {
+    let age = header.age();
+    let ok = match age {
+        Age::New | Age::Survival => header.colour() == c.current_white(),
+        Age::Touched1 => header.is_gray() && c.is_waiting_gray(h),
+        Age::Touched2 => header.is_black() && c.is_waiting_gray(h),
+        Age::Old1 | Age::Old => header.is_black(),
+    };
+    if !ok {
+        return fail(format!("{} of age {age:?} has colour {:#b} in generational mode", name(header), header.colour()));
+    }
+    if age == Age::Old {
+        for child in children(h) {
+            // SAFETY: children of a live object are live.
+            let child = unsafe { child.as_ref() };
+            if child.is_white() && !child.is_global() {
+                return fail(format!("old {} points to a young object", name(header)));
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use maat_gc::{Config, Gc, Heap, Params, Phase, RefLock, Root, Trace, Tracer};
+use maat_gc::{Config, Gc, Heap, Mode, Params, Phase, RefLock, Root, Trace, Tracer};
 
 thread_local! {
     /// Nodes alive on this thread (dropped nodes decrement it).
@@ -278,4 +278,80 @@ fn verifier_reports_a_black_to_white_edge() {
     assert!(broken.is_some(), "some object was black after two steps");
     let err = heap.verify().unwrap_err();
     assert!(err.to_string().contains("points to a white object"), "{err}");
+}
+
+#[test]
+fn generational_minor_collections_free_young_garbage_and_keep_old_objects() {
+    let config = Config { mode: Mode::Generational, ..Config::default() };
+    let mut heap = new_graph(config);
+    // An old structure, large enough that 200 young objects a round stay
+    // below the growth that calls for a major collection.
+    heap.mutate(|mc, root| {
+        for i in 1..=2000 {
+            link(mc, *root, mc.alloc(Node::new(i)));
+        }
+    });
+    heap.collect(); // major: everything old
+    heap.verify().unwrap();
+    assert_eq!(heap.mode(), Mode::Generational);
+    for round in 0..50u64 {
+        heap.mutate(|mc, root| {
+            for i in 0..200 {
+                mc.alloc(Node::new(10_000 + round * 1000 + i)); // young garbage
+            }
+            // A young object stored into an old one (backward barrier).
+            let old = Gc::get(*root).edges.borrow()[round as usize];
+            link(mc, old, mc.alloc(Node::new(1_000_000 + round)));
+        });
+        heap.step();
+        heap.verify().unwrap();
+    }
+    let stats = heap.stats();
+    assert!(stats.collections.minor >= 40, "{stats:?}");
+    heap.collect();
+    heap.verify().unwrap();
+    assert_eq!(live(), 1 + 2000 + 50, "young garbage freed, old and barrier-kept objects alive");
+    let kept = heap.mutate(|_, root| {
+        Gc::get(*root).edges.borrow().iter().filter(|n| !Gc::get(**n).edges.borrow().is_empty()).count()
+    });
+    assert_eq!(kept, 50);
+}
+
+#[test]
+fn a_bad_major_collection_switches_to_incremental_and_a_good_marking_back() {
+    let params = Params { step_size: 1024, ..Params::default() };
+    let mut heap = new_graph(Config { mode: Mode::Generational, params, ..Config::default() });
+    // The heap keeps growing with live data: majors free nothing.
+    let mut switched = false;
+    for round in 0..400u64 {
+        heap.mutate(|mc, root| {
+            for i in 0..50 {
+                link(mc, *root, mc.alloc(Node::new(round * 100 + i)));
+            }
+        });
+        heap.collect_debt();
+        heap.verify().unwrap();
+        if heap.mode() == Mode::Incremental {
+            switched = true;
+            break;
+        }
+    }
+    assert!(switched, "a major collection that frees nothing is bad");
+    // Now the heap stops growing: an incremental marking finds no more live
+    // objects than the bad major did, and the heap returns to generational.
+    let mut back = false;
+    for _ in 0..10_000 {
+        heap.mutate(|mc, _| {
+            for i in 0..50 {
+                mc.alloc(Node::new(i));
+            }
+        });
+        heap.collect_debt();
+        heap.verify().unwrap();
+        if heap.mode() == Mode::Generational {
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "a good incremental marking returns to generational mode");
 }

@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use maat_gc::{Config, Gc, Heap, Mutation, Params, RefLock, Root, Space, Trace, Tracer};
+use maat_gc::{Config, Gc, Heap, Mode, Mutation, Params, RefLock, Root, Space, Trace, Tracer};
 use proptest::prelude::*;
 
 thread_local! {
@@ -55,6 +55,7 @@ enum Op {
     CollectDebt,
     Collect,
     CollectShared,
+    SetMode(Mode),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -69,6 +70,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::CollectDebt),
         1 => Just(Op::Collect),
         1 => Just(Op::CollectShared),
+        1 => prop_oneof![Just(Mode::Incremental), Just(Mode::Generational)].prop_map(Op::SetMode),
     ]
 }
 
@@ -189,6 +191,7 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
         Op::Collect => heap.collect(),
         // SAFETY: the space's only heap is not in use.
         Op::CollectShared => unsafe { space.collect_shared() },
+        Op::SetMode(mode) => heap.set_mode(mode),
     }
 }
 
@@ -205,7 +208,7 @@ fn observed(heap: &Heap<G>) -> BTreeMap<u32, Vec<u32>> {
 fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     LIVE.with(|l| l.set(0));
     let space = Space::new();
-    let small = Params { step_size: 256, ..Params::default() };
+    let small = Params { step_size: 256, minor_multiplier: 1, ..Params::default() };
     let mut heap = Heap::<G>::new_in(&space, Config { params: small, ..Config::default() }, |mc| node(mc, 0));
     let mut model = Model::default();
     model.edges.insert(0, Vec::new());
@@ -230,7 +233,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
     fn random_graphs_under_random_collections(ops in proptest::collection::vec(op(), 1..200)) {

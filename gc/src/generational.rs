@@ -1,0 +1,260 @@
+//! Generational mode, after Lua 5.4's (lgc.c, "Generational Collector").
+//!
+//! # The list in generational mode
+//!
+//! New objects are prepended to `objects`, so the list is ordered by age:
+//!
+//! ```text
+//!   objects → [NEW …] survival → [SURVIVAL …] old1 → [OLD1 …] reallyold → [OLD, TOUCHED …]
+//! ```
+//!
+//! # Rules
+//!
+//! - Old objects (OLD1, OLD, TOUCHED*) are black and stay black: marking
+//!   stops at them, so a *minor* collection traverses only young objects,
+//!   the OLD1 segment (which may point to objects that were young when the
+//!   pointer was made) and the objects on grayagain (old objects written
+//!   since: the backward barrier made them TOUCHED1).
+//! - A minor collection sweeps only the NEW and SURVIVAL segments: dead
+//!   objects are freed, NEW survivors become SURVIVAL (white again),
+//!   SURVIVAL survivors become OLD1 (keeping their black). The OLD1 segment
+//!   becomes OLD when the next minor collection traverses it.
+//! - grayagain after a minor collection: TOUCHED1 objects become black
+//!   TOUCHED2 and stay listed (they may point to objects that just became
+//!   SURVIVAL); TOUCHED2 objects, traversed once more, become OLD and leave.
+//! - A *major* collection marks and sweeps everything and makes every
+//!   survivor OLD. If it freed less than half of the growth since the
+//!   previous major, it was *bad*: the heap switches to incremental mode and
+//!   returns to generational mode at the first incremental marking that
+//!   finds no more than 1/8 more objects than the bad one did.
+//!
+//! # Pacing
+//!
+//! A minor collection runs after the heap grew by `minor_multiplier`% of its
+//! size; a major one instead when the heap is `major_multiplier`% larger
+//! than after the last major. Each is one pause.
+
+use core::cell::Cell;
+use core::ptr::NonNull;
+use std::time::Instant;
+
+use crate::collector::{Collector, MIN_THRESHOLD, Mode, Phase, RootTracer};
+use crate::header::{Age, Header};
+use crate::stats::CollectionKind;
+
+impl Collector {
+    /// Enters generational mode: a full marking, then every survivor is old.
+    pub(crate) fn enter_gen(&self, root: RootTracer<'_>) -> usize {
+        self.enter_inc();
+        self.restart(root);
+        let (_, marked) = self.mark_atomic(root);
+        self.sweep_to_old();
+        marked
+    }
+
+    /// Leaves generational mode: every local object white and young again.
+    pub(crate) fn enter_inc(&self) {
+        let white = self.white.get();
+        let mut next = self.objects.get();
+        while let Some(h) = next {
+            // SAFETY: objects on the list are live.
+            let header = unsafe { h.as_ref() };
+            if !header.is_global() {
+                header.set_white(white);
+                header.set_age(Age::New);
+            }
+            next = header.next();
+        }
+        self.grayagain.borrow_mut().clear();
+        self.tracer.borrow_mut().clear();
+        self.survival.set(None);
+        self.old1.set(None);
+        self.reallyold.set(None);
+        self.sweep_at.set(None);
+        self.phase.set(Phase::Pause);
+        self.mode.set(Mode::Incremental);
+    }
+
+    /// After a complete marking (white flipped): frees the dead, makes every
+    /// survivor black and OLD, and enters generational mode.
+    pub(crate) fn sweep_to_old(&self) {
+        let dead = self.white.get() ^ crate::header::WHITES;
+        let mut link: &Cell<Option<NonNull<Header>>> = &self.objects;
+        while let Some(obj) = link.get() {
+            // SAFETY: objects on the list are live until freed here.
+            let h = unsafe { obj.as_ref() };
+            if h.is_global() {
+                self.move_to_lso(link, obj);
+            } else if h.colour() & dead != 0 {
+                link.set(h.next());
+                self.free(obj);
+            } else {
+                h.set_black();
+                h.set_age(Age::Old);
+                link = h.next_link();
+            }
+        }
+        self.grayagain.borrow_mut().clear();
+        let head = self.objects.get();
+        self.survival.set(head);
+        self.old1.set(head);
+        self.reallyold.set(head);
+        self.phase.set(Phase::Pause);
+        self.mode.set(Mode::Generational);
+        self.last_atomic.set(0);
+        self.estimate.set(self.total.get());
+        self.set_minor_debt();
+    }
+
+    /// Whether an incremental marking of `marked` objects, after a bad major
+    /// collection, is good enough to return to generational mode.
+    pub(crate) fn wants_gen_back(&self, marked: usize) -> bool {
+        let last = self.last_atomic.get();
+        if marked < last + last / 8 {
+            return true;
+        }
+        self.last_atomic.set(marked);
+        false
+    }
+
+    /// One generational step: a minor collection, or a major one when the
+    /// heap has grown enough since the last major.
+    pub(crate) fn gen_step(&self, root: RootTracer<'_>) {
+        let params = self.params.get();
+        let base = self.estimate.get();
+        let growth = (base / 100).saturating_mul(params.major_multiplier as usize);
+        if self.total.get() <= base + growth {
+            self.minor(root);
+            return;
+        }
+        let marked = self.major(root);
+        if self.total.get() >= base + growth / 2 {
+            // A bad major collection: continue incrementally.
+            self.enter_inc();
+            self.last_atomic.set(marked.max(1));
+            self.set_pause_debt();
+        }
+    }
+
+    /// A major collection (one pause): mark and sweep everything; survivors
+    /// become old. Returns the number of objects marked.
+    pub(crate) fn major(&self, root: RootTracer<'_>) -> usize {
+        let started = Instant::now();
+        self.start_cycle_log();
+        let marked = self.enter_gen(root);
+        self.record_pause(started.elapsed());
+        self.finish_cycle(CollectionKind::Major);
+        marked
+    }
+
+    /// A minor collection (one pause): only young objects are traced and
+    /// swept.
+    pub(crate) fn minor(&self, root: RootTracer<'_>) {
+        let started = Instant::now();
+        self.start_cycle_log();
+        self.mark_old1();
+        let again = self.mark_young(root);
+        // The nursery, then the survivals; `survivals` stays the link to the
+        // first survival, which after its sweep heads the new OLD1 segment.
+        let survivals = self.sweep_gen(&self.objects, self.survival.get());
+        self.sweep_gen(survivals, self.old1.get());
+        self.reallyold.set(self.old1.get());
+        self.old1.set(survivals.get());
+        self.survival.set(self.objects.get());
+        self.correct_grayagain(again);
+        self.record_pause(started.elapsed());
+        self.finish_cycle(CollectionKind::Minor);
+        self.set_minor_debt();
+    }
+
+    /// The OLD1 segment becomes OLD; its black objects are traversed again.
+    fn mark_old1(&self) {
+        let mut tracer = self.tracer.borrow_mut();
+        let (mut next, end) = (self.old1.get(), self.reallyold.get());
+        while next != end {
+            let Some(h) = next else { break };
+            // SAFETY: objects on the list are live.
+            let header = unsafe { h.as_ref() };
+            if !header.is_global() && header.age() == Age::Old1 {
+                header.set_age(Age::Old);
+                if header.is_black() {
+                    tracer.traverse(h);
+                }
+            }
+            next = header.next();
+        }
+    }
+
+    /// Marks from the root and grayagain, then flips the white. Returns the
+    /// grayagain objects (for `correct_grayagain`).
+    fn mark_young(&self, root: RootTracer<'_>) -> Vec<NonNull<Header>> {
+        let mut tracer = self.tracer.borrow_mut();
+        root(&mut tracer);
+        self.propagate_all(&mut tracer);
+        let again = core::mem::take(&mut *self.grayagain.borrow_mut());
+        for &h in &again {
+            // SAFETY: grayagain holds old (never minor-swept) live objects.
+            if !unsafe { h.as_ref() }.is_global() {
+                tracer.traverse(h);
+            }
+        }
+        self.propagate_all(&mut tracer);
+        tracer.take_traversed();
+        self.white.set(self.white.get() ^ crate::header::WHITES);
+        again
+    }
+
+    /// Sweeps young objects from `link` up to `limit`; returns the link where
+    /// it stopped.
+    fn sweep_gen<'a>(
+        &'a self,
+        mut link: &'a Cell<Option<NonNull<Header>>>,
+        limit: Option<NonNull<Header>>,
+    ) -> &'a Cell<Option<NonNull<Header>>> {
+        let white = self.white.get();
+        while link.get() != limit {
+            let Some(obj) = link.get() else { break };
+            // SAFETY: objects on the list are live until freed here.
+            let h = unsafe { obj.as_ref() };
+            if h.is_global() {
+                self.move_to_lso(link, obj);
+            } else if h.is_white() {
+                link.set(h.next());
+                self.free(obj);
+            } else {
+                if h.age() == Age::New {
+                    h.set_white(white);
+                }
+                h.set_age(h.age().next());
+                link = h.next_link();
+            }
+        }
+        link
+    }
+
+    /// grayagain after a minor collection: TOUCHED1 become black TOUCHED2
+    /// and stay; TOUCHED2 become OLD and leave; everything else leaves.
+    fn correct_grayagain(&self, again: Vec<NonNull<Header>>) {
+        let mut kept = self.grayagain.borrow_mut();
+        for h in again {
+            // SAFETY: as in `mark_young`.
+            let header = unsafe { h.as_ref() };
+            match header.age() {
+                _ if header.is_global() => {}
+                Age::Touched1 => {
+                    header.set_black();
+                    header.set_age(Age::Touched2);
+                    kept.push(h);
+                }
+                Age::Touched2 => header.set_age(Age::Old),
+                _ => {}
+            }
+        }
+    }
+
+    fn set_minor_debt(&self) {
+        let params = self.params.get();
+        let allowance = (self.total.get() / 100).saturating_mul(params.minor_multiplier as usize);
+        self.debt.set(-(allowance.max(MIN_THRESHOLD / 4) as isize));
+    }
+}
