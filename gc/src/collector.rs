@@ -227,6 +227,10 @@ impl Collector {
         self.stats.borrow().clone()
     }
 
+    pub(crate) fn reset_pauses(&self) {
+        self.stats.borrow_mut().pauses = Default::default();
+    }
+
     pub(crate) fn current_white(&self) -> u8 {
         self.white.get()
     }

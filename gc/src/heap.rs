@@ -211,6 +211,11 @@ impl<R: Root> Heap<R> {
         self.collector.stats()
     }
 
+    /// Forgets the pauses recorded so far (to measure a phase of a program).
+    pub fn reset_pauses(&mut self) {
+        self.collector.reset_pauses();
+    }
+
     pub(crate) fn collector(&self) -> &Collector {
         &self.collector
     }
