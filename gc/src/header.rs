@@ -45,9 +45,9 @@
 //! traverse nor free it; it is `SHARED_WHITE` between shared collections (set
 //! when it becomes global) and black only while a shared collection marks.
 
+use crate::shim::{AtomicU8, Ordering};
 use core::cell::Cell;
 use core::ptr::NonNull;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use bitflags::bitflags;
 
@@ -248,5 +248,50 @@ impl Header {
     pub(crate) fn insert_flags(&self, flags: Flags) {
         // Release: pairs with the Acquire in `flags`.
         self.flags.fetch_or(flags.bits(), Ordering::Release);
+    }
+}
+
+/// loom model of publishing a shared subgraph: the sharer marks a child and
+/// its parent shared (as `share` does, children before the reader can reach
+/// them) and then publishes the parent with a Release store (as the VM's
+/// global slot does); a reader that acquires the published pointer, or sees
+/// the parent's mark, must see the child's too, in every interleaving.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::sync::atomic::AtomicUsize;
+
+    unsafe fn no_trace(_: NonNull<Header>, _: &mut Tracer) {}
+    unsafe fn no_free(_: NonNull<Header>) {}
+    fn name() -> &'static str {
+        "model"
+    }
+    static VTABLE: VTable = VTable { trace: no_trace, free: no_free, size: 0, name };
+
+    #[test]
+    fn shared_marks_are_visible_to_whoever_receives_the_reference() {
+        loom::model(|| {
+            let parent = Arc::new(Header::new(&VTABLE, WHITE0, 0, 1));
+            let child = Arc::new(Header::new(&VTABLE, WHITE0, 0, 1));
+            let slot = Arc::new(AtomicUsize::new(0));
+            let (p, c, s) = (parent.clone(), child.clone(), slot.clone());
+            let sharer = loom::thread::spawn(move || {
+                c.insert_flags(Flags::SHARED);
+                p.insert_flags(Flags::SHARED);
+                s.store(1, Ordering::Release);
+            });
+            if slot.load(Ordering::Acquire) == 1 {
+                assert!(parent.flags().contains(Flags::SHARED));
+                assert!(child.flags().contains(Flags::SHARED));
+                assert!(parent.is_global() && child.is_global());
+            }
+            // Whoever sees the parent's mark (Acquire) sees the child's, which
+            // `share` set first (Release): the flags' own orderings suffice.
+            if parent.flags().contains(Flags::SHARED) {
+                assert!(child.flags().contains(Flags::SHARED));
+            }
+            sharer.join().unwrap();
+        });
     }
 }

@@ -22,6 +22,7 @@ mod header;
 mod heap;
 mod ptr;
 pub mod share;
+mod shim;
 pub mod space;
 mod stats;
 mod trace;
