@@ -16,7 +16,9 @@
 //! 3. *shared sweep*: every heap's LSO and the adopted list are swept: white
 //!    objects are freed, black ones repainted `SHARED_WHITE`.
 //!
-//! The whole collection is one pause, measured in the space's statistics.
+//! Steps 1 and 3 run in parallel over the heaps (rayon): each heap's part
+//! touches only that heap. The whole collection is one pause, measured in the
+//! space's statistics.
 //! The interface already lets each heap do step 1 on its own (it only needs
 //! its own heap), which is where a handshake-based version will split it.
 
@@ -25,6 +27,8 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
+
+use rayon::prelude::*;
 
 use crate::collector::Collector;
 use crate::header::{BLACK, Header, SHARED_WHITE};
@@ -101,21 +105,18 @@ impl Space {
     /// No heap of this space may be inside a mutation or a collection, or
     /// start one, until this returns: every thread that uses them must be
     /// stopped outside mutations, for instance stopped at a maat-sync safe
-    /// point (`Participant::stop_world`) placed between mutations.
+    /// point (`Participant::stop_world`) placed between mutations. Each
+    /// heap's part runs on a rayon thread and may drop that heap's garbage
+    /// there, so the objects of every heap must be safe to drop on any thread
+    /// (as the VM's are).
     pub unsafe fn collect_shared(&self) {
         let started = Instant::now();
         let mut state = self.state();
         let mut tracer = Tracer::shared();
-        for member in &state.members {
-            // SAFETY: the caller guarantees no heap is in use; members stay
-            // registered (and their collector and root alive) while we hold
-            // the state mutex.
-            let (collector, root) = unsafe { (member.collector.as_ref(), member.root) };
-            let trace_root = member.trace_root;
-            // SAFETY: `root` is the member's boxed root, traced by its own fn.
-            let found = collector.collect_full_reporting(&|t| unsafe { trace_root(root, t) });
-            found.into_iter().for_each(|h| tracer.mark(h));
-        }
+        // Step 1 in parallel: each heap's contribution touches only that heap.
+        let members = Members(&state.members);
+        let found: Vec<Vec<Found>> = (0..members.0.len()).into_par_iter().map(|i| members.contribute(i)).collect();
+        found.into_iter().flatten().for_each(|Found(h)| tracer.mark(h));
         state.globals.retain(|g| g.strong_count() > 0);
         for global in state.globals.iter().filter_map(Weak::upgrade) {
             // SAFETY: the slot holds its value until it is dropped.
@@ -157,15 +158,48 @@ impl Space {
     }
 }
 
+/// The registered heaps, shared with the rayon tasks of a shared collection.
+struct Members<'a>(&'a [Member]);
+
+// SAFETY: during a shared collection each member is handled by exactly one
+// task (indices are disjoint), and no other thread uses any heap of the space
+// (the contract of `collect_shared`).
+unsafe impl Sync for Members<'_> {}
+
+/// A global object a heap's contribution found.
+struct Found(NonNull<Header>);
+
+// SAFETY: only a pointer handed from a contributing task to the collecting
+// thread, which alone marks it afterwards.
+unsafe impl Send for Found {}
+
+impl Members<'_> {
+    /// Heap `i`'s contribution: a full local collection reporting the global
+    /// objects it reaches.
+    fn contribute(&self, i: usize) -> Vec<Found> {
+        let member = &self.0[i];
+        // SAFETY: no heap is in use (caller's contract); members stay
+        // registered (collector and root alive) while the state is locked.
+        let (collector, root, trace_root) = unsafe { (member.collector.as_ref(), member.root, member.trace_root) };
+        // SAFETY: `root` is the member's boxed root, traced by its own fn.
+        let found = collector.collect_full_reporting(&|t| unsafe { trace_root(root, t) });
+        found.into_iter().map(Found).collect()
+    }
+
+    /// Sweeps heap `i`'s LSO; returns the number freed.
+    fn sweep(&self, i: usize) -> u64 {
+        // SAFETY: as in `contribute`.
+        let collector = unsafe { self.0[i].collector.as_ref() };
+        sweep_list(collector.lso(), |h| collector.free(h))
+    }
+}
+
 impl SpaceState {
-    /// Sweeps every LSO and the adopted list; returns the number freed.
+    /// Sweeps every LSO (in parallel) and the adopted list; returns the
+    /// number freed.
     fn sweep(&mut self) -> u64 {
-        let mut freed = 0;
-        for member in &self.members {
-            // SAFETY: as in `collect_shared`.
-            let collector = unsafe { member.collector.as_ref() };
-            freed += sweep_list(collector.lso(), |h| collector.free(h));
-        }
+        let members = Members(&self.members);
+        let mut freed: u64 = (0..members.0.len()).into_par_iter().map(|i| members.sweep(i)).sum();
         let adopted = Cell::new(self.adopted);
         let mut bytes = 0;
         freed += sweep_list(&adopted, |h| {
