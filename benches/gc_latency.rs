@@ -57,7 +57,8 @@ fn local(mode: Mode, window: usize, replacements: usize) -> Outcome {
         heap.mutate(|mc, root| {
             let w = root.expect("window");
             let new = mc.alloc(blob(i));
-            Gc::write(mc, w).borrow_mut()[i % window] = new;
+            // SAFETY: one slot replaced in place (as a VM's `a[i] = v`).
+            unsafe { Gc::write_forward(mc, w, new) }.borrow_mut()[i % window] = new;
         });
         heap.collect_debt();
     }
@@ -82,7 +83,8 @@ fn shared(mode: Mode, window: usize, replacements: usize) -> Outcome {
             let w = unsafe { mc.global(&global) };
             let new = mc.alloc(blob(i));
             mc.share(new);
-            Gc::write(mc, w).borrow_mut()[i % window] = new;
+            // SAFETY: as in `local`.
+            unsafe { Gc::write_forward(mc, w, new) }.borrow_mut()[i % window] = new;
         });
         heap.collect_debt();
         since_shared += 1;

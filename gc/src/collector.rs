@@ -44,7 +44,7 @@ use crate::header::{Age, GcBox, Header, VTable, WHITE0, WHITES};
 use crate::ptr::OutOfMemory;
 use crate::space::Space;
 use crate::stats::{CollectionKind, Stats};
-use crate::trace::{Trace, Tracer};
+use crate::trace::{Gray, Trace, Tracer};
 
 /// Traces a heap's root (the collector does not know its type).
 pub(crate) type RootTracer<'a> = &'a dyn Fn(&mut Tracer);
@@ -312,6 +312,23 @@ impl Collector {
         }
     }
 
+    /// The forward barrier: storing `value` into an already traced (black)
+    /// `container` while marking marks `value` instead of tracing
+    /// `container` again. Outside marking nothing is needed (the next cycle
+    /// starts from the roots); in generational mode it is the backward
+    /// barrier (an old container must become touched).
+    #[inline]
+    pub(crate) fn barrier_forward(&self, container: NonNull<Header>, value: NonNull<Header>) {
+        if self.mode.get() == Mode::Generational {
+            return self.barrier_back(container);
+        }
+        // SAFETY: both are held by live handles within a mutation.
+        let (c, v) = unsafe { (container.as_ref(), value.as_ref()) };
+        if self.phase.get() == Phase::Propagate && c.is_black() && !c.is_global() && v.is_white() && !v.is_global() {
+            self.tracer.borrow_mut().mark(value);
+        }
+    }
+
     // ----- entry points (safe points) --------------------------------------
 
     /// Pays the allocation debt: steps while it is positive (or a full
@@ -477,7 +494,7 @@ impl Collector {
             // SAFETY: objects on grayagain were live when the barrier ran and
             // nothing is freed during marking.
             if unsafe { h.as_ref() }.is_gray() {
-                tracer.traverse(h);
+                tracer.traverse(Gray::whole(h));
             }
         }
         work += self.propagate_all(&mut tracer);
@@ -634,6 +651,7 @@ fn vtable<T: Trace>() -> &'static VTable {
     impl<T: Trace> Of<T> {
         const VTABLE: VTable = VTable {
             trace: trace_box::<T>,
+            trace_part: trace_box_part::<T>,
             free: free_box::<T>,
             size: size_of::<GcBox<T>>(),
             name: core::any::type_name::<T>,
@@ -649,6 +667,16 @@ unsafe fn trace_box<T: Trace>(h: NonNull<Header>, tracer: &mut Tracer) {
         // SAFETY: by the caller's contract.
         unsafe { h.cast::<GcBox<T>>().as_ref() }.value.trace(tracer);
     }
+}
+
+/// # Safety
+/// `h` heads a live `GcBox<T>`.
+unsafe fn trace_box_part<T: Trace>(h: NonNull<Header>, tracer: &mut Tracer, from: usize) -> Option<usize> {
+    if !T::NEEDS_TRACE {
+        return None;
+    }
+    // SAFETY: by the caller's contract.
+    unsafe { h.cast::<GcBox<T>>().as_ref() }.value.trace_part(tracer, from)
 }
 
 /// # Safety

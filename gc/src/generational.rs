@@ -41,6 +41,7 @@ use std::time::Instant;
 use crate::collector::{Collector, MIN_THRESHOLD, Mode, Phase, RootTracer};
 use crate::header::{Age, Header};
 use crate::stats::CollectionKind;
+use crate::trace::Gray;
 
 impl Collector {
     /// Enters generational mode: a full marking, then every survivor is old.
@@ -178,7 +179,7 @@ impl Collector {
             if !header.is_global() && header.age() == Age::Old1 {
                 header.set_age(Age::Old);
                 if header.is_black() {
-                    tracer.traverse(h);
+                    tracer.traverse(Gray::whole(h));
                 }
             }
             next = header.next();
@@ -195,7 +196,7 @@ impl Collector {
         for &h in &again {
             // SAFETY: grayagain holds old (never minor-swept) live objects.
             if !unsafe { h.as_ref() }.is_global() {
-                tracer.traverse(h);
+                tracer.traverse(Gray::whole(h));
             }
         }
         self.propagate_all(&mut tracer);

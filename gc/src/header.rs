@@ -124,6 +124,8 @@ bitflags! {
 pub(crate) struct VTable {
     /// Traces the value's references.
     pub(crate) trace: unsafe fn(NonNull<Header>, &mut Tracer),
+    /// Traces part of them (see `Trace::trace_part`).
+    pub(crate) trace_part: unsafe fn(NonNull<Header>, &mut Tracer, usize) -> Option<usize>,
     /// Drops the value and frees the box.
     pub(crate) free: unsafe fn(NonNull<Header>),
     /// Size of the whole box in bytes.
@@ -263,11 +265,14 @@ mod loom_model {
     use loom::sync::atomic::AtomicUsize;
 
     unsafe fn no_trace(_: NonNull<Header>, _: &mut Tracer) {}
+    unsafe fn no_trace_part(_: NonNull<Header>, _: &mut Tracer, _: usize) -> Option<usize> {
+        None
+    }
     unsafe fn no_free(_: NonNull<Header>) {}
     fn name() -> &'static str {
         "model"
     }
-    static VTABLE: VTable = VTable { trace: no_trace, free: no_free, size: 0, name };
+    static VTABLE: VTable = VTable { trace: no_trace, trace_part: no_trace_part, free: no_free, size: 0, name };
 
     #[test]
     fn shared_marks_are_visible_to_whoever_receives_the_reference() {

@@ -169,6 +169,30 @@ impl<'gc, T: 'gc> Gc<'gc, T> {
         }
     }
 
+    /// Write access for replacing one reference held by `gc` with `value`
+    /// *in place*, with a forward barrier: instead of tracing `gc` again
+    /// (which for a container of a million elements is a long pause), the
+    /// collector marks `value` if `gc` was already traced. In generational
+    /// mode it is the backward barrier.
+    ///
+    /// # Safety
+    ///
+    /// Until the next [`Gc::write`] on `gc` in this mutation, the caller may
+    /// only store `value` into a slot of `gc` that already existed (for
+    /// example `vec[i] = value`): no insertion, removal, reordering or other
+    /// store. Large containers are traced in parts, and only the backward
+    /// barrier makes the collector start such an object over.
+    ///
+    /// # Panics
+    ///
+    /// If `gc` is frozen.
+    pub unsafe fn write_forward<U: 'gc>(mc: &Mutation<'gc>, gc: Self, value: Gc<'gc, U>) -> &'gc Write<T> {
+        assert!(!Gc::is_frozen(gc), "frozen object: cannot write to a frozen {}", core::any::type_name::<T>());
+        mc.collector.barrier_forward(gc.header_ptr(), value.header_ptr());
+        // SAFETY: `Write<T>` is a transparent wrapper of `T`.
+        unsafe { &*(Gc::get(gc) as *const T as *const Write<T>) }
+    }
+
     /// [`Gc::write`], or an error if the object is frozen.
     pub fn try_write(mc: &Mutation<'gc>, gc: Self) -> Result<&'gc Write<T>, Frozen> {
         if Gc::is_frozen(gc) {
@@ -329,5 +353,9 @@ unsafe impl<T: Trace> Trace for RefLock<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     fn trace(&self, t: &mut Tracer) {
         self.0.borrow().trace(t);
+    }
+
+    fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
+        self.0.borrow().trace_part(t, from)
     }
 }

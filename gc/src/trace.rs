@@ -36,11 +36,26 @@ pub unsafe trait Trace {
 
     /// Reports each directly held reference to `tracer`.
     fn trace(&self, tracer: &mut Tracer);
+
+    /// Reports part of the references, from position `from` (0 at first), and
+    /// returns where to resume, or `None` when done. Large containers
+    /// implement it (slices and `Vec` do, in chunks of
+    /// [`Tracer::PART`] elements) so that traversing one object never makes
+    /// one long pause. The collector only resumes while the object is
+    /// unchanged: any write to it goes through the barrier, after which it is
+    /// traced again in full.
+    fn trace_part(&self, tracer: &mut Tracer, from: usize) -> Option<usize> {
+        debug_assert_eq!(from, 0, "only containers that trace in parts resume");
+        self.trace(tracer);
+        None
+    }
 }
 
 /// Receives references while the collector traverses an object.
 pub struct Tracer {
     gray: Vec<NonNull<Header>>,
+    /// Black objects traced in part, with where to resume.
+    pending: Vec<(NonNull<Header>, usize)>,
     /// Bytes of objects traversed, the unit of collector work.
     work: usize,
     /// Objects traversed since the last `take_traversed`.
@@ -66,9 +81,29 @@ enum Mode {
     List,
 }
 
+/// An object waiting to be traversed, and from where.
+#[derive(Clone, Copy)]
+pub(crate) struct Gray {
+    pub(crate) header: NonNull<Header>,
+    pub(crate) from: usize,
+}
+
+impl Gray {
+    /// The whole object, from the start.
+    pub(crate) fn whole(header: NonNull<Header>) -> Self {
+        Gray { header, from: 0 }
+    }
+}
+
+/// Collector work charged per reference marked, in bytes.
+const REFERENCE_COST: usize = 8;
+
 impl Tracer {
+    /// Elements of a slice traced per part (see [`Trace::trace_part`]).
+    pub const PART: usize = 512;
+
     pub(crate) fn new() -> Self {
-        Tracer { gray: Vec::new(), work: 0, traversed: 0, mode: Mode::Local, found: Vec::new() }
+        Tracer { gray: Vec::new(), pending: Vec::new(), work: 0, traversed: 0, mode: Mode::Local, found: Vec::new() }
     }
 
     /// A tracer for the shared collection.
@@ -105,6 +140,7 @@ impl Tracer {
         // SAFETY: every header handed to the tracer belongs to a live object:
         // it comes from a Gc that was reachable when its holder was traced.
         let h = unsafe { header.as_ref() };
+        self.work += REFERENCE_COST;
         match self.mode {
             Mode::List => self.gray.push(header),
             Mode::Shared => {
@@ -127,33 +163,43 @@ impl Tracer {
         }
     }
 
-    /// Takes the next gray object to traverse.
-    pub(crate) fn pop_gray(&mut self) -> Option<NonNull<Header>> {
-        self.gray.pop()
+    /// Takes the next object to traverse: new gray objects first, then the
+    /// rest of objects traced in part.
+    pub(crate) fn pop_gray(&mut self) -> Option<Gray> {
+        match self.gray.pop() {
+            Some(header) => Some(Gray::whole(header)),
+            None => self.pending.pop().map(|(header, from)| Gray { header, from }),
+        }
     }
 
+    /// Whether `h` waits to be traversed (in whole or in part).
     pub(crate) fn is_gray_queued(&self, h: NonNull<Header>) -> bool {
-        self.gray.contains(&h)
+        self.gray.contains(&h) || self.pending.iter().any(|&(p, _)| p == h)
     }
 
     pub(crate) fn has_gray(&self) -> bool {
-        !self.gray.is_empty()
+        !self.gray.is_empty() || !self.pending.is_empty()
     }
 
-    /// Blackens a gray object: traces its children and counts its size as work.
-    /// A local tracer skips objects that became shared or frozen while gray.
-    pub(crate) fn traverse(&mut self, header: NonNull<Header>) {
+    /// Traverses (part of) an object: blackens it on its first part, traces
+    /// children, counts work, and queues the rest if it traces in parts. A
+    /// local tracer skips objects that became shared or frozen while gray.
+    pub(crate) fn traverse(&mut self, gray: Gray) {
         // SAFETY: gray objects are live (they were reached this cycle).
-        let h = unsafe { header.as_ref() };
+        let h = unsafe { gray.header.as_ref() };
         if self.mode != Mode::Shared && h.is_global() {
             return;
         }
-        h.set_black();
         let vtable = h.vtable();
-        self.work += vtable.size;
-        self.traversed += 1;
+        if gray.from == 0 {
+            h.set_black();
+            self.work += vtable.size;
+            self.traversed += 1;
+        }
         // SAFETY: the vtable belongs to this object's type.
-        unsafe { (vtable.trace)(header, self) };
+        if let Some(next) = unsafe { (vtable.trace_part)(gray.header, self, gray.from) } {
+            self.pending.push((gray.header, next));
+        }
     }
 
     /// Work done since the last call, in bytes traversed.
@@ -169,6 +215,7 @@ impl Tracer {
     /// Forgets every gray object (a new cycle starts from the roots).
     pub(crate) fn clear(&mut self) {
         self.gray.clear();
+        self.pending.clear();
         self.found.clear();
         self.work = 0;
         self.traversed = 0;
@@ -196,6 +243,10 @@ unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
     fn trace(&self, t: &mut Tracer) {
         (**self).trace(t);
     }
+
+    fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
+        (**self).trace_part(t, from)
+    }
 }
 
 // SAFETY: traces the value if present.
@@ -209,7 +260,7 @@ unsafe impl<T: Trace> Trace for Option<T> {
     }
 }
 
-// SAFETY: traces every element.
+// SAFETY: traces every element (in parts of `Tracer::PART` elements).
 unsafe impl<T: Trace> Trace for [T] {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     #[inline]
@@ -217,6 +268,15 @@ unsafe impl<T: Trace> Trace for [T] {
         if T::NEEDS_TRACE {
             self.iter().for_each(|v| v.trace(t));
         }
+    }
+
+    fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
+        if !T::NEEDS_TRACE {
+            return None;
+        }
+        let end = from.saturating_add(Tracer::PART).min(self.len());
+        self.get(from..end).unwrap_or_default().iter().for_each(|v| v.trace(t));
+        (end < self.len()).then_some(end)
     }
 }
 
@@ -235,6 +295,10 @@ unsafe impl<T: Trace> Trace for Vec<T> {
     #[inline]
     fn trace(&self, t: &mut Tracer) {
         self.as_slice().trace(t);
+    }
+
+    fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
+        self.as_slice().trace_part(t, from)
     }
 }
 
