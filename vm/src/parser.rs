@@ -1,0 +1,517 @@
+//! The parser: tokens to the syntax tree, by recursive descent with one
+//! function per precedence level.
+//!
+//! # Grammar (informally)
+//!
+//! ```text
+//! program   := stmt*
+//! stmt      := "let" NAME ("=" expr)? ";"  |  "our" NAME ("=" expr)? ";"
+//!            | "fn" NAME params? block  |  "class" NAME "{" member* "}"
+//!            | "if" expr block ("elsif" expr block)* ("else" block)?
+//!            | "while" expr block  |  "ma"? "for" expr "->" NAME block
+//!            | "return" expr? ";"  |  "break" ";"  |  "next" ";"  |  "throw" expr ";"
+//!            | "try" block "catch" NAME block  |  ("say" | "print") exprs ";"
+//!            | expr (("=" | "+=" | "-=" | "*=" | "/=") expr)? ";"
+//! member    := "has" NAME ("=" expr)? ";"  |  "fn" NAME params? block
+//! expr      := or;  or := and ("||" and)*;  and := eq ("&&" eq)*
+//! eq        := cmp (("==" | "!=") cmp)*;  cmp := range (("<" | "<=" | ">" | ">=") range)*
+//! range     := add (".." add)?;  add := mul (("+" | "-" | "~") mul)*
+//! mul       := unary (("*" | "/" | "%") unary)*
+//! unary     := ("-" | "!" | "^" | "ma") unary | postfix
+//! postfix   := primary ("(" args ")" | "[" expr "]" | "." NAME ("(" args ")")?)*
+//! primary   := NUMBER | STRING | NAME | "nil" | "true" | "false" | "self"
+//!            | "(" expr ")" | "[" exprs "]" | "{" map-or-closure "}"
+//! ```
+//!
+//! The `;` after a statement may be left out before `}` and at the end of
+//! the input. Nesting deeper than [`MAX_DEPTH`] is an error, not a stack
+//! overflow: no input can crash the parser.
+
+use crate::ast::*;
+use crate::error::{Span, SyntaxError};
+use crate::lexer::{Kw, Tok, Token, lex};
+
+/// The deepest nesting of expressions and blocks accepted.
+pub const MAX_DEPTH: usize = 200;
+
+/// Parses a whole program.
+pub fn parse(src: &str) -> Result<Block, SyntaxError> {
+    let tokens = lex(src)?;
+    let mut p = Parser { tokens, pos: 0, depth: 0 };
+    let mut program = Vec::new();
+    while !p.at_eof() {
+        program.push(p.stmt()?);
+    }
+    Ok(program)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+    depth: usize,
+}
+
+type PResult<T> = Result<T, SyntaxError>;
+
+impl Parser {
+    // ----- token helpers ---------------------------------------------------
+
+    fn peek(&self) -> &Tok {
+        &self.tokens[self.pos].tok
+    }
+
+    fn peek_at(&self, n: usize) -> &Tok {
+        &self.tokens[(self.pos + n).min(self.tokens.len() - 1)].tok
+    }
+
+    fn span(&self) -> Span {
+        self.tokens[self.pos].span
+    }
+
+    fn prev_span(&self) -> Span {
+        self.tokens[self.pos.saturating_sub(1)].span
+    }
+
+    fn at_eof(&self) -> bool {
+        matches!(self.peek(), Tok::Eof)
+    }
+
+    fn advance(&mut self) -> Token {
+        let t = self.tokens[self.pos].clone();
+        if !self.at_eof() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn is_p(&self, p: &str) -> bool {
+        matches!(self.peek(), Tok::P(q) if *q == p)
+    }
+
+    fn is_kw(&self, k: Kw) -> bool {
+        matches!(self.peek(), Tok::Kw(q) if *q == k)
+    }
+
+    fn eat_p(&mut self, p: &str) -> bool {
+        let hit = self.is_p(p);
+        if hit {
+            self.advance();
+        }
+        hit
+    }
+
+    fn eat_kw(&mut self, k: Kw) -> bool {
+        let hit = self.is_kw(k);
+        if hit {
+            self.advance();
+        }
+        hit
+    }
+
+    fn expect_p(&mut self, p: &str, what: &str) -> PResult<Span> {
+        if self.is_p(p) {
+            return Ok(self.advance().span);
+        }
+        Err(self.unexpected(&format!("expected `{p}` {what}")))
+    }
+
+    fn name(&mut self, what: &str) -> PResult<String> {
+        match self.peek().clone() {
+            Tok::Ident(n) => {
+                self.advance();
+                Ok(n)
+            }
+            _ => Err(self.unexpected(&format!("expected {what}"))),
+        }
+    }
+
+    fn unexpected(&self, expected: &str) -> SyntaxError {
+        SyntaxError::new(format!("{expected}, found {}", self.peek()), self.span())
+    }
+
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.depth >= MAX_DEPTH {
+            return Err(SyntaxError::new(format!("nesting deeper than {MAX_DEPTH} levels"), self.span()));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    /// The `;` ending a simple statement; optional before `}` and at the end.
+    fn end_stmt(&mut self) -> PResult<()> {
+        if self.eat_p(";") || self.is_p("}") || self.at_eof() {
+            return Ok(());
+        }
+        Err(self.unexpected("expected `;` after the statement"))
+    }
+
+    // ----- statements ------------------------------------------------------
+
+    fn block(&mut self) -> PResult<Block> {
+        self.expect_p("{", "to open a block")?;
+        self.block_rest()
+    }
+
+    fn stmt(&mut self) -> PResult<Stmt> {
+        let start = self.span();
+        let kind = self.stmt_kind()?;
+        Ok(Stmt { kind, span: start.to(self.prev_span()) })
+    }
+
+    fn stmt_kind(&mut self) -> PResult<StmtKind> {
+        let Tok::Kw(kw) = *self.peek() else { return self.expr_stmt() };
+        match kw {
+            Kw::Let | Kw::Our => {
+                self.advance();
+                let name = self.name("a variable name")?;
+                let init = if self.eat_p("=") { Some(self.expr()?) } else { None };
+                self.end_stmt()?;
+                Ok(if kw == Kw::Let { StmtKind::Let(name, init) } else { StmtKind::Our(name, init) })
+            }
+            Kw::Fn => Ok(StmtKind::Fn(self.fn_decl()?)),
+            Kw::Class => self.class(),
+            Kw::If => self.if_stmt(),
+            Kw::While => {
+                self.advance();
+                let cond = self.expr()?;
+                Ok(StmtKind::While(cond, self.block()?))
+            }
+            Kw::For => self.for_stmt(false),
+            Kw::Ma if matches!(self.peek_at(1), Tok::Kw(Kw::For)) => {
+                self.advance();
+                self.for_stmt(true)
+            }
+            Kw::Return => {
+                self.advance();
+                let value = if self.is_p(";") || self.is_p("}") || self.at_eof() { None } else { Some(self.expr()?) };
+                self.end_stmt()?;
+                Ok(StmtKind::Return(value))
+            }
+            Kw::Break | Kw::Next => {
+                self.advance();
+                self.end_stmt()?;
+                Ok(if kw == Kw::Break { StmtKind::Break } else { StmtKind::Next })
+            }
+            Kw::Throw => {
+                self.advance();
+                let value = self.expr()?;
+                self.end_stmt()?;
+                Ok(StmtKind::Throw(value))
+            }
+            Kw::Try => {
+                self.advance();
+                let body = self.block()?;
+                if !self.eat_kw(Kw::Catch) {
+                    return Err(self.unexpected("expected `catch` after the `try` block"));
+                }
+                let var = self.name("a name for the caught error")?;
+                Ok(StmtKind::Try(body, var, self.block()?))
+            }
+            Kw::Say | Kw::Print => {
+                self.advance();
+                let mut values = vec![self.expr()?];
+                while self.eat_p(",") {
+                    values.push(self.expr()?);
+                }
+                self.end_stmt()?;
+                Ok(StmtKind::Say(values, kw == Kw::Say))
+            }
+            _ => self.expr_stmt(),
+        }
+    }
+
+    fn expr_stmt(&mut self) -> PResult<StmtKind> {
+        let target = self.expr()?;
+        let op = match self.peek() {
+            Tok::P("=") => Some(AssignOp::Set),
+            Tok::P("+=") => Some(AssignOp::Add),
+            Tok::P("-=") => Some(AssignOp::Sub),
+            Tok::P("*=") => Some(AssignOp::Mul),
+            Tok::P("/=") => Some(AssignOp::Div),
+            _ => None,
+        };
+        let Some(op) = op else {
+            self.end_stmt()?;
+            return Ok(StmtKind::Expr(target));
+        };
+        if !matches!(target.kind, ExprKind::Var(_) | ExprKind::Index(..) | ExprKind::Method(_, _, None)) {
+            return Err(SyntaxError::new("cannot assign to this expression", target.span)
+                .with_label("only a variable, `a[i]` or `obj.field` can be assigned"));
+        }
+        self.advance();
+        let value = self.expr()?;
+        self.end_stmt()?;
+        Ok(StmtKind::Assign(target, op, value))
+    }
+
+    fn fn_decl(&mut self) -> PResult<FnDecl> {
+        let start = self.advance().span;
+        let name = self.name("a function name")?;
+        let params = if self.is_p("(") { self.params()? } else { Vec::new() };
+        let body = self.block()?;
+        Ok(FnDecl { name, params, body, span: start.to(self.prev_span()) })
+    }
+
+    fn params(&mut self) -> PResult<Vec<String>> {
+        self.expect_p("(", "to open the parameter list")?;
+        let mut params = Vec::new();
+        while !self.eat_p(")") {
+            let at = self.span();
+            let name = self.name("a parameter name")?;
+            if params.contains(&name) {
+                return Err(SyntaxError::new(format!("parameter `{name}` appears twice"), at));
+            }
+            params.push(name);
+            if !self.is_p(")") {
+                self.expect_p(",", "between parameters")?;
+            }
+        }
+        Ok(params)
+    }
+
+    fn class(&mut self) -> PResult<StmtKind> {
+        self.advance();
+        let name = self.name("a class name")?;
+        self.expect_p("{", "to open the class body")?;
+        let (mut fields, mut methods) = (Vec::new(), Vec::new());
+        while !self.eat_p("}") {
+            if self.eat_kw(Kw::Has) {
+                let field = self.name("a field name")?;
+                let default = if self.eat_p("=") { Some(self.expr()?) } else { None };
+                self.end_stmt()?;
+                fields.push((field, default));
+            } else if self.is_kw(Kw::Fn) {
+                methods.push(self.fn_decl()?);
+            } else {
+                return Err(self.unexpected("expected `has`, `fn` or `}` in the class body"));
+            }
+        }
+        Ok(StmtKind::Class(ClassDecl { name, fields, methods }))
+    }
+
+    fn if_stmt(&mut self) -> PResult<StmtKind> {
+        self.advance();
+        let mut arms = vec![(self.expr()?, self.block()?)];
+        while self.eat_kw(Kw::Elsif) {
+            arms.push((self.expr()?, self.block()?));
+        }
+        let otherwise = if self.eat_kw(Kw::Else) { Some(self.block()?) } else { None };
+        Ok(StmtKind::If(arms, otherwise))
+    }
+
+    fn for_stmt(&mut self, parallel: bool) -> PResult<StmtKind> {
+        self.advance();
+        let iter = self.expr()?;
+        self.expect_p("->", "before the loop variable")?;
+        let var = self.name("a loop variable name")?;
+        Ok(StmtKind::For { iter, var, body: self.block()?, parallel })
+    }
+
+    // ----- expressions -----------------------------------------------------
+
+    /// Parses an expression.
+    fn expr(&mut self) -> PResult<Expr> {
+        self.nested(|p| p.binary(0))
+    }
+
+    /// Precedence climbing over the binary operator table.
+    fn binary(&mut self, level: usize) -> PResult<Expr> {
+        const LEVELS: &[&[(&str, BinOp)]] = &[
+            &[("||", BinOp::Or)],
+            &[("&&", BinOp::And)],
+            &[("==", BinOp::Eq), ("!=", BinOp::Ne)],
+            &[("<", BinOp::Lt), ("<=", BinOp::Le), (">", BinOp::Gt), (">=", BinOp::Ge)],
+            &[],
+            &[("+", BinOp::Add), ("-", BinOp::Sub), ("~", BinOp::Concat)],
+            &[("*", BinOp::Mul), ("/", BinOp::Div), ("%", BinOp::Rem)],
+        ];
+        const RANGE_LEVEL: usize = 4;
+        if level == LEVELS.len() {
+            return self.unary();
+        }
+        let mut left = self.binary(level + 1)?;
+        if level == RANGE_LEVEL {
+            if self.eat_p("..") {
+                let right = self.binary(level + 1)?;
+                let span = left.span.to(right.span);
+                left = Expr { kind: ExprKind::Range(Box::new(left), Box::new(right)), span };
+            }
+            return Ok(left);
+        }
+        while let Some(&(_, op)) = LEVELS[level].iter().find(|(text, _)| self.is_p(text)) {
+            self.advance();
+            let right = self.binary(level + 1)?;
+            let span = left.span.to(right.span);
+            left = Expr { kind: ExprKind::Binary(op, Box::new(left), Box::new(right)), span };
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> PResult<Expr> {
+        let start = self.span();
+        let wrap = |p: &mut Self, make: fn(Box<Expr>) -> ExprKind| -> PResult<Expr> {
+            p.advance();
+            let operand = p.nested(Self::unary)?;
+            let span = start.to(operand.span);
+            Ok(Expr { kind: make(Box::new(operand)), span })
+        };
+        match self.peek() {
+            Tok::P("-") => wrap(self, |e| ExprKind::Unary(UnOp::Neg, e)),
+            Tok::P("!") => wrap(self, |e| ExprKind::Unary(UnOp::Not, e)),
+            Tok::P("^") => wrap(self, ExprKind::UpTo),
+            Tok::Kw(Kw::Ma) => {
+                let e = wrap(self, ExprKind::Ma)?;
+                match &e.kind {
+                    ExprKind::Ma(call) if matches!(call.kind, ExprKind::Call(..) | ExprKind::Method(..)) => Ok(e),
+                    _ => Err(SyntaxError::new("`ma` needs a call to run in the new maatine", e.span)
+                        .with_label("write `ma f(args)`")),
+                }
+            }
+            _ => self.postfix(),
+        }
+    }
+
+    fn postfix(&mut self) -> PResult<Expr> {
+        let mut e = self.primary()?;
+        loop {
+            if self.is_p("(") {
+                let args = self.args()?;
+                let span = e.span.to(self.prev_span());
+                e = Expr { kind: ExprKind::Call(Box::new(e), args), span };
+            } else if self.eat_p("[") {
+                let index = self.expr()?;
+                self.expect_p("]", "to close the index")?;
+                let span = e.span.to(self.prev_span());
+                e = Expr { kind: ExprKind::Index(Box::new(e), Box::new(index)), span };
+            } else if self.eat_p(".") {
+                let name = self.name("a method or field name after `.`")?;
+                let args = if self.is_p("(") { Some(self.args()?) } else { None };
+                let span = e.span.to(self.prev_span());
+                e = Expr { kind: ExprKind::Method(Box::new(e), name, args), span };
+            } else {
+                return Ok(e);
+            }
+        }
+    }
+
+    fn args(&mut self) -> PResult<Vec<Arg>> {
+        self.expect_p("(", "to open the arguments")?;
+        let mut args = Vec::new();
+        while !self.eat_p(")") {
+            let name = match (self.peek().clone(), self.peek_at(1)) {
+                (Tok::Ident(n), Tok::P(":")) => {
+                    self.advance();
+                    self.advance();
+                    Some(n)
+                }
+                _ => None,
+            };
+            args.push(Arg { name, value: self.expr()? });
+            if !self.is_p(")") {
+                self.expect_p(",", "between arguments")?;
+            }
+        }
+        Ok(args)
+    }
+
+    fn primary(&mut self) -> PResult<Expr> {
+        let start = self.span();
+        let kind = match self.peek().clone() {
+            Tok::Num(n) => ExprKind::Num(n),
+            Tok::Str(s) => ExprKind::Str(s),
+            Tok::Ident(n) => ExprKind::Var(n),
+            Tok::Kw(Kw::Nil) => ExprKind::Nil,
+            Tok::Kw(Kw::True) => ExprKind::Bool(true),
+            Tok::Kw(Kw::False) => ExprKind::Bool(false),
+            Tok::Kw(Kw::SelfKw) => ExprKind::SelfRef,
+            Tok::P("(") => {
+                self.advance();
+                let e = self.expr()?;
+                self.expect_p(")", "to close the parenthesis")?;
+                return Ok(Expr { kind: e.kind, span: start.to(self.prev_span()) });
+            }
+            Tok::P("[") => {
+                self.advance();
+                ExprKind::Array(self.list("]")?)
+            }
+            Tok::P("{") => {
+                self.advance();
+                self.brace()?
+            }
+            _ => return Err(self.unexpected("expected an expression")),
+        };
+        if matches!(
+            kind,
+            ExprKind::Num(_)
+                | ExprKind::Str(_)
+                | ExprKind::Var(_)
+                | ExprKind::Nil
+                | ExprKind::Bool(_)
+                | ExprKind::SelfRef
+        ) {
+            self.advance();
+        }
+        Ok(Expr { kind, span: start.to(self.prev_span()) })
+    }
+
+    fn list(&mut self, close: &str) -> PResult<Vec<Expr>> {
+        let mut items = Vec::new();
+        while !self.eat_p(close) {
+            items.push(self.expr()?);
+            if !self.is_p(close) {
+                self.expect_p(",", "between elements")?;
+            }
+        }
+        Ok(items)
+    }
+
+    /// After `{` in an expression: a closure (`{ |x| … }`, `{ || … }`) or a
+    /// map (`{}`, `{k => v, …}`).
+    fn brace(&mut self) -> PResult<ExprKind> {
+        if self.eat_p("||") {
+            return Ok(ExprKind::Closure(Vec::new(), self.block_rest()?));
+        }
+        if self.eat_p("|") {
+            let mut params = Vec::new();
+            while !self.eat_p("|") {
+                params.push(self.name("a parameter name")?);
+                if !self.is_p("|") {
+                    self.expect_p(",", "between parameters")?;
+                }
+            }
+            return Ok(ExprKind::Closure(params, self.block_rest()?));
+        }
+        let mut pairs = Vec::new();
+        while !self.eat_p("}") {
+            let key = match (self.peek().clone(), self.peek_at(1)) {
+                (Tok::Ident(n), Tok::P("=>")) => {
+                    let span = self.advance().span;
+                    Expr { kind: ExprKind::Str(n), span }
+                }
+                _ => self.expr()?,
+            };
+            self.expect_p("=>", "between a map key and its value")?;
+            pairs.push((key, self.expr()?));
+            if !self.is_p("}") {
+                self.expect_p(",", "between map entries")?;
+            }
+        }
+        Ok(ExprKind::Map(pairs))
+    }
+
+    /// The statements of a block up to its `}` (the `{` is consumed).
+    fn block_rest(&mut self) -> PResult<Block> {
+        self.nested(|p| {
+            let mut stmts = Vec::new();
+            while !p.eat_p("}") {
+                if p.at_eof() {
+                    return Err(p.unexpected("expected `}` to close the block"));
+                }
+                stmts.push(p.stmt()?);
+            }
+            Ok(stmts)
+        })
+    }
+}
