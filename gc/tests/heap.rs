@@ -1,57 +1,10 @@
 //! Behaviour of one heap: reachability, incremental marking with barriers,
 //! the heap limit, torture mode, statistics and the verifier.
 
-use std::cell::Cell;
+mod common;
 
-use maat_gc::{Config, Gc, Heap, Mode, Params, Phase, RefLock, Root, Trace, Tracer};
-
-thread_local! {
-    /// Nodes alive on this thread (dropped nodes decrement it).
-    static LIVE: Cell<i64> = const { Cell::new(0) };
-}
-
-/// A graph node: an id and edges.
-struct Node<'gc> {
-    id: u64,
-    edges: RefLock<Vec<Gc<'gc, Node<'gc>>>>,
-}
-
-impl<'gc> Node<'gc> {
-    fn new(id: u64) -> Self {
-        LIVE.with(|l| l.set(l.get() + 1));
-        Node { id, edges: RefLock::new(Vec::new()) }
-    }
-}
-
-impl Drop for Node<'_> {
-    fn drop(&mut self) {
-        LIVE.with(|l| l.set(l.get() - 1));
-    }
-}
-
-// SAFETY: traces every edge, in parts for nodes with many.
-unsafe impl Trace for Node<'_> {
-    fn trace(&self, t: &mut Tracer) {
-        self.edges.trace(t);
-    }
-
-    fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
-        self.edges.trace_part(t, from)
-    }
-}
-
-struct Graph;
-impl Root for Graph {
-    type Of<'gc> = Gc<'gc, Node<'gc>>;
-}
-
-fn live() -> i64 {
-    LIVE.with(Cell::get)
-}
-
-fn link<'gc>(mc: &maat_gc::Mutation<'gc>, from: Gc<'gc, Node<'gc>>, to: Gc<'gc, Node<'gc>>) {
-    Gc::write(mc, from).project(|n| &n.edges).borrow_mut().push(to);
-}
+use common::{Graph, Node, link, live};
+use maat_gc::{Config, Gc, Heap, Mode, Params, Phase, Root, Trace, Tracer};
 
 fn new_graph(config: Config) -> Heap<Graph> {
     Heap::<Graph>::new(config, |mc| mc.alloc(Node::new(0)))

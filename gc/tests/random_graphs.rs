@@ -3,42 +3,16 @@
 //! verifier passes and the heap's reachable graph equals the model's; after a
 //! full shared collection exactly the reachable objects are alive.
 
-use std::cell::Cell;
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use maat_gc::{Config, Gc, Heap, Mode, Mutation, Params, RefLock, Root, Space, Trace, Tracer};
+use common::{Graph as G, Node, link, live, reset_live};
+use maat_gc::{Config, Gc, Heap, Mode, Mutation, Params, Space};
 use proptest::prelude::*;
 
-thread_local! {
-    static LIVE: Cell<i64> = const { Cell::new(0) };
-}
-
-struct Node<'gc> {
-    id: u32,
-    edges: RefLock<Vec<Gc<'gc, Node<'gc>>>>,
-}
-
-impl Drop for Node<'_> {
-    fn drop(&mut self) {
-        LIVE.with(|l| l.set(l.get() - 1));
-    }
-}
-
-// SAFETY: traces every edge.
-unsafe impl Trace for Node<'_> {
-    fn trace(&self, t: &mut Tracer) {
-        self.edges.trace(t);
-    }
-}
-
-fn node<'gc>(mc: &Mutation<'gc>, id: u32) -> Gc<'gc, Node<'gc>> {
-    LIVE.with(|l| l.set(l.get() + 1));
-    mc.alloc(Node { id, edges: RefLock::new(Vec::new()) })
-}
-
-struct G;
-impl Root for G {
-    type Of<'gc> = Gc<'gc, Node<'gc>>;
+fn node<'gc>(mc: &Mutation<'gc>, id: u64) -> Gc<'gc, Node<'gc>> {
+    mc.alloc(Node::new(id))
 }
 
 #[derive(Clone, Debug)]
@@ -77,14 +51,14 @@ fn op() -> impl Strategy<Value = Op> {
 /// The model: edges by node id, and which nodes are shared or frozen.
 #[derive(Default)]
 struct Model {
-    edges: BTreeMap<u32, Vec<u32>>,
-    shared: BTreeSet<u32>,
-    frozen: BTreeSet<u32>,
-    next: u32,
+    edges: BTreeMap<u64, Vec<u64>>,
+    shared: BTreeSet<u64>,
+    frozen: BTreeSet<u64>,
+    next: u64,
 }
 
 impl Model {
-    fn reachable(&self) -> Vec<u32> {
+    fn reachable(&self) -> Vec<u64> {
         let mut seen = BTreeSet::new();
         let mut stack = vec![0];
         let mut order = Vec::new();
@@ -98,7 +72,7 @@ impl Model {
     }
 
     /// Marks the subgraph from `n` in `set`, stopping at nodes in `stop`.
-    fn mark(&mut self, n: u32, frozen: bool) {
+    fn mark(&mut self, n: u64, frozen: bool) {
         let mut stack = vec![n];
         while let Some(n) = stack.pop() {
             let stop =
@@ -117,7 +91,7 @@ impl Model {
 }
 
 /// Nodes reachable in the heap, by id, in the model's order.
-fn handles<'gc>(root: Gc<'gc, Node<'gc>>) -> HashMap<u32, Gc<'gc, Node<'gc>>> {
+fn handles<'gc>(root: Gc<'gc, Node<'gc>>) -> HashMap<u64, Gc<'gc, Node<'gc>>> {
     let mut found = HashMap::new();
     let mut stack = vec![root];
     while let Some(n) = stack.pop() {
@@ -147,7 +121,7 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
                 if Gc::is_shared(parent) {
                     mc.share(child);
                 }
-                Gc::write(mc, parent).project(|n| &n.edges).borrow_mut().push(child);
+                link(mc, parent, child);
             });
         }
         Op::Link(a, b) => {
@@ -161,7 +135,7 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
                 if Gc::is_shared(h[&a]) {
                     mc.share(h[&b]);
                 }
-                Gc::write(mc, h[&a]).project(|n| &n.edges).borrow_mut().push(h[&b]);
+                link(mc, h[&a], h[&b]);
             });
         }
         Op::Unlink(a, e) => {
@@ -196,7 +170,7 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
 }
 
 /// The heap's reachable graph as the model's kind of map.
-fn observed(heap: &Heap<G>) -> BTreeMap<u32, Vec<u32>> {
+fn observed(heap: &Heap<G>) -> BTreeMap<u64, Vec<u64>> {
     heap.mutate(|_, root| {
         handles(*root)
             .into_iter()
@@ -206,7 +180,7 @@ fn observed(heap: &Heap<G>) -> BTreeMap<u32, Vec<u32>> {
 }
 
 fn run(ops: &[Op]) -> Result<(), TestCaseError> {
-    LIVE.with(|l| l.set(0));
+    reset_live();
     let space = Space::new();
     let small = Params { step_size: 256, minor_multiplier: 1, ..Params::default() };
     let mut heap = Heap::<G>::new_in(&space, Config { params: small, ..Config::default() }, |mc| node(mc, 0));
@@ -215,20 +189,16 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     for op in ops {
         apply(&mut heap, &space, &mut model, op);
         heap.verify().map_err(|e| TestCaseError::fail(format!("after {op:?}: {e}")))?;
-        let reachable: BTreeSet<u32> = model.reachable().into_iter().collect();
-        let expected: BTreeMap<u32, Vec<u32>> = reachable.iter().map(|id| (*id, model.edges[id].clone())).collect();
+        let reachable: BTreeSet<u64> = model.reachable().into_iter().collect();
+        let expected: BTreeMap<u64, Vec<u64>> = reachable.iter().map(|id| (*id, model.edges[id].clone())).collect();
         prop_assert_eq!(observed(&heap), expected, "after {:?}", op);
         if matches!(op, Op::CollectShared) {
-            prop_assert_eq!(
-                LIVE.with(Cell::get),
-                reachable.len() as i64,
-                "after a shared collection only the reachable live"
-            );
+            prop_assert_eq!(live(), reachable.len() as i64, "after a shared collection only the reachable live");
         }
     }
     drop(heap);
     drop(space);
-    prop_assert_eq!(LIVE.with(Cell::get), 0);
+    prop_assert_eq!(live(), 0);
     Ok(())
 }
 
