@@ -101,8 +101,21 @@ const SWEEP_COST_DIVISOR: usize = 4;
 /// A cycle never starts before the heap holds this many bytes.
 pub(crate) const MIN_THRESHOLD: usize = 64 * 1024;
 
-/// The link the sweep resumes from: the list head or some object's `next`.
-type Link = NonNull<Cell<Option<NonNull<Header>>>>;
+/// A link of an object list: the head cell or some object's `next`.
+pub(crate) type ListLink = Cell<Option<NonNull<Header>>>;
+
+/// The link the sweep resumes from.
+type Link = NonNull<ListLink>;
+
+/// Where a sweep stopped.
+pub(crate) struct Swept<'a> {
+    /// The link to continue from.
+    pub(crate) link: &'a ListLink,
+    /// Work done.
+    pub(crate) work: usize,
+    /// Whether it reached its limit or the end of the list.
+    pub(crate) done: bool,
+}
 
 /// The per-heap collector state.
 pub(crate) struct Collector {
@@ -508,34 +521,53 @@ impl Collector {
     fn sweep_step(&self, count: usize) -> usize {
         let dead_white = self.white.get() ^ WHITES;
         let white = self.white.get();
-        let mut link: &Cell<Option<NonNull<Header>>> = match self.sweep_at.get() {
+        let start: &ListLink = match self.sweep_at.get() {
             // SAFETY: the saved link is the head cell or the `next` of an
             // object that survived this sweep, which stays alive until the
             // next cycle's sweep.
             Some(l) => unsafe { l.as_ref() },
             None => &self.objects,
         };
+        let swept = self.sweep_list(start, None, count, |h| h.colour() & dead_white != 0, |h| h.set_white(white));
+        if swept.done {
+            self.phase.set(Phase::Pause);
+            return swept.work + 1;
+        }
+        self.sweep_at.set(Some(NonNull::from(swept.link)));
+        swept.work
+    }
+
+    /// The one sweep loop: walks from `link` until `limit` (or the end) or
+    /// `max` objects, moving global objects to the LSO, freeing those `dead`
+    /// says are garbage, and applying `keep` to the others.
+    pub(crate) fn sweep_list<'a>(
+        &'a self,
+        mut link: &'a ListLink,
+        limit: Option<NonNull<Header>>,
+        max: usize,
+        dead: impl Fn(&Header) -> bool,
+        keep: impl Fn(&Header),
+    ) -> Swept<'a> {
         let mut work = 0;
-        for _ in 0..count {
-            let Some(obj) = link.get() else {
-                self.phase.set(Phase::Pause);
-                return work + 1;
+        for _ in 0..max {
+            let current = link.get();
+            let Some(obj) = current.filter(|_| current != limit) else {
+                return Swept { link, work, done: true };
             };
             // SAFETY: objects on the list are live until freed here.
             let h = unsafe { obj.as_ref() };
             work += h.vtable().size / SWEEP_COST_DIVISOR;
             if h.is_global() {
                 self.move_to_lso(link, obj);
-            } else if h.colour() & dead_white != 0 {
+            } else if dead(h) {
                 link.set(h.next());
                 self.free(obj);
             } else {
-                h.set_white(white);
+                keep(h);
                 link = h.next_link();
             }
         }
-        self.sweep_at.set(Some(NonNull::from(link)));
-        work
+        Swept { link, work, done: false }
     }
 
     /// Unlinks a global object (shared since a sweep last passed it) from

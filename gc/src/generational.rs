@@ -34,11 +34,10 @@
 //! size; a major one instead when the heap is `major_multiplier`% larger
 //! than after the last major. Each is one pause.
 
-use core::cell::Cell;
 use core::ptr::NonNull;
 use std::time::Instant;
 
-use crate::collector::{Collector, MIN_THRESHOLD, Mode, Phase, RootTracer};
+use crate::collector::{Collector, ListLink, MIN_THRESHOLD, Mode, Phase, RootTracer};
 use crate::header::{Age, Header};
 use crate::stats::CollectionKind;
 use crate::trace::Gray;
@@ -80,21 +79,11 @@ impl Collector {
     /// survivor black and OLD, and enters generational mode.
     pub(crate) fn sweep_to_old(&self) {
         let dead = self.white.get() ^ crate::header::WHITES;
-        let mut link: &Cell<Option<NonNull<Header>>> = &self.objects;
-        while let Some(obj) = link.get() {
-            // SAFETY: objects on the list are live until freed here.
-            let h = unsafe { obj.as_ref() };
-            if h.is_global() {
-                self.move_to_lso(link, obj);
-            } else if h.colour() & dead != 0 {
-                link.set(h.next());
-                self.free(obj);
-            } else {
-                h.set_black();
-                h.set_age(Age::Old);
-                link = h.next_link();
-            }
-        }
+        let keep_old = |h: &Header| {
+            h.set_black();
+            h.set_age(Age::Old);
+        };
+        self.sweep_list(&self.objects, None, usize::MAX, |h| h.colour() & dead != 0, keep_old);
         self.grayagain.borrow_mut().clear();
         let head = self.objects.get();
         self.survival.set(head);
@@ -207,30 +196,16 @@ impl Collector {
 
     /// Sweeps young objects from `link` up to `limit`; returns the link where
     /// it stopped.
-    fn sweep_gen<'a>(
-        &'a self,
-        mut link: &'a Cell<Option<NonNull<Header>>>,
-        limit: Option<NonNull<Header>>,
-    ) -> &'a Cell<Option<NonNull<Header>>> {
+    fn sweep_gen<'a>(&'a self, link: &'a ListLink, limit: Option<NonNull<Header>>) -> &'a ListLink {
         let white = self.white.get();
-        while link.get() != limit {
-            let Some(obj) = link.get() else { break };
-            // SAFETY: objects on the list are live until freed here.
-            let h = unsafe { obj.as_ref() };
-            if h.is_global() {
-                self.move_to_lso(link, obj);
-            } else if h.is_white() {
-                link.set(h.next());
-                self.free(obj);
-            } else {
-                if h.age() == Age::New {
-                    h.set_white(white);
-                }
-                h.set_age(h.age().next());
-                link = h.next_link();
+        let keep_young = |h: &Header| {
+            if h.age() == Age::New {
+                h.set_white(white);
             }
-        }
-        link
+            h.set_age(h.age().next());
+        };
+        // After the flip every unmarked young object is white: dead.
+        self.sweep_list(link, limit, usize::MAX, Header::is_white, keep_young).link
     }
 
     /// grayagain after a minor collection: TOUCHED1 become black TOUCHED2

@@ -190,7 +190,7 @@ impl Members<'_> {
     fn sweep(&self, i: usize) -> u64 {
         // SAFETY: as in `contribute`.
         let collector = unsafe { self.0[i].collector.as_ref() };
-        sweep_list(collector.lso(), |h| collector.free(h))
+        sweep_shared_list(collector.lso(), |h| collector.free(h))
     }
 }
 
@@ -202,7 +202,7 @@ impl SpaceState {
         let mut freed: u64 = (0..members.0.len()).into_par_iter().map(|i| members.sweep(i)).sum();
         let adopted = Cell::new(self.adopted);
         let mut bytes = 0;
-        freed += sweep_list(&adopted, |h| {
+        freed += sweep_shared_list(&adopted, |h| {
             // SAFETY: adopted objects are live until freed here.
             let vtable = unsafe { h.as_ref() }.vtable();
             bytes += vtable.size;
@@ -217,7 +217,7 @@ impl SpaceState {
 }
 
 /// Frees the white objects of a list, repainting the black ones.
-fn sweep_list(head: &Cell<Option<NonNull<Header>>>, mut free: impl FnMut(NonNull<Header>)) -> u64 {
+fn sweep_shared_list(head: &Cell<Option<NonNull<Header>>>, mut free: impl FnMut(NonNull<Header>)) -> u64 {
     let mut link = head;
     let mut freed = 0;
     while let Some(obj) = link.get() {
