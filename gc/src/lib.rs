@@ -8,6 +8,7 @@
 //! - [`Gc`]: a `Copy` handle branded with the mutation it belongs to;
 //!   [`Gc::write`] runs the write barrier and grants write access to
 //!   [`Lock`] and [`RefLock`] fields.
+//! - [`GcAny`]: an untyped handle, for a VM's dynamically typed values.
 //! - [`Trace`]: how objects report their references.
 //! - [`Stats`]: allocation, collection and pause statistics.
 //! - [`Heap::verify`]: the heap verifier for tests.
@@ -16,6 +17,7 @@
 //! (handles and barriers), `collector` (phases and pacing: the collector in
 //! one place), `heap` (the public heap), `stats`, `verify`.
 
+mod any;
 mod collector;
 mod generational;
 mod header;
@@ -28,6 +30,7 @@ mod stats;
 mod trace;
 pub mod verify;
 
+pub use any::GcAny;
 pub use collector::{Mode, Params, Phase};
 pub use header::Age;
 pub use heap::{Config, Heap, Root};

@@ -27,7 +27,7 @@ use crate::header::{GcBox, Header};
 use crate::trace::{Trace, Tracer};
 
 /// Makes `'gc` invariant and the holder `!Send + !Sync`.
-type Brand<'gc> = PhantomData<(Cell<&'gc ()>, *const ())>;
+pub(crate) type Brand<'gc> = PhantomData<(Cell<&'gc ()>, *const ())>;
 
 /// The context of one mutation of a heap: allocates, and runs write
 /// barriers. Only ever seen as `&Mutation<'gc>` inside

@@ -16,6 +16,7 @@
 
 use core::ptr::NonNull;
 
+use crate::any::GcAny;
 use crate::collector::Collector;
 use crate::header::{Flags, Header, SHARED_WHITE};
 use crate::ptr::{Gc, Mutation};
@@ -24,15 +25,15 @@ use crate::trace::Tracer;
 impl<'gc> Mutation<'gc> {
     /// Marks `gc` and everything reachable from it shared (see
     /// [`crate::share`]). Returns how many objects became shared.
-    pub fn share<T>(&self, gc: Gc<'gc, T>) -> usize {
-        self.collector.make_global(gc.header_ptr(), Flags::SHARED)
+    pub fn share(&self, gc: impl Into<GcAny<'gc>>) -> usize {
+        self.collector.make_global(gc.into().header_ptr(), Flags::SHARED)
     }
 
     /// Marks `gc` and everything reachable from it frozen (deeply
     /// immutable). Returns how many objects became frozen. Writing to a
     /// frozen object is refused by [`Gc::try_write`].
-    pub fn freeze<T>(&self, gc: Gc<'gc, T>) -> usize {
-        self.collector.make_global(gc.header_ptr(), Flags::FROZEN)
+    pub fn freeze(&self, gc: impl Into<GcAny<'gc>>) -> usize {
+        self.collector.make_global(gc.into().header_ptr(), Flags::FROZEN)
     }
 }
 

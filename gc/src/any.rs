@@ -1,0 +1,87 @@
+//! Untyped handles, for dynamically typed values.
+//!
+//! A VM's value can hold any kind of object. [`GcAny`] is a [`Gc`] whose
+//! type was erased; the embedder tags every allocation with a kind
+//! ([`Mutation::alloc_kind`](crate::Mutation::alloc_kind)) and downcasts by
+//! it. `as_raw`/`from_raw` let a value representation keep the pointer in
+//! its own bits (NaN boxing) and get the handle back within the same
+//! mutation.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use crate::header::{Flags, Header};
+use crate::ptr::{Brand, Gc};
+use crate::trace::{Trace, Tracer};
+
+/// A handle to a GC object of any type, valid for one mutation. Copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GcAny<'gc> {
+    ptr: NonNull<Header>,
+    _brand: Brand<'gc>,
+}
+
+impl<'gc> GcAny<'gc> {
+    fn header(self) -> &'gc Header {
+        // SAFETY: as for `Gc`: a handle within its mutation points to a live
+        // object.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    pub(crate) fn header_ptr(self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    /// The kind tag given at allocation.
+    pub fn kind(self) -> u8 {
+        self.header().kind()
+    }
+
+    /// Whether the object may be reachable from several maatines.
+    pub fn is_shared(self) -> bool {
+        self.header().flags().contains(Flags::SHARED)
+    }
+
+    /// Whether the object is deeply immutable.
+    pub fn is_frozen(self) -> bool {
+        self.header().flags().contains(Flags::FROZEN)
+    }
+
+    /// The typed handle.
+    ///
+    /// # Safety
+    ///
+    /// The object was allocated as a `T` (the embedder checks its kind).
+    pub unsafe fn downcast<T: 'gc>(self) -> Gc<'gc, T> {
+        Gc::from_box(self.ptr.cast())
+    }
+
+    /// The object's address, to keep in a value's own bits. Never null.
+    pub fn as_raw(self) -> NonNull<()> {
+        self.ptr.cast()
+    }
+
+    /// The handle back from [`GcAny::as_raw`].
+    ///
+    /// # Safety
+    ///
+    /// `raw` came from `as_raw` of a handle of this mutation (or of a value
+    /// kept in a traced place since, so that the object is still alive).
+    pub unsafe fn from_raw(raw: NonNull<()>) -> GcAny<'gc> {
+        GcAny { ptr: raw.cast(), _brand: PhantomData }
+    }
+}
+
+impl<'gc, T: 'gc> From<Gc<'gc, T>> for GcAny<'gc> {
+    fn from(gc: Gc<'gc, T>) -> Self {
+        GcAny { ptr: gc.header_ptr(), _brand: PhantomData }
+    }
+}
+
+// SAFETY: marks the object; its own trace runs when it is traversed.
+unsafe impl Trace for GcAny<'_> {
+    #[inline]
+    fn trace(&self, t: &mut Tracer) {
+        t.mark(self.ptr);
+    }
+}
