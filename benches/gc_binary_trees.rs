@@ -69,16 +69,10 @@ self_collecting! { boa, [Gc<Node>], Gc::new,
 }
 
 mod maat {
-    use maat_gc::{Config, Gc, Heap, Mode, Mutation, Root, Trace, Tracer};
+    use maat_gc::{Config, Gc, Heap, Mode, Mutation, Root, Trace};
 
+    #[derive(Trace)]
     pub struct Node<'gc>(Option<(Gc<'gc, Node<'gc>>, Gc<'gc, Node<'gc>>)>);
-
-    // SAFETY: traces both children.
-    unsafe impl Trace for Node<'_> {
-        fn trace(&self, t: &mut Tracer) {
-            self.0.trace(t);
-        }
-    }
 
     struct Tree;
     impl Root for Tree {

@@ -13,16 +13,11 @@
 
 use std::time::Instant;
 
-use maat_gc::{Config, Gc, Global, Heap, Mode, PauseHistogram, RefLock, Root, Space, Trace, Tracer};
+use maat_gc::{Config, Gc, Global, Heap, Mode, PauseHistogram, RefLock, Root, Space, Trace};
 
 /// A 1 KiB object with no references (its bytes are only there to be big).
+#[derive(Trace)]
 struct Blob(#[allow(dead_code)] [u8; 1024]);
-
-// SAFETY: holds no Gc.
-unsafe impl Trace for Blob {
-    const NEEDS_TRACE: bool = false;
-    fn trace(&self, _: &mut Tracer) {}
-}
 
 type Window<'gc> = Gc<'gc, RefLock<Vec<Gc<'gc, Blob>>>>;
 

@@ -34,6 +34,8 @@ pub use any::GcAny;
 pub use collector::{Mode, Params, Phase};
 pub use header::Age;
 pub use heap::{Config, Heap, Root};
+/// `#[derive(Trace)]`: traces every field; see [`maat_gc_derive`].
+pub use maat_gc_derive::Trace;
 pub use ptr::{Frozen, Gc, Lock, Mutation, OutOfMemory, RefLock, Write};
 pub use space::{Global, Space};
 pub use stats::{CollectionKind, Collections, PauseHistogram, Stats};

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use maat_gc::{Gc, Mutation, RefLock, Root, Trace, Tracer};
+use maat_gc::{Gc, Mutation, RefLock, Root, Trace};
 
 thread_local! {
     /// Nodes alive on this thread (dropped nodes decrement it).
@@ -21,9 +21,12 @@ pub fn reset_live() {
     LIVE.with(|l| l.set(0));
 }
 
-/// A graph node.
+/// A graph node. Its `Drop` only counts, touching no `Gc`.
+#[derive(Trace)]
+#[trace(unsafe_drop)]
 pub struct Node<'gc> {
     pub id: u64,
+    #[trace(parts)]
     pub edges: RefLock<Vec<Gc<'gc, Node<'gc>>>>,
 }
 
@@ -37,17 +40,6 @@ impl Node<'_> {
 impl Drop for Node<'_> {
     fn drop(&mut self) {
         LIVE.with(|l| l.set(l.get() - 1));
-    }
-}
-
-// SAFETY: traces every edge, in parts for nodes with many.
-unsafe impl Trace for Node<'_> {
-    fn trace(&self, t: &mut Tracer) {
-        self.edges.trace(t);
-    }
-
-    fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
-        self.edges.trace_part(t, from)
     }
 }
 
