@@ -1,9 +1,11 @@
 //! # maat-vm
 //!
-//! The Maat language on the Maat runtime. This part holds the front end:
+//! The Maat language on the Maat runtime. So far: the front end —
 //! [`lexer`] (source to tokens), [`parser`] (tokens to the [`ast`]) and
 //! [`error`] (spans and diagnostics with file, line, column, source line and
-//! caret). The compiler, interpreter, objects and CLI build on it.
+//! caret) — and [`value`], the 8-byte NaN-boxed values the interpreter will
+//! keep in registers and object slots. The objects, compiler, interpreter
+//! and CLI build on these.
 //!
 //! ```
 //! let program = maat_vm::parse("our counter = 0;\nfn bump() { counter += 1; }").unwrap();
@@ -17,6 +19,8 @@ pub mod ast;
 pub mod error;
 pub mod lexer;
 pub mod parser;
+pub mod value;
 
 pub use error::{Span, SyntaxError};
 pub use parser::parse;
+pub use value::{Unpacked, Value};
