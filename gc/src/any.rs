@@ -72,6 +72,25 @@ impl<'gc> GcAny<'gc> {
     }
 }
 
+impl<'gc> crate::Mutation<'gc> {
+    /// The backward barrier for an object that keeps its own interior
+    /// mutability (an `UnsafeCell` behind its own lock) instead of
+    /// [`Lock`](crate::Lock)/[`RefLock`](crate::RefLock): call it before
+    /// storing references into `obj` or rearranging them (what
+    /// [`Gc::write`](crate::Gc::write) does for the safe wrappers).
+    pub fn backward_barrier(&self, obj: GcAny<'gc>) {
+        self.collector.barrier_back(obj.header_ptr());
+    }
+
+    /// The forward barrier for such an object: call it before storing
+    /// `value` into an existing slot of `container` in place (what
+    /// [`Gc::write_forward`](crate::Gc::write_forward) does). Any other
+    /// change needs [`Mutation::backward_barrier`] first.
+    pub fn forward_barrier(&self, container: GcAny<'gc>, value: GcAny<'gc>) {
+        self.collector.barrier_forward(container.header_ptr(), value.header_ptr());
+    }
+}
+
 impl<'gc, T: 'gc> From<Gc<'gc, T>> for GcAny<'gc> {
     fn from(gc: Gc<'gc, T>) -> Self {
         GcAny { ptr: gc.header_ptr(), _brand: PhantomData }

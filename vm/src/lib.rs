@@ -18,6 +18,7 @@
 pub mod ast;
 pub mod error;
 pub mod lexer;
+pub mod object;
 pub mod parser;
 pub mod value;
 

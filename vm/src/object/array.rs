@@ -1,0 +1,120 @@
+//! Array: a growable sequence of values, synchronized by the elision rule of
+//! [`crate::object`].
+
+use core::cell::UnsafeCell;
+
+use maat_gc::{Gc, GcAny, Trace, Tracer};
+use maat_sync::AdaptiveLock;
+
+use super::{Ctx, ObjError, kind};
+use crate::value::Value;
+
+/// A Maat array.
+pub struct Array<'gc> {
+    lock: AdaptiveLock,
+    items: UnsafeCell<Vec<Value<'gc>>>,
+}
+
+// SAFETY: the items are accessed only by operations that hold the lock when
+// the array is shared in multi-threaded mode, and otherwise by one thread at
+// a time (see `crate::object`); frozen arrays are never written.
+unsafe impl Sync for Array<'_> {}
+// SAFETY: as above; an unshared array moves only with its whole heap.
+unsafe impl Send for Array<'_> {}
+
+// SAFETY: traces every item. Collections read the items without the lock: a
+// local collection traces unshared arrays on their owner's thread, a shared
+// collection runs with every maatine stopped (see `crate::object`).
+unsafe impl Trace for Array<'_> {
+    fn trace(&self, t: &mut Tracer) {
+        // SAFETY: no operation runs concurrently with a collection.
+        unsafe { &*self.items.get() }.trace(t);
+    }
+
+    fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
+        // SAFETY: as in `trace`.
+        unsafe { &*self.items.get() }.trace_part(t, from)
+    }
+}
+
+/// The index `i` of a Maat number into `len` elements, if valid.
+fn index(i: f64, len: usize) -> Result<usize, ObjError> {
+    if i >= 0.0 && i.fract() == 0.0 && i < len as f64 {
+        Ok(i as usize)
+    } else {
+        Err(ObjError::IndexOutOfRange { index: i, len })
+    }
+}
+
+impl<'gc> Array<'gc> {
+    /// Allocates an array holding `items` (owned by the current maatine).
+    pub fn alloc(ctx: &Ctx<'_, 'gc>, items: Vec<Value<'gc>>) -> Gc<'gc, Array<'gc>> {
+        ctx.mc.alloc_kind(Array { lock: AdaptiveLock::new(), items: UnsafeCell::new(items) }, kind::ARRAY)
+    }
+
+    /// Reads the items under the elision rule.
+    fn read<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&Vec<Value<'gc>>) -> R) -> R {
+        let array = Gc::get(this);
+        let _guard = ctx.guard(GcAny::from(this), &array.lock);
+        // SAFETY: no writer runs concurrently under the elision rule (frozen
+        // arrays have none; see `crate::object` for the others).
+        f(unsafe { &*array.items.get() })
+    }
+
+    /// Changes the items under the elision rule; the caller has refused
+    /// frozen arrays (`Ctx::before_store`).
+    fn write<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&mut Vec<Value<'gc>>) -> R) -> R {
+        let array = Gc::get(this);
+        let _guard = ctx.guard(GcAny::from(this), &array.lock);
+        // SAFETY: exclusive under the elision rule: the lock is held when the
+        // array is shared in multi-threaded mode; otherwise one thread alone
+        // runs operations on it; it is not frozen (see `crate::object`).
+        f(unsafe { &mut *array.items.get() })
+    }
+
+    /// The number of items.
+    pub fn len(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> usize {
+        Self::read(this, ctx, |items| items.len())
+    }
+
+    /// The item at `i`.
+    pub fn get(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64) -> Result<Value<'gc>, ObjError> {
+        Self::read(this, ctx, |items| index(i, items.len()).map(|i| items[i]))
+    }
+
+    /// Replaces the item at `i`.
+    pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64, value: Value<'gc>) -> Result<(), ObjError> {
+        let obj = GcAny::from(this);
+        ctx.before_store(obj, "Array", value)?;
+        if let Some(v) = value.as_object() {
+            ctx.mc.forward_barrier(obj, v);
+        }
+        Self::write(this, ctx, |items| {
+            let i = index(i, items.len())?;
+            items[i] = value;
+            Ok(())
+        })
+    }
+
+    /// Appends an item.
+    pub fn push(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, value: Value<'gc>) -> Result<(), ObjError> {
+        let obj = GcAny::from(this);
+        ctx.before_store(obj, "Array", value)?;
+        ctx.mc.backward_barrier(obj);
+        Self::write(this, ctx, |items| items.push(value));
+        Ok(())
+    }
+
+    /// Removes and returns the last item (`nil` when empty).
+    pub fn pop(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> Result<Value<'gc>, ObjError> {
+        let obj = GcAny::from(this);
+        ctx.before_store(obj, "Array", Value::nil())?;
+        ctx.mc.backward_barrier(obj);
+        Ok(Self::write(this, ctx, |items| items.pop().unwrap_or(Value::nil())))
+    }
+
+    /// A copy of the items (one consistent snapshot).
+    pub fn snapshot(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> Vec<Value<'gc>> {
+        Self::read(this, ctx, |items| items.clone())
+    }
+}

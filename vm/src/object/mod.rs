@@ -1,0 +1,137 @@
+//! The VM's objects and the rule every one of their operations follows.
+//!
+//! # Lock elision (DESIGN.md, "Lock elision")
+//!
+//! A mutable object keeps its data in an `UnsafeCell` next to a two-byte
+//! [`AdaptiveLock`]. Each operation asks [`Ctx::guard`], which decides from
+//! the object's header and the thread mode:
+//!
+//! | object | single-threaded | multi-threaded |
+//! | --- | --- | --- |
+//! | unshared | no lock | no lock |
+//! | frozen | no lock (mutation is an error) | no lock (mutation is an error) |
+//! | shared | no lock | lock |
+//!
+//! This is sound because (Invariant S) only the owner maatine can reach an
+//! unshared object, because in single-threaded mode only one OS thread runs
+//! Maat code, and because a frozen object never changes. The collector reads
+//! an object's data without its lock: a local collection traces only the
+//! owner's unshared objects on the owner's thread, and a shared collection
+//! runs while every maatine is stopped at a safe point.
+//!
+//! # Sharing on store
+//!
+//! Storing a value into a shared object shares the value first (before the
+//! store publishes it), which keeps Invariant S.
+
+pub mod array;
+
+use core::cell::Cell;
+use core::fmt;
+
+use maat_gc::{GcAny, Mutation};
+use maat_sync::{AdaptiveLock, MaybeGuard, Sharing, ThreadMode};
+
+use crate::value::Value;
+
+/// The kind byte of each object type (the GC header's kind).
+pub mod kind {
+    /// [`Array`](super::array::Array)
+    pub const ARRAY: u8 = 2;
+}
+
+/// Counts of object operations that took their lock and that elided it, per
+/// maatine.
+#[derive(Debug, Default)]
+pub struct SyncStats {
+    taken: Cell<u64>,
+    elided: Cell<u64>,
+}
+
+impl SyncStats {
+    /// Operations that took the object's lock.
+    pub fn taken(&self) -> u64 {
+        self.taken.get()
+    }
+
+    /// Operations that elided it.
+    pub fn elided(&self) -> u64 {
+        self.elided.get()
+    }
+}
+
+/// What an object operation needs: the mutation (allocation, barriers,
+/// sharing), the thread mode, and the maatine's counters.
+pub struct Ctx<'a, 'gc> {
+    /// The current mutation of the maatine's heap.
+    pub mc: &'a Mutation<'gc>,
+    /// The runtime's thread mode.
+    pub mode: &'a ThreadMode,
+    /// The maatine's counters.
+    pub stats: &'a SyncStats,
+}
+
+/// How an object can be reached, from its header.
+pub fn sharing(obj: GcAny<'_>) -> Sharing {
+    if obj.is_frozen() {
+        Sharing::Frozen
+    } else if obj.is_shared() {
+        Sharing::Shared
+    } else {
+        Sharing::Unshared
+    }
+}
+
+impl<'gc> Ctx<'_, 'gc> {
+    /// The lock-elision decision for one operation on `obj`.
+    #[inline]
+    pub fn guard<'l>(&self, obj: GcAny<'gc>, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
+        let guard = lock.lock_if(self.mode.needs_lock(sharing(obj)));
+        let counter = if guard.is_elided() { &self.stats.elided } else { &self.stats.taken };
+        counter.set(counter.get() + 1);
+        guard
+    }
+
+    /// Prepares `obj` for a mutation: refuses frozen objects, and shares
+    /// `value` if `obj` is shared.
+    pub fn before_store(&self, obj: GcAny<'gc>, what: &'static str, value: Value<'gc>) -> Result<(), ObjError> {
+        if obj.is_frozen() {
+            return Err(ObjError::Frozen(what));
+        }
+        if obj.is_shared()
+            && let Some(v) = value.as_object()
+        {
+            self.mc.share(v);
+        }
+        Ok(())
+    }
+}
+
+/// An object operation that cannot be done.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ObjError {
+    /// Mutation of a frozen object (of the named type).
+    Frozen(&'static str),
+    /// An index outside the object.
+    IndexOutOfRange {
+        /// The index asked for.
+        index: f64,
+        /// The length.
+        len: usize,
+    },
+}
+
+impl fmt::Display for ObjError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ObjError::Frozen(what) => write!(f, "frozen object: cannot modify a frozen {what}"),
+            ObjError::IndexOutOfRange { index, len } => {
+                write!(f, "index out of range: ")?;
+                crate::value::format_num(*index, f)?;
+                write!(f, " (length {len})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ObjError {}

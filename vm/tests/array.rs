@@ -1,0 +1,202 @@
+//! Arrays follow the lock-elision rule: no lock when unshared, frozen or
+//! single-threaded, the lock when shared and multi-threaded; frozen arrays
+//! refuse changes; stores into shared arrays share the value; and many
+//! threads pushing into one shared array lose nothing while every heap
+//! collects.
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use maat_gc::{Config, Gc, GcAny, Global, Heap, Mutation, Root, Space};
+use maat_sync::{Mode, ThreadMode, World};
+use maat_vm::object::array::Array;
+use maat_vm::object::{Ctx, ObjError, SyncStats, kind};
+use maat_vm::value::Value;
+
+struct One;
+impl Root for One {
+    type Of<'gc> = Gc<'gc, Array<'gc>>;
+}
+
+fn ctx<'a, 'gc>(mc: &'a Mutation<'gc>, mode: &'a ThreadMode, stats: &'a SyncStats) -> Ctx<'a, 'gc> {
+    Ctx { mc, mode, stats }
+}
+
+fn nums<'gc>(values: &[Value<'gc>]) -> Vec<f64> {
+    values.iter().map(|v| v.as_num().expect("a number")).collect()
+}
+
+#[test]
+fn unshared_arrays_never_lock() {
+    let world = World::new();
+    let me = world.register();
+    me.stop_world().set_thread_mode(Mode::Multi);
+    let stats = SyncStats::default();
+    let heap = Heap::<One>::new(Config::default(), |mc| Array::alloc(&ctx(mc, world.mode(), &stats), Vec::new()));
+    heap.mutate(|mc, a| {
+        let cx = ctx(mc, world.mode(), &stats);
+        for i in 0..10 {
+            Array::push(*a, &cx, Value::num(f64::from(i))).unwrap();
+        }
+        Array::set(*a, &cx, 3.0, Value::num(30.0)).unwrap();
+        assert_eq!(Array::pop(*a, &cx).unwrap().as_num(), Some(9.0));
+        assert_eq!(Array::get(*a, &cx, 3.0).unwrap().as_num(), Some(30.0));
+        assert_eq!(Array::len(*a, &cx), 9);
+        assert_eq!(nums(&Array::snapshot(*a, &cx)), [0.0, 1.0, 2.0, 30.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+    });
+    assert_eq!(stats.taken(), 0, "an unshared array is reachable from its owner only");
+    assert_eq!(stats.elided(), 15);
+}
+
+#[test]
+fn shared_arrays_lock_only_in_multi_threaded_mode() {
+    let world = World::new();
+    let me = world.register();
+    let stats = SyncStats::default();
+    let heap = Heap::<One>::new(Config::default(), |mc| Array::alloc(&ctx(mc, world.mode(), &stats), Vec::new()));
+    heap.mutate(|mc, a| {
+        mc.share(*a);
+        Array::push(*a, &ctx(mc, world.mode(), &stats), Value::num(1.0)).unwrap();
+    });
+    assert_eq!((stats.taken(), stats.elided()), (0, 1), "single-threaded: elided");
+    me.stop_world().set_thread_mode(Mode::Multi);
+    heap.mutate(|mc, a| Array::push(*a, &ctx(mc, world.mode(), &stats), Value::num(2.0)).unwrap());
+    assert_eq!((stats.taken(), stats.elided()), (1, 1), "shared and multi-threaded: locked");
+}
+
+#[test]
+fn frozen_arrays_refuse_changes_and_bad_indexes_are_errors() {
+    let world = World::new();
+    let stats = SyncStats::default();
+    let heap = Heap::<One>::new(Config::default(), |mc| {
+        Array::alloc(&ctx(mc, world.mode(), &stats), vec![Value::num(1.0), Value::num(2.0)])
+    });
+    heap.mutate(|mc, a| {
+        let cx = ctx(mc, world.mode(), &stats);
+        let err = Array::get(*a, &cx, 2.0).unwrap_err();
+        assert_eq!(err.to_string(), "index out of range: 2 (length 2)");
+        assert!(matches!(Array::get(*a, &cx, 0.5), Err(ObjError::IndexOutOfRange { .. })));
+        assert!(matches!(Array::set(*a, &cx, -1.0, Value::nil()), Err(ObjError::IndexOutOfRange { .. })));
+        mc.freeze(*a);
+        let err = Array::push(*a, &cx, Value::nil()).unwrap_err();
+        assert_eq!(err.to_string(), "frozen object: cannot modify a frozen Array");
+        assert_eq!(Array::pop(*a, &cx), Err(ObjError::Frozen("Array")));
+        assert_eq!(Array::set(*a, &cx, 0.0, Value::nil()), Err(ObjError::Frozen("Array")));
+        assert_eq!(Array::get(*a, &cx, 1.0).unwrap().as_num(), Some(2.0), "reads still work");
+    });
+}
+
+#[test]
+fn storing_into_a_shared_array_shares_the_value() {
+    let world = World::new();
+    let stats = SyncStats::default();
+    let mut heap = Heap::<One>::new(Config::default(), |mc| Array::alloc(&ctx(mc, world.mode(), &stats), Vec::new()));
+    heap.mutate(|mc, a| {
+        let cx = ctx(mc, world.mode(), &stats);
+        mc.share(*a);
+        let inner = Array::alloc(&cx, vec![Value::num(7.0)]);
+        assert!(!Gc::is_shared(inner));
+        Array::push(*a, &cx, Value::object(inner.into())).unwrap();
+        assert!(Gc::is_shared(inner), "shared before it was published");
+    });
+    heap.verify().unwrap();
+    heap.collect();
+    heap.verify().unwrap();
+}
+
+struct Board;
+impl Root for Board {
+    type Of<'gc> = Gc<'gc, Array<'gc>>;
+}
+
+/// A thread's heap: the arrays it made, kept from its root.
+struct Mine;
+impl Root for Mine {
+    type Of<'gc> = Gc<'gc, Array<'gc>>;
+}
+
+#[test]
+fn many_threads_push_into_one_shared_array_and_lose_nothing() {
+    const THREADS: usize = 4;
+    const PUSHES: usize = 3000;
+    let space = Space::new();
+    let world = World::new();
+    world.register().stop_world().set_thread_mode(Mode::Multi);
+    let stats = SyncStats::default();
+    let creator =
+        Heap::<Mine>::new_in(&space, Config::default(), |mc| Array::alloc(&ctx(mc, world.mode(), &stats), Vec::new()));
+    let board: Global<Board> =
+        creator.mutate(|mc, _| mc.make_global::<Board>(Array::alloc(&ctx(mc, world.mode(), &stats), Vec::new())));
+    let start = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (space, world, board, start) = (space.clone(), world.clone(), board.clone(), start.clone());
+            thread::spawn(move || {
+                let me = world.register();
+                let stats = SyncStats::default();
+                let mut heap = Heap::<Mine>::new_in(&space, Config::default(), |mc| {
+                    Array::alloc(&ctx(mc, world.mode(), &stats), Vec::new())
+                });
+                start.wait();
+                for i in 0..PUSHES {
+                    heap.mutate(|mc, mine| {
+                        let cx = ctx(mc, world.mode(), &stats);
+                        // SAFETY: the board synchronizes itself (its lock).
+                        let shared = unsafe { mc.global(&board) };
+                        let id = (t * PUSHES + i) as f64;
+                        let value = if i % 3 == 0 {
+                            // An object of this heap: shared by the push.
+                            let boxed = Array::alloc(&cx, vec![Value::num(id)]);
+                            Value::object(GcAny::from(boxed))
+                        } else {
+                            Value::num(id)
+                        };
+                        Array::push(shared, &cx, value).unwrap();
+                        // Local garbage and a local, unshared array.
+                        Array::push(*mine, &cx, Value::num(id)).unwrap();
+                        Array::alloc(&cx, vec![Value::num(0.0); 8]);
+                    });
+                    heap.collect_debt();
+                    me.safe_point();
+                    if t == 0 && i % 500 == 0 {
+                        let stopped = me.stop_world();
+                        // SAFETY: every other heap's thread is stopped at its
+                        // safe point, outside mutations.
+                        unsafe { space.collect_shared() };
+                        drop(stopped);
+                    }
+                }
+                heap.verify().unwrap();
+                drop(me);
+                (stats.taken(), stats.elided())
+            })
+        })
+        .collect();
+    let counts: Vec<(u64, u64)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(counts.iter().all(|&(taken, elided)| taken >= PUSHES as u64 && elided >= PUSHES as u64), "{counts:?}");
+    assert!(space.stats().collections.full >= 6, "shared collections ran while pushing");
+    // SAFETY: the other threads ended; the creator heap is idle.
+    unsafe { space.collect_shared() };
+    let mut ids: Vec<f64> = creator.mutate(|mc, _| {
+        let cx = ctx(mc, world.mode(), &stats);
+        // SAFETY: single thread from here on.
+        let shared = unsafe { mc.global(&board) };
+        Array::snapshot(shared, &cx)
+            .into_iter()
+            .map(|v| match v.as_object() {
+                Some(o) => {
+                    assert_eq!(o.kind(), kind::ARRAY);
+                    // SAFETY: kind ARRAY is an Array.
+                    let inner = unsafe { o.downcast::<Array<'_>>() };
+                    assert!(Gc::is_shared(inner));
+                    Array::get(inner, &cx, 0.0).unwrap().as_num().unwrap()
+                }
+                None => v.as_num().unwrap(),
+            })
+            .collect()
+    });
+    ids.sort_by(f64::total_cmp);
+    let expected: Vec<f64> = (0..THREADS * PUSHES).map(|i| i as f64).collect();
+    assert_eq!(ids, expected, "every push landed exactly once");
+    creator.verify().unwrap();
+}
