@@ -85,7 +85,7 @@ impl<'gc> crate::Mutation<'gc> {
     /// The forward barrier for such an object: call it before storing
     /// `value` into an existing slot of `container` in place (what
     /// [`Gc::write_forward`](crate::Gc::write_forward) does). Any other
-    /// change needs [`Mutation::backward_barrier`] first.
+    /// change needs [`Mutation::backward_barrier`](crate::Mutation::backward_barrier) first.
     pub fn forward_barrier(&self, container: GcAny<'gc>, value: GcAny<'gc>) {
         self.collector.barrier_forward(container.header_ptr(), value.header_ptr());
     }
