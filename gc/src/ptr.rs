@@ -61,11 +61,10 @@ impl<'gc> Mutation<'gc> {
         Ok(self.alloc(value))
     }
 
-    /// Accounts `bytes` of memory owned by a GC object outside its box (a
-    /// `Vec`'s buffer, say), so that pacing and the heap limit see it. Report
-    /// the same amount freed with [`Mutation::report_freed`] when it shrinks,
-    /// or leave it: it is forgotten when the object is freed only if the
-    /// object's size is reported through this pair consistently.
+    /// Accounts `bytes` of memory outside GC boxes (a buffer the embedder
+    /// manages), so that pacing and the heap limit see it. The bytes stay
+    /// counted until [`Mutation::report_freed`] reports them released: the
+    /// collector frees boxes only and cannot know about them.
     pub fn report_allocated(&self, bytes: usize) {
         self.collector.account_extra(bytes as isize);
     }

@@ -25,6 +25,8 @@
 //! store publishes it), which keeps Invariant S.
 
 pub mod array;
+pub mod map;
+pub mod string;
 
 use core::cell::Cell;
 use core::fmt;
@@ -36,8 +38,12 @@ use crate::value::Value;
 
 /// The kind byte of each object type (the GC header's kind).
 pub mod kind {
+    /// [`Str`](super::string::Str)
+    pub const STR: u8 = 1;
     /// [`Array`](super::array::Array)
     pub const ARRAY: u8 = 2;
+    /// [`Map`](super::map::Map)
+    pub const MAP: u8 = 3;
 }
 
 /// Counts of object operations that took their lock and that elided it, per
@@ -112,6 +118,8 @@ impl<'gc> Ctx<'_, 'gc> {
 pub enum ObjError {
     /// Mutation of a frozen object (of the named type).
     Frozen(&'static str),
+    /// A value that cannot be a map key.
+    InvalidKey(&'static str),
     /// An index outside the object.
     IndexOutOfRange {
         /// The index asked for.
@@ -125,6 +133,7 @@ impl fmt::Display for ObjError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ObjError::Frozen(what) => write!(f, "frozen object: cannot modify a frozen {what}"),
+            ObjError::InvalidKey(what) => write!(f, "invalid map key: {what}"),
             ObjError::IndexOutOfRange { index, len } => {
                 write!(f, "index out of range: ")?;
                 crate::value::format_num(*index, f)?;

@@ -1,0 +1,168 @@
+//! Map: keys to values, iterated in **insertion order** (a key keeps its
+//! place when its value is replaced; deleting and re-adding moves it to the
+//! end). Synchronized by the elision rule of [`crate::object`].
+//!
+//! Keys compare as Maat values: numbers by value (`0` and `-0` are the same
+//! key; NaN is not a valid key), strings by text, everything else by
+//! identity.
+
+use core::cell::UnsafeCell;
+use core::hash::{Hash, Hasher};
+
+use indexmap::IndexMap;
+use maat_gc::{Gc, GcAny, Trace, Tracer};
+use maat_sync::AdaptiveLock;
+
+use super::string::Str;
+use super::{Ctx, ObjError, kind};
+use crate::value::{Unpacked, Value};
+
+/// A key, hashed and compared with Maat's equality.
+#[derive(Clone, Copy)]
+pub struct Key<'gc>(Value<'gc>);
+
+impl<'gc> Key<'gc> {
+    /// A key for `v`; NaN cannot be one.
+    pub fn new(v: Value<'gc>) -> Result<Self, ObjError> {
+        match v.as_num() {
+            Some(n) if n.is_nan() => Err(ObjError::InvalidKey("NaN")),
+            Some(n) if n == 0.0 => Ok(Key(Value::num(0.0))),
+            _ => Ok(Key(v)),
+        }
+    }
+
+    /// The key's value.
+    pub fn value(self) -> Value<'gc> {
+        self.0
+    }
+
+    fn text(self) -> Option<&'gc str> {
+        let o = self.0.as_object().filter(|o| o.kind() == kind::STR)?;
+        // SAFETY: kind STR objects are `Str`s.
+        Some(Gc::get(unsafe { o.downcast::<Str>() }).as_str())
+    }
+}
+
+impl PartialEq for Key<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self.text(), other.text()) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => self.0 == other.0,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Key<'_> {}
+
+impl Hash for Key<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self.text() {
+            Some(t) => t.hash(state),
+            None => self.0.hash(state),
+        }
+    }
+}
+
+// SAFETY: a key's only reference is its value's.
+unsafe impl Trace for Key<'_> {
+    fn trace(&self, t: &mut Tracer) {
+        self.0.trace(t);
+    }
+}
+
+/// A Maat map.
+pub struct Map<'gc> {
+    lock: AdaptiveLock,
+    entries: UnsafeCell<IndexMap<Key<'gc>, Value<'gc>>>,
+}
+
+// SAFETY: as for `Array`: the entries are accessed under the elision rule.
+unsafe impl Sync for Map<'_> {}
+// SAFETY: as above; an unshared map moves only with its whole heap.
+unsafe impl Send for Map<'_> {}
+
+// SAFETY: traces every key and value; collections never run concurrently
+// with an operation (see `crate::object`).
+unsafe impl Trace for Map<'_> {
+    fn trace(&self, t: &mut Tracer) {
+        // SAFETY: no operation runs concurrently with a collection.
+        for (k, v) in unsafe { &*self.entries.get() } {
+            k.trace(t);
+            v.trace(t);
+        }
+    }
+}
+
+impl<'gc> Map<'gc> {
+    /// Allocates an empty map.
+    pub fn alloc(ctx: &Ctx<'_, 'gc>) -> Gc<'gc, Map<'gc>> {
+        ctx.mc.alloc_kind(Map { lock: AdaptiveLock::new(), entries: UnsafeCell::new(IndexMap::new()) }, kind::MAP)
+    }
+
+    fn read<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&IndexMap<Key<'gc>, Value<'gc>>) -> R) -> R {
+        let map = Gc::get(this);
+        let _guard = ctx.guard(GcAny::from(this), &map.lock);
+        // SAFETY: no writer runs concurrently under the elision rule.
+        f(unsafe { &*map.entries.get() })
+    }
+
+    fn write<R>(
+        this: Gc<'gc, Self>,
+        ctx: &Ctx<'_, 'gc>,
+        f: impl FnOnce(&mut IndexMap<Key<'gc>, Value<'gc>>) -> R,
+    ) -> R {
+        let map = Gc::get(this);
+        let _guard = ctx.guard(GcAny::from(this), &map.lock);
+        // SAFETY: exclusive under the elision rule; not frozen (the caller
+        // checked with `Ctx::before_store`).
+        f(unsafe { &mut *map.entries.get() })
+    }
+
+    /// The value for `key`, or `nil`.
+    pub fn get(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>) -> Result<Value<'gc>, ObjError> {
+        let key = Key::new(key)?;
+        Ok(Self::read(this, ctx, |m| m.get(&key).copied().unwrap_or(Value::nil())))
+    }
+
+    /// Whether `key` is present.
+    pub fn has(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>) -> Result<bool, ObjError> {
+        let key = Key::new(key)?;
+        Ok(Self::read(this, ctx, |m| m.contains_key(&key)))
+    }
+
+    /// Sets `key` to `value`.
+    pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>, value: Value<'gc>) -> Result<(), ObjError> {
+        let obj = GcAny::from(this);
+        let key = Key::new(key)?;
+        ctx.before_store(obj, "Map", key.value())?;
+        ctx.before_store(obj, "Map", value)?;
+        ctx.mc.backward_barrier(obj);
+        Self::write(this, ctx, |m| m.insert(key, value));
+        Ok(())
+    }
+
+    /// Removes `key`; returns its value, or `nil`.
+    pub fn delete(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>) -> Result<Value<'gc>, ObjError> {
+        let obj = GcAny::from(this);
+        let key = Key::new(key)?;
+        ctx.before_store(obj, "Map", Value::nil())?;
+        ctx.mc.backward_barrier(obj);
+        Ok(Self::write(this, ctx, |m| m.shift_remove(&key)).unwrap_or(Value::nil()))
+    }
+
+    /// The number of entries.
+    pub fn len(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> usize {
+        Self::read(this, ctx, IndexMap::len)
+    }
+
+    /// The entries, in insertion order (one consistent snapshot).
+    pub fn entries(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> Vec<(Value<'gc>, Value<'gc>)> {
+        Self::read(this, ctx, |m| m.iter().map(|(k, v)| (k.value(), *v)).collect())
+    }
+}
+
+/// Whether `v` is a string with text `s` (for tests and the interpreter).
+pub fn is_text(v: Value<'_>, s: &str) -> bool {
+    matches!(v.unpack(), Unpacked::Object(_)) && Key(v).text() == Some(s)
+}

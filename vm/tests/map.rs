@@ -1,0 +1,144 @@
+//! Maps: insertion order, Maat key equality, frozen maps, sharing on store,
+//! and many threads setting keys in one shared map.
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use maat_gc::{Config, Gc, Global, Heap, Mutation, Root, Space};
+use maat_sync::{Mode, ThreadMode, World};
+use maat_vm::object::map::{Map, is_text};
+use maat_vm::object::string::Str;
+use maat_vm::object::{Ctx, ObjError, SyncStats};
+use maat_vm::value::Value;
+
+struct M;
+impl Root for M {
+    type Of<'gc> = Gc<'gc, Map<'gc>>;
+}
+
+fn ctx<'a, 'gc>(mc: &'a Mutation<'gc>, mode: &'a ThreadMode, stats: &'a SyncStats) -> Ctx<'a, 'gc> {
+    Ctx { mc, mode, stats }
+}
+
+fn text<'gc>(cx: &Ctx<'_, 'gc>, s: &str) -> Value<'gc> {
+    Value::object(Str::alloc(cx, s).into())
+}
+
+fn new_map(world: &World, stats: &SyncStats) -> Heap<M> {
+    Heap::<M>::new(Config::default(), |mc| Map::alloc(&ctx(mc, world.mode(), stats)))
+}
+
+#[test]
+fn insertion_order_and_key_equality() {
+    let (world, stats) = (World::new(), SyncStats::default());
+    let mut heap = new_map(&world, &stats);
+    heap.mutate(|mc, m| {
+        let cx = ctx(mc, world.mode(), &stats);
+        Map::set(*m, &cx, text(&cx, "b"), Value::num(1.0)).unwrap();
+        Map::set(*m, &cx, Value::num(0.0), Value::num(2.0)).unwrap();
+        Map::set(*m, &cx, text(&cx, "a"), Value::num(3.0)).unwrap();
+        // Another string object with the same text is the same key.
+        Map::set(*m, &cx, text(&cx, "b"), Value::num(10.0)).unwrap();
+        // -0 and 0 are the same key.
+        assert_eq!(Map::get(*m, &cx, Value::num(-0.0)).unwrap().as_num(), Some(2.0));
+        assert_eq!(Map::len(*m, &cx), 3);
+        assert!(Map::has(*m, &cx, text(&cx, "a")).unwrap());
+        assert!(Map::get(*m, &cx, text(&cx, "zzz")).unwrap().is_nil());
+        assert_eq!(Map::delete(*m, &cx, Value::num(0.0)).unwrap().as_num(), Some(2.0));
+        Map::set(*m, &cx, Value::num(0.0), Value::num(4.0)).unwrap();
+        let entries = Map::entries(*m, &cx);
+        assert!(is_text(entries[0].0, "b") && entries[0].1.as_num() == Some(10.0), "replacing keeps the place");
+        assert!(is_text(entries[1].0, "a"));
+        assert_eq!(entries[2].0.as_num(), Some(0.0), "deleted and re-added: at the end");
+        let err = Map::set(*m, &cx, Value::num(f64::NAN), Value::nil()).unwrap_err();
+        assert_eq!(err.to_string(), "invalid map key: NaN");
+    });
+    heap.collect();
+    heap.verify().unwrap();
+    heap.mutate(|mc, m| {
+        let cx = ctx(mc, world.mode(), &stats);
+        assert_eq!(Map::get(*m, &cx, text(&cx, "b")).unwrap().as_num(), Some(10.0), "keys survive collection");
+    });
+}
+
+#[test]
+fn frozen_maps_refuse_changes_and_shared_maps_share_what_they_store() {
+    let (world, stats) = (World::new(), SyncStats::default());
+    let heap = new_map(&world, &stats);
+    heap.mutate(|mc, m| {
+        let cx = ctx(mc, world.mode(), &stats);
+        mc.share(*m);
+        let (k, v) = (Str::alloc(&cx, "k"), Str::alloc(&cx, "v"));
+        Map::set(*m, &cx, Value::object(k.into()), Value::object(v.into())).unwrap();
+        assert!(Gc::is_shared(k) && Gc::is_shared(v), "key and value shared before publication");
+        mc.freeze(*m);
+        assert_eq!(Map::set(*m, &cx, Value::num(1.0), Value::nil()), Err(ObjError::Frozen("Map")));
+        assert_eq!(Map::delete(*m, &cx, text(&cx, "k")), Err(ObjError::Frozen("Map")));
+        assert!(is_text(Map::get(*m, &cx, text(&cx, "k")).unwrap(), "v"));
+    });
+    heap.verify().unwrap();
+}
+
+struct Board;
+impl Root for Board {
+    type Of<'gc> = Gc<'gc, Map<'gc>>;
+}
+
+struct Nothing;
+impl Root for Nothing {
+    type Of<'gc> = ();
+}
+
+#[test]
+fn many_threads_set_keys_in_one_shared_map() {
+    const THREADS: usize = 4;
+    const KEYS: usize = 1000;
+    let (space, world) = (Space::new(), World::new());
+    world.register().stop_world().set_thread_mode(Mode::Multi);
+    let stats = SyncStats::default();
+    let creator = Heap::<Nothing>::new_in(&space, Config::default(), |_| ());
+    let board: Global<Board> =
+        creator.mutate(|mc, _| mc.make_global::<Board>(Map::alloc(&ctx(mc, world.mode(), &stats))));
+    let start = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (space, world, board, start) = (space.clone(), world.clone(), board.clone(), start.clone());
+            thread::spawn(move || {
+                let me = world.register();
+                let stats = SyncStats::default();
+                let mut heap = Heap::<Nothing>::new_in(&space, Config::default(), |_| ());
+                start.wait();
+                for i in 0..KEYS {
+                    heap.mutate(|mc, _| {
+                        let cx = ctx(mc, world.mode(), &stats);
+                        // SAFETY: the map synchronizes itself (its lock).
+                        let m = unsafe { mc.global(&board) };
+                        let key = text(&cx, &format!("{t}-{i}"));
+                        Map::set(m, &cx, key, Value::num((t * KEYS + i) as f64)).unwrap();
+                    });
+                    heap.collect_debt();
+                    me.safe_point();
+                }
+                drop(me);
+                stats.taken()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), KEYS as u64, "every set took the lock");
+    }
+    // SAFETY: the other threads ended; the creator heap is idle.
+    unsafe { space.collect_shared() };
+    creator.mutate(|mc, _| {
+        let cx = ctx(mc, world.mode(), &stats);
+        // SAFETY: single thread from here on.
+        let m = unsafe { mc.global(&board) };
+        assert_eq!(Map::len(m, &cx), THREADS * KEYS);
+        for t in 0..THREADS {
+            for i in (0..KEYS).step_by(97) {
+                let v = Map::get(m, &cx, text(&cx, &format!("{t}-{i}"))).unwrap();
+                assert_eq!(v.as_num(), Some((t * KEYS + i) as f64));
+            }
+        }
+    });
+}
