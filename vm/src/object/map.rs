@@ -26,7 +26,8 @@ impl<'gc> Key<'gc> {
     pub fn new(v: Value<'gc>) -> Result<Self, ObjError> {
         match v.as_num() {
             Some(n) if n.is_nan() => Err(ObjError::InvalidKey("NaN")),
-            Some(n) if n == 0.0 => Ok(Key(Value::num(0.0))),
+            // Matches -0 too (float patterns compare with ==).
+            Some(0.0) => Ok(Key(Value::num(0.0))),
             _ => Ok(Key(v)),
         }
     }
