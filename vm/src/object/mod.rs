@@ -26,6 +26,7 @@
 
 pub mod array;
 pub mod map;
+pub mod slot;
 pub mod string;
 
 use core::cell::Cell;
@@ -44,6 +45,8 @@ pub mod kind {
     pub const ARRAY: u8 = 2;
     /// [`Map`](super::map::Map)
     pub const MAP: u8 = 3;
+    /// [`Slot`](super::slot::Slot)
+    pub const SLOT: u8 = 4;
 }
 
 /// Counts of object operations that took their lock and that elided it, per

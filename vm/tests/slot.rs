@@ -1,0 +1,155 @@
+//! Variable slots: read-modify-write sections never lose an update, across
+//! OS threads and across maatines sharing one OS thread; deadlocks between
+//! sections are reported.
+
+use std::sync::{Arc, Barrier, Mutex};
+use std::task::{Wake, Waker};
+use std::thread;
+
+use maat_gc::{Config, Gc, Global, Heap, Mutation, Root, Space};
+use maat_sync::{
+    LockRequest, LockStatus, MaatineId, Mode, Parker, ThreadMode, ThreadParker, VarLockTable, Wait, World,
+};
+use maat_vm::object::slot::Slot;
+use maat_vm::object::{Ctx, SyncStats};
+use maat_vm::value::Value;
+
+fn ctx<'a, 'gc>(mc: &'a Mutation<'gc>, mode: &'a ThreadMode, stats: &'a SyncStats) -> Ctx<'a, 'gc> {
+    Ctx { mc, mode, stats }
+}
+
+fn id(n: u64) -> MaatineId {
+    MaatineId::new(n).unwrap()
+}
+
+struct Var;
+impl Root for Var {
+    type Of<'gc> = Gc<'gc, Slot<'gc>>;
+}
+
+struct Nothing;
+impl Root for Nothing {
+    type Of<'gc> = ();
+}
+
+#[test]
+fn contended_increments_across_threads_are_exact() {
+    const THREADS: u64 = 4;
+    const INCREMENTS: u64 = 50_000;
+    let (space, world, table) = (Space::new(), World::new(), Arc::new(VarLockTable::new()));
+    world.register().stop_world().set_thread_mode(Mode::Multi);
+    let stats = SyncStats::default();
+    let creator = Heap::<Nothing>::new_in(&space, Config::default(), |_| ());
+    let counter: Global<Var> =
+        creator.mutate(|mc, _| mc.make_global::<Var>(Slot::alloc(&ctx(mc, world.mode(), &stats), Value::num(0.0))));
+    let start = Arc::new(Barrier::new(THREADS as usize));
+    let handles: Vec<_> = (1..=THREADS)
+        .map(|t| {
+            let (space, world, table, counter, start) =
+                (space.clone(), world.clone(), table.clone(), counter.clone(), start.clone());
+            thread::spawn(move || {
+                let stats = SyncStats::default();
+                let heap = Heap::<Nothing>::new_in(&space, Config::default(), |_| ());
+                let (mut request, parker) = (LockRequest::new(id(t), "counter"), ThreadParker::new());
+                start.wait();
+                heap.mutate(|mc, _| {
+                    let cx = ctx(mc, world.mode(), &stats);
+                    // SAFETY: the slot is an atomic behind its variable lock.
+                    let x = unsafe { mc.global(&counter) };
+                    for _ in 0..INCREMENTS {
+                        // counter = counter + 1
+                        assert_eq!(Slot::begin(x, &cx, &table, &mut request, &parker), Ok(LockStatus::Acquired));
+                        let old = Slot::read(x).as_num().unwrap();
+                        Slot::store(x, &cx, Value::num(old + 1.0));
+                        Slot::end(x, &cx, &table, id(t)).unwrap();
+                    }
+                });
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let total = creator.mutate(|mc, _| {
+        // SAFETY: single thread from here on.
+        Slot::read(unsafe { mc.global(&counter) }).as_num()
+    });
+    assert_eq!(total, Some((THREADS * INCREMENTS) as f64));
+}
+
+/// A parker for maatines sharing one OS thread.
+struct Suspend(u64, Arc<Mutex<Vec<u64>>>);
+
+struct Requeue(u64, Arc<Mutex<Vec<u64>>>);
+
+impl Wake for Requeue {
+    fn wake(self: Arc<Self>) {
+        self.1.lock().unwrap().push(self.0);
+    }
+}
+
+impl Parker for Suspend {
+    fn waker(&self) -> Waker {
+        Arc::new(Requeue(self.0, self.1.clone())).into()
+    }
+    fn wait(&self) -> Wait {
+        Wait::Suspend
+    }
+}
+
+#[test]
+fn a_section_excludes_other_maatines_on_the_same_thread() {
+    let (world, table, stats) = (World::new(), VarLockTable::new(), SyncStats::default());
+    let woken = Arc::new(Mutex::new(Vec::new()));
+    let heap = Heap::<Var>::new(Config::default(), |mc| Slot::alloc(&ctx(mc, world.mode(), &stats), Value::num(10.0)));
+    heap.mutate(|mc, x| {
+        let cx = ctx(mc, world.mode(), &stats);
+        mc.share(*x);
+        let (mut a, mut b) = (LockRequest::new(id(1), "x"), LockRequest::new(id(2), "x"));
+        let (pa, pb) = (Suspend(1, woken.clone()), Suspend(2, woken.clone()));
+        // Maatine 1: x = x + f() — switched out inside the section.
+        assert_eq!(Slot::begin(*x, &cx, &table, &mut a, &pa), Ok(LockStatus::Acquired));
+        let old = Slot::read(*x).as_num().unwrap();
+        // Maatine 2 runs: its write must wait (single-threaded mode or not).
+        assert_eq!(Slot::write(*x, &cx, &table, &mut b, &pb, Value::num(100.0)), Ok(LockStatus::Suspended));
+        assert!(woken.lock().unwrap().is_empty());
+        // Maatine 1 finishes its section.
+        Slot::store(*x, &cx, Value::num(old + 1.0));
+        Slot::end(*x, &cx, &table, id(1)).unwrap();
+        assert_eq!(*woken.lock().unwrap(), [2], "maatine 2 is woken");
+        // Maatine 2 retries and lands after the section: no update lost.
+        assert_eq!(Slot::write(*x, &cx, &table, &mut b, &pb, Value::num(100.0)), Ok(LockStatus::Acquired));
+        assert_eq!(Slot::read(*x).as_num(), Some(100.0));
+        assert_eq!(table.waiting(), 0);
+    });
+}
+
+#[test]
+fn crossed_sections_are_reported_as_a_deadlock() {
+    let (world, table, stats) = (World::new(), VarLockTable::new(), SyncStats::default());
+    let woken = Arc::new(Mutex::new(Vec::new()));
+    struct Two;
+    impl Root for Two {
+        type Of<'gc> = (Gc<'gc, Slot<'gc>>, Gc<'gc, Slot<'gc>>);
+    }
+    let heap = Heap::<Two>::new(Config::default(), |mc| {
+        let cx = ctx(mc, world.mode(), &stats);
+        (Slot::alloc(&cx, Value::num(0.0)), Slot::alloc(&cx, Value::num(0.0)))
+    });
+    heap.mutate(|mc, (x, y)| {
+        let cx = ctx(mc, world.mode(), &stats);
+        mc.share(*x);
+        mc.share(*y);
+        let (pa, pb) = (Suspend(1, woken.clone()), Suspend(2, woken.clone()));
+        // Maatine 1: x = x + g() where g updates y; maatine 2: the reverse.
+        Slot::begin(*x, &cx, &table, &mut LockRequest::new(id(1), "x"), &pa).unwrap();
+        Slot::begin(*y, &cx, &table, &mut LockRequest::new(id(2), "y"), &pb).unwrap();
+        let waits = Slot::begin(*y, &cx, &table, &mut LockRequest::new(id(1), "y"), &pa);
+        assert_eq!(waits, Ok(LockStatus::Suspended));
+        let err = Slot::begin(*x, &cx, &table, &mut LockRequest::new(id(2), "x"), &pb).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "deadlock: maatine 2 waits for `x` held by maatine 1, maatine 1 waits for `y` held by maatine 2"
+        );
+    });
+}
