@@ -16,12 +16,16 @@
 //! ```
 
 pub mod ast;
+pub mod bytecode;
+pub mod compiler;
 pub mod error;
+pub mod interp;
 pub mod lexer;
 pub mod object;
 pub mod parser;
 pub mod value;
 
 pub use error::{Span, SyntaxError};
+pub use interp::{RuntimeError, Vm, run_source};
 pub use parser::parse;
 pub use value::{Unpacked, Value};

@@ -125,6 +125,15 @@ impl Parser {
         }
     }
 
+    /// The name after `.`: any name, keywords included (`m.has(k)`).
+    fn member_name(&mut self) -> PResult<String> {
+        if let Tok::Kw(k) = *self.peek() {
+            self.advance();
+            return Ok(k.as_str().to_owned());
+        }
+        self.name("a method or field name after `.`")
+    }
+
     fn unexpected(&self, expected: &str) -> SyntaxError {
         SyntaxError::new(format!("{expected}, found {}", self.peek()), self.span())
     }
@@ -386,7 +395,7 @@ impl Parser {
                 let span = e.span.to(self.prev_span());
                 e = Expr { kind: ExprKind::Index(Box::new(e), Box::new(index)), span };
             } else if self.eat_p(".") {
-                let name = self.name("a method or field name after `.`")?;
+                let name = self.member_name()?;
                 let args = if self.is_p("(") { Some(self.args()?) } else { None };
                 let span = e.span.to(self.prev_span());
                 e = Expr { kind: ExprKind::Method(Box::new(e), name, args), span };

@@ -4,22 +4,18 @@
 //! threads pushing into one shared array lose nothing while every heap
 //! collects.
 
-use std::sync::{Arc, Barrier};
-use std::thread;
+mod common;
 
-use maat_gc::{Config, Gc, GcAny, Global, Heap, Mutation, Root, Space};
-use maat_sync::{Mode, ThreadMode, World};
+use common::{Threads, ctx};
+use maat_gc::{Config, Gc, GcAny, Global, Heap, Root};
+use maat_sync::{Mode, World};
 use maat_vm::object::array::Array;
-use maat_vm::object::{Ctx, ObjError, SyncStats, kind};
+use maat_vm::object::{ObjError, SyncStats, kind};
 use maat_vm::value::Value;
 
 struct One;
 impl Root for One {
     type Of<'gc> = Gc<'gc, Array<'gc>>;
-}
-
-fn ctx<'a, 'gc>(mc: &'a Mutation<'gc>, mode: &'a ThreadMode, stats: &'a SyncStats) -> Ctx<'a, 'gc> {
-    Ctx { mc, mode, stats }
 }
 
 fn nums<'gc>(values: &[Value<'gc>]) -> Vec<f64> {
@@ -109,76 +105,52 @@ impl Root for Board {
     type Of<'gc> = Gc<'gc, Array<'gc>>;
 }
 
-/// A thread's heap: the arrays it made, kept from its root.
-struct Mine;
-impl Root for Mine {
-    type Of<'gc> = Gc<'gc, Array<'gc>>;
-}
-
 #[test]
 fn many_threads_push_into_one_shared_array_and_lose_nothing() {
     const THREADS: usize = 4;
     const PUSHES: usize = 3000;
-    let space = Space::new();
-    let world = World::new();
-    world.register().stop_world().set_thread_mode(Mode::Multi);
-    let stats = SyncStats::default();
-    let creator =
-        Heap::<Mine>::new_in(&space, Config::default(), |mc| Array::alloc(&ctx(mc, world.mode(), &stats), Vec::new()));
-    let board: Global<Board> =
-        creator.mutate(|mc, _| mc.make_global::<Board>(Array::alloc(&ctx(mc, world.mode(), &stats), Vec::new())));
-    let start = Arc::new(Barrier::new(THREADS));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let (space, world, board, start) = (space.clone(), world.clone(), board.clone(), start.clone());
-            thread::spawn(move || {
-                let me = world.register();
-                let stats = SyncStats::default();
-                let mut heap = Heap::<Mine>::new_in(&space, Config::default(), |mc| {
-                    Array::alloc(&ctx(mc, world.mode(), &stats), Vec::new())
-                });
-                start.wait();
-                for i in 0..PUSHES {
-                    heap.mutate(|mc, mine| {
-                        let cx = ctx(mc, world.mode(), &stats);
-                        // SAFETY: the board synchronizes itself (its lock).
-                        let shared = unsafe { mc.global(&board) };
-                        let id = (t * PUSHES + i) as f64;
-                        let value = if i % 3 == 0 {
-                            // An object of this heap: shared by the push.
-                            let boxed = Array::alloc(&cx, vec![Value::num(id)]);
-                            Value::object(GcAny::from(boxed))
-                        } else {
-                            Value::num(id)
-                        };
-                        Array::push(shared, &cx, value).unwrap();
-                        // Local garbage and a local, unshared array.
-                        Array::push(*mine, &cx, Value::num(id)).unwrap();
-                        Array::alloc(&cx, vec![Value::num(0.0); 8]);
-                    });
-                    heap.collect_debt();
-                    me.safe_point();
-                    if t == 0 && i % 500 == 0 {
-                        let stopped = me.stop_world();
-                        // SAFETY: every other heap's thread is stopped at its
-                        // safe point, outside mutations.
-                        unsafe { space.collect_shared() };
-                        drop(stopped);
-                    }
-                }
-                heap.verify().unwrap();
-                drop(me);
-                (stats.taken(), stats.elided())
-            })
-        })
-        .collect();
-    let counts: Vec<(u64, u64)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let threads = Threads::new();
+    let (world, stats) = (&threads.world, &threads.stats);
+    let board: Global<Board> = threads
+        .creator
+        .mutate(|mc, _| mc.make_global::<Board>(Array::alloc(&ctx(mc, world.mode(), stats), Vec::new())));
+    let (b, space) = (board.clone(), threads.space.clone());
+    let counts = threads.run(THREADS, move |t, heap, me, stats| {
+        for i in 0..PUSHES {
+            heap.mutate(|mc, _| {
+                let cx = ctx(mc, me.world().mode(), stats);
+                // SAFETY: the board synchronizes itself (its lock).
+                let shared = unsafe { mc.global(&b) };
+                let id = (t * PUSHES + i) as f64;
+                let value = if i % 3 == 0 {
+                    // An object of this heap: shared by the push.
+                    Value::object(GcAny::from(Array::alloc(&cx, vec![Value::num(id)])))
+                } else {
+                    Value::num(id)
+                };
+                Array::push(shared, &cx, value).unwrap();
+                // An unshared array of this heap, and garbage.
+                let mine = Array::alloc(&cx, Vec::new());
+                Array::push(mine, &cx, Value::num(id)).unwrap();
+            });
+            heap.collect_debt();
+            me.safe_point();
+            if t == 0 && i % 500 == 0 {
+                let stopped = me.stop_world();
+                // SAFETY: every other heap's thread is stopped at its safe
+                // point, outside mutations.
+                unsafe { space.collect_shared() };
+                drop(stopped);
+            }
+        }
+        (stats.taken(), stats.elided())
+    });
     assert!(counts.iter().all(|&(taken, elided)| taken >= PUSHES as u64 && elided >= PUSHES as u64), "{counts:?}");
-    assert!(space.stats().collections.full >= 6, "shared collections ran while pushing");
+    assert!(threads.space.stats().collections.full >= 6, "shared collections ran while pushing");
     // SAFETY: the other threads ended; the creator heap is idle.
-    unsafe { space.collect_shared() };
-    let mut ids: Vec<f64> = creator.mutate(|mc, _| {
-        let cx = ctx(mc, world.mode(), &stats);
+    unsafe { threads.space.collect_shared() };
+    let mut ids: Vec<f64> = threads.creator.mutate(|mc, _| {
+        let cx = ctx(mc, world.mode(), stats);
         // SAFETY: single thread from here on.
         let shared = unsafe { mc.global(&board) };
         Array::snapshot(shared, &cx)
@@ -198,5 +170,5 @@ fn many_threads_push_into_one_shared_array_and_lose_nothing() {
     ids.sort_by(f64::total_cmp);
     let expected: Vec<f64> = (0..THREADS * PUSHES).map(|i| i as f64).collect();
     assert_eq!(ids, expected, "every push landed exactly once");
-    creator.verify().unwrap();
+    threads.creator.verify().unwrap();
 }

@@ -1,11 +1,11 @@
 //! Maps: insertion order, Maat key equality, frozen maps, sharing on store,
 //! and many threads setting keys in one shared map.
 
-use std::sync::{Arc, Barrier};
-use std::thread;
+mod common;
 
-use maat_gc::{Config, Gc, Global, Heap, Mutation, Root, Space};
-use maat_sync::{Mode, ThreadMode, World};
+use common::{Threads, ctx};
+use maat_gc::{Config, Gc, Global, Heap, Root};
+use maat_sync::World;
 use maat_vm::object::map::{Map, is_text};
 use maat_vm::object::string::Str;
 use maat_vm::object::{Ctx, ObjError, SyncStats};
@@ -14,10 +14,6 @@ use maat_vm::value::Value;
 struct M;
 impl Root for M {
     type Of<'gc> = Gc<'gc, Map<'gc>>;
-}
-
-fn ctx<'a, 'gc>(mc: &'a Mutation<'gc>, mode: &'a ThreadMode, stats: &'a SyncStats) -> Ctx<'a, 'gc> {
-    Ctx { mc, mode, stats }
 }
 
 fn text<'gc>(cx: &Ctx<'_, 'gc>, s: &str) -> Value<'gc> {
@@ -84,53 +80,34 @@ impl Root for Board {
     type Of<'gc> = Gc<'gc, Map<'gc>>;
 }
 
-struct Nothing;
-impl Root for Nothing {
-    type Of<'gc> = ();
-}
-
 #[test]
 fn many_threads_set_keys_in_one_shared_map() {
     const THREADS: usize = 4;
     const KEYS: usize = 1000;
-    let (space, world) = (Space::new(), World::new());
-    world.register().stop_world().set_thread_mode(Mode::Multi);
-    let stats = SyncStats::default();
-    let creator = Heap::<Nothing>::new_in(&space, Config::default(), |_| ());
+    let threads = Threads::new();
+    let (world, stats) = (&threads.world, &threads.stats);
     let board: Global<Board> =
-        creator.mutate(|mc, _| mc.make_global::<Board>(Map::alloc(&ctx(mc, world.mode(), &stats))));
-    let start = Arc::new(Barrier::new(THREADS));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let (space, world, board, start) = (space.clone(), world.clone(), board.clone(), start.clone());
-            thread::spawn(move || {
-                let me = world.register();
-                let stats = SyncStats::default();
-                let mut heap = Heap::<Nothing>::new_in(&space, Config::default(), |_| ());
-                start.wait();
-                for i in 0..KEYS {
-                    heap.mutate(|mc, _| {
-                        let cx = ctx(mc, world.mode(), &stats);
-                        // SAFETY: the map synchronizes itself (its lock).
-                        let m = unsafe { mc.global(&board) };
-                        let key = text(&cx, &format!("{t}-{i}"));
-                        Map::set(m, &cx, key, Value::num((t * KEYS + i) as f64)).unwrap();
-                    });
-                    heap.collect_debt();
-                    me.safe_point();
-                }
-                drop(me);
-                stats.taken()
-            })
-        })
-        .collect();
-    for h in handles {
-        assert_eq!(h.join().unwrap(), KEYS as u64, "every set took the lock");
-    }
+        threads.creator.mutate(|mc, _| mc.make_global::<Board>(Map::alloc(&ctx(mc, world.mode(), stats))));
+    let b = board.clone();
+    let taken = threads.run(THREADS, move |t, heap, me, stats| {
+        for i in 0..KEYS {
+            heap.mutate(|mc, _| {
+                let cx = ctx(mc, me.world().mode(), stats);
+                // SAFETY: the map synchronizes itself (its lock).
+                let m = unsafe { mc.global(&b) };
+                let key = text(&cx, &format!("{t}-{i}"));
+                Map::set(m, &cx, key, Value::num((t * KEYS + i) as f64)).unwrap();
+            });
+            heap.collect_debt();
+            me.safe_point();
+        }
+        stats.taken()
+    });
+    assert!(taken.iter().all(|&n| n == KEYS as u64), "every set took the lock: {taken:?}");
     // SAFETY: the other threads ended; the creator heap is idle.
-    unsafe { space.collect_shared() };
-    creator.mutate(|mc, _| {
-        let cx = ctx(mc, world.mode(), &stats);
+    unsafe { threads.space.collect_shared() };
+    threads.creator.mutate(|mc, _| {
+        let cx = ctx(mc, world.mode(), stats);
         // SAFETY: single thread from here on.
         let m = unsafe { mc.global(&board) };
         assert_eq!(Map::len(m, &cx), THREADS * KEYS);

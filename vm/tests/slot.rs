@@ -2,21 +2,17 @@
 //! OS threads and across maatines sharing one OS thread; deadlocks between
 //! sections are reported.
 
-use std::sync::{Arc, Barrier, Mutex};
+mod common;
+
+use std::sync::{Arc, Mutex};
 use std::task::{Wake, Waker};
-use std::thread;
 
-use maat_gc::{Config, Gc, Global, Heap, Mutation, Root, Space};
-use maat_sync::{
-    LockRequest, LockStatus, MaatineId, Mode, Parker, ThreadMode, ThreadParker, VarLockTable, Wait, World,
-};
+use common::{Threads, ctx};
+use maat_gc::{Config, Gc, Global, Heap, Root};
+use maat_sync::{LockRequest, LockStatus, MaatineId, Parker, ThreadParker, VarLockTable, Wait, World};
+use maat_vm::object::SyncStats;
 use maat_vm::object::slot::Slot;
-use maat_vm::object::{Ctx, SyncStats};
 use maat_vm::value::Value;
-
-fn ctx<'a, 'gc>(mc: &'a Mutation<'gc>, mode: &'a ThreadMode, stats: &'a SyncStats) -> Ctx<'a, 'gc> {
-    Ctx { mc, mode, stats }
-}
 
 fn id(n: u64) -> MaatineId {
     MaatineId::new(n).unwrap()
@@ -27,54 +23,37 @@ impl Root for Var {
     type Of<'gc> = Gc<'gc, Slot<'gc>>;
 }
 
-struct Nothing;
-impl Root for Nothing {
-    type Of<'gc> = ();
-}
-
 #[test]
 fn contended_increments_across_threads_are_exact() {
-    const THREADS: u64 = 4;
+    const THREADS: usize = 4;
     const INCREMENTS: u64 = 50_000;
-    let (space, world, table) = (Space::new(), World::new(), Arc::new(VarLockTable::new()));
-    world.register().stop_world().set_thread_mode(Mode::Multi);
-    let stats = SyncStats::default();
-    let creator = Heap::<Nothing>::new_in(&space, Config::default(), |_| ());
-    let counter: Global<Var> =
-        creator.mutate(|mc, _| mc.make_global::<Var>(Slot::alloc(&ctx(mc, world.mode(), &stats), Value::num(0.0))));
-    let start = Arc::new(Barrier::new(THREADS as usize));
-    let handles: Vec<_> = (1..=THREADS)
-        .map(|t| {
-            let (space, world, table, counter, start) =
-                (space.clone(), world.clone(), table.clone(), counter.clone(), start.clone());
-            thread::spawn(move || {
-                let stats = SyncStats::default();
-                let heap = Heap::<Nothing>::new_in(&space, Config::default(), |_| ());
-                let (mut request, parker) = (LockRequest::new(id(t), "counter"), ThreadParker::new());
-                start.wait();
-                heap.mutate(|mc, _| {
-                    let cx = ctx(mc, world.mode(), &stats);
-                    // SAFETY: the slot is an atomic behind its variable lock.
-                    let x = unsafe { mc.global(&counter) };
-                    for _ in 0..INCREMENTS {
-                        // counter = counter + 1
-                        assert_eq!(Slot::begin(x, &cx, &table, &mut request, &parker), Ok(LockStatus::Acquired));
-                        let old = Slot::read(x).as_num().unwrap();
-                        Slot::store(x, &cx, Value::num(old + 1.0));
-                        Slot::end(x, &cx, &table, id(t)).unwrap();
-                    }
-                });
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-    let total = creator.mutate(|mc, _| {
+    let threads = Threads::new();
+    let (world, stats) = (&threads.world, &threads.stats);
+    let table = Arc::new(VarLockTable::new());
+    let counter: Global<Var> = threads
+        .creator
+        .mutate(|mc, _| mc.make_global::<Var>(Slot::alloc(&ctx(mc, world.mode(), stats), Value::num(0.0))));
+    let (c, tab) = (counter.clone(), table.clone());
+    threads.run(THREADS, move |t, heap, me, stats| {
+        let (mut request, parker) = (LockRequest::new(id(t as u64 + 1), "counter"), ThreadParker::new());
+        heap.mutate(|mc, _| {
+            let cx = ctx(mc, me.world().mode(), stats);
+            // SAFETY: the slot is an atomic behind its variable lock.
+            let x = unsafe { mc.global(&c) };
+            for _ in 0..INCREMENTS {
+                // counter = counter + 1
+                assert_eq!(Slot::begin(x, &cx, &tab, &mut request, &parker), Ok(LockStatus::Acquired));
+                let old = Slot::read(x).as_num().unwrap();
+                Slot::store(x, &cx, Value::num(old + 1.0));
+                Slot::end(x, &cx, &tab, request.maatine()).unwrap();
+            }
+        });
+    });
+    let total = threads.creator.mutate(|mc, _| {
         // SAFETY: single thread from here on.
         Slot::read(unsafe { mc.global(&counter) }).as_num()
     });
-    assert_eq!(total, Some((THREADS * INCREMENTS) as f64));
+    assert_eq!(total, Some((THREADS as u64 * INCREMENTS) as f64));
 }
 
 /// A parker for maatines sharing one OS thread.

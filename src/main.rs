@@ -1,0 +1,135 @@
+//! The `maat` command: runs Maat programs.
+//!
+//! ```text
+//! maat run FILE [--gc inc|gen] [--gc-trace] [--stats] [--max-heap SIZE]
+//! maat -e CODE  [same options]
+//! ```
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use maat::gc::{Config, Mode};
+
+#[derive(Parser)]
+#[command(name = "maat", version, about = "Run Maat programs")]
+struct Cli {
+    /// Run CODE instead of a file.
+    #[arg(short = 'e', value_name = "CODE")]
+    eval: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    options: Options,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a program file.
+    Run {
+        /// The program.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        options: Options,
+    },
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct Options {
+    /// Collector mode.
+    #[arg(long, value_enum, default_value_t = GcMode::Inc)]
+    gc: GcMode,
+    /// Print one line per collection to stderr.
+    #[arg(long)]
+    gc_trace: bool,
+    /// Print collector and lock statistics to stderr at the end.
+    #[arg(long)]
+    stats: bool,
+    /// Maximum heap size, in bytes or with a K, M or G suffix.
+    #[arg(long, value_parser = parse_size)]
+    max_heap: Option<usize>,
+}
+
+#[derive(Clone, Copy, Default, ValueEnum)]
+enum GcMode {
+    #[default]
+    Inc,
+    Gen,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: usize = digits.parse().map_err(|_| format!("`{s}` is not a size"))?;
+    let scale = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(format!("unknown size unit `{unit}` (use K, M or G)")),
+    };
+    n.checked_mul(scale).ok_or_else(|| format!("`{s}` is too large"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (name, source, options) = match (cli.command, cli.eval) {
+        (Some(Command::Run { file, options }), _) => match std::fs::read_to_string(&file) {
+            Ok(src) => (file.display().to_string(), src, options),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", file.display());
+                return ExitCode::from(2);
+            }
+        },
+        (None, Some(code)) => ("-e".to_owned(), code, cli.options),
+        (None, None) => {
+            eprintln!("usage: maat run FILE | maat -e CODE   (see maat --help; the REPL is not available yet)");
+            return ExitCode::from(2);
+        }
+    };
+    let mode = match options.gc {
+        GcMode::Inc => Mode::Incremental,
+        GcMode::Gen => Mode::Generational,
+    };
+    let config = Config { mode, trace: options.gc_trace, max_heap: options.max_heap, ..Config::default() };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = run(&name, &source, config, options.stats, &mut out);
+    let _ = out.flush();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(name: &str, source: &str, config: Config, stats: bool, out: &mut dyn Write) -> Result<(), String> {
+    let ast = maat::vm::parse(source).map_err(|e| e.render(name, source))?;
+    let program = maat::vm::compiler::compile(&ast, name, source).map_err(|e| e.render(name, source))?;
+    let mut vm = maat::vm::Vm::new(program, config);
+    let result = vm.run(out).map_err(|e| e.to_string());
+    if stats {
+        let gc = vm.gc_stats();
+        let (taken, elided) = vm.lock_stats();
+        eprintln!(
+            "gc: {} KiB allocated, {} KiB freed, {} objects allocated, {} freed, {} shared, {} frozen",
+            gc.bytes_allocated / 1024,
+            gc.bytes_freed / 1024,
+            gc.objects_allocated,
+            gc.objects_freed,
+            gc.objects_shared,
+            gc.objects_frozen
+        );
+        let c = gc.collections;
+        eprintln!(
+            "gc: collections: {} incremental, {} full, {} minor, {} major; {:?}",
+            c.incremental, c.full, c.minor, c.major, gc.pauses
+        );
+        eprintln!("locks: {taken} taken, {elided} elided");
+    }
+    result
+}

@@ -1,0 +1,63 @@
+//! Golden programs: every `tests/programs/*.maat` runs with its expected
+//! output (`.out`) and, for failing programs, its expected error (`.err`),
+//! in incremental, generational and GC torture modes alike; and the `maat`
+//! binary exits 0 or 1 accordingly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use maat::gc::{Config, Mode};
+
+fn programs() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir("tests/programs")
+        .expect("tests/programs exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "maat"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "the golden programs are there");
+    files
+}
+
+fn expected(program: &Path, ext: &str) -> String {
+    std::fs::read_to_string(program.with_extension(ext)).unwrap_or_default()
+}
+
+#[test]
+fn golden_programs_give_their_expected_output_in_every_gc_mode() {
+    let configs = [
+        ("incremental", Config::default()),
+        ("generational", Config { mode: Mode::Generational, ..Config::default() }),
+        ("torture", Config { torture: true, ..Config::default() }),
+    ];
+    for program in programs() {
+        let name = program.to_str().expect("utf-8 path").replace('\\', "/");
+        let src = std::fs::read_to_string(&program).expect("readable program");
+        for (mode, config) in configs {
+            let mut out = Vec::new();
+            let result = maat::vm::run_source(&name, &src, config, &mut out);
+            let out = String::from_utf8(out).expect("utf-8 output");
+            assert_eq!(out, expected(&program, "out"), "{name} ({mode}): stdout");
+            let err = result.err().unwrap_or_default();
+            assert_eq!(err.trim_end(), expected(&program, "err").trim_end(), "{name} ({mode}): error");
+        }
+    }
+}
+
+#[test]
+fn the_maat_binary_runs_files_and_code_and_fails_with_status_1() {
+    let maat = env!("CARGO_BIN_EXE_maat");
+    let ok = Command::new(maat).args(["run", "tests/programs/recursion.maat"]).output().unwrap();
+    assert!(ok.status.success());
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), expected(Path::new("tests/programs/recursion.maat"), "out"));
+    let bad = Command::new(maat).args(["run", "tests/programs/runtime_error.maat"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("at inner (tests/programs/runtime_error.maat:2)"));
+    let e = Command::new(maat).args(["-e", "say 6 * 7;"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&e.stdout), "42\n");
+    let missing = Command::new(maat).args(["run", "tests/programs/no_such_file.maat"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).starts_with("error: cannot read"));
+    let heap = Command::new(maat).args(["-e", "say 1;", "--max-heap", "12Q"]).output().unwrap();
+    assert!(!heap.status.success(), "a bad size is refused");
+}

@@ -1,0 +1,102 @@
+//! The register-based bytecode: instructions, constants and function
+//! prototypes. A prototype is plain immutable data (shared between maatines
+//! through an `Arc`); the values it creates live in the running maatine's
+//! heap.
+
+use std::sync::Arc;
+
+use crate::ast::BinOp;
+
+/// A register, relative to the frame's base.
+pub type Reg = u16;
+
+/// One instruction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    /// `dst = constant k`
+    LoadK(Reg, u32),
+    /// `dst = nil`
+    LoadNil(Reg),
+    /// `dst = b`
+    LoadBool(Reg, bool),
+    /// `dst = src`
+    Move(Reg, Reg),
+    /// `dst = global g`
+    GetGlobal(Reg, u32),
+    /// `global g = src` (waits for another maatine's section on g)
+    SetGlobal(u32, Reg),
+    /// Begins a read-modify-write section on global g.
+    RmwBegin(u32),
+    /// Ends it.
+    RmwEnd(u32),
+    /// `dst = a op b` (arithmetic, comparison, concatenation)
+    Bin(BinOp, Reg, Reg, Reg),
+    /// `dst = -a`
+    Neg(Reg, Reg),
+    /// `dst = !a`
+    Not(Reg, Reg),
+    /// `pc = target`
+    Jump(u32),
+    /// `if !r { pc = target }`
+    JumpIfFalse(Reg, u32),
+    /// `if r { pc = target }`
+    JumpIfTrue(Reg, u32),
+    /// `dst = function f(regs base .. base + n)`
+    Call(Reg, u32, Reg, u16),
+    /// `dst = recv.method k (regs base .. base + n)`
+    CallMethod(Reg, Reg, u32, Reg, u16),
+    /// Returns `r`.
+    Return(Reg),
+    /// Returns `nil`.
+    ReturnNil,
+    /// `dst = [regs base .. base + n]`
+    NewArray(Reg, Reg, u16),
+    /// `dst = {regs base .. base + 2n as key, value pairs}`
+    NewMap(Reg, Reg, u16),
+    /// `dst = obj[index]`
+    GetIndex(Reg, Reg, Reg),
+    /// `obj[index] = value`
+    SetIndex(Reg, Reg, Reg),
+    /// Prints regs `base .. base + n` separated by nothing; a newline if set.
+    Say(Reg, u16, bool),
+    /// `dst = obj.len` (arrays, maps, strings) for `for` loops over arrays.
+    Len(Reg, Reg),
+}
+
+/// A constant.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Const {
+    /// A number.
+    Num(f64),
+    /// A string (made a Str object when loaded).
+    Str(Arc<str>),
+}
+
+/// A compiled function.
+#[derive(Debug, Default)]
+pub struct Proto {
+    /// Its name (`main` for the program).
+    pub name: String,
+    /// Number of parameters (they arrive in registers 0..).
+    pub params: u16,
+    /// Registers a frame needs.
+    pub registers: u16,
+    /// The code.
+    pub code: Vec<Op>,
+    /// Source line of each instruction.
+    pub lines: Vec<u32>,
+    /// Constants.
+    pub consts: Vec<Const>,
+}
+
+/// A compiled program: its functions (index 0 is `main`), its global
+/// variables' names, and the source file name.
+#[derive(Debug)]
+pub struct Program {
+    /// Functions by index.
+    pub functions: Vec<Arc<Proto>>,
+    /// Global variable names by index.
+    pub globals: Vec<String>,
+    /// The file the program came from.
+    pub file: String,
+}

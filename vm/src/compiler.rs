@@ -1,0 +1,521 @@
+//! The compiler: syntax tree to register bytecode.
+//!
+//! Locals live in fixed registers of their frame (innermost scope wins);
+//! temporaries are allocated above them and released after each statement.
+//! `our` variables are globals resolved to indexes at compile time. `fn`
+//! declarations are hoisted, so a function can call one declared after it.
+//!
+//! Read-modify-write detection: an assignment to a global whose value reads
+//! that same global (`x = x + f()`), and every compound assignment to a
+//! global (`x += e`), compile to `RmwBegin x … SetGlobal x … RmwEnd x`, so no
+//! other maatine writes x in between.
+//!
+//! Not compiled yet (a clear error, not a crash): closures, classes,
+//! `try`/`throw`, `ma` and `self`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::ast::*;
+use crate::bytecode::{Const, Op, Program, Proto, Reg};
+use crate::error::{Span, SyntaxError};
+
+/// Compiles a parsed program from `file` (whose text is `src`, for lines).
+pub fn compile(program: &Block, file: &str, src: &str) -> Result<Program, SyntaxError> {
+    let mut globals = Globals::default();
+    let mut decls = vec![];
+    for stmt in program {
+        if let StmtKind::Fn(f) = &stmt.kind {
+            if globals.functions.contains_key(&f.name) {
+                return Err(SyntaxError::new(format!("function `{}` is declared twice", f.name), f.span));
+            }
+            globals.functions.insert(f.name.clone(), (decls.len() + 1) as u32);
+            decls.push(f);
+        }
+    }
+    let lines = LineTable::new(src);
+    let main = FnCompiler::new("main", &[], &mut globals, &lines).body(program)?;
+    let mut functions = vec![Arc::new(main)];
+    for f in decls {
+        let proto = FnCompiler::new(&f.name, &f.params, &mut globals, &lines).body(&f.body)?;
+        functions.push(Arc::new(proto));
+    }
+    let mut names = vec![String::new(); globals.vars.len()];
+    for (name, index) in globals.vars {
+        names[index as usize] = name;
+    }
+    Ok(Program { functions, globals: names, file: file.to_owned() })
+}
+
+#[derive(Default)]
+struct Globals {
+    vars: HashMap<String, u32>,
+    functions: HashMap<String, u32>,
+}
+
+/// Byte offset to line number.
+struct LineTable(Vec<usize>);
+
+impl LineTable {
+    fn new(src: &str) -> Self {
+        LineTable(std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i + 1)).collect())
+    }
+
+    fn line(&self, offset: usize) -> u32 {
+        self.0.partition_point(|&start| start <= offset) as u32
+    }
+}
+
+struct Loop {
+    breaks: Vec<usize>,
+    nexts: Vec<usize>,
+}
+
+struct FnCompiler<'a> {
+    proto: Proto,
+    globals: &'a mut Globals,
+    lines: &'a LineTable,
+    locals: Vec<(String, Reg)>,
+    next: Reg,
+    loops: Vec<Loop>,
+    line: u32,
+    /// Block nesting; 1 inside a function's own body.
+    depth: usize,
+}
+
+type CResult<T> = Result<T, SyntaxError>;
+
+fn unsupported<T>(what: &str, span: Span) -> CResult<T> {
+    Err(SyntaxError::new(format!("{what} are not supported by this version of the compiler yet"), span))
+}
+
+impl<'a> FnCompiler<'a> {
+    fn new(name: &str, params: &[String], globals: &'a mut Globals, lines: &'a LineTable) -> Self {
+        let proto = Proto { name: name.to_owned(), params: params.len() as u16, ..Proto::default() };
+        let locals: Vec<(String, Reg)> = params.iter().enumerate().map(|(i, p)| (p.clone(), i as Reg)).collect();
+        let next = locals.len() as Reg;
+        FnCompiler { proto, globals, lines, locals, next, loops: Vec::new(), line: 1, depth: 0 }
+    }
+
+    fn body(mut self, body: &Block) -> CResult<Proto> {
+        self.block(body)?;
+        self.emit(Op::ReturnNil);
+        self.proto.registers = self.proto.registers.max(self.next);
+        Ok(self.proto)
+    }
+
+    // ----- emission ---------------------------------------------------------
+
+    fn emit(&mut self, op: Op) -> usize {
+        self.proto.code.push(op);
+        self.proto.lines.push(self.line);
+        self.proto.code.len() - 1
+    }
+
+    fn here(&self) -> u32 {
+        self.proto.code.len() as u32
+    }
+
+    fn patch(&mut self, at: usize) {
+        let target = self.here();
+        match &mut self.proto.code[at] {
+            Op::Jump(t) | Op::JumpIfFalse(_, t) | Op::JumpIfTrue(_, t) => *t = target,
+            other => unreachable!("patching a non-jump {other:?}"),
+        }
+    }
+
+    fn temp(&mut self, span: Span) -> CResult<Reg> {
+        if self.next == Reg::MAX {
+            return Err(SyntaxError::new("function needs more than 65535 registers", span));
+        }
+        let r = self.next;
+        self.next += 1;
+        self.proto.registers = self.proto.registers.max(self.next);
+        Ok(r)
+    }
+
+    fn konst(&mut self, c: Const) -> u32 {
+        if let Some(i) = self.proto.consts.iter().position(|k| *k == c) {
+            return i as u32;
+        }
+        self.proto.consts.push(c);
+        (self.proto.consts.len() - 1) as u32
+    }
+
+    fn global(&mut self, name: &str) -> u32 {
+        let n = self.globals.vars.len() as u32;
+        *self.globals.vars.entry(name.to_owned()).or_insert(n)
+    }
+
+    fn local(&self, name: &str) -> Option<Reg> {
+        self.locals.iter().rev().find(|(n, _)| n == name).map(|&(_, r)| r)
+    }
+
+    // ----- statements -------------------------------------------------------
+
+    fn block(&mut self, block: &Block) -> CResult<()> {
+        let (locals, next) = (self.locals.len(), self.next);
+        self.depth += 1;
+        for stmt in block {
+            self.stmt(stmt)?;
+        }
+        self.depth -= 1;
+        self.locals.truncate(locals);
+        self.next = next;
+        Ok(())
+    }
+
+    fn stmt(&mut self, stmt: &Stmt) -> CResult<()> {
+        self.line = self.lines.line(stmt.span.start);
+        let mark = self.next;
+        match &stmt.kind {
+            StmtKind::Let(name, init) => {
+                let reg = self.temp(stmt.span)?;
+                match init {
+                    Some(e) => self.expr_to(e, reg)?,
+                    None => drop(self.emit(Op::LoadNil(reg))),
+                }
+                self.locals.push((name.clone(), reg));
+                return Ok(());
+            }
+            StmtKind::Our(name, init) => {
+                let g = self.global(name);
+                let r = match init {
+                    Some(e) => self.expr_any(e)?,
+                    None => {
+                        let r = self.temp(stmt.span)?;
+                        self.emit(Op::LoadNil(r));
+                        r
+                    }
+                };
+                self.emit(Op::SetGlobal(g, r));
+            }
+            // Top-level declarations were hoisted by `compile`.
+            StmtKind::Fn(_) if self.proto.name == "main" && self.depth == 1 => {}
+            StmtKind::Fn(f) => return unsupported("nested functions", f.span),
+            StmtKind::Class(_) => return unsupported("classes", stmt.span),
+            StmtKind::Try(..) | StmtKind::Throw(_) => return unsupported("`try` and `throw`", stmt.span),
+            StmtKind::If(arms, otherwise) => self.if_stmt(arms, otherwise.as_ref())?,
+            StmtKind::While(cond, body) => self.while_stmt(cond, body)?,
+            StmtKind::For { parallel: true, .. } => return unsupported("`ma for` loops", stmt.span),
+            StmtKind::For { iter, var, body, .. } => self.for_stmt(iter, var, body)?,
+            StmtKind::Return(value) => match value {
+                Some(e) => {
+                    let r = self.expr_any(e)?;
+                    self.emit(Op::Return(r));
+                }
+                None => drop(self.emit(Op::ReturnNil)),
+            },
+            StmtKind::Break | StmtKind::Next => self.jump_out(matches!(stmt.kind, StmtKind::Break), stmt.span)?,
+            StmtKind::Say(values, newline) => {
+                let base = self.next;
+                for v in values {
+                    let r = self.temp(v.span)?;
+                    self.expr_to(v, r)?;
+                }
+                self.emit(Op::Say(base, values.len() as u16, *newline));
+            }
+            StmtKind::Assign(target, op, value) => self.assign(target, *op, value)?,
+            StmtKind::Expr(e) => {
+                self.expr_any(e)?;
+            }
+        }
+        self.next = mark;
+        Ok(())
+    }
+
+    fn jump_out(&mut self, is_break: bool, span: Span) -> CResult<()> {
+        let at = self.emit(Op::Jump(0));
+        let Some(l) = self.loops.last_mut() else {
+            let what = if is_break { "break" } else { "next" };
+            return Err(SyntaxError::new(format!("`{what}` outside a loop"), span));
+        };
+        if is_break {
+            l.breaks.push(at)
+        } else {
+            l.nexts.push(at)
+        }
+        Ok(())
+    }
+
+    fn if_stmt(&mut self, arms: &[(Expr, Block)], otherwise: Option<&Block>) -> CResult<()> {
+        let mut ends = Vec::new();
+        for (cond, body) in arms {
+            let mark = self.next;
+            let c = self.expr_any(cond)?;
+            self.next = mark;
+            let skip = self.emit(Op::JumpIfFalse(c, 0));
+            self.block(body)?;
+            ends.push(self.emit(Op::Jump(0)));
+            self.patch(skip);
+        }
+        if let Some(body) = otherwise {
+            self.block(body)?;
+        }
+        ends.into_iter().for_each(|e| self.patch(e));
+        Ok(())
+    }
+
+    /// Runs `body` as a loop body; `next` jumps to `continue_at` (emitted by
+    /// `step` after the body), `break` past the loop's back jump to `top`.
+    fn loop_body(&mut self, top: u32, body: &Block, step: impl FnOnce(&mut Self) -> CResult<()>) -> CResult<()> {
+        self.loops.push(Loop { breaks: Vec::new(), nexts: Vec::new() });
+        self.block(body)?;
+        let l = self.loops.pop().expect("pushed above");
+        l.nexts.into_iter().for_each(|n| self.patch(n));
+        step(self)?;
+        self.emit(Op::Jump(top));
+        l.breaks.into_iter().for_each(|b| self.patch(b));
+        Ok(())
+    }
+
+    fn while_stmt(&mut self, cond: &Expr, body: &Block) -> CResult<()> {
+        let top = self.here();
+        let mark = self.next;
+        let c = self.expr_any(cond)?;
+        self.next = mark;
+        let exit = self.emit(Op::JumpIfFalse(c, 0));
+        self.loop_body(top, body, |_| Ok(()))?;
+        self.patch(exit);
+        Ok(())
+    }
+
+    fn for_stmt(&mut self, iter: &Expr, var: &str, body: &Block) -> CResult<()> {
+        let (locals, next) = (self.locals.len(), self.next);
+        let (index, limit, flag) = (self.temp(iter.span)?, self.temp(iter.span)?, self.temp(iter.span)?);
+        let one = self.konst(Const::Num(1.0));
+        let (source, test) = match &iter.kind {
+            ExprKind::UpTo(n) => {
+                let zero = self.konst(Const::Num(0.0));
+                self.emit(Op::LoadK(index, zero));
+                self.expr_to(n, limit)?;
+                (None, BinOp::Lt)
+            }
+            ExprKind::Range(a, b) => {
+                self.expr_to(a, index)?;
+                self.expr_to(b, limit)?;
+                (None, BinOp::Le)
+            }
+            _ => {
+                let array = self.temp(iter.span)?;
+                self.expr_to(iter, array)?;
+                let zero = self.konst(Const::Num(0.0));
+                self.emit(Op::LoadK(index, zero));
+                self.emit(Op::Len(limit, array));
+                (Some(array), BinOp::Lt)
+            }
+        };
+        let var_reg = self.temp(iter.span)?;
+        self.locals.push((var.to_owned(), var_reg));
+        let top = self.here();
+        self.emit(Op::Bin(test, flag, index, limit));
+        let exit = self.emit(Op::JumpIfFalse(flag, 0));
+        match source {
+            Some(array) => drop(self.emit(Op::GetIndex(var_reg, array, index))),
+            None => drop(self.emit(Op::Move(var_reg, index))),
+        }
+        let step = |c: &mut Self| {
+            c.emit(Op::LoadK(flag, one));
+            c.emit(Op::Bin(BinOp::Add, index, index, flag));
+            Ok(())
+        };
+        self.loop_body(top, body, step)?;
+        self.patch(exit);
+        self.locals.truncate(locals);
+        self.next = next;
+        Ok(())
+    }
+
+    fn assign(&mut self, target: &Expr, op: AssignOp, value: &Expr) -> CResult<()> {
+        let bin = match op {
+            AssignOp::Set => None,
+            AssignOp::Add => Some(BinOp::Add),
+            AssignOp::Sub => Some(BinOp::Sub),
+            AssignOp::Mul => Some(BinOp::Mul),
+            AssignOp::Div => Some(BinOp::Div),
+        };
+        match &target.kind {
+            ExprKind::Var(name) => match self.local(name) {
+                Some(r) => match bin {
+                    None => self.expr_to(value, r),
+                    Some(b) => {
+                        let v = self.expr_any(value)?;
+                        self.emit(Op::Bin(b, r, r, v));
+                        Ok(())
+                    }
+                },
+                None => self.assign_global(name, bin, value),
+            },
+            ExprKind::Index(obj, index) => {
+                let (o, i) = (self.expr_any(obj)?, self.expr_any(index)?);
+                let v = match bin {
+                    None => self.expr_any(value)?,
+                    Some(b) => {
+                        let (old, rhs) = (self.temp(target.span)?, self.expr_any(value)?);
+                        self.emit(Op::GetIndex(old, o, i));
+                        self.emit(Op::Bin(b, old, old, rhs));
+                        old
+                    }
+                };
+                self.emit(Op::SetIndex(o, i, v));
+                Ok(())
+            }
+            _ => unsupported("field assignments", target.span),
+        }
+    }
+
+    /// `x = e` or `x op= e` on a global: a read-modify-write section when
+    /// the new value depends on the old one.
+    fn assign_global(&mut self, name: &str, bin: Option<BinOp>, value: &Expr) -> CResult<()> {
+        let g = self.global(name);
+        let rmw = bin.is_some() || reads_var(value, name);
+        if rmw {
+            self.emit(Op::RmwBegin(g));
+        }
+        let v = match bin {
+            None => self.expr_any(value)?,
+            Some(b) => {
+                let (old, rhs) = (self.temp(value.span)?, self.expr_any(value)?);
+                self.emit(Op::GetGlobal(old, g));
+                self.emit(Op::Bin(b, old, old, rhs));
+                old
+            }
+        };
+        self.emit(Op::SetGlobal(g, v));
+        if rmw {
+            self.emit(Op::RmwEnd(g));
+        }
+        Ok(())
+    }
+
+    // ----- expressions ------------------------------------------------------
+
+    /// Compiles `e` into some register (a local's own, or a new temporary).
+    fn expr_any(&mut self, e: &Expr) -> CResult<Reg> {
+        if let ExprKind::Var(name) = &e.kind
+            && let Some(r) = self.local(name)
+        {
+            return Ok(r);
+        }
+        let r = self.temp(e.span)?;
+        self.expr_to(e, r)?;
+        Ok(r)
+    }
+
+    /// Compiles `e` into `dst`.
+    fn expr_to(&mut self, e: &Expr, dst: Reg) -> CResult<()> {
+        let mark = self.next.max(dst + 1);
+        self.next = mark;
+        match &e.kind {
+            ExprKind::Nil => drop(self.emit(Op::LoadNil(dst))),
+            ExprKind::Bool(b) => drop(self.emit(Op::LoadBool(dst, *b))),
+            ExprKind::Num(n) => {
+                let k = self.konst(Const::Num(*n));
+                self.emit(Op::LoadK(dst, k));
+            }
+            ExprKind::Str(s) => {
+                let k = self.konst(Const::Str(s.as_str().into()));
+                self.emit(Op::LoadK(dst, k));
+            }
+            ExprKind::Var(name) => match self.local(name) {
+                Some(r) if r != dst => drop(self.emit(Op::Move(dst, r))),
+                Some(_) => {}
+                None if self.globals.vars.contains_key(name) => {
+                    let g = self.global(name);
+                    self.emit(Op::GetGlobal(dst, g));
+                }
+                None => return Err(SyntaxError::new(format!("unknown variable `{name}`"), e.span)),
+            },
+            ExprKind::Unary(op, x) => {
+                let r = self.expr_any(x)?;
+                self.emit(if *op == UnOp::Neg { Op::Neg(dst, r) } else { Op::Not(dst, r) });
+            }
+            ExprKind::Binary(BinOp::And, a, b) | ExprKind::Binary(BinOp::Or, a, b) => {
+                let and = matches!(e.kind, ExprKind::Binary(BinOp::And, ..));
+                self.expr_to(a, dst)?;
+                let skip = self.emit(if and { Op::JumpIfFalse(dst, 0) } else { Op::JumpIfTrue(dst, 0) });
+                self.expr_to(b, dst)?;
+                self.patch(skip);
+            }
+            ExprKind::Binary(op, a, b) => {
+                let (ra, rb) = (self.expr_any(a)?, self.expr_any(b)?);
+                self.emit(Op::Bin(*op, dst, ra, rb));
+            }
+            ExprKind::Array(items) => {
+                let base = self.consecutive(items)?;
+                self.emit(Op::NewArray(dst, base, items.len() as u16));
+            }
+            ExprKind::Map(pairs) => {
+                let flat: Vec<Expr> = pairs.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect();
+                let base = self.consecutive(&flat)?;
+                self.emit(Op::NewMap(dst, base, pairs.len() as u16));
+            }
+            ExprKind::Index(obj, index) => {
+                let (o, i) = (self.expr_any(obj)?, self.expr_any(index)?);
+                self.emit(Op::GetIndex(dst, o, i));
+            }
+            ExprKind::Call(callee, args) => self.call(dst, callee, args)?,
+            ExprKind::Method(recv, name, args) => {
+                let r = self.expr_any(recv)?;
+                let args = args.as_deref().unwrap_or_default();
+                if let Some(a) = args.iter().find(|a| a.name.is_some()) {
+                    return unsupported("named arguments", a.value.span);
+                }
+                let values: Vec<Expr> = args.iter().map(|a| a.value.clone()).collect();
+                let base = self.consecutive(&values)?;
+                let k = self.konst(Const::Str(name.as_str().into()));
+                self.emit(Op::CallMethod(dst, r, k, base, values.len() as u16));
+            }
+            ExprKind::Range(..) | ExprKind::UpTo(_) => return unsupported("ranges outside `for`", e.span),
+            ExprKind::Closure(..) => return unsupported("anonymous functions", e.span),
+            ExprKind::SelfRef => return unsupported("`self` and classes", e.span),
+            ExprKind::Ma(_) => return unsupported("maatines (`ma`)", e.span),
+        }
+        self.next = mark;
+        Ok(())
+    }
+
+    /// Compiles `items` into consecutive new registers; returns the first.
+    fn consecutive(&mut self, items: &[Expr]) -> CResult<Reg> {
+        let base = self.next;
+        let regs: Vec<Reg> = items.iter().map(|i| self.temp(i.span)).collect::<CResult<_>>()?;
+        for (item, r) in items.iter().zip(regs) {
+            self.expr_to(item, r)?;
+        }
+        Ok(base)
+    }
+
+    fn call(&mut self, dst: Reg, callee: &Expr, args: &[Arg]) -> CResult<()> {
+        let ExprKind::Var(name) = &callee.kind else { return unsupported("calls of computed functions", callee.span) };
+        let Some(&f) = self.globals.functions.get(name) else {
+            return Err(SyntaxError::new(format!("unknown function `{name}`"), callee.span));
+        };
+        if let Some(a) = args.iter().find(|a| a.name.is_some()) {
+            return unsupported("named arguments", a.value.span);
+        }
+        let values: Vec<Expr> = args.iter().map(|a| a.value.clone()).collect();
+        let base = self.consecutive(&values)?;
+        self.emit(Op::Call(dst, f, base, values.len() as u16));
+        Ok(())
+    }
+}
+
+/// Whether `e` reads the variable `name`.
+fn reads_var(e: &Expr, name: &str) -> bool {
+    let any = |es: &[&Expr]| es.iter().any(|x| reads_var(x, name));
+    match &e.kind {
+        ExprKind::Var(n) => n == name,
+        ExprKind::Unary(_, x) | ExprKind::UpTo(x) | ExprKind::Ma(x) => reads_var(x, name),
+        ExprKind::Binary(_, a, b) | ExprKind::Range(a, b) | ExprKind::Index(a, b) => any(&[a, b]),
+        ExprKind::Array(items) => items.iter().any(|x| reads_var(x, name)),
+        ExprKind::Map(pairs) => pairs.iter().any(|(k, v)| any(&[k, v])),
+        ExprKind::Call(f, args) => reads_var(f, name) || args.iter().any(|a| reads_var(&a.value, name)),
+        ExprKind::Method(r, _, args) => reads_var(r, name) || args.iter().flatten().any(|a| reads_var(&a.value, name)),
+        ExprKind::Closure(..)
+        | ExprKind::Nil
+        | ExprKind::Bool(_)
+        | ExprKind::Num(_)
+        | ExprKind::Str(_)
+        | ExprKind::SelfRef => false,
+    }
+}

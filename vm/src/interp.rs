@@ -1,0 +1,551 @@
+//! The interpreter: runs a compiled program as one maatine whose registers
+//! and frames live in its heap's root, in slices of a bounded number of
+//! instructions. Between slices (safe points) the heap pays its allocation
+//! debt, so collection never runs while the interpreter holds a handle.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use maat_gc::{Config, Gc, GcAny, Heap, Root, Trace};
+use maat_sync::{LockRequest, LockStatus, MaatineId, ThreadParker, VarLockTable, World};
+
+use crate::ast::BinOp;
+use crate::bytecode::{Const, Op, Program, Reg};
+use crate::object::array::Array;
+use crate::object::map::Map;
+use crate::object::slot::Slot;
+use crate::object::string::Str;
+use crate::object::{Ctx, ObjError, SyncStats, kind};
+use crate::value::{Unpacked, Value, format_num};
+
+/// Instructions per slice.
+const SLICE: usize = 10_000;
+/// Deepest call nesting before a stack overflow error.
+const MAX_FRAMES: usize = 10_000;
+
+/// A call frame: which function, where its registers start, where it is.
+#[derive(Clone, Copy, Trace)]
+struct Frame {
+    func: u32,
+    base: usize,
+    pc: usize,
+    /// Absolute register of the caller that receives the result.
+    ret: usize,
+}
+
+/// A maatine's state: the root of its heap.
+#[derive(Trace)]
+pub struct State<'gc> {
+    regs: Vec<Value<'gc>>,
+    frames: Vec<Frame>,
+    globals: Vec<Gc<'gc, Slot<'gc>>>,
+    /// Each function's constants, made values once.
+    consts: Vec<Vec<Value<'gc>>>,
+}
+
+struct Machine;
+impl Root for Machine {
+    type Of<'gc> = State<'gc>;
+}
+
+/// A runtime error: the message, the maatine, and the stack trace (function
+/// and line, innermost first).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuntimeError {
+    /// What went wrong.
+    pub message: String,
+    /// In which maatine.
+    pub maatine: MaatineId,
+    /// Function names and lines, innermost first.
+    pub trace: Vec<(String, u32)>,
+    /// The program's file name.
+    pub file: String,
+}
+
+impl std::fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        write!(f, "  in {}", self.maatine)?;
+        const SHOWN: usize = 20;
+        for (i, (func, line)) in self.trace.iter().enumerate() {
+            if i == SHOWN / 2 && self.trace.len() > SHOWN {
+                write!(f, "\n  ... {} more frames ...", self.trace.len() - SHOWN)?;
+            }
+            if i < SHOWN / 2 || i >= self.trace.len().saturating_sub(SHOWN / 2) {
+                write!(f, "\n  at {func} ({}:{line})", self.file)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RuntimeError {}
+
+/// A program ready to run.
+pub struct Vm {
+    heap: Heap<Machine>,
+    program: Arc<Program>,
+    world: Arc<World>,
+    table: VarLockTable,
+    stats: SyncStats,
+    me: MaatineId,
+    /// This maatine's lock request for each global, made once.
+    requests: Vec<LockRequest>,
+    parker: ThreadParker,
+}
+
+enum Step {
+    Continue,
+    Done,
+    Failed(String),
+}
+
+impl Vm {
+    /// Prepares `program` to run with heap configuration `config`.
+    pub fn new(program: Program, config: Config) -> Vm {
+        let program = Arc::new(program);
+        let world = World::new();
+        let stats = SyncStats::default();
+        let p = Arc::clone(&program);
+        let heap = Heap::<Machine>::new(config, |mc| {
+            let cx = Ctx { mc, mode: world.mode(), stats: &stats };
+            let globals = p
+                .globals
+                .iter()
+                .map(|_| {
+                    let slot = Slot::alloc(&cx, Value::nil());
+                    mc.share(slot);
+                    slot
+                })
+                .collect();
+            let consts = p.functions.iter().map(|f| f.consts.iter().map(|c| constant(&cx, c)).collect()).collect();
+            let main = Frame { func: 0, base: 0, pc: 0, ret: 0 };
+            State {
+                regs: vec![Value::nil(); usize::from(p.functions[0].registers) + 1],
+                frames: vec![main],
+                globals,
+                consts,
+            }
+        });
+        let me = MaatineId::new(1).expect("1 is an id");
+        let requests = program.globals.iter().map(|name| LockRequest::new(me, name.as_str())).collect();
+        Vm { heap, program, world, table: VarLockTable::new(), stats, me, requests, parker: ThreadParker::new() }
+    }
+
+    /// Statistics of the heap.
+    pub fn gc_stats(&self) -> maat_gc::Stats {
+        self.heap.stats()
+    }
+
+    /// Object operations that took their lock, and that elided it.
+    pub fn lock_stats(&self) -> (u64, u64) {
+        (self.stats.taken(), self.stats.elided())
+    }
+
+    /// Runs the program to its end, writing `say` output to `out`.
+    pub fn run(&mut self, out: &mut dyn Write) -> Result<(), RuntimeError> {
+        loop {
+            let (program, world, table, stats, me) = (&self.program, &self.world, &self.table, &self.stats, self.me);
+            let (requests, parker) = (&mut self.requests, &self.parker);
+            let step = self.heap.mutate_root(|mc, state| {
+                let cx = Ctx { mc, mode: world.mode(), stats };
+                let mut run = Run { cx: &cx, program, table, me, requests, parker, out: &mut *out };
+                run.slice(state)
+            });
+            self.heap.collect_debt();
+            match step {
+                Step::Continue => {}
+                Step::Done => return Ok(()),
+                Step::Failed(message) => return Err(self.error(message)),
+            }
+        }
+    }
+
+    fn error(&mut self, message: String) -> RuntimeError {
+        let program = &self.program;
+        let trace = self.heap.mutate_root(|_, state| {
+            state
+                .frames
+                .iter()
+                .rev()
+                .map(|f| {
+                    let proto = &program.functions[f.func as usize];
+                    (proto.name.clone(), proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0))
+                })
+                .collect()
+        });
+        RuntimeError { message, maatine: self.me, trace, file: program.file.clone() }
+    }
+}
+
+fn constant<'gc>(cx: &Ctx<'_, 'gc>, c: &Const) -> Value<'gc> {
+    match c {
+        Const::Num(n) => Value::num(*n),
+        Const::Str(s) => Value::object(Str::alloc(cx, s).into()),
+    }
+}
+
+/// One slice of execution.
+struct Run<'r, 'a, 'gc> {
+    cx: &'r Ctx<'a, 'gc>,
+    program: &'r Program,
+    table: &'r VarLockTable,
+    me: MaatineId,
+    requests: &'r mut Vec<LockRequest>,
+    parker: &'r ThreadParker,
+    out: &'r mut dyn Write,
+}
+
+type OpResult<T> = Result<T, String>;
+
+impl<'gc> Run<'_, '_, 'gc> {
+    fn slice(&mut self, st: &mut State<'gc>) -> Step {
+        for _ in 0..SLICE {
+            match self.step(st) {
+                Ok(true) => {}
+                Ok(false) => return Step::Done,
+                Err(message) => return Step::Failed(message),
+            }
+        }
+        Step::Continue
+    }
+
+    /// Executes one instruction; `false` when the program has ended.
+    fn step(&mut self, st: &mut State<'gc>) -> OpResult<bool> {
+        let frame = *st.frames.last().expect("a running maatine has a frame");
+        let proto = &self.program.functions[frame.func as usize];
+        let op = proto.code[frame.pc];
+        st.frames.last_mut().expect("checked").pc += 1;
+        let b = frame.base;
+        let r = |reg: Reg| b + usize::from(reg);
+        match op {
+            Op::LoadK(d, k) => st.regs[r(d)] = st.consts[frame.func as usize][k as usize],
+            Op::LoadNil(d) => st.regs[r(d)] = Value::nil(),
+            Op::LoadBool(d, v) => st.regs[r(d)] = Value::bool(v),
+            Op::Move(d, s) => st.regs[r(d)] = st.regs[r(s)],
+            Op::GetGlobal(d, g) => st.regs[r(d)] = Slot::read(st.globals[g as usize]),
+            Op::SetGlobal(g, s) => {
+                let (slot, value, request) = (st.globals[g as usize], st.regs[r(s)], &mut self.requests[g as usize]);
+                let status =
+                    Slot::write(slot, self.cx, self.table, request, self.parker, value).map_err(|d| d.to_string())?;
+                debug_assert_eq!(status, LockStatus::Acquired);
+            }
+            Op::RmwBegin(g) => {
+                let request = &mut self.requests[g as usize];
+                Slot::begin(st.globals[g as usize], self.cx, self.table, request, self.parker)
+                    .map_err(|d| d.to_string())?;
+            }
+            Op::RmwEnd(g) => {
+                Slot::end(st.globals[g as usize], self.cx, self.table, self.me).map_err(|e| e.to_string())?;
+            }
+            Op::Bin(o, d, x, y) => st.regs[r(d)] = self.binary(o, st.regs[r(x)], st.regs[r(y)])?,
+            Op::Neg(d, x) => {
+                let n = st.regs[r(x)].as_num().ok_or_else(|| type_error("-", &[st.regs[r(x)]]))?;
+                st.regs[r(d)] = Value::num(-n);
+            }
+            Op::Not(d, x) => st.regs[r(d)] = Value::bool(!st.regs[r(x)].truthy()),
+            Op::Jump(t) => st.frames.last_mut().expect("checked").pc = t as usize,
+            Op::JumpIfFalse(c, t) if !st.regs[r(c)].truthy() => st.frames.last_mut().expect("checked").pc = t as usize,
+            Op::JumpIfTrue(c, t) if st.regs[r(c)].truthy() => st.frames.last_mut().expect("checked").pc = t as usize,
+            Op::JumpIfFalse(..) | Op::JumpIfTrue(..) => {}
+            Op::Call(d, f, base, n) => self.call(st, f, r(base), usize::from(n), r(d))?,
+            Op::Return(s) => return Ok(self.ret(st, st.regs[r(s)])),
+            Op::ReturnNil => return Ok(self.ret(st, Value::nil())),
+            Op::NewArray(d, base, n) => {
+                let items = st.regs[r(base)..r(base) + usize::from(n)].to_vec();
+                st.regs[r(d)] = Value::object(Array::alloc(self.cx, items).into());
+            }
+            Op::NewMap(d, base, n) => {
+                let map = Map::alloc(self.cx);
+                for i in 0..usize::from(n) {
+                    let (k, v) = (st.regs[r(base) + 2 * i], st.regs[r(base) + 2 * i + 1]);
+                    Map::set(map, self.cx, k, v).map_err(|e| e.to_string())?;
+                }
+                st.regs[r(d)] = Value::object(map.into());
+            }
+            Op::GetIndex(d, o, i) => st.regs[r(d)] = self.get_index(st.regs[r(o)], st.regs[r(i)])?,
+            Op::SetIndex(o, i, v) => self.set_index(st.regs[r(o)], st.regs[r(i)], st.regs[r(v)])?,
+            Op::Say(base, n, newline) => {
+                let mut text: String =
+                    st.regs[r(base)..r(base) + usize::from(n)].iter().map(|v| self.show(*v)).collect();
+                if newline {
+                    text.push('\n');
+                }
+                self.out.write_all(text.as_bytes()).map_err(|e| format!("cannot write output: {e}"))?;
+            }
+            Op::Len(d, o) => {
+                let v = st.regs[r(o)];
+                let array = object_of(v, kind::ARRAY).ok_or_else(|| format!("cannot iterate over {}", type_name(v)))?;
+                // SAFETY: kind ARRAY objects are Arrays.
+                st.regs[r(d)] = Value::num(Array::len(unsafe { array.downcast() }, self.cx) as f64);
+            }
+            Op::CallMethod(d, o, k, base, n) => {
+                let name = match &proto.consts[k as usize] {
+                    Const::Str(s) => s.clone(),
+                    Const::Num(_) => unreachable!("method names are string constants"),
+                };
+                let args = st.regs[r(base)..r(base) + usize::from(n)].to_vec();
+                st.regs[r(d)] = self.method(st.regs[r(o)], &name, &args)?;
+            }
+        }
+        Ok(true)
+    }
+
+    fn call(&mut self, st: &mut State<'gc>, f: u32, base: usize, n: usize, ret: usize) -> OpResult<()> {
+        let callee = &self.program.functions[f as usize];
+        if n != usize::from(callee.params) {
+            return Err(format!("{} expects {} argument(s), got {n}", callee.name, callee.params));
+        }
+        if st.frames.len() >= MAX_FRAMES {
+            return Err(format!("stack overflow: more than {MAX_FRAMES} nested calls"));
+        }
+        let need = base + usize::from(callee.registers) + 1;
+        if st.regs.len() < need {
+            st.regs.resize(need, Value::nil());
+        }
+        st.frames.push(Frame { func: f, base, pc: 0, ret });
+        Ok(())
+    }
+
+    /// Returns `value` to the caller; `false` when `main` returns.
+    fn ret(&mut self, st: &mut State<'gc>, value: Value<'gc>) -> bool {
+        let frame = st.frames.pop().expect("returning from a frame");
+        if st.frames.is_empty() {
+            return false;
+        }
+        st.regs[frame.ret] = value;
+        true
+    }
+
+    fn binary(&self, op: BinOp, a: Value<'gc>, b: Value<'gc>) -> OpResult<Value<'gc>> {
+        use BinOp::*;
+        Ok(match op {
+            Eq => Value::bool(equal(a, b)),
+            Ne => Value::bool(!equal(a, b)),
+            Concat => {
+                let text = self.show(a) + &self.show(b);
+                Value::object(Str::alloc(self.cx, &text).into())
+            }
+            Lt | Le | Gt | Ge => {
+                let ord = match (a.as_num(), b.as_num(), text_of(a), text_of(b)) {
+                    (Some(x), Some(y), ..) => x.partial_cmp(&y),
+                    (_, _, Some(x), Some(y)) => Some(x.cmp(y)),
+                    _ => return Err(type_error(symbol(op), &[a, b])),
+                };
+                Value::bool(match (op, ord) {
+                    (_, None) => false,
+                    (Lt, Some(o)) => o.is_lt(),
+                    (Le, Some(o)) => o.is_le(),
+                    (Gt, Some(o)) => o.is_gt(),
+                    (_, Some(o)) => o.is_ge(),
+                })
+            }
+            _ => {
+                let (Some(x), Some(y)) = (a.as_num(), b.as_num()) else { return Err(type_error(symbol(op), &[a, b])) };
+                Value::num(match op {
+                    Add => x + y,
+                    Sub => x - y,
+                    Mul => x * y,
+                    Div => x / y,
+                    _ => x % y,
+                })
+            }
+        })
+    }
+
+    fn get_index(&self, o: Value<'gc>, i: Value<'gc>) -> OpResult<Value<'gc>> {
+        if let Some(a) = object_of(o, kind::ARRAY) {
+            let index = i.as_num().ok_or_else(|| format!("array index must be a number, got {}", type_name(i)))?;
+            // SAFETY: kind ARRAY objects are Arrays.
+            return Array::get(unsafe { a.downcast() }, self.cx, index).map_err(|e| e.to_string());
+        }
+        if let Some(m) = object_of(o, kind::MAP) {
+            // SAFETY: kind MAP objects are Maps.
+            return Map::get(unsafe { m.downcast() }, self.cx, i).map_err(|e| e.to_string());
+        }
+        Err(format!("cannot index {}", type_name(o)))
+    }
+
+    fn set_index(&self, o: Value<'gc>, i: Value<'gc>, v: Value<'gc>) -> OpResult<()> {
+        if let Some(a) = object_of(o, kind::ARRAY) {
+            let index = i.as_num().ok_or_else(|| format!("array index must be a number, got {}", type_name(i)))?;
+            // SAFETY: kind ARRAY objects are Arrays.
+            return Array::set(unsafe { a.downcast() }, self.cx, index, v).map_err(|e| e.to_string());
+        }
+        if let Some(m) = object_of(o, kind::MAP) {
+            // SAFETY: kind MAP objects are Maps.
+            return Map::set(unsafe { m.downcast() }, self.cx, i, v).map_err(|e| e.to_string());
+        }
+        Err(format!("cannot index {}", type_name(o)))
+    }
+
+    fn method(&self, recv: Value<'gc>, name: &str, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
+        let cx = self.cx;
+        let err = |e: ObjError| e.to_string();
+        let arity = |n: usize| {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(format!("{}.{name} expects {n} argument(s), got {}", type_name(recv), args.len()))
+            }
+        };
+        let num = |v: Value<'gc>| v.as_num().ok_or_else(|| format!("expected a number, got {}", type_name(v)));
+        match (recv.unpack(), name) {
+            (Unpacked::Num(n), "floor" | "sqrt" | "abs") => {
+                arity(0)?;
+                Ok(Value::num(match name {
+                    "floor" => n.floor(),
+                    "sqrt" => n.sqrt(),
+                    _ => n.abs(),
+                }))
+            }
+            (_, "to_s") => {
+                arity(0)?;
+                Ok(Value::object(Str::alloc(cx, &self.show(recv)).into()))
+            }
+            _ => {
+                if let Some(a) = object_of(recv, kind::ARRAY) {
+                    // SAFETY: kind ARRAY objects are Arrays.
+                    let a = unsafe { a.downcast::<Array<'gc>>() };
+                    return match name {
+                        "push" => arity(1).and_then(|_| Array::push(a, cx, args[0]).map_err(err)).map(|_| recv),
+                        "pop" => arity(0).and_then(|_| Array::pop(a, cx).map_err(err)),
+                        "len" => arity(0).map(|_| Value::num(Array::len(a, cx) as f64)),
+                        "get" => arity(1).and_then(|_| Array::get(a, cx, num(args[0])?).map_err(err)),
+                        _ => Err(unknown_method(recv, name)),
+                    };
+                }
+                if let Some(m) = object_of(recv, kind::MAP) {
+                    // SAFETY: kind MAP objects are Maps.
+                    let m = unsafe { m.downcast::<Map<'gc>>() };
+                    let column = |keys: bool| {
+                        let items = Map::entries(m, cx).into_iter().map(|(k, v)| if keys { k } else { v }).collect();
+                        Value::object(GcAny::from(Array::alloc(cx, items)))
+                    };
+                    return match name {
+                        "get" => arity(1).and_then(|_| Map::get(m, cx, args[0]).map_err(err)),
+                        "set" => arity(2).and_then(|_| Map::set(m, cx, args[0], args[1]).map_err(err)).map(|_| recv),
+                        "has" => arity(1).and_then(|_| Map::has(m, cx, args[0]).map_err(err)).map(Value::bool),
+                        "delete" => arity(1).and_then(|_| Map::delete(m, cx, args[0]).map_err(err)),
+                        "len" => arity(0).map(|_| Value::num(Map::len(m, cx) as f64)),
+                        "keys" => arity(0).map(|_| column(true)),
+                        "values" => arity(0).map(|_| column(false)),
+                        _ => Err(unknown_method(recv, name)),
+                    };
+                }
+                if let Some(s) = text_of(recv) {
+                    let text = |t: String| Value::object(Str::alloc(cx, &t).into());
+                    return match name {
+                        "len" => arity(0).map(|_| Value::num(s.chars().count() as f64)),
+                        "upper" => arity(0).map(|_| text(s.to_uppercase())),
+                        "lower" => arity(0).map(|_| text(s.to_lowercase())),
+                        _ => Err(unknown_method(recv, name)),
+                    };
+                }
+                Err(unknown_method(recv, name))
+            }
+        }
+    }
+
+    /// A value as `say` prints it.
+    fn show(&self, v: Value<'gc>) -> String {
+        struct Num(f64);
+        impl std::fmt::Display for Num {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                format_num(self.0, f)
+            }
+        }
+        match v.unpack() {
+            Unpacked::Nil => "nil".into(),
+            Unpacked::Bool(b) => b.to_string(),
+            Unpacked::Num(n) => Num(n).to_string(),
+            Unpacked::Object(_) => {
+                if let Some(s) = text_of(v) {
+                    return s.to_owned();
+                }
+                if let Some(a) = object_of(v, kind::ARRAY) {
+                    // SAFETY: kind ARRAY objects are Arrays.
+                    let items = Array::snapshot(unsafe { a.downcast() }, self.cx);
+                    return format!("[{}]", items.iter().map(|i| self.show(*i)).collect::<Vec<_>>().join(", "));
+                }
+                if let Some(m) = object_of(v, kind::MAP) {
+                    // SAFETY: kind MAP objects are Maps.
+                    let entries = Map::entries(unsafe { m.downcast() }, self.cx);
+                    let parts: Vec<String> =
+                        entries.iter().map(|(k, v)| format!("{} => {}", self.show(*k), self.show(*v))).collect();
+                    return format!("{{{}}}", parts.join(", "));
+                }
+                type_name(v).to_owned()
+            }
+        }
+    }
+}
+
+fn object_of(v: Value<'_>, k: u8) -> Option<GcAny<'_>> {
+    v.as_object().filter(|o| o.kind() == k)
+}
+
+fn text_of<'gc>(v: Value<'gc>) -> Option<&'gc str> {
+    // SAFETY: kind STR objects are Strs.
+    object_of(v, kind::STR).map(|o| Gc::get(unsafe { o.downcast::<Str>() }).as_str())
+}
+
+/// Maat equality: numbers by value, strings by text, the rest by identity.
+fn equal<'gc>(a: Value<'gc>, b: Value<'gc>) -> bool {
+    match (a.as_num(), b.as_num(), text_of(a), text_of(b)) {
+        (Some(x), Some(y), ..) => x == y,
+        (_, _, Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// The Maat name of a value's type.
+pub fn type_name(v: Value<'_>) -> &'static str {
+    match v.unpack() {
+        Unpacked::Nil => "Nil",
+        Unpacked::Bool(_) => "Bool",
+        Unpacked::Num(_) => "Num",
+        Unpacked::Object(o) => match o.kind() {
+            kind::STR => "Str",
+            kind::ARRAY => "Array",
+            kind::MAP => "Map",
+            _ => "Object",
+        },
+    }
+}
+
+fn symbol(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+        BinOp::Rem => "%",
+        BinOp::Lt => "<",
+        BinOp::Le => "<=",
+        BinOp::Gt => ">",
+        BinOp::Ge => ">=",
+        BinOp::Concat => "~",
+        BinOp::Eq => "==",
+        BinOp::Ne => "!=",
+        BinOp::And => "&&",
+        BinOp::Or => "||",
+    }
+}
+
+fn type_error(op: &str, operands: &[Value<'_>]) -> String {
+    let types: Vec<&str> = operands.iter().map(|v| type_name(*v)).collect();
+    format!("type error: `{op}` cannot take {}", types.join(" and "))
+}
+
+fn unknown_method(recv: Value<'_>, name: &str) -> String {
+    format!("unknown method `{name}` for {}", type_name(recv))
+}
+
+/// Parses, compiles and runs `src` (named `file`), writing output to `out`.
+/// Syntax errors come back rendered with the source line and caret.
+pub fn run_source(file: &str, src: &str, config: Config, out: &mut dyn Write) -> Result<(), String> {
+    let ast = crate::parse(src).map_err(|e| e.render(file, src))?;
+    let program = crate::compiler::compile(&ast, file, src).map_err(|e| e.render(file, src))?;
+    Vm::new(program, config).run(out).map_err(|e| e.to_string())
+}
