@@ -69,6 +69,11 @@ impl<'gc> Mutation<'gc> {
         self.collector.account_extra(bytes as isize);
     }
 
+    /// A snapshot of this heap's statistics.
+    pub fn stats(&self) -> crate::Stats {
+        self.collector.stats()
+    }
+
     /// The counterpart of [`Mutation::report_allocated`].
     pub fn report_freed(&self, bytes: usize) {
         self.collector.account_extra(-(bytes as isize));

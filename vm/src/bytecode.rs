@@ -61,6 +61,28 @@ pub enum Op {
     Say(Reg, u16, bool),
     /// `dst = obj.len` (arrays, maps, strings) for `for` loops over arrays.
     Len(Reg, Reg),
+    /// Starts a `try` block: an error until the matching `TryEnd` jumps to
+    /// `target` with the error value in `reg`.
+    TryBegin(u32, Reg),
+    /// Ends the innermost `try` block without error.
+    TryEnd,
+    /// Raises `r` as an error.
+    Throw(Reg),
+    /// `dst = GC.which(arg)`: collect, stats, mode.
+    Gc(Reg, GcOp, Reg),
+    /// `dst = obj.freeze` / `obj.share`: marks the object graph.
+    Mark(Reg, Reg, bool),
+}
+
+/// The `GC` namespace's operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GcOp {
+    /// `GC.collect`: a full collection at the next safe point.
+    Collect,
+    /// `GC.stats`: a map of statistics.
+    Stats,
+    /// `GC.mode("inc" | "gen")`.
+    Mode,
 }
 
 /// A constant.

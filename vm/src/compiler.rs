@@ -10,14 +10,14 @@
 //! global (`x += e`), compile to `RmwBegin x … SetGlobal x … RmwEnd x`, so no
 //! other maatine writes x in between.
 //!
-//! Not compiled yet (a clear error, not a crash): closures, classes,
-//! `try`/`throw`, `ma` and `self`.
+//! Not compiled yet (a clear error, not a crash): closures, classes, `ma`
+//! and `self`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::ast::*;
-use crate::bytecode::{Const, Op, Program, Proto, Reg};
+use crate::bytecode::{Const, GcOp, Op, Program, Proto, Reg};
 use crate::error::{Span, SyntaxError};
 
 /// Compiles a parsed program from `file` (whose text is `src`, for lines).
@@ -69,6 +69,8 @@ impl LineTable {
 struct Loop {
     breaks: Vec<usize>,
     nexts: Vec<usize>,
+    /// `try` blocks open when the loop started.
+    tries: usize,
 }
 
 struct FnCompiler<'a> {
@@ -81,6 +83,8 @@ struct FnCompiler<'a> {
     line: u32,
     /// Block nesting; 1 inside a function's own body.
     depth: usize,
+    /// `try` blocks open here.
+    tries: usize,
 }
 
 type CResult<T> = Result<T, SyntaxError>;
@@ -94,7 +98,7 @@ impl<'a> FnCompiler<'a> {
         let proto = Proto { name: name.to_owned(), params: params.len() as u16, ..Proto::default() };
         let locals: Vec<(String, Reg)> = params.iter().enumerate().map(|(i, p)| (p.clone(), i as Reg)).collect();
         let next = locals.len() as Reg;
-        FnCompiler { proto, globals, lines, locals, next, loops: Vec::new(), line: 1, depth: 0 }
+        FnCompiler { proto, globals, lines, locals, next, loops: Vec::new(), line: 1, depth: 0, tries: 0 }
     }
 
     fn body(mut self, body: &Block) -> CResult<Proto> {
@@ -119,7 +123,7 @@ impl<'a> FnCompiler<'a> {
     fn patch(&mut self, at: usize) {
         let target = self.here();
         match &mut self.proto.code[at] {
-            Op::Jump(t) | Op::JumpIfFalse(_, t) | Op::JumpIfTrue(_, t) => *t = target,
+            Op::Jump(t) | Op::JumpIfFalse(_, t) | Op::JumpIfTrue(_, t) | Op::TryBegin(t, _) => *t = target,
             other => unreachable!("patching a non-jump {other:?}"),
         }
     }
@@ -194,7 +198,11 @@ impl<'a> FnCompiler<'a> {
             StmtKind::Fn(_) if self.proto.name == "main" && self.depth == 1 => {}
             StmtKind::Fn(f) => return unsupported("nested functions", f.span),
             StmtKind::Class(_) => return unsupported("classes", stmt.span),
-            StmtKind::Try(..) | StmtKind::Throw(_) => return unsupported("`try` and `throw`", stmt.span),
+            StmtKind::Try(body, var, handler) => self.try_stmt(body, var, handler, stmt.span)?,
+            StmtKind::Throw(value) => {
+                let r = self.expr_any(value)?;
+                self.emit(Op::Throw(r));
+            }
             StmtKind::If(arms, otherwise) => self.if_stmt(arms, otherwise.as_ref())?,
             StmtKind::While(cond, body) => self.while_stmt(cond, body)?,
             StmtKind::For { parallel: true, .. } => return unsupported("`ma for` loops", stmt.span),
@@ -225,11 +233,16 @@ impl<'a> FnCompiler<'a> {
     }
 
     fn jump_out(&mut self, is_break: bool, span: Span) -> CResult<()> {
-        let at = self.emit(Op::Jump(0));
-        let Some(l) = self.loops.last_mut() else {
+        let Some(open) = self.loops.last().map(|l| self.tries - l.tries) else {
             let what = if is_break { "break" } else { "next" };
             return Err(SyntaxError::new(format!("`{what}` outside a loop"), span));
         };
+        // Leaving `try` blocks opened inside the loop closes them.
+        for _ in 0..open {
+            self.emit(Op::TryEnd);
+        }
+        let at = self.emit(Op::Jump(0));
+        let l = self.loops.last_mut().expect("checked above");
         if is_break {
             l.breaks.push(at)
         } else {
@@ -259,13 +272,30 @@ impl<'a> FnCompiler<'a> {
     /// Runs `body` as a loop body; `next` jumps to `continue_at` (emitted by
     /// `step` after the body), `break` past the loop's back jump to `top`.
     fn loop_body(&mut self, top: u32, body: &Block, step: impl FnOnce(&mut Self) -> CResult<()>) -> CResult<()> {
-        self.loops.push(Loop { breaks: Vec::new(), nexts: Vec::new() });
+        self.loops.push(Loop { breaks: Vec::new(), nexts: Vec::new(), tries: self.tries });
         self.block(body)?;
         let l = self.loops.pop().expect("pushed above");
         l.nexts.into_iter().for_each(|n| self.patch(n));
         step(self)?;
         self.emit(Op::Jump(top));
         l.breaks.into_iter().for_each(|b| self.patch(b));
+        Ok(())
+    }
+
+    fn try_stmt(&mut self, body: &Block, var: &str, handler: &Block, span: Span) -> CResult<()> {
+        let err = self.temp(span)?;
+        let begin = self.emit(Op::TryBegin(0, err));
+        self.tries += 1;
+        self.block(body)?;
+        self.tries -= 1;
+        self.emit(Op::TryEnd);
+        let skip = self.emit(Op::Jump(0));
+        self.patch(begin);
+        let locals = self.locals.len();
+        self.locals.push((var.to_owned(), err));
+        self.block(handler)?;
+        self.locals.truncate(locals);
+        self.patch(skip);
         Ok(())
     }
 
@@ -455,6 +485,25 @@ impl<'a> FnCompiler<'a> {
                 self.emit(Op::GetIndex(dst, o, i));
             }
             ExprKind::Call(callee, args) => self.call(dst, callee, args)?,
+            ExprKind::Method(recv, name, args) if is_gc_namespace(recv, self) => {
+                let op = match name.as_str() {
+                    "collect" => GcOp::Collect,
+                    "stats" => GcOp::Stats,
+                    "mode" => GcOp::Mode,
+                    _ => return Err(SyntaxError::new(format!("unknown method `{name}` for GC"), e.span)),
+                };
+                let arg = self.temp(e.span)?;
+                match args.as_deref().unwrap_or_default() {
+                    [] => drop(self.emit(Op::LoadNil(arg))),
+                    [a] => self.expr_to(&a.value, arg)?,
+                    _ => return Err(SyntaxError::new(format!("GC.{name} takes at most one argument"), e.span)),
+                }
+                self.emit(Op::Gc(dst, op, arg));
+            }
+            ExprKind::Method(recv, name, None) if name == "freeze" || name == "share" => {
+                let r = self.expr_any(recv)?;
+                self.emit(Op::Mark(dst, r, name == "freeze"));
+            }
             ExprKind::Method(recv, name, args) => {
                 let r = self.expr_any(recv)?;
                 let args = args.as_deref().unwrap_or_default();
@@ -498,6 +547,11 @@ impl<'a> FnCompiler<'a> {
         self.emit(Op::Call(dst, f, base, values.len() as u16));
         Ok(())
     }
+}
+
+/// Whether `e` is the `GC` namespace (not shadowed by a variable).
+fn is_gc_namespace(e: &Expr, c: &FnCompiler<'_>) -> bool {
+    matches!(&e.kind, ExprKind::Var(n) if n == "GC" && c.local(n).is_none() && !c.globals.vars.contains_key(n))
 }
 
 /// Whether `e` reads the variable `name`.

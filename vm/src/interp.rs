@@ -10,7 +10,7 @@ use maat_gc::{Config, Gc, GcAny, Heap, Root, Trace};
 use maat_sync::{LockRequest, LockStatus, MaatineId, ThreadParker, VarLockTable, World};
 
 use crate::ast::BinOp;
-use crate::bytecode::{Const, Op, Program, Reg};
+use crate::bytecode::{Const, GcOp, Op, Program, Reg};
 use crate::object::array::Array;
 use crate::object::map::Map;
 use crate::object::slot::Slot;
@@ -38,6 +38,9 @@ struct Frame {
 pub struct State<'gc> {
     regs: Vec<Value<'gc>>,
     frames: Vec<Frame>,
+    handlers: Vec<Handler>,
+    /// Open read-modify-write sections: global index and frame count.
+    sections: Vec<(u32, usize)>,
     globals: Vec<Gc<'gc, Slot<'gc>>>,
     /// Each function's constants, made values once.
     consts: Vec<Vec<Value<'gc>>>,
@@ -98,6 +101,48 @@ enum Step {
     Continue,
     Done,
     Failed(String),
+    /// The program asked for something only a safe point can do.
+    Request(Request),
+}
+
+/// What `GC.collect` and `GC.mode` ask of the next safe point.
+#[derive(Clone, Copy)]
+enum Request {
+    Collect,
+    Mode(maat_gc::Mode),
+}
+
+/// How an instruction ended.
+enum Flow {
+    Next,
+    Done,
+    Request(Request),
+}
+
+/// An error on its way to a `catch`: a runtime error's message, or a
+/// thrown value.
+enum Raise<'gc> {
+    Message(String),
+    Thrown(Value<'gc>),
+}
+
+impl From<String> for Raise<'_> {
+    fn from(message: String) -> Self {
+        Raise::Message(message)
+    }
+}
+
+/// An open `try` block.
+#[derive(Clone, Copy, Trace)]
+struct Handler {
+    /// Frames when it began (its own frame included).
+    frames: usize,
+    /// Where the `catch` block starts.
+    target: usize,
+    /// The absolute register receiving the error.
+    error: usize,
+    /// Read-modify-write sections open when it began.
+    sections: usize,
 }
 
 impl Vm {
@@ -123,6 +168,8 @@ impl Vm {
             State {
                 regs: vec![Value::nil(); usize::from(p.functions[0].registers) + 1],
                 frames: vec![main],
+                handlers: Vec::new(),
+                sections: Vec::new(),
                 globals,
                 consts,
             }
@@ -157,6 +204,8 @@ impl Vm {
                 Step::Continue => {}
                 Step::Done => return Ok(()),
                 Step::Failed(message) => return Err(self.error(message)),
+                Step::Request(Request::Collect) => self.heap.collect(),
+                Step::Request(Request::Mode(mode)) => self.heap.set_mode(mode),
             }
         }
     }
@@ -202,16 +251,48 @@ impl<'gc> Run<'_, '_, 'gc> {
     fn slice(&mut self, st: &mut State<'gc>) -> Step {
         for _ in 0..SLICE {
             match self.step(st) {
-                Ok(true) => {}
-                Ok(false) => return Step::Done,
-                Err(message) => return Step::Failed(message),
+                Ok(Flow::Next) => {}
+                Ok(Flow::Done) => return Step::Done,
+                Ok(Flow::Request(r)) => return Step::Request(r),
+                Err(raise) => {
+                    if let Err(message) = self.catch(st, raise) {
+                        self.release_sections(st, 0);
+                        return Step::Failed(message);
+                    }
+                }
             }
         }
         Step::Continue
     }
 
-    /// Executes one instruction; `false` when the program has ended.
-    fn step(&mut self, st: &mut State<'gc>) -> OpResult<bool> {
+    /// Sends an error to the innermost `try`, unwinding frames and closing
+    /// the read-modify-write sections opened since; the message if none.
+    fn catch(&mut self, st: &mut State<'gc>, raise: Raise<'gc>) -> Result<(), String> {
+        let Some(h) = st.handlers.pop() else {
+            return Err(match raise {
+                Raise::Message(m) => m,
+                Raise::Thrown(v) => format!("uncaught: {}", self.show(v)),
+            });
+        };
+        self.release_sections(st, h.sections);
+        st.frames.truncate(h.frames);
+        st.regs[h.error] = match raise {
+            Raise::Message(m) => Value::object(Str::alloc(self.cx, &m).into()),
+            Raise::Thrown(v) => v,
+        };
+        st.frames.last_mut().expect("the handler's frame").pc = h.target;
+        Ok(())
+    }
+
+    fn release_sections(&mut self, st: &mut State<'gc>, keep: usize) {
+        for (g, _) in st.sections.drain(keep..).rev() {
+            // Sections are opened and closed by this maatine only: it holds them.
+            Slot::end(st.globals[g as usize], self.cx, self.table, self.me).expect("this maatine holds its sections");
+        }
+    }
+
+    /// Executes one instruction.
+    fn step(&mut self, st: &mut State<'gc>) -> Result<Flow, Raise<'gc>> {
         let frame = *st.frames.last().expect("a running maatine has a frame");
         let proto = &self.program.functions[frame.func as usize];
         let op = proto.code[frame.pc];
@@ -234,9 +315,51 @@ impl<'gc> Run<'_, '_, 'gc> {
                 let request = &mut self.requests[g as usize];
                 Slot::begin(st.globals[g as usize], self.cx, self.table, request, self.parker)
                     .map_err(|d| d.to_string())?;
+                st.sections.push((g, st.frames.len()));
             }
             Op::RmwEnd(g) => {
+                st.sections.pop();
                 Slot::end(st.globals[g as usize], self.cx, self.table, self.me).map_err(|e| e.to_string())?;
+            }
+            Op::TryBegin(target, e) => st.handlers.push(Handler {
+                frames: st.frames.len(),
+                target: target as usize,
+                error: r(e),
+                sections: st.sections.len(),
+            }),
+            Op::TryEnd => drop(st.handlers.pop()),
+            Op::Throw(v) => return Err(Raise::Thrown(st.regs[r(v)])),
+            Op::Gc(d, op, arg) => {
+                st.regs[r(d)] = Value::nil();
+                match op {
+                    GcOp::Collect => return Ok(Flow::Request(Request::Collect)),
+                    GcOp::Stats => st.regs[r(d)] = self.gc_stats()?,
+                    GcOp::Mode => {
+                        let mode = match text_of(st.regs[r(arg)]) {
+                            Some("inc") => maat_gc::Mode::Incremental,
+                            Some("gen") => maat_gc::Mode::Generational,
+                            _ => {
+                                return Err(format!(
+                                    "GC.mode takes \"inc\" or \"gen\", got {}",
+                                    self.show(st.regs[r(arg)])
+                                )
+                                .into());
+                            }
+                        };
+                        return Ok(Flow::Request(Request::Mode(mode)));
+                    }
+                }
+            }
+            Op::Mark(d, o, freeze) => {
+                let v = st.regs[r(o)];
+                if let Some(obj) = v.as_object() {
+                    if freeze {
+                        self.cx.mc.freeze(obj)
+                    } else {
+                        self.cx.mc.share(obj)
+                    };
+                }
+                st.regs[r(d)] = v;
             }
             Op::Bin(o, d, x, y) => st.regs[r(d)] = self.binary(o, st.regs[r(x)], st.regs[r(y)])?,
             Op::Neg(d, x) => {
@@ -288,7 +411,29 @@ impl<'gc> Run<'_, '_, 'gc> {
                 st.regs[r(d)] = self.method(st.regs[r(o)], &name, &args)?;
             }
         }
-        Ok(true)
+        Ok(Flow::Next)
+    }
+
+    /// `GC.stats`: the heap's statistics as a map.
+    fn gc_stats(&self) -> OpResult<Value<'gc>> {
+        let s = self.cx.mc.stats();
+        let c = s.collections;
+        let map = Map::alloc(self.cx);
+        let entries = [
+            ("bytes_allocated", s.bytes_allocated as f64),
+            ("bytes_freed", s.bytes_freed as f64),
+            ("objects_allocated", s.objects_allocated as f64),
+            ("objects_freed", s.objects_freed as f64),
+            ("collections", (c.incremental + c.full + c.minor + c.major) as f64),
+            ("minor", c.minor as f64),
+            ("major", c.major as f64),
+            ("max_pause_ms", s.pauses.max().as_secs_f64() * 1e3),
+        ];
+        for (k, v) in entries {
+            Map::set(map, self.cx, Value::object(Str::alloc(self.cx, k).into()), Value::num(v))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(Value::object(map.into()))
     }
 
     fn call(&mut self, st: &mut State<'gc>, f: u32, base: usize, n: usize, ret: usize) -> OpResult<()> {
@@ -307,14 +452,18 @@ impl<'gc> Run<'_, '_, 'gc> {
         Ok(())
     }
 
-    /// Returns `value` to the caller; `false` when `main` returns.
-    fn ret(&mut self, st: &mut State<'gc>, value: Value<'gc>) -> bool {
+    /// Returns `value` to the caller (closing the `try` blocks of the
+    /// returning frame).
+    fn ret(&mut self, st: &mut State<'gc>, value: Value<'gc>) -> Flow {
         let frame = st.frames.pop().expect("returning from a frame");
+        while st.handlers.last().is_some_and(|h| h.frames > st.frames.len()) {
+            st.handlers.pop();
+        }
         if st.frames.is_empty() {
-            return false;
+            return Flow::Done;
         }
         st.regs[frame.ret] = value;
-        true
+        Flow::Next
     }
 
     fn binary(&self, op: BinOp, a: Value<'gc>, b: Value<'gc>) -> OpResult<Value<'gc>> {
@@ -399,6 +548,8 @@ impl<'gc> Run<'_, '_, 'gc> {
                     _ => n.abs(),
                 }))
             }
+            (Unpacked::Object(o), "frozen") => arity(0).map(|_| Value::bool(o.is_frozen())),
+            (_, "frozen") => arity(0).map(|_| Value::bool(true)),
             (_, "to_s") => {
                 arity(0)?;
                 Ok(Value::object(Str::alloc(cx, &self.show(recv)).into()))
