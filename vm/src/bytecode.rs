@@ -25,6 +25,8 @@ pub enum Op {
     GetGlobal(Reg, u32),
     /// `global g = src` (waits for another maatine's section on g)
     SetGlobal(u32, Reg),
+    /// `global g = src` inside g's read-modify-write section (no locking).
+    StoreGlobal(u32, Reg),
     /// Begins a read-modify-write section on global g.
     RmwBegin(u32),
     /// Ends it.

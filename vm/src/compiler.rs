@@ -411,9 +411,11 @@ impl<'a> FnCompiler<'a> {
                 old
             }
         };
-        self.emit(Op::SetGlobal(g, v));
         if rmw {
+            self.emit(Op::StoreGlobal(g, v));
             self.emit(Op::RmwEnd(g));
+        } else {
+            self.emit(Op::SetGlobal(g, v));
         }
         Ok(())
     }

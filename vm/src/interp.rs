@@ -249,7 +249,13 @@ type OpResult<T> = Result<T, String>;
 
 impl<'gc> Run<'_, '_, 'gc> {
     fn slice(&mut self, st: &mut State<'gc>) -> Step {
-        for _ in 0..SLICE {
+        let mut budget = SLICE;
+        while budget > 0 {
+            budget -= self.run_simple(st, budget);
+            if budget == 0 {
+                break;
+            }
+            budget -= 1;
             match self.step(st) {
                 Ok(Flow::Next) => {}
                 Ok(Flow::Done) => return Step::Done,
@@ -263,6 +269,76 @@ impl<'gc> Run<'_, '_, 'gc> {
             }
         }
         Step::Continue
+    }
+
+    /// The fast path: runs instructions that cannot fail, call, allocate or
+    /// block (moves, constants, global reads, arithmetic and comparison on
+    /// numbers, jumps) with the frame held in locals, until one that needs
+    /// [`Run::step`] or `budget` instructions. Returns how many it ran.
+    fn run_simple(&mut self, st: &mut State<'gc>, budget: usize) -> usize {
+        let State { regs, frames, globals, consts, sections, .. } = st;
+        let depth = frames.len();
+        let frame = frames.last_mut().expect("a running maatine has a frame");
+        let code = &self.program.functions[frame.func as usize].code;
+        let consts = &consts[frame.func as usize];
+        let (base, mut pc) = (frame.base, frame.pc);
+        let mut ran = 0;
+        while ran < budget {
+            let r = |reg: Reg| base + usize::from(reg);
+            match code[pc] {
+                Op::LoadK(d, k) => regs[r(d)] = consts[k as usize],
+                Op::LoadNil(d) => regs[r(d)] = Value::nil(),
+                Op::LoadBool(d, v) => regs[r(d)] = Value::bool(v),
+                Op::Move(d, s) => regs[r(d)] = regs[r(s)],
+                Op::GetGlobal(d, g) => regs[r(d)] = Slot::read(globals[g as usize]),
+                Op::Not(d, x) => regs[r(d)] = Value::bool(!regs[r(x)].truthy()),
+                Op::StoreGlobal(g, s) if regs[r(s)].as_object().is_none() => {
+                    Slot::store(globals[g as usize], self.cx, regs[r(s)]);
+                }
+                Op::RmwBegin(g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
+                    sections.push((g, depth));
+                }
+                Op::RmwEnd(g) => {
+                    if Slot::end(globals[g as usize], self.cx, self.table, self.me).is_err() {
+                        break;
+                    }
+                    sections.pop();
+                }
+                Op::Jump(t) => {
+                    pc = t as usize;
+                    ran += 1;
+                    continue;
+                }
+                Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) => {
+                    let jump_if = matches!(code[pc], Op::JumpIfTrue(..));
+                    pc = if regs[r(c)].truthy() == jump_if { t as usize } else { pc + 1 };
+                    ran += 1;
+                    continue;
+                }
+                Op::Bin(op, d, x, y) => {
+                    let (Some(a), Some(b)) = (regs[r(x)].as_num(), regs[r(y)].as_num()) else { break };
+                    regs[r(d)] = match op {
+                        BinOp::Add => Value::num(a + b),
+                        BinOp::Sub => Value::num(a - b),
+                        BinOp::Mul => Value::num(a * b),
+                        BinOp::Div => Value::num(a / b),
+                        BinOp::Rem => Value::num(a % b),
+                        BinOp::Lt => Value::bool(a < b),
+                        BinOp::Le => Value::bool(a <= b),
+                        BinOp::Gt => Value::bool(a > b),
+                        BinOp::Ge => Value::bool(a >= b),
+                        BinOp::Eq => Value::bool(a == b),
+                        BinOp::Ne => Value::bool(a != b),
+                        BinOp::Concat | BinOp::And | BinOp::Or => break,
+                    };
+                }
+                _ => break,
+            }
+            pc += 1;
+            ran += 1;
+        }
+        frame.pc = pc;
+        ran
     }
 
     /// Sends an error to the innermost `try`, unwinding frames and closing
@@ -311,6 +387,7 @@ impl<'gc> Run<'_, '_, 'gc> {
                     Slot::write(slot, self.cx, self.table, request, self.parker, value).map_err(|d| d.to_string())?;
                 debug_assert_eq!(status, LockStatus::Acquired);
             }
+            Op::StoreGlobal(g, s) => Slot::store(st.globals[g as usize], self.cx, st.regs[r(s)]),
             Op::RmwBegin(g) => {
                 let request = &mut self.requests[g as usize];
                 Slot::begin(st.globals[g as usize], self.cx, self.table, request, self.parker)

@@ -110,6 +110,13 @@ impl<'gc> Slot<'gc> {
         Gc::get(this).lock.lock(table, ctx.mode, request, parker)
     }
 
+    /// Begins a section only if that needs no waiting (the slot is
+    /// unshared, free, or already held by `me`); `false` otherwise, and
+    /// nothing changed.
+    pub fn try_begin(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, me: maat_sync::MaatineId) -> bool {
+        !Self::locked(this) || Gc::get(this).lock.try_lock(ctx.mode, me)
+    }
+
     /// Ends a section (`RMW_END`).
     pub fn end(
         this: Gc<'gc, Self>,
