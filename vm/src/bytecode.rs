@@ -74,6 +74,17 @@ pub enum Op {
     Gc(Reg, GcOp, Reg),
     /// `dst = obj.freeze` / `obj.share`: marks the object graph.
     Mark(Reg, Reg, bool),
+    /// `dst = builtin(regs base .. base + n)`.
+    Builtin(Reg, Builtin, Reg, u16),
+}
+
+/// Built-in functions (a user function of the same name takes precedence).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    /// `clock()`: seconds since the program started.
+    Clock,
+    /// `assert(cond)` or `assert(cond, message)`.
+    Assert,
 }
 
 /// The `GC` namespace's operations.

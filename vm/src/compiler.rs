@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::ast::*;
-use crate::bytecode::{Const, GcOp, Op, Program, Proto, Reg};
+use crate::bytecode::{Builtin, Const, GcOp, Op, Program, Proto, Reg};
 use crate::error::{Span, SyntaxError};
 
 /// Compiles a parsed program from `file` (whose text is `src`, for lines).
@@ -538,15 +538,22 @@ impl<'a> FnCompiler<'a> {
 
     fn call(&mut self, dst: Reg, callee: &Expr, args: &[Arg]) -> CResult<()> {
         let ExprKind::Var(name) = &callee.kind else { return unsupported("calls of computed functions", callee.span) };
-        let Some(&f) = self.globals.functions.get(name) else {
-            return Err(SyntaxError::new(format!("unknown function `{name}`"), callee.span));
+        let target = match (self.globals.functions.get(name), name.as_str()) {
+            (Some(&f), _) => Ok(f),
+            (None, "clock") => Err(Builtin::Clock),
+            (None, "assert") => Err(Builtin::Assert),
+            (None, _) => return Err(SyntaxError::new(format!("unknown function `{name}`"), callee.span)),
         };
         if let Some(a) = args.iter().find(|a| a.name.is_some()) {
             return unsupported("named arguments", a.value.span);
         }
         let values: Vec<Expr> = args.iter().map(|a| a.value.clone()).collect();
         let base = self.consecutive(&values)?;
-        self.emit(Op::Call(dst, f, base, values.len() as u16));
+        let n = values.len() as u16;
+        self.emit(match target {
+            Ok(f) => Op::Call(dst, f, base, n),
+            Err(b) => Op::Builtin(dst, b, base, n),
+        });
         Ok(())
     }
 }

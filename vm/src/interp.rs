@@ -10,7 +10,7 @@ use maat_gc::{Config, Gc, GcAny, Heap, Root, Trace};
 use maat_sync::{LockRequest, LockStatus, MaatineId, ThreadParker, VarLockTable, World};
 
 use crate::ast::BinOp;
-use crate::bytecode::{Const, GcOp, Op, Program, Reg};
+use crate::bytecode::{Builtin, Const, GcOp, Op, Program, Reg};
 use crate::object::array::Array;
 use crate::object::map::Map;
 use crate::object::slot::Slot;
@@ -95,6 +95,8 @@ pub struct Vm {
     /// This maatine's lock request for each global, made once.
     requests: Vec<LockRequest>,
     parker: ThreadParker,
+    /// When the program started, for `clock()`.
+    started: std::time::Instant,
 }
 
 enum Step {
@@ -176,7 +178,8 @@ impl Vm {
         });
         let me = MaatineId::new(1).expect("1 is an id");
         let requests = program.globals.iter().map(|name| LockRequest::new(me, name.as_str())).collect();
-        Vm { heap, program, world, table: VarLockTable::new(), stats, me, requests, parker: ThreadParker::new() }
+        let (table, parker, started) = (VarLockTable::new(), ThreadParker::new(), std::time::Instant::now());
+        Vm { heap, program, world, table, stats, me, requests, parker, started }
     }
 
     /// Statistics of the heap.
@@ -193,10 +196,10 @@ impl Vm {
     pub fn run(&mut self, out: &mut dyn Write) -> Result<(), RuntimeError> {
         loop {
             let (program, world, table, stats, me) = (&self.program, &self.world, &self.table, &self.stats, self.me);
-            let (requests, parker) = (&mut self.requests, &self.parker);
+            let (requests, parker, started) = (&mut self.requests, &self.parker, self.started);
             let step = self.heap.mutate_root(|mc, state| {
                 let cx = Ctx { mc, mode: world.mode(), stats };
-                let mut run = Run { cx: &cx, program, table, me, requests, parker, out: &mut *out };
+                let mut run = Run { cx: &cx, program, table, me, requests, parker, started, out: &mut *out };
                 run.slice(state)
             });
             self.heap.collect_debt();
@@ -242,6 +245,7 @@ struct Run<'r, 'a, 'gc> {
     me: MaatineId,
     requests: &'r mut Vec<LockRequest>,
     parker: &'r ThreadParker,
+    started: std::time::Instant,
     out: &'r mut dyn Write,
 }
 
@@ -426,6 +430,24 @@ impl<'gc> Run<'_, '_, 'gc> {
                         return Ok(Flow::Request(Request::Mode(mode)));
                     }
                 }
+            }
+            Op::Builtin(d, b, base, n) => {
+                let args = &st.regs[r(base)..r(base) + usize::from(n)];
+                st.regs[r(d)] = match (b, args) {
+                    (Builtin::Clock, []) => Value::num(self.started.elapsed().as_secs_f64()),
+                    (Builtin::Assert, [cond, rest @ ..]) if rest.len() <= 1 => {
+                        if !cond.truthy() {
+                            let why = rest.first().map_or_else(
+                                || "assertion failed".to_owned(),
+                                |m| format!("assertion failed: {}", self.show(*m)),
+                            );
+                            return Err(why.into());
+                        }
+                        Value::nil()
+                    }
+                    (Builtin::Clock, _) => return Err(format!("clock takes no arguments, got {n}").into()),
+                    (Builtin::Assert, _) => return Err(format!("assert takes 1 or 2 arguments, got {n}").into()),
+                };
             }
             Op::Mark(d, o, freeze) => {
                 let v = st.regs[r(o)];
@@ -640,6 +662,19 @@ impl<'gc> Run<'_, '_, 'gc> {
                         "pop" => arity(0).and_then(|_| Array::pop(a, cx).map_err(err)),
                         "len" => arity(0).map(|_| Value::num(Array::len(a, cx) as f64)),
                         "get" => arity(1).and_then(|_| Array::get(a, cx, num(args[0])?).map_err(err)),
+                        "set" => {
+                            arity(2).and_then(|_| Array::set(a, cx, num(args[0])?, args[1]).map_err(err)).map(|_| recv)
+                        }
+                        "insert" => arity(2)
+                            .and_then(|_| Array::insert(a, cx, num(args[0])?, args[1]).map_err(err))
+                            .map(|_| recv),
+                        "remove" => arity(1).and_then(|_| Array::remove(a, cx, num(args[0])?).map_err(err)),
+                        "join" => arity(1).map(|_| {
+                            let sep = self.show(args[0]);
+                            let parts: Vec<String> = Array::snapshot(a, cx).iter().map(|v| self.show(*v)).collect();
+                            Value::object(Str::alloc(cx, &parts.join(&sep)).into())
+                        }),
+                        "sort" => arity(0).and_then(|_| Array::replace_all(a, cx, sorted)).map(|_| recv),
                         _ => Err(unknown_method(recv, name)),
                     };
                 }
@@ -667,6 +702,27 @@ impl<'gc> Run<'_, '_, 'gc> {
                         "len" => arity(0).map(|_| Value::num(s.chars().count() as f64)),
                         "upper" => arity(0).map(|_| text(s.to_uppercase())),
                         "lower" => arity(0).map(|_| text(s.to_lowercase())),
+                        "concat" => arity(1).map(|_| text(format!("{s}{}", self.show(args[0])))),
+                        "split" => arity(1).map(|_| {
+                            let sep = self.show(args[0]);
+                            let parts: Vec<Value<'gc>> = if sep.is_empty() {
+                                s.chars().map(|c| text(c.to_string())).collect()
+                            } else {
+                                s.split(sep.as_str()).map(|p| text(p.to_owned())).collect()
+                            };
+                            Value::object(GcAny::from(Array::alloc(cx, parts)))
+                        }),
+                        "index" => arity(1).map(|_| {
+                            let needle = self.show(args[0]);
+                            Value::num(s.find(&needle).map_or(-1.0, |at| s[..at].chars().count() as f64))
+                        }),
+                        "substr" => arity(2).and_then(|_| {
+                            let (from, len) = (num(args[0])?, num(args[1])?);
+                            if from < 0.0 || len < 0.0 || from.fract() != 0.0 || len.fract() != 0.0 {
+                                return Err(format!("substr needs whole numbers from 0, got {from} and {len}"));
+                            }
+                            Ok(text(s.chars().skip(from as usize).take(len as usize).collect()))
+                        }),
                         _ => Err(unknown_method(recv, name)),
                     };
                 }
@@ -707,6 +763,18 @@ impl<'gc> Run<'_, '_, 'gc> {
             }
         }
     }
+}
+
+/// The items sorted: all numbers, or all strings; anything else is an error.
+fn sorted(mut items: Vec<Value<'_>>) -> Result<Vec<Value<'_>>, String> {
+    if items.iter().all(|v| v.as_num().is_some()) {
+        items.sort_by(|a, b| a.as_num().unwrap_or(0.0).total_cmp(&b.as_num().unwrap_or(0.0)));
+    } else if items.iter().all(|v| text_of(*v).is_some()) {
+        items.sort_by(|a, b| text_of(*a).cmp(&text_of(*b)));
+    } else {
+        return Err("sort needs an array of numbers or of strings".to_owned());
+    }
+    Ok(items)
 }
 
 fn object_of(v: Value<'_>, k: u8) -> Option<GcAny<'_>> {

@@ -105,6 +105,42 @@ impl<'gc> Array<'gc> {
         Ok(())
     }
 
+    /// Inserts an item at `i` (0 to len), shifting the rest.
+    pub fn insert(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64, value: Value<'gc>) -> Result<(), ObjError> {
+        let obj = GcAny::from(this);
+        ctx.before_store(obj, "Array", value)?;
+        ctx.mc.backward_barrier(obj);
+        Self::write(this, ctx, |items| {
+            let i = index(i, items.len() + 1)?;
+            items.insert(i, value);
+            Ok(())
+        })
+    }
+
+    /// Removes and returns the item at `i`, shifting the rest.
+    pub fn remove(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64) -> Result<Value<'gc>, ObjError> {
+        let obj = GcAny::from(this);
+        ctx.before_store(obj, "Array", Value::nil())?;
+        ctx.mc.backward_barrier(obj);
+        Self::write(this, ctx, |items| index(i, items.len()).map(|i| items.remove(i)))
+    }
+
+    /// Replaces all items at once (for sorting): `f` gets a copy and returns
+    /// the new order.
+    pub fn replace_all(
+        this: Gc<'gc, Self>,
+        ctx: &Ctx<'_, 'gc>,
+        f: impl FnOnce(Vec<Value<'gc>>) -> Result<Vec<Value<'gc>>, String>,
+    ) -> Result<(), String> {
+        let obj = GcAny::from(this);
+        ctx.before_store(obj, "Array", Value::nil()).map_err(|e| e.to_string())?;
+        ctx.mc.backward_barrier(obj);
+        Self::write(this, ctx, |items| {
+            *items = f(core::mem::take(items))?;
+            Ok(())
+        })
+    }
+
     /// Removes and returns the last item (`nil` when empty).
     pub fn pop(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> Result<Value<'gc>, ObjError> {
         let obj = GcAny::from(this);
