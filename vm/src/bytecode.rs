@@ -76,6 +76,26 @@ pub enum Op {
     Mark(Reg, Reg, bool),
     /// `dst = builtin(regs base .. base + n)`.
     Builtin(Reg, Builtin, Reg, u16),
+    /// `dst = a new slot holding src` (a captured variable).
+    NewSlot(Reg, Reg),
+    /// `dst = the value in the slot held by reg`.
+    GetSlot(Reg, Reg),
+    /// `slot (in reg) = src`, waiting for another maatine's section.
+    SetSlot(Reg, Reg),
+    /// `dst = upvalue i's value`.
+    GetUpval(Reg, u16),
+    /// `dst = upvalue i's slot itself`.
+    UpvalSlot(Reg, u16),
+    /// Begins a read-modify-write section on the slot in reg.
+    SlotBegin(Reg),
+    /// Stores into the slot in reg inside its section.
+    SlotStore(Reg, Reg),
+    /// Ends the section on the slot in reg.
+    SlotEnd(Reg),
+    /// `dst = closure of function f over the slots in regs base .. base + n`.
+    Closure(Reg, u32, Reg, u16),
+    /// `dst = (closure in reg)(regs base .. base + n)`.
+    CallValue(Reg, Reg, Reg, u16),
 }
 
 /// Built-in functions (a user function of the same name takes precedence).

@@ -10,8 +10,13 @@
 //! global (`x += e`), compile to `RmwBegin x … SetGlobal x … RmwEnd x`, so no
 //! other maatine writes x in between.
 //!
-//! Not compiled yet (a clear error, not a crash): closures, classes, `ma`
-//! and `self`.
+//! Closures capture variables by reference: a local that some closure
+//! captures (see [`crate::resolve`]) lives in a slot from its declaration on,
+//! and the closure holds the slot. Each `for` iteration binds a fresh
+//! variable. Read-modify-write on a captured variable is a section on its
+//! slot, as for globals.
+//!
+//! Not compiled yet (a clear error, not a crash): classes, `ma` and `self`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,10 +24,11 @@ use std::sync::Arc;
 use crate::ast::*;
 use crate::bytecode::{Builtin, Const, GcOp, Op, Program, Proto, Reg};
 use crate::error::{Span, SyntaxError};
+use crate::resolve::{Resolution, resolve};
 
 /// Compiles a parsed program from `file` (whose text is `src`, for lines).
 pub fn compile(program: &Block, file: &str, src: &str) -> Result<Program, SyntaxError> {
-    let mut globals = Globals::default();
+    let mut globals = Globals { resolution: resolve(program), ..Globals::default() };
     let mut decls = vec![];
     for stmt in program {
         if let StmtKind::Fn(f) = &stmt.kind {
@@ -33,13 +39,20 @@ pub fn compile(program: &Block, file: &str, src: &str) -> Result<Program, Syntax
             decls.push(f);
         }
     }
+    globals.protos.resize_with(decls.len() + 1, || None);
     let lines = LineTable::new(src);
-    let main = FnCompiler::new("main", &[], &mut globals, &lines).body(program)?;
-    let mut functions = vec![Arc::new(main)];
-    for f in decls {
-        let proto = FnCompiler::new(&f.name, &f.params, &mut globals, &lines).body(&f.body)?;
-        functions.push(Arc::new(proto));
+    let main = FnCompiler::new("main", &[], 0, Vec::new(), &mut globals, &lines).body(program)?;
+    globals.protos[0] = Some(main);
+    for (i, f) in decls.into_iter().enumerate() {
+        let proto =
+            FnCompiler::new(&f.name, &f.params, f.span.start, Vec::new(), &mut globals, &lines).body(&f.body)?;
+        globals.protos[i + 1] = Some(proto);
     }
+    while let Some(c) = globals.pending.pop() {
+        let proto = FnCompiler::new(&c.name, &c.params, c.start, c.upvalues, &mut globals, &lines).body(&c.body)?;
+        globals.protos[c.index as usize] = Some(proto);
+    }
+    let functions = globals.protos.into_iter().map(|p| Arc::new(p.expect("every function compiled"))).collect();
     let mut names = vec![String::new(); globals.vars.len()];
     for (name, index) in globals.vars {
         names[index as usize] = name;
@@ -51,6 +64,31 @@ pub fn compile(program: &Block, file: &str, src: &str) -> Result<Program, Syntax
 struct Globals {
     vars: HashMap<String, u32>,
     functions: HashMap<String, u32>,
+    resolution: Resolution,
+    /// Compiled functions by index (closures reserve theirs when met).
+    protos: Vec<Option<Proto>>,
+    /// Closures met but not compiled yet.
+    pending: Vec<PendingClosure>,
+}
+
+struct PendingClosure {
+    index: u32,
+    name: String,
+    start: usize,
+    params: Vec<String>,
+    body: Block,
+    upvalues: Vec<String>,
+}
+
+/// Where a name lives, from inside the function being compiled.
+enum Place {
+    /// A local in a register; `boxed` when closures capture it (the register
+    /// then holds its slot).
+    Local(Reg, bool),
+    /// An upvalue of this closure.
+    Upvalue(u16),
+    /// A global variable.
+    Global(u32),
 }
 
 /// Byte offset to line number.
@@ -77,7 +115,10 @@ struct FnCompiler<'a> {
     proto: Proto,
     globals: &'a mut Globals,
     lines: &'a LineTable,
-    locals: Vec<(String, Reg)>,
+    /// Locals: name, register, boxed (captured, the register holds a slot).
+    locals: Vec<(String, Reg, bool)>,
+    /// This closure's upvalue names.
+    upvalues: Vec<String>,
     next: Reg,
     loops: Vec<Loop>,
     line: u32,
@@ -94,15 +135,43 @@ fn unsupported<T>(what: &str, span: Span) -> CResult<T> {
 }
 
 impl<'a> FnCompiler<'a> {
-    fn new(name: &str, params: &[String], globals: &'a mut Globals, lines: &'a LineTable) -> Self {
+    fn new(
+        name: &str,
+        params: &[String],
+        start: usize,
+        upvalues: Vec<String>,
+        globals: &'a mut Globals,
+        lines: &'a LineTable,
+    ) -> Self {
         let proto = Proto { name: name.to_owned(), params: params.len() as u16, ..Proto::default() };
-        let locals: Vec<(String, Reg)> = params.iter().enumerate().map(|(i, p)| (p.clone(), i as Reg)).collect();
+        let boxed = |p: &String| globals.resolution.captured.contains(&(start, p.clone()));
+        let locals: Vec<(String, Reg, bool)> =
+            params.iter().enumerate().map(|(i, p)| (p.clone(), i as Reg, boxed(p))).collect();
         let next = locals.len() as Reg;
-        FnCompiler { proto, globals, lines, locals, next, loops: Vec::new(), line: 1, depth: 0, tries: 0 }
+        FnCompiler { proto, globals, lines, locals, upvalues, next, loops: Vec::new(), line: 1, depth: 0, tries: 0 }
     }
 
     fn body(mut self, body: &Block) -> CResult<Proto> {
-        self.block(body)?;
+        // Captured parameters move into slots first.
+        for &(_, r, boxed) in &self.locals.clone() {
+            if boxed {
+                self.emit(Op::NewSlot(r, r));
+            }
+        }
+        // A body ending in an expression returns its value (`{ |x| x * 2 }`).
+        match body.split_last() {
+            Some((Stmt { kind: StmtKind::Expr(e), span }, rest)) => {
+                // The body's own scope, with the final expression in it.
+                self.depth += 1;
+                for stmt in rest {
+                    self.stmt(stmt)?;
+                }
+                self.line = self.lines.line(span.start);
+                let r = self.expr_any(e)?;
+                self.emit(Op::Return(r));
+            }
+            _ => self.block(body)?,
+        }
         self.emit(Op::ReturnNil);
         self.proto.registers = self.proto.registers.max(self.next);
         Ok(self.proto)
@@ -151,8 +220,46 @@ impl<'a> FnCompiler<'a> {
         *self.globals.vars.entry(name.to_owned()).or_insert(n)
     }
 
+    /// A plain (not captured) local's register.
     fn local(&self, name: &str) -> Option<Reg> {
-        self.locals.iter().rev().find(|(n, _)| n == name).map(|&(_, r)| r)
+        match self.place(name) {
+            Some(Place::Local(r, false)) => Some(r),
+            _ => None,
+        }
+    }
+
+    fn place(&self, name: &str) -> Option<Place> {
+        if let Some(&(_, r, boxed)) = self.locals.iter().rev().find(|(n, ..)| n == name) {
+            return Some(Place::Local(r, boxed));
+        }
+        if let Some(i) = self.upvalues.iter().position(|u| u == name) {
+            return Some(Place::Upvalue(i as u16));
+        }
+        self.globals.vars.get(name).map(|&g| Place::Global(g))
+    }
+
+    /// Declares a local in register `r` (already holding its value), boxing
+    /// it into a slot when closures capture it.
+    fn declare(&mut self, name: &str, at: usize, r: Reg) {
+        let boxed = self.globals.resolution.captured.contains(&(at, name.to_owned()));
+        if boxed {
+            self.emit(Op::NewSlot(r, r));
+        }
+        self.locals.push((name.to_owned(), r, boxed));
+    }
+
+    /// The register holding the slot of a boxed local or upvalue (loading an
+    /// upvalue's slot into a temporary).
+    fn slot_of(&mut self, place: &Place, span: Span) -> CResult<Option<Reg>> {
+        Ok(match *place {
+            Place::Local(r, true) => Some(r),
+            Place::Upvalue(i) => {
+                let t = self.temp(span)?;
+                self.emit(Op::UpvalSlot(t, i));
+                Some(t)
+            }
+            _ => None,
+        })
     }
 
     // ----- statements -------------------------------------------------------
@@ -179,7 +286,7 @@ impl<'a> FnCompiler<'a> {
                     Some(e) => self.expr_to(e, reg)?,
                     None => drop(self.emit(Op::LoadNil(reg))),
                 }
-                self.locals.push((name.clone(), reg));
+                self.declare(name, stmt.span.start, reg);
                 return Ok(());
             }
             StmtKind::Our(name, init) => {
@@ -196,7 +303,19 @@ impl<'a> FnCompiler<'a> {
             }
             // Top-level declarations were hoisted by `compile`.
             StmtKind::Fn(_) if self.proto.name == "main" && self.depth == 1 => {}
-            StmtKind::Fn(f) => return unsupported("nested functions", f.span),
+            StmtKind::Fn(f) => {
+                // A local bound to a closure, declared first so that the
+                // closure can call itself.
+                let reg = self.temp(stmt.span)?;
+                self.emit(Op::LoadNil(reg));
+                self.declare(&f.name, stmt.span.start, reg);
+                let closure = self.temp(stmt.span)?;
+                self.closure(closure, &f.name, f.span.start, &f.params, &f.body)?;
+                let boxed = matches!(self.place(&f.name), Some(Place::Local(_, true)));
+                self.emit(if boxed { Op::SetSlot(reg, closure) } else { Op::Move(reg, closure) });
+                self.next = reg + 1;
+                return Ok(());
+            }
             StmtKind::Class(_) => return unsupported("classes", stmt.span),
             StmtKind::Try(body, var, handler) => self.try_stmt(body, var, handler, stmt.span)?,
             StmtKind::Throw(value) => {
@@ -206,7 +325,7 @@ impl<'a> FnCompiler<'a> {
             StmtKind::If(arms, otherwise) => self.if_stmt(arms, otherwise.as_ref())?,
             StmtKind::While(cond, body) => self.while_stmt(cond, body)?,
             StmtKind::For { parallel: true, .. } => return unsupported("`ma for` loops", stmt.span),
-            StmtKind::For { iter, var, body, .. } => self.for_stmt(iter, var, body)?,
+            StmtKind::For { iter, var, body, .. } => self.for_stmt(iter, var, body, stmt.span.start)?,
             StmtKind::Return(value) => match value {
                 Some(e) => {
                     let r = self.expr_any(e)?;
@@ -292,7 +411,7 @@ impl<'a> FnCompiler<'a> {
         let skip = self.emit(Op::Jump(0));
         self.patch(begin);
         let locals = self.locals.len();
-        self.locals.push((var.to_owned(), err));
+        self.declare(var, span.start, err);
         self.block(handler)?;
         self.locals.truncate(locals);
         self.patch(skip);
@@ -310,7 +429,7 @@ impl<'a> FnCompiler<'a> {
         Ok(())
     }
 
-    fn for_stmt(&mut self, iter: &Expr, var: &str, body: &Block) -> CResult<()> {
+    fn for_stmt(&mut self, iter: &Expr, var: &str, body: &Block, at: usize) -> CResult<()> {
         let (locals, next) = (self.locals.len(), self.next);
         let (index, limit, flag) = (self.temp(iter.span)?, self.temp(iter.span)?, self.temp(iter.span)?);
         let one = self.konst(Const::Num(1.0));
@@ -336,7 +455,6 @@ impl<'a> FnCompiler<'a> {
             }
         };
         let var_reg = self.temp(iter.span)?;
-        self.locals.push((var.to_owned(), var_reg));
         let top = self.here();
         self.emit(Op::Bin(test, flag, index, limit));
         let exit = self.emit(Op::JumpIfFalse(flag, 0));
@@ -344,6 +462,9 @@ impl<'a> FnCompiler<'a> {
             Some(array) => drop(self.emit(Op::GetIndex(var_reg, array, index))),
             None => drop(self.emit(Op::Move(var_reg, index))),
         }
+        // Each iteration binds a fresh variable (a fresh slot if captured).
+        self.locals.truncate(locals);
+        self.declare(var, at, var_reg);
         let step = |c: &mut Self| {
             c.emit(Op::LoadK(flag, one));
             c.emit(Op::Bin(BinOp::Add, index, index, flag));
@@ -365,8 +486,8 @@ impl<'a> FnCompiler<'a> {
             AssignOp::Div => Some(BinOp::Div),
         };
         match &target.kind {
-            ExprKind::Var(name) => match self.local(name) {
-                Some(r) => match bin {
+            ExprKind::Var(name) => match self.place(name) {
+                Some(Place::Local(r, false)) => match bin {
                     None => self.expr_to(value, r),
                     Some(b) => {
                         let v = self.expr_any(value)?;
@@ -374,7 +495,11 @@ impl<'a> FnCompiler<'a> {
                         Ok(())
                     }
                 },
-                None => self.assign_global(name, bin, value),
+                Some(place @ (Place::Local(_, true) | Place::Upvalue(_))) => {
+                    let slot = self.slot_of(&place, target.span)?.expect("a slot");
+                    self.assign_slot(name, slot, bin, value)
+                }
+                Some(Place::Global(_)) | None => self.assign_global(name, bin, value),
             },
             ExprKind::Index(obj, index) => {
                 let (o, i) = (self.expr_any(obj)?, self.expr_any(index)?);
@@ -392,6 +517,30 @@ impl<'a> FnCompiler<'a> {
             }
             _ => unsupported("field assignments", target.span),
         }
+    }
+
+    /// `x = e` or `x op= e` on a captured variable (its slot in `slot`): a
+    /// read-modify-write section when the new value depends on the old one.
+    fn assign_slot(&mut self, name: &str, slot: Reg, bin: Option<BinOp>, value: &Expr) -> CResult<()> {
+        let rmw = bin.is_some() || reads_var(value, name);
+        if !rmw {
+            let v = self.expr_any(value)?;
+            self.emit(Op::SetSlot(slot, v));
+            return Ok(());
+        }
+        self.emit(Op::SlotBegin(slot));
+        let v = match bin {
+            None => self.expr_any(value)?,
+            Some(b) => {
+                let (old, rhs) = (self.temp(value.span)?, self.expr_any(value)?);
+                self.emit(Op::GetSlot(old, slot));
+                self.emit(Op::Bin(b, old, old, rhs));
+                old
+            }
+        };
+        self.emit(Op::SlotStore(slot, v));
+        self.emit(Op::SlotEnd(slot));
+        Ok(())
     }
 
     /// `x = e` or `x op= e` on a global: a read-modify-write section when
@@ -449,13 +598,12 @@ impl<'a> FnCompiler<'a> {
                 let k = self.konst(Const::Str(s.as_str().into()));
                 self.emit(Op::LoadK(dst, k));
             }
-            ExprKind::Var(name) => match self.local(name) {
-                Some(r) if r != dst => drop(self.emit(Op::Move(dst, r))),
-                Some(_) => {}
-                None if self.globals.vars.contains_key(name) => {
-                    let g = self.global(name);
-                    self.emit(Op::GetGlobal(dst, g));
-                }
+            ExprKind::Var(name) => match self.place(name) {
+                Some(Place::Local(r, false)) if r != dst => drop(self.emit(Op::Move(dst, r))),
+                Some(Place::Local(_, false)) => {}
+                Some(Place::Local(r, true)) => drop(self.emit(Op::GetSlot(dst, r))),
+                Some(Place::Upvalue(i)) => drop(self.emit(Op::GetUpval(dst, i))),
+                Some(Place::Global(g)) => drop(self.emit(Op::GetGlobal(dst, g))),
                 None => return Err(SyntaxError::new(format!("unknown variable `{name}`"), e.span)),
             },
             ExprKind::Unary(op, x) => {
@@ -518,7 +666,7 @@ impl<'a> FnCompiler<'a> {
                 self.emit(Op::CallMethod(dst, r, k, base, values.len() as u16));
             }
             ExprKind::Range(..) | ExprKind::UpTo(_) => return unsupported("ranges outside `for`", e.span),
-            ExprKind::Closure(..) => return unsupported("anonymous functions", e.span),
+            ExprKind::Closure(params, body) => self.closure(dst, "<closure>", e.span.start, params, body)?,
             ExprKind::SelfRef => return unsupported("`self` and classes", e.span),
             ExprKind::Ma(_) => return unsupported("maatines (`ma`)", e.span),
         }
@@ -537,22 +685,65 @@ impl<'a> FnCompiler<'a> {
     }
 
     fn call(&mut self, dst: Reg, callee: &Expr, args: &[Arg]) -> CResult<()> {
-        let ExprKind::Var(name) = &callee.kind else { return unsupported("calls of computed functions", callee.span) };
-        let target = match (self.globals.functions.get(name), name.as_str()) {
-            (Some(&f), _) => Ok(f),
-            (None, "clock") => Err(Builtin::Clock),
-            (None, "assert") => Err(Builtin::Assert),
-            (None, _) => return Err(SyntaxError::new(format!("unknown function `{name}`"), callee.span)),
-        };
         if let Some(a) = args.iter().find(|a| a.name.is_some()) {
             return unsupported("named arguments", a.value.span);
         }
         let values: Vec<Expr> = args.iter().map(|a| a.value.clone()).collect();
-        let base = self.consecutive(&values)?;
         let n = values.len() as u16;
+        let named = match &callee.kind {
+            ExprKind::Var(name) if !matches!(self.place(name), Some(Place::Local(..) | Place::Upvalue(_))) => {
+                Some(name)
+            }
+            _ => None,
+        };
+        let target = match named.map(|name| (self.globals.functions.get(name), name.as_str())) {
+            Some((Some(&f), _)) => Some(Ok(f)),
+            Some((None, "clock")) => Some(Err(Builtin::Clock)),
+            Some((None, "assert")) => Some(Err(Builtin::Assert)),
+            Some((None, name)) if !self.globals.vars.contains_key(name) => {
+                return Err(SyntaxError::new(format!("unknown function `{name}`"), callee.span));
+            }
+            _ => None,
+        };
+        let Some(target) = target else {
+            // A closure value: a local, an upvalue, or a global holding one.
+            let f = self.expr_any(callee)?;
+            let base = self.consecutive(&values)?;
+            self.emit(Op::CallValue(dst, f, base, n));
+            return Ok(());
+        };
+        let base = self.consecutive(&values)?;
         self.emit(match target {
             Ok(f) => Op::Call(dst, f, base, n),
             Err(b) => Op::Builtin(dst, b, base, n),
+        });
+        Ok(())
+    }
+
+    /// Creates a closure of `body` into `dst`, capturing the slots of its
+    /// upvalues (as resolved before compilation); its code is compiled after
+    /// the current function.
+    fn closure(&mut self, dst: Reg, name: &str, start: usize, params: &[String], body: &Block) -> CResult<()> {
+        let upvalues = self.globals.resolution.upvalues.get(&start).cloned().unwrap_or_default();
+        let index = self.globals.protos.len() as u32;
+        self.globals.protos.push(None);
+        let base = self.next;
+        for up in &upvalues {
+            let r = self.temp(Span::new(start, start))?;
+            match self.place(up) {
+                Some(Place::Local(slot, true)) => drop(self.emit(Op::Move(r, slot))),
+                Some(Place::Upvalue(i)) => drop(self.emit(Op::UpvalSlot(r, i))),
+                _ => unreachable!("resolution boxed every captured variable: `{up}`"),
+            }
+        }
+        self.emit(Op::Closure(dst, index, base, upvalues.len() as u16));
+        self.globals.pending.push(PendingClosure {
+            index,
+            name: name.to_owned(),
+            start,
+            params: params.to_vec(),
+            body: body.clone(),
+            upvalues,
         });
         Ok(())
     }

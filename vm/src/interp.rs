@@ -12,6 +12,7 @@ use maat_sync::{LockRequest, LockStatus, MaatineId, ThreadParker, VarLockTable, 
 use crate::ast::BinOp;
 use crate::bytecode::{Builtin, Const, GcOp, Op, Program, Reg};
 use crate::object::array::Array;
+use crate::object::closure::Closure;
 use crate::object::map::Map;
 use crate::object::slot::Slot;
 use crate::object::string::Str;
@@ -25,22 +26,24 @@ const MAX_FRAMES: usize = 10_000;
 
 /// A call frame: which function, where its registers start, where it is.
 #[derive(Clone, Copy, Trace)]
-struct Frame {
+struct Frame<'gc> {
     func: u32,
     base: usize,
     pc: usize,
     /// Absolute register of the caller that receives the result.
     ret: usize,
+    /// The closure running, for its upvalues.
+    closure: Option<Gc<'gc, Closure<'gc>>>,
 }
 
 /// A maatine's state: the root of its heap.
 #[derive(Trace)]
 pub struct State<'gc> {
     regs: Vec<Value<'gc>>,
-    frames: Vec<Frame>,
+    frames: Vec<Frame<'gc>>,
     handlers: Vec<Handler>,
-    /// Open read-modify-write sections: global index and frame count.
-    sections: Vec<(u32, usize)>,
+    /// Open read-modify-write sections: the variable's slot and frame count.
+    sections: Vec<(Gc<'gc, Slot<'gc>>, usize)>,
     globals: Vec<Gc<'gc, Slot<'gc>>>,
     /// Each function's constants, made values once.
     consts: Vec<Vec<Value<'gc>>>,
@@ -166,7 +169,7 @@ impl Vm {
                 })
                 .collect();
             let consts = p.functions.iter().map(|f| f.consts.iter().map(|c| constant(&cx, c)).collect()).collect();
-            let main = Frame { func: 0, base: 0, pc: 0, ret: 0 };
+            let main = Frame { func: 0, base: 0, pc: 0, ret: 0, closure: None };
             State {
                 regs: vec![Value::nil(); usize::from(p.functions[0].registers) + 1],
                 frames: vec![main],
@@ -300,7 +303,7 @@ impl<'gc> Run<'_, '_, 'gc> {
                     Slot::store(globals[g as usize], self.cx, regs[r(s)]);
                 }
                 Op::RmwBegin(g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
-                    sections.push((g, depth));
+                    sections.push((globals[g as usize], depth));
                 }
                 Op::RmwEnd(g) => {
                     if Slot::end(globals[g as usize], self.cx, self.table, self.me).is_err() {
@@ -365,9 +368,9 @@ impl<'gc> Run<'_, '_, 'gc> {
     }
 
     fn release_sections(&mut self, st: &mut State<'gc>, keep: usize) {
-        for (g, _) in st.sections.drain(keep..).rev() {
+        for (slot, _) in st.sections.drain(keep..).rev() {
             // Sections are opened and closed by this maatine only: it holds them.
-            Slot::end(st.globals[g as usize], self.cx, self.table, self.me).expect("this maatine holds its sections");
+            Slot::end(slot, self.cx, self.table, self.me).expect("this maatine holds its sections");
         }
     }
 
@@ -396,7 +399,7 @@ impl<'gc> Run<'_, '_, 'gc> {
                 let request = &mut self.requests[g as usize];
                 Slot::begin(st.globals[g as usize], self.cx, self.table, request, self.parker)
                     .map_err(|d| d.to_string())?;
-                st.sections.push((g, st.frames.len()));
+                st.sections.push((st.globals[g as usize], st.frames.len()));
             }
             Op::RmwEnd(g) => {
                 st.sections.pop();
@@ -470,7 +473,48 @@ impl<'gc> Run<'_, '_, 'gc> {
             Op::JumpIfFalse(c, t) if !st.regs[r(c)].truthy() => st.frames.last_mut().expect("checked").pc = t as usize,
             Op::JumpIfTrue(c, t) if st.regs[r(c)].truthy() => st.frames.last_mut().expect("checked").pc = t as usize,
             Op::JumpIfFalse(..) | Op::JumpIfTrue(..) => {}
-            Op::Call(d, f, base, n) => self.call(st, f, r(base), usize::from(n), r(d))?,
+            Op::Call(d, f, base, n) => self.call(st, f, None, r(base), usize::from(n), r(d))?,
+            Op::CallValue(d, c, base, n) => {
+                let callee = st.regs[r(c)];
+                let closure =
+                    object_of(callee, kind::CLOSURE).ok_or_else(|| format!("cannot call {}", type_name(callee)))?;
+                // SAFETY: kind CLOSURE objects are Closures.
+                let closure = unsafe { closure.downcast::<Closure<'gc>>() };
+                self.call(st, Gc::get(closure).func, Some(closure), r(base), usize::from(n), r(d))?;
+            }
+            Op::Closure(d, f, base, n) => {
+                let slots = st.regs[r(base)..r(base) + usize::from(n)]
+                    .iter()
+                    .map(|v| {
+                        let slot = object_of(*v, kind::SLOT).expect("closures capture slots");
+                        // SAFETY: kind SLOT objects are Slots.
+                        unsafe { slot.downcast::<Slot<'gc>>() }
+                    })
+                    .collect();
+                st.regs[r(d)] = Value::object(Closure::alloc(self.cx, f, slots).into());
+            }
+            Op::NewSlot(d, s) => st.regs[r(d)] = Value::object(Slot::alloc(self.cx, st.regs[r(s)]).into()),
+            Op::GetSlot(d, s) => st.regs[r(d)] = Slot::read(slot_in(st.regs[r(s)])),
+            Op::GetUpval(d, i) => st.regs[r(d)] = Slot::read(upvalue(&frame, i)),
+            Op::UpvalSlot(d, i) => st.regs[r(d)] = Value::object(upvalue(&frame, i).into()),
+            Op::SetSlot(s, v) => {
+                let (slot, value) = (slot_in(st.regs[r(s)]), st.regs[r(v)]);
+                let mut request = LockRequest::new(self.me, "captured variable");
+                Slot::write(slot, self.cx, self.table, &mut request, self.parker, value).map_err(|d| d.to_string())?;
+            }
+            Op::SlotBegin(s) => {
+                let slot = slot_in(st.regs[r(s)]);
+                if !Slot::try_begin(slot, self.cx, self.me) {
+                    let mut request = LockRequest::new(self.me, "captured variable");
+                    Slot::begin(slot, self.cx, self.table, &mut request, self.parker).map_err(|d| d.to_string())?;
+                }
+                st.sections.push((slot, st.frames.len()));
+            }
+            Op::SlotStore(s, v) => Slot::store(slot_in(st.regs[r(s)]), self.cx, st.regs[r(v)]),
+            Op::SlotEnd(s) => {
+                st.sections.pop();
+                Slot::end(slot_in(st.regs[r(s)]), self.cx, self.table, self.me).map_err(|e| e.to_string())?;
+            }
             Op::Return(s) => return Ok(self.ret(st, st.regs[r(s)])),
             Op::ReturnNil => return Ok(self.ret(st, Value::nil())),
             Op::NewArray(d, base, n) => {
@@ -535,7 +579,15 @@ impl<'gc> Run<'_, '_, 'gc> {
         Ok(Value::object(map.into()))
     }
 
-    fn call(&mut self, st: &mut State<'gc>, f: u32, base: usize, n: usize, ret: usize) -> OpResult<()> {
+    fn call(
+        &mut self,
+        st: &mut State<'gc>,
+        f: u32,
+        closure: Option<Gc<'gc, Closure<'gc>>>,
+        base: usize,
+        n: usize,
+        ret: usize,
+    ) -> OpResult<()> {
         let callee = &self.program.functions[f as usize];
         if n != usize::from(callee.params) {
             return Err(format!("{} expects {} argument(s), got {n}", callee.name, callee.params));
@@ -547,7 +599,7 @@ impl<'gc> Run<'_, '_, 'gc> {
         if st.regs.len() < need {
             st.regs.resize(need, Value::nil());
         }
-        st.frames.push(Frame { func: f, base, pc: 0, ret });
+        st.frames.push(Frame { func: f, base, pc: 0, ret, closure });
         Ok(())
     }
 
@@ -777,6 +829,19 @@ fn sorted(mut items: Vec<Value<'_>>) -> Result<Vec<Value<'_>>, String> {
     Ok(items)
 }
 
+/// The slot a register holds (the compiler puts only slots there).
+fn slot_in(v: Value<'_>) -> Gc<'_, Slot<'_>> {
+    let slot = object_of(v, kind::SLOT).expect("the compiler keeps a slot in this register");
+    // SAFETY: kind SLOT objects are Slots.
+    unsafe { slot.downcast() }
+}
+
+/// Upvalue `i` of the running closure.
+fn upvalue<'gc>(frame: &Frame<'gc>, i: u16) -> Gc<'gc, Slot<'gc>> {
+    let closure = frame.closure.expect("only closures have upvalues");
+    Gc::get(closure).upvalues[usize::from(i)]
+}
+
 fn object_of(v: Value<'_>, k: u8) -> Option<GcAny<'_>> {
     v.as_object().filter(|o| o.kind() == k)
 }
@@ -805,6 +870,7 @@ pub fn type_name(v: Value<'_>) -> &'static str {
             kind::STR => "Str",
             kind::ARRAY => "Array",
             kind::MAP => "Map",
+            kind::CLOSURE => "Closure",
             _ => "Object",
         },
     }

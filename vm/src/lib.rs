@@ -23,6 +23,7 @@ pub mod interp;
 pub mod lexer;
 pub mod object;
 pub mod parser;
+pub mod resolve;
 pub mod value;
 
 pub use error::{Span, SyntaxError};

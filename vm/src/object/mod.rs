@@ -25,6 +25,7 @@
 //! store publishes it), which keeps Invariant S.
 
 pub mod array;
+pub mod closure;
 pub mod map;
 pub mod slot;
 pub mod string;
@@ -47,6 +48,8 @@ pub mod kind {
     pub const MAP: u8 = 3;
     /// [`Slot`](super::slot::Slot)
     pub const SLOT: u8 = 4;
+    /// [`Closure`](super::closure::Closure)
+    pub const CLOSURE: u8 = 5;
 }
 
 /// Counts of object operations that took their lock and that elided it, per
