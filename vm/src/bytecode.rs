@@ -96,6 +96,36 @@ pub enum Op {
     Closure(Reg, u32, Reg, u16),
     /// `dst = (closure in reg)(regs base .. base + n)`.
     CallValue(Reg, Reg, Reg, u16),
+    /// `dst = class c` (made when its declaration runs).
+    NewClass(Reg, u32),
+    /// `dst = (class in reg).new(names k: regs base .. base + n)`.
+    New(Reg, Reg, u32, Reg, u16),
+    /// `obj.name k = src` (a field).
+    SetField(Reg, u32, Reg),
+}
+
+/// A class as compiled.
+#[derive(Debug)]
+pub struct ClassInfo {
+    /// Its name.
+    pub name: String,
+    /// Field names, in declaration order.
+    pub fields: Vec<String>,
+    /// Each field's default (a literal), or `None` for nil.
+    pub defaults: Vec<Option<Literal>>,
+    /// Method names and their functions (whose parameter 0 is `self`).
+    pub methods: Vec<(String, u32)>,
+}
+
+/// A literal value (a field default).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    /// `true`/`false`
+    Bool(bool),
+    /// A number.
+    Num(f64),
+    /// A string.
+    Str(Arc<str>),
 }
 
 /// Built-in functions (a user function of the same name takes precedence).
@@ -125,6 +155,8 @@ pub enum Const {
     Num(f64),
     /// A string (made a Str object when loaded).
     Str(Arc<str>),
+    /// Argument names of a `new` call.
+    Names(Arc<[Arc<str>]>),
 }
 
 /// A compiled function.
@@ -152,6 +184,8 @@ pub struct Program {
     pub functions: Vec<Arc<Proto>>,
     /// Global variable names by index.
     pub globals: Vec<String>,
+    /// Classes by index.
+    pub classes: Vec<ClassInfo>,
     /// The file the program came from.
     pub file: String,
 }

@@ -16,13 +16,16 @@
 //! variable. Read-modify-write on a captured variable is a section on its
 //! slot, as for globals.
 //!
-//! Not compiled yet (a clear error, not a crash): classes, `ma` and `self`.
+//! Classes are declared at the top level; their methods are functions whose
+//! parameter 0 is `self`, and a method call passes the receiver there.
+//!
+//! Not compiled yet (a clear error, not a crash): `ma`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::ast::*;
-use crate::bytecode::{Builtin, Const, GcOp, Op, Program, Proto, Reg};
+use crate::bytecode::{Builtin, ClassInfo, Const, GcOp, Literal, Op, Program, Proto, Reg};
 use crate::error::{Span, SyntaxError};
 use crate::resolve::{Resolution, resolve};
 
@@ -57,7 +60,7 @@ pub fn compile(program: &Block, file: &str, src: &str) -> Result<Program, Syntax
     for (name, index) in globals.vars {
         names[index as usize] = name;
     }
-    Ok(Program { functions, globals: names, file: file.to_owned() })
+    Ok(Program { functions, globals: names, classes: globals.classes, file: file.to_owned() })
 }
 
 #[derive(Default)]
@@ -69,6 +72,7 @@ struct Globals {
     protos: Vec<Option<Proto>>,
     /// Closures met but not compiled yet.
     pending: Vec<PendingClosure>,
+    classes: Vec<ClassInfo>,
 }
 
 struct PendingClosure {
@@ -316,7 +320,8 @@ impl<'a> FnCompiler<'a> {
                 self.next = reg + 1;
                 return Ok(());
             }
-            StmtKind::Class(_) => return unsupported("classes", stmt.span),
+            StmtKind::Class(c) if self.proto.name == "main" && self.depth == 1 => self.class(c, stmt.span)?,
+            StmtKind::Class(_) => return unsupported("classes declared inside blocks", stmt.span),
             StmtKind::Try(body, var, handler) => self.try_stmt(body, var, handler, stmt.span)?,
             StmtKind::Throw(value) => {
                 let r = self.expr_any(value)?;
@@ -515,7 +520,22 @@ impl<'a> FnCompiler<'a> {
                 self.emit(Op::SetIndex(o, i, v));
                 Ok(())
             }
-            _ => unsupported("field assignments", target.span),
+            ExprKind::Method(obj, field, None) => {
+                let o = self.expr_any(obj)?;
+                let k = self.konst(Const::Str(field.as_str().into()));
+                let v = match bin {
+                    None => self.expr_any(value)?,
+                    Some(b) => {
+                        let (old, rhs) = (self.temp(target.span)?, self.expr_any(value)?);
+                        self.emit(Op::CallMethod(old, o, k, o + 1, 0));
+                        self.emit(Op::Bin(b, old, old, rhs));
+                        old
+                    }
+                };
+                self.emit(Op::SetField(o, k, v));
+                Ok(())
+            }
+            _ => unsupported("this assignment", target.span),
         }
     }
 
@@ -654,20 +674,43 @@ impl<'a> FnCompiler<'a> {
                 let r = self.expr_any(recv)?;
                 self.emit(Op::Mark(dst, r, name == "freeze"));
             }
-            ExprKind::Method(recv, name, args) => {
+            ExprKind::Method(recv, name, Some(args)) if name == "new" => {
                 let r = self.expr_any(recv)?;
+                let mut names = Vec::new();
+                for a in args {
+                    let Some(n) = &a.name else {
+                        return Err(SyntaxError::new("`new` takes named arguments (`field: value`)", a.value.span));
+                    };
+                    names.push(Arc::<str>::from(n.as_str()));
+                }
+                let values: Vec<Expr> = args.iter().map(|a| a.value.clone()).collect();
+                let base = self.consecutive(&values)?;
+                let k = self.konst(Const::Names(names.into()));
+                self.emit(Op::New(dst, r, k, base, values.len() as u16));
+            }
+            ExprKind::Method(recv, name, args) => {
                 let args = args.as_deref().unwrap_or_default();
                 if let Some(a) = args.iter().find(|a| a.name.is_some()) {
                     return unsupported("named arguments", a.value.span);
                 }
-                let values: Vec<Expr> = args.iter().map(|a| a.value.clone()).collect();
+                // The receiver, then the arguments, in consecutive registers
+                // (a method's `self` is its parameter 0).
+                let mut values: Vec<Expr> = vec![(**recv).clone()];
+                values.extend(args.iter().map(|a| a.value.clone()));
                 let base = self.consecutive(&values)?;
                 let k = self.konst(Const::Str(name.as_str().into()));
-                self.emit(Op::CallMethod(dst, r, k, base, values.len() as u16));
+                self.emit(Op::CallMethod(dst, base, k, base + 1, args.len() as u16));
             }
             ExprKind::Range(..) | ExprKind::UpTo(_) => return unsupported("ranges outside `for`", e.span),
             ExprKind::Closure(params, body) => self.closure(dst, "<closure>", e.span.start, params, body)?,
-            ExprKind::SelfRef => return unsupported("`self` and classes", e.span),
+            ExprKind::SelfRef => match self.locals.first() {
+                Some((name, r, false)) if name == "self" => {
+                    if *r != dst {
+                        self.emit(Op::Move(dst, *r));
+                    }
+                }
+                _ => return Err(SyntaxError::new("`self` outside a method", e.span)),
+            },
             ExprKind::Ma(_) => return unsupported("maatines (`ma`)", e.span),
         }
         self.next = mark;
@@ -717,6 +760,47 @@ impl<'a> FnCompiler<'a> {
             Ok(f) => Op::Call(dst, f, base, n),
             Err(b) => Op::Builtin(dst, b, base, n),
         });
+        Ok(())
+    }
+
+    /// A class declaration: its methods become functions (parameter 0 is
+    /// `self`), and the class value is bound to the global of its name.
+    fn class(&mut self, c: &ClassDecl, span: Span) -> CResult<()> {
+        let mut defaults = Vec::new();
+        for (field, default) in &c.fields {
+            defaults.push(match default.as_ref().map(|d| &d.kind) {
+                None | Some(ExprKind::Nil) => None,
+                Some(ExprKind::Bool(b)) => Some(Literal::Bool(*b)),
+                Some(ExprKind::Num(n)) => Some(Literal::Num(*n)),
+                Some(ExprKind::Str(s)) => Some(Literal::Str(s.as_str().into())),
+                Some(ExprKind::Unary(UnOp::Neg, x)) if matches!(x.kind, ExprKind::Num(_)) => {
+                    let ExprKind::Num(n) = x.kind else { unreachable!("matched above") };
+                    Some(Literal::Num(-n))
+                }
+                Some(_) => {
+                    let at = default.as_ref().map_or(span, |d| d.span);
+                    return Err(SyntaxError::new(format!("the default of field `{field}` must be a literal"), at));
+                }
+            });
+        }
+        let mut methods = Vec::new();
+        for m in &c.methods {
+            let index = self.globals.protos.len() as u32;
+            self.globals.protos.push(None);
+            let mut params = vec!["self".to_owned()];
+            params.extend(m.params.iter().cloned());
+            let name = format!("{}.{}", c.name, m.name);
+            let pending =
+                PendingClosure { index, name, start: m.span.start, params, body: m.body.clone(), upvalues: vec![] };
+            self.globals.pending.push(pending);
+            methods.push((m.name.clone(), index));
+        }
+        let fields = c.fields.iter().map(|(f, _)| f.clone()).collect();
+        let index = self.globals.classes.len() as u32;
+        self.globals.classes.push(ClassInfo { name: c.name.clone(), fields, defaults, methods });
+        let (r, g) = (self.temp(span)?, self.global(&c.name));
+        self.emit(Op::NewClass(r, index));
+        self.emit(Op::SetGlobal(g, r));
         Ok(())
     }
 

@@ -10,9 +10,10 @@ use maat_gc::{Config, Gc, GcAny, Heap, Root, Trace};
 use maat_sync::{LockRequest, LockStatus, MaatineId, ThreadParker, VarLockTable, World};
 
 use crate::ast::BinOp;
-use crate::bytecode::{Builtin, Const, GcOp, Op, Program, Reg};
+use crate::bytecode::{Builtin, Const, GcOp, Literal, Op, Program, Reg};
 use crate::object::array::Array;
 use crate::object::closure::Closure;
+use crate::object::instance::{Class, Inst};
 use crate::object::map::Map;
 use crate::object::slot::Slot;
 use crate::object::string::Str;
@@ -237,6 +238,17 @@ fn constant<'gc>(cx: &Ctx<'_, 'gc>, c: &Const) -> Value<'gc> {
     match c {
         Const::Num(n) => Value::num(*n),
         Const::Str(s) => Value::object(Str::alloc(cx, s).into()),
+        // Only read by `New`, never loaded as a value.
+        Const::Names(_) => Value::nil(),
+    }
+}
+
+fn literal<'gc>(cx: &Ctx<'_, 'gc>, l: Option<&Literal>) -> Value<'gc> {
+    match l {
+        None => Value::nil(),
+        Some(Literal::Bool(b)) => Value::bool(*b),
+        Some(Literal::Num(n)) => Value::num(*n),
+        Some(Literal::Str(s)) => Value::object(Str::alloc(cx, s).into()),
     }
 }
 
@@ -546,12 +558,57 @@ impl<'gc> Run<'_, '_, 'gc> {
                 st.regs[r(d)] = Value::num(Array::len(unsafe { array.downcast() }, self.cx) as f64);
             }
             Op::CallMethod(d, o, k, base, n) => {
-                let name = match &proto.consts[k as usize] {
-                    Const::Str(s) => s.clone(),
-                    Const::Num(_) => unreachable!("method names are string constants"),
-                };
-                let args = st.regs[r(base)..r(base) + usize::from(n)].to_vec();
-                st.regs[r(d)] = self.method(st.regs[r(o)], &name, &args)?;
+                let name = const_str(&proto.consts[k as usize]);
+                let recv = st.regs[r(o)];
+                if let Some(inst) = object_of(recv, kind::INST) {
+                    // SAFETY: kind INST objects are Insts.
+                    let inst = unsafe { inst.downcast::<Inst<'gc>>() };
+                    let class = &self.program.classes[Gc::get(inst).class as usize];
+                    if let Some(i) = class.fields.iter().position(|f| **f == *name).filter(|_| n == 0) {
+                        st.regs[r(d)] = Inst::get(inst, self.cx, i);
+                    } else if let Some(&(_, f)) = class.methods.iter().find(|(m, _)| **m == *name) {
+                        self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?;
+                    } else {
+                        return Err(format!("{} has no field or method `{name}`", class.name).into());
+                    }
+                } else {
+                    let args = st.regs[r(base)..r(base) + usize::from(n)].to_vec();
+                    st.regs[r(d)] = self.method(recv, &name, &args)?;
+                }
+            }
+            Op::NewClass(d, c) => st.regs[r(d)] = Value::object(Class::alloc(self.cx, c).into()),
+            Op::New(d, c, k, base, n) => {
+                let class_value = st.regs[r(c)];
+                let class = object_of(class_value, kind::CLASS)
+                    .ok_or_else(|| format!("cannot call new on {}", type_name(class_value)))?;
+                // SAFETY: kind CLASS objects are Classes.
+                let index = Gc::get(unsafe { class.downcast::<Class>() }).index;
+                let info = &self.program.classes[index as usize];
+                let mut fields: Vec<Value<'gc>> = info.defaults.iter().map(|l| literal(self.cx, l.as_ref())).collect();
+                let Const::Names(names) = &proto.consts[k as usize] else { unreachable!("new has a names constant") };
+                for (name, value) in names.iter().zip(&st.regs[r(base)..r(base) + usize::from(n)]) {
+                    let i = info
+                        .fields
+                        .iter()
+                        .position(|f| **f == **name)
+                        .ok_or_else(|| format!("{} has no field `{name}`", info.name))?;
+                    fields[i] = *value;
+                }
+                st.regs[r(d)] = Value::object(Inst::alloc(self.cx, index, fields).into());
+            }
+            Op::SetField(o, k, v) => {
+                let (recv, name) = (st.regs[r(o)], const_str(&proto.consts[k as usize]));
+                let inst = object_of(recv, kind::INST)
+                    .ok_or_else(|| format!("cannot set field `{name}` of {}", type_name(recv)))?;
+                // SAFETY: kind INST objects are Insts.
+                let inst = unsafe { inst.downcast::<Inst<'gc>>() };
+                let class = &self.program.classes[Gc::get(inst).class as usize];
+                let i = class
+                    .fields
+                    .iter()
+                    .position(|f| **f == *name)
+                    .ok_or_else(|| format!("{} has no field `{name}`", class.name))?;
+                Inst::set(inst, self.cx, i, st.regs[r(v)]).map_err(|e| e.to_string())?;
             }
         }
         Ok(Flow::Next)
@@ -811,6 +868,20 @@ impl<'gc> Run<'_, '_, 'gc> {
                         entries.iter().map(|(k, v)| format!("{} => {}", self.show(*k), self.show(*v))).collect();
                     return format!("{{{}}}", parts.join(", "));
                 }
+                if let Some(i) = object_of(v, kind::INST) {
+                    // SAFETY: kind INST objects are Insts.
+                    let inst = unsafe { i.downcast::<Inst<'gc>>() };
+                    let class = &self.program.classes[Gc::get(inst).class as usize];
+                    let parts: Vec<String> = (0..class.fields.len())
+                        .map(|f| format!("{}: {}", class.fields[f], self.show(Inst::get(inst, self.cx, f))))
+                        .collect();
+                    return format!("{}({})", class.name, parts.join(", "));
+                }
+                if let Some(c) = object_of(v, kind::CLASS) {
+                    // SAFETY: kind CLASS objects are Classes.
+                    let index = Gc::get(unsafe { c.downcast::<Class>() }).index;
+                    return format!("class {}", self.program.classes[index as usize].name);
+                }
                 type_name(v).to_owned()
             }
         }
@@ -827,6 +898,14 @@ fn sorted(mut items: Vec<Value<'_>>) -> Result<Vec<Value<'_>>, String> {
         return Err("sort needs an array of numbers or of strings".to_owned());
     }
     Ok(items)
+}
+
+/// A constant known to be a string (method and field names).
+fn const_str(c: &Const) -> Arc<str> {
+    match c {
+        Const::Str(s) => s.clone(),
+        other => unreachable!("a name constant, not {other:?}"),
+    }
 }
 
 /// The slot a register holds (the compiler puts only slots there).
@@ -871,6 +950,8 @@ pub fn type_name(v: Value<'_>) -> &'static str {
             kind::ARRAY => "Array",
             kind::MAP => "Map",
             kind::CLOSURE => "Closure",
+            kind::CLASS => "Class",
+            kind::INST => "Instance",
             _ => "Object",
         },
     }

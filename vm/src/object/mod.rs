@@ -26,6 +26,7 @@
 
 pub mod array;
 pub mod closure;
+pub mod instance;
 pub mod map;
 pub mod slot;
 pub mod string;
@@ -50,6 +51,10 @@ pub mod kind {
     pub const SLOT: u8 = 4;
     /// [`Closure`](super::closure::Closure)
     pub const CLOSURE: u8 = 5;
+    /// [`Class`](super::instance::Class)
+    pub const CLASS: u8 = 6;
+    /// [`Inst`](super::instance::Inst)
+    pub const INST: u8 = 7;
 }
 
 /// Counts of object operations that took their lock and that elided it, per

@@ -1,0 +1,78 @@
+//! Class and instance objects. A class is immutable (its description lives
+//! in the compiled program); an instance's fields follow the elision rule of
+//! [`crate::object`].
+
+use core::cell::UnsafeCell;
+
+use maat_gc::{Gc, GcAny, Trace, Tracer};
+use maat_sync::AdaptiveLock;
+
+use super::{Ctx, ObjError, kind};
+use crate::value::Value;
+
+/// A class value: which of the program's classes.
+#[derive(Trace)]
+pub struct Class {
+    /// Index into the program's classes.
+    pub index: u32,
+}
+
+impl Class {
+    /// Allocates a class value.
+    pub fn alloc<'gc>(ctx: &Ctx<'_, 'gc>, index: u32) -> Gc<'gc, Class> {
+        ctx.mc.alloc_kind(Class { index }, kind::CLASS)
+    }
+}
+
+/// An instance: its class and its fields in declaration order.
+pub struct Inst<'gc> {
+    /// Index into the program's classes.
+    pub class: u32,
+    lock: AdaptiveLock,
+    fields: UnsafeCell<Vec<Value<'gc>>>,
+}
+
+// SAFETY: as for `Array`: the fields are accessed under the elision rule.
+unsafe impl Sync for Inst<'_> {}
+// SAFETY: as above; an unshared instance moves only with its whole heap.
+unsafe impl Send for Inst<'_> {}
+
+// SAFETY: traces every field; collections never run concurrently with an
+// operation (see `crate::object`).
+unsafe impl Trace for Inst<'_> {
+    fn trace(&self, t: &mut Tracer) {
+        // SAFETY: no operation runs concurrently with a collection.
+        unsafe { &*self.fields.get() }.trace(t);
+    }
+}
+
+impl<'gc> Inst<'gc> {
+    /// Allocates an instance of class `class` with `fields`.
+    pub fn alloc(ctx: &Ctx<'_, 'gc>, class: u32, fields: Vec<Value<'gc>>) -> Gc<'gc, Inst<'gc>> {
+        ctx.mc.alloc_kind(Inst { class, lock: AdaptiveLock::new(), fields: UnsafeCell::new(fields) }, kind::INST)
+    }
+
+    /// Field `i`.
+    pub fn get(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize) -> Value<'gc> {
+        let inst = Gc::get(this);
+        let _guard = ctx.guard(GcAny::from(this), &inst.lock);
+        // SAFETY: no writer runs concurrently under the elision rule.
+        let fields = unsafe { &*inst.fields.get() };
+        fields[i]
+    }
+
+    /// Sets field `i`.
+    pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize, value: Value<'gc>) -> Result<(), ObjError> {
+        let obj = GcAny::from(this);
+        ctx.before_store(obj, "instance", value)?;
+        if let Some(v) = value.as_object() {
+            ctx.mc.forward_barrier(obj, v);
+        }
+        let inst = Gc::get(this);
+        let _guard = ctx.guard(obj, &inst.lock);
+        // SAFETY: exclusive under the elision rule; not frozen (checked).
+        let fields = unsafe { &mut *inst.fields.get() };
+        fields[i] = value;
+        Ok(())
+    }
+}
