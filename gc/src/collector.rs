@@ -22,8 +22,8 @@
 //! # Pacing (Lua 5.4's, in bytes)
 //!
 //! Allocation adds to `debt`. When the debt is positive at a safe point, the
-//! heap runs steps, each doing about `step_size * step_multiplier / 100` bytes
-//! of work (bytes traversed, or swept / 4), and the debt becomes
+//! heap runs a step doing about `max(debt, step_size) * step_multiplier / 100`
+//! bytes of work (bytes traversed, or swept / 4), and the debt becomes
 //! `-step_size`. At the end of a cycle the next one is scheduled for when the
 //! heap has grown to `estimate * pause / 100` (estimate: bytes live after the
 //! cycle).
@@ -265,12 +265,13 @@ impl Collector {
 
     pub(crate) fn allocate<T: Trace>(&self, value: T, kind: u8) -> NonNull<GcBox<T>> {
         let header = Header::new(vtable::<T>(), self.white.get(), kind, self.id);
+        let owned = value.heap_size();
         let ptr = NonNull::from(Box::leak(Box::new(GcBox { header, value })));
         let h = ptr.cast::<Header>();
         // SAFETY: just allocated and not yet shared with anyone.
         unsafe { h.as_ref() }.next_link().set(self.objects.get());
         self.objects.set(Some(h));
-        self.account(size_of::<GcBox<T>>() as isize);
+        self.account((size_of::<GcBox<T>>() + owned) as isize);
         let mut stats = self.stats.borrow_mut();
         stats.objects_allocated += 1;
         ptr
@@ -381,7 +382,11 @@ impl Collector {
         }
         let started = Instant::now();
         let params = self.params.get();
-        let mut budget = (params.step_size.max(1) * params.step_multiplier.max(1) as usize / 100).max(1) as isize;
+        // Work in proportion to the debt (as Lua's `incstep`): a mutator that
+        // allocated much since the last safe point pays for all of it.
+        let debt = self.debt.get().max(0) as usize;
+        let owed = debt.max(params.step_size.max(1));
+        let mut budget = (owed.saturating_mul(params.step_multiplier.max(1) as usize) / 100).max(1) as isize;
         let mut finished = false;
         while budget > 0 {
             budget -= self.single_step(root) as isize;
@@ -583,7 +588,9 @@ impl Collector {
     pub(crate) fn free(&self, obj: NonNull<Header>) {
         // SAFETY: `obj` was just unlinked and is unreachable (dead white).
         let vtable = unsafe { obj.as_ref() }.vtable();
-        self.account(-(vtable.size as isize));
+        // SAFETY: still live until `free` below.
+        let owned = unsafe { (vtable.heap_size)(obj) };
+        self.account(-((vtable.size + owned) as isize));
         self.stats.borrow_mut().objects_freed += 1;
         // SAFETY: unlinked, unreachable, freed exactly once.
         unsafe { (vtable.free)(obj) };
@@ -684,6 +691,7 @@ fn vtable<T: Trace>() -> &'static VTable {
         const VTABLE: VTable = VTable {
             trace: trace_box::<T>,
             trace_part: trace_box_part::<T>,
+            heap_size: heap_size_box::<T>,
             free: free_box::<T>,
             size: size_of::<GcBox<T>>(),
             name: core::any::type_name::<T>,
@@ -709,6 +717,13 @@ unsafe fn trace_box_part<T: Trace>(h: NonNull<Header>, tracer: &mut Tracer, from
     }
     // SAFETY: by the caller's contract.
     unsafe { h.cast::<GcBox<T>>().as_ref() }.value.trace_part(tracer, from)
+}
+
+/// # Safety
+/// `h` heads a live `GcBox<T>`.
+unsafe fn heap_size_box<T: Trace>(h: NonNull<Header>) -> usize {
+    // SAFETY: by the caller's contract.
+    unsafe { h.cast::<GcBox<T>>().as_ref() }.value.heap_size()
 }
 
 /// # Safety

@@ -126,6 +126,8 @@ pub(crate) struct VTable {
     pub(crate) trace: unsafe fn(NonNull<Header>, &mut Tracer),
     /// Traces part of them (see `Trace::trace_part`).
     pub(crate) trace_part: unsafe fn(NonNull<Header>, &mut Tracer, usize) -> Option<usize>,
+    /// Bytes the value owns outside the box (see `Trace::heap_size`).
+    pub(crate) heap_size: unsafe fn(NonNull<Header>) -> usize,
     /// Drops the value and frees the box.
     pub(crate) free: unsafe fn(NonNull<Header>),
     /// Size of the whole box in bytes.
@@ -268,11 +270,15 @@ mod loom_model {
     unsafe fn no_trace_part(_: NonNull<Header>, _: &mut Tracer, _: usize) -> Option<usize> {
         None
     }
+    unsafe fn no_heap_size(_: NonNull<Header>) -> usize {
+        0
+    }
     unsafe fn no_free(_: NonNull<Header>) {}
     fn name() -> &'static str {
         "model"
     }
-    static VTABLE: VTable = VTable { trace: no_trace, trace_part: no_trace_part, free: no_free, size: 0, name };
+    static VTABLE: VTable =
+        VTable { trace: no_trace, trace_part: no_trace_part, heap_size: no_heap_size, free: no_free, size: 0, name };
 
     #[test]
     fn shared_marks_are_visible_to_whoever_receives_the_reference() {

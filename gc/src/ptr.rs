@@ -362,4 +362,8 @@ unsafe impl<T: Trace> Trace for RefLock<T> {
     fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
         self.0.borrow().trace_part(t, from)
     }
+
+    fn heap_size(&self) -> usize {
+        self.0.borrow().heap_size()
+    }
 }

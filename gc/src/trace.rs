@@ -49,6 +49,15 @@ pub unsafe trait Trace {
         self.trace(tracer);
         None
     }
+
+    /// Bytes the value owns outside its GC box (a `Vec`'s buffer, a
+    /// string's text), so that pacing and the heap limit see the real
+    /// footprint. Read when the object is allocated and when it is freed; an
+    /// object whose buffers grow in between reports the growth with
+    /// [`Mutation::report_allocated`](crate::Mutation::report_allocated).
+    fn heap_size(&self) -> usize {
+        0
+    }
 }
 
 /// Receives references while the collector traverses an object.
@@ -233,7 +242,16 @@ macro_rules! leaf {
     )*};
 }
 
-leaf!((), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, String, str);
+leaf!((), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, str);
+
+// SAFETY: a String holds no Gc.
+unsafe impl Trace for String {
+    const NEEDS_TRACE: bool = false;
+    fn trace(&self, _: &mut Tracer) {}
+    fn heap_size(&self) -> usize {
+        self.capacity()
+    }
+}
 leaf!(std::rc::Rc<str>, std::sync::Arc<str>);
 
 // SAFETY: traces the boxed value.
@@ -242,6 +260,10 @@ unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
     #[inline]
     fn trace(&self, t: &mut Tracer) {
         (**self).trace(t);
+    }
+
+    fn heap_size(&self) -> usize {
+        size_of_val::<T>(self) + (**self).heap_size()
     }
 
     fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
@@ -299,6 +321,10 @@ unsafe impl<T: Trace> Trace for Vec<T> {
 
     fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
         self.as_slice().trace_part(t, from)
+    }
+
+    fn heap_size(&self) -> usize {
+        self.capacity() * size_of::<T>()
     }
 }
 

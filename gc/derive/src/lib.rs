@@ -47,6 +47,14 @@ fn has_flag(attrs: &[syn::Attribute], flag: &str) -> syn::Result<bool> {
 fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let heap_body = match &input.data {
+        Data::Struct(s) => {
+            let places: Vec<Tokens> = s.fields.iter().enumerate().map(|(i, f)| access(i, f)).collect();
+            quote! { 0 #(+ ::maat_gc::Trace::heap_size(&#places))* }
+        }
+        // Enums: the owned sizes of their variants' fields are not summed.
+        _ => quote! { 0 },
+    };
     let (trace_body, needs, parts) = match &input.data {
         Data::Struct(s) => struct_body(&s.fields)?,
         Data::Enum(e) => enum_body(e)?,
@@ -73,6 +81,9 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 #trace_body
             }
             #parts
+            fn heap_size(&self) -> usize {
+                #heap_body
+            }
         }
         #no_drop
     })

@@ -35,6 +35,11 @@ unsafe impl Trace for Array<'_> {
         // SAFETY: as in `trace`.
         unsafe { &*self.items.get() }.trace_part(t, from)
     }
+
+    fn heap_size(&self) -> usize {
+        // SAFETY: as in `trace` (read at allocation and when freed).
+        unsafe { &*self.items.get() }.heap_size()
+    }
 }
 
 /// The index `i` of a Maat number into `len` elements, if valid.
@@ -62,14 +67,19 @@ impl<'gc> Array<'gc> {
     }
 
     /// Changes the items under the elision rule; the caller has refused
-    /// frozen arrays (`Ctx::before_store`).
+    /// frozen arrays (`Ctx::before_store`). Reports buffer growth or
+    /// shrinking to the heap.
     fn write<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&mut Vec<Value<'gc>>) -> R) -> R {
         let array = Gc::get(this);
         let _guard = ctx.guard(GcAny::from(this), &array.lock);
         // SAFETY: exclusive under the elision rule: the lock is held when the
         // array is shared in multi-threaded mode; otherwise one thread alone
         // runs operations on it; it is not frozen (see `crate::object`).
-        f(unsafe { &mut *array.items.get() })
+        let items = unsafe { &mut *array.items.get() };
+        let before = items.capacity();
+        let result = f(items);
+        super::report_growth(ctx, before, items.capacity(), size_of::<Value<'gc>>());
+        result
     }
 
     /// The number of items.

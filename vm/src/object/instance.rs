@@ -44,6 +44,11 @@ unsafe impl Trace for Inst<'_> {
         // SAFETY: no operation runs concurrently with a collection.
         unsafe { &*self.fields.get() }.trace(t);
     }
+
+    fn heap_size(&self) -> usize {
+        // SAFETY: as in `trace`; the fields never grow.
+        unsafe { &*self.fields.get() }.heap_size()
+    }
 }
 
 impl<'gc> Inst<'gc> {

@@ -93,6 +93,17 @@ unsafe impl Trace for Map<'_> {
             v.trace(t);
         }
     }
+
+    fn heap_size(&self) -> usize {
+        // SAFETY: as in `trace` (read at allocation and when freed).
+        entry_bytes(unsafe { &*self.entries.get() }.capacity())
+    }
+}
+
+/// Bytes an index map of this capacity owns: entries (key, value, hash)
+/// and the index table.
+fn entry_bytes(capacity: usize) -> usize {
+    capacity * (size_of::<Key<'_>>() + size_of::<Value<'_>>() + 2 * size_of::<usize>())
 }
 
 impl<'gc> Map<'gc> {
@@ -117,7 +128,11 @@ impl<'gc> Map<'gc> {
         let _guard = ctx.guard(GcAny::from(this), &map.lock);
         // SAFETY: exclusive under the elision rule; not frozen (the caller
         // checked with `Ctx::before_store`).
-        f(unsafe { &mut *map.entries.get() })
+        let entries = unsafe { &mut *map.entries.get() };
+        let before = entries.capacity();
+        let result = f(entries);
+        super::report_growth(ctx, entry_bytes(before), entry_bytes(entries.capacity()), 1);
+        result
     }
 
     /// The value for `key`, or `nil`.

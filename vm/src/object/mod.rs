@@ -88,6 +88,16 @@ pub struct Ctx<'a, 'gc> {
     pub stats: &'a SyncStats,
 }
 
+/// Tells the heap that a buffer of `size`-byte elements went from `before`
+/// to `after` elements of capacity (see `Trace::heap_size`).
+pub(crate) fn report_growth(ctx: &Ctx<'_, '_>, before: usize, after: usize, size: usize) {
+    if after > before {
+        ctx.mc.report_allocated((after - before) * size);
+    } else if after < before {
+        ctx.mc.report_freed((before - after) * size);
+    }
+}
+
 /// How an object can be reached, from its header.
 pub fn sharing(obj: GcAny<'_>) -> Sharing {
     if obj.is_frozen() {
