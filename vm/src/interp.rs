@@ -558,7 +558,7 @@ impl<'gc> Run<'_, '_, 'gc> {
                 st.regs[r(d)] = Value::num(Array::len(unsafe { array.downcast() }, self.cx) as f64);
             }
             Op::CallMethod(d, o, k, base, n) => {
-                let name = const_str(&proto.consts[k as usize]);
+                let name: &str = const_str(&proto.consts[k as usize]);
                 let recv = st.regs[r(o)];
                 if let Some(inst) = object_of(recv, kind::INST) {
                     // SAFETY: kind INST objects are Insts.
@@ -572,8 +572,8 @@ impl<'gc> Run<'_, '_, 'gc> {
                         return Err(format!("{} has no field or method `{name}`", class.name).into());
                     }
                 } else {
-                    let args = st.regs[r(base)..r(base) + usize::from(n)].to_vec();
-                    st.regs[r(d)] = self.method(recv, &name, &args)?;
+                    let value = self.method(recv, name, &st.regs[r(base)..r(base) + usize::from(n)])?;
+                    st.regs[r(d)] = value;
                 }
             }
             Op::NewClass(d, c) => st.regs[r(d)] = Value::object(Class::alloc(self.cx, c).into()),
@@ -901,9 +901,9 @@ fn sorted(mut items: Vec<Value<'_>>) -> Result<Vec<Value<'_>>, String> {
 }
 
 /// A constant known to be a string (method and field names).
-fn const_str(c: &Const) -> Arc<str> {
+fn const_str(c: &Const) -> &str {
     match c {
-        Const::Str(s) => s.clone(),
+        Const::Str(s) => s,
         other => unreachable!("a name constant, not {other:?}"),
     }
 }

@@ -75,8 +75,12 @@ unsafe impl Trace for Key<'_> {
 /// A Maat map.
 pub struct Map<'gc> {
     lock: AdaptiveLock,
-    entries: UnsafeCell<IndexMap<Key<'gc>, Value<'gc>>>,
+    entries: UnsafeCell<Entries<'gc>>,
 }
+
+/// The entries: insertion-ordered, hashed with aHash (fast, and seeded per
+/// map so that crafted keys cannot force collisions).
+type Entries<'gc> = IndexMap<Key<'gc>, Value<'gc>, ahash::RandomState>;
 
 // SAFETY: as for `Array`: the entries are accessed under the elision rule.
 unsafe impl Sync for Map<'_> {}
@@ -109,21 +113,18 @@ fn entry_bytes(capacity: usize) -> usize {
 impl<'gc> Map<'gc> {
     /// Allocates an empty map.
     pub fn alloc(ctx: &Ctx<'_, 'gc>) -> Gc<'gc, Map<'gc>> {
-        ctx.mc.alloc_kind(Map { lock: AdaptiveLock::new(), entries: UnsafeCell::new(IndexMap::new()) }, kind::MAP)
+        let entries = IndexMap::with_hasher(ahash::RandomState::new());
+        ctx.mc.alloc_kind(Map { lock: AdaptiveLock::new(), entries: UnsafeCell::new(entries) }, kind::MAP)
     }
 
-    fn read<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&IndexMap<Key<'gc>, Value<'gc>>) -> R) -> R {
+    fn read<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&Entries<'gc>) -> R) -> R {
         let map = Gc::get(this);
         let _guard = ctx.guard(GcAny::from(this), &map.lock);
         // SAFETY: no writer runs concurrently under the elision rule.
         f(unsafe { &*map.entries.get() })
     }
 
-    fn write<R>(
-        this: Gc<'gc, Self>,
-        ctx: &Ctx<'_, 'gc>,
-        f: impl FnOnce(&mut IndexMap<Key<'gc>, Value<'gc>>) -> R,
-    ) -> R {
+    fn write<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&mut Entries<'gc>) -> R) -> R {
         let map = Gc::get(this);
         let _guard = ctx.guard(GcAny::from(this), &map.lock);
         // SAFETY: exclusive under the elision rule; not frozen (the caller
