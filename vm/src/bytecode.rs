@@ -135,6 +135,8 @@ pub enum Builtin {
     Clock,
     /// `assert(cond)` or `assert(cond, message)`.
     Assert,
+    /// The embedder's native function number i (see `crate::embed`).
+    Native(u32),
 }
 
 /// The `GC` namespace's operations.
@@ -186,6 +188,8 @@ pub struct Program {
     pub globals: Vec<String>,
     /// Classes by index.
     pub classes: Vec<ClassInfo>,
+    /// Names of the embedder's native functions, by number.
+    pub natives: Vec<String>,
     /// The file the program came from.
     pub file: String,
 }

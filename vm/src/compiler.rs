@@ -31,7 +31,13 @@ use crate::resolve::{Resolution, resolve};
 
 /// Compiles a parsed program from `file` (whose text is `src`, for lines).
 pub fn compile(program: &Block, file: &str, src: &str) -> Result<Program, SyntaxError> {
-    let mut globals = Globals { resolution: resolve(program), ..Globals::default() };
+    compile_with(program, file, src, &[])
+}
+
+/// [`compile`], with the names of the embedder's native functions (callable
+/// like built-ins; a user function of the same name takes precedence).
+pub fn compile_with(program: &Block, file: &str, src: &str, natives: &[String]) -> Result<Program, SyntaxError> {
+    let mut globals = Globals { resolution: resolve(program), natives: natives.to_vec(), ..Globals::default() };
     let mut decls = vec![];
     for stmt in program {
         if let StmtKind::Fn(f) = &stmt.kind {
@@ -60,7 +66,8 @@ pub fn compile(program: &Block, file: &str, src: &str) -> Result<Program, Syntax
     for (name, index) in globals.vars {
         names[index as usize] = name;
     }
-    Ok(Program { functions, globals: names, classes: globals.classes, file: file.to_owned() })
+    let natives = globals.natives;
+    Ok(Program { functions, globals: names, classes: globals.classes, natives, file: file.to_owned() })
 }
 
 #[derive(Default)]
@@ -73,6 +80,7 @@ struct Globals {
     /// Closures met but not compiled yet.
     pending: Vec<PendingClosure>,
     classes: Vec<ClassInfo>,
+    natives: Vec<String>,
 }
 
 struct PendingClosure {
@@ -741,6 +749,10 @@ impl<'a> FnCompiler<'a> {
         };
         let target = match named.map(|name| (self.globals.functions.get(name), name.as_str())) {
             Some((Some(&f), _)) => Some(Ok(f)),
+            Some((None, name)) if self.globals.natives.iter().any(|n| n == name) => {
+                let i = self.globals.natives.iter().position(|n| n == name).expect("just found");
+                Some(Err(Builtin::Native(i as u32)))
+            }
             Some((None, "clock")) => Some(Err(Builtin::Clock)),
             Some((None, "assert")) => Some(Err(Builtin::Assert)),
             Some((None, name)) if !self.globals.vars.contains_key(name) => {

@@ -11,6 +11,7 @@ use maat_sync::{LockRequest, LockStatus, MaatineId, ThreadParker, VarLockTable, 
 
 use crate::ast::BinOp;
 use crate::bytecode::{Builtin, Const, GcOp, Literal, Op, Program, Reg};
+use crate::embed::{HostValue, NativeFn};
 use crate::object::array::Array;
 use crate::object::closure::Closure;
 use crate::object::instance::{Class, Inst};
@@ -101,6 +102,8 @@ pub struct Vm {
     parker: ThreadParker,
     /// When the program started, for `clock()`.
     started: std::time::Instant,
+    /// The embedder's native functions, by number.
+    natives: Vec<NativeFn>,
 }
 
 enum Step {
@@ -154,6 +157,12 @@ struct Handler {
 impl Vm {
     /// Prepares `program` to run with heap configuration `config`.
     pub fn new(program: Program, config: Config) -> Vm {
+        Vm::with_natives(program, config, Vec::new())
+    }
+
+    /// Prepares `program`, compiled with [`compile_with`](crate::compiler::compile_with)
+    /// and the names of `natives`, to run with those native functions.
+    pub fn with_natives(program: Program, config: Config, natives: Vec<NativeFn>) -> Vm {
         let program = Arc::new(program);
         let world = World::new();
         let stats = SyncStats::default();
@@ -183,7 +192,7 @@ impl Vm {
         let me = MaatineId::new(1).expect("1 is an id");
         let requests = program.globals.iter().map(|name| LockRequest::new(me, name.as_str())).collect();
         let (table, parker, started) = (VarLockTable::new(), ThreadParker::new(), std::time::Instant::now());
-        Vm { heap, program, world, table, stats, me, requests, parker, started }
+        Vm { heap, program, world, table, stats, me, requests, parker, started, natives }
     }
 
     /// Statistics of the heap.
@@ -200,10 +209,11 @@ impl Vm {
     pub fn run(&mut self, out: &mut dyn Write) -> Result<(), RuntimeError> {
         loop {
             let (program, world, table, stats, me) = (&self.program, &self.world, &self.table, &self.stats, self.me);
-            let (requests, parker, started) = (&mut self.requests, &self.parker, self.started);
+            let (requests, parker, started, natives) =
+                (&mut self.requests, &self.parker, self.started, &self.natives[..]);
             let step = self.heap.mutate_root(|mc, state| {
                 let cx = Ctx { mc, mode: world.mode(), stats };
-                let mut run = Run { cx: &cx, program, table, me, requests, parker, started, out: &mut *out };
+                let mut run = Run { cx: &cx, program, table, me, requests, parker, started, natives, out: &mut *out };
                 run.slice(state)
             });
             self.heap.collect_debt();
@@ -261,6 +271,7 @@ struct Run<'r, 'a, 'gc> {
     requests: &'r mut Vec<LockRequest>,
     parker: &'r ThreadParker,
     started: std::time::Instant,
+    natives: &'r [NativeFn],
     out: &'r mut dyn Write,
 }
 
@@ -460,6 +471,12 @@ impl<'gc> Run<'_, '_, 'gc> {
                         }
                         Value::nil()
                     }
+                    (Builtin::Native(i), args) => {
+                        let host: Vec<HostValue> = args.iter().map(|v| self.to_host(*v)).collect();
+                        let native = &self.natives[i as usize];
+                        let result = native(&host).map_err(|e| format!("{}: {e}", self.program.natives[i as usize]))?;
+                        self.from_host(&result)?
+                    }
                     (Builtin::Clock, _) => return Err(format!("clock takes no arguments, got {n}").into()),
                     (Builtin::Assert, _) => return Err(format!("assert takes 1 or 2 arguments, got {n}").into()),
                 };
@@ -612,6 +629,51 @@ impl<'gc> Run<'_, '_, 'gc> {
             }
         }
         Ok(Flow::Next)
+    }
+
+    /// A value as the embedder sees it (a deep copy of arrays and maps).
+    fn to_host(&self, v: Value<'gc>) -> HostValue {
+        match v.unpack() {
+            Unpacked::Nil => HostValue::Nil,
+            Unpacked::Bool(b) => HostValue::Bool(b),
+            Unpacked::Num(n) => HostValue::Num(n),
+            Unpacked::Object(_) => {
+                if let Some(a) = object_of(v, kind::ARRAY) {
+                    // SAFETY: kind ARRAY objects are Arrays.
+                    let items = Array::snapshot(unsafe { a.downcast() }, self.cx);
+                    return HostValue::Array(items.into_iter().map(|i| self.to_host(i)).collect());
+                }
+                if let Some(m) = object_of(v, kind::MAP) {
+                    // SAFETY: kind MAP objects are Maps.
+                    let entries = Map::entries(unsafe { m.downcast() }, self.cx);
+                    return HostValue::Map(
+                        entries.into_iter().map(|(k, v)| (self.to_host(k), self.to_host(v))).collect(),
+                    );
+                }
+                HostValue::Str(self.show(v))
+            }
+        }
+    }
+
+    /// A host value made a Maat value in this maatine's heap.
+    fn from_host(&self, h: &HostValue) -> OpResult<Value<'gc>> {
+        Ok(match h {
+            HostValue::Nil => Value::nil(),
+            HostValue::Bool(b) => Value::bool(*b),
+            HostValue::Num(n) => Value::num(*n),
+            HostValue::Str(s) => Value::object(Str::alloc(self.cx, s).into()),
+            HostValue::Array(items) => {
+                let items = items.iter().map(|i| self.from_host(i)).collect::<OpResult<Vec<_>>>()?;
+                Value::object(Array::alloc(self.cx, items).into())
+            }
+            HostValue::Map(entries) => {
+                let map = Map::alloc(self.cx);
+                for (k, v) in entries {
+                    Map::set(map, self.cx, self.from_host(k)?, self.from_host(v)?).map_err(|e| e.to_string())?;
+                }
+                Value::object(map.into())
+            }
+        })
     }
 
     /// `GC.stats`: the heap's statistics as a map.

@@ -18,6 +18,7 @@
 pub mod ast;
 pub mod bytecode;
 pub mod compiler;
+pub mod embed;
 pub mod error;
 pub mod interp;
 pub mod lexer;

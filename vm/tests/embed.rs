@@ -1,0 +1,64 @@
+//! The embedding API: native functions receive and return host values,
+//! their errors are catchable Maat errors, and programs run from strings or
+//! files.
+
+use maat_gc::Config;
+use maat_vm::embed::{HostValue, Runtime};
+
+fn runtime() -> Runtime {
+    let mut rt = Runtime::new(Config::default());
+    rt.register("sum", |args| match args {
+        [HostValue::Array(items)] => items
+            .iter()
+            .map(|i| match i {
+                HostValue::Num(n) => Ok(*n),
+                other => Err(format!("not a number: {other:?}")),
+            })
+            .sum::<Result<f64, String>>()
+            .map(HostValue::Num),
+        _ => Err("sum takes one array".into()),
+    });
+    rt.register("describe", |args| {
+        let parts: Vec<HostValue> = args.iter().map(|a| HostValue::Str(format!("{a:?}"))).collect();
+        Ok(HostValue::Map(vec![
+            (HostValue::Str("n".into()), HostValue::Num(args.len() as f64)),
+            (HostValue::Str("parts".into()), HostValue::Array(parts)),
+        ]))
+    });
+    rt
+}
+
+#[test]
+fn natives_exchange_values_both_ways() {
+    let rt = runtime();
+    assert_eq!(rt.eval("say sum([1, 2, 3.5]);").unwrap(), "6.5\n");
+    let out = rt.eval("let d = describe(nil, true, \"s\", {k => [1]}); say d[\"n\"], \" \", d[\"parts\"];").unwrap();
+    assert_eq!(out, "4 [Nil, Bool(true), Str(\"s\"), Map([(Str(\"k\"), Array([Num(1.0)]))])]\n");
+}
+
+#[test]
+fn native_errors_are_catchable_and_maat_functions_take_precedence() {
+    let rt = runtime();
+    let out = rt.eval("try { sum([1, \"x\"]); } catch e { say e; }").unwrap();
+    assert_eq!(out, "sum: not a number: Str(\"x\")\n");
+    let err = rt.eval("sum(1);").unwrap_err();
+    assert!(err.starts_with("error: sum: sum takes one array\n  in maatine 1"), "{err}");
+    assert_eq!(rt.eval("fn sum(a) { return \"mine\"; } say sum([1]);").unwrap(), "mine\n");
+}
+
+#[test]
+fn programs_run_from_files_with_their_errors_located() {
+    let mut rt = runtime();
+    rt.register("sum", |_| Ok(HostValue::Num(0.0)));
+    assert_eq!(rt.eval("say sum([5]);").unwrap(), "0\n", "registering again replaces");
+    let dir = std::env::temp_dir().join(format!("maat-embed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("prog.maat");
+    std::fs::write(&file, "say 1 + 1;\nlet = 3;\n").unwrap();
+    let err = rt.run_file(&file).unwrap_err();
+    assert!(err.contains("prog.maat:2:5"), "{err}");
+    std::fs::write(&file, "say \"from a file\";").unwrap();
+    assert_eq!(rt.run_file(&file).unwrap(), "from a file\n");
+    assert!(rt.run_file(&dir.join("missing.maat")).unwrap_err().starts_with("error: cannot read"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
