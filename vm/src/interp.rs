@@ -475,7 +475,7 @@ impl<'gc> Run<'_, '_, 'gc> {
                         let host: Vec<HostValue> = args.iter().map(|v| self.to_host(*v)).collect();
                         let native = &self.natives[i as usize];
                         let result = native(&host).map_err(|e| format!("{}: {e}", self.program.natives[i as usize]))?;
-                        self.from_host(&result)?
+                        self.host_to_value(&result)?
                     }
                     (Builtin::Clock, _) => return Err(format!("clock takes no arguments, got {n}").into()),
                     (Builtin::Assert, _) => return Err(format!("assert takes 1 or 2 arguments, got {n}").into()),
@@ -656,20 +656,20 @@ impl<'gc> Run<'_, '_, 'gc> {
     }
 
     /// A host value made a Maat value in this maatine's heap.
-    fn from_host(&self, h: &HostValue) -> OpResult<Value<'gc>> {
+    fn host_to_value(&self, h: &HostValue) -> OpResult<Value<'gc>> {
         Ok(match h {
             HostValue::Nil => Value::nil(),
             HostValue::Bool(b) => Value::bool(*b),
             HostValue::Num(n) => Value::num(*n),
             HostValue::Str(s) => Value::object(Str::alloc(self.cx, s).into()),
             HostValue::Array(items) => {
-                let items = items.iter().map(|i| self.from_host(i)).collect::<OpResult<Vec<_>>>()?;
+                let items = items.iter().map(|i| self.host_to_value(i)).collect::<OpResult<Vec<_>>>()?;
                 Value::object(Array::alloc(self.cx, items).into())
             }
             HostValue::Map(entries) => {
                 let map = Map::alloc(self.cx);
                 for (k, v) in entries {
-                    Map::set(map, self.cx, self.from_host(k)?, self.from_host(v)?).map_err(|e| e.to_string())?;
+                    Map::set(map, self.cx, self.host_to_value(k)?, self.host_to_value(v)?).map_err(|e| e.to_string())?;
                 }
                 Value::object(map.into())
             }
