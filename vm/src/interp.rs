@@ -669,7 +669,8 @@ impl<'gc> Run<'_, '_, 'gc> {
             HostValue::Map(entries) => {
                 let map = Map::alloc(self.cx);
                 for (k, v) in entries {
-                    Map::set(map, self.cx, self.host_to_value(k)?, self.host_to_value(v)?).map_err(|e| e.to_string())?;
+                    Map::set(map, self.cx, self.host_to_value(k)?, self.host_to_value(v)?)
+                        .map_err(|e| e.to_string())?;
                 }
                 Value::object(map.into())
             }
