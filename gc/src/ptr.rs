@@ -69,6 +69,14 @@ impl<'gc> Mutation<'gc> {
         self.collector.account_extra(bytes as isize);
     }
 
+    /// `Err` while the heap is out of memory: over its maximum even after the
+    /// full collection at the last safe point. Allocation with
+    /// [`Mutation::alloc`] still works (the limit is the embedder's policy);
+    /// an embedder checks this before allocating on a program's behalf.
+    pub fn check_limit(&self) -> Result<(), OutOfMemory> {
+        self.collector.check_limit()
+    }
+
     /// A snapshot of this heap's statistics.
     pub fn stats(&self) -> crate::Stats {
         self.collector.stats()

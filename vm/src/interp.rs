@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use maat_gc::{Config, Gc, GcAny, Heap, Root, Trace};
+use maat_gc::{Config, Gc, GcAny, Heap, Root, Trace, Tracer};
 use maat_sync::{LockRequest, LockStatus, MaatineId, ThreadParker, VarLockTable, World};
 
 use crate::ast::BinOp;
@@ -39,9 +39,11 @@ struct Frame<'gc> {
 }
 
 /// A maatine's state: the root of its heap.
-#[derive(Trace)]
 pub struct State<'gc> {
     regs: Vec<Value<'gc>>,
+    /// End of the live registers: the top frame's window. Registers above
+    /// it belong to calls that returned and are not roots.
+    top: usize,
     frames: Vec<Frame<'gc>>,
     handlers: Vec<Handler>,
     /// Open read-modify-write sections: the variable's slot and frame count.
@@ -49,6 +51,25 @@ pub struct State<'gc> {
     globals: Vec<Gc<'gc, Slot<'gc>>>,
     /// Each function's constants, made values once.
     consts: Vec<Vec<Value<'gc>>>,
+}
+
+// SAFETY: traces every root: the live registers (below `top`), the frames
+// (their closures), the open sections' slots, the globals and the constants.
+unsafe impl Trace for State<'_> {
+    fn trace(&self, t: &mut Tracer) {
+        self.regs[..self.top.min(self.regs.len())].trace(t);
+        self.frames.trace(t);
+        self.sections.trace(t);
+        self.globals.trace(t);
+        self.consts.trace(t);
+    }
+}
+
+impl State<'_> {
+    /// Makes the top frame's window the live registers.
+    fn set_top(&mut self, program: &Program) {
+        self.top = self.frames.last().map_or(0, |f| f.base + usize::from(program.functions[f.func as usize].registers));
+    }
 }
 
 struct Machine;
@@ -180,8 +201,10 @@ impl Vm {
                 .collect();
             let consts = p.functions.iter().map(|f| f.consts.iter().map(|c| constant(&cx, c)).collect()).collect();
             let main = Frame { func: 0, base: 0, pc: 0, ret: 0, closure: None };
+            let top = usize::from(p.functions[0].registers);
             State {
-                regs: vec![Value::nil(); usize::from(p.functions[0].registers) + 1],
+                regs: vec![Value::nil(); top + 1],
+                top,
                 frames: vec![main],
                 handlers: Vec::new(),
                 sections: Vec::new(),
@@ -382,6 +405,11 @@ impl<'gc> Run<'_, '_, 'gc> {
         };
         self.release_sections(st, h.sections);
         st.frames.truncate(h.frames);
+        st.set_top(self.program);
+        // The try body's registers (all above the error's) are dead: clear
+        // them so that they keep nothing alive.
+        let end = st.top.min(st.regs.len());
+        st.regs[h.error + 1..end.max(h.error + 1)].fill(Value::nil());
         st.regs[h.error] = match raise {
             Raise::Message(m) => Value::object(Str::alloc(self.cx, &m).into()),
             Raise::Thrown(v) => v,
@@ -397,8 +425,18 @@ impl<'gc> Run<'_, '_, 'gc> {
         }
     }
 
-    /// Executes one instruction.
+    /// Executes one instruction. Every instruction that allocates comes
+    /// here, so this is where the heap limit becomes a Maat error (the others,
+    /// `GC.collect` and assigning `nil` among them, still run, which is how a
+    /// program recovers).
     fn step(&mut self, st: &mut State<'gc>) -> Result<Flow, Raise<'gc>> {
+        let op = {
+            let frame = st.frames.last().expect("a running maatine has a frame");
+            self.program.functions[frame.func as usize].code[frame.pc]
+        };
+        if allocates(op) {
+            self.cx.mc.check_limit().map_err(|oom| oom.to_string())?;
+        }
         let frame = *st.frames.last().expect("a running maatine has a frame");
         let proto = &self.program.functions[frame.func as usize];
         let op = proto.code[frame.pc];
@@ -719,7 +757,12 @@ impl<'gc> Run<'_, '_, 'gc> {
         if st.regs.len() < need {
             st.regs.resize(need, Value::nil());
         }
+        // The callee's registers past its arguments may hold values of calls
+        // that returned, which the collector no longer traces: clear them, so
+        // a collection during the call never meets a freed object.
+        st.regs[base + n..need].fill(Value::nil());
         st.frames.push(Frame { func: f, base, pc: 0, ret, closure });
+        st.set_top(self.program);
         Ok(())
     }
 
@@ -733,6 +776,7 @@ impl<'gc> Run<'_, '_, 'gc> {
         if st.frames.is_empty() {
             return Flow::Done;
         }
+        st.set_top(self.program);
         st.regs[frame.ret] = value;
         Flow::Next
     }
@@ -961,6 +1005,23 @@ fn sorted(mut items: Vec<Value<'_>>) -> Result<Vec<Value<'_>>, String> {
         return Err("sort needs an array of numbers or of strings".to_owned());
     }
     Ok(items)
+}
+
+/// Whether an instruction may allocate GC objects.
+fn allocates(op: Op) -> bool {
+    matches!(
+        op,
+        Op::NewArray(..)
+            | Op::NewMap(..)
+            | Op::Bin(BinOp::Concat, ..)
+            | Op::Closure(..)
+            | Op::NewSlot(..)
+            | Op::New(..)
+            | Op::NewClass(..)
+            | Op::CallMethod(..)
+            | Op::Builtin(..)
+            | Op::Gc(_, GcOp::Stats, _)
+    )
 }
 
 /// A constant known to be a string (method and field names).
