@@ -190,6 +190,8 @@ pub struct Program {
     pub classes: Vec<ClassInfo>,
     /// Names of the embedder's native functions, by number.
     pub natives: Vec<String>,
+    /// Built-in methods written in Maat: object kind, name, function.
+    pub methods: Vec<(u8, String, u32)>,
     /// The file the program came from.
     pub file: String,
 }

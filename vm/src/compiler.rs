@@ -57,6 +57,7 @@ pub fn compile_with(program: &Block, file: &str, src: &str, natives: &[String]) 
             FnCompiler::new(&f.name, &f.params, f.span.start, Vec::new(), &mut globals, &lines).body(&f.body)?;
         globals.protos[i + 1] = Some(proto);
     }
+    let methods = compile_prelude(&mut globals)?;
     while let Some(c) = globals.pending.pop() {
         let proto = FnCompiler::new(&c.name, &c.params, c.start, c.upvalues, &mut globals, &lines).body(&c.body)?;
         globals.protos[c.index as usize] = Some(proto);
@@ -67,7 +68,37 @@ pub fn compile_with(program: &Block, file: &str, src: &str, natives: &[String]) 
         names[index as usize] = name;
     }
     let natives = globals.natives;
-    Ok(Program { functions, globals: names, classes: globals.classes, natives, file: file.to_owned() })
+    Ok(Program { functions, globals: names, classes: globals.classes, natives, methods, file: file.to_owned() })
+}
+
+/// Built-in methods written in Maat: the receiver is parameter 0. Each
+/// `fn TYPE_NAME` becomes method `NAME` of `TYPE`.
+const PRELUDE: &str = "
+fn Array_map(a, f) { let out = []; for a -> v { out.push(f(v)); } return out; }
+fn Array_grep(a, f) { let out = []; for a -> v { if f(v) { out.push(v); } } return out; }
+fn Array_each(a, f) { for a -> v { f(v); } return a; }
+fn Map_each(m, f) { for m.keys -> k { f(k, m[k]); } return m; }
+";
+
+/// Compiles the prelude's methods; returns (kind, name, function) for each.
+fn compile_prelude(globals: &mut Globals) -> CResult<Vec<(u8, String, u32)>> {
+    let prelude = crate::parse(PRELUDE).expect("the prelude parses");
+    let lines = LineTable::new(PRELUDE);
+    let mut methods = Vec::new();
+    for stmt in &prelude {
+        let StmtKind::Fn(f) = &stmt.kind else { unreachable!("the prelude declares functions only") };
+        let (ty, name) = f.name.split_once('_').expect("prelude names are TYPE_NAME");
+        let kind = if ty == "Array" { crate::object::kind::ARRAY } else { crate::object::kind::MAP };
+        let index = globals.protos.len() as u32;
+        globals.protos.push(None);
+        let full = format!("{ty}.{name}");
+        let mut proto = FnCompiler::new(&full, &f.params, f.span.start, Vec::new(), globals, &lines).body(&f.body)?;
+        // Line 0: shown as built-in in stack traces.
+        proto.lines.iter_mut().for_each(|l| *l = 0);
+        globals.protos[index as usize] = Some(proto);
+        methods.push((kind, name.to_owned(), index));
+    }
+    Ok(methods)
 }
 
 #[derive(Default)]

@@ -101,7 +101,11 @@ impl std::fmt::Display for RuntimeError {
                 write!(f, "\n  ... {} more frames ...", self.trace.len() - SHOWN)?;
             }
             if i < SHOWN / 2 || i >= self.trace.len().saturating_sub(SHOWN / 2) {
-                write!(f, "\n  at {func} ({}:{line})", self.file)?;
+                if *line == 0 {
+                    write!(f, "\n  at {func} (built-in)")?;
+                } else {
+                    write!(f, "\n  at {func} ({}:{line})", self.file)?;
+                }
             }
         }
         Ok(())
@@ -626,6 +630,8 @@ impl<'gc> Run<'_, '_, 'gc> {
                     } else {
                         return Err(format!("{} has no field or method `{name}`", class.name).into());
                     }
+                } else if let Some(f) = self.prelude_method(recv, name) {
+                    self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?;
                 } else {
                     let value = self.method(recv, name, &st.regs[r(base)..r(base) + usize::from(n)])?;
                     st.regs[r(d)] = value;
@@ -667,6 +673,12 @@ impl<'gc> Run<'_, '_, 'gc> {
             }
         }
         Ok(Flow::Next)
+    }
+
+    /// The prelude function implementing `recv.name`, if any.
+    fn prelude_method(&self, recv: Value<'gc>, name: &str) -> Option<u32> {
+        let kind = recv.as_object()?.kind();
+        self.program.methods.iter().find(|(k, n, _)| *k == kind && n == name).map(|&(_, _, f)| f)
     }
 
     /// A value as the embedder sees it (a deep copy of arrays and maps).
