@@ -434,17 +434,13 @@ impl<'gc> Run<'_, '_, 'gc> {
     /// `GC.collect` and assigning `nil` among them, still run, which is how a
     /// program recovers).
     fn step(&mut self, st: &mut State<'gc>) -> Result<Flow, Raise<'gc>> {
-        let op = {
-            let frame = st.frames.last().expect("a running maatine has a frame");
-            self.program.functions[frame.func as usize].code[frame.pc]
-        };
-        if allocates(op) {
-            self.cx.mc.check_limit().map_err(|oom| oom.to_string())?;
-        }
         let frame = *st.frames.last().expect("a running maatine has a frame");
         let proto = &self.program.functions[frame.func as usize];
         let op = proto.code[frame.pc];
         st.frames.last_mut().expect("checked").pc += 1;
+        if allocates(op) {
+            self.cx.mc.check_limit().map_err(|oom| oom.to_string())?;
+        }
         let b = frame.base;
         let r = |reg: Reg| b + usize::from(reg);
         match op {
