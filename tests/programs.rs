@@ -62,6 +62,14 @@ fn the_maat_binary_runs_files_and_code_and_fails_with_status_1() {
     let missing = Command::new(maat).args(["run", "tests/programs/no_such_file.maat"]).output().unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).starts_with("error: cannot read"));
+    let stats = Command::new(maat)
+        .args(["run", "tests/programs/collections.maat", "--stats", "--gc-trace", "--gc", "gen"])
+        .output()
+        .unwrap();
+    assert!(stats.status.success());
+    let report = String::from_utf8_lossy(&stats.stderr);
+    assert!(report.contains("gc heap ") && report.contains(" major: "), "one trace line per collection:\n{report}");
+    assert!(report.contains("gc: collections: ") && report.contains("locks: 0 taken, "), "statistics:\n{report}");
     let heap = Command::new(maat).args(["-e", "say 1;", "--max-heap", "12Q"]).output().unwrap();
     assert!(!heap.status.success(), "a bad size is refused");
 }

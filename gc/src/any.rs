@@ -37,6 +37,20 @@ impl<'gc> GcAny<'gc> {
         self.header().kind()
     }
 
+    /// How the object can be reached, with one read of its flags (the
+    /// lock-elision decision of every object operation).
+    #[inline]
+    pub fn sharing(self) -> maat_sync::Sharing {
+        let flags = self.header().flags();
+        if flags.contains(Flags::FROZEN) {
+            maat_sync::Sharing::Frozen
+        } else if flags.contains(Flags::SHARED) {
+            maat_sync::Sharing::Shared
+        } else {
+            maat_sync::Sharing::Unshared
+        }
+    }
+
     /// Whether the object may be reachable from several maatines.
     pub fn is_shared(self) -> bool {
         self.header().flags().contains(Flags::SHARED)

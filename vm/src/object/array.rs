@@ -23,8 +23,8 @@ unsafe impl Sync for Array<'_> {}
 unsafe impl Send for Array<'_> {}
 
 // SAFETY: traces every item. Collections read the items without the lock: a
-// local collection traces unshared arrays on their owner's thread, a shared
-// collection runs with every maatine stopped (see `crate::object`).
+// local collection traces unshared arrays between their owner's mutations, a
+// shared collection runs with every maatine stopped (see `crate::object`).
 unsafe impl Trace for Array<'_> {
     fn trace(&self, t: &mut Tracer) {
         // SAFETY: no operation runs concurrently with a collection.
@@ -95,7 +95,7 @@ impl<'gc> Array<'gc> {
     /// Replaces the item at `i`.
     pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64, value: Value<'gc>) -> Result<(), ObjError> {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "Array", value)?;
+        ctx.before_store(obj, "Array", &[value])?;
         if let Some(v) = value.as_object() {
             ctx.mc.forward_barrier(obj, v);
         }
@@ -109,7 +109,7 @@ impl<'gc> Array<'gc> {
     /// Appends an item.
     pub fn push(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, value: Value<'gc>) -> Result<(), ObjError> {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "Array", value)?;
+        ctx.before_store(obj, "Array", &[value])?;
         ctx.mc.backward_barrier(obj);
         Self::write(this, ctx, |items| items.push(value));
         Ok(())
@@ -118,7 +118,7 @@ impl<'gc> Array<'gc> {
     /// Inserts an item at `i` (0 to len), shifting the rest.
     pub fn insert(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64, value: Value<'gc>) -> Result<(), ObjError> {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "Array", value)?;
+        ctx.before_store(obj, "Array", &[value])?;
         ctx.mc.backward_barrier(obj);
         Self::write(this, ctx, |items| {
             let i = index(i, items.len() + 1)?;
@@ -130,7 +130,7 @@ impl<'gc> Array<'gc> {
     /// Removes and returns the item at `i`, shifting the rest.
     pub fn remove(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64) -> Result<Value<'gc>, ObjError> {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "Array", Value::nil())?;
+        ctx.before_store(obj, "Array", &[])?;
         ctx.mc.backward_barrier(obj);
         Self::write(this, ctx, |items| index(i, items.len()).map(|i| items.remove(i)))
     }
@@ -143,7 +143,7 @@ impl<'gc> Array<'gc> {
         f: impl FnOnce(Vec<Value<'gc>>) -> Result<Vec<Value<'gc>>, String>,
     ) -> Result<(), String> {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "Array", Value::nil()).map_err(|e| e.to_string())?;
+        ctx.before_store(obj, "Array", &[]).map_err(|e| e.to_string())?;
         ctx.mc.backward_barrier(obj);
         Self::write(this, ctx, |items| {
             *items = f(core::mem::take(items))?;
@@ -154,7 +154,7 @@ impl<'gc> Array<'gc> {
     /// Removes and returns the last item (`nil` when empty).
     pub fn pop(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> Result<Value<'gc>, ObjError> {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "Array", Value::nil())?;
+        ctx.before_store(obj, "Array", &[])?;
         ctx.mc.backward_barrier(obj);
         Ok(Self::write(this, ctx, |items| items.pop().unwrap_or(Value::nil())))
     }

@@ -69,7 +69,7 @@ impl<'gc> Inst<'gc> {
     /// Sets field `i`.
     pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize, value: Value<'gc>) -> Result<(), ObjError> {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "instance", value)?;
+        ctx.before_store(obj, "instance", &[value])?;
         if let Some(v) = value.as_object() {
             ctx.mc.forward_barrier(obj, v);
         }

@@ -152,8 +152,7 @@ impl<'gc> Map<'gc> {
     pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>, value: Value<'gc>) -> Result<(), ObjError> {
         let obj = GcAny::from(this);
         let key = Key::new(key)?;
-        ctx.before_store(obj, "Map", key.value())?;
-        ctx.before_store(obj, "Map", value)?;
+        ctx.before_store(obj, "Map", &[key.value(), value])?;
         ctx.mc.backward_barrier(obj);
         Self::write(this, ctx, |m| m.insert(key, value));
         Ok(())
@@ -163,7 +162,7 @@ impl<'gc> Map<'gc> {
     pub fn delete(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>) -> Result<Value<'gc>, ObjError> {
         let obj = GcAny::from(this);
         let key = Key::new(key)?;
-        ctx.before_store(obj, "Map", Value::nil())?;
+        ctx.before_store(obj, "Map", &[])?;
         ctx.mc.backward_barrier(obj);
         Ok(Self::write(this, ctx, |m| m.shift_remove(&key)).unwrap_or(Value::nil()))
     }

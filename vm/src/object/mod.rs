@@ -16,8 +16,10 @@
 //! unshared object, because in single-threaded mode only one OS thread runs
 //! Maat code, and because a frozen object never changes. The collector reads
 //! an object's data without its lock: a local collection traces only the
-//! owner's unshared objects on the owner's thread, and a shared collection
-//! runs while every maatine is stopped at a safe point.
+//! owner's unshared objects, between the owner's mutations (on its thread, or
+//! on a collector thread of a shared collection while the owner is stopped),
+//! and a shared collection runs while every maatine is stopped at a safe
+//! point.
 //!
 //! # Sharing on store
 //!
@@ -98,39 +100,30 @@ pub(crate) fn report_growth(ctx: &Ctx<'_, '_>, before: usize, after: usize, size
     }
 }
 
-/// How an object can be reached, from its header.
-pub fn sharing(obj: GcAny<'_>) -> Sharing {
-    if obj.is_frozen() {
-        Sharing::Frozen
-    } else if obj.is_shared() {
-        Sharing::Shared
-    } else {
-        Sharing::Unshared
-    }
-}
-
 impl<'gc> Ctx<'_, 'gc> {
     /// The lock-elision decision for one operation on `obj`.
     #[inline]
     pub fn guard<'l>(&self, obj: GcAny<'gc>, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
-        let guard = lock.lock_if(self.mode.needs_lock(sharing(obj)));
+        let guard = lock.lock_if(self.mode.needs_lock(obj.sharing()));
         let counter = if guard.is_elided() { &self.stats.elided } else { &self.stats.taken };
         counter.set(counter.get() + 1);
         guard
     }
 
-    /// Prepares `obj` for a mutation: refuses frozen objects, and shares
-    /// `value` if `obj` is shared.
-    pub fn before_store(&self, obj: GcAny<'gc>, what: &'static str, value: Value<'gc>) -> Result<(), ObjError> {
-        if obj.is_frozen() {
-            return Err(ObjError::Frozen(what));
+    /// Prepares `obj` for a mutation storing `values`: refuses frozen
+    /// objects, and shares the values if `obj` is shared (one read of its
+    /// flags).
+    pub fn before_store(&self, obj: GcAny<'gc>, what: &'static str, values: &[Value<'gc>]) -> Result<(), ObjError> {
+        match obj.sharing() {
+            Sharing::Frozen => Err(ObjError::Frozen(what)),
+            Sharing::Shared => {
+                for v in values.iter().filter_map(|v| v.as_object()) {
+                    self.mc.share(v);
+                }
+                Ok(())
+            }
+            Sharing::Unshared => Ok(()),
         }
-        if obj.is_shared()
-            && let Some(v) = value.as_object()
-        {
-            self.mc.share(v);
-        }
-        Ok(())
     }
 }
 
