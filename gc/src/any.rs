@@ -22,7 +22,7 @@ pub struct GcAny<'gc> {
 }
 
 impl<'gc> GcAny<'gc> {
-    fn header(self) -> &'gc Header {
+    pub(crate) fn header(self) -> &'gc Header {
         // SAFETY: as for `Gc`: a handle within its mutation points to a live
         // object.
         unsafe { self.ptr.as_ref() }

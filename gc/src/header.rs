@@ -7,7 +7,8 @@
 //!   Header   = next: intrusive link of the heap's object list
 //!              vtable: trace, drop + free, size, type name of T
 //!              colour (1 byte), age (1 byte), flags (1 byte), kind (1 byte)
-//!              owner: id of the heap (maatine) that allocated it
+//!              owner: id of the heap (maatine) that allocated it; for a
+//!                     SENT object, the heap that holds it now (0 in transit)
 //! ```
 //!
 //! # Colours (Lua's white flip)
@@ -40,12 +41,24 @@
 //! bits another thread may read while the owner runs, so they live in their
 //! own atomic byte: setting them never races with the owner's colour updates.
 //!
+//! `SENT` (always with `SHARED`) marks an object whose ownership was
+//! transferred to another heap (see [`crate::transfer`]): the owner field then
+//! names the heap that holds it. It is the one flag that may go back to 0,
+//! and only by its holder, when it shares the object for real.
+//!
+//! | flags | state | who may use it |
+//! | --- | --- | --- |
+//! | none | unshared | its heap's maatine |
+//! | `SHARED` | shared | anyone (synchronized by the embedder) |
+//! | `SHARED \| SENT` | transferred | the holder named by `owner` |
+//! | `FROZEN` (± `SHARED`) | frozen | anyone, read only |
+//!
 //! A shared or frozen object is *global*: its colour belongs to the shared
 //! collection, not to its heap's. Local collections neither colour nor
 //! traverse nor free it; it is `SHARED_WHITE` between shared collections (set
 //! when it becomes global) and black only while a shared collection marks.
 
-use crate::shim::{AtomicU8, Ordering};
+use crate::shim::{AtomicU8, AtomicU32, Ordering};
 use core::cell::Cell;
 use core::ptr::NonNull;
 
@@ -117,6 +130,8 @@ bitflags! {
         const SHARED = 1 << 0;
         /// Deeply immutable.
         const FROZEN = 1 << 1;
+        /// Transferred to the heap named by the owner field (with `SHARED`).
+        const SENT = 1 << 2;
     }
 }
 
@@ -145,7 +160,7 @@ pub(crate) struct Header {
     age: AtomicU8,
     flags: AtomicU8,
     kind: u8,
-    owner: u32,
+    owner: AtomicU32,
 }
 
 // SAFETY: `next` (the only non-atomic field that changes) is read and written
@@ -174,7 +189,7 @@ impl Header {
             age: AtomicU8::new(Age::New as u8),
             flags: AtomicU8::new(0),
             kind,
-            owner,
+            owner: AtomicU32::new(owner),
         }
     }
 
@@ -195,7 +210,16 @@ impl Header {
     }
 
     pub(crate) fn owner(&self) -> u32 {
-        self.owner
+        // Relaxed: the owner of an unshared object never changes; the holder
+        // of a SENT object is set before the object is published to it (the
+        // embedder's channel or join publishes with Release/Acquire), and a
+        // stale read by anyone else only decides an error message.
+        self.owner.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_owner(&self, owner: u32) {
+        // Relaxed: see `owner`.
+        self.owner.store(owner, Ordering::Relaxed);
     }
 
     pub(crate) fn colour(&self) -> u8 {
@@ -252,6 +276,13 @@ impl Header {
     pub(crate) fn insert_flags(&self, flags: Flags) {
         // Release: pairs with the Acquire in `flags`.
         self.flags.fetch_or(flags.bits(), Ordering::Release);
+    }
+
+    /// Clears `SENT` (its holder shares the object for real). Release, so
+    /// that whoever later sees the object as plainly shared also sees what
+    /// the holder wrote before; every other bit stays.
+    pub(crate) fn clear_sent(&self) {
+        self.flags.fetch_and(!Flags::SENT.bits(), Ordering::Release);
     }
 }
 

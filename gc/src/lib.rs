@@ -28,6 +28,7 @@ mod shim;
 pub mod space;
 mod stats;
 mod trace;
+pub mod transfer;
 pub mod verify;
 
 pub use any::GcAny;
@@ -40,4 +41,5 @@ pub use ptr::{Frozen, Gc, Lock, Mutation, OutOfMemory, RefLock, Write};
 pub use space::{Global, Space};
 pub use stats::{CollectionKind, Collections, PauseHistogram, Stats};
 pub use trace::{Trace, Tracer};
+pub use transfer::{IN_TRANSIT, NotHolder};
 pub use verify::VerifyError;

@@ -58,26 +58,53 @@ pub(crate) fn children(h: NonNull<Header>) -> Vec<NonNull<Header>> {
 }
 
 impl Collector {
-    /// Sets `flag` on the subgraph from `start` (see the module doc).
+    /// Sets `flag` on the subgraph from `start` (see the module doc). Sharing
+    /// an object this heap holds after a transfer (`SENT`) makes it plainly
+    /// shared.
     pub(crate) fn make_global(&self, start: NonNull<Header>, flag: Flags) -> usize {
-        let stop = if flag == Flags::SHARED { Flags::SHARED | Flags::FROZEN } else { Flags::FROZEN };
-        let mut stack = vec![start];
-        let mut marked = 0;
-        while let Some(h) = stack.pop() {
-            // SAFETY: reachable from a live handle within a mutation: live.
-            let header = unsafe { h.as_ref() };
-            if header.flags().intersects(stop) {
-                continue;
+        let me = self.id();
+        let marked = self.walk(start, |header| {
+            let flags = header.flags();
+            if flags.contains(Flags::FROZEN) {
+                return false;
             }
-            if !header.is_global() {
-                // Leaves the local colour domain (see `header`).
-                header.set_white(SHARED_WHITE);
+            if flag == Flags::SHARED && flags.contains(Flags::SHARED) {
+                let held = flags.contains(Flags::SENT) && header.owner() == me;
+                if held {
+                    header.clear_sent();
+                }
+                return held;
             }
+            self.leave_local(header);
             header.insert_flags(flag);
-            marked += 1;
-            stack.extend(children(h));
-        }
+            true
+        });
         self.count_global(flag, marked);
         marked
+    }
+
+    /// Visits the subgraph from `start` depth first, descending into the
+    /// children of the objects `visit` returns true for (it changes their
+    /// state, so nothing is visited twice); returns how many those were.
+    pub(crate) fn walk(&self, start: NonNull<Header>, mut visit: impl FnMut(&Header) -> bool) -> usize {
+        let mut stack = vec![start];
+        let mut visited = 0;
+        while let Some(h) = stack.pop() {
+            // SAFETY: reachable from a live handle within a mutation: live.
+            if visit(unsafe { h.as_ref() }) {
+                visited += 1;
+                stack.extend(children(h));
+            }
+        }
+        visited
+    }
+
+    /// An unshared object becomes global: it leaves the local colour domain
+    /// (see `header`) and counts toward the space's shared pacing.
+    pub(crate) fn leave_local(&self, header: &Header) {
+        if !header.is_global() {
+            header.set_white(SHARED_WHITE);
+            self.space().add_global_bytes(header.vtable().size);
+        }
     }
 }

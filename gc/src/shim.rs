@@ -2,6 +2,6 @@
 //! publication of shared objects is model-checked with the real header.
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicU8, Ordering};
+pub(crate) use core::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU8, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU8, AtomicU32, Ordering};

@@ -25,6 +25,8 @@
 use core::cell::Cell;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
@@ -46,11 +48,17 @@ pub struct Space {
 #[derive(Default)]
 pub(crate) struct SpaceInner {
     state: Mutex<SpaceState>,
+    /// Bytes of global objects (shared, frozen, transferred, adopted): what
+    /// the shared collection has to trace and may free.
+    global_bytes: AtomicUsize,
+    /// `global_bytes` after the last shared collection.
+    global_bytes_after: AtomicUsize,
 }
 
 #[derive(Default)]
 struct SpaceState {
-    members: Vec<Member>,
+    /// Registered heaps, by their collector's address.
+    members: HashMap<NonNull<Collector>, Member>,
     /// Global objects of heaps that ended.
     adopted: Option<NonNull<Header>>,
     adopted_bytes: usize,
@@ -98,6 +106,28 @@ impl Space {
         self.state().adopted_bytes
     }
 
+    /// Bytes of global objects (shared, frozen or transferred, their own
+    /// boxes): what a shared collection traces and may free.
+    pub fn global_bytes(&self) -> usize {
+        // Relaxed: a pacing figure; exact values are read at stopped-world
+        // points, where the world's barrier orders every earlier update.
+        self.inner.global_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether global objects have grown enough since the last shared
+    /// collection to run another: past `pause` percent of what survived it,
+    /// and past `floor` bytes (so that a small program never collects).
+    pub fn shared_collection_due(&self, pause: usize, floor: usize) -> bool {
+        // Relaxed: see `global_bytes`.
+        let after = self.inner.global_bytes_after.load(Ordering::Relaxed);
+        self.global_bytes() > floor.max(after / 100 * pause)
+    }
+
+    pub(crate) fn add_global_bytes(&self, bytes: usize) {
+        // Relaxed: a counter, see `global_bytes`.
+        self.inner.global_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// Runs a shared collection (see [`crate::space`]).
     ///
     /// # Safety
@@ -114,7 +144,8 @@ impl Space {
         let mut state = self.state();
         let mut tracer = Tracer::shared();
         // Step 1 in parallel: each heap's contribution touches only that heap.
-        let members = Members(&state.members);
+        let list: Vec<&Member> = state.members.values().collect();
+        let members = Members(&list);
         let found: Vec<Vec<Found>> = (0..members.0.len()).into_par_iter().map(|i| members.contribute(i)).collect();
         found.into_iter().flatten().for_each(|Found(h)| tracer.mark(h));
         state.globals.retain(|g| g.strong_count() > 0);
@@ -125,7 +156,9 @@ impl Space {
         while let Some(gray) = tracer.pop_gray() {
             tracer.traverse(gray);
         }
-        let freed = state.sweep();
+        let (freed, freed_bytes) = state.sweep();
+        let live = self.inner.global_bytes.fetch_sub(freed_bytes, Ordering::Relaxed) - freed_bytes;
+        self.inner.global_bytes_after.store(live, Ordering::Relaxed);
         let pause = started.elapsed();
         state.stats.pauses.record(pause);
         state.stats.objects_freed += freed;
@@ -134,14 +167,14 @@ impl Space {
 
     /// Registers a heap.
     pub(crate) fn join(&self, member: Member) {
-        self.state().members.push(member);
+        self.state().members.insert(member.collector, member);
     }
 
     /// Ends a heap under the space lock: runs `end` (which drops its root and
     /// frees its unshared objects) and adopts the global objects it returns.
     pub(crate) fn leave(&self, collector: NonNull<Collector>, end: impl FnOnce() -> Option<NonNull<Header>>) {
         let mut state = self.state();
-        state.members.retain(|m| m.collector != collector);
+        state.members.remove(&collector);
         let mut next = end();
         while let Some(h) = next {
             // SAFETY: the ended heap's global objects are live and now ours.
@@ -159,7 +192,7 @@ impl Space {
 }
 
 /// The registered heaps, shared with the rayon tasks of a shared collection.
-struct Members<'a>(&'a [Member]);
+struct Members<'a>(&'a [&'a Member]);
 
 // SAFETY: during a shared collection each member is handled by exactly one
 // task (indices are disjoint), and no other thread uses any heap of the space
@@ -177,7 +210,7 @@ impl Members<'_> {
     /// Heap `i`'s contribution: a full local collection reporting the global
     /// objects it reaches.
     fn contribute(&self, i: usize) -> Vec<Found> {
-        let member = &self.0[i];
+        let member = self.0[i];
         // SAFETY: no heap is in use (caller's contract); members stay
         // registered (collector and root alive) while the state is locked.
         let (collector, root, trace_root) = unsafe { (member.collector.as_ref(), member.root, member.trace_root) };
@@ -186,20 +219,31 @@ impl Members<'_> {
         found.into_iter().map(Found).collect()
     }
 
-    /// Sweeps heap `i`'s LSO; returns the number freed.
-    fn sweep(&self, i: usize) -> u64 {
+    /// Sweeps heap `i`'s LSO; returns the number of objects and of their
+    /// boxes' bytes freed.
+    fn sweep(&self, i: usize) -> (u64, usize) {
         // SAFETY: as in `contribute`.
         let collector = unsafe { self.0[i].collector.as_ref() };
-        sweep_shared_list(collector.lso(), |h| collector.free(h))
+        let mut bytes = 0;
+        let freed = sweep_shared_list(collector.lso(), |h| {
+            // SAFETY: live until freed just below.
+            bytes += unsafe { h.as_ref() }.vtable().size;
+            collector.free(h);
+        });
+        (freed, bytes)
     }
 }
 
 impl SpaceState {
     /// Sweeps every LSO (in parallel) and the adopted list; returns the
-    /// number freed.
-    fn sweep(&mut self) -> u64 {
-        let members = Members(&self.members);
-        let mut freed: u64 = (0..members.0.len()).into_par_iter().map(|i| members.sweep(i)).sum();
+    /// number of objects and of their boxes' bytes freed.
+    fn sweep(&mut self) -> (u64, usize) {
+        let list: Vec<&Member> = self.members.values().collect();
+        let members = Members(&list);
+        let (mut freed, lso_bytes) = (0..members.0.len())
+            .into_par_iter()
+            .map(|i| members.sweep(i))
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         let adopted = Cell::new(self.adopted);
         let mut bytes = 0;
         freed += sweep_shared_list(&adopted, |h| {
@@ -212,7 +256,7 @@ impl SpaceState {
         self.adopted = adopted.get();
         self.adopted_bytes -= bytes;
         self.stats.bytes_freed += bytes as u64;
-        freed
+        (freed, lso_bytes + bytes)
     }
 }
 

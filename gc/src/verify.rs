@@ -4,7 +4,8 @@
 //!
 //! Checked:
 //! - each object is on exactly one of the heap's lists (objects, LSO) exactly
-//!   once, its owner id is the heap's, and the LSO holds global objects only;
+//!   once, its owner id is the heap's (unless it was transferred), and the
+//!   LSO holds global objects only;
 //! - every unshared object reachable from the root is on the heap's lists
 //!   (no dangling reference, no unshared object of another heap);
 //! - Invariant S: everything a shared object refers to is shared or frozen,
@@ -59,7 +60,8 @@ impl<R: Root> Heap<R> {
         for &h in &all {
             // SAFETY: on a list, so live.
             let header = unsafe { h.as_ref() };
-            if header.owner() != c.id() {
+            // A transferred object's owner field names its holder instead.
+            if !header.flags().contains(Flags::SENT) && header.owner() != c.id() {
                 return fail(format!("{} owned by heap {} is on heap {}", name(header), header.owner(), c.id()));
             }
             if header.is_global() {

@@ -319,3 +319,55 @@ fn heaps_on_several_threads_share_through_a_global_while_all_collect() {
     drop(space);
     assert_eq!(live.get(), 0, "every item freed exactly once, nothing leaked");
 }
+
+#[test]
+fn a_transferred_subgraph_changes_hands_and_stays_alive_for_its_holder() {
+    let live = Live::default();
+    let space = Space::new();
+    let (mut a, mut b) = (heap_in(&space, &live), heap_in(&space, &live));
+    let (a_id, b_id) = (a.id(), b.id());
+    let raw = a.mutate(|mc, root| {
+        let c = chain(mc, &live, 1..4);
+        let s = mc.alloc(Item::new(9, &live));
+        mc.share(s);
+        link(mc, c, s);
+        link(mc, *root, c); // the sender keeps a stale reference
+        assert_eq!(mc.transfer(c), Ok(3), "the shared item passes by reference");
+        let any = maat_gc::GcAny::from(c);
+        assert_eq!(any.holder(), Some(maat_gc::IN_TRANSIT));
+        assert!(any.is_shared(), "global for the collector");
+        assert_eq!(maat_gc::GcAny::from(s).holder(), None);
+        any.as_raw()
+    });
+    a.collect();
+    a.verify().unwrap();
+    b.mutate(|mc, root| {
+        // SAFETY: the object is global and alive (heap a's root refers to it).
+        let any = unsafe { maat_gc::GcAny::from_raw(raw) };
+        assert_eq!(mc.receive(any), 3);
+        assert_eq!(any.holder(), Some(b_id));
+        // SAFETY: the test allocated it as an Item.
+        link(mc, *root, unsafe { any.downcast::<Item>() });
+    });
+    a.mutate(|mc, root| {
+        let stale = maat_gc::GcAny::from(root.edges.borrow()[0]);
+        assert_eq!(stale.holder(), Some(b_id));
+        assert_eq!(mc.transfer(stale), Err(maat_gc::NotHolder { holder: b_id }), "the sender holds it no more");
+        Gc::write(mc, *root).project(|n| &n.edges).borrow_mut().clear();
+    });
+    // SAFETY: no heap is in use.
+    unsafe { space.collect_shared() };
+    a.verify().unwrap();
+    b.verify().unwrap();
+    assert_eq!(live.get(), 6, "heap b's root keeps the transferred chain and what it refers to");
+    b.mutate(|mc, root| {
+        let held = root.edges.borrow()[0];
+        assert_eq!(mc.share(held), 3, "sharing by the holder makes it plainly shared");
+        assert_eq!(maat_gc::GcAny::from(held).holder(), None);
+        Gc::write(mc, *root).project(|n| &n.edges).borrow_mut().clear();
+    });
+    // SAFETY: as above.
+    unsafe { space.collect_shared() };
+    assert_eq!(live.get(), 2, "unreferenced: freed by the shared collection");
+    assert_ne!(a_id, b_id);
+}
