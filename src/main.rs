@@ -1,7 +1,7 @@
 //! The `maat` command: runs Maat programs.
 //!
 //! ```text
-//! maat run FILE [--gc inc|gen] [--gc-trace] [--stats] [--max-heap SIZE]
+//! maat run FILE [--threads N] [--gc inc|gen] [--gc-trace] [--stats] [--max-heap SIZE]
 //! maat -e CODE  [same options]
 //! ```
 
@@ -36,6 +36,9 @@ enum Command {
 
 #[derive(clap::Args, Clone, Default)]
 struct Options {
+    /// OS threads running maatines (default: the number of cores).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
     /// Collector mode.
     #[arg(long, value_enum, default_value_t = GcMode::Inc)]
     gc: GcMode,
@@ -94,9 +97,10 @@ fn main() -> ExitCode {
         GcMode::Gen => Mode::Generational,
     };
     let config = Config { mode, trace: options.gc_trace, max_heap: options.max_heap, ..Config::default() };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let result = run(&name, &source, config, options.stats, &mut out);
+    let threads =
+        options.threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from);
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let result = run(&name, &source, (config, threads), options.stats, &mut out);
     let _ = out.flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -107,11 +111,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(name: &str, source: &str, config: Config, stats: bool, out: &mut dyn Write) -> Result<(), String> {
+fn run(
+    name: &str,
+    source: &str,
+    (config, threads): (Config, usize),
+    stats: bool,
+    out: &mut (dyn Write + Send),
+) -> Result<(), String> {
     let ast = maat::vm::parse(source).map_err(|e| e.render(name, source))?;
     let program = maat::vm::compiler::compile(&ast, name, source).map_err(|e| e.render(name, source))?;
     let mut vm = maat::vm::Vm::new(program, config);
-    let result = vm.run(out).map_err(|e| e.to_string());
+    vm.set_threads(threads);
+    let result = vm.run(out);
     if stats {
         let gc = vm.gc_stats();
         let (taken, elided) = vm.lock_stats();

@@ -53,6 +53,22 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Adds `other`'s figures to these (to sum the heaps of a runtime).
+    pub fn merge(&mut self, other: &Stats) {
+        self.bytes_allocated += other.bytes_allocated;
+        self.bytes_freed += other.bytes_freed;
+        self.objects_allocated += other.objects_allocated;
+        self.objects_freed += other.objects_freed;
+        self.objects_shared += other.objects_shared;
+        self.objects_frozen += other.objects_frozen;
+        let (c, o) = (&mut self.collections, &other.collections);
+        c.incremental += o.incremental;
+        c.full += o.full;
+        c.minor += o.minor;
+        c.major += o.major;
+        self.pauses.merge(&other.pauses);
+    }
+
     pub(crate) fn count(&mut self, kind: CollectionKind) {
         let c = &mut self.collections;
         match kind {

@@ -324,7 +324,7 @@ fn heaps_on_several_threads_share_through_a_global_while_all_collect() {
 fn a_transferred_subgraph_changes_hands_and_stays_alive_for_its_holder() {
     let live = Live::default();
     let space = Space::new();
-    let (mut a, mut b) = (heap_in(&space, &live), heap_in(&space, &live));
+    let (mut a, b) = (heap_in(&space, &live), heap_in(&space, &live));
     let (a_id, b_id) = (a.id(), b.id());
     let raw = a.mutate(|mc, root| {
         let c = chain(mc, &live, 1..4);

@@ -102,6 +102,20 @@ pub enum Op {
     New(Reg, Reg, u32, Reg, u16),
     /// `obj.name k = src` (a field).
     SetField(Reg, u32, Reg),
+    /// `dst = ma function f(regs base .. base + n)`: a new maatine's handle.
+    Spawn(Reg, u32, Reg, u16),
+    /// `dst = ma (closure in reg)(regs base .. base + n)`.
+    SpawnValue(Reg, Reg, Reg, u16),
+    /// Joins every handle of the array in the first reg, in order; the
+    /// second reg counts those joined and the next one keeps the first
+    /// error, raised once all are joined (the end of `ma for`).
+    JoinAll(Reg, Reg),
+    /// The next element of a `for` loop over an array or channel:
+    /// `var = src[index]` while `index < limit` (the register after
+    /// `index`), or `var = src.recv` until it is closed; else jump to target.
+    ForNext(Reg, Reg, Reg, u32),
+    /// `dst = Chan.new(capacity in reg)`.
+    NewChan(Reg, Reg),
 }
 
 /// A class as compiled.
@@ -135,6 +149,8 @@ pub enum Builtin {
     Clock,
     /// `assert(cond)` or `assert(cond, message)`.
     Assert,
+    /// `maatine_id()`: the running maatine's id.
+    MaatineId,
     /// The embedder's native function number i (see `crate::embed`).
     Native(u32),
 }

@@ -235,7 +235,9 @@ impl<'a> FnCompiler<'a> {
     fn patch(&mut self, at: usize) {
         let target = self.here();
         match &mut self.proto.code[at] {
-            Op::Jump(t) | Op::JumpIfFalse(_, t) | Op::JumpIfTrue(_, t) | Op::TryBegin(t, _) => *t = target,
+            Op::Jump(t) | Op::JumpIfFalse(_, t) | Op::JumpIfTrue(_, t) | Op::TryBegin(t, _) | Op::ForNext(.., t) => {
+                *t = target
+            }
             other => unreachable!("patching a non-jump {other:?}"),
         }
     }
@@ -368,7 +370,7 @@ impl<'a> FnCompiler<'a> {
             }
             StmtKind::If(arms, otherwise) => self.if_stmt(arms, otherwise.as_ref())?,
             StmtKind::While(cond, body) => self.while_stmt(cond, body)?,
-            StmtKind::For { parallel: true, .. } => return unsupported("`ma for` loops", stmt.span),
+            StmtKind::For { iter, var, body, parallel: true } => self.ma_for(iter, var, body, stmt.span)?,
             StmtKind::For { iter, var, body, .. } => self.for_stmt(iter, var, body, stmt.span.start)?,
             StmtKind::Return(value) => match value {
                 Some(e) => {
@@ -474,49 +476,92 @@ impl<'a> FnCompiler<'a> {
     }
 
     fn for_stmt(&mut self, iter: &Expr, var: &str, body: &Block, at: usize) -> CResult<()> {
-        let (locals, next) = (self.locals.len(), self.next);
+        let locals = self.locals.len();
+        self.for_each(iter, |c, var_reg, top, step| {
+            // Each iteration binds a fresh variable (a fresh slot if captured).
+            c.locals.truncate(locals);
+            c.declare(var, at, var_reg);
+            c.loop_body(top, body, |c| step(c))
+        })?;
+        self.locals.truncate(locals);
+        Ok(())
+    }
+
+    /// `ma for iter -> var { body }`: the body becomes a closure of `var`,
+    /// each iteration a maatine running it, and the loop ends by joining them
+    /// all (an error in any is raised after all have stopped).
+    fn ma_for(&mut self, iter: &Expr, var: &str, body: &Block, span: Span) -> CResult<()> {
+        let closure = self.temp(span)?;
+        self.closure(closure, "<ma for>", span.start, &[var.to_owned()], body)?;
+        let handles = self.temp(span)?;
+        self.emit(Op::NewArray(handles, handles, 0));
+        let push = self.konst(Const::Str("push".into()));
+        self.for_each(iter, |c, var_reg, top, step| {
+            let (recv, handle) = (c.temp(span)?, c.temp(span)?);
+            c.emit(Op::Move(recv, handles));
+            c.emit(Op::SpawnValue(handle, closure, var_reg, 1));
+            c.emit(Op::CallMethod(recv, recv, push, handle, 1));
+            step(c)?;
+            c.emit(Op::Jump(top));
+            Ok(())
+        })?;
+        let (count, error) = (self.temp(span)?, self.temp(span)?);
+        let zero = self.konst(Const::Num(0.0));
+        self.emit(Op::LoadK(count, zero));
+        self.emit(Op::LoadNil(error));
+        self.emit(Op::JoinAll(handles, count));
+        Ok(())
+    }
+
+    /// The loop over a range, an array or a channel: `body` gets the
+    /// register of the element, the loop's top, and the step to emit after
+    /// the body (it emits the body, the step and the jump back to the top).
+    fn for_each(
+        &mut self,
+        iter: &Expr,
+        body: impl FnOnce(&mut Self, Reg, u32, &dyn Fn(&mut Self) -> CResult<()>) -> CResult<()>,
+    ) -> CResult<()> {
+        let next = self.next;
         let (index, limit, flag) = (self.temp(iter.span)?, self.temp(iter.span)?, self.temp(iter.span)?);
         let one = self.konst(Const::Num(1.0));
-        let (source, test) = match &iter.kind {
+        let zero = self.konst(Const::Num(0.0));
+        let source = match &iter.kind {
             ExprKind::UpTo(n) => {
-                let zero = self.konst(Const::Num(0.0));
                 self.emit(Op::LoadK(index, zero));
                 self.expr_to(n, limit)?;
-                (None, BinOp::Lt)
+                Err(BinOp::Lt)
             }
             ExprKind::Range(a, b) => {
                 self.expr_to(a, index)?;
                 self.expr_to(b, limit)?;
-                (None, BinOp::Le)
+                Err(BinOp::Le)
             }
             _ => {
-                let array = self.temp(iter.span)?;
-                self.expr_to(iter, array)?;
-                let zero = self.konst(Const::Num(0.0));
+                let source = self.temp(iter.span)?;
+                self.expr_to(iter, source)?;
                 self.emit(Op::LoadK(index, zero));
-                self.emit(Op::Len(limit, array));
-                (Some(array), BinOp::Lt)
+                self.emit(Op::Len(limit, source));
+                Ok(source)
             }
         };
         let var_reg = self.temp(iter.span)?;
         let top = self.here();
-        self.emit(Op::Bin(test, flag, index, limit));
-        let exit = self.emit(Op::JumpIfFalse(flag, 0));
-        match source {
-            Some(array) => drop(self.emit(Op::GetIndex(var_reg, array, index))),
-            None => drop(self.emit(Op::Move(var_reg, index))),
-        }
-        // Each iteration binds a fresh variable (a fresh slot if captured).
-        self.locals.truncate(locals);
-        self.declare(var, at, var_reg);
+        let exit = match source {
+            Ok(source) => self.emit(Op::ForNext(var_reg, source, index, 0)),
+            Err(test) => {
+                self.emit(Op::Bin(test, flag, index, limit));
+                let exit = self.emit(Op::JumpIfFalse(flag, 0));
+                self.emit(Op::Move(var_reg, index));
+                exit
+            }
+        };
         let step = |c: &mut Self| {
             c.emit(Op::LoadK(flag, one));
             c.emit(Op::Bin(BinOp::Add, index, index, flag));
             Ok(())
         };
-        self.loop_body(top, body, step)?;
+        body(self, var_reg, top, &step)?;
         self.patch(exit);
-        self.locals.truncate(locals);
         self.next = next;
         Ok(())
     }
@@ -693,7 +738,15 @@ impl<'a> FnCompiler<'a> {
                 let (o, i) = (self.expr_any(obj)?, self.expr_any(index)?);
                 self.emit(Op::GetIndex(dst, o, i));
             }
-            ExprKind::Call(callee, args) => self.call(dst, callee, args)?,
+            ExprKind::Call(callee, args) => self.call(dst, callee, args, false)?,
+            ExprKind::Method(recv, name, args) if name == "new" && is_namespace(recv, "Chan", self) => {
+                let cap = self.temp(e.span)?;
+                match args.as_deref().unwrap_or_default() {
+                    [a] if a.name.is_none() => self.expr_to(&a.value, cap)?,
+                    _ => return Err(SyntaxError::new("Chan.new takes one argument: the capacity", e.span)),
+                }
+                self.emit(Op::NewChan(dst, cap));
+            }
             ExprKind::Method(recv, name, args) if is_gc_namespace(recv, self) => {
                 let op = match name.as_str() {
                     "collect" => GcOp::Collect,
@@ -750,7 +803,13 @@ impl<'a> FnCompiler<'a> {
                 }
                 _ => return Err(SyntaxError::new("`self` outside a method", e.span)),
             },
-            ExprKind::Ma(_) => return unsupported("maatines (`ma`)", e.span),
+            ExprKind::Ma(call) => match &call.kind {
+                ExprKind::Call(callee, args) => self.call(dst, callee, args, true)?,
+                _ => {
+                    return Err(SyntaxError::new("`ma` runs a function call: write `ma f(args)`", call.span)
+                        .with_label("a method call: call it from a function and run that"));
+                }
+            },
         }
         self.next = mark;
         Ok(())
@@ -766,7 +825,8 @@ impl<'a> FnCompiler<'a> {
         Ok(base)
     }
 
-    fn call(&mut self, dst: Reg, callee: &Expr, args: &[Arg]) -> CResult<()> {
+    /// A call, or with `spawn` a new maatine running it (`ma f(args)`).
+    fn call(&mut self, dst: Reg, callee: &Expr, args: &[Arg], spawn: bool) -> CResult<()> {
         if let Some(a) = args.iter().find(|a| a.name.is_some()) {
             return unsupported("named arguments", a.value.span);
         }
@@ -786,6 +846,7 @@ impl<'a> FnCompiler<'a> {
             }
             Some((None, "clock")) => Some(Err(Builtin::Clock)),
             Some((None, "assert")) => Some(Err(Builtin::Assert)),
+            Some((None, "maatine_id")) => Some(Err(Builtin::MaatineId)),
             Some((None, name)) if !self.globals.vars.contains_key(name) => {
                 return Err(SyntaxError::new(format!("unknown function `{name}`"), callee.span));
             }
@@ -795,13 +856,18 @@ impl<'a> FnCompiler<'a> {
             // A closure value: a local, an upvalue, or a global holding one.
             let f = self.expr_any(callee)?;
             let base = self.consecutive(&values)?;
-            self.emit(Op::CallValue(dst, f, base, n));
+            self.emit(if spawn { Op::SpawnValue(dst, f, base, n) } else { Op::CallValue(dst, f, base, n) });
             return Ok(());
         };
         let base = self.consecutive(&values)?;
-        self.emit(match target {
-            Ok(f) => Op::Call(dst, f, base, n),
-            Err(b) => Op::Builtin(dst, b, base, n),
+        self.emit(match (target, spawn) {
+            (Ok(f), false) => Op::Call(dst, f, base, n),
+            (Ok(f), true) => Op::Spawn(dst, f, base, n),
+            (Err(b), false) => Op::Builtin(dst, b, base, n),
+            (Err(_), true) => {
+                return Err(SyntaxError::new("`ma` runs Maat functions, not built-in ones", callee.span)
+                    .with_label("wrap the call in a function and run that"));
+            }
         });
         Ok(())
     }
@@ -878,7 +944,12 @@ impl<'a> FnCompiler<'a> {
 
 /// Whether `e` is the `GC` namespace (not shadowed by a variable).
 fn is_gc_namespace(e: &Expr, c: &FnCompiler<'_>) -> bool {
-    matches!(&e.kind, ExprKind::Var(n) if n == "GC" && c.local(n).is_none() && !c.globals.vars.contains_key(n))
+    is_namespace(e, "GC", c)
+}
+
+/// Whether `e` is the built-in namespace `name` (not shadowed by a variable).
+fn is_namespace(e: &Expr, name: &str, c: &FnCompiler<'_>) -> bool {
+    matches!(&e.kind, ExprKind::Var(n) if n == name && c.local(n).is_none() && !c.globals.vars.contains_key(n))
 }
 
 /// Whether `e` reads the variable `name`.

@@ -1,25 +1,34 @@
-//! The interpreter: runs a compiled program as one maatine whose registers
-//! and frames live in its heap's root, in slices of a bounded number of
-//! instructions. Between slices (safe points) the heap pays its allocation
-//! debt, so collection never runs while the interpreter holds a handle.
+//! The interpreter: runs a maatine in slices of a bounded number of
+//! instructions. Its registers and frames live in its heap's root, so a
+//! maatine is stackless: between slices (safe points) it holds no handle, its
+//! heap pays its allocation debt, and the scheduler may move it to another OS
+//! thread, park it, or stop it for a shared collection.
 
+use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use maat_gc::{Config, Gc, GcAny, Heap, Root, Trace, Tracer};
-use maat_sync::{LockRequest, LockStatus, MaatineId, ThreadParker, VarLockTable, World};
+use maat_gc::{Config, Gc, GcAny, Heap, IN_TRANSIT, Root, Trace, Tracer};
+use maat_sync::{LockRequest, LockStatus, MaatineId, Participant, World};
 
 use crate::ast::BinOp;
 use crate::bytecode::{Builtin, Const, GcOp, Literal, Op, Program, Reg};
 use crate::embed::{HostValue, NativeFn};
+use crate::maatine::{Maatine, MaatineParker, SentLog, Spawned, WakeCell};
 use crate::object::array::Array;
+use crate::object::chan::{Chan, Received, SendError};
 use crate::object::closure::Closure;
+use crate::object::handle::{Handle, JoinCell, Outcome};
 use crate::object::instance::{Class, Inst};
 use crate::object::map::Map;
 use crate::object::slot::Slot;
 use crate::object::string::Str;
 use crate::object::{Ctx, ObjError, SyncStats, kind};
+use crate::sched::{Runtime, Sched};
 use crate::value::{Unpacked, Value, format_num};
+
+/// Where `say` writes: the program's output, shared by the worker threads.
+pub(crate) type Out<'o> = Mutex<&'o mut (dyn Write + Send)>;
 
 /// Instructions per slice.
 const SLICE: usize = 10_000;
@@ -38,6 +47,15 @@ struct Frame<'gc> {
     closure: Option<Gc<'gc, Closure<'gc>>>,
 }
 
+/// What every maatine of a program shares: the global variables' slots and
+/// each function's constants, made values once. Immutable (the slots
+/// synchronize themselves) and shared from the start.
+#[derive(Trace)]
+pub struct Env<'gc> {
+    globals: Box<[Gc<'gc, Slot<'gc>>]>,
+    consts: Box<[Box<[Value<'gc>]>]>,
+}
+
 /// A maatine's state: the root of its heap.
 pub struct State<'gc> {
     regs: Vec<Value<'gc>>,
@@ -48,31 +66,47 @@ pub struct State<'gc> {
     handlers: Vec<Handler>,
     /// Open read-modify-write sections: the variable's slot and frame count.
     sections: Vec<(Gc<'gc, Slot<'gc>>, usize)>,
-    globals: Vec<Gc<'gc, Slot<'gc>>>,
-    /// Each function's constants, made values once.
-    consts: Vec<Vec<Value<'gc>>>,
+    env: Gc<'gc, Env<'gc>>,
+    /// What the maatine returned, once its last frame returned.
+    result: Value<'gc>,
 }
 
 // SAFETY: traces every root: the live registers (below `top`), the frames
-// (their closures), the open sections' slots, the globals and the constants.
+// (their closures), the open sections' slots, the environment and the result.
 unsafe impl Trace for State<'_> {
     fn trace(&self, t: &mut Tracer) {
         self.regs[..self.top.min(self.regs.len())].trace(t);
         self.frames.trace(t);
         self.sections.trace(t);
-        self.globals.trace(t);
-        self.consts.trace(t);
+        self.env.trace(t);
+        self.result.trace(t);
     }
 }
 
-impl State<'_> {
+impl<'gc> State<'gc> {
+    /// The state of a maatine about to call `func` (with `closure`) on `args`.
+    fn calling(
+        program: &Program,
+        env: Gc<'gc, Env<'gc>>,
+        func: u32,
+        closure: Option<Gc<'gc, Closure<'gc>>>,
+        args: &[Value<'gc>],
+    ) -> Self {
+        let top = usize::from(program.functions[func as usize].registers);
+        let mut regs = vec![Value::nil(); top + 1];
+        regs[..args.len()].copy_from_slice(args);
+        let main = Frame { func, base: 0, pc: 0, ret: 0, closure };
+        State { regs, top, frames: vec![main], handlers: Vec::new(), sections: Vec::new(), env, result: Value::nil() }
+    }
+
     /// Makes the top frame's window the live registers.
     fn set_top(&mut self, program: &Program) {
         self.top = self.frames.last().map_or(0, |f| f.base + usize::from(program.functions[f.func as usize].registers));
     }
 }
 
-struct Machine;
+/// The root type of a maatine's heap.
+pub(crate) struct Machine;
 impl Root for Machine {
     type Of<'gc> = State<'gc>;
 }
@@ -93,7 +127,16 @@ pub struct RuntimeError {
 
 impl std::fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
+        write!(f, "error: ")?;
+        self.describe(f)
+    }
+}
+
+impl RuntimeError {
+    /// The message, the maatine and the trace, without the `error: ` prefix
+    /// (what a joiner rethrows).
+    fn describe(&self, f: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(f, "{}", self.message)?;
         write!(f, "  in {}", self.maatine)?;
         const SHOWN: usize = 20;
         for (i, (func, line)) in self.trace.iter().enumerate() {
@@ -110,31 +153,40 @@ impl std::fmt::Display for RuntimeError {
         }
         Ok(())
     }
+
+    /// The error as a joiner rethrows it: the failed maatine's message and
+    /// trace, indented under `maatine N failed:`.
+    fn rethrown(&self) -> String {
+        let mut text = String::new();
+        let _ = self.describe(&mut text);
+        format!("{} failed: {}", self.maatine, text.replace('\n', "\n  "))
+    }
 }
 
 impl std::error::Error for RuntimeError {}
 
-/// A program ready to run.
+/// A program ready to run, and after [`Vm::run`] the figures of its run.
 pub struct Vm {
-    heap: Heap<Machine>,
-    program: Arc<Program>,
-    world: Arc<World>,
-    table: VarLockTable,
-    stats: SyncStats,
-    me: MaatineId,
-    /// This maatine's lock request for each global, made once.
-    requests: Vec<LockRequest>,
-    parker: ThreadParker,
-    /// When the program started, for `clock()`.
-    started: std::time::Instant,
-    /// The embedder's native functions, by number.
-    natives: Vec<NativeFn>,
+    rt: Option<Runtime>,
+    threads: usize,
+    sched: Option<Arc<Sched>>,
+}
+
+/// How a slice ended, for the scheduler.
+pub(crate) enum Slice {
+    /// The budget ran out; the maatine can go on.
+    Yield,
+    /// It waits for something; its waker will make it runnable.
+    Blocked,
+    /// It returned or failed.
+    Finished(Outcome),
 }
 
 enum Step {
     Continue,
     Done,
     Failed(String),
+    Blocked,
     /// The program asked for something only a safe point can do.
     Request(Request),
 }
@@ -150,6 +202,8 @@ enum Request {
 enum Flow {
     Next,
     Done,
+    /// It must wait: the instruction runs again when the maatine is woken.
+    Block(String),
     Request(Request),
 }
 
@@ -180,7 +234,8 @@ struct Handler {
 }
 
 impl Vm {
-    /// Prepares `program` to run with heap configuration `config`.
+    /// Prepares `program` to run with heap configuration `config`, on one
+    /// OS thread (see [`Vm::set_threads`]).
     pub fn new(program: Program, config: Config) -> Vm {
         Vm::with_natives(program, config, Vec::new())
     }
@@ -188,74 +243,147 @@ impl Vm {
     /// Prepares `program`, compiled with [`compile_with`](crate::compiler::compile_with)
     /// and the names of `natives`, to run with those native functions.
     pub fn with_natives(program: Program, config: Config, natives: Vec<NativeFn>) -> Vm {
-        let program = Arc::new(program);
-        let world = World::new();
-        let stats = SyncStats::default();
-        let p = Arc::clone(&program);
-        let heap = Heap::<Machine>::new(config, |mc| {
-            let cx = Ctx { mc, mode: world.mode(), stats: &stats };
-            let globals = p
-                .globals
-                .iter()
-                .map(|_| {
-                    let slot = Slot::alloc(&cx, Value::nil());
-                    mc.share(slot);
-                    slot
-                })
-                .collect();
-            let consts = p.functions.iter().map(|f| f.consts.iter().map(|c| constant(&cx, c)).collect()).collect();
-            let main = Frame { func: 0, base: 0, pc: 0, ret: 0, closure: None };
-            let top = usize::from(p.functions[0].registers);
-            State {
-                regs: vec![Value::nil(); top + 1],
-                top,
-                frames: vec![main],
-                handlers: Vec::new(),
-                sections: Vec::new(),
-                globals,
-                consts,
-            }
-        });
-        let me = MaatineId::new(1).expect("1 is an id");
-        let requests = program.globals.iter().map(|name| LockRequest::new(me, name.as_str())).collect();
-        let (table, parker, started) = (VarLockTable::new(), ThreadParker::new(), std::time::Instant::now());
-        Vm { heap, program, world, table, stats, me, requests, parker, started, natives }
+        let rt = Runtime {
+            program: Arc::new(program),
+            natives,
+            world: World::new(),
+            table: maat_sync::VarLockTable::new(),
+            space: maat_gc::Space::new(),
+            config,
+            started: std::time::Instant::now(),
+        };
+        Vm { rt: Some(rt), threads: 1, sched: None }
     }
 
-    /// Statistics of the heap.
+    /// Runs the program's maatines on `threads` OS threads (at least one).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    /// Statistics of the heaps of the maatines that finished, and of the
+    /// shared collections.
     pub fn gc_stats(&self) -> maat_gc::Stats {
-        self.heap.stats()
+        let Some(sched) = &self.sched else { return maat_gc::Stats::default() };
+        let mut stats = sched.totals.lock().unwrap_or_else(|e| e.into_inner()).gc.clone();
+        stats.merge(&sched.rt.space.stats());
+        stats
     }
 
     /// Object operations that took their lock, and that elided it.
     pub fn lock_stats(&self) -> (u64, u64) {
-        (self.stats.taken(), self.stats.elided())
+        let Some(sched) = &self.sched else { return (0, 0) };
+        let totals = sched.totals.lock().unwrap_or_else(|e| e.into_inner());
+        (totals.taken, totals.elided)
     }
 
-    /// Runs the program to its end, writing `say` output to `out`.
-    pub fn run(&mut self, out: &mut dyn Write) -> Result<(), RuntimeError> {
-        loop {
-            let (program, world, table, stats, me) = (&self.program, &self.world, &self.table, &self.stats, self.me);
-            let (requests, parker, started, natives) =
-                (&mut self.requests, &self.parker, self.started, &self.natives[..]);
-            let step = self.heap.mutate_root(|mc, state| {
-                let cx = Ctx { mc, mode: world.mode(), stats };
-                let mut run = Run { cx: &cx, program, table, me, requests, parker, started, natives, out: &mut *out };
-                run.slice(state)
-            });
-            self.heap.collect_debt();
-            match step {
-                Step::Continue => {}
-                Step::Done => return Ok(()),
-                Step::Failed(message) => return Err(self.error(message)),
-                Step::Request(Request::Collect) => self.heap.collect(),
-                Step::Request(Request::Mode(mode)) => self.heap.set_mode(mode),
+    /// Runs the program to its end (every maatine finished), writing `say`
+    /// output to `out`. The error is the main maatine's, a deadlock report,
+    /// or the errors of maatines that failed and were never joined.
+    pub fn run(&mut self, out: &mut (dyn Write + Send)) -> Result<(), String> {
+        let Some(rt) = self.rt.take() else { return Err("error: the program already ran".to_owned()) };
+        let (sched, workers) = Sched::new(rt, self.threads);
+        self.sched = Some(Arc::clone(&sched));
+        let main = Maatine::start(&sched, |mc| {
+            let stats = SyncStats::default();
+            let cx = Ctx { mc, mode: sched.rt.world.mode(), stats: &stats };
+            let program = &sched.rt.program;
+            let globals = program.globals.iter().map(|_| Slot::alloc(&cx, Value::nil())).collect();
+            let consts =
+                program.functions.iter().map(|f| f.consts.iter().map(|c| constant(&cx, c)).collect()).collect();
+            let env = mc.alloc(Env { globals, consts });
+            mc.share(env);
+            State::calling(program, env, 0, None, &[])
+        });
+        let cell = Arc::clone(&main.cell);
+        workers[0].push(main);
+        sched.run(workers, out);
+        if let Some(report) = sched.deadlock() {
+            return Err(format!("error: {report}"));
+        }
+        let mut errors: Vec<String> = cell.unobserved_error().map(|e| e.to_string()).into_iter().collect();
+        for e in sched.unobserved_errors().iter().filter(|e| e.maatine != cell.id) {
+            errors.push(format!("{e}\n  ({} was never joined)", e.maatine));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors.join("\n")) }
+    }
+}
+
+impl Maatine {
+    /// A new maatine of `sched` whose heap root `make_root` builds; live
+    /// and active from here on.
+    pub(crate) fn start(
+        sched: &Arc<Sched>,
+        make_root: impl for<'gc> FnOnce(&maat_gc::Mutation<'gc>) -> State<'gc>,
+    ) -> Box<Maatine> {
+        let heap = Heap::<Machine>::new_in(&sched.rt.space, sched.rt.config, make_root);
+        let (id, wake) = sched.register(|_| heap.id());
+        Box::new(Maatine {
+            id,
+            heap,
+            stats: SyncStats::default(),
+            requests: HashMap::new(),
+            cell: JoinCell::new(id),
+            wake,
+            waiting: String::new(),
+            sent: SentLog::default(),
+        })
+    }
+
+    /// Runs one slice; maatines it started go to `spawned`.
+    pub(crate) fn run_slice(
+        &mut self,
+        sched: &Arc<Sched>,
+        p: &Participant,
+        out: &Out<'_>,
+        spawned: &mut Spawned,
+    ) -> Slice {
+        let Maatine { id, heap, stats, requests, wake, waiting, sent, .. } = self;
+        let rt = &sched.rt;
+        let step = heap.mutate_root(|mc, state| {
+            let cx = Ctx { mc, mode: rt.world.mode(), stats };
+            let mut run =
+                Run { cx: &cx, program: &rt.program, rt, sched, me: *id, requests, wake, waiting, sent, out, spawned };
+            run.slice(state)
+        });
+        heap.collect_debt();
+        match step {
+            Step::Continue => Slice::Yield,
+            Step::Blocked => Slice::Blocked,
+            Step::Done => self.finish(&rt.program),
+            Step::Failed(message) => Slice::Finished(Outcome::Failed(Box::new(self.error(&rt.program, message)))),
+            Step::Request(Request::Collect) => {
+                self.heap.collect();
+                sched.collect_everything(p);
+                Slice::Yield
+            }
+            Step::Request(Request::Mode(mode)) => {
+                self.heap.set_mode(mode);
+                Slice::Yield
             }
         }
     }
 
-    fn error(&mut self, message: String) -> RuntimeError {
-        let program = &self.program;
+    /// The maatine returned: its result changes hands (it is transferred
+    /// out of the heap that is about to end, for the joiner to claim).
+    fn finish(&mut self, program: &Program) -> Slice {
+        let id = self.id;
+        let sent = self.heap.mutate(|mc, state| {
+            let result = state.result;
+            match result.as_object().map(|o| mc.transfer(o)) {
+                Some(Err(_)) => Err(format!(
+                    "cannot return this {}: it was sent to another maatine, so {id} no longer holds it",
+                    type_name(result)
+                )),
+                _ => Ok(result.to_bits()),
+            }
+        });
+        match sent {
+            Ok(bits) => Slice::Finished(Outcome::Returned(bits)),
+            Err(message) => Slice::Finished(Outcome::Failed(Box::new(self.error(program, message)))),
+        }
+    }
+
+    fn error(&mut self, program: &Program, message: String) -> RuntimeError {
         let trace = self.heap.mutate_root(|_, state| {
             state
                 .frames
@@ -267,7 +395,7 @@ impl Vm {
                 })
                 .collect()
         });
-        RuntimeError { message, maatine: self.me, trace, file: program.file.clone() }
+        RuntimeError { message, maatine: self.id, trace, file: program.file.clone() }
     }
 }
 
@@ -290,33 +418,48 @@ fn literal<'gc>(cx: &Ctx<'_, 'gc>, l: Option<&Literal>) -> Value<'gc> {
 }
 
 /// One slice of execution.
-struct Run<'r, 'a, 'gc> {
+struct Run<'r, 'a, 'o, 'gc> {
     cx: &'r Ctx<'a, 'gc>,
     program: &'r Program,
-    table: &'r VarLockTable,
+    rt: &'r Runtime,
+    sched: &'r Arc<Sched>,
     me: MaatineId,
-    requests: &'r mut Vec<LockRequest>,
-    parker: &'r ThreadParker,
-    started: std::time::Instant,
-    natives: &'r [NativeFn],
-    out: &'r mut dyn Write,
+    requests: &'r mut HashMap<u32, LockRequest>,
+    wake: &'r Arc<WakeCell>,
+    waiting: &'r mut String,
+    sent: &'r mut SentLog,
+    out: &'r Out<'o>,
+    spawned: &'r mut Spawned,
 }
 
 type OpResult<T> = Result<T, String>;
 
-impl<'gc> Run<'_, '_, 'gc> {
+impl<'gc> Run<'_, '_, '_, 'gc> {
     fn slice(&mut self, st: &mut State<'gc>) -> Step {
-        let mut budget = SLICE;
-        while budget > 0 {
+        let (mut budget, mut extended) = (SLICE, false);
+        while !(extended && st.sections.is_empty()) {
             budget -= self.run_simple(st, budget);
             if budget == 0 {
-                break;
+                // Preemption waits (one slice at most) for the maatine to
+                // leave its read-modify-write sections: switching inside one
+                // would make every maatine that needs the variable wait.
+                if st.sections.is_empty() || extended {
+                    break;
+                }
+                (budget, extended) = (SLICE, true);
+                continue;
             }
             budget -= 1;
             match self.step(st) {
                 Ok(Flow::Next) => {}
                 Ok(Flow::Done) => return Step::Done,
                 Ok(Flow::Request(r)) => return Step::Request(r),
+                Ok(Flow::Block(what)) => {
+                    // The instruction runs again when the maatine is woken.
+                    st.frames.last_mut().expect("a running maatine has a frame").pc -= 1;
+                    *self.waiting = what;
+                    return Step::Blocked;
+                }
                 Err(raise) => {
                     if let Err(message) = self.catch(st, raise) {
                         self.release_sections(st, 0);
@@ -333,7 +476,8 @@ impl<'gc> Run<'_, '_, 'gc> {
     /// numbers, jumps) with the frame held in locals, until one that needs
     /// [`Run::step`] or `budget` instructions. Returns how many it ran.
     fn run_simple(&mut self, st: &mut State<'gc>, budget: usize) -> usize {
-        let State { regs, frames, globals, consts, sections, .. } = st;
+        let State { regs, frames, env, sections, .. } = st;
+        let Env { globals, consts } = Gc::get(*env);
         let depth = frames.len();
         let frame = frames.last_mut().expect("a running maatine has a frame");
         let code = &self.program.functions[frame.func as usize].code;
@@ -356,7 +500,7 @@ impl<'gc> Run<'_, '_, 'gc> {
                     sections.push((globals[g as usize], depth));
                 }
                 Op::RmwEnd(g) => {
-                    if Slot::end(globals[g as usize], self.cx, self.table, self.me).is_err() {
+                    if Slot::end(globals[g as usize], self.cx, &self.rt.table, self.me).is_err() {
                         break;
                     }
                     sections.pop();
@@ -425,7 +569,7 @@ impl<'gc> Run<'_, '_, 'gc> {
     fn release_sections(&mut self, st: &mut State<'gc>, keep: usize) {
         for (slot, _) in st.sections.drain(keep..).rev() {
             // Sections are opened and closed by this maatine only: it holds them.
-            Slot::end(slot, self.cx, self.table, self.me).expect("this maatine holds its sections");
+            Slot::end(slot, self.cx, &self.rt.table, self.me).expect("this maatine holds its sections");
         }
     }
 
@@ -443,28 +587,35 @@ impl<'gc> Run<'_, '_, 'gc> {
         }
         let b = frame.base;
         let r = |reg: Reg| b + usize::from(reg);
+        let env = Gc::get(st.env);
         match op {
-            Op::LoadK(d, k) => st.regs[r(d)] = st.consts[frame.func as usize][k as usize],
+            Op::LoadK(d, k) => st.regs[r(d)] = env.consts[frame.func as usize][k as usize],
             Op::LoadNil(d) => st.regs[r(d)] = Value::nil(),
             Op::LoadBool(d, v) => st.regs[r(d)] = Value::bool(v),
             Op::Move(d, s) => st.regs[r(d)] = st.regs[r(s)],
-            Op::GetGlobal(d, g) => st.regs[r(d)] = Slot::read(st.globals[g as usize]),
+            Op::GetGlobal(d, g) => st.regs[r(d)] = Slot::read(env.globals[g as usize]),
             Op::SetGlobal(g, s) => {
-                let (slot, value, request) = (st.globals[g as usize], st.regs[r(s)], &mut self.requests[g as usize]);
-                let status =
-                    Slot::write(slot, self.cx, self.table, request, self.parker, value).map_err(|d| d.to_string())?;
-                debug_assert_eq!(status, LockStatus::Acquired);
+                let (slot, value) = (env.globals[g as usize], st.regs[r(s)]);
+                let status = self.global_lock(g, |rt, request, parker| {
+                    Slot::write(slot, rt.cx, &rt.rt.table, request, parker, value)
+                })?;
+                if status == LockStatus::Suspended {
+                    return Ok(self.blocked_on_variable(&self.program.globals[g as usize], slot));
+                }
             }
-            Op::StoreGlobal(g, s) => Slot::store(st.globals[g as usize], self.cx, st.regs[r(s)]),
+            Op::StoreGlobal(g, s) => Slot::store(env.globals[g as usize], self.cx, st.regs[r(s)]),
             Op::RmwBegin(g) => {
-                let request = &mut self.requests[g as usize];
-                Slot::begin(st.globals[g as usize], self.cx, self.table, request, self.parker)
-                    .map_err(|d| d.to_string())?;
-                st.sections.push((st.globals[g as usize], st.frames.len()));
+                let slot = env.globals[g as usize];
+                let status =
+                    self.global_lock(g, |rt, request, parker| Slot::begin(slot, rt.cx, &rt.rt.table, request, parker))?;
+                if status == LockStatus::Suspended {
+                    return Ok(self.blocked_on_variable(&self.program.globals[g as usize], slot));
+                }
+                st.sections.push((slot, st.frames.len()));
             }
             Op::RmwEnd(g) => {
                 st.sections.pop();
-                Slot::end(st.globals[g as usize], self.cx, self.table, self.me).map_err(|e| e.to_string())?;
+                Slot::end(env.globals[g as usize], self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;
             }
             Op::TryBegin(target, e) => st.handlers.push(Handler {
                 frames: st.frames.len(),
@@ -498,7 +649,8 @@ impl<'gc> Run<'_, '_, 'gc> {
             Op::Builtin(d, b, base, n) => {
                 let args = &st.regs[r(base)..r(base) + usize::from(n)];
                 st.regs[r(d)] = match (b, args) {
-                    (Builtin::Clock, []) => Value::num(self.started.elapsed().as_secs_f64()),
+                    (Builtin::Clock, []) => Value::num(self.rt.started.elapsed().as_secs_f64()),
+                    (Builtin::MaatineId, []) => Value::num(self.me.get() as f64),
                     (Builtin::Assert, [cond, rest @ ..]) if rest.len() <= 1 => {
                         if !cond.truthy() {
                             let why = rest.first().map_or_else(
@@ -511,12 +663,13 @@ impl<'gc> Run<'_, '_, 'gc> {
                     }
                     (Builtin::Native(i), args) => {
                         let host: Vec<HostValue> = args.iter().map(|v| self.to_host(*v)).collect();
-                        let native = &self.natives[i as usize];
+                        let native = &self.rt.natives[i as usize];
                         let result = native(&host).map_err(|e| format!("{}: {e}", self.program.natives[i as usize]))?;
                         self.host_to_value(&result)?
                     }
                     (Builtin::Clock, _) => return Err(format!("clock takes no arguments, got {n}").into()),
                     (Builtin::Assert, _) => return Err(format!("assert takes 1 or 2 arguments, got {n}").into()),
+                    (Builtin::MaatineId, _) => return Err(format!("maatine_id takes no arguments, got {n}").into()),
                 };
             }
             Op::Mark(d, o, freeze) => {
@@ -566,21 +719,31 @@ impl<'gc> Run<'_, '_, 'gc> {
             Op::UpvalSlot(d, i) => st.regs[r(d)] = Value::object(upvalue(&frame, i).into()),
             Op::SetSlot(s, v) => {
                 let (slot, value) = (slot_in(st.regs[r(s)]), st.regs[r(v)]);
-                let mut request = LockRequest::new(self.me, "captured variable");
-                Slot::write(slot, self.cx, self.table, &mut request, self.parker, value).map_err(|d| d.to_string())?;
+                let mut request = LockRequest::new(self.me, CAPTURED);
+                let parker = MaatineParker(self.wake);
+                let status = Slot::write(slot, self.cx, &self.rt.table, &mut request, &parker, value)
+                    .map_err(|d| d.to_string())?;
+                if status == LockStatus::Suspended {
+                    return Ok(self.blocked_on_variable(CAPTURED, slot));
+                }
             }
             Op::SlotBegin(s) => {
                 let slot = slot_in(st.regs[r(s)]);
                 if !Slot::try_begin(slot, self.cx, self.me) {
-                    let mut request = LockRequest::new(self.me, "captured variable");
-                    Slot::begin(slot, self.cx, self.table, &mut request, self.parker).map_err(|d| d.to_string())?;
+                    let mut request = LockRequest::new(self.me, CAPTURED);
+                    let parker = MaatineParker(self.wake);
+                    let status =
+                        Slot::begin(slot, self.cx, &self.rt.table, &mut request, &parker).map_err(|d| d.to_string())?;
+                    if status == LockStatus::Suspended {
+                        return Ok(self.blocked_on_variable(CAPTURED, slot));
+                    }
                 }
                 st.sections.push((slot, st.frames.len()));
             }
             Op::SlotStore(s, v) => Slot::store(slot_in(st.regs[r(s)]), self.cx, st.regs[r(v)]),
             Op::SlotEnd(s) => {
                 st.sections.pop();
-                Slot::end(slot_in(st.regs[r(s)]), self.cx, self.table, self.me).map_err(|e| e.to_string())?;
+                Slot::end(slot_in(st.regs[r(s)]), self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;
             }
             Op::Return(s) => return Ok(self.ret(st, st.regs[r(s)])),
             Op::ReturnNil => return Ok(self.ret(st, Value::nil())),
@@ -597,24 +760,75 @@ impl<'gc> Run<'_, '_, 'gc> {
                 st.regs[r(d)] = Value::object(map.into());
             }
             Op::GetIndex(d, o, i) => st.regs[r(d)] = self.get_index(st.regs[r(o)], st.regs[r(i)])?,
-            Op::SetIndex(o, i, v) => self.set_index(st.regs[r(o)], st.regs[r(i)], st.regs[r(v)])?,
+            Op::SetIndex(o, i, v) => {
+                self.held(st.regs[r(o)])?;
+                self.set_index(st.regs[r(o)], st.regs[r(i)], st.regs[r(v)])?;
+            }
             Op::Say(base, n, newline) => {
-                let mut text: String =
-                    st.regs[r(base)..r(base) + usize::from(n)].iter().map(|v| self.show(*v)).collect();
+                let values = &st.regs[r(base)..r(base) + usize::from(n)];
+                values.iter().try_for_each(|v| self.held(*v))?;
+                let mut text: String = values.iter().map(|v| self.show(*v)).collect();
                 if newline {
                     text.push('\n');
                 }
-                self.out.write_all(text.as_bytes()).map_err(|e| format!("cannot write output: {e}"))?;
+                let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+                out.write_all(text.as_bytes()).map_err(|e| format!("cannot write output: {e}"))?;
             }
             Op::Len(d, o) => {
                 let v = st.regs[r(o)];
-                let array = object_of(v, kind::ARRAY).ok_or_else(|| format!("cannot iterate over {}", type_name(v)))?;
-                // SAFETY: kind ARRAY objects are Arrays.
-                st.regs[r(d)] = Value::num(Array::len(unsafe { array.downcast() }, self.cx) as f64);
+                self.held(v)?;
+                st.regs[r(d)] = if object_of(v, kind::CHAN).is_some() {
+                    Value::num(f64::INFINITY)
+                } else {
+                    let array =
+                        object_of(v, kind::ARRAY).ok_or_else(|| format!("cannot iterate over {}", type_name(v)))?;
+                    // SAFETY: kind ARRAY objects are Arrays.
+                    Value::num(Array::len(unsafe { array.downcast() }, self.cx) as f64)
+                };
             }
+            Op::ForNext(var, src, index, exit) => {
+                let source = st.regs[r(src)];
+                if let Some(chan) = object_of(source, kind::CHAN) {
+                    // SAFETY: kind CHAN objects are Chans.
+                    match self.recv(Gc::get(unsafe { chan.downcast::<Chan>() }), true) {
+                        Some(Some(v)) => st.regs[r(var)] = v,
+                        Some(None) => st.frames.last_mut().expect("checked").pc = exit as usize,
+                        None => return Ok(Flow::Block(self.waits_at("to receive from a channel", st))),
+                    }
+                } else {
+                    let (i, limit) = (st.regs[r(index)], st.regs[r(index) + 1]);
+                    if i.as_num() < limit.as_num() {
+                        st.regs[r(var)] = self.get_index(source, i)?;
+                    } else {
+                        st.frames.last_mut().expect("checked").pc = exit as usize;
+                    }
+                }
+            }
+            Op::NewChan(d, c) => {
+                let cap = st.regs[r(c)];
+                let n = cap.as_num().filter(|n| *n >= 0.0 && n.fract() == 0.0 && *n <= u32::MAX as f64);
+                let n = n.ok_or_else(|| {
+                    format!("Chan.new needs a capacity: a whole number from 0, got {}", self.show(cap))
+                })?;
+                st.regs[r(d)] = Value::object(Chan::alloc(self.cx, n as usize).into());
+            }
+            Op::Spawn(d, f, base, n) => st.regs[r(d)] = self.spawn(st, f, None, r(base), usize::from(n))?,
+            Op::SpawnValue(d, c, base, n) => {
+                let callee = st.regs[r(c)];
+                let closure = object_of(callee, kind::CLOSURE)
+                    .ok_or_else(|| format!("cannot run {} in a maatine", type_name(callee)))?;
+                // SAFETY: kind CLOSURE objects are Closures.
+                let closure = unsafe { closure.downcast::<Closure<'gc>>() };
+                st.regs[r(d)] = self.spawn(st, Gc::get(closure).func, Some(closure), r(base), usize::from(n))?;
+            }
+            Op::JoinAll(a, count) => return self.join_all(st, r(a), r(count)),
             Op::CallMethod(d, o, k, base, n) => {
                 let name: &str = const_str(&proto.consts[k as usize]);
                 let recv = st.regs[r(o)];
+                self.held(recv)?;
+                if let Some(flow) = self.concurrency_method(st, recv, name, r(d), r(base), usize::from(n))? {
+                    return Ok(flow);
+                }
                 if let Some(inst) = object_of(recv, kind::INST) {
                     // SAFETY: kind INST objects are Insts.
                     let inst = unsafe { inst.downcast::<Inst<'gc>>() };
@@ -655,6 +869,7 @@ impl<'gc> Run<'_, '_, 'gc> {
             }
             Op::SetField(o, k, v) => {
                 let (recv, name) = (st.regs[r(o)], const_str(&proto.consts[k as usize]));
+                self.held(recv)?;
                 let inst = object_of(recv, kind::INST)
                     .ok_or_else(|| format!("cannot set field `{name}` of {}", type_name(recv)))?;
                 // SAFETY: kind INST objects are Insts.
@@ -669,6 +884,287 @@ impl<'gc> Run<'_, '_, 'gc> {
             }
         }
         Ok(Flow::Next)
+    }
+
+    /// Locks global `g` for this maatine with its kept request.
+    fn global_lock(
+        &mut self,
+        g: u32,
+        lock: impl FnOnce(&Self, &mut LockRequest, &MaatineParker<'_>) -> Result<LockStatus, maat_sync::Deadlock>,
+    ) -> OpResult<LockStatus> {
+        let mut request = self
+            .requests
+            .remove(&g)
+            .unwrap_or_else(|| LockRequest::new(self.me, self.program.globals[g as usize].as_str()));
+        let status = lock(self, &mut request, &MaatineParker(self.wake)).map_err(|d| d.to_string())?;
+        if status == LockStatus::Suspended {
+            self.requests.insert(g, request);
+        }
+        Ok(status)
+    }
+
+    fn blocked_on_variable(&self, name: &str, slot: Gc<'gc, Slot<'gc>>) -> Flow {
+        let holder = Slot::holder(slot).map_or_else(String::new, |h| format!(" (held by {h})"));
+        Flow::Block(format!("for variable `{name}`{holder}"))
+    }
+
+    /// What a blocked maatine waits for, and where, for deadlock reports.
+    fn waits_at(&self, what: &str, st: &State<'gc>) -> String {
+        let f = st.frames.last().expect("a running maatine has a frame");
+        let proto = &self.program.functions[f.func as usize];
+        let line = proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0);
+        format!("{what} (in {}, line {line})", proto.name)
+    }
+
+    /// Refuses a value this maatine gave away (a transferred object held
+    /// by another maatine, or in transit).
+    fn held(&self, v: Value<'gc>) -> OpResult<()> {
+        let Some(o) = v.as_object() else { return Ok(()) };
+        match o.holder() {
+            Some(h) if h != self.cx.mc.heap_id() => Err(self.not_held(o, h)),
+            _ => Ok(()),
+        }
+    }
+
+    fn not_held(&self, o: GcAny<'gc>, holder: u32) -> String {
+        let what = type_name(Value::object(o));
+        let how = self.sent.find(o.as_raw().as_ptr() as usize).unwrap_or("was sent to another maatine");
+        let whom = match (holder, self.sched.maatine_of_heap(holder)) {
+            (IN_TRANSIT, _) => "nobody has received it yet".to_owned(),
+            (_, Some(id)) => format!("{id} holds it now"),
+            (_, None) => "the maatine that received it has ended".to_owned(),
+        };
+        format!(
+            "use after send: this {what} {how}, and {whom}; to keep using a value after sending it, \
+             share it before sending (`v.share`) or send a copy"
+        )
+    }
+
+    /// Gives `v` away: transfers its unshared part (see maat-gc's
+    /// `transfer`) and remembers it for use-after-send errors.
+    fn give_away(&mut self, v: Value<'gc>, how: impl FnOnce() -> String) -> OpResult<()> {
+        let Some(o) = v.as_object() else { return Ok(()) };
+        match self.cx.mc.transfer(o) {
+            Ok(0) => Ok(()),
+            Ok(_) => {
+                self.sent.record(o.as_raw().as_ptr() as usize, how());
+                Ok(())
+            }
+            Err(e) => Err(self.not_held(o, e.holder)),
+        }
+    }
+
+    /// `ma f(args)`: shares the arguments and the closure (with its
+    /// captured variables) and starts a maatine calling it; returns its
+    /// handle.
+    fn spawn(
+        &mut self,
+        st: &State<'gc>,
+        f: u32,
+        closure: Option<Gc<'gc, Closure<'gc>>>,
+        base: usize,
+        n: usize,
+    ) -> OpResult<Value<'gc>> {
+        let callee = &self.program.functions[f as usize];
+        if n != usize::from(callee.params) {
+            return Err(format!("{} expects {} argument(s), got {n}", callee.name, callee.params));
+        }
+        let args = &st.regs[base..base + n];
+        for v in args {
+            self.held(*v)?;
+        }
+        for o in args.iter().filter_map(|v| v.as_object()) {
+            self.cx.mc.share(o);
+        }
+        if let Some(c) = closure {
+            self.cx.mc.share(c);
+        }
+        let (env, program) = (st.env, &self.sched.rt.program);
+        let bits: Vec<u64> = args.iter().map(|v| v.to_bits()).collect();
+        let child = Maatine::start(self.sched, |mc| {
+            // SAFETY: the environment, the closure and the arguments are
+            // shared (or immediate values): global objects any heap may refer
+            // to. The new heap's root refers to them from here on, and no
+            // shared collection runs before this mutation ends.
+            let (env, closure, args) = unsafe {
+                let env = GcAny::from_raw(GcAny::from(env).as_raw()).downcast::<Env>();
+                let closure = closure.map(|c| GcAny::from_raw(GcAny::from(c).as_raw()).downcast::<Closure>());
+                let args: Vec<Value> = bits.iter().map(|b| Value::from_raw_bits(*b)).collect();
+                (env, closure, args)
+            };
+            let _ = mc;
+            State::calling(program, env, f, closure, &args)
+        });
+        let handle = Handle::alloc(self.cx, Arc::clone(&child.cell));
+        self.spawned.push(child);
+        Ok(Value::object(handle.into()))
+    }
+
+    /// `h.join`: the maatine's result (claimed by this maatine), its error
+    /// rethrown, or a wait until it finishes.
+    fn join(&mut self, st: &State<'gc>, handle: &Handle) -> Result<Result<Value<'gc>, Flow>, Raise<'gc>> {
+        let outcome = handle.cell.join(|| std::task::Waker::from(Arc::clone(self.wake)));
+        match outcome {
+            None => Ok(Err(Flow::Block(self.waits_at(&format!("to join {}", handle.cell.id), st)))),
+            Some(Outcome::Failed(e)) => Err(Raise::Message(e.rethrown())),
+            Some(Outcome::Returned(bits)) => {
+                // SAFETY: the result is global and the handle (reachable from
+                // this maatine's registers) keeps it alive.
+                let v = unsafe { Value::from_raw_bits(bits) };
+                if let Some(o) = v.as_object() {
+                    self.cx.mc.receive(o);
+                }
+                Ok(Ok(v))
+            }
+        }
+    }
+
+    /// The end of `ma for`: joins the handles in the array in `a`, from the
+    /// count in `count`, keeping the first error in `count + 1`.
+    fn join_all(&mut self, st: &mut State<'gc>, a: usize, count: usize) -> Result<Flow, Raise<'gc>> {
+        // SAFETY: the compiler puts the array of handles there.
+        let handles = unsafe { object_of(st.regs[a], kind::ARRAY).expect("an array of handles").downcast() };
+        let handles = Array::snapshot(handles, self.cx);
+        let mut i = st.regs[count].as_num().unwrap_or(0.0) as usize;
+        while let Some(h) = handles.get(i) {
+            // SAFETY: the compiler pushes handles only.
+            let handle = Gc::get(unsafe { h.as_object().expect("a handle").downcast::<Handle>() });
+            match self.join(st, handle) {
+                Ok(Ok(_)) => {}
+                Ok(Err(block)) => return Ok(block),
+                Err(Raise::Message(m)) if st.regs[count + 1].is_nil() => {
+                    st.regs[count + 1] = Value::object(Str::alloc(self.cx, &m).into());
+                }
+                Err(_) => {}
+            }
+            i += 1;
+            st.regs[count] = Value::num(i as f64);
+        }
+        match text_of(st.regs[count + 1]) {
+            Some(first) => Err(Raise::Message(first.to_owned())),
+            None => Ok(Flow::Next),
+        }
+    }
+
+    /// A value from `chan` (claimed by this maatine): `Some(None)` once it
+    /// is closed and empty, `None` if this maatine must wait (and `wait`).
+    fn recv(&mut self, chan: &Chan, wait: bool) -> Option<Option<Value<'gc>>> {
+        let waker = wait.then_some(|| std::task::Waker::from(Arc::clone(self.wake)));
+        match chan.recv(waker) {
+            Received::Value(bits) => {
+                // SAFETY: buffered values are global and were kept alive by
+                // the channel, which this maatine's registers refer to.
+                let v = unsafe { Value::from_raw_bits(bits) };
+                if let Some(o) = v.as_object() {
+                    self.cx.mc.receive(o);
+                }
+                Some(Some(v))
+            }
+            Received::Closed => Some(None),
+            Received::Empty => None,
+        }
+    }
+
+    /// Methods of handles and channels, some of which wait; `None` for any
+    /// other receiver.
+    fn concurrency_method(
+        &mut self,
+        st: &mut State<'gc>,
+        recv: Value<'gc>,
+        name: &str,
+        d: usize,
+        base: usize,
+        n: usize,
+    ) -> Result<Option<Flow>, Raise<'gc>> {
+        let arity = |want: usize| {
+            if n == want {
+                Ok(())
+            } else {
+                Err(format!("{}.{name} expects {want} argument(s), got {n}", type_name(recv)))
+            }
+        };
+        if let Some(h) = object_of(recv, kind::HANDLE) {
+            // SAFETY: kind HANDLE objects are Handles.
+            let handle = Gc::get(unsafe { h.downcast::<Handle>() });
+            match name {
+                "join" => {
+                    arity(0)?;
+                    return Ok(Some(match self.join(st, handle)? {
+                        Ok(v) => {
+                            st.regs[d] = v;
+                            Flow::Next
+                        }
+                        Err(block) => block,
+                    }));
+                }
+                "id" => {
+                    arity(0)?;
+                    st.regs[d] = Value::num(handle.cell.id.get() as f64);
+                    return Ok(Some(Flow::Next));
+                }
+                _ => return Err(unknown_method(recv, name).into()),
+            }
+        }
+        let Some(c) = object_of(recv, kind::CHAN) else { return Ok(None) };
+        // SAFETY: kind CHAN objects are Chans.
+        let chan = Gc::get(unsafe { c.downcast::<Chan>() });
+        let flow = match name {
+            "send" => {
+                arity(1)?;
+                let v = st.regs[base];
+                self.held(v)?;
+                let line = self.waits_at("", st);
+                let mut given = Ok(());
+                let sent = chan.send(
+                    || std::task::Waker::from(Arc::clone(self.wake)),
+                    || {
+                        given = self.give_away(v, || format!("was sent on a channel{}", line.trim_start()));
+                        v.to_bits()
+                    },
+                );
+                given?;
+                match sent {
+                    Ok(()) => {
+                        st.regs[d] = recv;
+                        Flow::Next
+                    }
+                    Err(SendError::Full) => Flow::Block(self.waits_at("to send on a channel", st)),
+                    Err(SendError::Closed) => return Err("send on a closed channel".to_owned().into()),
+                }
+            }
+            "recv" | "try_recv" => {
+                arity(0)?;
+                match self.recv(chan, name == "recv") {
+                    Some(v) => {
+                        st.regs[d] = v.unwrap_or_else(Value::nil);
+                        Flow::Next
+                    }
+                    None if name == "recv" => Flow::Block(self.waits_at("to receive from a channel", st)),
+                    None => {
+                        st.regs[d] = Value::nil();
+                        Flow::Next
+                    }
+                }
+            }
+            "close" => {
+                arity(0)?;
+                chan.close();
+                st.regs[d] = recv;
+                Flow::Next
+            }
+            "len" => {
+                arity(0)?;
+                st.regs[d] = Value::num(chan.len() as f64);
+                Flow::Next
+            }
+            "cap" => {
+                arity(0)?;
+                st.regs[d] = Value::num(chan.capacity() as f64);
+                Flow::Next
+            }
+            _ => return Err(unknown_method(recv, name).into()),
+        };
+        Ok(Some(flow))
     }
 
     /// The prelude function implementing `recv.name`, if any.
@@ -782,6 +1278,7 @@ impl<'gc> Run<'_, '_, 'gc> {
             st.handlers.pop();
         }
         if st.frames.is_empty() {
+            st.result = value;
             return Flow::Done;
         }
         st.set_top(self.program);
@@ -826,6 +1323,7 @@ impl<'gc> Run<'_, '_, 'gc> {
     }
 
     fn get_index(&self, o: Value<'gc>, i: Value<'gc>) -> OpResult<Value<'gc>> {
+        self.held(o)?;
         if let Some(a) = object_of(o, kind::ARRAY) {
             let index = i.as_num().ok_or_else(|| format!("array index must be a number, got {}", type_name(i)))?;
             // SAFETY: kind ARRAY objects are Arrays.
@@ -1015,11 +1513,18 @@ fn sorted(mut items: Vec<Value<'_>>) -> Result<Vec<Value<'_>>, String> {
     Ok(items)
 }
 
+/// Name of a captured variable in lock requests and reports.
+const CAPTURED: &str = "captured variable";
+
 /// Whether an instruction may allocate GC objects.
 fn allocates(op: Op) -> bool {
     matches!(
         op,
         Op::NewArray(..)
+            | Op::Spawn(..)
+            | Op::SpawnValue(..)
+            | Op::NewChan(..)
+            | Op::JoinAll(..)
             | Op::NewMap(..)
             | Op::Bin(BinOp::Concat, ..)
             | Op::Closure(..)
@@ -1084,6 +1589,8 @@ pub fn type_name(v: Value<'_>) -> &'static str {
             kind::CLOSURE => "Closure",
             kind::CLASS => "Class",
             kind::INST => "Instance",
+            kind::HANDLE => "Handle",
+            kind::CHAN => "Chan",
             _ => "Object",
         },
     }
@@ -1119,7 +1626,7 @@ fn unknown_method(recv: Value<'_>, name: &str) -> String {
 
 /// Parses, compiles and runs `src` (named `file`), writing output to `out`.
 /// Syntax errors come back rendered with the source line and caret.
-pub fn run_source(file: &str, src: &str, config: Config, out: &mut dyn Write) -> Result<(), String> {
+pub fn run_source(file: &str, src: &str, config: Config, out: &mut (dyn Write + Send)) -> Result<(), String> {
     let ast = crate::parse(src).map_err(|e| e.render(file, src))?;
     let program = crate::compiler::compile(&ast, file, src).map_err(|e| e.render(file, src))?;
     Vm::new(program, config).run(out).map_err(|e| e.to_string())

@@ -1,11 +1,11 @@
 //! # maat-vm
 //!
-//! The Maat language on the Maat runtime. So far: the front end —
-//! [`lexer`] (source to tokens), [`parser`] (tokens to the [`ast`]) and
-//! [`error`] (spans and diagnostics with file, line, column, source line and
-//! caret) — and [`value`], the 8-byte NaN-boxed values the interpreter will
-//! keep in registers and object slots. The objects, compiler, interpreter
-//! and CLI build on these.
+//! The Maat language on the Maat runtime: the front end ([`lexer`],
+//! [`parser`], [`ast`], [`error`] with file:line:col diagnostics), the
+//! [`resolve`] pass and the [`compiler`] to register [`bytecode`], the
+//! 8-byte NaN-boxed [`value`]s and the [`object`]s with lock elision, the
+//! interpreter ([`interp`]) running maatines in slices on the scheduler's
+//! pool of OS threads (`sched`), and the [`embed`]ding API.
 //!
 //! ```
 //! let program = maat_vm::parse("our counter = 0;\nfn bump() { counter += 1; }").unwrap();
@@ -22,9 +22,11 @@ pub mod embed;
 pub mod error;
 pub mod interp;
 pub mod lexer;
+mod maatine;
 pub mod object;
 pub mod parser;
 pub mod resolve;
+mod sched;
 pub mod value;
 
 pub use error::{Span, SyntaxError};

@@ -138,6 +138,12 @@ impl Resolver {
                 self.expr(cond);
                 self.block(body, None);
             }
+            StmtKind::For { iter, var, body, parallel: true } => {
+                // `ma for`: the body is a closure of the loop variable.
+                self.expr(iter);
+                let start = stmt.span.start;
+                self.function(Some(start), start, std::slice::from_ref(var), body, false);
+            }
             StmtKind::For { iter, var, body, .. } => {
                 self.expr(iter);
                 self.block(body, Some((stmt.span.start, var)));

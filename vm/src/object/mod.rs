@@ -27,7 +27,9 @@
 //! store publishes it), which keeps Invariant S.
 
 pub mod array;
+pub mod chan;
 pub mod closure;
+pub mod handle;
 pub mod instance;
 pub mod map;
 pub mod slot;
@@ -57,6 +59,10 @@ pub mod kind {
     pub const CLASS: u8 = 6;
     /// [`Inst`](super::instance::Inst)
     pub const INST: u8 = 7;
+    /// [`Handle`](super::handle::Handle)
+    pub const HANDLE: u8 = 8;
+    /// [`Chan`](super::chan::Chan)
+    pub const CHAN: u8 = 9;
 }
 
 /// Counts of object operations that took their lock and that elided it, per

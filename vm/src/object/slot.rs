@@ -48,7 +48,12 @@ impl<'gc> Slot<'gc> {
         unsafe { Value::from_raw_bits(bits) }
     }
 
-    /// The current value. Never locks.
+    /// The maatine holding the variable's lock, if any.
+    pub fn holder(this: Gc<'gc, Self>) -> Option<maat_sync::MaatineId> {
+        Gc::get(this).lock.holder()
+    }
+
+    /// The value (one atomic read; never locks).
     pub fn read(this: Gc<'gc, Self>) -> Value<'gc> {
         // Acquire: see the object a writer published (and its sharing marks).
         Self::value_of(Gc::get(this).bits.load(Ordering::Acquire))

@@ -1,0 +1,378 @@
+//! The maatine scheduler: a pool of OS threads running maatines in slices,
+//! with work stealing, thread-mode transitions, shared collections at
+//! stopped-world safe points, and deadlock detection.
+//!
+//! # Queues
+//!
+//! Each worker thread has a crossbeam-deque FIFO; new and woken maatines go
+//! to the injector (shared) or the local queue of the thread that made them
+//! runnable; an idle worker steals from the injector and then from the
+//! others. A worker sleeps on a condition variable when it finds nothing.
+//! Lost wake-ups are excluded by a Dekker pair of SeqCst accesses: a worker
+//! increments `sleepers` and then looks at the queues again, under the sleep
+//! mutex; whoever queues work pushes, issues a SeqCst fence and then reads
+//! `sleepers`, notifying under the mutex if it is not zero. One of the two
+//! sees the other's write.
+//!
+//! # Counts
+//!
+//! `live`: maatines created and not finished. `active`: live maatines that
+//! are queued or running (not parked). A maatine becomes active when created
+//! and when woken (under its wake cell's mutex, see [`crate::maatine`]), and
+//! stops being active when it parks (under the same mutex) or finishes.
+//!
+//! # Deadlocks
+//!
+//! When `active` drops to zero while maatines are live, every one of them is
+//! parked, and only a running maatine can wake one: the program is
+//! deadlocked. The detector confirms it under the registry's mutex by
+//! finding every registered maatine parked, each under its cell's mutex, and
+//! reading `active` once more afterwards; a wake-up racing with the check
+//! increments `active` under a cell mutex the check took after it, so the
+//! final read sees it. The report names every maatine and what it waits for.
+//! Cycles among variable locks alone are found earlier and exactly by
+//! maat-sync's lock table, as an error in the maatine that closes the cycle.
+//!
+//! # Thread mode
+//!
+//! The runtime is multi-threaded while more than one worker exists and more
+//! than one maatine is live. A worker that created maatines while the mode
+//! was single-threaded stops the world and switches it before it queues
+//! them; a worker that finished a maatine, leaving one, stops the world and
+//! switches back if that is still so. Decisions read `live` while the world
+//! is stopped, and `live` grows before the spawner's stop, so they agree.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use maat_gc::{Config, Space, Stats};
+use maat_sync::{MaatineId, Mode, Participant, VarLockTable, World};
+
+use crate::bytecode::Program;
+use crate::embed::NativeFn;
+use crate::interp::{Out, RuntimeError, Slice};
+use crate::maatine::{Maatine, Spawned, WakeCell};
+use crate::object::handle::{JoinCell, Outcome};
+
+/// Shared collections wait until global objects reach this many bytes.
+const SHARED_FLOOR: usize = 8 << 20;
+/// ... and grow past this percentage of what the last one left.
+const SHARED_PAUSE: usize = 200;
+
+/// What every maatine of a run shares.
+pub(crate) struct Runtime {
+    pub(crate) program: Arc<Program>,
+    pub(crate) natives: Vec<NativeFn>,
+    pub(crate) world: Arc<World>,
+    pub(crate) table: VarLockTable,
+    pub(crate) space: Space,
+    pub(crate) config: Config,
+    pub(crate) started: Instant,
+}
+
+/// A live maatine, as the registry knows it.
+struct Registered {
+    heap: u32,
+    wake: Arc<WakeCell>,
+}
+
+/// Figures summed over the maatines that finished.
+#[derive(Default)]
+pub(crate) struct Totals {
+    pub(crate) gc: Stats,
+    pub(crate) taken: u64,
+    pub(crate) elided: u64,
+}
+
+/// The scheduler of one run.
+pub(crate) struct Sched {
+    pub(crate) rt: Runtime,
+    threads: usize,
+    injector: Injector<Box<Maatine>>,
+    stealers: Vec<Stealer<Box<Maatine>>>,
+    sleep: Mutex<()>,
+    wakeup: Condvar,
+    sleepers: AtomicUsize,
+    live: AtomicUsize,
+    active: AtomicUsize,
+    done: AtomicBool,
+    next_id: AtomicU64,
+    registry: Mutex<HashMap<MaatineId, Registered>>,
+    deadlock: Mutex<Option<String>>,
+    failed: Mutex<Vec<Arc<JoinCell>>>,
+    pub(crate) totals: Mutex<Totals>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Sched {
+    /// A scheduler with `threads` workers (their queues made here).
+    pub(crate) fn new(rt: Runtime, threads: usize) -> (Arc<Sched>, Vec<Worker<Box<Maatine>>>) {
+        let workers: Vec<_> = (0..threads.max(1)).map(|_| Worker::new_fifo()).collect();
+        let sched = Sched {
+            rt,
+            threads: workers.len(),
+            injector: Injector::new(),
+            stealers: workers.iter().map(Worker::stealer).collect(),
+            sleep: Mutex::new(()),
+            wakeup: Condvar::new(),
+            sleepers: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
+            active: AtomicUsize::new(0),
+            done: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+            registry: Mutex::new(HashMap::new()),
+            deadlock: Mutex::new(None),
+            failed: Mutex::new(Vec::new()),
+            totals: Mutex::new(Totals::default()),
+        };
+        (Arc::new(sched), workers)
+    }
+
+    /// A fresh maatine id and its cells; the maatine counts as live and
+    /// active from here on (it is queued by [`Sched::enqueue`]).
+    pub(crate) fn register(self: &Arc<Self>, heap_of: impl FnOnce(MaatineId) -> u32) -> (MaatineId, Arc<WakeCell>) {
+        let id = MaatineId::new(self.next_id.fetch_add(1, Ordering::Relaxed)).expect("ids start at 1");
+        let wake = WakeCell::new(Arc::downgrade(self));
+        let heap = heap_of(id);
+        lock(&self.registry).insert(id, Registered { heap, wake: Arc::clone(&wake) });
+        // SeqCst: the counts take part in the deadlock check's reasoning.
+        self.live.fetch_add(1, Ordering::SeqCst);
+        self.active.fetch_add(1, Ordering::SeqCst);
+        (id, wake)
+    }
+
+    /// The maatine whose heap has id `heap`, if it is live.
+    pub(crate) fn maatine_of_heap(&self, heap: u32) -> Option<MaatineId> {
+        lock(&self.registry).iter().find(|(_, r)| r.heap == heap).map(|(id, _)| *id)
+    }
+
+    /// Runs the maatines on the pool until all have finished or they
+    /// deadlock; the calling thread is worker 0.
+    pub(crate) fn run(self: &Arc<Self>, workers: Vec<Worker<Box<Maatine>>>, out: &mut (dyn Write + Send)) {
+        let out = Mutex::new(out);
+        std::thread::scope(|scope| {
+            let mut workers = workers.into_iter();
+            let first = workers.next().expect("at least one worker");
+            for (i, w) in workers.enumerate() {
+                let out = &out;
+                std::thread::Builder::new()
+                    .name(format!("maat-worker-{}", i + 1))
+                    .spawn_scoped(scope, move || self.work(w, out))
+                    .expect("cannot start a worker thread");
+            }
+            self.work(first, &out);
+        });
+        // After a deadlock the parked maatines are still in their cells.
+        let parked: Vec<_> = lock(&self.registry).drain().filter_map(|(_, r)| r.wake.take()).collect();
+        drop(parked);
+    }
+
+    /// The deadlock report, if the run ended in one.
+    pub(crate) fn deadlock(&self) -> Option<String> {
+        lock(&self.deadlock).clone()
+    }
+
+    /// Errors of maatines that failed and were never joined.
+    pub(crate) fn unobserved_errors(&self) -> Vec<RuntimeError> {
+        lock(&self.failed).iter().filter_map(|c| c.unobserved_error()).map(|e| *e).collect()
+    }
+
+    fn work(self: &Arc<Self>, local: Worker<Box<Maatine>>, out: &Out<'_>) {
+        let p = self.rt.world.register();
+        while !self.done.load(Ordering::Acquire) {
+            p.safe_point();
+            match self.find(&local) {
+                Some(m) => self.drive(&p, &local, m, out),
+                None => self.idle(&p, &local),
+            }
+        }
+    }
+
+    /// Runs `m` slice after slice until it blocks, finishes, or others wait.
+    fn drive(self: &Arc<Self>, p: &Participant, local: &Worker<Box<Maatine>>, mut m: Box<Maatine>, out: &Out<'_>) {
+        loop {
+            let mut spawned = Vec::new();
+            let slice = m.run_slice(self, p, out, &mut spawned);
+            self.enqueue(p, local, spawned);
+            match slice {
+                Slice::Yield => {
+                    self.maintain(p);
+                    p.safe_point();
+                    if self.has_work() {
+                        local.push(m);
+                        self.notify();
+                        return;
+                    }
+                }
+                Slice::Blocked => match m.wake.clone().park(m, || self.parked()) {
+                    Some(again) => m = again,
+                    None => return,
+                },
+                Slice::Finished(outcome) => return self.finish(p, *m, outcome),
+            }
+        }
+    }
+
+    fn find(&self, local: &Worker<Box<Maatine>>) -> Option<Box<Maatine>> {
+        local.pop().or_else(|| {
+            std::iter::repeat_with(|| {
+                self.injector
+                    .steal_batch_and_pop(local)
+                    .or_else(|| self.stealers.iter().map(Stealer::steal).collect::<Steal<_>>())
+            })
+            .find(|s| !s.is_retry())
+            .and_then(Steal::success)
+        })
+    }
+
+    fn has_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    fn idle(&self, p: &Participant, local: &Worker<Box<Maatine>>) {
+        p.outside(|| {
+            let guard = lock(&self.sleep);
+            // SeqCst: one half of the Dekker pair (see the module doc).
+            self.sleepers.fetch_add(1, Ordering::SeqCst);
+            if !self.has_work() && local.is_empty() && !self.done.load(Ordering::SeqCst) {
+                drop(self.wakeup.wait(guard).unwrap_or_else(|e| e.into_inner()));
+            } else {
+                drop(guard);
+            }
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    /// Wakes a sleeping worker after work was queued.
+    fn notify(&self) {
+        // SeqCst: the other half of the Dekker pair (see the module doc).
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _guard = lock(&self.sleep);
+            self.wakeup.notify_one();
+        }
+    }
+
+    fn stop_all(&self) {
+        self.done.store(true, Ordering::SeqCst);
+        let _guard = lock(&self.sleep);
+        self.wakeup.notify_all();
+    }
+
+    /// Queues maatines created by a slice, first making the runtime
+    /// multi-threaded if they are the first company.
+    fn enqueue(&self, p: &Participant, local: &Worker<Box<Maatine>>, spawned: Spawned) {
+        if spawned.is_empty() {
+            return;
+        }
+        if self.threads > 1 && !self.rt.world.mode().is_multi() {
+            let stopped = p.stop_world();
+            if self.live.load(Ordering::SeqCst) > 1 {
+                stopped.set_thread_mode(Mode::Multi);
+            }
+        }
+        spawned.into_iter().for_each(|m| local.push(m));
+        self.notify();
+    }
+
+    /// A woken maatine goes back to the run queue (called under its wake
+    /// cell's mutex).
+    pub(crate) fn resume(&self, m: Box<Maatine>) {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        self.injector.push(m);
+        self.notify();
+    }
+
+    /// A maatine parked (called under its wake cell's mutex).
+    fn parked(&self) {
+        if self.active.fetch_sub(1, Ordering::SeqCst) == 1 && self.live.load(Ordering::SeqCst) > 0 {
+            self.check_deadlock();
+        }
+    }
+
+    fn finish(&self, p: &Participant, m: Maatine, outcome: Outcome) {
+        let Maatine { id, heap, stats, cell, .. } = m;
+        {
+            let mut totals = lock(&self.totals);
+            totals.gc.merge(&heap.stats());
+            totals.taken += stats.taken();
+            totals.elided += stats.elided();
+        }
+        // The heap ends: local garbage is freed now, global objects (the
+        // result among them) are adopted by the space.
+        drop(heap);
+        if matches!(outcome, Outcome::Failed(_)) {
+            lock(&self.failed).push(Arc::clone(&cell));
+        }
+        lock(&self.registry).remove(&id);
+        cell.finish(outcome);
+        let live = self.live.fetch_sub(1, Ordering::SeqCst) - 1;
+        let active = self.active.fetch_sub(1, Ordering::SeqCst) - 1;
+        if live == 0 {
+            return self.stop_all();
+        }
+        if active == 0 {
+            self.check_deadlock();
+        }
+        if live == 1 && self.rt.world.mode().is_multi() {
+            let stopped = p.stop_world();
+            if self.live.load(Ordering::SeqCst) == 1 {
+                stopped.set_thread_mode(Mode::Single);
+            }
+        }
+    }
+
+    fn check_deadlock(&self) {
+        let registry = lock(&self.registry);
+        let mut waits = Vec::new();
+        for r in registry.values() {
+            match r.wake.parked_on() {
+                Some(w) => waits.push(w),
+                None => return,
+            }
+        }
+        if waits.is_empty() || self.active.load(Ordering::SeqCst) != 0 {
+            return;
+        }
+        waits.sort_by_key(|(id, _)| id.get());
+        let mut report = String::from("deadlock: every maatine is waiting");
+        for (id, what) in waits {
+            report.push_str(&format!("\n  {id} waits {what}"));
+        }
+        drop(registry);
+        *lock(&self.deadlock) = Some(report);
+        self.stop_all();
+    }
+
+    /// Between slices: runs a shared collection when global objects grew
+    /// enough (at every slice in torture mode).
+    fn maintain(&self, p: &Participant) {
+        let space = &self.rt.space;
+        let due = || self.rt.config.torture || space.shared_collection_due(SHARED_PAUSE, SHARED_FLOOR);
+        if due() {
+            let _stopped = p.stop_world();
+            if due() {
+                // SAFETY: the world is stopped: every other worker waits at a
+                // safe point between slices or is outside Maat code, and this
+                // one is between slices, so no heap is in a mutation; parked
+                // and queued maatines' heaps are not in use.
+                unsafe { space.collect_shared() };
+            }
+        }
+    }
+
+    /// `GC.collect` in a maatine: a shared collection (which includes a full
+    /// collection of every heap).
+    pub(crate) fn collect_everything(&self, p: &Participant) {
+        let _stopped = p.stop_world();
+        // SAFETY: as in `maintain`; the caller is between mutations.
+        unsafe { self.rt.space.collect_shared() };
+    }
+}
