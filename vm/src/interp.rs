@@ -297,13 +297,11 @@ impl Vm {
         let cell = Arc::clone(&main.cell);
         workers[0].push(main);
         sched.run(workers, out);
-        if let Some(report) = sched.deadlock() {
-            return Err(format!("error: {report}"));
-        }
         let mut errors: Vec<String> = cell.unobserved_error().map(|e| e.to_string()).into_iter().collect();
         for e in sched.unobserved_errors().iter().filter(|e| e.maatine != cell.id) {
             errors.push(format!("{e}\n  ({} was never joined)", e.maatine));
         }
+        errors.extend(sched.deadlock().map(|report| format!("error: {report}")));
         if errors.is_empty() { Ok(()) } else { Err(errors.join("\n")) }
     }
 }
@@ -910,16 +908,21 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
 
     /// What a blocked maatine waits for, and where, for deadlock reports.
     fn waits_at(&self, what: &str, st: &State<'gc>) -> String {
+        let (function, line) = self.location(st);
+        format!("{what} (in {function}, line {line})")
+    }
+
+    /// The function and line of the instruction running.
+    fn location(&self, st: &State<'gc>) -> (&str, u32) {
         let f = st.frames.last().expect("a running maatine has a frame");
         let proto = &self.program.functions[f.func as usize];
-        let line = proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0);
-        format!("{what} (in {}, line {line})", proto.name)
+        (&proto.name, proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0))
     }
 
     /// Refuses a value this maatine gave away (a transferred object held
     /// by another maatine, or in transit).
     fn held(&self, v: Value<'gc>) -> OpResult<()> {
-        let Some(o) = v.as_object() else { return Ok(()) };
+        let Some(o) = v.as_object().filter(|o| is_container(o.kind())) else { return Ok(()) };
         match o.holder() {
             Some(h) if h != self.cx.mc.heap_id() => Err(self.not_held(o, h)),
             _ => Ok(()),
@@ -944,6 +947,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// `transfer`) and remembers it for use-after-send errors.
     fn give_away(&mut self, v: Value<'gc>, how: impl FnOnce() -> String) -> OpResult<()> {
         let Some(o) = v.as_object() else { return Ok(()) };
+        if !is_container(o.kind()) {
+            // Strings, closures, classes, handles and channels synchronize
+            // themselves or never change: they pass by reference.
+            self.cx.mc.share(o);
+            return Ok(());
+        }
         match self.cx.mc.transfer(o) {
             Ok(0) => Ok(()),
             Ok(_) => {
@@ -1003,6 +1012,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// `h.join`: the maatine's result (claimed by this maatine), its error
     /// rethrown, or a wait until it finishes.
     fn join(&mut self, st: &State<'gc>, handle: &Handle) -> Result<Result<Value<'gc>, Flow>, Raise<'gc>> {
+        if handle.cell.id == self.me {
+            return Err(format!("{} cannot join itself", self.me).into());
+        }
         let outcome = handle.cell.join(|| std::task::Waker::from(Arc::clone(self.wake)));
         match outcome {
             None => Ok(Err(Flow::Block(self.waits_at(&format!("to join {}", handle.cell.id), st)))),
@@ -1113,12 +1125,13 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 arity(1)?;
                 let v = st.regs[base];
                 self.held(v)?;
-                let line = self.waits_at("", st);
+                let (function, line) = self.location(st);
+                let how = format!("was sent on a channel at line {line} (in {function})");
                 let mut given = Ok(());
                 let sent = chan.send(
                     || std::task::Waker::from(Arc::clone(self.wake)),
                     || {
-                        given = self.give_away(v, || format!("was sent on a channel{}", line.trim_start()));
+                        given = self.give_away(v, || how);
                         v.to_bits()
                     },
                 );
@@ -1511,6 +1524,12 @@ fn sorted(mut items: Vec<Value<'_>>) -> Result<Vec<Value<'_>>, String> {
         return Err("sort needs an array of numbers or of strings".to_owned());
     }
     Ok(items)
+}
+
+/// Whether objects of kind `k` are mutable containers, which change hands
+/// when sent (the others pass by reference).
+fn is_container(k: u8) -> bool {
+    matches!(k, kind::ARRAY | kind::MAP | kind::INST)
 }
 
 /// Name of a captured variable in lock requests and reports.

@@ -211,10 +211,16 @@ impl Sched {
                         return;
                     }
                 }
-                Slice::Blocked => match m.wake.clone().park(m, || self.parked()) {
-                    Some(again) => m = again,
-                    None => return,
-                },
+                Slice::Blocked => {
+                    let mut last = false;
+                    match m.wake.clone().park(m, || last = self.parked()) {
+                        Some(again) => m = again,
+                        // Checked once the cell's mutex is released: the
+                        // check takes every cell's mutex, this one included.
+                        None if last => return self.check_deadlock(),
+                        None => return,
+                    }
+                }
                 Slice::Finished(outcome) => return self.finish(p, *m, outcome),
             }
         }
@@ -290,11 +296,10 @@ impl Sched {
         self.notify();
     }
 
-    /// A maatine parked (called under its wake cell's mutex).
-    fn parked(&self) {
-        if self.active.fetch_sub(1, Ordering::SeqCst) == 1 && self.live.load(Ordering::SeqCst) > 0 {
-            self.check_deadlock();
-        }
+    /// A maatine parked (called under its wake cell's mutex); whether it
+    /// was the last active one, so that a deadlock check is due.
+    fn parked(&self) -> bool {
+        self.active.fetch_sub(1, Ordering::SeqCst) == 1
     }
 
     fn finish(&self, p: &Participant, m: Maatine, outcome: Outcome) {
