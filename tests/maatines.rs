@@ -1,0 +1,220 @@
+//! Maatines under load: contended globals on 1, 2 and 4 OS threads (and in
+//! GC torture mode), shared containers filled by many maatines, channel
+//! pipelines, many short-lived maatines, transfer violations and deadlocks
+//! on several threads.
+
+use maat::gc::Config;
+
+/// Runs `src` on `threads` OS threads; returns its output and its error.
+fn run(src: &str, threads: usize, config: Config) -> (String, Result<(), String>) {
+    let ast = maat::vm::parse(src).expect("the test program parses");
+    let program = maat::vm::compiler::compile(&ast, "test.maat", src).expect("the test program compiles");
+    let mut vm = maat::vm::Vm::new(program, config);
+    vm.set_threads(threads);
+    let mut out = Vec::new();
+    let result = vm.run(&mut out);
+    (String::from_utf8(out).expect("utf-8 output"), result)
+}
+
+fn run_ok(src: &str, threads: usize, config: Config) -> String {
+    let (out, result) = run(src, threads, config);
+    if let Err(e) = result {
+        panic!("program failed on {threads} thread(s): {e}\noutput:\n{out}");
+    }
+    out
+}
+
+fn contended(maatines: usize, increments: usize) -> String {
+    format!(
+        "our counter = 0;
+         fn plain(n) {{ for ^n -> i {{ counter = counter + 1; }} }}
+         fn compound(n) {{ for ^n -> i {{ counter += 1; }} }}
+         let hs = [];
+         for ^{maatines} -> k {{ hs.push(ma plain({increments})); }}
+         for hs -> h {{ h.join; }}
+         say counter;
+         ma for ^{maatines} -> k {{ compound({increments}); }}
+         say counter;"
+    )
+}
+
+#[test]
+fn sixty_four_maatines_never_lose_an_increment_on_1_2_and_4_threads() {
+    let expected = format!("{}\n{}\n", 64 * 100_000, 2 * 64 * 100_000);
+    for threads in [1, 2, 4] {
+        let out = run_ok(&contended(64, 100_000), threads, Config::default());
+        assert_eq!(out, expected, "{threads} thread(s)");
+    }
+}
+
+#[test]
+fn contended_globals_stay_exact_in_gc_torture_mode() {
+    let torture = Config { torture: true, ..Config::default() };
+    for threads in [1, 2, 4] {
+        let out = run_ok(&contended(16, 2_000), threads, torture);
+        assert_eq!(out, format!("{}\n{}\n", 16 * 2_000, 2 * 16 * 2_000), "{threads} thread(s)");
+    }
+}
+
+fn fill_shared(per_maatine: usize) -> String {
+    format!(
+        "our items = [];
+         our index = {{}};
+         ma for ^32 -> k {{
+             for ^{per_maatine} -> i {{
+                 let v = k * 1000 + i;
+                 items.push([v]);
+                 index[v] = \"m\" ~ k;
+             }}
+         }}
+         say items.len, \" \", index.len;
+         let seen = {{}};
+         for items -> box {{ seen[box[0]] = true; }}
+         let ok = seen.len == {total};
+         for ^32 -> k {{ if index[k * 1000 + {last}] != \"m\" ~ k {{ ok = false; }} }}
+         say ok;",
+        total = 32 * per_maatine,
+        last = per_maatine - 1
+    )
+}
+
+#[test]
+fn many_maatines_push_into_one_shared_array_and_map_without_loss() {
+    for threads in [2, 4] {
+        assert_eq!(run_ok(&fill_shared(500), threads, Config::default()), "16000 16000\ntrue\n", "{threads} threads");
+    }
+    let torture = Config { torture: true, ..Config::default() };
+    assert_eq!(run_ok(&fill_shared(20), 2, torture), "640 640\ntrue\n");
+}
+
+#[test]
+fn a_channel_pipeline_delivers_every_message_once() {
+    let src = "
+        fn produce(out, from, n) { for from..from + n - 1 -> i { out.send([i]); } }
+        fn square(inp, out) { for inp -> box { out.send(box[0] * box[0]); } out.close; }
+        let raw = Chan.new(8);
+        let squared = Chan.new(0);
+        let producers = [];
+        for ^4 -> p { producers.push(ma produce(raw, p * 1000 + 1, 1000)); }
+        let worker = ma square(raw, squared);
+        ma { || for producers -> h { h.join; } raw.close; }();
+        let sum = 0;
+        let count = 0;
+        for squared -> v { sum += v; count += 1; }
+        worker.join;
+        say count, \" \", sum;";
+    let expected = {
+        let sum: u64 = (0..4u64).flat_map(|p| (p * 1000 + 1)..=(p * 1000 + 1000)).map(|i| i * i).sum();
+        format!("4000 {sum}\n")
+    };
+    for threads in [1, 2, 4] {
+        assert_eq!(run_ok(src, threads, Config::default()), expected, "{threads} thread(s)");
+    }
+}
+
+#[test]
+fn a_hundred_thousand_short_lived_maatines_run_and_end() {
+    let src = "
+        fn id(i) { return i; }
+        let sum = 0;
+        for ^1000 -> batch {
+            let hs = [];
+            for ^100 -> i { hs.push(ma id(batch * 100 + i)); }
+            for hs -> h { sum += h.join; }
+        }
+        say sum;";
+    for threads in [1, 2] {
+        assert_eq!(run_ok(src, threads, Config::default()), format!("{}\n", 99_999u64 * 100_000 / 2));
+    }
+}
+
+#[test]
+fn using_a_sent_value_is_an_error_on_every_thread_count() {
+    let src = "
+        fn keep(c) { let v = c.recv; v.push(1); return nil; }
+        let c = Chan.new(1);
+        let h = ma keep(c);
+        let a = [0];
+        c.send(a);
+        h.join;
+        a.len;";
+    for threads in [1, 2, 4] {
+        let (_, result) = run(src, threads, Config::default());
+        let err = result.expect_err("using a sent array fails");
+        assert!(err.contains("use after send: this Array was sent on a channel at line 6"), "{err}");
+        assert!(err.contains("share it before sending (`v.share`) or send a copy"), "{err}");
+        assert!(err.contains("at main (test.maat:8)"), "{err}");
+    }
+    // Sharing before sending keeps the value usable by both.
+    let shared = "
+        fn keep(c) { c.recv.push(1); }
+        let c = Chan.new(1);
+        let a = [0].share;
+        let h = ma keep(c);
+        c.send(a);
+        h.join;
+        say a;";
+    assert_eq!(run_ok(shared, 2, Config::default()), "[0, 1]\n");
+}
+
+#[test]
+fn deadlocks_are_reported_with_who_waits_for_what() {
+    let cases = [
+        (
+            "let c = Chan.new(0); fn listen(c) { return c.recv; } (ma listen(c)).join;",
+            vec!["maatine 1 waits to join maatine 2", "maatine 2 waits to receive from a channel (in listen, line 1)"],
+        ),
+        (
+            "let c = Chan.new(0); fn talk(c) { c.send(1); c.send(2); } let h = ma talk(c); c.recv; h.join;",
+            vec!["maatine 1 waits to join maatine 2", "maatine 2 waits to send on a channel"],
+        ),
+        (
+            "fn wait_for(c) { return c.recv.join; }
+             let ca = Chan.new(1); let cb = Chan.new(1);
+             let a = ma wait_for(ca); let b = ma wait_for(cb);
+             ca.send(b); cb.send(a); a.join;",
+            vec!["maatine 2 waits to join maatine 3", "maatine 3 waits to join maatine 2"],
+        ),
+        (
+            "our x = 0; fn hold(c) { x = x + c.recv; } fn bump() { x += 1; }
+             let c = Chan.new(0); let h = ma hold(c); (ma bump()).join;",
+            vec!["maatine 2 waits to receive from a channel", "waits for variable `x` (held by maatine 2)"],
+        ),
+    ];
+    for (src, expected) in &cases {
+        for threads in [1, 2, 4] {
+            let (_, result) = run(src, threads, Config::default());
+            let err = result.expect_err("a deadlock ends the program with an error");
+            assert!(err.starts_with("error: deadlock: every maatine is waiting"), "{err}");
+            for line in expected {
+                assert!(err.contains(line), "{threads} thread(s): expected `{line}` in\n{err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn crossed_variable_sections_are_a_deadlock_error_not_a_hang() {
+    // Each maatine holds one variable's section while it waits for the other
+    // variable; the lock table finds the cycle and fails one of them.
+    let src = "
+        our x = 0;
+        our y = 0;
+        fn meet(mine, theirs) { mine.send(1); return theirs.recv; }
+        fn bump_x() { x = x + 1; return 0; }
+        fn bump_y() { y = y + 1; return 0; }
+        fn xy(a, b) { x = x + meet(a, b) + bump_y(); }
+        fn yx(a, b) { y = y + meet(b, a) + bump_x(); }
+        let a = Chan.new(1);
+        let b = Chan.new(1);
+        let hs = [ma xy(a, b), ma yx(a, b)];
+        let failed = 0;
+        for hs -> h { try { h.join; } catch e { failed += 1; say e.split(\"\\n\")[0]; } }
+        say failed, \" \", x + y;";
+    for threads in [1, 2, 4] {
+        let out = run_ok(src, threads, Config::default());
+        assert!(out.contains("failed: deadlock: maatine"), "{threads} thread(s): {out}");
+        // One maatine failed and released its section; the other finished.
+        assert!(out.ends_with("1 2\n"), "{threads} thread(s): {out}");
+    }
+}
