@@ -10,7 +10,9 @@
 //!   lock at all;
 //! - [`VarLock`], [`VarLockTable`]: re-entrant read-modify-write locks on
 //!   variables, held by maatines across Maat code, waited for through a
-//!   [`Parker`], with exact deadlock detection.
+//!   [`Parker`], with exact deadlock detection;
+//! - [`ParkCell`], [`Idle`]: how a suspended maatine and an idle worker
+//!   thread wait without losing a wake-up.
 //!
 //! The elision rule every object operation follows:
 //!
@@ -43,6 +45,7 @@ mod shim;
 mod spin;
 mod varlock;
 pub mod waitgraph;
+pub mod wakeup;
 
 pub use id::MaatineId;
 pub use lock::{AdaptiveGuard, AdaptiveLock, MaybeGuard, STARVATION_BOUND};
@@ -51,6 +54,7 @@ pub use park::{Parker, ThreadParker, Wait};
 pub use safepoint::{Participant, StoppedWorld, World};
 pub use varlock::{LockRequest, LockStatus, NotHolder, VarLock};
 pub use waitgraph::{Deadlock, VarLockTable, WaitLink};
+pub use wakeup::{Idle, ParkCell};
 
 /// Counters that let loom models assert that a rare path was explored.
 #[cfg(loom)]

@@ -9,9 +9,9 @@
 //! Nothing outside this module names a platform primitive directly.
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
 pub(crate) use park::{park, unpark_one};
 pub(crate) use sync::{Condvar, Mutex, MutexGuard};
@@ -71,6 +71,10 @@ mod sync {
         pub(crate) fn notify_all(&self) {
             self.0.notify_all();
         }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
     }
 }
 
@@ -106,6 +110,10 @@ mod sync {
 
         pub(crate) fn notify_all(&self) {
             self.0.notify_all();
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
         }
     }
 }

@@ -235,3 +235,73 @@ fn deadlock_is_detected_never_hangs() {
         assert_eq!(locks.2.waiting(), 0);
     });
 }
+
+/// A maatine queues its waker and parks while another thread wakes it: in
+/// every interleaving exactly one of them runs the task on (the parker gets
+/// it back, or the waker resumes it), and neither loses the wake-up.
+#[test]
+fn park_cell_runs_the_task_exactly_once() {
+    model(|| {
+        let cell = Arc::new(maat_sync::ParkCell::<u32>::new());
+        let runs = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let (c, r) = (cell.clone(), runs.clone());
+        let waker = thread::spawn(move || {
+            c.wake(|task| {
+                assert_eq!(task, 7);
+                r.fetch_add(1, Relaxed);
+            })
+        });
+        let parked = loom::sync::atomic::AtomicBool::new(false);
+        if let Some(task) = cell.park(7, || parked.store(true, Relaxed)) {
+            assert_eq!(task, 7);
+            runs.fetch_add(1, Relaxed);
+        }
+        waker.join().unwrap();
+        assert_eq!(runs.load(Relaxed), 1);
+        assert!(cell.inspect(|t| t.is_none()), "nobody stays parked");
+        assert_eq!(cell.take(), None);
+    });
+}
+
+/// Two wake-ups racing with one park: the task runs on once, and the second
+/// wake-up is remembered for the next park (which then returns at once).
+#[test]
+fn park_cell_remembers_a_wake_up_for_the_next_park() {
+    model(|| {
+        let cell = Arc::new(maat_sync::ParkCell::<u32>::new());
+        let resumed = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let wakers: Vec<_> = (0..2)
+            .map(|_| {
+                let (c, r) = (cell.clone(), resumed.clone());
+                thread::spawn(move || c.wake(|_| drop(r.fetch_add(1, Relaxed))))
+            })
+            .collect();
+        let first = cell.park(1, || {});
+        wakers.into_iter().for_each(|w| w.join().unwrap());
+        // Whatever happened, the task is not lost: it came back, or a waker
+        // resumed it; a second park sees the remaining wake-up or parks.
+        let came_back = usize::from(first.is_some());
+        assert_eq!(came_back + resumed.load(Relaxed), 1);
+        let second = cell.park(2, || {});
+        assert!(second.is_some() || cell.inspect(|t| t == Some(&2)));
+    });
+}
+
+/// A worker goes idle while a producer queues work and notifies: the worker
+/// never sleeps through it (loom fails the model if every thread blocks).
+#[test]
+fn idle_worker_never_misses_queued_work() {
+    model(|| {
+        let idle = Arc::new(maat_sync::Idle::new());
+        let work = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let (i, w) = (idle.clone(), work.clone());
+        let producer = thread::spawn(move || {
+            w.store(true, std::sync::atomic::Ordering::Release);
+            i.notify_one();
+        });
+        while !work.load(std::sync::atomic::Ordering::Acquire) {
+            idle.sleep(|| work.load(std::sync::atomic::Ordering::Acquire));
+        }
+        producer.join().unwrap();
+    });
+}

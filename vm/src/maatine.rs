@@ -8,26 +8,18 @@
 //! [`Waker`] made from the maatine's [`WakeCell`], and the slice ends with
 //! the instruction rewound, to be executed again when the maatine is woken.
 //!
-//! ```text
-//!   WakeCell: Running { woken } | Parked(maatine) | Gone
-//!
-//!   wake:   Parked(m)         -> Running { false }, m goes back to the run queue
-//!           Running { _ }     -> Running { true }   (woken before it parked)
-//!   park:   Running { true }  -> Running { false }, m runs again at once
-//!           Running { false } -> Parked(m)
-//! ```
-//!
-//! Both transitions run under the cell's mutex, so a wake-up that comes
-//! between queuing the waker and parking is never lost. The scheduler's
-//! count of active (runnable or running) maatines changes under the same
-//! mutex (see [`crate::sched`]).
+//! The maatine then parks in its cell (maat-sync's `ParkCell`): a wake-up
+//! that came between queuing the waker and parking makes it run on at once,
+//! a later one puts it back in the run queue. The scheduler's count of
+//! active (runnable or running) maatines changes under the cell's mutex (see
+//! `crate::sched`).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::task::{Wake, Waker};
 
 use maat_gc::Heap;
-use maat_sync::{LockRequest, MaatineId, Parker, Wait};
+use maat_sync::{LockRequest, MaatineId, ParkCell, Parker, Wait};
 
 use crate::interp::Machine;
 use crate::object::SyncStats;
@@ -63,59 +55,32 @@ unsafe impl Send for Maatine {}
 #[allow(clippy::vec_box)]
 pub(crate) type Spawned = Vec<Box<Maatine>>;
 
-/// The states of a maatine's wake-up cell (see the module documentation).
-enum Parking {
-    Running { woken: bool },
-    Parked(Box<Maatine>),
-    Gone,
-}
-
-/// Where a parked maatine waits to be woken.
+/// Where a parked maatine waits to be woken: maat-sync's [`ParkCell`]
+/// (whose protocol is model-checked), plus the scheduler that resumes it.
 pub(crate) struct WakeCell {
     sched: Weak<Sched>,
-    state: Mutex<Parking>,
+    cell: ParkCell<Box<Maatine>>,
 }
 
 impl WakeCell {
     pub(crate) fn new(sched: Weak<Sched>) -> Arc<Self> {
-        Arc::new(WakeCell { sched, state: Mutex::new(Parking::Running { woken: false }) })
-    }
-
-    fn state(&self) -> MutexGuard<'_, Parking> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        Arc::new(WakeCell { sched, cell: ParkCell::new() })
     }
 
     /// Parks `m` unless it was woken meanwhile, in which case it comes back.
     /// `parked` runs under the cell's mutex once `m` is parked.
     pub(crate) fn park(&self, m: Box<Maatine>, parked: impl FnOnce()) -> Option<Box<Maatine>> {
-        let mut state = self.state();
-        match &mut *state {
-            Parking::Running { woken } if *woken => {
-                *woken = false;
-                Some(m)
-            }
-            _ => {
-                *state = Parking::Parked(m);
-                parked();
-                None
-            }
-        }
+        self.cell.park(m, parked)
     }
 
     /// What the parked maatine waits for; `None` if it is not parked.
     pub(crate) fn parked_on(&self) -> Option<(MaatineId, String)> {
-        match &*self.state() {
-            Parking::Parked(m) => Some((m.id, m.waiting.clone())),
-            _ => None,
-        }
+        self.cell.inspect(|m| m.map(|m| (m.id, m.waiting.clone())))
     }
 
     /// Takes a parked maatine out for good (the runtime is ending).
     pub(crate) fn take(&self) -> Option<Box<Maatine>> {
-        match std::mem::replace(&mut *self.state(), Parking::Gone) {
-            Parking::Parked(m) => Some(m),
-            _ => None,
-        }
+        self.cell.take()
     }
 }
 
@@ -125,12 +90,8 @@ impl Wake for WakeCell {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let Some(sched) = self.sched.upgrade() else { return };
-        let mut state = self.state();
-        match std::mem::replace(&mut *state, Parking::Running { woken: false }) {
-            Parking::Parked(m) => sched.resume(m),
-            Parking::Running { .. } => *state = Parking::Running { woken: true },
-            Parking::Gone => *state = Parking::Gone,
+        if let Some(sched) = self.sched.upgrade() {
+            self.cell.wake(|m| sched.resume(m));
         }
     }
 }

@@ -7,12 +7,9 @@
 //! Each worker thread has a crossbeam-deque FIFO; new and woken maatines go
 //! to the injector (shared) or the local queue of the thread that made them
 //! runnable; an idle worker steals from the injector and then from the
-//! others. A worker sleeps on a condition variable when it finds nothing.
-//! Lost wake-ups are excluded by a Dekker pair of SeqCst accesses: a worker
-//! increments `sleepers` and then looks at the queues again, under the sleep
-//! mutex; whoever queues work pushes, issues a SeqCst fence and then reads
-//! `sleepers`, notifying under the mutex if it is not zero. One of the two
-//! sees the other's write.
+//! others. A worker that finds nothing sleeps through maat-sync's `Idle`,
+//! whose protocol (announce, fence, look again; push, fence, notify) is
+//! model-checked against lost wake-ups.
 //!
 //! # Counts
 //!
@@ -44,13 +41,13 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use maat_gc::{Config, Space, Stats};
-use maat_sync::{MaatineId, Mode, Participant, VarLockTable, World};
+use maat_sync::{Idle, MaatineId, Mode, Participant, VarLockTable, World};
 
 use crate::bytecode::Program;
 use crate::embed::NativeFn;
@@ -94,9 +91,7 @@ pub(crate) struct Sched {
     threads: usize,
     injector: Injector<Box<Maatine>>,
     stealers: Vec<Stealer<Box<Maatine>>>,
-    sleep: Mutex<()>,
-    wakeup: Condvar,
-    sleepers: AtomicUsize,
+    idle: Idle,
     live: AtomicUsize,
     active: AtomicUsize,
     done: AtomicBool,
@@ -120,9 +115,7 @@ impl Sched {
             threads: workers.len(),
             injector: Injector::new(),
             stealers: workers.iter().map(Worker::stealer).collect(),
-            sleep: Mutex::new(()),
-            wakeup: Condvar::new(),
-            sleepers: AtomicUsize::new(0),
+            idle: Idle::new(),
             live: AtomicUsize::new(0),
             active: AtomicUsize::new(0),
             done: AtomicBool::new(false),
@@ -243,33 +236,17 @@ impl Sched {
     }
 
     fn idle(&self, p: &Participant, local: &Worker<Box<Maatine>>) {
-        p.outside(|| {
-            let guard = lock(&self.sleep);
-            // SeqCst: one half of the Dekker pair (see the module doc).
-            self.sleepers.fetch_add(1, Ordering::SeqCst);
-            if !self.has_work() && local.is_empty() && !self.done.load(Ordering::SeqCst) {
-                drop(self.wakeup.wait(guard).unwrap_or_else(|e| e.into_inner()));
-            } else {
-                drop(guard);
-            }
-            self.sleepers.fetch_sub(1, Ordering::SeqCst);
-        });
+        p.outside(|| self.idle.sleep(|| self.has_work() || !local.is_empty() || self.done.load(Ordering::SeqCst)));
     }
 
     /// Wakes a sleeping worker after work was queued.
     fn notify(&self) {
-        // SeqCst: the other half of the Dekker pair (see the module doc).
-        fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
-            let _guard = lock(&self.sleep);
-            self.wakeup.notify_one();
-        }
+        self.idle.notify_one();
     }
 
     fn stop_all(&self) {
         self.done.store(true, Ordering::SeqCst);
-        let _guard = lock(&self.sleep);
-        self.wakeup.notify_all();
+        self.idle.notify_all();
     }
 
     /// Queues maatines created by a slice, first making the runtime
