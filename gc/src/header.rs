@@ -267,6 +267,7 @@ impl Header {
         self.age.store(age as u8, Ordering::Relaxed);
     }
 
+    #[inline]
     pub(crate) fn flags(&self) -> Flags {
         // Acquire: a thread that sees SHARED set also sees the marks of the
         // subgraph published before it (see `share`).

@@ -434,39 +434,51 @@ type OpResult<T> = Result<T, String>;
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
     fn slice(&mut self, st: &mut State<'gc>) -> Step {
-        let (mut budget, mut extended) = (SLICE, false);
-        while !(extended && st.sections.is_empty()) {
+        if let Err(step) = self.run_for(st, SLICE) {
+            return step;
+        }
+        // Preemption waits (one more slice at most) for the maatine to leave
+        // its read-modify-write sections: switching inside one would make
+        // every maatine that needs the variable wait, one switch per update.
+        for _ in 0..SLICE {
+            if st.sections.is_empty() {
+                break;
+            }
+            if let Err(step) = self.run_for(st, 1) {
+                return step;
+            }
+        }
+        Step::Continue
+    }
+
+    /// Runs `budget` instructions, or fewer if the maatine ends, fails,
+    /// blocks or needs a safe point (the step that says so).
+    fn run_for(&mut self, st: &mut State<'gc>, mut budget: usize) -> Result<(), Step> {
+        while budget > 0 {
             budget -= self.run_simple(st, budget);
             if budget == 0 {
-                // Preemption waits (one slice at most) for the maatine to
-                // leave its read-modify-write sections: switching inside one
-                // would make every maatine that needs the variable wait.
-                if st.sections.is_empty() || extended {
-                    break;
-                }
-                (budget, extended) = (SLICE, true);
-                continue;
+                break;
             }
             budget -= 1;
             match self.step(st) {
                 Ok(Flow::Next) => {}
-                Ok(Flow::Done) => return Step::Done,
-                Ok(Flow::Request(r)) => return Step::Request(r),
+                Ok(Flow::Done) => return Err(Step::Done),
+                Ok(Flow::Request(r)) => return Err(Step::Request(r)),
                 Ok(Flow::Block(what)) => {
                     // The instruction runs again when the maatine is woken.
                     st.frames.last_mut().expect("a running maatine has a frame").pc -= 1;
                     *self.waiting = what;
-                    return Step::Blocked;
+                    return Err(Step::Blocked);
                 }
                 Err(raise) => {
                     if let Err(message) = self.catch(st, raise) {
                         self.release_sections(st, 0);
-                        return Step::Failed(message);
+                        return Err(Step::Failed(message));
                     }
                 }
             }
         }
-        Step::Continue
+        Ok(())
     }
 
     /// The fast path: runs instructions that cannot fail, call, allocate or

@@ -85,6 +85,15 @@ pub(crate) struct Totals {
     pub(crate) elided: u64,
 }
 
+/// What a worker thread keeps: its queue, its membership in the world,
+/// where `say` writes, and how to start the other workers.
+struct WorkerCx<'a, 'o> {
+    local: Worker<Box<Maatine>>,
+    p: Participant,
+    out: &'a Out<'o>,
+    start_pool: &'a dyn Fn(),
+}
+
 /// The scheduler of one run.
 pub(crate) struct Sched {
     pub(crate) rt: Runtime,
@@ -147,20 +156,26 @@ impl Sched {
     }
 
     /// Runs the maatines on the pool until all have finished or they
-    /// deadlock; the calling thread is worker 0.
+    /// deadlock. The calling thread is worker 0; the other workers start when
+    /// the runtime first becomes multi-threaded, so a program with one
+    /// maatine runs on one thread (the allocator's single-threaded fast paths
+    /// included).
     pub(crate) fn run(self: &Arc<Self>, workers: Vec<Worker<Box<Maatine>>>, out: &mut (dyn Write + Send)) {
         let out = Mutex::new(out);
+        let mut workers = workers.into_iter();
+        let first = workers.next().expect("at least one worker");
+        let pending = Mutex::new(workers.collect::<Vec<_>>());
         std::thread::scope(|scope| {
-            let mut workers = workers.into_iter();
-            let first = workers.next().expect("at least one worker");
-            for (i, w) in workers.enumerate() {
-                let out = &out;
-                std::thread::Builder::new()
-                    .name(format!("maat-worker-{}", i + 1))
-                    .spawn_scoped(scope, move || self.work(w, out))
-                    .expect("cannot start a worker thread");
-            }
-            self.work(first, &out);
+            let start_pool = || {
+                for (i, local) in lock(&pending).drain(..).enumerate() {
+                    let out = &out;
+                    std::thread::Builder::new()
+                        .name(format!("maat-worker-{}", i + 1))
+                        .spawn_scoped(scope, move || self.work(local, out, &|| {}))
+                        .expect("cannot start a worker thread");
+                }
+            };
+            self.work(first, &out, &start_pool);
         });
         // After a deadlock the parked maatines are still in their cells.
         let parked: Vec<_> = lock(&self.registry).drain().filter_map(|(_, r)| r.wake.take()).collect();
@@ -177,23 +192,24 @@ impl Sched {
         lock(&self.failed).iter().filter_map(|c| c.unobserved_error()).map(|e| *e).collect()
     }
 
-    fn work(self: &Arc<Self>, local: Worker<Box<Maatine>>, out: &Out<'_>) {
-        let p = self.rt.world.register();
+    fn work(self: &Arc<Self>, local: Worker<Box<Maatine>>, out: &Out<'_>, start_pool: &dyn Fn()) {
+        let w = WorkerCx { local, p: self.rt.world.register(), out, start_pool };
         while !self.done.load(Ordering::Acquire) {
-            p.safe_point();
-            match self.find(&local) {
-                Some(m) => self.drive(&p, &local, m, out),
-                None => self.idle(&p, &local),
+            w.p.safe_point();
+            match self.find(&w.local) {
+                Some(m) => self.drive(&w, m),
+                None => self.idle(&w),
             }
         }
     }
 
     /// Runs `m` slice after slice until it blocks, finishes, or others wait.
-    fn drive(self: &Arc<Self>, p: &Participant, local: &Worker<Box<Maatine>>, mut m: Box<Maatine>, out: &Out<'_>) {
+    fn drive(self: &Arc<Self>, w: &WorkerCx<'_, '_>, mut m: Box<Maatine>) {
+        let (p, local) = (&w.p, &w.local);
         loop {
             let mut spawned = Vec::new();
-            let slice = m.run_slice(self, p, out, &mut spawned);
-            self.enqueue(p, local, spawned);
+            let slice = m.run_slice(self, p, w.out, &mut spawned);
+            self.enqueue(w, spawned);
             match slice {
                 Slice::Yield => {
                     self.maintain(p);
@@ -235,8 +251,9 @@ impl Sched {
         !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
 
-    fn idle(&self, p: &Participant, local: &Worker<Box<Maatine>>) {
-        p.outside(|| self.idle.sleep(|| self.has_work() || !local.is_empty() || self.done.load(Ordering::SeqCst)));
+    fn idle(&self, w: &WorkerCx<'_, '_>) {
+        let ready = || self.done.load(Ordering::SeqCst) || !w.local.is_empty() || self.has_work();
+        w.p.outside(|| self.idle.sleep(ready));
     }
 
     /// Wakes a sleeping worker after work was queued.
@@ -251,18 +268,23 @@ impl Sched {
 
     /// Queues maatines created by a slice, first making the runtime
     /// multi-threaded if they are the first company.
-    fn enqueue(&self, p: &Participant, local: &Worker<Box<Maatine>>, spawned: Spawned) {
+    fn enqueue(&self, w: &WorkerCx<'_, '_>, spawned: Spawned) {
         if spawned.is_empty() {
             return;
         }
+        let mut woke_pool = false;
         if self.threads > 1 && !self.rt.world.mode().is_multi() {
-            let stopped = p.stop_world();
+            let stopped = w.p.stop_world();
             if self.live.load(Ordering::SeqCst) > 1 {
                 stopped.set_thread_mode(Mode::Multi);
+                woke_pool = true;
             }
+            drop(stopped);
+            (w.start_pool)();
         }
-        spawned.into_iter().for_each(|m| local.push(m));
-        self.notify();
+        spawned.into_iter().for_each(|m| w.local.push(m));
+        // Workers that slept while only the first could steal look again.
+        if woke_pool { self.idle.notify_all() } else { self.notify() }
     }
 
     /// A woken maatine goes back to the run queue (called under its wake
