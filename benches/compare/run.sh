@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
 # Runs each benchmark program in Maat, Lua 5.4 and CPython side by side and
 # prints wall times, peak memory and the ratios (Maat / other; below 1 means
-# Maat is faster). Needs lua5.4 and python3 (Debian: apt-get install lua5.4).
-#   benches/compare/run.sh [PROGRAM...]
+# Maat is faster). Then the concurrency programs: the contended counter in
+# Maat, Go (sync.Mutex) and Python threads on 2 and 4 OS threads, with
+# throughput and CPU time per increment, and parallel binary-trees on 1 and
+# 2 threads. Needs lua5.4, python3 and go (Debian: apt-get install lua5.4
+# golang-go).
+#   benches/compare/run.sh [PROGRAM...]      (contended, parallel_trees too)
 set -euo pipefail
 cd "$(dirname "$0")"
 root=../..
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin maat
 maat="$root/target/release/maat"
 programs=("$@")
-[ ${#programs[@]} -eq 0 ] && programs=(binary_trees global_increment methods strings maps)
+[ ${#programs[@]} -eq 0 ] && programs=(binary_trees global_increment methods strings maps contended parallel_trees)
+sequential=()
+concurrent=()
+for p in "${programs[@]}"; do
+    case "$p" in
+        contended | parallel_trees) concurrent+=("$p") ;;
+        *) sequential+=("$p") ;;
+    esac
+done
 
 measure() { # prints "seconds peak_kib output"
     local out
@@ -17,8 +29,8 @@ measure() { # prints "seconds peak_kib output"
     echo "$out $(head -c 60 /tmp/maat-compare.out | tr '\n' ' ')"
 }
 
-printf '%-18s %10s %10s %10s %9s %9s %11s\n' program maat lua python maat/lua maat/py "mem maat/lua"
-for p in "${programs[@]}"; do
+[ ${#sequential[@]} -gt 0 ] && printf '%-18s %10s %10s %10s %9s %9s %11s\n' program maat lua python maat/lua maat/py "mem maat/lua"
+for p in "${sequential[@]}"; do
     read -r tm mm om <<<"$(measure "$maat" run "$p.maat")"
     read -r tl ml ol <<<"$(measure lua5.4 "$p.lua")"
     read -r tp mp op <<<"$(measure python3 "$p.py")"
@@ -28,4 +40,36 @@ for p in "${programs[@]}"; do
     fi
     printf '%-18s %9ss %9ss %9ss %9.2f %9.2f %11.2f\n' "$p" "$tm" "$tl" "$tp" \
         "$(echo "$tm / $tl" | bc -l)" "$(echo "$tm / $tp" | bc -l)" "$(echo "$mm / $ml" | bc -l)"
+done
+
+cpu() { # prints "wall_seconds cpu_seconds" of a command (its output discarded)
+    { /usr/bin/time -f '%e %U %S' "$@" > /tmp/maat-compare.out; } 2>&1 | tail -1 | awk '{ print $1, $2 + $3 }'
+}
+
+for p in "${concurrent[@]}"; do
+    case "$p" in
+    contended)
+        increments=10000000
+        go build -o /tmp/maat-contended-go contended.go
+        printf '\n%-28s %9s %12s %14s\n' "contended counter (1e7)" wall "M incr/s" "CPU ns/incr"
+        row() {
+            read -r wall cpu_s <<<"$(cpu "${@:2}")"
+            [ "$(cat /tmp/maat-compare.out)" = "$increments" ] || { echo "$1: wrong total" >&2; exit 1; }
+            printf '%-28s %8ss %12.1f %14.0f\n' "$1" "$wall" "$(echo "$increments / $wall / 1000000" | bc -l)" \
+                "$(echo "$cpu_s * 1000000000 / $increments" | bc -l)"
+        }
+        for t in 2 4; do
+            row "maat --threads $t" "$maat" run contended.maat --threads "$t"
+            row "go GOMAXPROCS=$t" env GOMAXPROCS="$t" /tmp/maat-contended-go
+        done
+        row "python threads" python3 contended.py
+        ;;
+    parallel_trees)
+        read -r w1 _ <<<"$(cpu "$maat" run parallel_trees.maat --threads 1)"
+        read -r w2 _ <<<"$(cpu "$maat" run parallel_trees.maat --threads 2)"
+        read -r ws _ <<<"$(cpu "$maat" run binary_trees.maat)"
+        printf '\nparallel binary-trees: 1 thread %ss, 2 threads %ss: speed-up %.2fx (%.2fx over the sequential program, %ss)\n' \
+            "$w1" "$w2" "$(echo "$w1 / $w2" | bc -l)" "$(echo "$ws / $w2" | bc -l)" "$ws"
+        ;;
+    esac
 done

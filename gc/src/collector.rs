@@ -240,6 +240,10 @@ impl Collector {
         self.stats.borrow().clone()
     }
 
+    pub(crate) fn add_stats_to(&self, total: &mut Stats) {
+        total.merge(&self.stats.borrow());
+    }
+
     pub(crate) fn reset_pauses(&self) {
         self.stats.borrow_mut().pauses = Default::default();
     }

@@ -211,6 +211,11 @@ impl<R: Root> Heap<R> {
         self.collector.stats()
     }
 
+    /// Adds this heap's statistics to `total` (without copying them first).
+    pub fn add_stats_to(&self, total: &mut Stats) {
+        self.collector.add_stats_to(total);
+    }
+
     /// Forgets the pauses recorded so far (to measure a phase of a program).
     pub fn reset_pauses(&mut self) {
         self.collector.reset_pauses();

@@ -85,19 +85,14 @@ const SUB: usize = 8;
 const BUCKETS: usize = 64 * SUB;
 
 /// A histogram of pause durations in nanoseconds, log-linear (8 buckets per
-/// power of two), with the exact maximum.
-#[derive(Clone)]
+/// power of two), with the exact maximum. The buckets (4 KiB) are allocated
+/// at the first pause, so the many heaps that never collect cost nothing.
+#[derive(Clone, Default)]
 pub struct PauseHistogram {
-    counts: Box<[u64; BUCKETS]>,
+    counts: Option<Box<[u64; BUCKETS]>>,
     total: u64,
     max_ns: u64,
     sum_ns: u128,
-}
-
-impl Default for PauseHistogram {
-    fn default() -> Self {
-        PauseHistogram { counts: Box::new([0; BUCKETS]), total: 0, max_ns: 0, sum_ns: 0 }
-    }
 }
 
 fn bucket_of(ns: u64) -> usize {
@@ -123,7 +118,7 @@ impl PauseHistogram {
     /// Records one pause.
     pub fn record(&mut self, pause: Duration) {
         let ns = u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX);
-        self.counts[bucket_of(ns)] += 1;
+        self.counts.get_or_insert_with(|| Box::new([0; BUCKETS]))[bucket_of(ns)] += 1;
         self.total += 1;
         self.max_ns = self.max_ns.max(ns);
         self.sum_ns += u128::from(ns);
@@ -155,7 +150,7 @@ impl PauseHistogram {
         }
         let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64).max(1);
         let mut seen = 0;
-        for (bucket, &count) in self.counts.iter().enumerate() {
+        for (bucket, &count) in self.counts.iter().flat_map(|c| c.iter()).enumerate() {
             seen += count;
             if seen >= rank {
                 return Duration::from_nanos(bucket_top(bucket).min(self.max_ns));
@@ -166,8 +161,11 @@ impl PauseHistogram {
 
     /// Adds another histogram's pauses to this one.
     pub fn merge(&mut self, other: &PauseHistogram) {
-        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
-            *a += b;
+        if let Some(theirs) = &other.counts {
+            let ours = self.counts.get_or_insert_with(|| Box::new([0; BUCKETS]));
+            for (a, b) in ours.iter_mut().zip(theirs.iter()) {
+                *a += b;
+            }
         }
         self.total += other.total;
         self.max_ns = self.max_ns.max(other.max_ns);

@@ -305,7 +305,7 @@ impl Sched {
         let Maatine { id, heap, stats, cell, .. } = m;
         {
             let mut totals = lock(&self.totals);
-            totals.gc.merge(&heap.stats());
+            heap.add_stats_to(&mut totals.gc);
             totals.taken += stats.taken();
             totals.elided += stats.elided();
         }
