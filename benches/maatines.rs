@@ -7,7 +7,7 @@
 //!
 //! `cargo bench --bench maatines`
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion};
 
 const MAATINES: usize = 10_000;
 
@@ -54,5 +54,8 @@ fn spawn_join(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, spawn_join);
-criterion_main!(benches);
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    spawn_join(&mut c);
+    c.final_summary();
+}
