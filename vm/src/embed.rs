@@ -44,13 +44,20 @@ pub type NativeFn = Box<dyn Fn(&[HostValue]) -> Result<HostValue, String> + Send
 /// A Maat runtime for embedders: configuration plus native functions.
 pub struct Runtime {
     config: Config,
+    threads: usize,
     natives: Vec<(String, std::sync::Arc<NativeFn>)>,
 }
 
 impl Runtime {
     /// A runtime whose programs run with heap configuration `config`.
     pub fn new(config: Config) -> Self {
-        Runtime { config, natives: Vec::new() }
+        Runtime { config, threads: 1, natives: Vec::new() }
+    }
+
+    /// Runs programs' maatines on `threads` OS threads (default 1; native
+    /// functions may then be called from several threads at once).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     /// Makes `f` callable from Maat as `name(...)` (a Maat function of the
@@ -92,7 +99,9 @@ impl Runtime {
             })
             .collect();
         let mut out = Vec::new();
-        Vm::with_natives(program, self.config, natives).run(&mut out).map_err(|e| e.to_string())?;
+        let mut vm = Vm::with_natives(program, self.config, natives);
+        vm.set_threads(self.threads);
+        vm.run(&mut out)?;
         String::from_utf8(out).map_err(|e| format!("error: output is not UTF-8: {e}"))
     }
 }
