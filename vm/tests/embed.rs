@@ -67,8 +67,7 @@ fn programs_run_from_files_with_their_errors_located() {
 fn natives_run_in_maatines_on_several_threads() {
     let mut rt = runtime();
     rt.set_threads(2);
-    let out = rt
-        .eval("our total = 0; ma for ^8 -> i { total += sum([i, 1]); } say total;")
-        .expect("maatines call natives");
+    let out =
+        rt.eval("our total = 0; ma for ^8 -> i { total += sum([i, 1]); } say total;").expect("maatines call natives");
     assert_eq!(out, "36\n");
 }
