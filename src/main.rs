@@ -3,12 +3,15 @@
 //! ```text
 //! maat run FILE [--threads N] [--gc inc|gen] [--gc-trace] [--stats] [--max-heap SIZE]
 //! maat -e CODE  [same options]
+//! maat           [same options]     (the interactive prompt)
 //! ```
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+mod repl;
 use maat::gc::{Config, Mode};
 
 #[derive(Parser)]
@@ -87,10 +90,7 @@ fn main() -> ExitCode {
             }
         },
         (None, Some(code)) => ("-e".to_owned(), code, cli.options),
-        (None, None) => {
-            eprintln!("usage: maat run FILE | maat -e CODE   (see maat --help; the REPL is not available yet)");
-            return ExitCode::from(2);
-        }
+        (None, None) => ("<repl>".to_owned(), String::new(), cli.options),
     };
     let mode = match options.gc {
         GcMode::Inc => Mode::Incremental,
@@ -99,6 +99,9 @@ fn main() -> ExitCode {
     let config = Config { mode, trace: options.gc_trace, max_heap: options.max_heap, ..Config::default() };
     let threads =
         options.threads.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from);
+    if name == "<repl>" {
+        return if repl::run(config, threads) { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let result = run(&name, &source, (config, threads), options.stats, &mut out);
     let _ = out.flush();

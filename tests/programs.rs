@@ -73,3 +73,25 @@ fn the_maat_binary_runs_files_and_code_and_fails_with_status_1() {
     let heap = Command::new(maat).args(["-e", "say 1;", "--max-heap", "12Q"]).output().unwrap();
     assert!(!heap.status.success(), "a bad size is refused");
 }
+
+#[test]
+fn the_maat_prompt_keeps_globals_functions_and_classes_between_entries() {
+    use std::io::Write;
+    let mut repl = Command::new(env!("CARGO_BIN_EXE_maat"))
+        .env("HOME", std::env::temp_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("maat starts");
+    let input = "let n = 40;\nfn add(x) {\n  return n + x;\n}\nadd(2)\nn += 1;\nclass P { has x; }\n\
+                 P.new(x: add(0))\nlet h = ma add(1);\nh.join\nfn add(x) { return x * 100; }\nadd(2)\n[1][3]\nsay \"done\";\n";
+    repl.stdin.take().expect("piped").write_all(input.as_bytes()).expect("written");
+    let done = repl.wait_with_output().expect("maat ends at end of input");
+    let out = String::from_utf8_lossy(&done.stdout);
+    let lines: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(lines, ["42", "P(x: 41)", "42", "200", "done"], "{out}");
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(err.contains("error: index out of range: 3 (length 1)") && err.contains("at main (<repl>:1)"), "{err}");
+    assert_eq!(done.status.code(), Some(1), "an entry failed");
+}

@@ -37,7 +37,23 @@ pub fn compile(program: &Block, file: &str, src: &str) -> Result<Program, Syntax
 /// [`compile`], with the names of the embedder's native functions (callable
 /// like built-ins; a user function of the same name takes precedence).
 pub fn compile_with(program: &Block, file: &str, src: &str, natives: &[String]) -> Result<Program, SyntaxError> {
+    compile_session(program, file, src, natives, &[])
+}
+
+/// [`compile_with`], for one entry of a session: the global variables of
+/// earlier entries (`known`, in slot order) keep their slots, so that their
+/// values carry over (see [`crate::session`]).
+pub fn compile_session(
+    program: &Block,
+    file: &str,
+    src: &str,
+    natives: &[String],
+    known: &[String],
+) -> Result<Program, SyntaxError> {
     let mut globals = Globals { resolution: resolve(program), natives: natives.to_vec(), ..Globals::default() };
+    for (i, name) in known.iter().enumerate() {
+        globals.vars.insert(name.clone(), i as u32);
+    }
     let mut decls = vec![];
     for stmt in program {
         if let StmtKind::Fn(f) = &stmt.kind {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use maat_gc::{Config, Gc, GcAny, Heap, IN_TRANSIT, Root, Trace, Tracer};
+use maat_gc::{Config, Gc, GcAny, Global, Heap, IN_TRANSIT, Root, Trace, Tracer};
 use maat_sync::{LockRequest, LockStatus, MaatineId, Participant, World};
 
 use crate::ast::BinOp;
@@ -170,6 +170,16 @@ pub struct Vm {
     rt: Option<Runtime>,
     threads: usize,
     sched: Option<Arc<Sched>>,
+    /// In a session: the environment of the previous entry (whose global
+    /// slots this run keeps), then this run's.
+    env: Option<Global<EnvRoot>>,
+    session: bool,
+}
+
+/// The environment as a global root (what a session keeps between entries).
+pub(crate) struct EnvRoot;
+impl Root for EnvRoot {
+    type Of<'gc> = Gc<'gc, Env<'gc>>;
 }
 
 /// How a slice ended, for the scheduler.
@@ -252,7 +262,29 @@ impl Vm {
             config,
             started: std::time::Instant::now(),
         };
-        Vm { rt: Some(rt), threads: 1, sched: None }
+        Vm { rt: Some(rt), threads: 1, sched: None, env: None, session: false }
+    }
+
+    /// One entry of a session: runs in `space`, keeping the global slots of
+    /// `env` (the previous entry's environment).
+    pub(crate) fn in_session(
+        program: Program,
+        config: Config,
+        natives: Vec<NativeFn>,
+        space: &maat_gc::Space,
+        env: Option<Global<EnvRoot>>,
+    ) -> Vm {
+        let mut vm = Vm::with_natives(program, config, natives);
+        if let Some(rt) = &mut vm.rt {
+            rt.space = space.clone();
+        }
+        (vm.env, vm.session) = (env, true);
+        vm
+    }
+
+    /// In a session, this run's environment (after [`Vm::run`]).
+    pub(crate) fn session_env(&self) -> Option<Global<EnvRoot>> {
+        self.env.clone()
     }
 
     /// Runs the program's maatines on `threads` OS threads (at least one).
@@ -283,17 +315,28 @@ impl Vm {
         let Some(rt) = self.rt.take() else { return Err("error: the program already ran".to_owned()) };
         let (sched, workers) = Sched::new(rt, self.threads);
         self.sched = Some(Arc::clone(&sched));
+        let (previous, mut made) = (self.env.take(), None);
+        let session = self.session;
         let main = Maatine::start(&sched, |mc| {
             let stats = SyncStats::default();
             let cx = Ctx { mc, mode: sched.rt.world.mode(), stats: &stats };
             let program = &sched.rt.program;
-            let globals = program.globals.iter().map(|_| Slot::alloc(&cx, Value::nil())).collect();
+            // SAFETY: the previous environment is shared; its slots
+            // synchronize themselves.
+            let kept = previous.as_ref().map(|g| Gc::get(unsafe { mc.global(g) }).globals.clone()).unwrap_or_default();
+            let globals = (0..program.globals.len())
+                .map(|i| kept.get(i).copied().unwrap_or_else(|| Slot::alloc(&cx, Value::nil())))
+                .collect();
             let consts =
                 program.functions.iter().map(|f| f.consts.iter().map(|c| constant(&cx, c)).collect()).collect();
             let env = mc.alloc(Env { globals, consts });
             mc.share(env);
+            if session {
+                made = Some(mc.make_global::<EnvRoot>(env));
+            }
             State::calling(program, env, 0, None, &[])
         });
+        self.env = made;
         let cell = Arc::clone(&main.cell);
         workers[0].push(main);
         sched.run(workers, out);

@@ -5,7 +5,8 @@
 //! [`resolve`] pass and the [`compiler`] to register [`bytecode`], the
 //! 8-byte NaN-boxed [`value`]s and the [`object`]s with lock elision, the
 //! interpreter ([`interp`]) running maatines in slices on the scheduler's
-//! pool of OS threads (`sched`), and the [`embed`]ding API.
+//! pool of OS threads (`sched`), the [`embed`]ding API, and [`session`]s
+//! (the REPL's persistent globals and declarations).
 //!
 //! ```
 //! let program = maat_vm::parse("our counter = 0;\nfn bump() { counter += 1; }").unwrap();
@@ -27,6 +28,7 @@ pub mod object;
 pub mod parser;
 pub mod resolve;
 mod sched;
+pub mod session;
 pub mod value;
 
 pub use error::{Span, SyntaxError};
