@@ -5,6 +5,7 @@ use core::cell::UnsafeCell;
 
 use maat_gc::{Gc, GcAny, Trace, Tracer};
 use maat_sync::AdaptiveLock;
+use smallvec::SmallVec;
 
 use super::{Ctx, ObjError, kind};
 use crate::value::Value;
@@ -12,7 +13,16 @@ use crate::value::Value;
 /// A Maat array.
 pub struct Array<'gc> {
     lock: AdaptiveLock,
-    items: UnsafeCell<Vec<Value<'gc>>>,
+    items: UnsafeCell<Items<'gc>>,
+}
+
+/// An array's items: up to two inline (a pair, a tree node or a short list
+/// costs one allocation, the object itself), more in a heap buffer.
+type Items<'gc> = SmallVec<[Value<'gc>; 2]>;
+
+/// Bytes of the items' heap buffer (none while they are inline).
+fn buffer_bytes(items: &Items<'_>) -> usize {
+    if items.spilled() { items.capacity() * size_of::<Value<'_>>() } else { 0 }
 }
 
 // SAFETY: the items are accessed only by operations that hold the lock when
@@ -28,17 +38,17 @@ unsafe impl Send for Array<'_> {}
 unsafe impl Trace for Array<'_> {
     fn trace(&self, t: &mut Tracer) {
         // SAFETY: no operation runs concurrently with a collection.
-        unsafe { &*self.items.get() }.trace(t);
+        unsafe { &*self.items.get() }.as_slice().trace(t);
     }
 
     fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
         // SAFETY: as in `trace`.
-        unsafe { &*self.items.get() }.trace_part(t, from)
+        unsafe { &*self.items.get() }.as_slice().trace_part(t, from)
     }
 
     fn heap_size(&self) -> usize {
         // SAFETY: as in `trace` (read at allocation and when freed).
-        unsafe { &*self.items.get() }.heap_size()
+        buffer_bytes(unsafe { &*self.items.get() })
     }
 }
 
@@ -54,11 +64,12 @@ fn index(i: f64, len: usize) -> Result<usize, ObjError> {
 impl<'gc> Array<'gc> {
     /// Allocates an array holding `items` (owned by the current maatine).
     pub fn alloc(ctx: &Ctx<'_, 'gc>, items: Vec<Value<'gc>>) -> Gc<'gc, Array<'gc>> {
+        let items = if items.len() <= 2 { SmallVec::from_slice(&items) } else { SmallVec::from_vec(items) };
         ctx.mc.alloc_kind(Array { lock: AdaptiveLock::new(), items: UnsafeCell::new(items) }, kind::ARRAY)
     }
 
     /// Reads the items under the elision rule.
-    fn read<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&Vec<Value<'gc>>) -> R) -> R {
+    fn read<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&Items<'gc>) -> R) -> R {
         let array = Gc::get(this);
         let _guard = ctx.guard(GcAny::from(this), &array.lock);
         // SAFETY: no writer runs concurrently under the elision rule (frozen
@@ -69,16 +80,16 @@ impl<'gc> Array<'gc> {
     /// Changes the items under the elision rule; the caller has refused
     /// frozen arrays (`Ctx::before_store`). Reports buffer growth or
     /// shrinking to the heap.
-    fn write<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&mut Vec<Value<'gc>>) -> R) -> R {
+    fn write<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&mut Items<'gc>) -> R) -> R {
         let array = Gc::get(this);
         let _guard = ctx.guard(GcAny::from(this), &array.lock);
         // SAFETY: exclusive under the elision rule: the lock is held when the
         // array is shared in multi-threaded mode; otherwise one thread alone
         // runs operations on it; it is not frozen (see `crate::object`).
         let items = unsafe { &mut *array.items.get() };
-        let before = items.capacity();
+        let before = buffer_bytes(items);
         let result = f(items);
-        super::report_growth(ctx, before, items.capacity(), size_of::<Value<'gc>>());
+        super::report_growth(ctx, before, buffer_bytes(items), 1);
         result
     }
 
@@ -146,7 +157,7 @@ impl<'gc> Array<'gc> {
         ctx.before_store(obj, "Array", &[]).map_err(|e| e.to_string())?;
         ctx.mc.backward_barrier(obj);
         Self::write(this, ctx, |items| {
-            *items = f(core::mem::take(items))?;
+            *items = SmallVec::from_vec(f(core::mem::take(items).into_vec())?);
             Ok(())
         })
     }
@@ -161,6 +172,6 @@ impl<'gc> Array<'gc> {
 
     /// A copy of the items (one consistent snapshot).
     pub fn snapshot(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> Vec<Value<'gc>> {
-        Self::read(this, ctx, |items| items.clone())
+        Self::read(this, ctx, |items| items.to_vec())
     }
 }
