@@ -43,7 +43,10 @@ fn blob(i: usize) -> Blob {
 }
 
 fn local(mode: Mode, window: usize, replacements: usize) -> Outcome {
-    let mut heap = Heap::<Local>::new(Config { mode, ..Config::default() }, |_| None);
+    let mut heap =
+        Heap::<Local>::new(Config { mode, trace: std::env::var_os("GCTRACE").is_some(), ..Config::default() }, |_| {
+            None
+        });
     heap.mutate_root(|mc, root| *root = Some(mc.alloc(RefLock::new((0..window).map(|i| mc.alloc(blob(i))).collect()))));
     heap.collect();
     heap.reset_pauses();

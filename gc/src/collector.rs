@@ -54,6 +54,10 @@ pub(crate) type RootTracer<'a> = &'a dyn Fn(&mut Tracer);
 pub enum Phase {
     /// Between cycles.
     Pause,
+    /// Leaving generational mode: objects are being made white and young
+    /// again, a part per step, before the marking of an incremental major
+    /// collection (or the pause of incremental mode).
+    Whiten,
     /// Marking: gray objects are being traversed.
     Propagate,
     /// Sweeping: dead objects are being freed.
@@ -77,11 +81,23 @@ pub struct Params {
     /// Generational mode: a major collection once the heap grew by this
     /// percentage beyond its size after the last major one (default 100).
     pub major_multiplier: u32,
+    /// Generational mode: at most this many bytes allocated between minor
+    /// collections, whatever the heap's size (default 256 KiB). A minor
+    /// collection's pause grows with the young objects that survive it, so
+    /// this bounds it on large heaps.
+    pub minor_max: usize,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params { pause: 200, step_multiplier: 100, step_size: 8 * 1024, minor_multiplier: 20, major_multiplier: 100 }
+        Params {
+            pause: 200,
+            step_multiplier: 100,
+            step_size: 8 * 1024,
+            minor_multiplier: 20,
+            major_multiplier: 100,
+            minor_max: 256 << 10,
+        }
     }
 }
 
@@ -150,6 +166,20 @@ pub(crate) struct Collector {
     /// Objects marked by the last bad major collection; non-zero while the
     /// heap runs incrementally waiting to return to generational mode.
     pub(crate) last_atomic: Cell<usize>,
+    /// The cycle in progress is a major collection run incrementally: its
+    /// sweep makes the survivors old and ends in generational mode (see
+    /// `generational`).
+    pub(crate) to_old: Cell<bool>,
+    /// The first survivor the to-old sweep made old: the head of the old
+    /// segments once it ends.
+    pub(crate) first_old: Cell<Option<NonNull<Header>>>,
+    /// The to-old cycle is a major collection due in generational mode (whose
+    /// outcome decides whether the heap stays generational).
+    pub(crate) major_from_gen: Cell<bool>,
+    /// Objects its marking reached.
+    pub(crate) marked_by_major: Cell<usize>,
+    /// A to-old sweep ended in the last steps (already counted).
+    pub(crate) ended_major: Cell<bool>,
     torture: Cell<bool>,
     trace: Cell<bool>,
     pub(crate) cycle: Cell<CycleLog>,
@@ -187,6 +217,11 @@ impl Collector {
             old1: Cell::new(None),
             reallyold: Cell::new(None),
             last_atomic: Cell::new(0),
+            to_old: Cell::new(false),
+            first_old: Cell::new(None),
+            major_from_gen: Cell::new(false),
+            marked_by_major: Cell::new(0),
+            ended_major: Cell::new(false),
             torture: Cell::new(false),
             trace: Cell::new(false),
             cycle: Cell::new(CycleLog::default()),
@@ -333,16 +368,26 @@ impl Collector {
     /// The forward barrier: storing `value` into an already traced (black)
     /// `container` while marking marks `value` instead of tracing
     /// `container` again. Outside marking nothing is needed (the next cycle
-    /// starts from the roots); in generational mode it is the backward
-    /// barrier (an old container must become touched).
+    /// starts from the roots). In generational mode, a young `value` stored
+    /// into an old `container` is touched instead of the container (Lua's
+    /// OLD0 in spirit): it becomes TOUCHED1 and is listed on grayagain, so the
+    /// next two minor collections traverse it (keeping its young children
+    /// alive while they age) and it is old afterwards, as the container
+    /// needs; a large container is not traversed again. The same holds
+    /// while an incremental major collection sweeps survivors to old.
     #[inline]
     pub(crate) fn barrier_forward(&self, container: NonNull<Header>, value: NonNull<Header>) {
-        if self.mode.get() == Mode::Generational {
-            return self.barrier_back(container);
-        }
         // SAFETY: both are held by live handles within a mutation.
         let (c, v) = unsafe { (container.as_ref(), value.as_ref()) };
-        if self.phase.get() == Phase::Propagate && c.is_black() && !c.is_global() && v.is_white() && !v.is_global() {
+        if !c.is_black() || c.is_global() || !v.is_white() || v.is_global() {
+            return;
+        }
+        let sweeping_to_old = self.to_old.get() && self.phase.get() == Phase::Sweep;
+        if self.mode.get() == Mode::Generational || sweeping_to_old {
+            v.set_gray();
+            v.set_age(Age::Touched1);
+            self.grayagain.borrow_mut().push(value);
+        } else if self.phase.get() == Phase::Propagate {
             self.tracer.borrow_mut().mark(value);
         }
     }
@@ -367,6 +412,10 @@ impl Collector {
     /// `collectgarbage("generational" | "incremental")`). Entering
     /// generational mode runs a major collection.
     pub(crate) fn set_mode(&self, mode: Mode, root: RootTracer<'_>) {
+        if self.to_old.get() {
+            // An incremental major collection ends in generational mode.
+            self.run_until_pause(root);
+        }
         self.last_atomic.set(0);
         match mode {
             Mode::Generational if self.mode.get() == Mode::Incremental => {
@@ -400,9 +449,9 @@ impl Collector {
             }
         }
         self.record_pause(started.elapsed());
-        if finished && self.mode.get() == Mode::Generational {
-            // This marking was good enough to return to generational mode.
-            self.finish_cycle(CollectionKind::Major);
+        if finished && self.ended_major.take() {
+            // An incremental major collection, or a marking good enough to
+            // return to generational mode, ended (and was counted).
         } else if finished {
             self.end_cycle(CollectionKind::Incremental);
         } else {
@@ -436,6 +485,7 @@ impl Collector {
         loop {
             self.single_step(root);
             if self.phase.get() == Phase::Pause {
+                self.ended_major.set(false);
                 return;
             }
         }
@@ -456,6 +506,7 @@ impl Collector {
                 work
             }
             Phase::Sweep => self.sweep_step(self.params.get().step_size / 64 + 1),
+            Phase::Whiten => self.whiten_step(root, self.params.get().step_size / 16 + 1),
         }
     }
 
@@ -496,9 +547,8 @@ impl Collector {
     /// here if this marking was good (see `generational`).
     fn atomic(&self, root: RootTracer<'_>) -> usize {
         let (work, marked) = self.mark_atomic(root);
-        if self.last_atomic.get() != 0 && self.wants_gen_back(marked) {
-            self.sweep_to_old();
-            return work;
+        if self.to_old.get() || (self.last_atomic.get() != 0 && self.wants_gen_back(marked)) {
+            self.begin_sweep_to_old(marked);
         }
         self.sweep_at.set(None);
         self.phase.set(Phase::Sweep);
@@ -537,9 +587,17 @@ impl Collector {
             Some(l) => unsafe { l.as_ref() },
             None => &self.objects,
         };
-        let swept = self.sweep_list(start, None, count, |h| h.colour() & dead_white != 0, |h| h.set_white(white));
+        let dead = |h: &Header| h.colour() & dead_white != 0;
+        let swept = if self.to_old.get() {
+            self.sweep_list(start, None, count, dead, |h| self.keep_old(h))
+        } else {
+            self.sweep_list(start, None, count, dead, |h| h.set_white(white))
+        };
         if swept.done {
             self.phase.set(Phase::Pause);
+            if self.to_old.get() {
+                self.end_sweep_to_old();
+            }
             return swept.work + 1;
         }
         self.sweep_at.set(Some(NonNull::from(swept.link)));
@@ -699,6 +757,7 @@ fn vtable<T: Trace>() -> &'static VTable {
             free: free_box::<T>,
             size: size_of::<GcBox<T>>(),
             name: core::any::type_name::<T>,
+            leaf: !T::NEEDS_TRACE,
         };
     }
     &Of::<T>::VTABLE

@@ -28,11 +28,27 @@
 //!   returns to generational mode at the first incremental marking that
 //!   finds no more than 1/8 more objects than the bad one did.
 //!
+//! # Incremental major collections (unlike Lua)
+//!
+//! A major collection due at a safe point runs as an incremental cycle
+//! (`to_old`), so that its pauses are steps, not the whole heap: the heap
+//! leaves generational mode (every object white and young again), marks
+//! incrementally, and its sweep makes the survivors old as it goes. Objects
+//! allocated after the atomic phase stay white and NEW (they head the
+//! list). While the sweep runs, the barriers already follow the
+//! generational rules, so that no write into an object made old goes
+//! unnoticed by the next minor collection: the backward barrier makes the
+//! object TOUCHED1 (a listed object the sweep reaches later stays gray and
+//! becomes TOUCHED1), the forward one makes the young value TOUCHED1. When the sweep ends, the old segments start at
+//! the first survivor, and the heap is generational again (or incremental,
+//! if the major collection was bad). Explicit collections (`collect`,
+//! entering generational mode) still make the major collection one pause.
+//!
 //! # Pacing
 //!
 //! A minor collection runs after the heap grew by `minor_multiplier`% of its
 //! size; a major one instead when the heap is `major_multiplier`% larger
-//! than after the last major. Each is one pause.
+//! than after the last major. A minor collection is one pause.
 
 use core::ptr::NonNull;
 use std::time::Instant;
@@ -52,27 +68,71 @@ impl Collector {
         marked
     }
 
-    /// Leaves generational mode: every local object white and young again.
+    /// Leaves generational mode: every local object white and young again
+    /// (at once; `begin_whiten` does it in steps).
     pub(crate) fn enter_inc(&self) {
-        let white = self.white.get();
-        let mut next = self.objects.get();
-        while let Some(h) = next {
+        self.begin_whiten();
+        let mut link: &ListLink = &self.objects;
+        while let Some(h) = link.get() {
             // SAFETY: objects on the list are live.
             let header = unsafe { h.as_ref() };
-            if !header.is_global() {
-                header.set_white(white);
-                header.set_age(Age::New);
-            }
-            next = header.next();
+            self.whiten(header);
+            link = header.next_link();
         }
+        self.sweep_at.set(None);
+        self.phase.set(Phase::Pause);
+    }
+
+    /// Leaves generational mode in steps: the collector enters the Whiten
+    /// phase, whose steps make objects white and young from the list head on
+    /// (`whiten_step`). Nothing is marked meanwhile, so no barrier needs the
+    /// colours: a write into an object still black lists it on grayagain,
+    /// which the next marking clears.
+    pub(crate) fn begin_whiten(&self) {
         self.grayagain.borrow_mut().clear();
         self.tracer.borrow_mut().clear();
         self.survival.set(None);
         self.old1.set(None);
         self.reallyold.set(None);
         self.sweep_at.set(None);
-        self.phase.set(Phase::Pause);
+        self.phase.set(Phase::Whiten);
         self.mode.set(Mode::Incremental);
+    }
+
+    fn whiten(&self, header: &Header) {
+        if !header.is_global() {
+            header.set_white(self.white.get());
+            header.set_age(Age::New);
+        }
+    }
+
+    /// Whitens up to `count` objects; when the list is done, an incremental
+    /// major collection starts marking, anything else pauses. Returns the
+    /// work done.
+    pub(crate) fn whiten_step(&self, root: RootTracer<'_>, count: usize) -> usize {
+        let mut link: &ListLink = match self.sweep_at.get() {
+            // SAFETY: the saved link is the `next` of a live object (objects
+            // are not freed while whitening) or the list head.
+            Some(l) => unsafe { l.as_ref() },
+            None => &self.objects,
+        };
+        for _ in 0..count {
+            let Some(h) = link.get() else {
+                self.sweep_at.set(None);
+                if self.to_old.get() {
+                    self.restart(root);
+                } else {
+                    self.phase.set(Phase::Pause);
+                }
+                return count;
+            };
+            // SAFETY: objects on the list are live.
+            let header = unsafe { h.as_ref() };
+            self.whiten(header);
+            link = header.next_link();
+        }
+        self.sweep_at.set(Some(NonNull::from(link)));
+        count
     }
 
     /// After a complete marking (white flipped): frees the dead, makes every
@@ -117,13 +177,71 @@ impl Collector {
             self.minor(root);
             return;
         }
-        let marked = self.major(root);
-        if self.total.get() >= base + growth / 2 {
-            // A bad major collection: continue incrementally.
-            self.enter_inc();
-            self.last_atomic.set(marked.max(1));
-            self.set_pause_debt();
+        self.begin_major();
+    }
+
+    /// Starts an incremental major collection (see the module doc).
+    fn begin_major(&self) {
+        self.start_cycle_log();
+        self.begin_whiten();
+        self.to_old.set(true);
+        self.major_from_gen.set(true);
+        self.debt.set(0);
+    }
+
+    /// The atomic phase of a cycle that returns to generational mode: the
+    /// sweep that follows makes survivors old.
+    pub(crate) fn begin_sweep_to_old(&self, marked: usize) {
+        self.to_old.set(true);
+        self.first_old.set(None);
+        self.marked_by_major.set(marked);
+    }
+
+    /// What the to-old sweep does to a survivor: an object allocated since
+    /// the atomic phase stays young (white, or TOUCHED1 if the forward
+    /// barrier stored it into an older one); one written since the atomic
+    /// phase (gray, on grayagain) becomes TOUCHED1; the others become OLD
+    /// (black).
+    pub(crate) fn keep_old(&self, h: &Header) {
+        if h.is_white() || h.age() == Age::Touched1 {
+            return;
         }
+        if h.is_gray() {
+            h.set_age(Age::Touched1);
+        } else {
+            h.set_age(Age::Old);
+        }
+        if self.first_old.get().is_none() {
+            self.first_old.set(Some(NonNull::from(h)));
+        }
+    }
+
+    /// The to-old sweep ended: the old segments start at the first survivor
+    /// and the heap is generational, unless this major collection (started
+    /// in generational mode) was bad.
+    pub(crate) fn end_sweep_to_old(&self) {
+        let first_old = self.first_old.take();
+        self.survival.set(first_old);
+        self.old1.set(first_old);
+        self.reallyold.set(first_old);
+        self.to_old.set(false);
+        self.mode.set(Mode::Generational);
+        self.last_atomic.set(0);
+        self.ended_major.set(true);
+        self.finish_cycle(CollectionKind::Major);
+        let base = self.estimate.get();
+        let growth = (base / 100).saturating_mul(self.params.get().major_multiplier as usize);
+        if self.major_from_gen.take() && self.total.get() >= base + growth / 2 {
+            // A bad major collection: continue incrementally (leaving
+            // generational mode in steps).
+            self.begin_whiten();
+            self.last_atomic.set(self.marked_by_major.get().max(1));
+            self.estimate.set(self.total.get());
+            self.set_pause_debt();
+            return;
+        }
+        self.estimate.set(self.total.get());
+        self.set_minor_debt();
     }
 
     /// A major collection (one pause): mark and sweep everything; survivors
@@ -231,6 +349,7 @@ impl Collector {
     fn set_minor_debt(&self) {
         let params = self.params.get();
         let allowance = (self.total.get() / 100).saturating_mul(params.minor_multiplier as usize);
+        let allowance = allowance.min(params.minor_max.max(MIN_THRESHOLD / 4));
         self.debt.set(-(allowance.max(MIN_THRESHOLD / 4) as isize));
     }
 }

@@ -149,6 +149,9 @@ pub(crate) struct VTable {
     pub(crate) size: usize,
     /// Rust type name, for the verifier and debugging.
     pub(crate) name: fn() -> &'static str,
+    /// The type holds no references (`!Trace::NEEDS_TRACE`): marking makes
+    /// it black at once, with nothing to traverse.
+    pub(crate) leaf: bool,
 }
 
 /// The header at the start of every GC allocation.
@@ -309,8 +312,15 @@ mod loom_model {
     fn name() -> &'static str {
         "model"
     }
-    static VTABLE: VTable =
-        VTable { trace: no_trace, trace_part: no_trace_part, heap_size: no_heap_size, free: no_free, size: 0, name };
+    static VTABLE: VTable = VTable {
+        trace: no_trace,
+        trace_part: no_trace_part,
+        heap_size: no_heap_size,
+        free: no_free,
+        size: 0,
+        name,
+        leaf: false,
+    };
 
     #[test]
     fn shared_marks_are_visible_to_whoever_receives_the_reference() {

@@ -141,7 +141,10 @@ impl Tracer {
     }
 
     /// Marks the object behind `header` reachable: white becomes gray and
-    /// waits on the gray stack to be traversed. A local tracer stops at
+    /// waits on the gray stack to be traversed, or, for an object without
+    /// references (a leaf), black at once (as Lua marks strings): a leaf costs
+    /// the reference to it, not its size, so marking keeps ahead of a mutator
+    /// whose new leaves the forward barrier marks. A local tracer stops at
     /// shared and frozen objects (their colour belongs to the shared
     /// collection).
     #[inline]
@@ -154,8 +157,7 @@ impl Tracer {
             Mode::List => self.gray.push(header),
             Mode::Shared => {
                 if h.is_white() {
-                    h.set_gray();
-                    self.gray.push(header);
+                    self.reach(header, h);
                 }
             }
             Mode::Local | Mode::LocalReporting => {
@@ -163,12 +165,23 @@ impl Tracer {
                     return;
                 }
                 if !h.is_global() {
-                    h.set_gray();
-                    self.gray.push(header);
+                    self.reach(header, h);
                 } else if self.mode == Mode::LocalReporting {
                     self.found.push(header);
                 }
             }
+        }
+    }
+
+    /// A white object this tracer colours was reached.
+    #[inline]
+    fn reach(&mut self, header: NonNull<Header>, h: &Header) {
+        if h.vtable().leaf {
+            h.set_black();
+            self.traversed += 1;
+        } else {
+            h.set_gray();
+            self.gray.push(header);
         }
     }
 

@@ -160,6 +160,9 @@ fn check_colour(c: &Collector, h: NonNull<Header>, header: &Header) -> Result<()
                 }
             }
         }
+        // Objects the whitening has not reached keep their generational
+        // colours; nothing is marked or freed meanwhile.
+        Phase::Whiten => {}
         Phase::Sweep => {
             let dead = white ^ WHITES;
             if header.colour() & dead == 0 {

@@ -23,6 +23,9 @@ enum Op {
     Link(usize, usize),
     /// Removes an edge of a reachable node.
     Unlink(usize, usize),
+    /// Replaces an edge of a reachable node in place (the forward barrier):
+    /// node, edge, new target.
+    Replace(usize, usize, usize),
     Share(usize),
     Freeze(usize),
     Step,
@@ -38,6 +41,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => i.clone().prop_map(Op::Alloc),
         4 => (i.clone(), i.clone()).prop_map(|(a, b)| Op::Link(a, b)),
         3 => (i.clone(), i.clone()).prop_map(|(a, b)| Op::Unlink(a, b)),
+        4 => (i.clone(), i.clone(), i.clone()).prop_map(|(a, e, b)| Op::Replace(a, e, b)),
         1 => i.clone().prop_map(Op::Share),
         1 => i.prop_map(Op::Freeze),
         4 => Just(Op::Step),
@@ -106,7 +110,7 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
     let order = model.reachable();
     let pick = |i: usize| order[i % order.len()];
     match *op {
-        Op::Alloc(p) | Op::Link(p, _) | Op::Unlink(p, _) if model.frozen.contains(&pick(p)) => {}
+        Op::Alloc(p) | Op::Link(p, _) | Op::Unlink(p, _) | Op::Replace(p, ..) if model.frozen.contains(&pick(p)) => {}
         Op::Alloc(p) => {
             let (parent, id) = (pick(p), model.next + 1);
             model.next = id;
@@ -150,6 +154,26 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
                 Gc::write(mc, handles(*root)[&a]).project(|n| &n.edges).borrow_mut().remove(e);
             });
         }
+        Op::Replace(a, e, b) => {
+            let (a, b) = (pick(a), pick(b));
+            let edges = model.edges.get_mut(&a).unwrap();
+            if edges.is_empty() {
+                return;
+            }
+            let e = e % edges.len();
+            edges[e] = b;
+            if model.shared.contains(&a) {
+                model.mark(b, false);
+            }
+            heap.mutate(|mc, root| {
+                let h = handles(*root);
+                if Gc::is_shared(h[&a]) {
+                    mc.share(h[&b]);
+                }
+                // SAFETY: one existing slot replaced in place.
+                unsafe { Gc::write_forward(mc, h[&a], h[&b]) }.project(|n| &n.edges).borrow_mut()[e] = h[&b];
+            });
+        }
         Op::Share(n) => {
             let n = pick(n);
             model.mark(n, false);
@@ -179,10 +203,13 @@ fn observed(heap: &Heap<G>) -> BTreeMap<u64, Vec<u64>> {
     })
 }
 
-fn run(ops: &[Op]) -> Result<(), TestCaseError> {
+/// `majors_often`: major collections (incremental ones, in generational
+/// mode) come after 5% growth instead of 100%.
+fn run(ops: &[Op], majors_often: bool) -> Result<(), TestCaseError> {
     reset_live();
     let space = Space::new();
-    let small = Params { step_size: 256, minor_multiplier: 1, ..Params::default() };
+    let major_multiplier = if majors_often { 5 } else { Params::default().major_multiplier };
+    let small = Params { step_size: 256, minor_multiplier: 1, major_multiplier, ..Params::default() };
     let mut heap = Heap::<G>::new_in(&space, Config { params: small, ..Config::default() }, |mc| node(mc, 0));
     let mut model = Model::default();
     model.edges.insert(0, Vec::new());
@@ -206,7 +233,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_graphs_under_random_collections(ops in proptest::collection::vec(op(), 1..200)) {
-        run(&ops)?;
+    fn random_graphs_under_random_collections(ops in proptest::collection::vec(op(), 1..200), majors_often: bool) {
+        run(&ops, majors_often)?;
     }
 }
