@@ -131,16 +131,7 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
         Op::Link(a, b) => {
             let (a, b) = (pick(a), pick(b));
             model.edges.get_mut(&a).unwrap().push(b);
-            if model.shared.contains(&a) {
-                model.mark(b, false);
-            }
-            heap.mutate(|mc, root| {
-                let h = handles(*root);
-                if Gc::is_shared(h[&a]) {
-                    mc.share(h[&b]);
-                }
-                link(mc, h[&a], h[&b]);
-            });
+            store_edge(heap, model, a, b, link);
         }
         Op::Unlink(a, e) => {
             let a = pick(a);
@@ -162,16 +153,9 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
             }
             let e = e % edges.len();
             edges[e] = b;
-            if model.shared.contains(&a) {
-                model.mark(b, false);
-            }
-            heap.mutate(|mc, root| {
-                let h = handles(*root);
-                if Gc::is_shared(h[&a]) {
-                    mc.share(h[&b]);
-                }
+            store_edge(heap, model, a, b, |mc, a, b| {
                 // SAFETY: one existing slot replaced in place.
-                unsafe { Gc::write_forward(mc, h[&a], h[&b]) }.project(|n| &n.edges).borrow_mut()[e] = h[&b];
+                unsafe { Gc::write_forward(mc, a, b) }.project(|n| &n.edges).borrow_mut()[e] = b;
             });
         }
         Op::Share(n) => {
@@ -191,6 +175,27 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
         Op::CollectShared => unsafe { space.collect_shared() },
         Op::SetMode(mode) => heap.set_mode(mode),
     }
+}
+
+/// Stores the edge `a -> b` with `store`, sharing `b` first when `a` is
+/// shared (in the heap and in the model).
+fn store_edge(
+    heap: &mut Heap<G>,
+    model: &mut Model,
+    a: u64,
+    b: u64,
+    store: impl for<'gc> FnOnce(&Mutation<'gc>, Gc<'gc, Node<'gc>>, Gc<'gc, Node<'gc>>),
+) {
+    if model.shared.contains(&a) {
+        model.mark(b, false);
+    }
+    heap.mutate(|mc, root| {
+        let h = handles(*root);
+        if Gc::is_shared(h[&a]) {
+            mc.share(h[&b]);
+        }
+        store(mc, h[&a], h[&b]);
+    });
 }
 
 /// The heap's reachable graph as the model's kind of map.
