@@ -192,6 +192,50 @@ pub struct Proto {
     pub lines: Vec<u32>,
     /// Constants.
     pub consts: Vec<Const>,
+    /// One inline cache per instruction, used by field and method accesses
+    /// on instances (see [`MemberCache`]).
+    pub member_cache: Box<[MemberCache]>,
+}
+
+/// What a field or method name resolved to for the last class seen at one
+/// instruction: a class's members never change, so a stale entry is only a
+/// miss. Shared by the maatines running the function on any thread;
+/// `Relaxed` suffices, since the entry is one word that says everything
+/// (class + 1 in the high half, the member in the low half) and every value
+/// ever stored is correct for the class it names.
+#[derive(Debug, Default)]
+pub struct MemberCache(std::sync::atomic::AtomicU64);
+
+/// A resolved member of a class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Member {
+    /// Field number i.
+    Field(u32),
+    /// The method implemented by function f.
+    Method(u32),
+}
+
+impl MemberCache {
+    /// The member cached for `class`, if any.
+    #[inline]
+    pub fn get(&self, class: u32) -> Option<Member> {
+        let word = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        if (word >> 32) != u64::from(class) + 1 {
+            return None;
+        }
+        let low = word as u32;
+        Some(if low & 1 == 0 { Member::Field(low >> 1) } else { Member::Method(low >> 1) })
+    }
+
+    /// Remembers that the name resolves to `member` for `class`.
+    pub fn set(&self, class: u32, member: Member) {
+        let low = match member {
+            Member::Field(i) => i << 1,
+            Member::Method(f) => (f << 1) | 1,
+        };
+        let word = ((u64::from(class) + 1) << 32) | u64::from(low);
+        self.0.store(word, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// A compiled program: its functions (index 0 is `main`), its global

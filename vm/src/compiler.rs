@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::ast::*;
-use crate::bytecode::{Builtin, ClassInfo, Const, GcOp, Literal, Op, Program, Proto, Reg};
+use crate::bytecode::{Builtin, ClassInfo, Const, GcOp, Literal, MemberCache, Op, Program, Proto, Reg};
 use crate::error::{Span, SyntaxError};
 use crate::resolve::{Resolution, resolve};
 
@@ -233,6 +233,7 @@ impl<'a> FnCompiler<'a> {
         }
         self.emit(Op::ReturnNil);
         self.proto.registers = self.proto.registers.max(self.next);
+        self.proto.member_cache = self.proto.code.iter().map(|_| MemberCache::default()).collect();
         Ok(self.proto)
     }
 

@@ -12,7 +12,7 @@ use maat_gc::{Config, Gc, GcAny, Global, Heap, IN_TRANSIT, Root, Trace, Tracer};
 use maat_sync::{LockRequest, LockStatus, MaatineId, Participant, World};
 
 use crate::ast::BinOp;
-use crate::bytecode::{Builtin, Const, GcOp, Literal, Op, Program, Reg};
+use crate::bytecode::{Builtin, Const, GcOp, Literal, Member, MemberCache, Op, Program, Reg};
 use crate::embed::{HostValue, NativeFn};
 use crate::maatine::{Maatine, MaatineParker, SentLog, Spawned, WakeCell};
 use crate::object::array::Array;
@@ -879,20 +879,24 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 let name: &str = const_str(&proto.consts[k as usize]);
                 let recv = st.regs[r(o)];
                 self.held(recv)?;
-                if let Some(flow) = self.concurrency_method(st, recv, name, r(d), r(base), usize::from(n))? {
-                    return Ok(flow);
-                }
                 if let Some(inst) = object_of(recv, kind::INST) {
                     // SAFETY: kind INST objects are Insts.
                     let inst = unsafe { inst.downcast::<Inst<'gc>>() };
-                    let class = &self.program.classes[Gc::get(inst).class as usize];
-                    if let Some(i) = class.fields.iter().position(|f| **f == *name).filter(|_| n == 0) {
-                        st.regs[r(d)] = Inst::get(inst, self.cx, i);
-                    } else if let Some(&(_, f)) = class.methods.iter().find(|(m, _)| **m == *name) {
-                        self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?;
-                    } else {
-                        return Err(format!("{} has no field or method `{name}`", class.name).into());
+                    let class = Gc::get(inst).class;
+                    match self.member(&proto.member_cache[frame.pc], class, name) {
+                        Some(Member::Field(i)) if n == 0 => st.regs[r(d)] = Inst::get(inst, self.cx, i as usize),
+                        Some(Member::Method(f)) => self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?,
+                        _ => {
+                            // A field called with arguments: only a method of that name will do.
+                            let info = &self.program.classes[class as usize];
+                            let Some(&(_, f)) = info.methods.iter().find(|(m, _)| **m == *name) else {
+                                return Err(format!("{} has no field or method `{name}`", info.name).into());
+                            };
+                            self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?;
+                        }
                     }
+                } else if let Some(flow) = self.concurrency_method(st, recv, name, r(d), r(base), usize::from(n))? {
+                    return Ok(flow);
                 } else if let Some(f) = self.prelude_method(recv, name) {
                     self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?;
                 } else {
@@ -927,13 +931,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     .ok_or_else(|| format!("cannot set field `{name}` of {}", type_name(recv)))?;
                 // SAFETY: kind INST objects are Insts.
                 let inst = unsafe { inst.downcast::<Inst<'gc>>() };
-                let class = &self.program.classes[Gc::get(inst).class as usize];
-                let i = class
-                    .fields
-                    .iter()
-                    .position(|f| **f == *name)
-                    .ok_or_else(|| format!("{} has no field `{name}`", class.name))?;
-                Inst::set(inst, self.cx, i, st.regs[r(v)]).map_err(|e| e.to_string())?;
+                let class = Gc::get(inst).class;
+                let Some(Member::Field(i)) = self.member(&proto.member_cache[frame.pc], class, name) else {
+                    return Err(format!("{} has no field `{name}`", self.program.classes[class as usize].name).into());
+                };
+                Inst::set(inst, self.cx, i as usize, st.regs[r(v)]).map_err(|e| e.to_string())?;
             }
         }
         Ok(Flow::Next)
@@ -1233,6 +1235,22 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             _ => return Err(unknown_method(recv, name).into()),
         };
         Ok(Some(flow))
+    }
+
+    /// What `name` is on instances of `class` (a field first, then a
+    /// method), through the instruction's inline cache.
+    #[inline]
+    fn member(&self, cache: &MemberCache, class: u32, name: &str) -> Option<Member> {
+        if let Some(member) = cache.get(class) {
+            return Some(member);
+        }
+        let info = &self.program.classes[class as usize];
+        let member = match info.fields.iter().position(|f| **f == *name) {
+            Some(i) => Member::Field(i as u32),
+            None => Member::Method(info.methods.iter().find(|(m, _)| **m == *name)?.1),
+        };
+        cache.set(class, member);
+        Some(member)
     }
 
     /// The prelude function implementing `recv.name`, if any.
