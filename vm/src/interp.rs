@@ -569,6 +569,18 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     ran += 1;
                     continue;
                 }
+                Op::Bin(op @ (BinOp::Eq | BinOp::Ne), d, x, y)
+                    if regs[r(x)].as_num().is_none()
+                        && (regs[r(x)].as_object().is_none() || regs[r(y)].as_object().is_none()) =>
+                {
+                    // Not two objects (strings compare by text) and not a number
+                    // on the left (numbers compare by value): identity.
+                    regs[r(d)] = Value::bool((regs[r(x)] == regs[r(y)]) == (op == BinOp::Eq));
+                }
+                Op::GetIndex(d, o, i) => {
+                    let Some(v) = self.array_item(regs[r(o)], regs[r(i)]) else { break };
+                    regs[r(d)] = v;
+                }
                 Op::Bin(op, d, x, y) => {
                     let (Some(a), Some(b)) = (regs[r(x)].as_num(), regs[r(y)].as_num()) else { break };
                     regs[r(d)] = match op {
@@ -593,6 +605,15 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         }
         frame.pc = pc;
         ran
+    }
+
+    /// `array[index]` when it cannot fail: an array this maatine may use and
+    /// an index in range (anything else takes the slow path, which reports).
+    #[inline]
+    fn array_item(&self, o: Value<'gc>, i: Value<'gc>) -> Option<Value<'gc>> {
+        let array = object_of(o, kind::ARRAY).filter(|a| a.holder().is_none())?;
+        // SAFETY: kind ARRAY objects are Arrays.
+        Array::get(unsafe { array.downcast() }, self.cx, i.as_num()?).ok()
     }
 
     /// Sends an error to the innermost `try`, unwinding frames and closing
