@@ -111,9 +111,13 @@ pub enum Mode {
     Generational,
 }
 
-/// Objects swept per unit of sweep budget: sweeping an object costs about a
-/// quarter of traversing it.
+/// Collector work charged per object swept: a quarter of its size (as a
+/// traversal would cost), but no more than `MAX_SWEEP_COST` bytes, since
+/// visiting a header (and freeing the object) costs about the same whatever
+/// the object's size: a sweep of large objects must not lag far behind the
+/// allocation that pays for it.
 const SWEEP_COST_DIVISOR: usize = 4;
+const MAX_SWEEP_COST: usize = 32;
 /// A cycle never starts before the heap holds this many bytes.
 pub(crate) const MIN_THRESHOLD: usize = 64 * 1024;
 
@@ -623,7 +627,7 @@ impl Collector {
             };
             // SAFETY: objects on the list are live until freed here.
             let h = unsafe { obj.as_ref() };
-            work += h.vtable().size / SWEEP_COST_DIVISOR;
+            work += (h.vtable().size / SWEEP_COST_DIVISOR).min(MAX_SWEEP_COST);
             if h.is_global() {
                 self.move_to_lso(link, obj);
             } else if dead(h) {

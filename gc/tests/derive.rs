@@ -73,7 +73,7 @@ impl Root for BigRoot {
 
 #[test]
 fn a_field_marked_parts_is_traced_in_parts() {
-    let small = Params { step_size: 1024, ..Params::default() };
+    let small = Params { step_size: 1024, step_multiplier: 1, ..Params::default() };
     let mut heap = Heap::<BigRoot>::new(Config { params: small, ..Config::default() }, |mc| {
         let items = (0..5000).map(|i| mc.alloc(Leaf(i))).collect();
         mc.alloc(Big { tag: mc.alloc(Leaf(7)), items: RefLock::new(items) })
