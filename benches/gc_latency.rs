@@ -89,8 +89,10 @@ fn shared(mode: Mode, window: usize, replacements: usize) -> Outcome {
         // Shared pacing: collect once the shared garbage equals the window.
         if since_shared == window {
             since_shared = 0;
-            // SAFETY: the space's only heap is between mutations.
-            unsafe { space.collect_shared() };
+            // SAFETY: the space's only heap is between mutations. Lazily, as
+            // the VM's scheduler does: the heap sweeps its LSO at its safe
+            // points.
+            unsafe { space.collect_shared_lazily() };
         }
     }
     let seconds = start.elapsed().as_secs_f64();

@@ -118,6 +118,8 @@ pub enum Mode {
 /// allocation that pays for it.
 const SWEEP_COST_DIVISOR: usize = 4;
 const MAX_SWEEP_COST: usize = 32;
+/// Objects of the pending LSO swept per safe point.
+const LAZY_SWEEP: usize = 1024;
 /// A cycle never starts before the heap holds this many bytes.
 pub(crate) const MIN_THRESHOLD: usize = 64 * 1024;
 
@@ -146,6 +148,10 @@ pub(crate) struct Collector {
     /// The list of shared objects (LSO): global objects this heap allocated,
     /// swept only by shared collections.
     pub(crate) lso: Cell<Option<NonNull<Header>>>,
+    /// The LSO as the last lazy shared collection left it: its black
+    /// objects survived, the others are garbage; swept at this heap's safe
+    /// points (see `space`).
+    pub(crate) pending: Cell<Option<NonNull<Header>>>,
     pub(crate) tracer: RefCell<Tracer>,
     pub(crate) grayagain: RefCell<Vec<NonNull<Header>>>,
     pub(crate) phase: Cell<Phase>,
@@ -205,6 +211,7 @@ impl Collector {
             space,
             objects: Cell::new(None),
             lso: Cell::new(None),
+            pending: Cell::new(None),
             tracer: RefCell::new(Tracer::new()),
             grayagain: RefCell::new(Vec::new()),
             phase: Cell::new(Phase::Pause),
@@ -401,6 +408,7 @@ impl Collector {
     /// Pays the allocation debt: steps while it is positive (or a full
     /// collection per call in torture mode), and enforces the heap limit.
     pub(crate) fn collect_debt(&self, root: RootTracer<'_>) {
+        self.sweep_pending(LAZY_SWEEP);
         if self.torture.get() || self.over_limit() {
             self.collect_full(root);
             self.out_of_memory.set(self.over_limit());
@@ -666,6 +674,7 @@ impl Collector {
     /// reach them, by Invariant S) and returns its global objects, linked,
     /// for the space to adopt.
     pub(crate) fn dissolve(&self) -> Option<NonNull<Header>> {
+        self.sweep_pending(usize::MAX);
         while let Some(obj) = self.objects.get() {
             // SAFETY: objects on the list are live until freed or moved here.
             let h = unsafe { obj.as_ref() };
@@ -678,6 +687,38 @@ impl Collector {
             }
         }
         self.lso.take()
+    }
+
+    /// Hands the LSO to the lazy sweep (`pending` must be empty: see
+    /// `space`); the LSO starts over empty.
+    pub(crate) fn detach_lso(&self) {
+        debug_assert!(self.pending.get().is_none(), "the previous lazy sweep finished first");
+        self.pending.set(self.lso.take());
+    }
+
+    /// Sweeps up to `max` objects of the pending LSO: black ones survived the
+    /// shared collection and go back to the LSO repainted, the others are
+    /// freed. Returns the bytes of their boxes freed.
+    pub(crate) fn sweep_pending(&self, max: usize) -> usize {
+        let mut freed = 0;
+        for _ in 0..max {
+            let Some(obj) = self.pending.get() else { break };
+            // SAFETY: objects on the pending list are live until freed here.
+            let h = unsafe { obj.as_ref() };
+            self.pending.set(h.next());
+            if h.colour() == crate::header::BLACK {
+                h.set_white(crate::header::SHARED_WHITE);
+                h.next_link().set(self.lso.get());
+                self.lso.set(Some(obj));
+            } else {
+                freed += h.vtable().size;
+                self.free(obj);
+            }
+        }
+        if freed > 0 {
+            self.space().sub_global_bytes(freed);
+        }
+        freed
     }
 
     /// A full collection whose tracer records the global objects it meets:

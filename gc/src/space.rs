@@ -123,12 +123,23 @@ impl Space {
         self.global_bytes() > floor.max(after / 100 * pause)
     }
 
+    /// Objects of `bytes` freed by a heap's lazy sweep.
+    pub(crate) fn sub_global_bytes(&self, bytes: usize) {
+        // Relaxed: counters, see `global_bytes`.
+        self.inner.global_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        let _ = self
+            .inner
+            .global_bytes_after
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |after| Some(after.saturating_sub(bytes)));
+    }
+
     pub(crate) fn add_global_bytes(&self, bytes: usize) {
         // Relaxed: a counter, see `global_bytes`.
         self.inner.global_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// Runs a shared collection (see [`crate::space`]).
+    /// Runs a shared collection (see [`crate::space`]); afterwards every
+    /// unreachable shared object has been freed.
     ///
     /// # Safety
     ///
@@ -140,12 +151,35 @@ impl Space {
     /// there, so the objects of every heap must be safe to drop on any thread
     /// (as the VM's are).
     pub unsafe fn collect_shared(&self) {
+        // SAFETY: the caller's contract.
+        unsafe { self.collect(false) }
+    }
+
+    /// A shared collection whose sweep of each heap's LSO happens later, at
+    /// that heap's own safe points (`Heap::collect_debt` sweeps a bounded
+    /// part each time; ending a heap or the next shared collection finishes
+    /// it): the pause is the marking alone.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Space::collect_shared`].
+    pub unsafe fn collect_shared_lazily(&self) {
+        // SAFETY: the caller's contract.
+        unsafe { self.collect(true) }
+    }
+
+    /// # Safety
+    /// As for `collect_shared`.
+    unsafe fn collect(&self, lazy: bool) {
         let started = Instant::now();
         let mut state = self.state();
-        let mut tracer = Tracer::shared();
-        // Step 1 in parallel: each heap's contribution touches only that heap.
         let list: Vec<&Member> = state.members.values().collect();
         let members = Members(&list);
+        // A lazy sweep still pending keeps survivors black: finish it before
+        // marking again.
+        (0..members.0.len()).into_par_iter().for_each(|i| members.finish_pending(i));
+        let mut tracer = Tracer::shared();
+        // Step 1 in parallel: each heap's contribution touches only that heap.
         let found: Vec<Vec<Found>> = (0..members.0.len()).into_par_iter().map(|i| members.contribute(i)).collect();
         found.into_iter().flatten().for_each(|Found(h)| tracer.mark(h));
         state.globals.retain(|g| g.strong_count() > 0);
@@ -156,7 +190,7 @@ impl Space {
         while let Some(gray) = tracer.pop_gray() {
             tracer.traverse(gray);
         }
-        let (freed, freed_bytes) = state.sweep();
+        let (freed, freed_bytes) = state.sweep(lazy);
         let live = self.inner.global_bytes.fetch_sub(freed_bytes, Ordering::Relaxed) - freed_bytes;
         self.inner.global_bytes_after.store(live, Ordering::Relaxed);
         let pause = started.elapsed();
@@ -219,11 +253,22 @@ impl Members<'_> {
         found.into_iter().map(Found).collect()
     }
 
-    /// Sweeps heap `i`'s LSO; returns the number of objects and of their
-    /// boxes' bytes freed.
-    fn sweep(&self, i: usize) -> (u64, usize) {
+    /// Finishes heap `i`'s pending lazy sweep.
+    fn finish_pending(&self, i: usize) {
+        // SAFETY: as in `contribute`.
+        unsafe { self.0[i].collector.as_ref() }.sweep_pending(usize::MAX);
+    }
+
+    /// Sweeps heap `i`'s LSO, or with `lazy` hands it to the heap's own
+    /// lazy sweep; returns the number of objects and of their boxes' bytes
+    /// freed now.
+    fn sweep(&self, i: usize, lazy: bool) -> (u64, usize) {
         // SAFETY: as in `contribute`.
         let collector = unsafe { self.0[i].collector.as_ref() };
+        if lazy {
+            collector.detach_lso();
+            return (0, 0);
+        }
         let mut bytes = 0;
         let freed = sweep_shared_list(collector.lso(), |h| {
             // SAFETY: live until freed just below.
@@ -235,14 +280,15 @@ impl Members<'_> {
 }
 
 impl SpaceState {
-    /// Sweeps every LSO (in parallel) and the adopted list; returns the
-    /// number of objects and of their boxes' bytes freed.
-    fn sweep(&mut self) -> (u64, usize) {
+    /// Sweeps every LSO (in parallel; with `lazy`, leaves them to their
+    /// heaps) and the adopted list; returns the number of objects and of
+    /// their boxes' bytes freed.
+    fn sweep(&mut self, lazy: bool) -> (u64, usize) {
         let list: Vec<&Member> = self.members.values().collect();
         let members = Members(&list);
         let (mut freed, lso_bytes) = (0..members.0.len())
             .into_par_iter()
-            .map(|i| members.sweep(i))
+            .map(|i| members.sweep(i, lazy))
             .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         let adopted = Cell::new(self.adopted);
         let mut bytes = 0;

@@ -32,6 +32,8 @@ enum Op {
     CollectDebt,
     Collect,
     CollectShared,
+    /// A shared collection whose LSO sweep the heap does at its safe points.
+    CollectSharedLazily,
     SetMode(Mode),
 }
 
@@ -48,6 +50,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::CollectDebt),
         1 => Just(Op::Collect),
         1 => Just(Op::CollectShared),
+        1 => Just(Op::CollectSharedLazily),
         1 => prop_oneof![Just(Mode::Incremental), Just(Mode::Generational)].prop_map(Op::SetMode),
     ]
 }
@@ -173,6 +176,8 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
         Op::Collect => heap.collect(),
         // SAFETY: the space's only heap is not in use.
         Op::CollectShared => unsafe { space.collect_shared() },
+        // SAFETY: as above.
+        Op::CollectSharedLazily => unsafe { space.collect_shared_lazily() },
         Op::SetMode(mode) => heap.set_mode(mode),
     }
 }

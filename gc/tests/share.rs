@@ -371,3 +371,39 @@ fn a_transferred_subgraph_changes_hands_and_stays_alive_for_its_holder() {
     assert_eq!(live.get(), 2, "unreferenced: freed by the shared collection");
     assert_ne!(a_id, b_id);
 }
+
+#[test]
+fn a_lazy_shared_collection_leaves_the_sweep_to_the_heap_safe_points() {
+    let live = Live::default();
+    let space = Space::new();
+    let mut heap = heap_in(&space, &live);
+    heap.mutate(|mc, root| {
+        let kept = chain(mc, &live, 1..3);
+        mc.share(kept);
+        link(mc, *root, kept);
+        mc.share(chain(mc, &live, 10..3000)); // garbage once shared
+    });
+    heap.collect(); // moves the shared objects to the LSO
+    // SAFETY: the space's only heap is not in use.
+    unsafe { space.collect_shared_lazily() };
+    heap.verify().unwrap();
+    assert_eq!(live.get(), 3 + 2990, "nothing freed yet: the sweep is the heap's");
+    heap.collect_debt(); // one bounded part
+    heap.verify().unwrap();
+    let after_one = live.get();
+    assert!(after_one < 3 + 2990 && after_one > 3, "a part freed: {after_one}");
+    while live.get() > 3 {
+        heap.collect_debt();
+        heap.verify().unwrap();
+    }
+    assert!(heap.mutate(|_, root| root.edges.borrow()[0].valid()), "the reachable chain survived");
+    // A new shared collection finishes a pending sweep first.
+    heap.mutate(|mc, _| drop(mc.share(chain(mc, &live, 5000..5100))));
+    heap.collect();
+    // SAFETY: as above.
+    unsafe { space.collect_shared_lazily() };
+    // SAFETY: as above.
+    unsafe { space.collect_shared() };
+    assert_eq!(live.get(), 3);
+    heap.verify().unwrap();
+}

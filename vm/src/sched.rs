@@ -366,8 +366,9 @@ impl Sched {
                 // SAFETY: the world is stopped: every other worker waits at a
                 // safe point between slices or is outside Maat code, and this
                 // one is between slices, so no heap is in a mutation; parked
-                // and queued maatines' heaps are not in use.
-                unsafe { space.collect_shared() };
+                // and queued maatines' heaps are not in use. Each heap sweeps
+                // its LSO at its own safe points afterwards.
+                unsafe { space.collect_shared_lazily() };
             }
         }
     }
