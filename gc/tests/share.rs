@@ -398,7 +398,9 @@ fn a_lazy_shared_collection_leaves_the_sweep_to_the_heap_safe_points() {
     }
     assert!(heap.mutate(|_, root| root.edges.borrow()[0].valid()), "the reachable chain survived");
     // A new shared collection finishes a pending sweep first.
-    heap.mutate(|mc, _| drop(mc.share(chain(mc, &live, 5000..5100))));
+    heap.mutate(|mc, _| {
+        mc.share(chain(mc, &live, 5000..5100));
+    });
     heap.collect();
     // SAFETY: as above.
     unsafe { space.collect_shared_lazily() };
