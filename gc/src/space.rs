@@ -19,6 +19,14 @@
 //! Steps 1 and 3 run in parallel over the heaps (rayon): each heap's part
 //! touches only that heap. The whole collection is one pause, measured in the
 //! space's statistics.
+//!
+//! A *lazy* collection (`collect_shared_lazily`) does steps 1 and 2 and the
+//! adopted list, and hands each heap's LSO to that heap (its `pending` list,
+//! detached whole): the heap sweeps it in bounded parts at its own safe
+//! points, putting survivors back on a fresh LSO, which meanwhile receives
+//! the objects that become global (in `SHARED_WHITE`, so never confused with
+//! the survivors, which stay black until swept). A pending sweep is finished
+//! before the heap ends and before the next shared collection marks.
 //! The interface already lets each heap do step 1 on its own (it only needs
 //! its own heap), which is where a handshake-based version will split it.
 
