@@ -218,3 +218,23 @@ fn crossed_variable_sections_are_a_deadlock_error_not_a_hang() {
         assert!(out.ends_with("1 2\n"), "{threads} thread(s): {out}");
     }
 }
+
+#[test]
+fn misuse_of_maatines_and_channels_is_a_clear_error() {
+    let compile_error = |src: &str| {
+        let ast = maat::vm::parse(src).expect("parses");
+        maat::vm::compiler::compile(&ast, "test.maat", src).expect_err("refused").render("test.maat", src)
+    };
+    assert!(compile_error("let a = [];\nma a.push(1);").contains("`ma` runs a function call"));
+    assert!(compile_error("ma clock();").contains("`ma` runs Maat functions, not built-in ones"));
+    let runtime_error = |src: &str| run(src, 2, Config::default()).1.expect_err("fails");
+    let closed = runtime_error("let c = Chan.new(1); c.close; c.send(1);");
+    assert!(closed.contains("send on a closed channel") && closed.contains("at main (test.maat:1)"), "{closed}");
+    let capacity = runtime_error("Chan.new(-1);");
+    assert!(capacity.contains("Chan.new needs a capacity: a whole number from 0, got -1"), "{capacity}");
+    // A maatine that fails and is never joined still fails the program.
+    let (out, result) = run("fn bad() { throw \"lost\"; }\nma bad();\nsay \"main done\";", 2, Config::default());
+    assert_eq!(out, "main done\n");
+    let orphan = result.expect_err("the orphan's error is reported");
+    assert!(orphan.contains("uncaught: lost") && orphan.contains("was never joined"), "{orphan}");
+}

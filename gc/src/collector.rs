@@ -183,9 +183,6 @@ pub(crate) struct Collector {
     /// The first survivor the to-old sweep made old: the head of the old
     /// segments once it ends.
     pub(crate) first_old: Cell<Option<NonNull<Header>>>,
-    /// The to-old cycle is a major collection due in generational mode (whose
-    /// outcome decides whether the heap stays generational).
-    pub(crate) major_from_gen: Cell<bool>,
     /// Objects its marking reached.
     pub(crate) marked_by_major: Cell<usize>,
     /// A to-old sweep ended in the last steps (already counted).
@@ -230,7 +227,6 @@ impl Collector {
             last_atomic: Cell::new(0),
             to_old: Cell::new(false),
             first_old: Cell::new(None),
-            major_from_gen: Cell::new(false),
             marked_by_major: Cell::new(0),
             ended_major: Cell::new(false),
             torture: Cell::new(false),
@@ -698,8 +694,8 @@ impl Collector {
 
     /// Sweeps up to `max` objects of the pending LSO: black ones survived the
     /// shared collection and go back to the LSO repainted, the others are
-    /// freed. Returns the bytes of their boxes freed.
-    pub(crate) fn sweep_pending(&self, max: usize) -> usize {
+    /// freed (their bytes leave the space's count of global bytes).
+    pub(crate) fn sweep_pending(&self, max: usize) {
         let mut freed = 0;
         for _ in 0..max {
             let Some(obj) = self.pending.get() else { break };
@@ -718,7 +714,6 @@ impl Collector {
         if freed > 0 {
             self.space().sub_global_bytes(freed);
         }
-        freed
     }
 
     /// A full collection whose tracer records the global objects it meets:

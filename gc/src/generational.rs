@@ -185,7 +185,6 @@ impl Collector {
         self.start_cycle_log();
         self.begin_whiten();
         self.to_old.set(true);
-        self.major_from_gen.set(true);
         self.debt.set(0);
     }
 
@@ -224,6 +223,10 @@ impl Collector {
         self.survival.set(first_old);
         self.old1.set(first_old);
         self.reallyold.set(first_old);
+        // A major collection due in generational mode (not the return from a
+        // bad one, which left `last_atomic` non-zero) decides by its outcome
+        // whether the heap stays generational.
+        let due_in_gen = self.last_atomic.get() == 0;
         self.to_old.set(false);
         self.mode.set(Mode::Generational);
         self.last_atomic.set(0);
@@ -231,7 +234,7 @@ impl Collector {
         self.finish_cycle(CollectionKind::Major);
         let base = self.estimate.get();
         let growth = (base / 100).saturating_mul(self.params.get().major_multiplier as usize);
-        if self.major_from_gen.take() && self.total.get() >= base + growth / 2 {
+        if due_in_gen && self.total.get() >= base + growth / 2 {
             // A bad major collection: continue incrementally (leaving
             // generational mode in steps).
             self.begin_whiten();

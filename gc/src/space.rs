@@ -166,7 +166,10 @@ impl Space {
     /// A shared collection whose sweep of each heap's LSO happens later, at
     /// that heap's own safe points (`Heap::collect_debt` sweeps a bounded
     /// part each time; ending a heap or the next shared collection finishes
-    /// it): the pause is the marking alone.
+    /// it): the pause is the marking alone. Sweeping while other heaps run
+    /// is sound because the objects it frees were unreachable from every
+    /// root when marking ended, and nothing can reach them again: a heap only
+    /// obtains a global object by reading it from a reachable one.
     ///
     /// # Safety
     ///

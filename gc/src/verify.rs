@@ -54,10 +54,10 @@ impl<R: Root> Heap<R> {
         let c = self.collector();
         let objects = list(c.objects(), HashSet::new())?;
         let pending = list(c.pending.get(), HashSet::new())?;
-        let all = list(c.lso().get(), objects.iter().chain(&pending).copied().collect())?;
-        if all.len() != objects.len() + pending.len() + list(c.lso().get(), HashSet::new())?.len() {
-            return fail("an object is on two of the heap's lists".to_owned());
+        if let Some(h) = objects.intersection(&pending).next() {
+            return fail(format!("object at {h:p} is on the object list and the pending LSO"));
         }
+        let all = list(c.lso().get(), objects.union(&pending).copied().collect())?;
         let mut roots = Tracer::listing();
         self.root_ref().trace(&mut roots);
         reachable_are_listed(&all, roots.take_listed())?;

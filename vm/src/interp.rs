@@ -357,7 +357,7 @@ impl Maatine {
         make_root: impl for<'gc> FnOnce(&maat_gc::Mutation<'gc>) -> State<'gc>,
     ) -> Box<Maatine> {
         let heap = Heap::<Machine>::new_in(&sched.rt.space, sched.rt.config, make_root);
-        let (id, wake) = sched.register(|_| heap.id());
+        let (id, wake) = sched.register(heap.id());
         Box::new(Maatine {
             id,
             heap,
@@ -382,8 +382,7 @@ impl Maatine {
         let rt = &sched.rt;
         let step = heap.mutate_root(|mc, state| {
             let cx = Ctx { mc, mode: rt.world.mode(), stats };
-            let mut run =
-                Run { cx: &cx, program: &rt.program, rt, sched, me: *id, requests, wake, waiting, sent, out, spawned };
+            let mut run = Run { cx: &cx, rt, sched, me: *id, requests, wake, waiting, sent, out, spawned };
             run.slice(state)
         });
         heap.collect_debt();
@@ -461,7 +460,6 @@ fn literal<'gc>(cx: &Ctx<'_, 'gc>, l: Option<&Literal>) -> Value<'gc> {
 /// One slice of execution.
 struct Run<'r, 'a, 'o, 'gc> {
     cx: &'r Ctx<'a, 'gc>,
-    program: &'r Program,
     rt: &'r Runtime,
     sched: &'r Arc<Sched>,
     me: MaatineId,
@@ -533,7 +531,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let Env { globals, consts } = Gc::get(*env);
         let depth = frames.len();
         let frame = frames.last_mut().expect("a running maatine has a frame");
-        let code = &self.program.functions[frame.func as usize].code;
+        let code = &self.rt.program.functions[frame.func as usize].code;
         let consts = &consts[frame.func as usize];
         let (base, mut pc) = (frame.base, frame.pc);
         let mut ran = 0;
@@ -627,7 +625,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         };
         self.release_sections(st, h.sections);
         st.frames.truncate(h.frames);
-        st.set_top(self.program);
+        st.set_top(&self.rt.program);
         // The try body's registers (all above the error's) are dead: clear
         // them so that they keep nothing alive.
         let end = st.top.min(st.regs.len());
@@ -653,7 +651,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// program recovers).
     fn step(&mut self, st: &mut State<'gc>) -> Result<Flow, Raise<'gc>> {
         let frame = *st.frames.last().expect("a running maatine has a frame");
-        let proto = &self.program.functions[frame.func as usize];
+        let proto = &self.rt.program.functions[frame.func as usize];
         let op = proto.code[frame.pc];
         st.frames.last_mut().expect("checked").pc += 1;
         if allocates(op) {
@@ -674,7 +672,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     Slot::write(slot, rt.cx, &rt.rt.table, request, parker, value)
                 })?;
                 if status == LockStatus::Suspended {
-                    return Ok(self.blocked_on_variable(&self.program.globals[g as usize], slot));
+                    return Ok(self.blocked_on_variable(&self.rt.program.globals[g as usize], slot));
                 }
             }
             Op::StoreGlobal(g, s) => Slot::store(env.globals[g as usize], self.cx, st.regs[r(s)]),
@@ -683,7 +681,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 let status =
                     self.global_lock(g, |rt, request, parker| Slot::begin(slot, rt.cx, &rt.rt.table, request, parker))?;
                 if status == LockStatus::Suspended {
-                    return Ok(self.blocked_on_variable(&self.program.globals[g as usize], slot));
+                    return Ok(self.blocked_on_variable(&self.rt.program.globals[g as usize], slot));
                 }
                 st.sections.push((slot, st.frames.len()));
             }
@@ -738,7 +736,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     (Builtin::Native(i), args) => {
                         let host: Vec<HostValue> = args.iter().map(|v| self.to_host(*v)).collect();
                         let native = &self.rt.natives[i as usize];
-                        let result = native(&host).map_err(|e| format!("{}: {e}", self.program.natives[i as usize]))?;
+                        let result =
+                            native(&host).map_err(|e| format!("{}: {e}", self.rt.program.natives[i as usize]))?;
                         self.host_to_value(&result)?
                     }
                     (Builtin::Clock, _) => return Err(format!("clock takes no arguments, got {n}").into()),
@@ -909,7 +908,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         Some(Member::Method(f)) => self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?,
                         _ => {
                             // A field called with arguments: only a method of that name will do.
-                            let info = &self.program.classes[class as usize];
+                            let info = &self.rt.program.classes[class as usize];
                             let Some(&(_, f)) = info.methods.iter().find(|(m, _)| **m == *name) else {
                                 return Err(format!("{} has no field or method `{name}`", info.name).into());
                             };
@@ -932,7 +931,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     .ok_or_else(|| format!("cannot call new on {}", type_name(class_value)))?;
                 // SAFETY: kind CLASS objects are Classes.
                 let index = Gc::get(unsafe { class.downcast::<Class>() }).index;
-                let info = &self.program.classes[index as usize];
+                let info = &self.rt.program.classes[index as usize];
                 let mut fields: Vec<Value<'gc>> = info.defaults.iter().map(|l| literal(self.cx, l.as_ref())).collect();
                 let Const::Names(names) = &proto.consts[k as usize] else { unreachable!("new has a names constant") };
                 for (name, value) in names.iter().zip(&st.regs[r(base)..r(base) + usize::from(n)]) {
@@ -954,7 +953,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 let inst = unsafe { inst.downcast::<Inst<'gc>>() };
                 let class = Gc::get(inst).class;
                 let Some(Member::Field(i)) = self.member(&proto.member_cache[frame.pc], class, name) else {
-                    return Err(format!("{} has no field `{name}`", self.program.classes[class as usize].name).into());
+                    return Err(
+                        format!("{} has no field `{name}`", self.rt.program.classes[class as usize].name).into()
+                    );
                 };
                 Inst::set(inst, self.cx, i as usize, st.regs[r(v)]).map_err(|e| e.to_string())?;
             }
@@ -971,7 +972,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let mut request = self
             .requests
             .remove(&g)
-            .unwrap_or_else(|| LockRequest::new(self.me, self.program.globals[g as usize].as_str()));
+            .unwrap_or_else(|| LockRequest::new(self.me, self.rt.program.globals[g as usize].as_str()));
         let status = lock(self, &mut request, &MaatineParker(self.wake)).map_err(|d| d.to_string())?;
         if status == LockStatus::Suspended {
             self.requests.insert(g, request);
@@ -993,7 +994,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// The function and line of the instruction running.
     fn location(&self, st: &State<'gc>) -> (&str, u32) {
         let f = st.frames.last().expect("a running maatine has a frame");
-        let proto = &self.program.functions[f.func as usize];
+        let proto = &self.rt.program.functions[f.func as usize];
         (&proto.name, proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0))
     }
 
@@ -1052,7 +1053,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         base: usize,
         n: usize,
     ) -> OpResult<Value<'gc>> {
-        let callee = &self.program.functions[f as usize];
+        let callee = &self.rt.program.functions[f as usize];
         if n != usize::from(callee.params) {
             return Err(format!("{} expects {} argument(s), got {n}", callee.name, callee.params));
         }
@@ -1068,7 +1069,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         }
         let (env, program) = (st.env, &self.sched.rt.program);
         let bits: Vec<u64> = args.iter().map(|v| v.to_bits()).collect();
-        let child = Maatine::start(self.sched, |mc| {
+        let child = Maatine::start(self.sched, |_| {
             // SAFETY: the environment, the closure and the arguments are
             // shared (or immediate values): global objects any heap may refer
             // to. The new heap's root refers to them from here on, and no
@@ -1079,7 +1080,6 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 let args: Vec<Value> = bits.iter().map(|b| Value::from_raw_bits(*b)).collect();
                 (env, closure, args)
             };
-            let _ = mc;
             State::calling(program, env, f, closure, &args)
         });
         let handle = Handle::alloc(self.cx, Arc::clone(&child.cell));
@@ -1114,9 +1114,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     fn join_all(&mut self, st: &mut State<'gc>, a: usize, count: usize) -> Result<Flow, Raise<'gc>> {
         // SAFETY: the compiler puts the array of handles there.
         let handles = unsafe { object_of(st.regs[a], kind::ARRAY).expect("an array of handles").downcast() };
-        let handles = Array::snapshot(handles, self.cx);
+        // One handle at a time: this instruction runs again after every
+        // wake-up, so copying the array here would cost O(n²) for `ma for`.
         let mut i = st.regs[count].as_num().unwrap_or(0.0) as usize;
-        while let Some(h) = handles.get(i) {
+        while let Ok(h) = Array::get(handles, self.cx, i as f64) {
             // SAFETY: the compiler pushes handles only.
             let handle = Gc::get(unsafe { h.as_object().expect("a handle").downcast::<Handle>() });
             match self.join(st, handle) {
@@ -1265,7 +1266,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         if let Some(member) = cache.get(class) {
             return Some(member);
         }
-        let info = &self.program.classes[class as usize];
+        let info = &self.rt.program.classes[class as usize];
         let member = match info.fields.iter().position(|f| **f == *name) {
             Some(i) => Member::Field(i as u32),
             None => Member::Method(info.methods.iter().find(|(m, _)| **m == *name)?.1),
@@ -1277,7 +1278,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// The prelude function implementing `recv.name`, if any.
     fn prelude_method(&self, recv: Value<'gc>, name: &str) -> Option<u32> {
         let kind = recv.as_object()?.kind();
-        self.program.methods.iter().find(|(k, n, _)| *k == kind && n == name).map(|&(_, _, f)| f)
+        self.rt.program.methods.iter().find(|(k, n, _)| *k == kind && n == name).map(|&(_, _, f)| f)
     }
 
     /// A value as the embedder sees it (a deep copy of arrays and maps).
@@ -1357,7 +1358,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         n: usize,
         ret: usize,
     ) -> OpResult<()> {
-        let callee = &self.program.functions[f as usize];
+        let callee = &self.rt.program.functions[f as usize];
         if n != usize::from(callee.params) {
             return Err(format!("{} expects {} argument(s), got {n}", callee.name, callee.params));
         }
@@ -1373,7 +1374,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         // a collection during the call never meets a freed object.
         st.regs[base + n..need].fill(Value::nil());
         st.frames.push(Frame { func: f, base, pc: 0, ret, closure });
-        st.set_top(self.program);
+        st.set_top(&self.rt.program);
         Ok(())
     }
 
@@ -1388,7 +1389,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             st.result = value;
             return Flow::Done;
         }
-        st.set_top(self.program);
+        st.set_top(&self.rt.program);
         st.regs[frame.ret] = value;
         Flow::Next
     }
@@ -1591,7 +1592,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 if let Some(i) = object_of(v, kind::INST) {
                     // SAFETY: kind INST objects are Insts.
                     let inst = unsafe { i.downcast::<Inst<'gc>>() };
-                    let class = &self.program.classes[Gc::get(inst).class as usize];
+                    let class = &self.rt.program.classes[Gc::get(inst).class as usize];
                     let parts: Vec<String> = (0..class.fields.len())
                         .map(|f| format!("{}: {}", class.fields[f], self.show(Inst::get(inst, self.cx, f))))
                         .collect();
@@ -1600,7 +1601,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 if let Some(c) = object_of(v, kind::CLASS) {
                     // SAFETY: kind CLASS objects are Classes.
                     let index = Gc::get(unsafe { c.downcast::<Class>() }).index;
-                    return format!("class {}", self.program.classes[index as usize].name);
+                    return format!("class {}", self.rt.program.classes[index as usize].name);
                 }
                 type_name(v).to_owned()
             }

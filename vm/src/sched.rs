@@ -97,7 +97,6 @@ struct WorkerCx<'a, 'o> {
 /// The scheduler of one run.
 pub(crate) struct Sched {
     pub(crate) rt: Runtime,
-    threads: usize,
     injector: Injector<Box<Maatine>>,
     stealers: Vec<Stealer<Box<Maatine>>>,
     idle: Idle,
@@ -121,7 +120,6 @@ impl Sched {
         let workers: Vec<_> = (0..threads.max(1)).map(|_| Worker::new_fifo()).collect();
         let sched = Sched {
             rt,
-            threads: workers.len(),
             injector: Injector::new(),
             stealers: workers.iter().map(Worker::stealer).collect(),
             idle: Idle::new(),
@@ -139,10 +137,9 @@ impl Sched {
 
     /// A fresh maatine id and its cells; the maatine counts as live and
     /// active from here on (it is queued by [`Sched::enqueue`]).
-    pub(crate) fn register(self: &Arc<Self>, heap_of: impl FnOnce(MaatineId) -> u32) -> (MaatineId, Arc<WakeCell>) {
+    pub(crate) fn register(self: &Arc<Self>, heap: u32) -> (MaatineId, Arc<WakeCell>) {
         let id = MaatineId::new(self.next_id.fetch_add(1, Ordering::Relaxed)).expect("ids start at 1");
         let wake = WakeCell::new(Arc::downgrade(self));
-        let heap = heap_of(id);
         lock(&self.registry).insert(id, Registered { heap, wake: Arc::clone(&wake) });
         // SeqCst: the counts take part in the deadlock check's reasoning.
         self.live.fetch_add(1, Ordering::SeqCst);
@@ -273,7 +270,7 @@ impl Sched {
             return;
         }
         let mut woke_pool = false;
-        if self.threads > 1 && !self.rt.world.mode().is_multi() {
+        if self.stealers.len() > 1 && !self.rt.world.mode().is_multi() {
             let stopped = w.p.stop_world();
             if self.live.load(Ordering::SeqCst) > 1 {
                 stopped.set_thread_mode(Mode::Multi);
@@ -283,7 +280,8 @@ impl Sched {
             (w.start_pool)();
         }
         spawned.into_iter().for_each(|m| w.local.push(m));
-        // Workers that slept while only the first could steal look again.
+        // On the switch to multi-threaded mode a burst of maatines is queued
+        // at once (and the pool may just have started): every worker looks.
         if woke_pool { self.idle.notify_all() } else { self.notify() }
     }
 
