@@ -238,3 +238,26 @@ fn misuse_of_maatines_and_channels_is_a_clear_error() {
     let orphan = result.expect_err("the orphan's error is reported");
     assert!(orphan.contains("uncaught: lost") && orphan.contains("was never joined"), "{orphan}");
 }
+
+#[test]
+fn gc_collect_in_one_maatine_collects_while_others_hold_shared_data() {
+    let src = "
+        our board = [];
+        fn fill(k) {
+            for ^200 -> i { board.push([k, i]); }
+            GC.collect;
+            let sum = 0;
+            for board -> pair { sum += pair[1]; }
+            return sum;
+        }
+        let hs = [];
+        for ^8 -> k { hs.push(ma fill(k)); }
+        for hs -> h { assert(h.join >= 19900); }
+        board = nil;
+        GC.collect;
+        let stats = GC.stats;
+        say stats[\"collections\"] > 0;";
+    for threads in [1, 2, 4] {
+        assert_eq!(run_ok(src, threads, Config::default()), "true\n", "{threads} thread(s)");
+    }
+}
