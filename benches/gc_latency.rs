@@ -13,7 +13,7 @@
 
 use std::time::Instant;
 
-use maat_gc::{Config, Gc, Global, Heap, Mode, PauseHistogram, RefLock, Root, Space, Trace};
+use maat_gc::{Config, Gc, Global, Heap, Mode, PauseHistogram, RefLock, Root, Space, Sweep, Trace};
 
 /// A 1 KiB object with no references (its bytes are only there to be big).
 #[derive(Trace)]
@@ -81,18 +81,28 @@ fn shared(mode: Mode, window: usize, replacements: usize) -> Outcome {
             let w = unsafe { mc.global(&global) };
             let new = mc.alloc(blob(i));
             mc.share(new);
-            // SAFETY: as in `local`.
-            unsafe { Gc::write_forward(mc, w, new) }.borrow_mut()[i % window] = new;
+            // SAFETY: as in `local`; the replaced blob goes through the
+            // deletion barrier.
+            let old = std::mem::replace(&mut unsafe { Gc::write_forward(mc, w, new) }.borrow_mut()[i % window], new);
+            mc.deletion_barrier(w.into(), old.into());
         });
+        // The heap's safe point: its local steps, and its part of a shared
+        // collection in progress (its contribution, then some tracing).
         heap.collect_debt();
         since_shared += 1;
-        // Shared pacing: collect once the shared garbage equals the window.
-        if since_shared == window {
+        // Shared pacing, as the VM's scheduler does: start once the shared
+        // garbage equals the window, finish once nothing is left to trace.
+        // Both are stopped-world points (here trivially: one heap), whose
+        // pauses the space records; the LSO is swept at the heap's safe points.
+        if space.shared_marking() {
+            if space.shared_marking_settled() {
+                // SAFETY: the space's only heap is between mutations.
+                unsafe { space.finish_shared_collection(Sweep::Lazily) };
+            }
+        } else if since_shared >= window {
             since_shared = 0;
-            // SAFETY: the space's only heap is between mutations. Lazily, as
-            // the VM's scheduler does: the heap sweeps its LSO at its safe
-            // points.
-            unsafe { space.collect_shared_lazily() };
+            // SAFETY: as above; the window's type is only used by this thread.
+            unsafe { space.start_shared_collection() };
         }
     }
     let seconds = start.elapsed().as_secs_f64();

@@ -98,10 +98,35 @@ impl<'gc> crate::Mutation<'gc> {
 
     /// The forward barrier for such an object: call it before storing
     /// `value` into an existing slot of `container` in place (what
-    /// [`Gc::write_forward`](crate::Gc::write_forward) does). Any other
+    /// [`Gc::write_forward`](crate::Gc::write_forward) does), and report the
+    /// reference it replaces with [`Mutation::deletion_barrier`]. Any other
     /// change needs [`Mutation::backward_barrier`](crate::Mutation::backward_barrier) first.
     pub fn forward_barrier(&self, container: GcAny<'gc>, value: GcAny<'gc>) {
         self.collector.barrier_forward(container.header_ptr(), value.header_ptr());
+    }
+
+    /// The deletion barrier: `removed` was overwritten in, or taken out of,
+    /// `container` without moving its other references (a slot replaced,
+    /// the last element popped, a map entry replaced or deleted). While a
+    /// shared collection marks, a reference removed from a global container
+    /// is shaded: a heap that already contributed may hold it now (see
+    /// [`crate::shared`]). Call it for every reference such a change
+    /// removes, whether the object is global or not (it checks).
+    #[inline]
+    pub fn deletion_barrier(&self, container: GcAny<'gc>, removed: GcAny<'gc>) {
+        if container.header().is_global() {
+            self.collector.shade_if_marking(removed.header_ptr());
+        }
+    }
+
+    /// `gc` is handed to another heap outside any global container's
+    /// barriers (through a channel's queue, as a maatine's result or
+    /// arguments held outside the GC): while a shared collection marks, a
+    /// global `gc` is shaded. [`Mutation::share`](crate::Mutation::share) and
+    /// [`Mutation::transfer`](crate::Mutation::transfer) already do it.
+    #[inline]
+    pub fn hand_off(&self, gc: GcAny<'gc>) {
+        self.collector.shade_if_marking(gc.header_ptr());
     }
 }
 

@@ -190,7 +190,14 @@ pub(crate) struct Collector {
     torture: Cell<bool>,
     trace: Cell<bool>,
     pub(crate) cycle: Cell<CycleLog>,
-    stats: RefCell<Stats>,
+    /// Inside `collect_debt`: pauses are summed into one (`Some`) instead
+    /// of recorded one by one.
+    batch: Cell<Option<bool>>,
+    /// The shared cycle (`SharedCycle::epoch`) this heap last contributed to.
+    pub(crate) contributed: Cell<u64>,
+    /// Bytes allocated when this heap last did its part of a shared marking.
+    pub(crate) shared_paid: Cell<u64>,
+    pub(crate) stats: RefCell<Stats>,
 }
 
 /// What the trace line of a cycle reports.
@@ -232,6 +239,9 @@ impl Collector {
             torture: Cell::new(false),
             trace: Cell::new(false),
             cycle: Cell::new(CycleLog::default()),
+            batch: Cell::new(None),
+            contributed: Cell::new(0),
+            shared_paid: Cell::new(0),
             stats: RefCell::new(Stats::default()),
         }
     }
@@ -359,7 +369,10 @@ impl Collector {
     pub(crate) fn barrier_back(&self, h: NonNull<Header>) {
         // SAFETY: the caller holds a Gc to it within a mutation: it is live.
         let header = unsafe { h.as_ref() };
-        if !header.is_black() || header.is_global() {
+        if header.is_global() {
+            return self.shared_barrier_back(h);
+        }
+        if !header.is_black() {
             return;
         }
         header.set_gray();
@@ -401,10 +414,24 @@ impl Collector {
 
     // ----- entry points (safe points) --------------------------------------
 
-    /// Pays the allocation debt: steps while it is positive (or a full
-    /// collection per call in torture mode), and enforces the heap limit.
+    /// A safe point: sweeps part of the pending LSO, pays the allocation
+    /// debt, and does this heap's part of a shared marking in progress. All
+    /// of it is recorded as one pause, if anything was done.
     pub(crate) fn collect_debt(&self, root: RootTracer<'_>) {
-        self.sweep_pending(LAZY_SWEEP);
+        let started = Instant::now();
+        self.batch.set(Some(false));
+        let swept = self.sweep_pending(LAZY_SWEEP).0 > 0;
+        self.pay_debt(root);
+        let shared = self.shared_part(root);
+        let stepped = self.batch.take() == Some(true);
+        if swept || shared || stepped {
+            self.stats.borrow_mut().pauses.record(started.elapsed());
+        }
+    }
+
+    /// Steps while the debt is positive (or a full collection in torture
+    /// mode), and enforces the heap limit.
+    fn pay_debt(&self, root: RootTracer<'_>) {
         if self.torture.get() || self.over_limit() {
             self.collect_full(root);
             self.out_of_memory.set(self.over_limit());
@@ -655,12 +682,20 @@ impl Collector {
         self.lso.set(Some(obj));
     }
 
+    /// Frees an unlinked, unreachable object. A global one left this heap's
+    /// count of bytes in use when it became global (see `leave_local`), so
+    /// only the statistics see it go.
     pub(crate) fn free(&self, obj: NonNull<Header>) {
         // SAFETY: `obj` was just unlinked and is unreachable (dead white).
-        let vtable = unsafe { obj.as_ref() }.vtable();
+        let h = unsafe { obj.as_ref() };
+        let vtable = h.vtable();
         // SAFETY: still live until `free` below.
-        let owned = unsafe { (vtable.heap_size)(obj) };
-        self.account(-((vtable.size + owned) as isize));
+        let bytes = vtable.size + unsafe { (vtable.heap_size)(obj) };
+        if h.is_global() {
+            self.stats.borrow_mut().bytes_freed += bytes as u64;
+        } else {
+            self.account(-(bytes as isize));
+        }
         self.stats.borrow_mut().objects_freed += 1;
         // SAFETY: unlinked, unreachable, freed exactly once.
         unsafe { (vtable.free)(obj) };
@@ -692,28 +727,32 @@ impl Collector {
         self.pending.set(self.lso.take());
     }
 
-    /// Sweeps up to `max` objects of the pending LSO: black ones survived the
-    /// shared collection and go back to the LSO repainted, the others are
-    /// freed (their bytes leave the space's count of global bytes).
-    pub(crate) fn sweep_pending(&self, max: usize) {
-        let mut freed = 0;
+    /// Sweeps up to `max` objects of the pending LSO: those with the last
+    /// shared cycle's mark survived it and go back to the LSO (keeping the
+    /// mark, white for the next cycle), the others are freed (their bytes
+    /// leave the space's count of global bytes). Returns how many objects
+    /// and box bytes it freed.
+    pub(crate) fn sweep_pending(&self, max: usize) -> (u64, usize) {
+        let mark = self.space().inner.cycle.mark();
+        let (mut freed, mut bytes) = (0, 0);
         for _ in 0..max {
             let Some(obj) = self.pending.get() else { break };
             // SAFETY: objects on the pending list are live until freed here.
             let h = unsafe { obj.as_ref() };
             self.pending.set(h.next());
-            if h.colour() == crate::header::BLACK {
-                h.set_white(crate::header::SHARED_WHITE);
+            if h.colour() == mark {
                 h.next_link().set(self.lso.get());
                 self.lso.set(Some(obj));
             } else {
-                freed += h.vtable().size;
+                bytes += h.vtable().size;
+                freed += 1;
                 self.free(obj);
             }
         }
-        if freed > 0 {
-            self.space().sub_global_bytes(freed);
+        if bytes > 0 {
+            self.space().sub_global_bytes(bytes);
         }
+        (freed, bytes)
     }
 
     /// A full collection whose tracer records the global objects it meets:
@@ -738,7 +777,10 @@ impl Collector {
     // ----- cycle bookkeeping --------------------------------------------------
 
     pub(crate) fn record_pause(&self, pause: Duration) {
-        self.stats.borrow_mut().pauses.record(pause);
+        match self.batch.get() {
+            Some(_) => self.batch.set(Some(true)),
+            None => self.stats.borrow_mut().pauses.record(pause),
+        }
         let mut log = self.cycle.get();
         log.longest_step = log.longest_step.max(pause);
         log.steps += 1;

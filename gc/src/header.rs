@@ -53,10 +53,24 @@
 //! | `SHARED \| SENT` | transferred | the holder named by `owner` |
 //! | `FROZEN` (± `SHARED`) | frozen | anyone, read only |
 //!
+//! # Colours of global objects (the shared collection's)
+//!
 //! A shared or frozen object is *global*: its colour belongs to the shared
 //! collection, not to its heap's. Local collections neither colour nor
-//! traverse nor free it; it is `SHARED_WHITE` between shared collections (set
-//! when it becomes global) and black only while a shared collection marks.
+//! traverse nor free it. Each shared cycle has its *mark*, `BLACK` and
+//! `MARK1` in turn (see [`crate::shared`]); during that cycle's marking:
+//!
+//! | colour | meaning |
+//! | --- | --- |
+//! | the cycle's mark | reached, and traced completely (or a leaf) |
+//! | none (gray) | reached, waiting in the shared gray queue or traced in part |
+//! | anything else | not reached yet: white (`SHARED_WHITE`, given when it became global, or the previous cycle's mark) |
+//!
+//! Shading (white to gray, or to the mark for a leaf) is a CAS, since
+//! barriers of several threads may shade one object: only the winner queues
+//! it. The survivors of a sweep keep the mark, which means white again once
+//! the next cycle flips it: nothing is repainted. Gray never outlives a
+//! marking.
 
 use crate::shim::{AtomicU8, AtomicU32, Ordering};
 use core::cell::Cell;
@@ -72,6 +86,8 @@ pub(crate) const WHITE0: u8 = 1 << 0;
 pub(crate) const SHARED_WHITE: u8 = WHITE0;
 pub(crate) const WHITE1: u8 = 1 << 1;
 pub(crate) const BLACK: u8 = 1 << 2;
+/// The shared collection's mark in every other cycle (`BLACK` in the rest).
+pub(crate) const MARK1: u8 = 1 << 3;
 pub(crate) const WHITES: u8 = WHITE0 | WHITE1;
 
 /// An object's generation (generational mode).
@@ -252,6 +268,34 @@ impl Header {
     /// Paints the object with `white` (one of `WHITE0`, `WHITE1`).
     pub(crate) fn set_white(&self, white: u8) {
         self.colour.store(white, Ordering::Relaxed);
+    }
+
+    /// Paints a global object with the shared cycle's `mark`.
+    pub(crate) fn set_mark(&self, mark: u8) {
+        self.colour.store(mark, Ordering::Relaxed);
+    }
+
+    /// Shades a global object for the shared marking whose mark is `mark`:
+    /// a white one becomes gray, or marked at once if it is a leaf. Returns
+    /// whether this call made it gray, so that the caller queues it (exactly
+    /// one caller does, however many threads shade it at once).
+    ///
+    /// Relaxed: the CAS only elects who queues the object; the queue's
+    /// mutex orders the hand-over, and the object's contents are read under
+    /// its own synchronization (see `Trace`).
+    #[inline]
+    pub(crate) fn shade(&self, mark: u8) -> bool {
+        let to = if self.vtable.leaf { mark } else { 0 };
+        let mut colour = self.colour.load(Ordering::Relaxed);
+        loop {
+            if colour == 0 || colour == mark {
+                return false;
+            }
+            match self.colour.compare_exchange_weak(colour, to, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return to == 0,
+                Err(now) => colour = now,
+            }
+        }
     }
 
     /// Shared or frozen: outside local collection, in the shared domain.

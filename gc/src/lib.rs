@@ -24,6 +24,7 @@ mod header;
 mod heap;
 mod ptr;
 pub mod share;
+pub mod shared;
 mod shim;
 pub mod space;
 mod stats;
@@ -38,6 +39,7 @@ pub use heap::{Config, Heap, Root};
 /// `#[derive(Trace)]`: traces every field; see [`maat_gc_derive`].
 pub use maat_gc_derive::Trace;
 pub use ptr::{Frozen, Gc, Lock, Mutation, OutOfMemory, RefLock, Write};
+pub use shared::Sweep;
 pub use space::{Global, Space};
 pub use stats::{CollectionKind, Collections, PauseHistogram, Stats};
 pub use trace::{Trace, Tracer};

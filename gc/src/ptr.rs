@@ -193,7 +193,10 @@ impl<'gc, T: 'gc> Gc<'gc, T> {
     /// only store `value` into a slot of `gc` that already existed (for
     /// example `vec[i] = value`): no insertion, removal, reordering or other
     /// store. Large containers are traced in parts, and only the backward
-    /// barrier makes the collector start such an object over.
+    /// barrier makes the collector start such an object over. The reference
+    /// the slot held before must be passed to
+    /// [`Mutation::deletion_barrier`] (a shared collection marking while
+    /// heaps run needs it when `gc` is global).
     ///
     /// # Panics
     ///
@@ -320,7 +323,9 @@ impl<T: Copy> Write<Lock<T>> {
 }
 
 // SAFETY: traces the current value; collections run between mutations, so
-// nothing writes the cell while it is traced.
+// nothing writes the cell while it is traced. Not synchronized: a `Lock`
+// inside a global object must only be written by the threads of a space
+// whose heaps run on one thread (see `Tracer::is_concurrent`).
 unsafe impl<T: Trace + Copy> Trace for Lock<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     fn trace(&self, t: &mut Tracer) {
@@ -360,7 +365,7 @@ impl<T> Write<RefLock<T>> {
 }
 
 // SAFETY: traces the current value; collections run between mutations, so no
-// borrow is outstanding while it is traced.
+// borrow is outstanding while it is traced. Not synchronized: as for `Lock`.
 unsafe impl<T: Trace> Trace for RefLock<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     fn trace(&self, t: &mut Tracer) {

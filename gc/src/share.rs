@@ -80,6 +80,9 @@ impl Collector {
             true
         });
         self.count_global(flag, marked);
+        // Insertion barrier: `start` (global now) is about to be stored or
+        // handed somewhere a heap that contributed may find it.
+        self.shade_if_marking(start);
         marked
     }
 
@@ -100,11 +103,22 @@ impl Collector {
     }
 
     /// An unshared object becomes global: it leaves the local colour domain
-    /// (see `header`) and counts toward the space's shared pacing.
+    /// (see `header`), and its bytes leave this heap's pacing (which only
+    /// counts what local collections can free) for the space's shared
+    /// pacing. During a shared marking it is shaded: it may refer to global
+    /// objects that only this heap's unshared objects held until now.
     pub(crate) fn leave_local(&self, header: &Header) {
         if !header.is_global() {
             header.set_white(SHARED_WHITE);
-            self.space().add_global_bytes(header.vtable().size);
+            let vtable = header.vtable();
+            // SAFETY: a live object (the caller holds it).
+            let owned = unsafe { (vtable.heap_size)(NonNull::from(header)) };
+            self.total.set(self.total.get().saturating_sub(vtable.size + owned));
+            self.space().add_global_bytes(vtable.size);
+            let cycle = &self.space().inner.cycle;
+            if cycle.marking() {
+                cycle.shade(NonNull::from(header));
+            }
         }
     }
 }

@@ -19,7 +19,12 @@ use crate::header::Header;
 ///
 /// `trace` must report every [`Gc`](crate::Gc) reachable from `self` without
 /// passing through another GC object: a reference it misses may be freed
-/// while still in use. It must not allocate or mutate GC objects. If
+/// while still in use. It must not allocate or mutate GC objects. When the
+/// tracer [`is_concurrent`](Tracer::is_concurrent) (a shared collection
+/// started with [`Space::start_shared_collection`](crate::Space::start_shared_collection)
+/// marking while heaps run), another thread may be writing the value: a type
+/// whose values can be global in such a space must then synchronize with
+/// its writers (take the lock they take). If
 /// `NEEDS_TRACE` is false the type must hold no `Gc` at all. A `Drop` impl of
 /// a traced type must not dereference the `Gc`s it holds: objects of one
 /// sweep are freed in no particular order.
@@ -74,6 +79,14 @@ pub struct Tracer {
     found: Vec<NonNull<Header>>,
 }
 
+/// How a shared tracer colours: the cycle's mark, and whether mutators run
+/// meanwhile.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SharedMarking {
+    pub(crate) mark: u8,
+    pub(crate) concurrent: bool,
+}
+
 /// Which objects a tracer marks.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -85,7 +98,7 @@ enum Mode {
     LocalReporting,
     /// The shared collection: marks objects reachable from shared roots,
     /// which are all shared or frozen (Invariant S).
-    Shared,
+    Shared(SharedMarking),
     /// Records what it is shown, colouring nothing (the verifier, `share`).
     List,
 }
@@ -116,8 +129,17 @@ impl Tracer {
     }
 
     /// A tracer for the shared collection.
-    pub(crate) fn shared() -> Self {
-        Tracer { mode: Mode::Shared, ..Tracer::new() }
+    pub(crate) fn shared(marking: SharedMarking) -> Self {
+        Tracer { mode: Mode::Shared(marking), ..Tracer::new() }
+    }
+
+    /// Whether this tracer runs while mutators may write the objects it
+    /// traces (a heap's part of a shared marking, at its own safe point):
+    /// then a type that can be shared must synchronize its `trace` with its
+    /// writers (the VM's objects take their lock). Otherwise nothing writes
+    /// them meanwhile.
+    pub fn is_concurrent(&self) -> bool {
+        matches!(self.mode, Mode::Shared(SharedMarking { concurrent: true, .. }))
     }
 
     /// A tracer that records the references it is shown without marking.
@@ -155,19 +177,18 @@ impl Tracer {
         self.work += REFERENCE_COST;
         match self.mode {
             Mode::List => self.gray.push(header),
-            Mode::Shared => {
-                if h.is_white() {
-                    self.reach(header, h);
+            Mode::Shared(marking) => {
+                if h.shade(marking.mark) {
+                    self.gray.push(header);
                 }
             }
             Mode::Local | Mode::LocalReporting => {
-                if !h.is_white() {
-                    return;
-                }
-                if !h.is_global() {
+                if h.is_global() {
+                    if self.mode == Mode::LocalReporting {
+                        self.found.push(header);
+                    }
+                } else if h.is_white() {
                     self.reach(header, h);
-                } else if self.mode == Mode::LocalReporting {
-                    self.found.push(header);
                 }
             }
         }
@@ -182,6 +203,14 @@ impl Tracer {
         } else {
             h.set_gray();
             self.gray.push(header);
+        }
+    }
+
+    /// Adds an object to traverse (from a shared queue).
+    pub(crate) fn queue(&mut self, gray: Gray) {
+        match gray.from {
+            0 => self.gray.push(gray.header),
+            from => self.pending.push((gray.header, from)),
         }
     }
 
@@ -207,9 +236,12 @@ impl Tracer {
     /// children, counts work, and queues the rest if it traces in parts. A
     /// local tracer skips objects that became shared or frozen while gray.
     pub(crate) fn traverse(&mut self, gray: Gray) {
+        if let Mode::Shared(marking) = self.mode {
+            return self.traverse_shared(gray, marking.mark);
+        }
         // SAFETY: gray objects are live (they were reached this cycle).
         let h = unsafe { gray.header.as_ref() };
-        if self.mode != Mode::Shared && h.is_global() {
+        if h.is_global() {
             return;
         }
         let vtable = h.vtable();
@@ -222,6 +254,45 @@ impl Tracer {
         if let Some(next) = unsafe { (vtable.trace_part)(gray.header, self, gray.from) } {
             self.pending.push((gray.header, next));
         }
+    }
+
+    /// Traverses (part of) a global object for the shared marking. It stays
+    /// gray until its last part: a mutator that rearranges a gray object
+    /// traces it whole first (see `shared`), and one another thread already
+    /// marked is skipped.
+    fn traverse_shared(&mut self, gray: Gray, mark: u8) {
+        // SAFETY: gray objects are live: nothing is freed while marking.
+        let h = unsafe { gray.header.as_ref() };
+        if h.colour() == mark {
+            return;
+        }
+        if gray.from == 0 {
+            self.work += h.vtable().size;
+            self.traversed += 1;
+        }
+        // SAFETY: the vtable belongs to this object's type.
+        match unsafe { (h.vtable().trace_part)(gray.header, self, gray.from) } {
+            Some(next) => self.pending.push((gray.header, next)),
+            None => h.set_mark(mark),
+        }
+    }
+
+    /// Traverses a global object whole, now, and marks it (the barrier of
+    /// a mutator about to change it while a shared marking runs).
+    pub(crate) fn traverse_whole(&mut self, header: NonNull<Header>, mark: u8) {
+        // SAFETY: the caller holds a handle to it: live.
+        let h = unsafe { header.as_ref() };
+        self.work += h.vtable().size;
+        // SAFETY: the vtable belongs to this object's type.
+        unsafe { (h.vtable().trace)(header, self) };
+        h.set_mark(mark);
+    }
+
+    /// Everything still to traverse, emptied (a shared step hands it back
+    /// to the space's queue).
+    pub(crate) fn take_grays(&mut self) -> impl Iterator<Item = Gray> + '_ {
+        let pending = self.pending.drain(..).map(|(header, from)| Gray { header, from });
+        self.gray.drain(..).map(Gray::whole).chain(pending)
     }
 
     /// Work done since the last call, in bytes traversed.

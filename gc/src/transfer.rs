@@ -73,6 +73,7 @@ impl<'gc> Mutation<'gc> {
             true
         });
         self.collector.count_global(Flags::SHARED, moved);
+        self.collector.shade_if_marking(gc.header_ptr());
         Ok(moved)
     }
 

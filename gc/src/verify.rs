@@ -10,8 +10,7 @@
 //!   (no dangling reference, no unshared object of another heap);
 //! - Invariant S: everything a shared object refers to is shared or frozen,
 //!   everything a frozen object refers to is frozen;
-//! - global objects keep the shared collection's white between shared
-//!   collections;
+//! - no global object is gray outside a shared marking;
 //! - colours are consistent with the phase: in `Pause` every object has the
 //!   current white; while marking no black object points to a white one,
 //!   and every gray object is waiting to be traversed; while sweeping no
@@ -22,7 +21,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use crate::collector::{Collector, Mode, Phase};
-use crate::header::{Age, Flags, Header, SHARED_WHITE, WHITES};
+use crate::header::{Age, Flags, Header, WHITES};
 use crate::heap::{Heap, Root};
 use crate::share::children;
 use crate::trace::{Trace, Tracer};
@@ -69,11 +68,7 @@ impl<R: Root> Heap<R> {
                 return fail(format!("{} owned by heap {} is on heap {}", name(header), header.owner(), c.id()));
             }
             if header.is_global() {
-                // The last lazy shared collection's survivors stay black until
-                // this heap sweeps them.
-                if !(pending.contains(&h) && header.colour() == crate::header::BLACK) {
-                    check_global(h, header)?;
-                }
+                check_global(h, header, c.space().shared_marking())?;
             } else if objects.contains(&h) {
                 check_colour(c, h, header)?;
             } else {
@@ -119,9 +114,9 @@ fn reachable_are_listed(objects: &HashSet<NonNull<Header>>, roots: Vec<NonNull<H
 }
 
 /// Invariant S and the shared colour of a global object.
-fn check_global(h: NonNull<Header>, header: &Header) -> Result<(), VerifyError> {
-    if header.colour() != SHARED_WHITE {
-        return fail(format!("global {} has colour {:#b} outside a shared collection", name(header), header.colour()));
+fn check_global(h: NonNull<Header>, header: &Header, marking: bool) -> Result<(), VerifyError> {
+    if header.is_gray() && !marking {
+        return fail(format!("global {} is gray outside a shared marking", name(header)));
     }
     let required = if header.flags().contains(Flags::FROZEN) { Flags::FROZEN } else { Flags::SHARED | Flags::FROZEN };
     for child in children(h) {

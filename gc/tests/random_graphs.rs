@@ -8,7 +8,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use common::{Graph as G, Node, link, live, reset_live};
-use maat_gc::{Config, Gc, Heap, Mode, Mutation, Params, Space};
+use maat_gc::{Config, Gc, Heap, Mode, Mutation, Params, Space, Sweep};
 use proptest::prelude::*;
 
 fn node<'gc>(mc: &Mutation<'gc>, id: u64) -> Gc<'gc, Node<'gc>> {
@@ -34,6 +34,11 @@ enum Op {
     CollectShared,
     /// A shared collection whose LSO sweep the heap does at its safe points.
     CollectSharedLazily,
+    /// Starts a shared collection that marks while the heap runs (its
+    /// part at `CollectDebt`).
+    StartShared,
+    /// Finishes it, sweeping now or lazily.
+    FinishShared(bool),
     SetMode(Mode),
 }
 
@@ -51,6 +56,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Collect),
         1 => Just(Op::CollectShared),
         1 => Just(Op::CollectSharedLazily),
+        2 => Just(Op::StartShared),
+        1 => any::<bool>().prop_map(Op::FinishShared),
         1 => prop_oneof![Just(Mode::Incremental), Just(Mode::Generational)].prop_map(Op::SetMode),
     ]
 }
@@ -157,8 +164,13 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
             let e = e % edges.len();
             edges[e] = b;
             store_edge(heap, model, a, b, |mc, a, b| {
-                // SAFETY: one existing slot replaced in place.
-                unsafe { Gc::write_forward(mc, a, b) }.project(|n| &n.edges).borrow_mut()[e] = b;
+                // SAFETY: one existing slot replaced in place; the reference
+                // it held goes through the deletion barrier.
+                let old = core::mem::replace(
+                    &mut unsafe { Gc::write_forward(mc, a, b) }.project(|n| &n.edges).borrow_mut()[e],
+                    b,
+                );
+                mc.deletion_barrier(a.into(), old.into());
             });
         }
         Op::Share(n) => {
@@ -178,6 +190,12 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
         Op::CollectShared => unsafe { space.collect_shared() },
         // SAFETY: as above.
         Op::CollectSharedLazily => unsafe { space.collect_shared_lazily() },
+        // SAFETY: as above.
+        Op::StartShared => unsafe { space.start_shared_collection() },
+        // SAFETY: as above.
+        Op::FinishShared(lazy) => unsafe {
+            space.finish_shared_collection(if lazy { Sweep::Lazily } else { Sweep::Now })
+        },
         Op::SetMode(mode) => heap.set_mode(mode),
     }
 }

@@ -1,0 +1,494 @@
+//! The shared collection: marking a space's global objects (shared, frozen,
+//! transferred) while the heaps' mutators run, and sweeping the unreachable
+//! ones.
+//!
+//! # The cycle
+//!
+//! ```text
+//!   idle ──start (world stopped)──▶ marking ──finish (world stopped)──▶ idle, LSOs swept lazily
+//! ```
+//!
+//! 1. *start*, with the world stopped, in time proportional to the number of
+//!    heaps and global roots: the previous cycle's lazy sweeps finish, the
+//!    mark flips (see the colours in [`crate::header`]), every heap owes a
+//!    contribution, the global roots are shaded, `marking` is set.
+//! 2. *marking*, while mutators run:
+//!    - *contribution*: each heap, at its next safe point, completes a full
+//!      local collection whose tracer reports the global objects its root
+//!      and unshared objects refer to, and shades them. Its roots are never
+//!      scanned again this cycle.
+//!    - *tracing*: at each safe point a heap also traces part of the space's
+//!      gray queue, concurrently with other heaps' mutators
+//!      ([`Tracer::is_concurrent`]: the objects' `Trace` synchronizes with
+//!      their writers).
+//!    - *barriers*, on global containers: a reference stored into one is
+//!      shaded (by `share`, which every such store already calls to keep
+//!      Invariant S); a reference removed or overwritten is shaded
+//!      ([`Mutation::deletion_barrier`](crate::Mutation::deletion_barrier));
+//!      a reference that moves to another heap by another way (a channel,
+//!      a result, arguments) is shaded
+//!      ([`Mutation::hand_off`](crate::Mutation::hand_off)); an object not
+//!      yet marked that is about to be rearranged (`Gc::write`,
+//!      `backward_barrier`) is traced whole first, so that resuming an object
+//!      traced in parts never skips what moved; objects that become global
+//!      are shaded as they do.
+//! 3. *finish*, with the world stopped: heaps that have not contributed
+//!    (parked or never scheduled) contribute now, the gray queue is drained,
+//!    the adopted list is swept and each heap's LSO is swept, at once or
+//!    lazily at that heap's safe points.
+//!
+//! # Why nothing reachable is freed
+//!
+//! While marking, for every heap that has contributed, every global object
+//! it can reach is *protected*: shaded, or reachable from a gray object
+//! through white ones. A contribution establishes it (everything the heap
+//! holds is shaded). Reading a reference changes no edge. Removing an edge
+//! from a global object shades its target (which protects whatever was
+//! protected through that edge); adding one shades its target; objects that
+//! become global or change heaps are shaded; tracing turns gray to marked
+//! and shades the children; and a marked object's children are never white
+//! (they were shaded when it was traced, or when stored since). At finish
+//! every heap has contributed and nothing is gray, so every reachable global
+//! object is marked. Global roots never change and are shaded at start.
+//!
+//! Objects that become global after a heap's contribution stay on its
+//! object list (not its LSO) until its next contribution's local sweep
+//! moves them, one cycle later at most; by then their colour is the previous
+//! cycle's mark or white, both white for the new cycle. So no stale mark
+//! survives two cycles, and the alternating mark needs no repainting.
+//!
+//! # Concurrency
+//!
+//! `marking`, the mark and the epoch change only in the stopped-world
+//! phases (start, finish), whose contract makes every heap's later safe
+//! points see them; colours change by CAS (see `Header::shade`); the gray
+//! queue is a mutex-protected vector that heaps take batches from.
+
+use core::cell::Cell;
+use core::ptr::NonNull;
+use std::sync::Mutex;
+use std::sync::Weak;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::collector::{Collector, RootTracer};
+use crate::header::{BLACK, Header, MARK1};
+use crate::space::{Member, Space, SpaceState};
+use crate::stats::CollectionKind;
+use crate::trace::{Gray, SharedMarking, Tracer};
+
+/// How a finished shared collection sweeps the heaps' LSOs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sweep {
+    /// All of them now, in the stopped world.
+    Now,
+    /// Each by its heap, a part at each of its safe points
+    /// ([`Heap::collect_debt`](crate::Heap::collect_debt)); the pause is the
+    /// marking's end alone.
+    Lazily,
+}
+
+/// Objects taken from the gray queue at a time.
+const BATCH: usize = 64;
+/// Work (bytes traced) a heap's safe point does for the shared marking, at
+/// least, in steps of its own (`Params::step_size`); more if it allocated
+/// more since its last one.
+const SHARED_STEPS: usize = 8;
+
+/// A gray object in the space's queue.
+struct Queued(Gray);
+
+// SAFETY: a pointer to a live global object, handed between heaps' threads
+// through the queue's mutex; global objects may be traced from any thread.
+unsafe impl Send for Queued {}
+
+/// The marking state of a space's shared collection.
+pub(crate) struct SharedCycle {
+    /// A marking is in progress.
+    marking: AtomicBool,
+    /// The current (or last) cycle's mark: `BLACK` or `MARK1`.
+    mark: AtomicU8,
+    /// Cycles started so far; a heap has contributed to the current one
+    /// when its own epoch equals it.
+    epoch: AtomicU64,
+    /// Heaps of the space that still owe the current marking their
+    /// contribution.
+    uncontributed: AtomicUsize,
+    /// Gray global objects waiting to be traced (from a position).
+    gray: Mutex<Vec<Queued>>,
+}
+
+impl Default for SharedCycle {
+    fn default() -> Self {
+        SharedCycle {
+            marking: AtomicBool::new(false),
+            mark: AtomicU8::new(BLACK),
+            epoch: AtomicU64::new(0),
+            uncontributed: AtomicUsize::new(0),
+            gray: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl SharedCycle {
+    // Relaxed loads of `marking`, `mark` and `epoch`: they change only while
+    // no heap is in a mutation or a safe point (the contract of `start` and
+    // `finish`), and the embedder's way of stopping and resuming the heaps
+    // orders those changes before the heaps' next reads.
+
+    pub(crate) fn marking(&self) -> bool {
+        self.marking.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn mark(&self) -> u8 {
+        self.mark.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Queued>> {
+        self.gray.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn requeue(&self, grays: impl Iterator<Item = Gray>) {
+        let mut grays = grays.map(Queued).peekable();
+        if grays.peek().is_some() {
+            self.queue().extend(grays);
+        }
+    }
+
+    /// Shades a global object for the current marking.
+    pub(crate) fn shade(&self, h: NonNull<Header>) {
+        // SAFETY: callers hold a handle to it or found it by tracing: live.
+        if unsafe { h.as_ref() }.shade(self.mark()) {
+            self.queue().push(Queued(Gray::whole(h)));
+        }
+    }
+
+    /// A heap joined (under the space's mutex).
+    pub(crate) fn joined(&self) {
+        if self.marking() {
+            // Relaxed: a count read in stopped-world phases and as a hint.
+            self.uncontributed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A heap left (under the space's mutex): it owes nothing any more.
+    pub(crate) fn left(&self, collector: &Collector) {
+        if self.marking() && collector.contributed.get() != self.epoch() {
+            // Relaxed: as in `joined`.
+            self.uncontributed.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Traces about `budget` bytes from the gray queue, concurrently with
+    /// mutators; returns whether there was anything to trace.
+    fn trace_some(&self, budget: usize) -> bool {
+        let mut tracer = Tracer::shared(SharedMarking { mark: self.mark(), concurrent: true });
+        let mut work = 0;
+        let mut any = false;
+        while work < budget {
+            let gray = match tracer.pop_gray() {
+                Some(gray) => gray,
+                None => {
+                    let mut queue = self.queue();
+                    let from = queue.len().saturating_sub(BATCH);
+                    queue.drain(from..).for_each(|Queued(g)| tracer.queue(g));
+                    drop(queue);
+                    match tracer.pop_gray() {
+                        Some(gray) => gray,
+                        None => break,
+                    }
+                }
+            };
+            any = true;
+            tracer.traverse(gray);
+            work += tracer.take_work();
+        }
+        self.requeue(tracer.take_grays());
+        any
+    }
+
+    /// Traces `h` whole now and marks it, unless it is marked (the barrier
+    /// of a mutator about to rearrange it).
+    fn trace_now(&self, h: NonNull<Header>) {
+        let mark = self.mark();
+        // SAFETY: the caller holds a handle to it.
+        if unsafe { h.as_ref() }.colour() == mark {
+            return;
+        }
+        let mut tracer = Tracer::shared(SharedMarking { mark, concurrent: true });
+        tracer.traverse_whole(h, mark);
+        self.requeue(tracer.take_grays());
+    }
+}
+
+impl Space {
+    /// Whether a shared collection is marking (between
+    /// [`Space::start_shared_collection`] and
+    /// [`Space::finish_shared_collection`]).
+    pub fn shared_marking(&self) -> bool {
+        self.inner.cycle.marking()
+    }
+
+    /// Whether the marking has nothing left to trace now (the gray queue is
+    /// empty); heaps that have not contributed may still find more.
+    pub fn shared_marking_settled(&self) -> bool {
+        self.inner.cycle.queue().is_empty()
+    }
+
+    /// Heaps that have not yet contributed to the marking in progress.
+    pub fn heaps_to_contribute(&self) -> usize {
+        // Relaxed: a hint for scheduling the finish (which re-counts nothing:
+        // it contributes for every heap that still owes it).
+        self.inner.cycle.uncontributed.load(Ordering::Relaxed)
+    }
+
+    /// Starts a shared collection (see [`crate::shared`]): afterwards each
+    /// heap does its part at its own safe points, while the others run. Does
+    /// nothing if one is marking already.
+    ///
+    /// # Safety
+    ///
+    /// The world must be stopped: no heap of this space may be inside a
+    /// mutation or a safe point, or start one, until this returns, and the
+    /// way the heaps are stopped and resumed must order this call before
+    /// their next operations (a maat-sync stopped world does both). Each
+    /// heap's part runs on a rayon thread.
+    ///
+    /// Until the collection finishes, heaps trace global objects at their
+    /// safe points while other threads mutate them: the `Trace` of every
+    /// type that can be global in this space must synchronize with its
+    /// writers when [`Tracer::is_concurrent`] (the VM's objects take their
+    /// lock), or the space's heaps must all run on one thread.
+    pub unsafe fn start_shared_collection(&self) {
+        let started = Instant::now();
+        let mut state = self.state();
+        if self.inner.cycle.marking() {
+            return;
+        }
+        self.start(&mut state);
+        state.stats.pauses.record(started.elapsed());
+    }
+
+    /// Finishes the shared collection in progress (see [`crate::shared`]):
+    /// afterwards every global object that was unreachable when it started
+    /// is freed, or (with [`Sweep::Lazily`]) will be by its heap's sweep.
+    /// Does nothing if none is marking.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Space::start_shared_collection`].
+    pub unsafe fn finish_shared_collection(&self, sweep: Sweep) {
+        let started = Instant::now();
+        let mut state = self.state();
+        if !self.inner.cycle.marking() {
+            return;
+        }
+        self.finish(&mut state, sweep);
+        state.stats.pauses.record(started.elapsed());
+    }
+
+    /// A whole shared collection in one stopped world (finishing the one in
+    /// progress first); afterwards every unreachable global object has been
+    /// freed.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Space::start_shared_collection`], except that nothing runs
+    /// concurrently with its tracing.
+    pub unsafe fn collect_shared(&self) {
+        // SAFETY: the caller's contract.
+        unsafe { self.collect(Sweep::Now) }
+    }
+
+    /// [`Space::collect_shared`] whose LSO sweeps are left to the heaps
+    /// (see [`Sweep::Lazily`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Space::collect_shared`].
+    pub unsafe fn collect_shared_lazily(&self) {
+        // SAFETY: the caller's contract.
+        unsafe { self.collect(Sweep::Lazily) }
+    }
+
+    /// # Safety
+    /// As for `collect_shared`.
+    unsafe fn collect(&self, sweep: Sweep) {
+        let started = Instant::now();
+        let mut state = self.state();
+        if self.inner.cycle.marking() {
+            self.finish(&mut state, sweep);
+        }
+        self.start(&mut state);
+        self.finish(&mut state, sweep);
+        state.stats.pauses.record(started.elapsed());
+    }
+
+    /// Step 1 (see the module documentation); the world is stopped.
+    fn start(&self, state: &mut SpaceState) {
+        let members = Members::of(state);
+        (0..members.0.len()).into_par_iter().for_each(|i| members.finish_pending(i));
+        let cycle = &self.inner.cycle;
+        // Relaxed stores: see `SharedCycle`.
+        cycle.mark.store(cycle.mark() ^ (BLACK | MARK1), Ordering::Relaxed);
+        cycle.epoch.fetch_add(1, Ordering::Relaxed);
+        cycle.uncontributed.store(state.members.len(), Ordering::Relaxed);
+        cycle.marking.store(true, Ordering::Relaxed);
+        let mut tracer = Tracer::shared(SharedMarking { mark: cycle.mark(), concurrent: false });
+        state.globals.retain(|g| g.strong_count() > 0);
+        for global in state.globals.iter().filter_map(Weak::upgrade) {
+            // SAFETY: the slot holds its value until it is dropped.
+            unsafe { (global.trace)(global.value, &mut tracer) };
+        }
+        cycle.requeue(tracer.take_grays());
+    }
+
+    /// Step 3; the world is stopped.
+    fn finish(&self, state: &mut SpaceState, sweep: Sweep) {
+        let members = Members::of(state);
+        (0..members.0.len()).into_par_iter().for_each(|i| members.contribute(i));
+        let cycle = &self.inner.cycle;
+        let mut tracer = Tracer::shared(SharedMarking { mark: cycle.mark(), concurrent: false });
+        core::mem::take(&mut *cycle.queue()).into_iter().for_each(|Queued(g)| tracer.queue(g));
+        while let Some(gray) = tracer.pop_gray() {
+            tracer.traverse(gray);
+        }
+        // Relaxed: see `SharedCycle`.
+        cycle.marking.store(false, Ordering::Relaxed);
+        // Each heap's sweep takes its objects' bytes off the global count.
+        let freed: u64 = (0..members.0.len()).into_par_iter().map(|i| members.sweep(i, sweep)).sum();
+        let (adopted, adopted_bytes) = sweep_adopted(state, cycle.mark());
+        self.collected(adopted_bytes);
+        state.stats.objects_freed += freed + adopted;
+        state.stats.count(CollectionKind::Full);
+    }
+}
+
+impl Collector {
+    /// This heap's part of a shared marking at its safe point: its
+    /// contribution once per cycle, then some tracing (more if it
+    /// allocated more since its last part). Returns whether it did anything.
+    pub(crate) fn shared_part(&self, root: RootTracer<'_>) -> bool {
+        let cycle = &self.space().inner.cycle;
+        if !cycle.marking() {
+            return false;
+        }
+        self.contribute(root);
+        let allocated = self.stats.borrow().bytes_allocated;
+        let since = allocated.saturating_sub(self.shared_paid.replace(allocated)) as usize;
+        let least = self.params().step_size.saturating_mul(SHARED_STEPS);
+        cycle.trace_some(least.max(since.saturating_mul(2)));
+        true
+    }
+
+    /// This heap's contribution to the marking in progress, unless it made
+    /// it already: a full local collection reporting the global objects it
+    /// reaches, which are shaded.
+    pub(crate) fn contribute(&self, root: RootTracer<'_>) {
+        let cycle = &self.space().inner.cycle;
+        let epoch = cycle.epoch();
+        if self.contributed.get() == epoch {
+            return;
+        }
+        for h in self.collect_full_reporting(root) {
+            cycle.shade(h);
+        }
+        self.contributed.set(epoch);
+        self.shared_paid.set(self.stats.borrow().bytes_allocated);
+        // Relaxed: see `SharedCycle::joined`.
+        cycle.uncontributed.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The shared marking's barrier for a global object `h` about to be
+    /// changed in any way: traced whole first unless marked.
+    pub(crate) fn shared_barrier_back(&self, h: NonNull<Header>) {
+        let cycle = &self.space().inner.cycle;
+        if cycle.marking() {
+            cycle.trace_now(h);
+        }
+    }
+
+    /// Shades global object `h` if a shared marking is in progress.
+    pub(crate) fn shade_if_marking(&self, h: NonNull<Header>) {
+        let cycle = &self.space().inner.cycle;
+        // SAFETY: the caller holds a handle to it.
+        if cycle.marking() && unsafe { h.as_ref() }.is_global() {
+            cycle.shade(h);
+        }
+    }
+}
+
+/// The registered heaps, shared with the rayon tasks of a stopped world.
+struct Members<'a>(Vec<&'a Member>);
+
+// SAFETY: in a stopped-world phase each member is handled by exactly one
+// task (indices are disjoint), and no other thread uses any heap of the
+// space (the contract of `start_shared_collection`).
+unsafe impl Sync for Members<'_> {}
+
+impl<'a> Members<'a> {
+    fn of(state: &'a SpaceState) -> Self {
+        Members(state.members.values().collect())
+    }
+
+    fn collector(&self, i: usize) -> &Collector {
+        // SAFETY: no heap is in use (the stopped world); members stay
+        // registered (collector and root alive) while the state is locked.
+        unsafe { self.0[i].collector.as_ref() }
+    }
+
+    /// Heap `i`'s contribution, if it still owes it.
+    fn contribute(&self, i: usize) {
+        let member = self.0[i];
+        let (root, trace_root) = (member.root, member.trace_root);
+        // SAFETY: `root` is the member's boxed root, traced by its own fn.
+        self.collector(i).contribute(&|t| unsafe { trace_root(root, t) });
+    }
+
+    /// Finishes heap `i`'s pending lazy sweep.
+    fn finish_pending(&self, i: usize) {
+        self.collector(i).sweep_pending(usize::MAX);
+    }
+
+    /// Sweeps heap `i`'s LSO, or hands it to the heap's lazy sweep; returns
+    /// the number of objects freed now.
+    fn sweep(&self, i: usize, sweep: Sweep) -> u64 {
+        let collector = self.collector(i);
+        collector.detach_lso();
+        match sweep {
+            Sweep::Lazily => 0,
+            Sweep::Now => collector.sweep_pending(usize::MAX).0,
+        }
+    }
+}
+
+/// Frees the adopted objects the marking did not reach; returns how many,
+/// and their boxes' bytes.
+fn sweep_adopted(state: &mut SpaceState, mark: u8) -> (u64, usize) {
+    let adopted = Cell::new(state.adopted);
+    let mut link = &adopted;
+    let (mut freed, mut bytes) = (0, 0);
+    while let Some(obj) = link.get() {
+        // SAFETY: adopted objects are live until freed here.
+        let h = unsafe { obj.as_ref() };
+        if h.colour() == mark {
+            link = h.next_link();
+        } else {
+            link.set(h.next());
+            bytes += h.vtable().size;
+            freed += 1;
+            // SAFETY: unlinked and unreachable: freed exactly once.
+            unsafe { (h.vtable().free)(obj) };
+        }
+    }
+    state.adopted = adopted.get();
+    state.adopted_bytes -= bytes;
+    state.stats.bytes_freed += bytes as u64;
+    (freed, bytes)
+}

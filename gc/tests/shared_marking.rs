@@ -1,0 +1,163 @@
+//! The shared collection marking while heaps run (`Space::start_shared_collection`
+//! … `finish_shared_collection`): each barrier keeps alive a reference that
+//! would otherwise be lost, in the scenario it exists for.
+
+mod common;
+
+use common::{Graph, Node, link, live, reset_live};
+use maat_gc::{Config, Gc, Global, Heap, Mutation, Params, Root, Space, Sweep};
+
+/// Small steps, so that a safe point contributes and traces almost nothing.
+fn config() -> Config {
+    Config { params: Params { step_size: 1, ..Params::default() }, ..Config::default() }
+}
+
+fn node<'gc>(mc: &Mutation<'gc>, id: u64) -> Gc<'gc, Node<'gc>> {
+    mc.alloc(Node::new(id))
+}
+
+/// The `i`-th edge of `n`.
+fn edge<'gc>(n: Gc<'gc, Node<'gc>>, i: usize) -> Gc<'gc, Node<'gc>> {
+    Gc::get(n).edges.borrow()[i]
+}
+
+/// A heap whose root `R` links a shared chain `S -> T -> B -> C`; returns it
+/// with the shared collection started and the heap's contribution made: its
+/// safe point traced one object (S), so T is gray and B and C white.
+fn contributed_heap_with_shared_chain(space: &Space) -> Heap<Graph> {
+    let mut heap = Heap::<Graph>::new_in(space, config(), |mc| node(mc, 0));
+    heap.mutate(|mc, root| {
+        let (s, t, b, c) = (node(mc, 1), node(mc, 4), node(mc, 2), node(mc, 3));
+        link(mc, s, t);
+        link(mc, t, b);
+        link(mc, b, c);
+        mc.share(s);
+        link(mc, *root, s);
+    });
+    // SAFETY: the space's only heap is between mutations.
+    unsafe { space.start_shared_collection() };
+    assert!(space.shared_marking());
+    heap.collect_debt();
+    assert_eq!(space.heaps_to_contribute(), 0);
+    heap
+}
+
+/// Finishes the collection, checks the heap and that `ids` are alive.
+fn finish_and_check(space: &Space, heap: &Heap<Graph>, reachable: usize) {
+    // SAFETY: the space's only heap is between mutations.
+    unsafe { space.finish_shared_collection(Sweep::Now) };
+    heap.verify().unwrap();
+    assert_eq!(live(), reachable as i64, "every reachable node alive, the rest freed");
+}
+
+#[test]
+fn a_reference_overwritten_in_a_shared_object_is_shaded() {
+    reset_live();
+    let space = Space::new();
+    let heap = contributed_heap_with_shared_chain(&space);
+    heap.mutate(|mc, root| {
+        let t = edge(edge(*root, 0), 0);
+        let b = edge(t, 0);
+        // The heap takes B into its unshared root, then T (gray, not yet
+        // traced) forgets it: the deletion barrier is all that tells the
+        // collector.
+        link(mc, *root, b);
+        // SAFETY: one slot replaced in place; the old reference is reported.
+        let w = unsafe { Gc::write_forward(mc, t, t) };
+        let old = core::mem::replace(&mut w.project(|n| &n.edges).borrow_mut()[0], t);
+        mc.deletion_barrier(t.into(), old.into());
+    });
+    finish_and_check(&space, &heap, 5);
+    heap.mutate(|_, root| assert_eq!(edge(edge(*root, 1), 0).id, 3, "B and C survived"));
+}
+
+#[test]
+fn a_shared_object_rearranged_before_it_is_traced_is_traced_first() {
+    reset_live();
+    let space = Space::new();
+    let heap = contributed_heap_with_shared_chain(&space);
+    heap.mutate(|mc, root| {
+        let t = edge(edge(*root, 0), 0);
+        let b = edge(t, 0);
+        link(mc, *root, b);
+        // `Gc::write` on a global object not yet marked traces it whole now.
+        Gc::write(mc, t).project(|n| &n.edges).borrow_mut().clear();
+    });
+    finish_and_check(&space, &heap, 5);
+}
+
+/// A global root holding one node.
+struct Board;
+impl Root for Board {
+    type Of<'gc> = Gc<'gc, Node<'gc>>;
+}
+
+#[test]
+fn a_store_into_a_marked_object_by_a_heap_that_has_not_contributed_is_shaded() {
+    reset_live();
+    let space = Space::new();
+    let mut first = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 0));
+    let second = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 10));
+    let board: Global<Board> = first.mutate(|mc, _| mc.make_global::<Board>(node(mc, 1)));
+    // X is shared, and only the second heap's root holds it.
+    second.mutate(|mc, root| {
+        let x = node(mc, 11);
+        mc.share(x);
+        link(mc, *root, x);
+    });
+    // SAFETY: neither heap is in a mutation or a safe point.
+    unsafe { space.start_shared_collection() };
+    // The first heap contributes and traces everything queued: the board is
+    // marked.
+    first.set_params(Params::default());
+    first.collect_debt();
+    assert_eq!(space.heaps_to_contribute(), 1);
+    assert!(space.shared_marking_settled());
+    // The second heap moves X onto the marked board and forgets it.
+    second.mutate(|mc, root| {
+        // SAFETY: one thread uses both heaps.
+        let board = unsafe { mc.global(&board) };
+        let x = edge(*root, 0);
+        mc.share(x);
+        link(mc, board, x);
+        Gc::write(mc, *root).project(|n| &n.edges).borrow_mut().clear();
+    });
+    // SAFETY: as above.
+    unsafe { space.finish_shared_collection(Sweep::Now) };
+    first.verify().unwrap();
+    second.verify().unwrap();
+    assert_eq!(live(), 4, "both roots, the board and X");
+    second.mutate(|mc, _| {
+        // SAFETY: as above.
+        let board = unsafe { mc.global(&board) };
+        assert_eq!(edge(board, 0).id, 11);
+    });
+    drop(board);
+    drop((first, second));
+    drop(space);
+    assert_eq!(live(), 0);
+}
+
+#[test]
+fn objects_shared_while_marking_are_traced_and_garbage_from_before_is_freed() {
+    reset_live();
+    let space = Space::new();
+    let heap = contributed_heap_with_shared_chain(&space);
+    heap.mutate(|mc, root| {
+        // Garbage: S loses T, B and C for good.
+        let s = edge(*root, 0);
+        Gc::write(mc, s).project(|n| &n.edges).borrow_mut().clear();
+        // A new unshared chain Y -> Z -> C' is shared during the marking.
+        let (y, z) = (node(mc, 20), node(mc, 21));
+        link(mc, y, z);
+        mc.share(y);
+        link(mc, s, y);
+    });
+    // T, B and C were reachable when the marking started: they float until
+    // the next collection (a snapshot collector's floating garbage).
+    finish_and_check(&space, &heap, 7);
+    // SAFETY: the space's only heap is between mutations.
+    unsafe { space.collect_shared() };
+    heap.verify().unwrap();
+    assert_eq!(live(), 4, "R, S, Y, Z");
+}
