@@ -140,8 +140,8 @@ fn run(
         );
         let c = gc.collections;
         eprintln!(
-            "gc: collections: {} incremental, {} full, {} minor, {} major; {:?}",
-            c.incremental, c.full, c.minor, c.major, gc.pauses
+            "gc: collections: {} incremental, {} full, {} minor, {} major, {} shared; {:?}",
+            c.incremental, c.full, c.minor, c.major, c.shared, gc.pauses
         );
         eprintln!("locks: {taken} taken, {elided} elided");
     }

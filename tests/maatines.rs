@@ -261,3 +261,67 @@ fn gc_collect_in_one_maatine_collects_while_others_hold_shared_data() {
         assert_eq!(run_ok(src, threads, Config::default()), "true\n", "{threads} thread(s)");
     }
 }
+
+/// Maatines churn a shared board, table and log (replacing, inserting,
+/// popping) while shared collections mark concurrently, keeping the entries
+/// they replaced only in their own arrays; every entry a maatine kept must
+/// still be intact.
+fn churn(maatines: usize, rounds: usize) -> String {
+    format!(
+        "our board = [];
+         our table = {{}};
+         our log = [];
+         for ^64 -> i {{ board.push([i, \"s\" ~ i]); }}
+         fn churn(k, n) {{
+             let mine = [];
+             let bad = 0;
+             for ^n -> j {{
+                 let slot = (k * 7 + j) % 64;
+                 let old = board[slot];
+                 mine.push([slot, old]);
+                 board[slot] = [slot, \"s\" ~ slot];
+                 table[slot] = [slot];
+                 if mine.len > 16 {{ mine.remove(0); }}
+                 log.insert(0, [slot]);
+                 if log.len > 64 {{ log.pop(); }}
+             }}
+             for mine -> m {{
+                 if m[1][0] != m[0] || m[1][1] != \"s\" ~ m[0] {{ bad += 1; }}
+             }}
+             return bad;
+         }}
+         let hs = [];
+         for ^{maatines} -> k {{ hs.push(ma churn(k, {rounds})); }}
+         let bad = 0;
+         for hs -> h {{ bad += h.join; }}
+         for ^64 -> i {{
+             if board[i][0] != i || table[i][0] != i {{ bad += 1; }}
+         }}
+         say board.len, \" \", table.len, \" \", bad;"
+    )
+}
+
+#[test]
+fn shared_structures_churned_while_shared_collections_mark_stay_intact() {
+    for threads in [2, 4] {
+        let (out, result, shared) = run_with_stats(&churn(16, 20_000), threads, Config::default());
+        assert_eq!((out.as_str(), result), ("64 64 0\n", Ok(())), "{threads} threads");
+        assert!(shared >= 2, "{threads} threads: shared collections ran meanwhile ({shared})");
+    }
+    let torture = Config { torture: true, ..Config::default() };
+    for threads in [1, 2, 4] {
+        let (out, result, _) = run_with_stats(&churn(8, 200), threads, torture);
+        assert_eq!((out.as_str(), result), ("64 64 0\n", Ok(())), "torture, {threads} thread(s)");
+    }
+}
+
+/// `run`, with the number of shared collections.
+fn run_with_stats(src: &str, threads: usize, config: Config) -> (String, Result<(), String>, u64) {
+    let ast = maat::vm::parse(src).expect("the test program parses");
+    let program = maat::vm::compiler::compile(&ast, "test.maat", src).expect("the test program compiles");
+    let mut vm = maat::vm::Vm::new(program, config);
+    vm.set_threads(threads);
+    let mut out = Vec::new();
+    let result = vm.run(&mut out);
+    (String::from_utf8(out).expect("utf-8 output"), result, vm.gc_stats().collections.shared)
+}

@@ -99,7 +99,7 @@ impl<'gc> crate::Mutation<'gc> {
     /// The forward barrier for such an object: call it before storing
     /// `value` into an existing slot of `container` in place (what
     /// [`Gc::write_forward`](crate::Gc::write_forward) does), and report the
-    /// reference it replaces with [`Mutation::deletion_barrier`]. Any other
+    /// reference it replaces with [`Mutation::deletion_barrier`](crate::Mutation::deletion_barrier). Any other
     /// change needs [`Mutation::backward_barrier`](crate::Mutation::backward_barrier) first.
     pub fn forward_barrier(&self, container: GcAny<'gc>, value: GcAny<'gc>) {
         self.collector.barrier_forward(container.header_ptr(), value.header_ptr());

@@ -818,6 +818,7 @@ impl Collector {
                     CollectionKind::Full => "full",
                     CollectionKind::Minor => "minor",
                     CollectionKind::Major => "major",
+                    CollectionKind::Shared => "shared",
                 },
                 log.start_total / 1024,
                 self.total.get() / 1024,

@@ -391,4 +391,38 @@ mod loom_model {
             sharer.join().unwrap();
         });
     }
+
+    /// Barriers of two threads shade one white global object while a third
+    /// may trace it whole and mark it (a mutator's `trace_now`): exactly one
+    /// shader queues it unless the marker got there first, and the object
+    /// ends marked once the queued entry is traced; it never goes back to
+    /// white.
+    #[test]
+    fn concurrent_shading_queues_an_object_at_most_once() {
+        loom::model(|| {
+            let obj = Arc::new(Header::new(&VTABLE, WHITE0, 0, 1));
+            let queued = Arc::new(AtomicUsize::new(0));
+            let shaders: Vec<_> = (0..2)
+                .map(|_| {
+                    let (o, q) = (obj.clone(), queued.clone());
+                    loom::thread::spawn(move || {
+                        if o.shade(MARK1) {
+                            q.fetch_add(1, Ordering::Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            let marked_first = obj.colour() == WHITE0;
+            if marked_first {
+                obj.set_mark(MARK1);
+            }
+            shaders.into_iter().for_each(|t| t.join().unwrap());
+            let queued = queued.load(Ordering::Relaxed);
+            assert!(queued <= 1, "queued twice");
+            assert!(obj.colour() == MARK1 || (obj.colour() == 0 && queued == 1), "lost: {:#b}", obj.colour());
+            // The queued entry is traced: the object ends marked.
+            obj.set_mark(MARK1);
+            assert!(!obj.shade(MARK1), "a marked object is never queued again");
+        });
+    }
 }

@@ -195,7 +195,7 @@ impl<'gc, T: 'gc> Gc<'gc, T> {
     /// store. Large containers are traced in parts, and only the backward
     /// barrier makes the collector start such an object over. The reference
     /// the slot held before must be passed to
-    /// [`Mutation::deletion_barrier`] (a shared collection marking while
+    /// [`Mutation::deletion_barrier`](crate::Mutation::deletion_barrier) (a shared collection marking while
     /// heaps run needs it when `gc` is global).
     ///
     /// # Panics

@@ -10,7 +10,7 @@
 //!
 //! 1. *start*, with the world stopped, in time proportional to the number of
 //!    heaps and global roots: the previous cycle's lazy sweeps finish, the
-//!    mark flips (see the colours in [`crate::header`]), every heap owes a
+//!    mark flips (see the colours in the `header` module), every heap owes a
 //!    contribution, the global roots are shaded, `marking` is set.
 //! 2. *marking*, while mutators run:
 //!    - *contribution*: each heap, at its next safe point, completes a full
@@ -366,7 +366,7 @@ impl Space {
         let (adopted, adopted_bytes) = sweep_adopted(state, cycle.mark());
         self.collected(adopted_bytes);
         state.stats.objects_freed += freed + adopted;
-        state.stats.count(CollectionKind::Full);
+        state.stats.count(CollectionKind::Shared);
     }
 }
 

@@ -16,6 +16,8 @@ pub enum CollectionKind {
     Minor,
     /// A generational major collection.
     Major,
+    /// A shared collection (of a space's global objects).
+    Shared,
 }
 
 /// Number of collections of each kind.
@@ -29,6 +31,8 @@ pub struct Collections {
     pub minor: u64,
     /// Generational major collections.
     pub major: u64,
+    /// Shared collections (counted in the space's statistics).
+    pub shared: u64,
 }
 
 /// Statistics of one heap.
@@ -64,6 +68,7 @@ impl Stats {
         let (c, o) = (&mut self.collections, &other.collections);
         c.incremental += o.incremental;
         c.full += o.full;
+        c.shared += o.shared;
         c.minor += o.minor;
         c.major += o.major;
         self.pauses.merge(&other.pauses);
@@ -76,6 +81,7 @@ impl Stats {
             CollectionKind::Full => c.full += 1,
             CollectionKind::Minor => c.minor += 1,
             CollectionKind::Major => c.major += 1,
+            CollectionKind::Shared => c.shared += 1,
         }
     }
 }

@@ -78,10 +78,14 @@ impl<'gc> Mutation<'gc> {
     }
 
     /// Claims a transferred subgraph for this heap: every object of it still
-    /// in transit is held by this heap afterwards. Returns how many.
+    /// in transit is held by this heap afterwards. Returns how many. Like
+    /// [`Mutation::hand_off`], it shades `gc` while a shared collection
+    /// marks: whatever kept it on the way (a channel's queue) may forget it.
     pub fn receive(&self, gc: impl Into<GcAny<'gc>>) -> usize {
         let me = self.heap_id();
-        self.collector.walk(gc.into().header_ptr(), |header| {
+        let gc = gc.into();
+        self.collector.shade_if_marking(gc.header_ptr());
+        self.collector.walk(gc.header_ptr(), |header| {
             let in_transit = header.flags().contains(Flags::SENT) && header.owner() == IN_TRANSIT;
             if in_transit {
                 header.set_owner(me);

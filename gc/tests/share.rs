@@ -310,7 +310,7 @@ fn heaps_on_several_threads_share_through_a_global_while_all_collect() {
         h.join().unwrap();
     }
     assert!(checked.load(Ordering::Relaxed) > 0);
-    assert!(space.stats().collections.full > 0, "shared collections ran");
+    assert!(space.stats().collections.shared > 0, "shared collections ran");
     drop(board);
     // SAFETY: all other threads ended; the creator heap is idle.
     unsafe { space.collect_shared() };

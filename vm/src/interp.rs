@@ -1337,7 +1337,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             ("bytes_freed", s.bytes_freed as f64),
             ("objects_allocated", s.objects_allocated as f64),
             ("objects_freed", s.objects_freed as f64),
-            ("collections", (c.incremental + c.full + c.minor + c.major) as f64),
+            ("collections", (c.incremental + c.full + c.minor + c.major + c.shared) as f64),
             ("minor", c.minor as f64),
             ("major", c.major as f64),
             ("max_pause_ms", s.pauses.max().as_secs_f64() * 1e3),

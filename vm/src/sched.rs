@@ -1,6 +1,7 @@
 //! The maatine scheduler: a pool of OS threads running maatines in slices,
-//! with work stealing, thread-mode transitions, shared collections at
-//! stopped-world safe points, and deadlock detection.
+//! with work stealing, thread-mode transitions, the start and finish of
+//! shared collections at stopped-world safe points (the marking runs in
+//! between, at each maatine's own safe points), and deadlock detection.
 //!
 //! # Queues
 //!
@@ -46,7 +47,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
-use maat_gc::{Config, Space, Stats};
+use maat_gc::{Config, Space, Stats, Sweep};
 use maat_sync::{Idle, MaatineId, Mode, Participant, VarLockTable, World};
 
 use crate::bytecode::Program;
@@ -59,6 +60,9 @@ use crate::object::handle::{JoinCell, Outcome};
 const SHARED_FLOOR: usize = 8 << 20;
 /// ... and grow past this percentage of what the last one left.
 const SHARED_PAUSE: usize = 200;
+/// A shared marking with nothing left to trace finishes after this many
+/// slices even if some heap has not contributed at its own safe point.
+const MARKING_SLICES: usize = 64;
 
 /// What every maatine of a run shares.
 pub(crate) struct Runtime {
@@ -107,6 +111,8 @@ pub(crate) struct Sched {
     registry: Mutex<HashMap<MaatineId, Registered>>,
     deadlock: Mutex<Option<String>>,
     failed: Mutex<Vec<Arc<JoinCell>>>,
+    /// Slices that found the shared marking settled (see `maintain`).
+    marking_slices: AtomicUsize,
     pub(crate) totals: Mutex<Totals>,
 }
 
@@ -130,6 +136,7 @@ impl Sched {
             registry: Mutex::new(HashMap::new()),
             deadlock: Mutex::new(None),
             failed: Mutex::new(Vec::new()),
+            marking_slices: AtomicUsize::new(0),
             totals: Mutex::new(Totals::default()),
         };
         (Arc::new(sched), workers)
@@ -353,22 +360,51 @@ impl Sched {
         self.stop_all();
     }
 
-    /// Between slices: runs a shared collection when global objects grew
-    /// enough (at every slice in torture mode).
+    /// Between slices: starts a shared collection when global objects grew
+    /// enough, and finishes the one marking when it may (both at every
+    /// other slice in torture mode). Between the two, every maatine does its
+    /// part at its own safe points (maat-gc's `shared`).
     fn maintain(&self, p: &Participant) {
         let space = &self.rt.space;
-        let due = || self.rt.config.torture || space.shared_collection_due(SHARED_PAUSE, SHARED_FLOOR);
-        if due() {
-            let _stopped = p.stop_world();
-            if due() {
+        let torture = self.rt.config.torture;
+        if space.shared_marking() {
+            if torture || self.marking_may_finish() {
+                let _stopped = p.stop_world();
                 // SAFETY: the world is stopped: every other worker waits at a
                 // safe point between slices or is outside Maat code, and this
                 // one is between slices, so no heap is in a mutation; parked
                 // and queued maatines' heaps are not in use. Each heap sweeps
                 // its LSO at its own safe points afterwards.
-                unsafe { space.collect_shared_lazily() };
+                unsafe { space.finish_shared_collection(Sweep::Lazily) };
+            }
+            return;
+        }
+        let due = || torture || space.shared_collection_due(SHARED_PAUSE, SHARED_FLOOR);
+        if due() {
+            let _stopped = p.stop_world();
+            if due() {
+                self.marking_slices.store(0, Ordering::Relaxed);
+                // SAFETY: as above; and the VM's objects take their lock when
+                // traced concurrently (`crate::object`).
+                unsafe { space.start_shared_collection() };
             }
         }
+    }
+
+    /// Whether the shared marking may finish now: nothing is left to trace,
+    /// and the maatines that have not contributed yet are parked (the
+    /// finish contributes for them, in the stopped world), or the marking
+    /// has lasted `MARKING_SLICES` slices (a heap that is never scheduled
+    /// must not hold it open forever).
+    fn marking_may_finish(&self) -> bool {
+        let space = &self.rt.space;
+        if !space.shared_marking_settled() {
+            return false;
+        }
+        // Relaxed: a count of slices, for a heuristic.
+        let slices = self.marking_slices.fetch_add(1, Ordering::Relaxed);
+        let parked = self.live.load(Ordering::SeqCst).saturating_sub(self.active.load(Ordering::SeqCst));
+        space.heaps_to_contribute() <= parked || slices >= MARKING_SLICES
     }
 
     /// `GC.collect` in a maatine: a shared collection (which includes a full

@@ -146,7 +146,7 @@ fn many_threads_push_into_one_shared_array_and_lose_nothing() {
         (stats.taken(), stats.elided())
     });
     assert!(counts.iter().all(|&(taken, elided)| taken >= PUSHES as u64 && elided >= PUSHES as u64), "{counts:?}");
-    assert!(threads.space.stats().collections.full >= 6, "shared collections ran while pushing");
+    assert!(threads.space.stats().collections.shared >= 6, "shared collections ran while pushing");
     // SAFETY: the other threads ended; the creator heap is idle.
     unsafe { threads.space.collect_shared() };
     let mut ids: Vec<f64> = threads.creator.mutate(|mc, _| {

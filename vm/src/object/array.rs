@@ -32,17 +32,20 @@ unsafe impl Sync for Array<'_> {}
 // SAFETY: as above; an unshared array moves only with its whole heap.
 unsafe impl Send for Array<'_> {}
 
-// SAFETY: traces every item. Collections read the items without the lock: a
-// local collection traces unshared arrays between their owner's mutations, a
-// shared collection runs with every maatine stopped (see `crate::object`).
+// SAFETY: traces every item. A concurrent tracer (a shared marking at
+// another maatine's safe point) holds the lock, which every operation on a
+// shared array takes in multi-threaded mode; otherwise no operation runs
+// meanwhile (see `crate::object`).
 unsafe impl Trace for Array<'_> {
     fn trace(&self, t: &mut Tracer) {
-        // SAFETY: no operation runs concurrently with a collection.
+        let _guard = self.lock.lock_if(t.is_concurrent());
+        // SAFETY: as above.
         unsafe { &*self.items.get() }.as_slice().trace(t);
     }
 
     fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
-        // SAFETY: as in `trace`.
+        let _guard = self.lock.lock_if(t.is_concurrent());
+        // SAFETY: as above.
         unsafe { &*self.items.get() }.as_slice().trace_part(t, from)
     }
 
@@ -110,11 +113,14 @@ impl<'gc> Array<'gc> {
         if let Some(v) = value.as_object() {
             ctx.mc.forward_barrier(obj, v);
         }
-        Self::write(this, ctx, |items| {
+        let old = Self::write(this, ctx, |items| {
             let i = index(i, items.len())?;
-            items[i] = value;
-            Ok(())
-        })
+            Ok(core::mem::replace(&mut items[i], value))
+        })?;
+        if let Some(old) = old.as_object() {
+            ctx.mc.deletion_barrier(obj, old);
+        }
+        Ok(())
     }
 
     /// Appends an item.

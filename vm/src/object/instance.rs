@@ -37,11 +37,12 @@ unsafe impl Sync for Inst<'_> {}
 // SAFETY: as above; an unshared instance moves only with its whole heap.
 unsafe impl Send for Inst<'_> {}
 
-// SAFETY: traces every field; collections never run concurrently with an
-// operation (see `crate::object`).
+// SAFETY: traces every field, holding the lock when the tracer is
+// concurrent (as for `Array`).
 unsafe impl Trace for Inst<'_> {
     fn trace(&self, t: &mut Tracer) {
-        // SAFETY: no operation runs concurrently with a collection.
+        let _guard = self.lock.lock_if(t.is_concurrent());
+        // SAFETY: as above.
         unsafe { &*self.fields.get() }.trace(t);
     }
 
@@ -74,10 +75,14 @@ impl<'gc> Inst<'gc> {
             ctx.mc.forward_barrier(obj, v);
         }
         let inst = Gc::get(this);
-        let _guard = ctx.guard(obj, &inst.lock);
+        let guard = ctx.guard(obj, &inst.lock);
         // SAFETY: exclusive under the elision rule; not frozen (checked).
         let fields = unsafe { &mut *inst.fields.get() };
-        fields[i] = value;
+        let old = core::mem::replace(&mut fields[i], value);
+        drop(guard);
+        if let Some(old) = old.as_object() {
+            ctx.mc.deletion_barrier(obj, old);
+        }
         Ok(())
     }
 }

@@ -87,11 +87,12 @@ unsafe impl Sync for Map<'_> {}
 // SAFETY: as above; an unshared map moves only with its whole heap.
 unsafe impl Send for Map<'_> {}
 
-// SAFETY: traces every key and value; collections never run concurrently
-// with an operation (see `crate::object`).
+// SAFETY: traces every key and value, holding the lock when the tracer is
+// concurrent (as for `Array`).
 unsafe impl Trace for Map<'_> {
     fn trace(&self, t: &mut Tracer) {
-        // SAFETY: no operation runs concurrently with a collection.
+        let _guard = self.lock.lock_if(t.is_concurrent());
+        // SAFETY: as above.
         for (k, v) in unsafe { &*self.entries.get() } {
             k.trace(t);
             v.trace(t);

@@ -15,11 +15,23 @@
 //! This is sound because (Invariant S) only the owner maatine can reach an
 //! unshared object, because in single-threaded mode only one OS thread runs
 //! Maat code, and because a frozen object never changes. The collector reads
-//! an object's data without its lock: a local collection traces only the
-//! owner's unshared objects, between the owner's mutations (on its thread, or
-//! on a collector thread of a shared collection while the owner is stopped),
-//! and a shared collection runs while every maatine is stopped at a safe
-//! point.
+//! an object's data without its lock when nothing writes it meanwhile: a
+//! local collection traces only the owner's unshared objects, between the
+//! owner's mutations, and a shared collection's stopped-world phases run
+//! while every maatine is stopped at a safe point. A shared collection's
+//! marking also traces global objects at each maatine's safe points while
+//! the others run: its tracer is concurrent then, and `Array`, `Map` and
+//! `Inst` take their lock to be traced (slots are atomic; channels and
+//! handles lock themselves; closures, classes and strings never change).
+//!
+//! # Barriers for the shared marking
+//!
+//! A reference overwritten or removed in place (`Array.set`, an instance
+//! field, a slot) goes through maat-gc's deletion barrier; every other change
+//! runs the backward barrier first, which traces a global object not yet
+//! marked before it changes; stored values are shared first, which shades
+//! them; values that cross between maatines by channel or as results go
+//! through `transfer`/`receive`/`share`, which shade them.
 //!
 //! # Sharing on store
 //!

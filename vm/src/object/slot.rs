@@ -89,14 +89,23 @@ impl<'gc> Slot<'gc> {
 
     /// Stores `value` inside a section (or into an unshared slot).
     pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, value: Value<'gc>) {
+        let slot = GcAny::from(this);
         if let Some(v) = value.as_object() {
             if Gc::is_shared(this) {
                 ctx.mc.share(v);
             }
-            ctx.mc.forward_barrier(GcAny::from(this), v);
+            ctx.mc.forward_barrier(slot, v);
         }
-        // Release: publishes the value's object and its sharing marks.
-        Gc::get(this).bits.store(value.to_bits(), Ordering::Release);
+        // Writes to a shared slot are serialized by its lock (and an unshared
+        // slot has one writer), so no write comes between this load and the
+        // store. Acquire: the old object may have been published by another
+        // maatine. Release: publishes the value's object and its marks.
+        let bits = &Gc::get(this).bits;
+        let old = Self::value_of(bits.load(Ordering::Acquire));
+        bits.store(value.to_bits(), Ordering::Release);
+        if let Some(old) = old.as_object() {
+            ctx.mc.deletion_barrier(slot, old);
+        }
     }
 
     /// Begins a read-modify-write section (`RMW_BEGIN`): no other maatine
