@@ -7,13 +7,8 @@ use maat::gc::Config;
 
 /// Runs `src` on `threads` OS threads; returns its output and its error.
 fn run(src: &str, threads: usize, config: Config) -> (String, Result<(), String>) {
-    let ast = maat::vm::parse(src).expect("the test program parses");
-    let program = maat::vm::compiler::compile(&ast, "test.maat", src).expect("the test program compiles");
-    let mut vm = maat::vm::Vm::new(program, config);
-    vm.set_threads(threads);
-    let mut out = Vec::new();
-    let result = vm.run(&mut out);
-    (String::from_utf8(out).expect("utf-8 output"), result)
+    let (out, result, _) = run_with_stats(src, threads, config);
+    (out, result)
 }
 
 fn run_ok(src: &str, threads: usize, config: Config) -> String {

@@ -42,6 +42,13 @@ fn contributed_heap_with_shared_chain(space: &Space) -> Heap<Graph> {
     heap
 }
 
+/// The heap links B (held by T) from its unshared root; returns T.
+fn take_b_into_root<'gc>(mc: &Mutation<'gc>, root: Gc<'gc, Node<'gc>>) -> Gc<'gc, Node<'gc>> {
+    let t = edge(edge(root, 0), 0);
+    link(mc, root, edge(t, 0));
+    t
+}
+
 /// Finishes the collection, checks the heap and that `ids` are alive.
 fn finish_and_check(space: &Space, heap: &Heap<Graph>, reachable: usize) {
     // SAFETY: the space's only heap is between mutations.
@@ -56,12 +63,9 @@ fn a_reference_overwritten_in_a_shared_object_is_shaded() {
     let space = Space::new();
     let heap = contributed_heap_with_shared_chain(&space);
     heap.mutate(|mc, root| {
-        let t = edge(edge(*root, 0), 0);
-        let b = edge(t, 0);
-        // The heap takes B into its unshared root, then T (gray, not yet
-        // traced) forgets it: the deletion barrier is all that tells the
-        // collector.
-        link(mc, *root, b);
+        // T (gray, not yet traced) forgets B: the deletion barrier is all
+        // that tells the collector.
+        let t = take_b_into_root(mc, *root);
         // SAFETY: one slot replaced in place; the old reference is reported.
         let w = unsafe { Gc::write_forward(mc, t, t) };
         let old = core::mem::replace(&mut w.project(|n| &n.edges).borrow_mut()[0], t);
@@ -77,9 +81,7 @@ fn a_shared_object_rearranged_before_it_is_traced_is_traced_first() {
     let space = Space::new();
     let heap = contributed_heap_with_shared_chain(&space);
     heap.mutate(|mc, root| {
-        let t = edge(edge(*root, 0), 0);
-        let b = edge(t, 0);
-        link(mc, *root, b);
+        let t = take_b_into_root(mc, *root);
         // `Gc::write` on a global object not yet marked traces it whole now.
         Gc::write(mc, t).project(|n| &n.edges).borrow_mut().clear();
     });
