@@ -198,3 +198,10 @@ pub enum BinOp {
     /// `||` (short-circuit)
     Or,
 }
+
+impl BinOp {
+    /// `==`, `!=`, `<`, `<=`, `>`, `>=`.
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+    }
+}

@@ -33,6 +33,13 @@ pub enum Op {
     RmwEnd(u32),
     /// `dst = a op b` (arithmetic, comparison, concatenation)
     Bin(BinOp, Reg, Reg, Reg),
+    /// `dst = a op constant k` (a literal on the right: `i + 1`, `s ~ "x"`)
+    BinK(BinOp, Reg, Reg, u32),
+    /// `if (a op b).truthy == sense { pc = target }`: a comparison that
+    /// decides a branch (an `if`, or a loop's test at the loop's bottom).
+    CmpJump(BinOp, Reg, Reg, bool, u32),
+    /// `if (a op constant k).truthy == sense { pc = target }`
+    CmpJumpK(BinOp, Reg, u32, bool, u32),
     /// `dst = -a`
     Neg(Reg, Reg),
     /// `dst = !a`
@@ -117,6 +124,10 @@ pub enum Op {
     /// `dst = Chan.new(capacity in reg)`.
     NewChan(Reg, Reg),
 }
+
+// Instructions stay 16 bytes: the interpreter's dispatch reads them from a
+// dense array.
+const _: () = assert!(size_of::<Op>() == 16);
 
 /// A class as compiled.
 #[derive(Debug)]

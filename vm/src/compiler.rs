@@ -250,11 +250,18 @@ impl<'a> FnCompiler<'a> {
     }
 
     fn patch(&mut self, at: usize) {
-        let target = self.here();
+        self.patch_to(at, self.here());
+    }
+
+    fn patch_to(&mut self, at: usize, target: u32) {
         match &mut self.proto.code[at] {
-            Op::Jump(t) | Op::JumpIfFalse(_, t) | Op::JumpIfTrue(_, t) | Op::TryBegin(t, _) | Op::ForNext(.., t) => {
-                *t = target
-            }
+            Op::Jump(t)
+            | Op::JumpIfFalse(_, t)
+            | Op::JumpIfTrue(_, t)
+            | Op::CmpJump(.., t)
+            | Op::CmpJumpK(.., t)
+            | Op::TryBegin(t, _)
+            | Op::ForNext(.., t) => *t = target,
             other => unreachable!("patching a non-jump {other:?}"),
         }
     }
@@ -436,10 +443,7 @@ impl<'a> FnCompiler<'a> {
     fn if_stmt(&mut self, arms: &[(Expr, Block)], otherwise: Option<&Block>) -> CResult<()> {
         let mut ends = Vec::new();
         for (cond, body) in arms {
-            let mark = self.next;
-            let c = self.expr_any(cond)?;
-            self.next = mark;
-            let skip = self.emit(Op::JumpIfFalse(c, 0));
+            let skip = self.branch(cond, false)?;
             self.block(body)?;
             ends.push(self.emit(Op::Jump(0)));
             self.patch(skip);
@@ -451,17 +455,46 @@ impl<'a> FnCompiler<'a> {
         Ok(())
     }
 
-    /// Runs `body` as a loop body; `next` jumps to `continue_at` (emitted by
-    /// `step` after the body), `break` past the loop's back jump to `top`.
-    fn loop_body(&mut self, top: u32, body: &Block, step: impl FnOnce(&mut Self) -> CResult<()>) -> CResult<()> {
+    /// Runs `body` as a loop body followed by `back` (the step and the jump
+    /// back to the loop's top); `next` jumps to `back`, `break` past it.
+    fn loop_body(&mut self, body: &Block, back: impl FnOnce(&mut Self) -> CResult<()>) -> CResult<()> {
         self.loops.push(Loop { breaks: Vec::new(), nexts: Vec::new(), tries: self.tries });
         self.block(body)?;
         let l = self.loops.pop().expect("pushed above");
         l.nexts.into_iter().for_each(|n| self.patch(n));
-        step(self)?;
-        self.emit(Op::Jump(top));
+        back(self)?;
         l.breaks.into_iter().for_each(|b| self.patch(b));
         Ok(())
+    }
+
+    /// Emits a jump taken when `cond`'s truth is `sense` (to be patched);
+    /// a comparison becomes one `CmpJump`/`CmpJumpK` instruction.
+    fn branch(&mut self, cond: &Expr, sense: bool) -> CResult<usize> {
+        let mark = self.next;
+        let op = match &cond.kind {
+            ExprKind::Binary(op, a, b) if op.is_comparison() => {
+                let ra = self.expr_any(a)?;
+                match self.literal(b) {
+                    Some(k) => Op::CmpJumpK(*op, ra, k, sense, 0),
+                    None => Op::CmpJump(*op, ra, self.expr_any(b)?, sense, 0),
+                }
+            }
+            _ => {
+                let c = self.expr_any(cond)?;
+                if sense { Op::JumpIfTrue(c, 0) } else { Op::JumpIfFalse(c, 0) }
+            }
+        };
+        self.next = mark;
+        Ok(self.emit(op))
+    }
+
+    /// The constant of a number or string literal.
+    fn literal(&mut self, e: &Expr) -> Option<u32> {
+        match &e.kind {
+            ExprKind::Num(n) => Some(self.konst(Const::Num(*n))),
+            ExprKind::Str(s) => Some(self.konst(Const::Str(s.as_str().into()))),
+            _ => None,
+        }
     }
 
     fn try_stmt(&mut self, body: &Block, var: &str, handler: &Block, span: Span) -> CResult<()> {
@@ -481,24 +514,27 @@ impl<'a> FnCompiler<'a> {
         Ok(())
     }
 
+    /// `while`, with its test at the bottom: one conditional jump per
+    /// iteration instead of a test, a jump out and a jump back.
     fn while_stmt(&mut self, cond: &Expr, body: &Block) -> CResult<()> {
+        let enter = self.emit(Op::Jump(0));
         let top = self.here();
-        let mark = self.next;
-        let c = self.expr_any(cond)?;
-        self.next = mark;
-        let exit = self.emit(Op::JumpIfFalse(c, 0));
-        self.loop_body(top, body, |_| Ok(()))?;
-        self.patch(exit);
-        Ok(())
+        self.loop_body(body, |c| {
+            c.patch(enter);
+            c.line = c.lines.line(cond.span.start);
+            let back = c.branch(cond, true)?;
+            c.patch_to(back, top);
+            Ok(())
+        })
     }
 
     fn for_stmt(&mut self, iter: &Expr, var: &str, body: &Block, at: usize) -> CResult<()> {
         let locals = self.locals.len();
-        self.for_each(iter, |c, var_reg, top, step| {
+        self.for_each(iter, |c, var_reg, step| {
             // Each iteration binds a fresh variable (a fresh slot if captured).
             c.locals.truncate(locals);
             c.declare(var, at, var_reg);
-            c.loop_body(top, body, |c| step(c))
+            c.loop_body(body, step)
         })?;
         self.locals.truncate(locals);
         Ok(())
@@ -513,14 +549,12 @@ impl<'a> FnCompiler<'a> {
         let handles = self.temp(span)?;
         self.emit(Op::NewArray(handles, handles, 0));
         let push = self.konst(Const::Str("push".into()));
-        self.for_each(iter, |c, var_reg, top, step| {
+        self.for_each(iter, |c, var_reg, step| {
             let (recv, handle) = (c.temp(span)?, c.temp(span)?);
             c.emit(Op::Move(recv, handles));
             c.emit(Op::SpawnValue(handle, closure, var_reg, 1));
             c.emit(Op::CallMethod(recv, recv, push, handle, 1));
-            step(c)?;
-            c.emit(Op::Jump(top));
-            Ok(())
+            step(c)
         })?;
         let (count, error) = (self.temp(span)?, self.temp(span)?);
         let zero = self.konst(Const::Num(0.0));
@@ -531,15 +565,16 @@ impl<'a> FnCompiler<'a> {
     }
 
     /// The loop over a range, an array or a channel: `body` gets the
-    /// register of the element, the loop's top, and the step to emit after
-    /// the body (it emits the body, the step and the jump back to the top).
+    /// register of the element and the code to emit after the body (the
+    /// step and the jump back), and emits both. A range loop tests at the
+    /// bottom: `index += 1; if index < limit jump top`.
     fn for_each(
         &mut self,
         iter: &Expr,
-        body: impl FnOnce(&mut Self, Reg, u32, &dyn Fn(&mut Self) -> CResult<()>) -> CResult<()>,
+        body: impl FnOnce(&mut Self, Reg, &dyn Fn(&mut Self) -> CResult<()>) -> CResult<()>,
     ) -> CResult<()> {
         let next = self.next;
-        let (index, limit, flag) = (self.temp(iter.span)?, self.temp(iter.span)?, self.temp(iter.span)?);
+        let (index, limit) = (self.temp(iter.span)?, self.temp(iter.span)?);
         let one = self.konst(Const::Num(1.0));
         let zero = self.konst(Const::Num(0.0));
         let source = match &iter.kind {
@@ -562,23 +597,29 @@ impl<'a> FnCompiler<'a> {
             }
         };
         let var_reg = self.temp(iter.span)?;
-        let top = self.here();
-        let exit = match source {
-            Ok(source) => self.emit(Op::ForNext(var_reg, source, index, 0)),
-            Err(test) => {
-                self.emit(Op::Bin(test, flag, index, limit));
-                let exit = self.emit(Op::JumpIfFalse(flag, 0));
-                self.emit(Op::Move(var_reg, index));
-                exit
+        match source {
+            Ok(source) => {
+                let top = self.here();
+                let exit = self.emit(Op::ForNext(var_reg, source, index, 0));
+                body(self, var_reg, &|c| {
+                    c.emit(Op::BinK(BinOp::Add, index, index, one));
+                    c.emit(Op::Jump(top));
+                    Ok(())
+                })?;
+                self.patch(exit);
             }
-        };
-        let step = |c: &mut Self| {
-            c.emit(Op::LoadK(flag, one));
-            c.emit(Op::Bin(BinOp::Add, index, index, flag));
-            Ok(())
-        };
-        body(self, var_reg, top, &step)?;
-        self.patch(exit);
+            Err(test) => {
+                let enter = self.emit(Op::Jump(0));
+                let top = self.here();
+                self.emit(Op::Move(var_reg, index));
+                body(self, var_reg, &|c| {
+                    c.emit(Op::BinK(BinOp::Add, index, index, one));
+                    c.patch(enter);
+                    c.emit(Op::CmpJump(test, index, limit, true, top));
+                    Ok(())
+                })?;
+            }
+        }
         self.next = next;
         Ok(())
     }
@@ -739,8 +780,14 @@ impl<'a> FnCompiler<'a> {
                 self.patch(skip);
             }
             ExprKind::Binary(op, a, b) => {
-                let (ra, rb) = (self.expr_any(a)?, self.expr_any(b)?);
-                self.emit(Op::Bin(*op, dst, ra, rb));
+                let ra = self.expr_any(a)?;
+                match self.literal(b) {
+                    Some(k) => self.emit(Op::BinK(*op, dst, ra, k)),
+                    None => {
+                        let rb = self.expr_any(b)?;
+                        self.emit(Op::Bin(*op, dst, ra, rb))
+                    }
+                };
             }
             ExprKind::Array(items) => {
                 let base = self.consecutive(items)?;

@@ -567,34 +567,29 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     ran += 1;
                     continue;
                 }
-                Op::Bin(op @ (BinOp::Eq | BinOp::Ne), d, x, y)
-                    if regs[r(x)].as_num().is_none()
-                        && (regs[r(x)].as_object().is_none() || regs[r(y)].as_object().is_none()) =>
-                {
-                    // Not two objects (strings compare by text) and not a number
-                    // on the left (numbers compare by value): identity.
-                    regs[r(d)] = Value::bool((regs[r(x)] == regs[r(y)]) == (op == BinOp::Eq));
-                }
                 Op::GetIndex(d, o, i) => {
                     let Some(v) = self.array_item(regs[r(o)], regs[r(i)]) else { break };
                     regs[r(d)] = v;
                 }
                 Op::Bin(op, d, x, y) => {
-                    let (Some(a), Some(b)) = (regs[r(x)].as_num(), regs[r(y)].as_num()) else { break };
-                    regs[r(d)] = match op {
-                        BinOp::Add => Value::num(a + b),
-                        BinOp::Sub => Value::num(a - b),
-                        BinOp::Mul => Value::num(a * b),
-                        BinOp::Div => Value::num(a / b),
-                        BinOp::Rem => Value::num(a % b),
-                        BinOp::Lt => Value::bool(a < b),
-                        BinOp::Le => Value::bool(a <= b),
-                        BinOp::Gt => Value::bool(a > b),
-                        BinOp::Ge => Value::bool(a >= b),
-                        BinOp::Eq => Value::bool(a == b),
-                        BinOp::Ne => Value::bool(a != b),
-                        BinOp::Concat | BinOp::And | BinOp::Or => break,
-                    };
+                    let Some(v) = simple(op, regs[r(x)], regs[r(y)]) else { break };
+                    regs[r(d)] = v;
+                }
+                Op::BinK(op, d, x, k) => {
+                    let Some(v) = simple(op, regs[r(x)], consts[k as usize]) else { break };
+                    regs[r(d)] = v;
+                }
+                Op::CmpJump(op, x, y, sense, t) => {
+                    let Some(v) = simple(op, regs[r(x)], regs[r(y)]) else { break };
+                    pc = if v.truthy() == sense { t as usize } else { pc + 1 };
+                    ran += 1;
+                    continue;
+                }
+                Op::CmpJumpK(op, x, k, sense, t) => {
+                    let Some(v) = simple(op, regs[r(x)], consts[k as usize]) else { break };
+                    pc = if v.truthy() == sense { t as usize } else { pc + 1 };
+                    ran += 1;
+                    continue;
                 }
                 _ => break,
             }
@@ -757,6 +752,20 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 st.regs[r(d)] = v;
             }
             Op::Bin(o, d, x, y) => st.regs[r(d)] = self.binary(o, st.regs[r(x)], st.regs[r(y)])?,
+            Op::BinK(o, d, x, k) => {
+                st.regs[r(d)] = self.binary(o, st.regs[r(x)], env.consts[frame.func as usize][k as usize])?;
+            }
+            Op::CmpJump(o, x, y, sense, t) => {
+                if self.binary(o, st.regs[r(x)], st.regs[r(y)])?.truthy() == sense {
+                    st.frames.last_mut().expect("checked").pc = t as usize;
+                }
+            }
+            Op::CmpJumpK(o, x, k, sense, t) => {
+                let konst = env.consts[frame.func as usize][k as usize];
+                if self.binary(o, st.regs[r(x)], konst)?.truthy() == sense {
+                    st.frames.last_mut().expect("checked").pc = t as usize;
+                }
+            }
             Op::Neg(d, x) => {
                 let n = st.regs[r(x)].as_num().ok_or_else(|| type_error("-", &[st.regs[r(x)]]))?;
                 st.regs[r(d)] = Value::num(-n);
@@ -1630,6 +1639,33 @@ fn is_container(k: u8) -> bool {
 /// Name of a captured variable in lock requests and reports.
 const CAPTURED: &str = "captured variable";
 
+/// `a op b` when it cannot fail, allocate or compare text (the fast
+/// path's): arithmetic and comparison of numbers, and `==`/`!=` by identity
+/// when the left side is not a number and they are not two objects (strings
+/// compare by text); `None` otherwise.
+#[inline(always)]
+fn simple<'gc>(op: BinOp, a: Value<'gc>, b: Value<'gc>) -> Option<Value<'gc>> {
+    let Some(x) = a.as_num() else {
+        let identity = matches!(op, BinOp::Eq | BinOp::Ne) && (a.as_object().is_none() || b.as_object().is_none());
+        return identity.then(|| Value::bool((a == b) == (op == BinOp::Eq)));
+    };
+    let (a, b) = (x, b.as_num()?);
+    Some(match op {
+        BinOp::Add => Value::num(a + b),
+        BinOp::Sub => Value::num(a - b),
+        BinOp::Mul => Value::num(a * b),
+        BinOp::Div => Value::num(a / b),
+        BinOp::Rem => Value::num(a % b),
+        BinOp::Lt => Value::bool(a < b),
+        BinOp::Le => Value::bool(a <= b),
+        BinOp::Gt => Value::bool(a > b),
+        BinOp::Ge => Value::bool(a >= b),
+        BinOp::Eq => Value::bool(a == b),
+        BinOp::Ne => Value::bool(a != b),
+        BinOp::Concat | BinOp::And | BinOp::Or => return None,
+    })
+}
+
 /// Whether an instruction may allocate GC objects.
 fn allocates(op: Op) -> bool {
     matches!(
@@ -1641,6 +1677,7 @@ fn allocates(op: Op) -> bool {
             | Op::JoinAll(..)
             | Op::NewMap(..)
             | Op::Bin(BinOp::Concat, ..)
+            | Op::BinK(BinOp::Concat, ..)
             | Op::Closure(..)
             | Op::NewSlot(..)
             | Op::New(..)
