@@ -64,6 +64,8 @@ pub enum Op {
     NewMap(Reg, Reg, u16),
     /// `dst = obj[index]`
     GetIndex(Reg, Reg, Reg),
+    /// `dst = obj[constant k]`
+    GetIndexK(Reg, Reg, u32),
     /// `obj[index] = value`
     SetIndex(Reg, Reg, Reg),
     /// Prints regs `base .. base + n` separated by nothing; a newline if set.

@@ -488,6 +488,11 @@ impl<'a> FnCompiler<'a> {
         Ok(self.emit(op))
     }
 
+    /// Whether `e` is a number or string literal.
+    fn is_literal(&self, e: &Expr) -> bool {
+        matches!(e.kind, ExprKind::Num(_) | ExprKind::Str(_))
+    }
+
     /// The constant of a number or string literal.
     fn literal(&mut self, e: &Expr) -> Option<u32> {
         match &e.kind {
@@ -779,6 +784,13 @@ impl<'a> FnCompiler<'a> {
                 self.expr_to(b, dst)?;
                 self.patch(skip);
             }
+            // A literal on the left of a commutative operator moves right
+            // (`1 + n` is `n + 1`: literals have no effects to reorder).
+            ExprKind::Binary(op @ (BinOp::Add | BinOp::Mul), a, b) if self.is_literal(a) && !self.is_literal(b) => {
+                let rb = self.expr_any(b)?;
+                let k = self.literal(a).expect("checked");
+                self.emit(Op::BinK(*op, dst, rb, k));
+            }
             ExprKind::Binary(op, a, b) => {
                 let ra = self.expr_any(a)?;
                 match self.literal(b) {
@@ -799,8 +811,14 @@ impl<'a> FnCompiler<'a> {
                 self.emit(Op::NewMap(dst, base, pairs.len() as u16));
             }
             ExprKind::Index(obj, index) => {
-                let (o, i) = (self.expr_any(obj)?, self.expr_any(index)?);
-                self.emit(Op::GetIndex(dst, o, i));
+                let o = self.expr_any(obj)?;
+                match self.literal(index) {
+                    Some(k) => self.emit(Op::GetIndexK(dst, o, k)),
+                    None => {
+                        let i = self.expr_any(index)?;
+                        self.emit(Op::GetIndex(dst, o, i))
+                    }
+                };
             }
             ExprKind::Call(callee, args) => self.call(dst, callee, args, false)?,
             ExprKind::Method(recv, name, args) if name == "new" && is_namespace(recv, "Chan", self) => {

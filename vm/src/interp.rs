@@ -571,6 +571,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     let Some(v) = self.array_item(regs[r(o)], regs[r(i)]) else { break };
                     regs[r(d)] = v;
                 }
+                Op::GetIndexK(d, o, k) => {
+                    let Some(v) = self.array_item(regs[r(o)], consts[k as usize]) else { break };
+                    regs[r(d)] = v;
+                }
                 Op::Bin(op, d, x, y) => {
                     let Some(v) = simple(op, regs[r(x)], regs[r(y)]) else { break };
                     regs[r(d)] = v;
@@ -842,6 +846,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 st.regs[r(d)] = Value::object(map.into());
             }
             Op::GetIndex(d, o, i) => st.regs[r(d)] = self.get_index(st.regs[r(o)], st.regs[r(i)])?,
+            Op::GetIndexK(d, o, k) => {
+                st.regs[r(d)] = self.get_index(st.regs[r(o)], env.consts[frame.func as usize][k as usize])?;
+            }
             Op::SetIndex(o, i, v) => {
                 self.held(st.regs[r(o)])?;
                 self.set_index(st.regs[r(o)], st.regs[r(i)], st.regs[r(v)])?;
@@ -1433,7 +1440,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     Sub => x - y,
                     Mul => x * y,
                     Div => x / y,
-                    _ => x % y,
+                    _ => remainder(x, y),
                 })
             }
         })
@@ -1655,7 +1662,7 @@ fn simple<'gc>(op: BinOp, a: Value<'gc>, b: Value<'gc>) -> Option<Value<'gc>> {
         BinOp::Sub => Value::num(a - b),
         BinOp::Mul => Value::num(a * b),
         BinOp::Div => Value::num(a / b),
-        BinOp::Rem => Value::num(a % b),
+        BinOp::Rem => Value::num(remainder(a, b)),
         BinOp::Lt => Value::bool(a < b),
         BinOp::Le => Value::bool(a <= b),
         BinOp::Gt => Value::bool(a > b),
@@ -1664,6 +1671,20 @@ fn simple<'gc>(op: BinOp, a: Value<'gc>, b: Value<'gc>) -> Option<Value<'gc>> {
         BinOp::Ne => Value::bool(a != b),
         BinOp::Concat | BinOp::And | BinOp::Or => return None,
     })
+}
+
+/// `a % b` as C's `fmod` (the sign of `a`), without its cost for the
+/// common case of integers (exact below 2^53).
+#[inline(always)]
+fn remainder(a: f64, b: f64) -> f64 {
+    const EXACT: f64 = (1u64 << 53) as f64;
+    let integers = a.fract() == 0.0 && b.fract() == 0.0 && a.abs() < EXACT && b.abs() < EXACT;
+    if !integers || b == 0.0 || a == 0.0 {
+        return a % b;
+    }
+    let r = (a as i64 % b as i64) as f64;
+    // fmod keeps the sign of `a`, even for a zero result.
+    if r == 0.0 && a < 0.0 { -0.0 } else { r }
 }
 
 /// Whether an instruction may allocate GC objects.
@@ -1781,4 +1802,21 @@ pub fn run_source(file: &str, src: &str, config: Config, out: &mut (dyn Write + 
     let ast = crate::parse(src).map_err(|e| e.render(file, src))?;
     let program = crate::compiler::compile(&ast, file, src).map_err(|e| e.render(file, src))?;
     Vm::new(program, config).run(out).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remainder;
+
+    #[test]
+    fn remainder_of_integers_matches_fmod() {
+        for (a, b) in [(7.0, 3.0), (-7.0, 3.0), (7.0, -3.0), (-4.0, 2.0), (0.0, 5.0), (-0.0, 5.0), (1e15 + 3.0, 1e3)] {
+            let (ours, fmod) = (remainder(a, b), a % b);
+            assert_eq!(ours.to_bits(), fmod.to_bits(), "{a} % {b}: {ours} vs {fmod}");
+        }
+        for (a, b) in [(5.5, 2.0), (1e300, 7.0), (3.0, 0.0), (f64::INFINITY, 2.0)] {
+            let (ours, fmod) = (remainder(a, b), a % b);
+            assert!(ours.to_bits() == fmod.to_bits() || (ours.is_nan() && fmod.is_nan()), "{a} % {b}");
+        }
+    }
 }
