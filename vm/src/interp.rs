@@ -522,11 +522,27 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         Ok(())
     }
 
-    /// The fast path: runs instructions that cannot fail, call, allocate or
-    /// block (moves, constants, global reads, arithmetic and comparison on
-    /// numbers, jumps) with the frame held in locals, until one that needs
+    /// The fast path: runs instructions that cannot fail, allocate or block
+    /// (moves, constants, global reads, arithmetic and comparison on numbers,
+    /// jumps, calls of functions and returns to a caller) with the frame held
+    /// in locals (reloaded after a call or a return), until one that needs
     /// [`Run::step`] or `budget` instructions. Returns how many it ran.
     fn run_simple(&mut self, st: &mut State<'gc>, budget: usize) -> usize {
+        let mut ran = 0;
+        while ran < budget {
+            match self.run_frame(st, budget - ran) {
+                (n, true) => ran += n,
+                (n, false) => return ran + n,
+            }
+        }
+        ran
+    }
+
+    /// [`Run::run_simple`] within the current frame: how many instructions
+    /// it ran, and whether it stopped at a call or a return it made (so the
+    /// fast path goes on in the new frame).
+    #[inline(always)]
+    fn run_frame(&mut self, st: &mut State<'gc>, budget: usize) -> (usize, bool) {
         let State { regs, frames, env, sections, .. } = st;
         let Env { globals, consts } = Gc::get(*env);
         let depth = frames.len();
@@ -571,6 +587,16 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     let Some(v) = self.array_item(regs[r(o)], regs[r(i)]) else { break };
                     regs[r(d)] = v;
                 }
+                Op::Call(d, f, b, n) if self.can_call(f, n, depth) => {
+                    frame.pc = pc + 1;
+                    self.call(st, f, None, r(b), usize::from(n), r(d)).expect("checked by can_call");
+                    return (ran + 1, true);
+                }
+                Op::Return(_) | Op::ReturnNil if depth > 1 => {
+                    let value = if let Op::Return(s) = code[pc] { regs[r(s)] } else { Value::nil() };
+                    self.ret(st, value);
+                    return (ran + 1, true);
+                }
                 Op::GetIndexK(d, o, k) => {
                     let Some(v) = self.array_item(regs[r(o)], consts[k as usize]) else { break };
                     regs[r(d)] = v;
@@ -601,7 +627,14 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             ran += 1;
         }
         frame.pc = pc;
-        ran
+        (ran, false)
+    }
+
+    /// Whether calling function `f` with `n` arguments at call depth
+    /// `depth` succeeds (otherwise the general path reports why).
+    #[inline(always)]
+    fn can_call(&self, f: u32, n: u16, depth: usize) -> bool {
+        self.rt.program.functions[f as usize].params == n && depth < MAX_FRAMES
     }
 
     /// `array[index]` when it cannot fail: an array this maatine may use and
