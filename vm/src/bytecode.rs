@@ -10,8 +10,10 @@ use crate::ast::BinOp;
 /// A register, relative to the frame's base.
 pub type Reg = u16;
 
-/// One instruction.
+/// One instruction. `repr(u8)`: the tag is a plain byte in front, so the
+/// interpreter's dispatch reads it with one load instead of decoding a niche.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(u8)]
 pub enum Op {
     /// `dst = constant k`
     LoadK(Reg, u32),
@@ -31,6 +33,11 @@ pub enum Op {
     RmwBegin(u32),
     /// Ends it.
     RmwEnd(u32),
+    /// `RmwBegin(g)` then `dst = global g`: a section that starts by
+    /// reading its variable (`x = x + 1`, `x += e`).
+    RmwGet(Reg, u32),
+    /// `StoreGlobal(g, src)` then `RmwEnd(g)`.
+    RmwSet(u32, Reg),
     /// `dst = a op b` (arithmetic, comparison, concatenation)
     Bin(BinOp, Reg, Reg, Reg),
     /// `dst = a op constant k` (a literal on the right: `i + 1`, `s ~ "x"`)

@@ -185,6 +185,9 @@ struct FnCompiler<'a> {
     depth: usize,
     /// `try` blocks open here.
     tries: usize,
+    /// The last position handed out as a jump target (see `here`): no
+    /// instruction there is fused into the one before.
+    label: core::cell::Cell<u32>,
 }
 
 type CResult<T> = Result<T, SyntaxError>;
@@ -207,7 +210,20 @@ impl<'a> FnCompiler<'a> {
         let locals: Vec<(String, Reg, bool)> =
             params.iter().enumerate().map(|(i, p)| (p.clone(), i as Reg, boxed(p))).collect();
         let next = locals.len() as Reg;
-        FnCompiler { proto, globals, lines, locals, upvalues, next, loops: Vec::new(), line: 1, depth: 0, tries: 0 }
+        let label = core::cell::Cell::new(0);
+        FnCompiler {
+            proto,
+            globals,
+            lines,
+            locals,
+            upvalues,
+            next,
+            loops: Vec::new(),
+            line: 1,
+            depth: 0,
+            tries: 0,
+            label,
+        }
     }
 
     fn body(mut self, body: &Block) -> CResult<Proto> {
@@ -240,13 +256,34 @@ impl<'a> FnCompiler<'a> {
     // ----- emission ---------------------------------------------------------
 
     fn emit(&mut self, op: Op) -> usize {
+        if let Some(fused) = self.fuse(op) {
+            let at = self.proto.code.len() - 1;
+            self.proto.code[at] = fused;
+            return at;
+        }
         self.proto.code.push(op);
         self.proto.lines.push(self.line);
         self.proto.code.len() - 1
     }
 
     fn here(&self) -> u32 {
-        self.proto.code.len() as u32
+        let here = self.proto.code.len() as u32;
+        self.label.set(here);
+        here
+    }
+
+    /// The one instruction doing what the last one emitted and `op` do in
+    /// turn, where a section on a global begins with reading it or ends
+    /// with storing it; never across a jump target.
+    fn fuse(&self, op: Op) -> Option<Op> {
+        if self.label.get() == self.proto.code.len() as u32 {
+            return None;
+        }
+        match (self.proto.code.last()?, op) {
+            (&Op::RmwBegin(g), Op::GetGlobal(d, read)) if g == read => Some(Op::RmwGet(d, g)),
+            (&Op::StoreGlobal(g, s), Op::RmwEnd(end)) if g == end => Some(Op::RmwSet(g, s)),
+            _ => None,
+        }
     }
 
     fn patch(&mut self, at: usize) {
@@ -642,8 +679,13 @@ impl<'a> FnCompiler<'a> {
                 Some(Place::Local(r, false)) => match bin {
                     None => self.expr_to(value, r),
                     Some(b) => {
-                        let v = self.expr_any(value)?;
-                        self.emit(Op::Bin(b, r, r, v));
+                        match self.literal(value) {
+                            Some(k) => self.emit(Op::BinK(b, r, r, k)),
+                            None => {
+                                let v = self.expr_any(value)?;
+                                self.emit(Op::Bin(b, r, r, v))
+                            }
+                        };
                         Ok(())
                     }
                 },
@@ -721,9 +763,18 @@ impl<'a> FnCompiler<'a> {
         let v = match bin {
             None => self.expr_any(value)?,
             Some(b) => {
-                let (old, rhs) = (self.temp(value.span)?, self.expr_any(value)?);
-                self.emit(Op::GetGlobal(old, g));
-                self.emit(Op::Bin(b, old, old, rhs));
+                let old = self.temp(value.span)?;
+                match self.literal(value) {
+                    Some(k) => {
+                        self.emit(Op::GetGlobal(old, g));
+                        self.emit(Op::BinK(b, old, old, k));
+                    }
+                    None => {
+                        let rhs = self.expr_any(value)?;
+                        self.emit(Op::GetGlobal(old, g));
+                        self.emit(Op::Bin(b, old, old, rhs));
+                    }
+                }
                 old
             }
         };

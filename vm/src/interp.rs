@@ -572,6 +572,20 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     }
                     sections.pop();
                 }
+                Op::RmwGet(d, g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
+                    sections.push((globals[g as usize], depth));
+                    regs[r(d)] = Slot::read(globals[g as usize]);
+                }
+                Op::RmwSet(g, s) if regs[r(s)].as_object().is_none() => {
+                    let slot = globals[g as usize];
+                    Slot::store(slot, self.cx, regs[r(s)]);
+                    // Not the holder: the general path stores again (the
+                    // same value) and reports it.
+                    if Slot::end(slot, self.cx, &self.rt.table, self.me).is_err() {
+                        break;
+                    }
+                    sections.pop();
+                }
                 Op::Jump(t) => {
                     pc = t as usize;
                     ran += 1;
@@ -708,7 +722,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
             }
             Op::StoreGlobal(g, s) => Slot::store(env.globals[g as usize], self.cx, st.regs[r(s)]),
-            Op::RmwBegin(g) => {
+            Op::RmwBegin(g) | Op::RmwGet(_, g) => {
                 let slot = env.globals[g as usize];
                 let status =
                     self.global_lock(g, |rt, request, parker| Slot::begin(slot, rt.cx, &rt.rt.table, request, parker))?;
@@ -716,10 +730,17 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     return Ok(self.blocked_on_variable(&self.rt.program.globals[g as usize], slot));
                 }
                 st.sections.push((slot, st.frames.len()));
+                if let Op::RmwGet(d, _) = op {
+                    st.regs[r(d)] = Slot::read(slot);
+                }
             }
-            Op::RmwEnd(g) => {
+            Op::RmwEnd(g) | Op::RmwSet(g, _) => {
+                let slot = env.globals[g as usize];
+                if let Op::RmwSet(_, s) = op {
+                    Slot::store(slot, self.cx, st.regs[r(s)]);
+                }
                 st.sections.pop();
-                Slot::end(env.globals[g as usize], self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;
+                Slot::end(slot, self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;
             }
             Op::TryBegin(target, e) => st.handlers.push(Handler {
                 frames: st.frames.len(),
