@@ -127,7 +127,7 @@ impl<'gc> Array<'gc> {
     pub fn push(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, value: Value<'gc>) -> Result<(), ObjError> {
         let obj = GcAny::from(this);
         ctx.before_store(obj, "Array", &[value])?;
-        ctx.mc.backward_barrier(obj);
+        ctx.mc.backward_barrier_in_place(obj);
         Self::write(this, ctx, |items| items.push(value));
         Ok(())
     }
@@ -172,8 +172,12 @@ impl<'gc> Array<'gc> {
     pub fn pop(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> Result<Value<'gc>, ObjError> {
         let obj = GcAny::from(this);
         ctx.before_store(obj, "Array", &[])?;
-        ctx.mc.backward_barrier(obj);
-        Ok(Self::write(this, ctx, |items| items.pop().unwrap_or(Value::nil())))
+        ctx.mc.backward_barrier_in_place(obj);
+        let popped = Self::write(this, ctx, |items| items.pop().unwrap_or(Value::nil()));
+        if let Some(o) = popped.as_object() {
+            ctx.mc.deletion_barrier(obj, o);
+        }
+        Ok(popped)
     }
 
     /// A copy of the items (one consistent snapshot).

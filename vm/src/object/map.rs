@@ -154,8 +154,12 @@ impl<'gc> Map<'gc> {
         let obj = GcAny::from(this);
         let key = Key::new(key)?;
         ctx.before_store(obj, "Map", &[key.value(), value])?;
-        ctx.mc.backward_barrier(obj);
-        Self::write(this, ctx, |m| m.insert(key, value));
+        // A new key is appended, an existing one keeps its place.
+        ctx.mc.backward_barrier_in_place(obj);
+        let old = Self::write(this, ctx, |m| m.insert(key, value));
+        if let Some(o) = old.and_then(Value::as_object) {
+            ctx.mc.deletion_barrier(obj, o);
+        }
         Ok(())
     }
 

@@ -26,10 +26,12 @@
 //!
 //! # Barriers for the shared marking
 //!
-//! A reference overwritten or removed in place (`Array.set`, an instance
-//! field, a slot) goes through maat-gc's deletion barrier; every other change
-//! runs the backward barrier first, which traces a global object not yet
-//! marked before it changes; stored values are shared first, which shades
+//! A reference overwritten or removed in place (`Array.set`, `Array.pop`,
+//! `Map.set`, an instance field, a slot) goes through maat-gc's deletion
+//! barrier, with `backward_barrier_in_place` for appends and in-place
+//! changes; every change that moves references (`insert`, `remove`, `sort`,
+//! `Map.delete`) runs the backward barrier first, which traces a global
+//! object not yet marked before it changes; stored values are shared first, which shades
 //! them; values that cross between maatines by channel or as results go
 //! through `transfer`/`receive`/`share`, which shade them.
 //!
