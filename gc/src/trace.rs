@@ -182,11 +182,18 @@ impl Tracer {
                     self.gray.push(header);
                 }
             }
-            Mode::Local | Mode::LocalReporting => {
+            // The colour first: most references a local marking meets are
+            // already marked, and one load decides.
+            Mode::Local => {
+                if h.is_white() && !h.is_global() {
+                    self.reach(header, h);
+                }
+            }
+            // Every global object is reported, whatever its colour (which
+            // belongs to the shared collection).
+            Mode::LocalReporting => {
                 if h.is_global() {
-                    if self.mode == Mode::LocalReporting {
-                        self.found.push(header);
-                    }
+                    self.found.push(header);
                 } else if h.is_white() {
                     self.reach(header, h);
                 }
