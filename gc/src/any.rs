@@ -99,11 +99,11 @@ impl<'gc> crate::Mutation<'gc> {
     /// The backward barrier for a change that moves no reference to another
     /// position of `obj`: appending, replacing in place, removing the last
     /// (each removed or replaced reference reported to
-    /// [`Mutation::deletion_barrier`]). On a global object it needs nothing
+    /// [`Mutation::deletion_barrier`](crate::Mutation::deletion_barrier)). On a global object it needs nothing
     /// during a shared marking (what is stored is shaded by `share`, what is
     /// removed by the deletion barrier, and a trace in parts resumes at the
     /// same positions), so a large shared container is not traced whole
-    /// first as [`Mutation::backward_barrier`] does.
+    /// first as [`Mutation::backward_barrier`](crate::Mutation::backward_barrier) does.
     pub fn backward_barrier_in_place(&self, obj: GcAny<'gc>) {
         if !obj.header().is_global() {
             self.collector.barrier_back(obj.header_ptr());
