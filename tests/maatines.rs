@@ -320,3 +320,37 @@ fn run_with_stats(src: &str, threads: usize, config: Config) -> (String, Result<
     let result = vm.run(&mut out);
     (String::from_utf8(out).expect("utf-8 output"), result, vm.gc_stats().collections.shared)
 }
+
+/// A parked maatine holds the only reference to a shared array in its
+/// registers (on its list of shared objects since its `GC.collect`) while
+/// other maatines make enough shared garbage for several shared
+/// collections; the collections' finish contributes for the parked
+/// maatine, so the array survives.
+#[test]
+fn a_parked_maatine_keeps_its_shared_objects_through_shared_collections() {
+    let src = "our board = [];
+         fn keeper(c) {
+             let x = [\"kept\", 42];
+             board.push(x);
+             board.pop();
+             GC.collect;
+             c.recv;
+             return x[0] ~ x[1];
+         }
+         fn churn(n) {
+             for ^n -> i {
+                 board.push([i, \"g\" ~ i]);
+                 board.pop();
+             }
+         }
+         let c = Chan.new(0);
+         let k = ma keeper(c);
+         ma for ^4 -> w { churn(60000); }
+         c.send(1);
+         say k.join;";
+    for threads in [1, 2] {
+        let (out, result, shared) = run_with_stats(src, threads, Config::default());
+        assert_eq!((out.as_str(), result), ("kept42\n", Ok(())), "{threads} thread(s)");
+        assert!(shared >= 2, "{threads} thread(s): shared collections ran while it was parked ({shared})");
+    }
+}
