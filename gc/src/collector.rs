@@ -190,8 +190,8 @@ pub(crate) struct Collector {
     torture: Cell<bool>,
     trace: Cell<bool>,
     pub(crate) cycle: Cell<CycleLog>,
-    /// Inside `collect_debt`: pauses are summed into one (`Some`) instead
-    /// of recorded one by one.
+    /// `None` outside `collect_debt`; inside it, whether a step ran: the
+    /// steps of one safe point are recorded as one pause, by `collect_debt`.
     batch: Cell<Option<bool>>,
     /// The shared cycle (`SharedCycle::epoch`) this heap last contributed to.
     pub(crate) contributed: Cell<u64>,
@@ -418,6 +418,10 @@ impl Collector {
     /// debt, and does this heap's part of a shared marking in progress. All
     /// of it is recorded as one pause, if anything was done.
     pub(crate) fn collect_debt(&self, root: RootTracer<'_>) {
+        if self.idle() {
+            self.out_of_memory.set(false);
+            return;
+        }
         let started = Instant::now();
         self.batch.set(Some(false));
         let swept = self.sweep_pending(LAZY_SWEEP).0 > 0;
@@ -427,6 +431,16 @@ impl Collector {
         if swept || shared || stepped {
             self.stats.borrow_mut().pauses.record(started.elapsed());
         }
+    }
+
+    /// Whether a safe point has nothing to do (most of them: checked
+    /// before reading the clock).
+    fn idle(&self) -> bool {
+        self.debt.get() <= 0
+            && self.pending.get().is_none()
+            && !self.torture.get()
+            && !self.over_limit()
+            && !self.space().inner.cycle.marking()
     }
 
     /// Steps while the debt is positive (or a full collection in torture
@@ -692,11 +706,13 @@ impl Collector {
         // SAFETY: still live until `free` below.
         let bytes = vtable.size + unsafe { (vtable.heap_size)(obj) };
         if h.is_global() {
-            self.stats.borrow_mut().bytes_freed += bytes as u64;
+            let mut stats = self.stats.borrow_mut();
+            stats.bytes_freed += bytes as u64;
+            stats.objects_freed += 1;
         } else {
             self.account(-(bytes as isize));
+            self.stats.borrow_mut().objects_freed += 1;
         }
-        self.stats.borrow_mut().objects_freed += 1;
         // SAFETY: unlinked, unreachable, freed exactly once.
         unsafe { (vtable.free)(obj) };
     }

@@ -81,7 +81,10 @@ impl Collector {
         });
         self.count_global(flag, marked);
         // Insertion barrier: `start` (global now) is about to be stored or
-        // handed somewhere a heap that contributed may find it.
+        // handed somewhere a heap that contributed may find it; and the
+        // objects that became global, all reachable from it, are traced
+        // from it (they may refer to global objects only this heap's
+        // unshared objects held until now).
         self.shade_if_marking(start);
         marked
     }
@@ -105,8 +108,10 @@ impl Collector {
     /// An unshared object becomes global: it leaves the local colour domain
     /// (see `header`), and its bytes leave this heap's pacing (which only
     /// counts what local collections can free) for the space's shared
-    /// pacing. During a shared marking it is shaded: it may refer to global
-    /// objects that only this heap's unshared objects held until now.
+    /// pacing. It is not shaded here: the walk that makes a subgraph global
+    /// shades its start once all of it is global (see `make_global`), so a
+    /// concurrent marker never traces an object whose children are still
+    /// another heap's unshared objects.
     pub(crate) fn leave_local(&self, header: &Header) {
         if !header.is_global() {
             header.set_white(SHARED_WHITE);
@@ -115,10 +120,6 @@ impl Collector {
             let owned = unsafe { (vtable.heap_size)(NonNull::from(header)) };
             self.total.set(self.total.get().saturating_sub(vtable.size + owned));
             self.space().add_global_bytes(vtable.size);
-            let cycle = &self.space().inner.cycle;
-            if cycle.marking() {
-                cycle.shade(NonNull::from(header));
-            }
         }
     }
 }

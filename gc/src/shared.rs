@@ -30,8 +30,11 @@
 //!      ([`Mutation::hand_off`](crate::Mutation::hand_off)); an object not
 //!      yet marked that is about to be rearranged (`Gc::write`,
 //!      `backward_barrier`) is traced whole first, so that resuming an object
-//!      traced in parts never skips what moved; objects that become global
-//!      are shaded as they do.
+//!      traced in parts never skips what moved; when a subgraph becomes
+//!      global (`share`, `freeze`, `transfer`), its start is shaded once all
+//!      of it is global (shading each object as it turned global would let
+//!      another heap's marker trace it while its children were still this
+//!      heap's unshared objects).
 //! 3. *finish*, with the world stopped: heaps that have not contributed
 //!    (parked or never scheduled) contribute now, the gray queue is drained,
 //!    the adopted list is swept and each heap's LSO is swept, at once or
@@ -44,8 +47,9 @@
 //! through white ones. A contribution establishes it (everything the heap
 //! holds is shaded). Reading a reference changes no edge. Removing an edge
 //! from a global object shades its target (which protects whatever was
-//! protected through that edge); adding one shades its target; objects that
-//! become global or change heaps are shaded; tracing turns gray to marked
+//! protected through that edge); adding one shades its target; a subgraph
+//! that becomes global is protected from its shaded start, and an object
+//! that changes heaps is shaded; tracing turns gray to marked
 //! and shades the children; and a marked object's children are never white
 //! (they were shaded when it was traced, or when stored since). At finish
 //! every heap has contributed and nothing is gray, so every reachable global
@@ -186,31 +190,21 @@ impl SharedCycle {
     }
 
     /// Traces about `budget` bytes from the gray queue, concurrently with
-    /// mutators; returns whether there was anything to trace.
-    fn trace_some(&self, budget: usize) -> bool {
+    /// mutators, taking `BATCH` objects from it whenever its own run out.
+    fn trace_some(&self, budget: usize) {
         let mut tracer = Tracer::shared(SharedMarking { mark: self.mark(), concurrent: true });
         let mut work = 0;
-        let mut any = false;
         while work < budget {
-            let gray = match tracer.pop_gray() {
-                Some(gray) => gray,
-                None => {
-                    let mut queue = self.queue();
-                    let from = queue.len().saturating_sub(BATCH);
-                    queue.drain(from..).for_each(|Queued(g)| tracer.queue(g));
-                    drop(queue);
-                    match tracer.pop_gray() {
-                        Some(gray) => gray,
-                        None => break,
-                    }
-                }
-            };
-            any = true;
+            if !tracer.has_gray() {
+                let mut queue = self.queue();
+                let from = queue.len().saturating_sub(BATCH);
+                queue.drain(from..).for_each(|Queued(g)| tracer.queue(g));
+            }
+            let Some(gray) = tracer.pop_gray() else { break };
             tracer.traverse(gray);
             work += tracer.take_work();
         }
         self.requeue(tracer.take_grays());
-        any
     }
 
     /// Traces `h` whole now and marks it, unless it is marked (the barrier
@@ -266,13 +260,13 @@ impl Space {
     /// writers when [`Tracer::is_concurrent`] (the VM's objects take their
     /// lock), or the space's heaps must all run on one thread.
     pub unsafe fn start_shared_collection(&self) {
-        let started = Instant::now();
-        let mut state = self.state();
-        if self.inner.cycle.marking() {
-            return;
-        }
-        self.start(&mut state);
-        state.stats.pauses.record(started.elapsed());
+        self.stopped(|space, state| {
+            let idle = !space.inner.cycle.marking();
+            if idle {
+                space.start(state);
+            }
+            idle
+        });
     }
 
     /// Finishes the shared collection in progress (see [`crate::shared`]):
@@ -284,13 +278,13 @@ impl Space {
     ///
     /// As for [`Space::start_shared_collection`].
     pub unsafe fn finish_shared_collection(&self, sweep: Sweep) {
-        let started = Instant::now();
-        let mut state = self.state();
-        if !self.inner.cycle.marking() {
-            return;
-        }
-        self.finish(&mut state, sweep);
-        state.stats.pauses.record(started.elapsed());
+        self.stopped(|space, state| {
+            let marking = space.inner.cycle.marking();
+            if marking {
+                space.finish(state, sweep);
+            }
+            marking
+        });
     }
 
     /// A whole shared collection in one stopped world (finishing the one in
@@ -320,14 +314,24 @@ impl Space {
     /// # Safety
     /// As for `collect_shared`.
     unsafe fn collect(&self, sweep: Sweep) {
+        self.stopped(|space, state| {
+            if space.inner.cycle.marking() {
+                space.finish(state, sweep);
+            }
+            space.start(state);
+            space.finish(state, sweep);
+            true
+        });
+    }
+
+    /// Runs a stopped-world phase under the space's mutex; its time is one
+    /// pause of the space if it did anything (`phase` returns whether).
+    fn stopped(&self, phase: impl FnOnce(&Self, &mut SpaceState) -> bool) {
         let started = Instant::now();
         let mut state = self.state();
-        if self.inner.cycle.marking() {
-            self.finish(&mut state, sweep);
+        if phase(self, &mut state) {
+            state.stats.pauses.record(started.elapsed());
         }
-        self.start(&mut state);
-        self.finish(&mut state, sweep);
-        state.stats.pauses.record(started.elapsed());
     }
 
     /// Step 1 (see the module documentation); the world is stopped.

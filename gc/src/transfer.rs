@@ -73,6 +73,8 @@ impl<'gc> Mutation<'gc> {
             true
         });
         self.collector.count_global(Flags::SHARED, moved);
+        // As in `make_global`: shading the start, once the whole subgraph is
+        // global, reaches everything that became global.
         self.collector.shade_if_marking(gc.header_ptr());
         Ok(moved)
     }

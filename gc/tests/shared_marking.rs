@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Graph, Node, link, live, reset_live};
-use maat_gc::{Config, Gc, Global, Heap, Mutation, Params, Root, Space, Sweep};
+use maat_gc::{Config, Gc, GcAny, Global, Heap, Mutation, Params, Root, Space, Sweep};
 
 /// Small steps, so that a safe point contributes and traces almost nothing.
 fn config() -> Config {
@@ -42,50 +42,58 @@ fn contributed_heap_with_shared_chain(space: &Space) -> Heap<Graph> {
     heap
 }
 
-/// The heap links B (held by T) from its unshared root; returns T.
-fn take_b_into_root<'gc>(mc: &Mutation<'gc>, root: Gc<'gc, Node<'gc>>) -> Gc<'gc, Node<'gc>> {
-    let t = edge(edge(root, 0), 0);
-    link(mc, root, edge(t, 0));
-    t
+/// In a contributed heap (see above), the root takes B from T, and then
+/// `forget` makes T (gray, not yet traced) forget it; after the finish, B
+/// and C must be alive with the rest. Returns the heap.
+fn t_forgets_b(forget: impl for<'gc> FnOnce(&Mutation<'gc>, Gc<'gc, Node<'gc>>)) -> Heap<Graph> {
+    reset_live();
+    let space = Space::new();
+    let mut heap = contributed_heap_with_shared_chain(&space);
+    heap.mutate(|mc, root| {
+        let t = edge(edge(*root, 0), 0);
+        link(mc, *root, edge(t, 0));
+        forget(mc, t);
+    });
+    finish_and_check(&space, &mut heap, 5);
+    heap
+}
+
+/// The heaps sweep their LSOs (left to them by a lazy finish) on this
+/// thread, and are verified. With several heaps, a finish that sweeps now
+/// frees on rayon's threads, where this thread's count of live nodes does
+/// not see the frees.
+fn sweep_here<const N: usize>(heaps: [&mut Heap<Graph>; N]) {
+    for heap in heaps {
+        heap.collect_debt();
+        heap.verify().unwrap();
+    }
 }
 
 /// Finishes the collection, checks the heap and that `ids` are alive.
-fn finish_and_check(space: &Space, heap: &Heap<Graph>, reachable: usize) {
+fn finish_and_check(space: &Space, heap: &mut Heap<Graph>, reachable: usize) {
     // SAFETY: the space's only heap is between mutations.
-    unsafe { space.finish_shared_collection(Sweep::Now) };
-    heap.verify().unwrap();
+    unsafe { space.finish_shared_collection(Sweep::Lazily) };
+    sweep_here([heap]);
     assert_eq!(live(), reachable as i64, "every reachable node alive, the rest freed");
 }
 
 #[test]
 fn a_reference_overwritten_in_a_shared_object_is_shaded() {
-    reset_live();
-    let space = Space::new();
-    let heap = contributed_heap_with_shared_chain(&space);
-    heap.mutate(|mc, root| {
-        // T (gray, not yet traced) forgets B: the deletion barrier is all
-        // that tells the collector.
-        let t = take_b_into_root(mc, *root);
+    // T overwrites B in place: the deletion barrier is all that tells the
+    // collector.
+    let heap = t_forgets_b(|mc, t| {
         // SAFETY: one slot replaced in place; the old reference is reported.
         let w = unsafe { Gc::write_forward(mc, t, t) };
         let old = core::mem::replace(&mut w.project(|n| &n.edges).borrow_mut()[0], t);
         mc.deletion_barrier(t.into(), old.into());
     });
-    finish_and_check(&space, &heap, 5);
     heap.mutate(|_, root| assert_eq!(edge(edge(*root, 1), 0).id, 3, "B and C survived"));
 }
 
 #[test]
 fn a_shared_object_rearranged_before_it_is_traced_is_traced_first() {
-    reset_live();
-    let space = Space::new();
-    let heap = contributed_heap_with_shared_chain(&space);
-    heap.mutate(|mc, root| {
-        let t = take_b_into_root(mc, *root);
-        // `Gc::write` on a global object not yet marked traces it whole now.
-        Gc::write(mc, t).project(|n| &n.edges).borrow_mut().clear();
-    });
-    finish_and_check(&space, &heap, 5);
+    // `Gc::write` on a global object not yet marked traces it whole now.
+    t_forgets_b(|mc, t| Gc::write(mc, t).project(|n| &n.edges).borrow_mut().clear());
 }
 
 /// A global root holding one node.
@@ -99,7 +107,7 @@ fn a_store_into_a_marked_object_by_a_heap_that_has_not_contributed_is_shaded() {
     reset_live();
     let space = Space::new();
     let mut first = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 0));
-    let second = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 10));
+    let mut second = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 10));
     let board: Global<Board> = first.mutate(|mc, _| mc.make_global::<Board>(node(mc, 1)));
     // X is shared, and only the second heap's root holds it.
     second.mutate(|mc, root| {
@@ -125,9 +133,8 @@ fn a_store_into_a_marked_object_by_a_heap_that_has_not_contributed_is_shaded() {
         Gc::write(mc, *root).project(|n| &n.edges).borrow_mut().clear();
     });
     // SAFETY: as above.
-    unsafe { space.finish_shared_collection(Sweep::Now) };
-    first.verify().unwrap();
-    second.verify().unwrap();
+    unsafe { space.finish_shared_collection(Sweep::Lazily) };
+    sweep_here([&mut first, &mut second]);
     assert_eq!(live(), 4, "both roots, the board and X");
     second.mutate(|mc, _| {
         // SAFETY: as above.
@@ -144,7 +151,7 @@ fn a_store_into_a_marked_object_by_a_heap_that_has_not_contributed_is_shaded() {
 fn objects_shared_while_marking_are_traced_and_garbage_from_before_is_freed() {
     reset_live();
     let space = Space::new();
-    let heap = contributed_heap_with_shared_chain(&space);
+    let mut heap = contributed_heap_with_shared_chain(&space);
     heap.mutate(|mc, root| {
         // Garbage: S loses T, B and C for good.
         let s = edge(*root, 0);
@@ -157,9 +164,47 @@ fn objects_shared_while_marking_are_traced_and_garbage_from_before_is_freed() {
     });
     // T, B and C were reachable when the marking started: they float until
     // the next collection (a snapshot collector's floating garbage).
-    finish_and_check(&space, &heap, 7);
+    finish_and_check(&space, &mut heap, 7);
     // SAFETY: the space's only heap is between mutations.
     unsafe { space.collect_shared() };
     heap.verify().unwrap();
     assert_eq!(live(), 4, "R, S, Y, Z");
+}
+
+#[test]
+fn a_reference_handed_to_a_heap_that_contributed_is_shaded() {
+    reset_live();
+    let space = Space::new();
+    let mut first = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 0));
+    let mut second = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 10));
+    // X is shared, and only the second heap's root holds it.
+    second.mutate(|mc, root| {
+        let x = node(mc, 11);
+        mc.share(x);
+        link(mc, *root, x);
+    });
+    // SAFETY: neither heap is in a mutation or a safe point.
+    unsafe { space.start_shared_collection() };
+    first.collect_debt();
+    // The second heap hands X over outside any shared container (as a
+    // channel's queue kept in Rust would) and forgets it; the first heap,
+    // which contributed already, takes it into its root.
+    let handed = second.mutate(|mc, root| {
+        let x = edge(*root, 0);
+        mc.hand_off(x.into());
+        Gc::write(mc, *root).project(|n| &n.edges).borrow_mut().clear();
+        GcAny::from(x).as_raw()
+    });
+    first.mutate(|mc, root| {
+        // SAFETY: X is a live global object: nothing is freed while the
+        // collection marks, and no collection finished since `as_raw`.
+        let x = unsafe { GcAny::from_raw(handed).downcast::<Node>() };
+        link(mc, *root, x);
+    });
+    second.collect_debt();
+    // SAFETY: as above.
+    unsafe { space.finish_shared_collection(Sweep::Lazily) };
+    sweep_here([&mut first, &mut second]);
+    assert_eq!(live(), 3, "both roots and X");
+    first.mutate(|_, root| assert_eq!(edge(*root, 0).id, 11));
 }

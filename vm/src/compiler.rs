@@ -187,10 +187,17 @@ struct FnCompiler<'a> {
     tries: usize,
     /// The last position handed out as a jump target (see `here`): no
     /// instruction there is fused into the one before.
-    label: core::cell::Cell<u32>,
+    label: u32,
 }
 
 type CResult<T> = Result<T, SyntaxError>;
+
+/// The right-hand operand of an instruction that takes a constant or a
+/// register.
+enum Operand {
+    Const(u32),
+    Reg(Reg),
+}
 
 fn unsupported<T>(what: &str, span: Span) -> CResult<T> {
     Err(SyntaxError::new(format!("{what} are not supported by this version of the compiler yet"), span))
@@ -210,7 +217,6 @@ impl<'a> FnCompiler<'a> {
         let locals: Vec<(String, Reg, bool)> =
             params.iter().enumerate().map(|(i, p)| (p.clone(), i as Reg, boxed(p))).collect();
         let next = locals.len() as Reg;
-        let label = core::cell::Cell::new(0);
         FnCompiler {
             proto,
             globals,
@@ -222,7 +228,7 @@ impl<'a> FnCompiler<'a> {
             line: 1,
             depth: 0,
             tries: 0,
-            label,
+            label: 0,
         }
     }
 
@@ -266,17 +272,16 @@ impl<'a> FnCompiler<'a> {
         self.proto.code.len() - 1
     }
 
-    fn here(&self) -> u32 {
-        let here = self.proto.code.len() as u32;
-        self.label.set(here);
-        here
+    fn here(&mut self) -> u32 {
+        self.label = self.proto.code.len() as u32;
+        self.label
     }
 
     /// The one instruction doing what the last one emitted and `op` do in
     /// turn, where a section on a global begins with reading it or ends
     /// with storing it; never across a jump target.
     fn fuse(&self, op: Op) -> Option<Op> {
-        if self.label.get() == self.proto.code.len() as u32 {
+        if self.label == self.proto.code.len() as u32 {
             return None;
         }
         match (self.proto.code.last()?, op) {
@@ -287,7 +292,8 @@ impl<'a> FnCompiler<'a> {
     }
 
     fn patch(&mut self, at: usize) {
-        self.patch_to(at, self.here());
+        let here = self.here();
+        self.patch_to(at, here);
     }
 
     fn patch_to(&mut self, at: usize, target: u32) {
@@ -511,9 +517,9 @@ impl<'a> FnCompiler<'a> {
         let op = match &cond.kind {
             ExprKind::Binary(op, a, b) if op.is_comparison() => {
                 let ra = self.expr_any(a)?;
-                match self.literal(b) {
-                    Some(k) => Op::CmpJumpK(*op, ra, k, sense, 0),
-                    None => Op::CmpJump(*op, ra, self.expr_any(b)?, sense, 0),
+                match self.operand(b)? {
+                    Operand::Const(k) => Op::CmpJumpK(*op, ra, k, sense, 0),
+                    Operand::Reg(rb) => Op::CmpJump(*op, ra, rb, sense, 0),
                 }
             }
             _ => {
@@ -528,6 +534,25 @@ impl<'a> FnCompiler<'a> {
     /// Whether `e` is a number or string literal.
     fn is_literal(&self, e: &Expr) -> bool {
         matches!(e.kind, ExprKind::Num(_) | ExprKind::Str(_))
+    }
+
+    /// A right-hand operand: the constant of a literal, or a register
+    /// holding the value of anything else (evaluated now).
+    fn operand(&mut self, e: &Expr) -> CResult<Operand> {
+        match self.literal(e) {
+            Some(k) => Ok(Operand::Const(k)),
+            None => Ok(Operand::Reg(self.expr_any(e)?)),
+        }
+    }
+
+    /// `dst = lhs op e`, with a constant operand when `e` is a literal.
+    fn binary_to(&mut self, op: BinOp, dst: Reg, lhs: Reg, e: &Expr) -> CResult<()> {
+        let op = match self.operand(e)? {
+            Operand::Const(k) => Op::BinK(op, dst, lhs, k),
+            Operand::Reg(r) => Op::Bin(op, dst, lhs, r),
+        };
+        self.emit(op);
+        Ok(())
     }
 
     /// The constant of a number or string literal.
@@ -678,16 +703,7 @@ impl<'a> FnCompiler<'a> {
             ExprKind::Var(name) => match self.place(name) {
                 Some(Place::Local(r, false)) => match bin {
                     None => self.expr_to(value, r),
-                    Some(b) => {
-                        match self.literal(value) {
-                            Some(k) => self.emit(Op::BinK(b, r, r, k)),
-                            None => {
-                                let v = self.expr_any(value)?;
-                                self.emit(Op::Bin(b, r, r, v))
-                            }
-                        };
-                        Ok(())
-                    }
+                    Some(b) => self.binary_to(b, r, r, value),
                 },
                 Some(place @ (Place::Local(_, true) | Place::Upvalue(_))) => {
                     let slot = self.slot_of(&place, target.span)?.expect("a slot");
@@ -763,18 +779,16 @@ impl<'a> FnCompiler<'a> {
         let v = match bin {
             None => self.expr_any(value)?,
             Some(b) => {
+                // The right side is evaluated before the variable is read
+                // (a literal needs no evaluation, and `x += 1` then starts
+                // its section with the read: see `fuse`).
                 let old = self.temp(value.span)?;
-                match self.literal(value) {
-                    Some(k) => {
-                        self.emit(Op::GetGlobal(old, g));
-                        self.emit(Op::BinK(b, old, old, k));
-                    }
-                    None => {
-                        let rhs = self.expr_any(value)?;
-                        self.emit(Op::GetGlobal(old, g));
-                        self.emit(Op::Bin(b, old, old, rhs));
-                    }
-                }
+                let rhs = self.operand(value)?;
+                self.emit(Op::GetGlobal(old, g));
+                self.emit(match rhs {
+                    Operand::Const(k) => Op::BinK(b, old, old, k),
+                    Operand::Reg(r) => Op::Bin(b, old, old, r),
+                });
                 old
             }
         };
@@ -839,18 +853,11 @@ impl<'a> FnCompiler<'a> {
             // (`1 + n` is `n + 1`: literals have no effects to reorder).
             ExprKind::Binary(op @ (BinOp::Add | BinOp::Mul), a, b) if self.is_literal(a) && !self.is_literal(b) => {
                 let rb = self.expr_any(b)?;
-                let k = self.literal(a).expect("checked");
-                self.emit(Op::BinK(*op, dst, rb, k));
+                self.binary_to(*op, dst, rb, a)?;
             }
             ExprKind::Binary(op, a, b) => {
                 let ra = self.expr_any(a)?;
-                match self.literal(b) {
-                    Some(k) => self.emit(Op::BinK(*op, dst, ra, k)),
-                    None => {
-                        let rb = self.expr_any(b)?;
-                        self.emit(Op::Bin(*op, dst, ra, rb))
-                    }
-                };
+                self.binary_to(*op, dst, ra, b)?;
             }
             ExprKind::Array(items) => {
                 let base = self.consecutive(items)?;
@@ -863,13 +870,11 @@ impl<'a> FnCompiler<'a> {
             }
             ExprKind::Index(obj, index) => {
                 let o = self.expr_any(obj)?;
-                match self.literal(index) {
-                    Some(k) => self.emit(Op::GetIndexK(dst, o, k)),
-                    None => {
-                        let i = self.expr_any(index)?;
-                        self.emit(Op::GetIndex(dst, o, i))
-                    }
+                let get = match self.operand(index)? {
+                    Operand::Const(k) => Op::GetIndexK(dst, o, k),
+                    Operand::Reg(i) => Op::GetIndex(dst, o, i),
                 };
+                self.emit(get);
             }
             ExprKind::Call(callee, args) => self.call(dst, callee, args, false)?,
             ExprKind::Method(recv, name, args) if name == "new" && is_namespace(recv, "Chan", self) => {

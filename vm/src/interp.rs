@@ -601,9 +601,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     let Some(v) = self.array_item(regs[r(o)], regs[r(i)]) else { break };
                     regs[r(d)] = v;
                 }
-                Op::Call(d, f, b, n) if self.can_call(f, n, depth) => {
+                // A call that fails (arity, depth) is left to the general
+                // path, which reports it.
+                Op::Call(d, f, b, n) if self.check_call(f, usize::from(n), depth).is_ok() => {
                     frame.pc = pc + 1;
-                    self.call(st, f, None, r(b), usize::from(n), r(d)).expect("checked by can_call");
+                    self.call(st, f, None, r(b), usize::from(n), r(d)).expect("checked above");
                     return (ran + 1, true);
                 }
                 Op::Return(_) | Op::ReturnNil if depth > 1 => {
@@ -644,11 +646,25 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         (ran, false)
     }
 
-    /// Whether calling function `f` with `n` arguments at call depth
-    /// `depth` succeeds (otherwise the general path reports why).
-    #[inline(always)]
-    fn can_call(&self, f: u32, n: u16, depth: usize) -> bool {
-        self.rt.program.functions[f as usize].params == n && depth < MAX_FRAMES
+    /// Why function `f` cannot be called with `n` arguments, if it cannot.
+    #[inline]
+    fn check_arity(&self, f: u32, n: usize) -> OpResult<()> {
+        let callee = &self.rt.program.functions[f as usize];
+        if n == usize::from(callee.params) {
+            return Ok(());
+        }
+        Err(format!("{} expects {} argument(s), got {n}", callee.name, callee.params))
+    }
+
+    /// Why function `f` cannot be called with `n` arguments from call depth
+    /// `depth`, if it cannot.
+    #[inline]
+    fn check_call(&self, f: u32, n: usize, depth: usize) -> OpResult<()> {
+        self.check_arity(f, n)?;
+        if depth >= MAX_FRAMES {
+            return Err(format!("stack overflow: more than {MAX_FRAMES} nested calls"));
+        }
+        Ok(())
     }
 
     /// `array[index]` when it cannot fail: an array this maatine may use and
@@ -706,8 +722,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let b = frame.base;
         let r = |reg: Reg| b + usize::from(reg);
         let env = Gc::get(st.env);
+        let konst = |k: u32| env.consts[frame.func as usize][k as usize];
         match op {
-            Op::LoadK(d, k) => st.regs[r(d)] = env.consts[frame.func as usize][k as usize],
+            Op::LoadK(d, k) => st.regs[r(d)] = konst(k),
             Op::LoadNil(d) => st.regs[r(d)] = Value::nil(),
             Op::LoadBool(d, v) => st.regs[r(d)] = Value::bool(v),
             Op::Move(d, s) => st.regs[r(d)] = st.regs[r(s)],
@@ -810,29 +827,25 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 st.regs[r(d)] = v;
             }
             Op::Bin(o, d, x, y) => st.regs[r(d)] = self.binary(o, st.regs[r(x)], st.regs[r(y)])?,
-            Op::BinK(o, d, x, k) => {
-                st.regs[r(d)] = self.binary(o, st.regs[r(x)], env.consts[frame.func as usize][k as usize])?;
-            }
+            Op::BinK(o, d, x, k) => st.regs[r(d)] = self.binary(o, st.regs[r(x)], konst(k))?,
             Op::CmpJump(o, x, y, sense, t) => {
-                if self.binary(o, st.regs[r(x)], st.regs[r(y)])?.truthy() == sense {
-                    st.frames.last_mut().expect("checked").pc = t as usize;
-                }
+                let taken = self.binary(o, st.regs[r(x)], st.regs[r(y)])?.truthy() == sense;
+                jump_if(st, taken, t);
             }
             Op::CmpJumpK(o, x, k, sense, t) => {
-                let konst = env.consts[frame.func as usize][k as usize];
-                if self.binary(o, st.regs[r(x)], konst)?.truthy() == sense {
-                    st.frames.last_mut().expect("checked").pc = t as usize;
-                }
+                let taken = self.binary(o, st.regs[r(x)], konst(k))?.truthy() == sense;
+                jump_if(st, taken, t);
             }
             Op::Neg(d, x) => {
                 let n = st.regs[r(x)].as_num().ok_or_else(|| type_error("-", &[st.regs[r(x)]]))?;
                 st.regs[r(d)] = Value::num(-n);
             }
             Op::Not(d, x) => st.regs[r(d)] = Value::bool(!st.regs[r(x)].truthy()),
-            Op::Jump(t) => st.frames.last_mut().expect("checked").pc = t as usize,
-            Op::JumpIfFalse(c, t) if !st.regs[r(c)].truthy() => st.frames.last_mut().expect("checked").pc = t as usize,
-            Op::JumpIfTrue(c, t) if st.regs[r(c)].truthy() => st.frames.last_mut().expect("checked").pc = t as usize,
-            Op::JumpIfFalse(..) | Op::JumpIfTrue(..) => {}
+            Op::Jump(t) => jump_if(st, true, t),
+            Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) => {
+                let taken = st.regs[r(c)].truthy() == matches!(op, Op::JumpIfTrue(..));
+                jump_if(st, taken, t);
+            }
             Op::Call(d, f, base, n) => self.call(st, f, None, r(base), usize::from(n), r(d))?,
             Op::CallValue(d, c, base, n) => {
                 let callee = st.regs[r(c)];
@@ -900,9 +913,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 st.regs[r(d)] = Value::object(map.into());
             }
             Op::GetIndex(d, o, i) => st.regs[r(d)] = self.get_index(st.regs[r(o)], st.regs[r(i)])?,
-            Op::GetIndexK(d, o, k) => {
-                st.regs[r(d)] = self.get_index(st.regs[r(o)], env.consts[frame.func as usize][k as usize])?;
-            }
+            Op::GetIndexK(d, o, k) => st.regs[r(d)] = self.get_index(st.regs[r(o)], konst(k))?,
             Op::SetIndex(o, i, v) => {
                 self.held(st.regs[r(o)])?;
                 self.set_index(st.regs[r(o)], st.regs[r(i)], st.regs[r(v)])?;
@@ -1123,10 +1134,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         base: usize,
         n: usize,
     ) -> OpResult<Value<'gc>> {
-        let callee = &self.rt.program.functions[f as usize];
-        if n != usize::from(callee.params) {
-            return Err(format!("{} expects {} argument(s), got {n}", callee.name, callee.params));
-        }
+        self.check_arity(f, n)?;
         let args = &st.regs[base..base + n];
         for v in args {
             self.held(*v)?;
@@ -1428,14 +1436,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         n: usize,
         ret: usize,
     ) -> OpResult<()> {
-        let callee = &self.rt.program.functions[f as usize];
-        if n != usize::from(callee.params) {
-            return Err(format!("{} expects {} argument(s), got {n}", callee.name, callee.params));
-        }
-        if st.frames.len() >= MAX_FRAMES {
-            return Err(format!("stack overflow: more than {MAX_FRAMES} nested calls"));
-        }
-        let need = base + usize::from(callee.registers) + 1;
+        self.check_call(f, n, st.frames.len())?;
+        let need = base + usize::from(self.rt.program.functions[f as usize].registers) + 1;
         if st.regs.len() < need {
             st.regs.resize(need, Value::nil());
         }
@@ -1725,6 +1727,13 @@ fn simple<'gc>(op: BinOp, a: Value<'gc>, b: Value<'gc>) -> Option<Value<'gc>> {
         BinOp::Ne => Value::bool(a != b),
         BinOp::Concat | BinOp::And | BinOp::Or => return None,
     })
+}
+
+/// Moves the running frame to instruction `t` if `taken`.
+fn jump_if(st: &mut State<'_>, taken: bool, t: u32) {
+    if taken {
+        st.frames.last_mut().expect("a running maatine has a frame").pc = t as usize;
+    }
 }
 
 /// `a % b` as C's `fmod` (the sign of `a`), without its cost for the
