@@ -96,6 +96,21 @@ fn a_shared_object_rearranged_before_it_is_traced_is_traced_first() {
     t_forgets_b(|mc, t| Gc::write(mc, t).project(|n| &n.edges).borrow_mut().clear());
 }
 
+/// Two heaps of one space (roots 0 and 10); a shared node X (11) is held
+/// by the second heap's root only.
+fn two_heaps() -> (Space, Heap<Graph>, Heap<Graph>) {
+    reset_live();
+    let space = Space::new();
+    let first = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 0));
+    let second = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 10));
+    second.mutate(|mc, root| {
+        let x = node(mc, 11);
+        mc.share(x);
+        link(mc, *root, x);
+    });
+    (space, first, second)
+}
+
 /// A global root holding one node.
 struct Board;
 impl Root for Board {
@@ -104,17 +119,8 @@ impl Root for Board {
 
 #[test]
 fn a_store_into_a_marked_object_by_a_heap_that_has_not_contributed_is_shaded() {
-    reset_live();
-    let space = Space::new();
-    let mut first = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 0));
-    let mut second = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 10));
+    let (space, mut first, mut second) = two_heaps();
     let board: Global<Board> = first.mutate(|mc, _| mc.make_global::<Board>(node(mc, 1)));
-    // X is shared, and only the second heap's root holds it.
-    second.mutate(|mc, root| {
-        let x = node(mc, 11);
-        mc.share(x);
-        link(mc, *root, x);
-    });
     // SAFETY: neither heap is in a mutation or a safe point.
     unsafe { space.start_shared_collection() };
     // The first heap contributes and traces everything queued: the board is
@@ -173,16 +179,7 @@ fn objects_shared_while_marking_are_traced_and_garbage_from_before_is_freed() {
 
 #[test]
 fn a_reference_handed_to_a_heap_that_contributed_is_shaded() {
-    reset_live();
-    let space = Space::new();
-    let mut first = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 0));
-    let mut second = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 10));
-    // X is shared, and only the second heap's root holds it.
-    second.mutate(|mc, root| {
-        let x = node(mc, 11);
-        mc.share(x);
-        link(mc, *root, x);
-    });
+    let (space, mut first, mut second) = two_heaps();
     // SAFETY: neither heap is in a mutation or a safe point.
     unsafe { space.start_shared_collection() };
     first.collect_debt();
