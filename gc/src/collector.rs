@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use crate::header::Flags;
 use crate::header::{Age, GcBox, Header, VTable, WHITE0, WHITES};
+use crate::pool::{self, Pool};
 use crate::ptr::OutOfMemory;
 use crate::space::Space;
 use crate::stats::{CollectionKind, Stats};
@@ -92,7 +93,7 @@ impl Default for Params {
     fn default() -> Self {
         Params {
             pause: 200,
-            step_multiplier: 100,
+            step_multiplier: 1000,
             step_size: 8 * 1024,
             minor_multiplier: 20,
             major_multiplier: 100,
@@ -111,17 +112,26 @@ pub enum Mode {
     Generational,
 }
 
-/// Collector work charged per object swept: a quarter of its size (as a
-/// traversal would cost), but no more than `MAX_SWEEP_COST` bytes, since
-/// visiting a header (and freeing the object) costs about the same whatever
-/// the object's size: a sweep of large objects must not lag far behind the
-/// allocation that pays for it.
+/// Collector work charged per object swept or whitened: a quarter of its
+/// size (as a traversal would cost), but no more than `MAX_SWEEP_COST`
+/// bytes, since visiting a header (and freeing the object) costs about the
+/// same whatever the object's size: a sweep of large objects must not lag
+/// far behind the allocation that pays for it.
 const SWEEP_COST_DIVISOR: usize = 4;
 const MAX_SWEEP_COST: usize = 32;
+
+/// The work charged for visiting `h` on a walk of an object list.
+pub(crate) fn list_work(h: &Header) -> usize {
+    (h.vtable().size() / SWEEP_COST_DIVISOR).min(MAX_SWEEP_COST)
+}
 /// Objects of the pending LSO swept per safe point.
 const LAZY_SWEEP: usize = 1024;
 /// A cycle never starts before the heap holds this many bytes.
 pub(crate) const MIN_THRESHOLD: usize = 64 * 1024;
+
+/// A heap's pool keeps freed boxes up to this many bytes at least (see
+/// `Collector::pool_cap`).
+const POOL_MIN: usize = 256 * 1024;
 
 /// A link of an object list: the head cell or some object's `next`.
 pub(crate) type ListLink = Cell<Option<NonNull<Header>>>;
@@ -139,6 +149,16 @@ pub(crate) struct Swept<'a> {
     pub(crate) done: bool,
 }
 
+/// What a walk of an object list freed, accounted once at its end.
+#[derive(Default)]
+pub(crate) struct Freed {
+    /// Bytes of unshared objects (counted in the heap's total).
+    local: usize,
+    /// Bytes of global objects.
+    global: usize,
+    objects: u64,
+}
+
 /// The per-heap collector state.
 pub(crate) struct Collector {
     id: u32,
@@ -152,6 +172,8 @@ pub(crate) struct Collector {
     /// objects survived, the others are garbage; swept at this heap's safe
     /// points (see `space`).
     pub(crate) pending: Cell<Option<NonNull<Header>>>,
+    /// Boxes freed by this heap's sweeps, kept for its allocations.
+    pool: Pool,
     pub(crate) tracer: RefCell<Tracer>,
     pub(crate) grayagain: RefCell<Vec<NonNull<Header>>>,
     pub(crate) phase: Cell<Phase>,
@@ -216,6 +238,7 @@ impl Collector {
             objects: Cell::new(None),
             lso: Cell::new(None),
             pending: Cell::new(None),
+            pool: Pool::new(),
             tracer: RefCell::new(Tracer::new()),
             grayagain: RefCell::new(Vec::new()),
             phase: Cell::new(Phase::Pause),
@@ -320,9 +343,12 @@ impl Collector {
     // ----- allocation ------------------------------------------------------
 
     pub(crate) fn allocate<T: Trace>(&self, value: T, kind: u8) -> NonNull<GcBox<T>> {
-        let header = Header::new(vtable::<T>(), self.white.get(), kind, self.id);
+        let vtable = vtable::<T>();
+        let header = Header::new(vtable, self.white.get(), kind, self.id);
         let owned = value.heap_size();
-        let ptr = NonNull::from(Box::leak(Box::new(GcBox { header, value })));
+        let ptr = self.pool.alloc(vtable.layout).cast::<GcBox<T>>();
+        // SAFETY: fresh memory with the layout of `GcBox<T>` (see `pool`).
+        unsafe { ptr.write(GcBox { header, value }) };
         let h = ptr.cast::<Header>();
         // SAFETY: just allocated and not yet shared with anyone.
         unsafe { h.as_ref() }.next_link().set(self.objects.get());
@@ -601,6 +627,10 @@ impl Collector {
         }
         self.sweep_at.set(None);
         self.phase.set(Phase::Sweep);
+        // Lua's estimate: the heap at the end of marking, less what the
+        // sweep frees. What the mutator allocates while the sweep runs is
+        // not counted, or a long sweep would postpone the next cycle.
+        self.estimate.set(self.total.get());
         work
     }
 
@@ -637,11 +667,13 @@ impl Collector {
             None => &self.objects,
         };
         let dead = |h: &Header| h.colour() & dead_white != 0;
+        let before = self.total.get();
         let swept = if self.to_old.get() {
             self.sweep_list(start, None, count, dead, |h| self.keep_old(h))
         } else {
             self.sweep_list(start, None, count, dead, |h| h.set_white(white))
         };
+        self.estimate.set(self.estimate.get().saturating_sub(before - self.total.get()));
         if swept.done {
             self.phase.set(Phase::Pause);
             if self.to_old.get() {
@@ -664,26 +696,30 @@ impl Collector {
         dead: impl Fn(&Header) -> bool,
         keep: impl Fn(&Header),
     ) -> Swept<'a> {
-        let mut work = 0;
+        let (mut work, mut freed) = (0, Freed::default());
+        let mut done = true;
         for _ in 0..max {
             let current = link.get();
             let Some(obj) = current.filter(|_| current != limit) else {
-                return Swept { link, work, done: true };
+                self.settle(freed);
+                return Swept { link, work, done };
             };
             // SAFETY: objects on the list are live until freed here.
             let h = unsafe { obj.as_ref() };
-            work += (h.vtable().size / SWEEP_COST_DIVISOR).min(MAX_SWEEP_COST);
+            work += list_work(h);
             if h.is_global() {
                 self.move_to_lso(link, obj);
             } else if dead(h) {
                 link.set(h.next());
-                self.free(obj);
+                self.free(obj, &mut freed);
             } else {
                 keep(h);
                 link = h.next_link();
             }
         }
-        Swept { link, work, done: false }
+        done = false;
+        self.settle(freed);
+        Swept { link, work, done }
     }
 
     /// Unlinks a global object (shared since a sweep last passed it) from
@@ -696,25 +732,47 @@ impl Collector {
         self.lso.set(Some(obj));
     }
 
-    /// Frees an unlinked, unreachable object. A global one left this heap's
-    /// count of bytes in use when it became global (see `leave_local`), so
-    /// only the statistics see it go.
-    pub(crate) fn free(&self, obj: NonNull<Header>) {
+    /// Frees an unlinked, unreachable object, recording it in `freed` (see
+    /// [`Collector::settle`]).
+    pub(crate) fn free(&self, obj: NonNull<Header>, freed: &mut Freed) {
         // SAFETY: `obj` was just unlinked and is unreachable (dead white).
         let h = unsafe { obj.as_ref() };
         let vtable = h.vtable();
         // SAFETY: still live until `free` below.
-        let bytes = vtable.size + unsafe { (vtable.heap_size)(obj) };
+        let bytes = vtable.size() + unsafe { (vtable.heap_size)(obj) };
         if h.is_global() {
-            let mut stats = self.stats.borrow_mut();
-            stats.bytes_freed += bytes as u64;
-            stats.objects_freed += 1;
+            freed.global += bytes;
         } else {
-            self.account(-(bytes as isize));
-            self.stats.borrow_mut().objects_freed += 1;
+            freed.local += bytes;
         }
-        // SAFETY: unlinked, unreachable, freed exactly once.
-        unsafe { (vtable.free)(obj) };
+        freed.objects += 1;
+        let cap = self.pool_cap();
+        // SAFETY: unlinked, unreachable, freed exactly once; the box was
+        // allocated with its vtable's layout.
+        unsafe {
+            (vtable.drop_value)(obj);
+            self.pool.free(obj.cast(), vtable.layout, cap);
+        }
+    }
+
+    /// Accounts what a walk freed. A global object left this heap's count of
+    /// bytes in use when it became global (see `leave_local`), so only the
+    /// statistics see it go.
+    pub(crate) fn settle(&self, freed: Freed) {
+        if freed.local > 0 {
+            self.account(-(freed.local as isize));
+        }
+        let mut stats = self.stats.borrow_mut();
+        stats.bytes_freed += freed.global as u64;
+        stats.objects_freed += freed.objects;
+    }
+
+    /// The most bytes the pool keeps: what the mutator will allocate before
+    /// the next cycle starts (the growth `pause` allows beyond the
+    /// estimate of live bytes), since more would sit unused.
+    fn pool_cap(&self) -> usize {
+        let growth = self.params.get().pause.saturating_sub(100) as usize;
+        POOL_MIN.max((self.estimate.get() / 100).saturating_mul(growth))
     }
 
     /// The heap ends: frees its unshared objects at once (nothing else can
@@ -722,6 +780,7 @@ impl Collector {
     /// for the space to adopt.
     pub(crate) fn dissolve(&self) -> Option<NonNull<Header>> {
         self.sweep_pending(usize::MAX);
+        let mut freed = Freed::default();
         while let Some(obj) = self.objects.get() {
             // SAFETY: objects on the list are live until freed or moved here.
             let h = unsafe { obj.as_ref() };
@@ -730,9 +789,10 @@ impl Collector {
                 h.next_link().set(self.lso.get());
                 self.lso.set(Some(obj));
             } else {
-                self.free(obj);
+                self.free(obj, &mut freed);
             }
         }
+        self.settle(freed);
         self.lso.take()
     }
 
@@ -750,7 +810,7 @@ impl Collector {
     /// and box bytes it freed.
     pub(crate) fn sweep_pending(&self, max: usize) -> (u64, usize) {
         let mark = self.space().inner.cycle.mark();
-        let (mut freed, mut bytes) = (0, 0);
+        let (mut freed, mut bytes) = (Freed::default(), 0);
         for _ in 0..max {
             let Some(obj) = self.pending.get() else { break };
             // SAFETY: objects on the pending list are live until freed here.
@@ -760,15 +820,16 @@ impl Collector {
                 h.next_link().set(self.lso.get());
                 self.lso.set(Some(obj));
             } else {
-                bytes += h.vtable().size;
-                freed += 1;
-                self.free(obj);
+                bytes += h.vtable().size();
+                self.free(obj, &mut freed);
             }
         }
+        let objects = freed.objects;
+        self.settle(freed);
         if bytes > 0 {
             self.space().sub_global_bytes(bytes);
         }
-        (freed, bytes)
+        (objects, bytes)
     }
 
     /// A full collection whose tracer records the global objects it meets:
@@ -804,17 +865,16 @@ impl Collector {
     }
 
     pub(crate) fn end_cycle(&self, kind: CollectionKind) {
-        self.estimate.set(self.total.get());
         self.set_pause_debt();
         self.finish_cycle(kind);
     }
 
     /// Schedules the next incremental cycle for when the heap has grown to
-    /// `pause`% of its size now.
+    /// `pause`% of the estimate of its live bytes.
     pub(crate) fn set_pause_debt(&self) {
-        let live = self.total.get();
+        let live = self.estimate.get();
         let threshold = (live / 100).saturating_mul(self.params.get().pause as usize).max(MIN_THRESHOLD);
-        self.debt.set(live as isize - threshold as isize);
+        self.debt.set(self.total.get() as isize - threshold as isize);
     }
 
     pub(crate) fn start_cycle_log(&self) {
@@ -853,8 +913,8 @@ fn vtable<T: Trace>() -> &'static VTable {
             trace: trace_box::<T>,
             trace_part: trace_box_part::<T>,
             heap_size: heap_size_box::<T>,
-            free: free_box::<T>,
-            size: size_of::<GcBox<T>>(),
+            drop_value: drop_box::<T>,
+            layout: core::alloc::Layout::new::<GcBox<T>>(),
             name: core::any::type_name::<T>,
             leaf: !T::NEEDS_TRACE,
         };
@@ -889,9 +949,24 @@ unsafe fn heap_size_box<T: Trace>(h: NonNull<Header>) -> usize {
 }
 
 /// # Safety
-/// `h` heads a `GcBox<T>` allocated by `Collector::allocate`, unreachable,
-/// freed exactly once.
-unsafe fn free_box<T>(h: NonNull<Header>) {
-    // SAFETY: by the caller's contract the box came from `Box::leak`.
-    drop(unsafe { Box::from_raw(h.cast::<GcBox<T>>().as_ptr()) });
+/// `h` heads a live `GcBox<T>`, unreachable, whose value is dropped exactly
+/// once (here).
+unsafe fn drop_box<T>(h: NonNull<Header>) {
+    // SAFETY: by the caller's contract.
+    unsafe { core::ptr::drop_in_place(&raw mut (*h.cast::<GcBox<T>>().as_ptr()).value) };
+}
+
+/// Frees an unreachable object outside any heap (adopted objects): drops its
+/// value and returns its box to the global allocator.
+///
+/// # Safety
+/// `h` heads a live box, unreachable and unlinked, freed exactly once.
+pub(crate) unsafe fn destroy(h: NonNull<Header>) {
+    // SAFETY: by the caller's contract (the vtable describes the box).
+    let vtable = unsafe { h.as_ref() }.vtable();
+    // SAFETY: as above; the box was allocated with its vtable's layout.
+    unsafe {
+        (vtable.drop_value)(h);
+        pool::release(h.cast(), vtable.layout);
+    }
 }

@@ -53,7 +53,7 @@
 use core::ptr::NonNull;
 use std::time::Instant;
 
-use crate::collector::{Collector, ListLink, MIN_THRESHOLD, Mode, Phase, RootTracer};
+use crate::collector::{Collector, ListLink, MIN_THRESHOLD, Mode, Phase, RootTracer, list_work};
 use crate::header::{Age, Header};
 use crate::stats::CollectionKind;
 use crate::trace::Gray;
@@ -116,6 +116,7 @@ impl Collector {
             Some(l) => unsafe { l.as_ref() },
             None => &self.objects,
         };
+        let mut work = 0;
         for _ in 0..count {
             let Some(h) = link.get() else {
                 self.sweep_at.set(None);
@@ -124,15 +125,16 @@ impl Collector {
                 } else {
                     self.phase.set(Phase::Pause);
                 }
-                return count;
+                return work + 1;
             };
             // SAFETY: objects on the list are live.
             let header = unsafe { h.as_ref() };
+            work += list_work(header);
             self.whiten(header);
             link = header.next_link();
         }
         self.sweep_at.set(Some(NonNull::from(link)));
-        count
+        work
     }
 
     /// After a complete marking (white flipped): frees the dead, makes every

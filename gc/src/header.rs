@@ -73,6 +73,7 @@
 //! marking.
 
 use crate::shim::{AtomicU8, AtomicU32, Ordering};
+use core::alloc::Layout;
 use core::cell::Cell;
 use core::ptr::NonNull;
 
@@ -159,15 +160,23 @@ pub(crate) struct VTable {
     pub(crate) trace_part: unsafe fn(NonNull<Header>, &mut Tracer, usize) -> Option<usize>,
     /// Bytes the value owns outside the box (see `Trace::heap_size`).
     pub(crate) heap_size: unsafe fn(NonNull<Header>) -> usize,
-    /// Drops the value and frees the box.
-    pub(crate) free: unsafe fn(NonNull<Header>),
-    /// Size of the whole box in bytes.
-    pub(crate) size: usize,
+    /// Drops the value in place (the box's memory is released apart: see
+    /// [`crate::pool`]).
+    pub(crate) drop_value: unsafe fn(NonNull<Header>),
+    /// Layout of the whole box, as allocated.
+    pub(crate) layout: Layout,
     /// Rust type name, for the verifier and debugging.
     pub(crate) name: fn() -> &'static str,
     /// The type holds no references (`!Trace::NEEDS_TRACE`): marking makes
     /// it black at once, with nothing to traverse.
     pub(crate) leaf: bool,
+}
+
+impl VTable {
+    /// Size of the whole box in bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.layout.size()
+    }
 }
 
 /// The header at the start of every GC allocation.

@@ -14,7 +14,7 @@
 //! - [`Heap::verify`]: the heap verifier for tests.
 //!
 //! Module map: `header` (object header and colour rules), `trace`, `ptr`
-//! (handles and barriers), `collector` (phases and pacing: the collector in
+//! (handles and barriers), `pool` (freed boxes kept for reuse), `collector` (phases and pacing: the collector in
 //! one place), `heap` (the public heap), `stats`, `verify`.
 
 mod any;
@@ -22,6 +22,7 @@ mod collector;
 mod generational;
 mod header;
 mod heap;
+mod pool;
 mod ptr;
 pub mod share;
 pub mod shared;

@@ -77,6 +77,17 @@ impl<'gc> Mutation<'gc> {
         self.collector.check_limit()
     }
 
+    /// Whether the heap owes collection work: the mutator should reach a
+    /// safe point ([`Heap::collect_debt`](crate::Heap::collect_debt)) soon.
+    /// A mutator that allocates much between safe points checks this after
+    /// allocating (as Lua checks its debt after each allocating
+    /// instruction), so that each safe point pays for about one step's
+    /// worth of allocation: steps stay short and the heap does not
+    /// overshoot.
+    pub fn collection_due(&self) -> bool {
+        self.collector.debt() > 0
+    }
+
     /// A snapshot of this heap's statistics.
     pub fn stats(&self) -> crate::Stats {
         self.collector.stats()

@@ -118,8 +118,8 @@ impl Collector {
             let vtable = header.vtable();
             // SAFETY: a live object (the caller holds it).
             let owned = unsafe { (vtable.heap_size)(NonNull::from(header)) };
-            self.total.set(self.total.get().saturating_sub(vtable.size + owned));
-            self.space().add_global_bytes(vtable.size);
+            self.total.set(self.total.get().saturating_sub(vtable.size() + owned));
+            self.space().add_global_bytes(vtable.size());
         }
     }
 }

@@ -485,10 +485,10 @@ fn sweep_adopted(state: &mut SpaceState, mark: u8) -> (u64, usize) {
             link = h.next_link();
         } else {
             link.set(h.next());
-            bytes += h.vtable().size;
+            bytes += h.vtable().size();
             freed += 1;
             // SAFETY: unlinked and unreachable: freed exactly once.
-            unsafe { (h.vtable().free)(obj) };
+            unsafe { crate::collector::destroy(obj) };
         }
     }
     state.adopted = adopted.get();

@@ -152,7 +152,7 @@ impl Space {
             next = header.next();
             header.next_link().set(state.adopted);
             state.adopted = Some(h);
-            state.adopted_bytes += header.vtable().size;
+            state.adopted_bytes += header.vtable().size();
         }
     }
 
@@ -170,7 +170,7 @@ impl Drop for SpaceInner {
             let header = unsafe { h.as_ref() };
             next = header.next();
             // SAFETY: freed exactly once, here.
-            unsafe { (header.vtable().free)(h) };
+            unsafe { crate::collector::destroy(h) };
         }
     }
 }

@@ -254,7 +254,7 @@ impl Tracer {
         let vtable = h.vtable();
         if gray.from == 0 {
             h.set_black();
-            self.work += vtable.size;
+            self.work += vtable.size();
             self.traversed += 1;
         }
         // SAFETY: the vtable belongs to this object's type.
@@ -274,7 +274,7 @@ impl Tracer {
             return;
         }
         if gray.from == 0 {
-            self.work += h.vtable().size;
+            self.work += h.vtable().size();
             self.traversed += 1;
         }
         // SAFETY: the vtable belongs to this object's type.
@@ -289,7 +289,7 @@ impl Tracer {
     pub(crate) fn traverse_whole(&mut self, header: NonNull<Header>, mark: u8) {
         // SAFETY: the caller holds a handle to it: live.
         let h = unsafe { header.as_ref() };
-        self.work += h.vtable().size;
+        self.work += h.vtable().size();
         // SAFETY: the vtable belongs to this object's type.
         unsafe { (h.vtable().trace)(header, self) };
         h.set_mark(mark);

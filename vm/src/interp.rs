@@ -199,6 +199,9 @@ enum Step {
     Blocked,
     /// The program asked for something only a safe point can do.
     Request(Request),
+    /// The heap owes collection work: a safe point, then the slice goes on
+    /// with this many instructions left.
+    Collect(usize),
 }
 
 /// What `GC.collect` and `GC.mode` ask of the next safe point.
@@ -380,14 +383,21 @@ impl Maatine {
     ) -> Slice {
         let Maatine { id, heap, stats, requests, wake, waiting, sent, .. } = self;
         let rt = &sched.rt;
-        let step = heap.mutate_root(|mc, state| {
-            let cx = Ctx { mc, mode: rt.world.mode(), stats };
-            let mut run = Run { cx: &cx, rt, sched, me: *id, requests, wake, waiting, sent, out, spawned };
-            run.slice(state)
-        });
-        heap.collect_debt();
+        let mut budget = SLICE;
+        let step = loop {
+            let step = heap.mutate_root(|mc, state| {
+                let cx = Ctx { mc, mode: rt.world.mode(), stats };
+                let mut run = Run { cx: &cx, rt, sched, me: *id, requests, wake, waiting, sent, out, spawned };
+                run.slice(state, budget)
+            });
+            heap.collect_debt();
+            match step {
+                Step::Collect(left) => budget = left,
+                step => break step,
+            }
+        };
         match step {
-            Step::Continue => Slice::Yield,
+            Step::Continue | Step::Collect(_) => Slice::Yield,
             Step::Blocked => Slice::Blocked,
             Step::Done => self.finish(&rt.program),
             Step::Failed(message) => Slice::Finished(Outcome::Failed(Box::new(self.error(&rt.program, message)))),
@@ -474,9 +484,11 @@ struct Run<'r, 'a, 'o, 'gc> {
 type OpResult<T> = Result<T, String>;
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
-    fn slice(&mut self, st: &mut State<'gc>) -> Step {
-        if let Err(step) = self.run_for(st, SLICE) {
-            return step;
+    fn slice(&mut self, st: &mut State<'gc>, budget: usize) -> Step {
+        match self.run_for(st, budget) {
+            Err(step) => return step,
+            Ok(0) => {}
+            Ok(left) => return Step::Collect(left),
         }
         // Preemption waits (one more slice at most) for the maatine to leave
         // its read-modify-write sections: switching inside one would make
@@ -493,8 +505,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     }
 
     /// Runs `budget` instructions, or fewer if the maatine ends, fails,
-    /// blocks or needs a safe point (the step that says so).
-    fn run_for(&mut self, st: &mut State<'gc>, mut budget: usize) -> Result<(), Step> {
+    /// blocks or needs a safe point (the step that says so), or if an
+    /// allocation made collection due outside read-modify-write sections
+    /// (`Ok` with the instructions left).
+    fn run_for(&mut self, st: &mut State<'gc>, mut budget: usize) -> Result<usize, Step> {
         while budget > 0 {
             budget -= self.run_simple(st, budget);
             if budget == 0 {
@@ -502,6 +516,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             }
             budget -= 1;
             match self.step(st) {
+                // An allocation made collection due: a safe point now, so
+                // that each pays for about one step of allocation (short
+                // steps, no overshoot). Not inside a read-modify-write
+                // section, whose locks the maatine keeps until it leaves it.
+                Ok(Flow::Next) if self.cx.mc.collection_due() && st.sections.is_empty() => return Ok(budget),
                 Ok(Flow::Next) => {}
                 Ok(Flow::Done) => return Err(Step::Done),
                 Ok(Flow::Request(r)) => return Err(Step::Request(r)),
@@ -519,7 +538,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
             }
         }
-        Ok(())
+        Ok(0)
     }
 
     /// The fast path: runs instructions that cannot fail, allocate or block
