@@ -148,6 +148,26 @@ fn incremental_cycles_run_from_allocation_debt() {
 }
 
 #[test]
+fn collection_is_due_once_allocation_reaches_the_threshold_and_paid_at_the_safe_point() {
+    let mut heap = new_graph(Config::default());
+    let allocated = heap.mutate(|mc, _| {
+        assert!(!mc.collection_due(), "a new heap owes nothing");
+        let mut n = 0;
+        while !mc.collection_due() {
+            mc.alloc(Node::new(n));
+            n += 1;
+            assert!(n < 1_000_000, "allocation never made collection due");
+        }
+        n
+    });
+    assert!(allocated > 100, "due only after the first threshold ({allocated} nodes)");
+    heap.collect_debt();
+    assert!(!heap.mutate(|mc, _| mc.collection_due()), "the safe point paid the debt");
+    let cycles = heap.stats().collections.incremental;
+    assert!(heap.phase() != Phase::Pause || cycles == 1, "a cycle started (and may have ended)");
+}
+
+#[test]
 fn exceeding_the_heap_limit_is_an_error_not_an_abort() {
     let limit = 256 * 1024;
     let mut heap = new_graph(Config { max_heap: Some(limit), ..Config::default() });
