@@ -64,13 +64,15 @@
 //! | --- | --- |
 //! | the cycle's mark | reached, and traced completely (or a leaf) |
 //! | none (gray) | reached, waiting in the shared gray queue or traced in part |
-//! | anything else | not reached yet: white (`SHARED_WHITE`, given when it became global, or the previous cycle's mark) |
+//! | anything else | not reached yet: white (`SHARED_WHITE`, given when it became global during this marking, or the previous cycle's mark) |
 //!
 //! Shading (white to gray, or to the mark for a leaf) is a CAS, since
 //! barriers of several threads may shade one object: only the winner queues
 //! it. The survivors of a sweep keep the mark, which means white again once
 //! the next cycle flips it: nothing is repainted. Gray never outlives a
-//! marking.
+//! marking. An object that becomes global between markings takes the last
+//! cycle's mark, as if reached: so between markings a global object without
+//! the mark is garbage awaiting its sweep (see [`crate::weak`]).
 
 use crate::shim::{AtomicU8, AtomicU32, Ordering};
 use core::alloc::Layout;

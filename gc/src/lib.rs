@@ -14,7 +14,8 @@
 //! - [`Heap::verify`]: the heap verifier for tests.
 //!
 //! Module map: `header` (object header and colour rules), `trace`, `ptr`
-//! (handles and barriers), `pool` (freed boxes kept for reuse), `collector` (phases and pacing: the collector in
+//! (handles and barriers), `pool` (freed boxes kept for reuse), `weak`
+//! (weak references to global objects), `collector` (phases and pacing: the collector in
 //! one place), `heap` (the public heap), `stats`, `verify`.
 
 mod any;
@@ -32,6 +33,7 @@ mod stats;
 mod trace;
 pub mod transfer;
 pub mod verify;
+pub mod weak;
 
 pub use any::GcAny;
 pub use collector::{Mode, Params, Phase};

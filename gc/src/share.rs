@@ -93,6 +93,12 @@ impl Collector {
     /// children of the objects `visit` returns true for (it changes their
     /// state, so nothing is visited twice); returns how many those were.
     pub(crate) fn walk(&self, start: NonNull<Header>, mut visit: impl FnMut(&Header) -> bool) -> usize {
+        // SAFETY: as below.
+        let header = unsafe { start.as_ref() };
+        if header.vtable().leaf {
+            // No children: no stack (a string shared as it is created).
+            return visit(header) as usize;
+        }
         let mut stack = vec![start];
         let mut visited = 0;
         while let Some(h) = stack.pop() {
@@ -108,13 +114,22 @@ impl Collector {
     /// An unshared object becomes global: it leaves the local colour domain
     /// (see `header`), and its bytes leave this heap's pacing (which only
     /// counts what local collections can free) for the space's shared
-    /// pacing. It is not shaded here: the walk that makes a subgraph global
-    /// shades its start once all of it is global (see `make_global`), so a
-    /// concurrent marker never traces an object whose children are still
-    /// another heap's unshared objects.
+    /// pacing. During a shared marking it becomes white: it is not shaded
+    /// here, since the walk that makes a subgraph global shades its start
+    /// once all of it is global (see `make_global`), so a concurrent marker
+    /// never traces an object whose children are still another heap's
+    /// unshared objects. Between markings it takes the last marking's mark,
+    /// as if that marking had reached it: then a global object outside a
+    /// marking has the mark exactly when it is not garbage waiting for a
+    /// sweep (what [`crate::weak`] relies on).
     pub(crate) fn leave_local(&self, header: &Header) {
         if !header.is_global() {
-            header.set_white(SHARED_WHITE);
+            let cycle = &self.space().inner.cycle;
+            if cycle.marking() {
+                header.set_white(SHARED_WHITE);
+            } else {
+                header.set_mark(cycle.mark());
+            }
             let vtable = header.vtable();
             // SAFETY: a live object (the caller holds it).
             let owned = unsafe { (vtable.heap_size)(NonNull::from(header)) };

@@ -10,7 +10,7 @@
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::collector::Collector;
@@ -27,8 +27,9 @@ pub struct Space {
     pub(crate) inner: Arc<SpaceInner>,
 }
 
-#[derive(Default)]
 pub(crate) struct SpaceInner {
+    /// Unique among the process's spaces (see [`Space::id`]).
+    id: u64,
     state: Mutex<SpaceState>,
     /// The shared collection's marking state.
     pub(crate) cycle: SharedCycle,
@@ -65,10 +66,31 @@ unsafe impl Send for SpaceInner {}
 // SAFETY: as above; all access goes through the mutex.
 unsafe impl Sync for SpaceInner {}
 
+impl Default for SpaceInner {
+    fn default() -> Self {
+        /// The next space's id.
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        SpaceInner {
+            // Relaxed: only uniqueness matters.
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            state: Mutex::default(),
+            cycle: SharedCycle::default(),
+            global_bytes: AtomicUsize::new(0),
+            global_bytes_after: AtomicUsize::new(0),
+        }
+    }
+}
+
 impl Space {
     /// An empty space.
     pub fn new() -> Self {
         Space::default()
+    }
+
+    /// An id no other space of this process has, for tables that hold
+    /// objects of several spaces (see [`crate::weak`]).
+    pub fn id(&self) -> u64 {
+        self.inner.id
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, SpaceState> {
