@@ -354,3 +354,54 @@ fn a_parked_maatine_keeps_its_shared_objects_through_shared_collections() {
         assert!(shared >= 2, "{threads} thread(s): shared collections ran while it was parked ({shared})");
     }
 }
+
+/// Maatines that make the same short strings get the runtime's one copy of
+/// each (equal keys of one shared map), while distinct throwaway strings,
+/// shared from birth, make enough garbage for shared collections to free
+/// interned strings and lookups to make them again.
+fn interning(maatines: usize, rounds: usize) -> String {
+    format!(
+        "our counts = {{}};
+         fn count(me, n) {{
+             let mine = {{}};
+             for ^n -> i {{
+                 let k = \"key\" ~ (i % 50);
+                 mine[k] = (mine.has(k) && mine[k] + 1) || 1;
+                 let waste = \"waste-\" ~ me ~ \"-\" ~ i;
+                 if waste.len == 0 {{ say \"never\"; }}
+             }}
+             for mine.keys -> k {{ counts[k] = (counts.has(k) && counts[k] + mine[k]) || mine[k]; }}
+         }}
+         ma for ^{maatines} -> m {{ count(m, {rounds}); }}
+         say counts.len, \" \", counts[\"key7\"], \" \", counts[\"key\" ~ 49];"
+    )
+}
+
+#[test]
+fn interned_strings_are_one_per_text_across_maatines_and_shared_collections() {
+    let expected =
+        |maatines: usize, rounds: usize| format!("50 {} {}\n", maatines * rounds / 50, maatines * rounds / 50);
+    for threads in [1, 2, 4] {
+        let (out, result, shared) = run_with_stats(&interning(8, 50_000), threads, Config::default());
+        assert_eq!((out, result), (expected(8, 50_000), Ok(())), "{threads} thread(s)");
+        assert!(shared >= 1, "{threads} thread(s): throwaway strings made shared collections run ({shared})");
+    }
+    let torture = Config { torture: true, ..Config::default() };
+    for threads in [1, 2] {
+        let (out, result, _) = run_with_stats(&interning(4, 500), threads, torture);
+        assert_eq!((out, result), (expected(4, 500), Ok(())), "torture, {threads} thread(s)");
+    }
+}
+
+#[test]
+fn making_a_short_string_again_allocates_nothing() {
+    let src = "let a = []; for ^100000 -> i { a.push(\"k\" ~ (i % 10)); } say a.len;";
+    let ast = maat::vm::parse(src).expect("parses");
+    let program = maat::vm::compiler::compile(&ast, "test.maat", src).expect("compiles");
+    let mut vm = maat::vm::Vm::new(program, Config::default());
+    let mut out = Vec::new();
+    vm.run(&mut out).expect("runs");
+    assert_eq!(String::from_utf8(out).unwrap(), "100000\n");
+    let allocated = vm.gc_stats().objects_allocated;
+    assert!(allocated < 1_000, "one string per text, not per concatenation ({allocated} objects)");
+}

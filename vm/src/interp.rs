@@ -1817,17 +1817,20 @@ fn object_of(v: Value<'_>, k: u8) -> Option<GcAny<'_>> {
 }
 
 fn text_of<'gc>(v: Value<'gc>) -> Option<&'gc str> {
-    // SAFETY: kind STR objects are Strs.
-    object_of(v, kind::STR).map(|o| Gc::get(unsafe { o.downcast::<Str>() }).as_str())
+    str_of(v).map(Str::as_str)
 }
 
 /// Maat equality: numbers by value, strings by text, the rest by identity.
 fn equal<'gc>(a: Value<'gc>, b: Value<'gc>) -> bool {
-    match (a.as_num(), b.as_num(), text_of(a), text_of(b)) {
-        (Some(x), Some(y), ..) => x == y,
-        (_, _, Some(x), Some(y)) => x == y,
-        _ => a == b,
+    if let (Some(x), Some(y)) = (a.as_num(), b.as_num()) {
+        return x == y;
     }
+    a == b || matches!((str_of(a), str_of(b)), (Some(x), Some(y)) if x.same_text(y))
+}
+
+fn str_of<'gc>(v: Value<'gc>) -> Option<&'gc Str> {
+    // SAFETY: kind STR objects are Strs.
+    object_of(v, kind::STR).map(|o| Gc::get(unsafe { o.downcast::<Str>() }))
 }
 
 /// The Maat name of a value's type.

@@ -37,18 +37,24 @@ impl<'gc> Key<'gc> {
         self.0
     }
 
-    fn text(self) -> Option<&'gc str> {
+    fn string(self) -> Option<&'gc Str> {
         let o = self.0.as_object().filter(|o| o.kind() == kind::STR)?;
         // SAFETY: kind STR objects are `Str`s.
-        Some(Gc::get(unsafe { o.downcast::<Str>() }).as_str())
+        Some(Gc::get(unsafe { o.downcast::<Str>() }))
+    }
+
+    fn text(self) -> Option<&'gc str> {
+        self.string().map(Str::as_str)
     }
 }
 
 impl PartialEq for Key<'_> {
     fn eq(&self, other: &Self) -> bool {
-        match (self.text(), other.text()) {
-            (Some(a), Some(b)) => a == b,
-            (None, None) => self.0 == other.0,
+        if self.0 == other.0 {
+            return true;
+        }
+        match (self.string(), other.string()) {
+            (Some(a), Some(b)) => a.same_text(b),
             _ => false,
         }
     }
@@ -58,8 +64,8 @@ impl Eq for Key<'_> {}
 
 impl Hash for Key<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        match self.text() {
-            Some(t) => t.hash(state),
+        match self.string() {
+            Some(s) => state.write_u64(s.hash_code()),
             None => self.0.hash(state),
         }
     }

@@ -45,6 +45,7 @@ pub mod chan;
 pub mod closure;
 pub mod handle;
 pub mod instance;
+pub mod intern;
 pub mod map;
 pub mod slot;
 pub mod string;

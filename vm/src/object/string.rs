@@ -1,34 +1,99 @@
 //! Str: an immutable string. Immutable objects need no lock in any mode; a
 //! string is shared like any object when it is stored into a shared one.
-
-use std::hash::{DefaultHasher, Hash, Hasher};
+//! Short strings are interned (see [`super::intern`]): they are shared from
+//! birth, and equal short strings of one runtime are one object. Their text
+//! lives in the object itself; a longer one's in a buffer of its own.
 
 use maat_gc::{Gc, Trace};
 
+use super::intern::{self, MAX_SHORT};
 use super::{Ctx, kind};
 
 /// A Maat string: its text and a hash computed once.
 #[derive(Trace)]
+// `Drop` touches no `Gc`: it removes the string from the string table.
+#[trace(unsafe_drop)]
 pub struct Str {
     hash: u64,
-    text: Box<str>,
+    text: Text,
+}
+
+/// A string's text.
+enum Text {
+    /// Up to `MAX_SHORT` bytes, in place: `len` bytes of valid UTF-8.
+    Short {
+        len: u8,
+        bytes: [u8; MAX_SHORT],
+    },
+    Long(Box<str>),
+}
+
+// SAFETY: no references.
+unsafe impl Trace for Text {
+    const NEEDS_TRACE: bool = false;
+    fn trace(&self, _: &mut maat_gc::Tracer) {}
+    fn heap_size(&self) -> usize {
+        match self {
+            Text::Short { .. } => 0,
+            Text::Long(text) => text.len(),
+        }
+    }
+}
+
+impl Text {
+    fn new(text: &str) -> Text {
+        if text.len() > MAX_SHORT {
+            return Text::Long(text.into());
+        }
+        let mut bytes = [0; MAX_SHORT];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Text::Short { len: text.len() as u8, bytes }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // SAFETY: the first `len` bytes were copied from a `str`
+            // (`Text::new`) and never change.
+            Text::Short { len, bytes } => unsafe { core::str::from_utf8_unchecked(&bytes[..*len as usize]) },
+            Text::Long(text) => text,
+        }
+    }
 }
 
 impl Str {
-    /// Allocates a string.
+    /// The string of `text`: the interned one if `text` is short.
     pub fn alloc<'gc>(ctx: &Ctx<'_, 'gc>, text: &str) -> Gc<'gc, Str> {
-        let mut h = DefaultHasher::new();
-        text.hash(&mut h);
-        ctx.mc.alloc_kind(Str { hash: h.finish(), text: text.into() }, kind::STR)
+        let hash = intern::hash(text);
+        let make = || ctx.mc.alloc_kind(Str { hash, text: Text::new(text) }, kind::STR);
+        if text.len() <= MAX_SHORT { intern::intern(ctx.mc, text, hash, make) } else { make() }
     }
 
     /// The text.
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.text.as_str()
     }
 
     /// The hash of the text (the same for equal texts).
     pub fn hash_code(&self) -> u64 {
         self.hash
+    }
+
+    /// Whether `self` and `other` have the same text. Two short strings of
+    /// one runtime are equal only if they are the same object.
+    pub fn same_text(&self, other: &Str) -> bool {
+        core::ptr::eq(self, other) || (self.hash == other.hash && self.as_str() == other.as_str())
+    }
+
+    /// Whether the text is short (interned).
+    fn is_short(&self) -> bool {
+        matches!(self.text, Text::Short { .. })
+    }
+}
+
+impl Drop for Str {
+    fn drop(&mut self) {
+        if self.is_short() {
+            intern::forget(self);
+        }
     }
 }
