@@ -351,7 +351,7 @@ impl Header {
 /// global slot does); a reader that acquires the published pointer, or sees
 /// the parent's mark, must see the child's too, in every interleaving.
 #[cfg(all(test, loom))]
-mod loom_model {
+pub(crate) mod loom_model {
     use super::*;
     use loom::sync::Arc;
     use loom::sync::atomic::AtomicUsize;
@@ -363,16 +363,17 @@ mod loom_model {
     unsafe fn no_heap_size(_: NonNull<Header>) -> usize {
         0
     }
-    unsafe fn no_free(_: NonNull<Header>) {}
+    unsafe fn no_drop(_: NonNull<Header>) {}
     fn name() -> &'static str {
         "model"
     }
-    static VTABLE: VTable = VTable {
+    /// The vtable of the models' objects (never traced nor freed).
+    pub(crate) static VTABLE: VTable = VTable {
         trace: no_trace,
         trace_part: no_trace_part,
         heap_size: no_heap_size,
-        free: no_free,
-        size: 0,
+        drop_value: no_drop,
+        layout: Layout::new::<Header>(),
         name,
         leaf: false,
     };

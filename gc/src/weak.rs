@@ -63,3 +63,42 @@ impl<'gc> Mutation<'gc> {
         (header.colour() == cycle.mark()).then_some(gc)
     }
 }
+
+/// loom model of rule 1 with the real header: a sweeper removes a condemned
+/// object's entry under the table's lock, then releases the object; a
+/// lookup that finds the entry under the lock reads the object's colour
+/// while it is still there, and refuses it.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use loom::sync::atomic::AtomicBool;
+    use loom::sync::{Arc, RwLock};
+
+    use crate::header::loom_model::VTABLE;
+    use crate::header::{BLACK, Header, MARK1};
+    use crate::shim::Ordering;
+
+    #[test]
+    fn a_weak_entry_is_never_read_after_its_object_is_released() {
+        loom::model(|| {
+            let mark = BLACK;
+            // Condemned: the last marking's mark is BLACK, it has MARK1.
+            let object = Arc::new(Header::new(&VTABLE, MARK1, 0, 1));
+            let table = Arc::new(RwLock::new(true));
+            let released = Arc::new(AtomicBool::new(false));
+            let (t, r) = (table.clone(), released.clone());
+            let sweeper = loom::thread::spawn(move || {
+                *t.write().unwrap() = false;
+                r.store(true, Ordering::Relaxed);
+            });
+            {
+                let entry = table.read().unwrap();
+                if *entry {
+                    assert!(!released.load(Ordering::Relaxed), "an entry outlived its object");
+                    assert_ne!(object.colour(), mark, "a condemned object is refused");
+                }
+            }
+            sweeper.join().unwrap();
+            assert!(!*table.read().unwrap());
+        });
+    }
+}

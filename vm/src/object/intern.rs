@@ -6,7 +6,7 @@
 //! # Design
 //!
 //! - **Sharded, read-shared.** The table is process-wide and split into
-//!   [`SHARDS`] shards by hash, each a hash table behind a reader-writer
+//!   64 shards by hash, each a hash table behind a reader-writer
 //!   lock. A lookup takes its shard's lock shared: lookups never wait for
 //!   each other, and two texts rarely share a shard. Only adding a text or
 //!   removing a dead one takes a shard's lock exclusively, for one insert or
