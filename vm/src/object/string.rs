@@ -1,8 +1,9 @@
 //! Str: an immutable string. Immutable objects need no lock in any mode; a
 //! string is shared like any object when it is stored into a shared one.
 //! Short strings are interned (see [`super::intern`]): they are shared from
-//! birth, and equal short strings of one runtime are one object. Their text
-//! lives in the object itself; a longer one's in a buffer of its own.
+//! birth, and equal short strings of one runtime are one object. Texts of
+//! up to [`INLINE`] bytes live in the object itself (a 64-byte allocation
+//! in all), longer ones in a buffer of their own.
 
 use maat_gc::{Gc, Trace};
 
@@ -18,14 +19,17 @@ pub struct Str {
     text: Text,
 }
 
+/// Texts up to this many bytes are stored in the string object.
+pub const INLINE: usize = 22;
+
 /// A string's text.
 enum Text {
-    /// Up to `MAX_SHORT` bytes, in place: `len` bytes of valid UTF-8.
-    Short {
+    /// Up to `INLINE` bytes, in place: `len` bytes of valid UTF-8.
+    Inline {
         len: u8,
-        bytes: [u8; MAX_SHORT],
+        bytes: [u8; INLINE],
     },
-    Long(Box<str>),
+    Heap(Box<str>),
 }
 
 // SAFETY: no references.
@@ -34,28 +38,28 @@ unsafe impl Trace for Text {
     fn trace(&self, _: &mut maat_gc::Tracer) {}
     fn heap_size(&self) -> usize {
         match self {
-            Text::Short { .. } => 0,
-            Text::Long(text) => text.len(),
+            Text::Inline { .. } => 0,
+            Text::Heap(text) => text.len(),
         }
     }
 }
 
 impl Text {
     fn new(text: &str) -> Text {
-        if text.len() > MAX_SHORT {
-            return Text::Long(text.into());
+        if text.len() > INLINE {
+            return Text::Heap(text.into());
         }
-        let mut bytes = [0; MAX_SHORT];
+        let mut bytes = [0; INLINE];
         bytes[..text.len()].copy_from_slice(text.as_bytes());
-        Text::Short { len: text.len() as u8, bytes }
+        Text::Inline { len: text.len() as u8, bytes }
     }
 
     fn as_str(&self) -> &str {
         match self {
             // SAFETY: the first `len` bytes were copied from a `str`
             // (`Text::new`) and never change.
-            Text::Short { len, bytes } => unsafe { core::str::from_utf8_unchecked(&bytes[..*len as usize]) },
-            Text::Long(text) => text,
+            Text::Inline { len, bytes } => unsafe { core::str::from_utf8_unchecked(&bytes[..*len as usize]) },
+            Text::Heap(text) => text,
         }
     }
 }
@@ -83,16 +87,13 @@ impl Str {
     pub fn same_text(&self, other: &Str) -> bool {
         core::ptr::eq(self, other) || (self.hash == other.hash && self.as_str() == other.as_str())
     }
-
-    /// Whether the text is short (interned).
-    fn is_short(&self) -> bool {
-        matches!(self.text, Text::Short { .. })
-    }
 }
+
+const _: () = assert!(size_of::<Str>() == 32, "a string with its header is a 56-byte box");
 
 impl Drop for Str {
     fn drop(&mut self) {
-        if self.is_short() {
+        if self.as_str().len() <= MAX_SHORT {
             intern::forget(self);
         }
     }
