@@ -920,7 +920,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             Op::Return(s) => return Ok(self.ret(st, st.regs[r(s)])),
             Op::ReturnNil => return Ok(self.ret(st, Value::nil())),
             Op::NewArray(d, base, n) => {
-                let items = st.regs[r(base)..r(base) + usize::from(n)].to_vec();
+                let items = st.regs[r(base)..r(base) + usize::from(n)].iter().copied();
                 st.regs[r(d)] = Value::object(Array::alloc(self.cx, items).into());
             }
             Op::NewMap(d, base, n) => {
@@ -1603,7 +1603,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     // SAFETY: kind MAP objects are Maps.
                     let m = unsafe { m.downcast::<Map<'gc>>() };
                     let column = |keys: bool| {
-                        let items = Map::entries(m, cx).into_iter().map(|(k, v)| if keys { k } else { v }).collect();
+                        let items = Map::entries(m, cx).into_iter().map(|(k, v)| if keys { k } else { v });
                         Value::object(GcAny::from(Array::alloc(cx, items)))
                     };
                     return match name {

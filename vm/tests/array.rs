@@ -73,6 +73,10 @@ fn frozen_arrays_refuse_changes_and_bad_indexes_are_errors() {
         assert_eq!(err.to_string(), "index out of range: 2 (length 2)");
         assert!(matches!(Array::get(*a, &cx, 0.5), Err(ObjError::IndexOutOfRange { .. })));
         assert!(matches!(Array::set(*a, &cx, -1.0, Value::nil()), Err(ObjError::IndexOutOfRange { .. })));
+        for bad in [f64::NAN, f64::INFINITY, -0.5, 1e300, 18446744073709551616.0] {
+            assert!(matches!(Array::get(*a, &cx, bad), Err(ObjError::IndexOutOfRange { .. })), "{bad}");
+        }
+        assert_eq!(Array::get(*a, &cx, -0.0).unwrap().as_num(), Some(1.0), "-0 is index 0");
         mc.freeze(*a);
         let err = Array::push(*a, &cx, Value::nil()).unwrap_err();
         assert_eq!(err.to_string(), "frozen object: cannot modify a frozen Array");

@@ -57,17 +57,17 @@ unsafe impl Trace for Array<'_> {
 
 /// The index `i` of a Maat number into `len` elements, if valid.
 fn index(i: f64, len: usize) -> Result<usize, ObjError> {
-    if i >= 0.0 && i.fract() == 0.0 && i < len as f64 {
-        Ok(i as usize)
-    } else {
-        Err(ObjError::IndexOutOfRange { index: i, len })
-    }
+    // The cast saturates (NaN becomes 0), so the round trip holds only for
+    // an integral `i` in range (and -0, which is index 0); no call to
+    // `trunc`, which x86-64's baseline has no instruction for.
+    let at = i as usize;
+    if at as f64 == i && at < len { Ok(at) } else { Err(ObjError::IndexOutOfRange { index: i, len }) }
 }
 
 impl<'gc> Array<'gc> {
     /// Allocates an array holding `items` (owned by the current maatine).
-    pub fn alloc(ctx: &Ctx<'_, 'gc>, items: Vec<Value<'gc>>) -> Gc<'gc, Array<'gc>> {
-        let items = if items.len() <= 2 { SmallVec::from_slice(&items) } else { SmallVec::from_vec(items) };
+    pub fn alloc(ctx: &Ctx<'_, 'gc>, items: impl IntoIterator<Item = Value<'gc>>) -> Gc<'gc, Array<'gc>> {
+        let items = items.into_iter().collect();
         ctx.mc.alloc_kind(Array { lock: AdaptiveLock::new(), items: UnsafeCell::new(items) }, kind::ARRAY)
     }
 
