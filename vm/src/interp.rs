@@ -712,7 +712,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let end = st.top.min(st.regs.len());
         st.regs[h.error + 1..end.max(h.error + 1)].fill(Value::nil());
         st.regs[h.error] = match raise {
-            Raise::Message(m) => Value::object(Str::alloc(self.cx, &m).into()),
+            Raise::Message(m) => Value::object(Str::alloc_string(self.cx, m).into()),
             Raise::Thrown(v) => v,
         };
         st.frames.last_mut().expect("the handler's frame").pc = h.target;
@@ -1492,7 +1492,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             Ne => Value::bool(!equal(a, b)),
             Concat => {
                 let text = self.show(a) + &self.show(b);
-                Value::object(Str::alloc(self.cx, &text).into())
+                Value::object(Str::alloc_string(self.cx, text).into())
             }
             Lt | Le | Gt | Ge => {
                 let ord = match (a.as_num(), b.as_num(), text_of(a), text_of(b)) {
@@ -1572,7 +1572,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             (_, "frozen") => arity(0).map(|_| Value::bool(true)),
             (_, "to_s") => {
                 arity(0)?;
-                Ok(Value::object(Str::alloc(cx, &self.show(recv)).into()))
+                Ok(Value::object(Str::alloc_string(cx, self.show(recv)).into()))
             }
             _ => {
                 if let Some(a) = object_of(recv, kind::ARRAY) {
@@ -1591,9 +1591,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                             .map(|_| recv),
                         "remove" => arity(1).and_then(|_| Array::remove(a, cx, num(args[0])?).map_err(err)),
                         "join" => arity(1).map(|_| {
-                            let sep = self.show(args[0]);
-                            let parts: Vec<String> = Array::snapshot(a, cx).iter().map(|v| self.show(*v)).collect();
-                            Value::object(Str::alloc(cx, &parts.join(&sep)).into())
+                            let (sep, mut out) = (self.show(args[0]), String::new());
+                            self.write_list(&mut out, Array::snapshot(a, cx).into_iter().map(|v| (None, v)), &sep);
+                            Value::object(Str::alloc_string(cx, out).into())
                         }),
                         "sort" => arity(0).and_then(|_| Array::replace_all(a, cx, sorted)).map(|_| recv),
                         _ => Err(unknown_method(recv, name)),
@@ -1618,7 +1618,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     };
                 }
                 if let Some(s) = text_of(recv) {
-                    let text = |t: String| Value::object(Str::alloc(cx, &t).into());
+                    let text = |t: String| Value::object(Str::alloc_string(cx, t).into());
                     return match name {
                         "len" => arity(0).map(|_| Value::num(s.chars().count() as f64)),
                         "upper" => arity(0).map(|_| text(s.to_uppercase())),
@@ -1626,12 +1626,13 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         "concat" => arity(1).map(|_| text(format!("{s}{}", self.show(args[0])))),
                         "split" => arity(1).map(|_| {
                             let sep = self.show(args[0]);
-                            let parts: Vec<Value<'gc>> = if sep.is_empty() {
-                                s.chars().map(|c| text(c.to_string())).collect()
+                            let piece = |p: &str| Value::object(Str::alloc(cx, p).into());
+                            let parts = if sep.is_empty() {
+                                Array::alloc(cx, s.char_indices().map(|(at, c)| piece(&s[at..at + c.len_utf8()])))
                             } else {
-                                s.split(sep.as_str()).map(|p| text(p.to_owned())).collect()
+                                Array::alloc(cx, s.split(sep.as_str()).map(piece))
                             };
-                            Value::object(GcAny::from(Array::alloc(cx, parts)))
+                            Value::object(GcAny::from(parts))
                         }),
                         "index" => arity(1).map(|_| {
                             let needle = self.show(args[0]);
@@ -1654,48 +1655,90 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
 
     /// A value as `say` prints it.
     fn show(&self, v: Value<'gc>) -> String {
+        let mut out = String::new();
+        self.write_shown(&mut out, v);
+        out
+    }
+
+    /// Appends `v` as `say` shows it to `out`.
+    fn write_shown(&self, out: &mut String, v: Value<'gc>) {
+        use std::fmt::Write;
         struct Num(f64);
         impl std::fmt::Display for Num {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 format_num(self.0, f)
             }
         }
-        match v.unpack() {
-            Unpacked::Nil => "nil".into(),
-            Unpacked::Bool(b) => b.to_string(),
-            Unpacked::Num(n) => Num(n).to_string(),
+        // Writing into a String cannot fail.
+        let _ = match v.unpack() {
+            Unpacked::Nil => write!(out, "nil"),
+            Unpacked::Bool(b) => write!(out, "{b}"),
+            Unpacked::Num(n) => write!(out, "{}", Num(n)),
             Unpacked::Object(_) => {
                 if let Some(s) = text_of(v) {
-                    return s.to_owned();
+                    out.push_str(s);
+                    return;
                 }
                 if let Some(a) = object_of(v, kind::ARRAY) {
                     // SAFETY: kind ARRAY objects are Arrays.
                     let items = Array::snapshot(unsafe { a.downcast() }, self.cx);
-                    return format!("[{}]", items.iter().map(|i| self.show(*i)).collect::<Vec<_>>().join(", "));
+                    out.push('[');
+                    self.write_list(out, items.iter().map(|&i| (None, i)), ", ");
+                    out.push(']');
+                    return;
                 }
                 if let Some(m) = object_of(v, kind::MAP) {
                     // SAFETY: kind MAP objects are Maps.
                     let entries = Map::entries(unsafe { m.downcast() }, self.cx);
-                    let parts: Vec<String> =
-                        entries.iter().map(|(k, v)| format!("{} => {}", self.show(*k), self.show(*v))).collect();
-                    return format!("{{{}}}", parts.join(", "));
+                    out.push('{');
+                    self.write_list(out, entries.iter().map(|&(k, v)| (Some((k, " => ")), v)), ", ");
+                    out.push('}');
+                    return;
                 }
                 if let Some(i) = object_of(v, kind::INST) {
                     // SAFETY: kind INST objects are Insts.
                     let inst = unsafe { i.downcast::<Inst<'gc>>() };
                     let class = &self.rt.program.classes[Gc::get(inst).class as usize];
-                    let parts: Vec<String> = (0..class.fields.len())
-                        .map(|f| format!("{}: {}", class.fields[f], self.show(Inst::get(inst, self.cx, f))))
-                        .collect();
-                    return format!("{}({})", class.name, parts.join(", "));
+                    out.push_str(&class.name);
+                    out.push('(');
+                    for (f, name) in class.fields.iter().enumerate() {
+                        if f > 0 {
+                            out.push_str(", ");
+                        }
+                        let _ = write!(out, "{name}: ");
+                        self.write_shown(out, Inst::get(inst, self.cx, f));
+                    }
+                    out.push(')');
+                    return;
                 }
                 if let Some(c) = object_of(v, kind::CLASS) {
                     // SAFETY: kind CLASS objects are Classes.
                     let index = Gc::get(unsafe { c.downcast::<Class>() }).index;
-                    return format!("class {}", self.rt.program.classes[index as usize].name);
+                    write!(out, "class {}", self.rt.program.classes[index as usize].name)
+                } else {
+                    write!(out, "{}", type_name(v))
                 }
-                type_name(v).to_owned()
             }
+        };
+    }
+
+    /// Appends `items` to `out`, shown and separated by `sep`; an item with
+    /// a key is shown as the key, its separator, and the value.
+    fn write_list(
+        &self,
+        out: &mut String,
+        items: impl Iterator<Item = (Option<(Value<'gc>, &'static str)>, Value<'gc>)>,
+        sep: &str,
+    ) {
+        for (n, (key, value)) in items.enumerate() {
+            if n > 0 {
+                out.push_str(sep);
+            }
+            if let Some((key, arrow)) = key {
+                self.write_shown(out, key);
+                out.push_str(arrow);
+            }
+            self.write_shown(out, value);
         }
     }
 }

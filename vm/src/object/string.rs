@@ -72,6 +72,15 @@ impl Str {
         if text.len() <= MAX_SHORT { intern::intern(ctx.mc, text, hash, make) } else { make() }
     }
 
+    /// The string of `text`; a long one keeps `text`'s buffer (no copy).
+    pub fn alloc_string<'gc>(ctx: &Ctx<'_, 'gc>, text: String) -> Gc<'gc, Str> {
+        if text.len() <= MAX_SHORT {
+            return Str::alloc(ctx, &text);
+        }
+        let hash = intern::hash(&text);
+        ctx.mc.alloc_kind(Str { hash, text: Text::Heap(text.into_boxed_str()) }, kind::STR)
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         self.text.as_str()
