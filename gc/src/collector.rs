@@ -94,7 +94,7 @@ impl Default for Params {
         Params {
             pause: 200,
             step_multiplier: 1000,
-            step_size: 8 * 1024,
+            step_size: 4 * 1024,
             minor_multiplier: 20,
             major_multiplier: 100,
             minor_max: 256 << 10,

@@ -337,7 +337,10 @@ impl Space {
     /// Step 1 (see the module documentation); the world is stopped.
     fn start(&self, state: &mut SpaceState) {
         let members = Members::of(state);
-        (0..members.0.len()).into_par_iter().for_each(|i| members.finish_pending(i));
+        members.sum(|i| {
+            members.finish_pending(i);
+            0
+        });
         let cycle = &self.inner.cycle;
         // Relaxed stores: see `SharedCycle`.
         cycle.mark.store(cycle.mark() ^ (BLACK | MARK1), Ordering::Relaxed);
@@ -356,7 +359,10 @@ impl Space {
     /// Step 3; the world is stopped.
     fn finish(&self, state: &mut SpaceState, sweep: Sweep) {
         let members = Members::of(state);
-        (0..members.0.len()).into_par_iter().for_each(|i| members.contribute(i));
+        members.sum(|i| {
+            members.contribute(i);
+            0
+        });
         let cycle = &self.inner.cycle;
         let mut tracer = Tracer::shared(SharedMarking { mark: cycle.mark(), concurrent: false });
         core::mem::take(&mut *cycle.queue()).into_iter().for_each(|Queued(g)| tracer.queue(g));
@@ -366,7 +372,7 @@ impl Space {
         // Relaxed: see `SharedCycle`.
         cycle.marking.store(false, Ordering::Relaxed);
         // Each heap's sweep takes its objects' bytes off the global count.
-        let freed: u64 = (0..members.0.len()).into_par_iter().map(|i| members.sweep(i, sweep)).sum();
+        let freed = members.sum(|i| members.sweep(i, sweep));
         let (adopted, adopted_bytes) = sweep_adopted(state, cycle.mark());
         self.collected(adopted_bytes);
         state.stats.objects_freed += freed + adopted;
@@ -439,6 +445,16 @@ unsafe impl Sync for Members<'_> {}
 impl<'a> Members<'a> {
     fn of(state: &'a SpaceState) -> Self {
         Members(state.members.values().collect())
+    }
+
+    /// Runs `f` for every member and sums what it returns: in parallel on
+    /// rayon's threads if there are several, here if there is one (a single
+    /// heap is not worth waking the pool for, let alone starting it).
+    fn sum(&self, f: impl Fn(usize) -> u64 + Send + Sync) -> u64 {
+        match self.0.len() {
+            0 | 1 => (0..self.0.len()).map(f).sum(),
+            n => (0..n).into_par_iter().map(f).sum(),
+        }
     }
 
     fn collector(&self, i: usize) -> &Collector {
