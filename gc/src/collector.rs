@@ -25,8 +25,10 @@
 //! heap runs a step doing about `max(debt, step_size) * step_multiplier / 100`
 //! bytes of work (bytes traversed, or swept / 4), and the debt becomes
 //! `-step_size`. At the end of a cycle the next one is scheduled for when the
-//! heap has grown to `estimate * pause / 100` (estimate: bytes live after the
-//! cycle).
+//! heap has grown to `estimate * pause / 100`. The estimate is Lua's: the
+//! heap at the end of marking, less what the sweep frees (not what the
+//! mutator allocates while the sweep runs). A mutator that allocates much
+//! between safe points asks `Mutation::collection_due` to take them sooner.
 //!
 //! # Where collection runs
 //!
@@ -68,13 +70,14 @@ pub enum Phase {
 /// Tuning parameters of a heap, as Lua's `collectgarbage("incremental", …)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Params {
-    /// Start a cycle when the heap reaches `pause`% of its size after the
-    /// previous cycle (default 200).
+    /// Start a cycle when the heap reaches `pause`% of the estimate of its
+    /// live bytes (default 200).
     pub pause: u32,
     /// Work done per step, as a percentage of the bytes allocated since the
-    /// previous step (default 100).
+    /// previous step (default 1000: a cycle ends while the mutator
+    /// allocates a tenth of the heap, which bounds the heap's peak).
     pub step_multiplier: u32,
-    /// Bytes allocated between steps (default 8 KiB).
+    /// Bytes allocated between steps (default 4 KiB).
     pub step_size: usize,
     /// Generational mode: a minor collection after the heap grew by this
     /// percentage of its size (default 20).
