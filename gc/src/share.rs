@@ -93,7 +93,8 @@ impl Collector {
     /// children of the objects `visit` returns true for (it changes their
     /// state, so nothing is visited twice); returns how many those were.
     pub(crate) fn walk(&self, start: NonNull<Header>, mut visit: impl FnMut(&Header) -> bool) -> usize {
-        // SAFETY: as below.
+        // SAFETY: `start` is reachable from a live handle within a
+        // mutation: live.
         let header = unsafe { start.as_ref() };
         if header.vtable().leaf {
             // No children: no stack (a string shared as it is created).
