@@ -405,3 +405,19 @@ fn making_a_short_string_again_allocates_nothing() {
     let allocated = vm.gc_stats().objects_allocated;
     assert!(allocated < 1_000, "one string per text, not per concatenation ({allocated} objects)");
 }
+
+/// Two runtimes in one process share the string table (entries are told
+/// apart by space): both make and drop the same texts while running shared
+/// collections at every other slice (torture mode), on their own threads,
+/// and each counts its keys exactly. A string handed across runtimes would
+/// be freed by its own runtime's collections under the other's feet.
+#[test]
+fn runtimes_running_at_once_keep_their_interned_strings_apart() {
+    let torture = Config { torture: true, ..Config::default() };
+    let runs: Vec<_> =
+        (0..2).map(|_| std::thread::spawn(move || run_with_stats(&interning(3, 400), 2, torture))).collect();
+    for run in runs {
+        let (out, result, _) = run.join().expect("the runtime's thread ends");
+        assert_eq!((out, result), (format!("50 {} {}\n", 3 * 400 / 50, 3 * 400 / 50), Ok(())));
+    }
+}
