@@ -407,10 +407,10 @@ fn making_a_short_string_again_allocates_nothing() {
 }
 
 /// Two runtimes in one process share the string table (entries are told
-/// apart by space): both make and drop the same texts while running shared
-/// collections at every other slice (torture mode), on their own threads,
-/// and each counts its keys exactly. A string handed across runtimes would
-/// be freed by its own runtime's collections under the other's feet.
+/// apart by space; `vm/tests/string.rs` checks that directly): both make
+/// and drop the same texts while running shared collections at every other
+/// slice (torture mode), on their own threads, and each counts its keys
+/// exactly.
 #[test]
 fn runtimes_running_at_once_keep_their_interned_strings_apart() {
     let torture = Config { torture: true, ..Config::default() };
