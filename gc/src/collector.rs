@@ -152,9 +152,11 @@ pub(crate) struct Swept<'a> {
     pub(crate) done: bool,
 }
 
-/// What a walk of an object list freed, accounted once at its end.
-#[derive(Default)]
+/// What a walk of an object list freed, accounted once at its end (see
+/// [`Collector::tally`]).
 pub(crate) struct Freed {
+    /// The pool's cap, read once per walk.
+    cap: usize,
     /// Bytes of unshared objects (counted in the heap's total).
     local: usize,
     /// Bytes of global objects.
@@ -699,13 +701,12 @@ impl Collector {
         dead: impl Fn(&Header) -> bool,
         keep: impl Fn(&Header),
     ) -> Swept<'a> {
-        let (mut work, mut freed) = (0, Freed::default());
-        let mut done = true;
+        let (mut work, mut freed, mut done) = (0, self.tally(), false);
         for _ in 0..max {
             let current = link.get();
             let Some(obj) = current.filter(|_| current != limit) else {
-                self.settle(freed);
-                return Swept { link, work, done };
+                done = true;
+                break;
             };
             // SAFETY: objects on the list are live until freed here.
             let h = unsafe { obj.as_ref() };
@@ -720,7 +721,6 @@ impl Collector {
                 link = h.next_link();
             }
         }
-        done = false;
         self.settle(freed);
         Swept { link, work, done }
     }
@@ -735,8 +735,8 @@ impl Collector {
         self.lso.set(Some(obj));
     }
 
-    /// Frees an unlinked, unreachable object, recording it in `freed` (see
-    /// [`Collector::settle`]).
+    /// Frees an unlinked, unreachable object, recording it in `freed` (a
+    /// [`Collector::tally`], settled at the end of the walk).
     pub(crate) fn free(&self, obj: NonNull<Header>, freed: &mut Freed) {
         // SAFETY: `obj` was just unlinked and is unreachable (dead white).
         let h = unsafe { obj.as_ref() };
@@ -749,13 +749,17 @@ impl Collector {
             freed.local += bytes;
         }
         freed.objects += 1;
-        let cap = self.pool_cap();
         // SAFETY: unlinked, unreachable, freed exactly once; the box was
         // allocated with its vtable's layout.
         unsafe {
             (vtable.drop_value)(obj);
-            self.pool.free(obj.cast(), vtable.layout, cap);
+            self.pool.free(obj.cast(), vtable.layout, freed.cap);
         }
+    }
+
+    /// An empty record of what a walk frees.
+    pub(crate) fn tally(&self) -> Freed {
+        Freed { cap: self.pool_cap(), local: 0, global: 0, objects: 0 }
     }
 
     /// Accounts what a walk freed. A global object left this heap's count of
@@ -783,7 +787,7 @@ impl Collector {
     /// for the space to adopt.
     pub(crate) fn dissolve(&self) -> Option<NonNull<Header>> {
         self.sweep_pending(usize::MAX);
-        let mut freed = Freed::default();
+        let mut freed = self.tally();
         while let Some(obj) = self.objects.get() {
             // SAFETY: objects on the list are live until freed or moved here.
             let h = unsafe { obj.as_ref() };
@@ -813,7 +817,7 @@ impl Collector {
     /// and box bytes it freed.
     pub(crate) fn sweep_pending(&self, max: usize) -> (u64, usize) {
         let mark = self.space().inner.cycle.mark();
-        let (mut freed, mut bytes) = (Freed::default(), 0);
+        let (mut freed, mut bytes) = (self.tally(), 0);
         for _ in 0..max {
             let Some(obj) = self.pending.get() else { break };
             // SAFETY: objects on the pending list are live until freed here.

@@ -337,10 +337,7 @@ impl Space {
     /// Step 1 (see the module documentation); the world is stopped.
     fn start(&self, state: &mut SpaceState) {
         let members = Members::of(state);
-        members.sum(|i| {
-            members.finish_pending(i);
-            0
-        });
+        members.each(|i| members.finish_pending(i));
         let cycle = &self.inner.cycle;
         // Relaxed stores: see `SharedCycle`.
         cycle.mark.store(cycle.mark() ^ (BLACK | MARK1), Ordering::Relaxed);
@@ -359,10 +356,7 @@ impl Space {
     /// Step 3; the world is stopped.
     fn finish(&self, state: &mut SpaceState, sweep: Sweep) {
         let members = Members::of(state);
-        members.sum(|i| {
-            members.contribute(i);
-            0
-        });
+        members.each(|i| members.contribute(i));
         let cycle = &self.inner.cycle;
         let mut tracer = Tracer::shared(SharedMarking { mark: cycle.mark(), concurrent: false });
         core::mem::take(&mut *cycle.queue()).into_iter().for_each(|Queued(g)| tracer.queue(g));
@@ -455,6 +449,14 @@ impl<'a> Members<'a> {
             0 | 1 => (0..self.0.len()).map(f).sum(),
             n => (0..n).into_par_iter().map(f).sum(),
         }
+    }
+
+    /// Runs `f` for every member, as [`Members::sum`] does.
+    fn each(&self, f: impl Fn(usize) + Send + Sync) {
+        self.sum(|i| {
+            f(i);
+            0
+        });
     }
 
     fn collector(&self, i: usize) -> &Collector {

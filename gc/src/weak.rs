@@ -86,6 +86,9 @@ mod loom_model {
             let table = Arc::new(RwLock::new(true));
             let released = Arc::new(AtomicBool::new(false));
             let (t, r) = (table.clone(), released.clone());
+            // `released` may be Relaxed: a lookup that still sees the entry
+            // holds the read lock before the sweeper's write lock, which is
+            // before the release, so the lock orders them.
             let sweeper = loom::thread::spawn(move || {
                 *t.write().unwrap() = false;
                 r.store(true, Ordering::Relaxed);

@@ -199,6 +199,21 @@ enum Operand {
     Reg(Reg),
 }
 
+impl Operand {
+    /// `dst = lhs op self`.
+    fn binary(self, op: BinOp, dst: Reg, lhs: Reg) -> Op {
+        match self {
+            Operand::Const(k) => Op::BinK(op, dst, lhs, k),
+            Operand::Reg(r) => Op::Bin(op, dst, lhs, r),
+        }
+    }
+}
+
+/// Whether `e` is a number or string literal.
+fn is_literal(e: &Expr) -> bool {
+    matches!(e.kind, ExprKind::Num(_) | ExprKind::Str(_))
+}
+
 fn unsupported<T>(what: &str, span: Span) -> CResult<T> {
     Err(SyntaxError::new(format!("{what} are not supported by this version of the compiler yet"), span))
 }
@@ -531,11 +546,6 @@ impl<'a> FnCompiler<'a> {
         Ok(self.emit(op))
     }
 
-    /// Whether `e` is a number or string literal.
-    fn is_literal(&self, e: &Expr) -> bool {
-        matches!(e.kind, ExprKind::Num(_) | ExprKind::Str(_))
-    }
-
     /// A right-hand operand: the constant of a literal, or a register
     /// holding the value of anything else (evaluated now).
     fn operand(&mut self, e: &Expr) -> CResult<Operand> {
@@ -547,10 +557,7 @@ impl<'a> FnCompiler<'a> {
 
     /// `dst = lhs op e`, with a constant operand when `e` is a literal.
     fn binary_to(&mut self, op: BinOp, dst: Reg, lhs: Reg, e: &Expr) -> CResult<()> {
-        let op = match self.operand(e)? {
-            Operand::Const(k) => Op::BinK(op, dst, lhs, k),
-            Operand::Reg(r) => Op::Bin(op, dst, lhs, r),
-        };
+        let op = self.operand(e)?.binary(op, dst, lhs);
         self.emit(op);
         Ok(())
     }
@@ -785,10 +792,7 @@ impl<'a> FnCompiler<'a> {
                 let old = self.temp(value.span)?;
                 let rhs = self.operand(value)?;
                 self.emit(Op::GetGlobal(old, g));
-                self.emit(match rhs {
-                    Operand::Const(k) => Op::BinK(b, old, old, k),
-                    Operand::Reg(r) => Op::Bin(b, old, old, r),
-                });
+                self.emit(rhs.binary(b, old, old));
                 old
             }
         };
@@ -851,7 +855,7 @@ impl<'a> FnCompiler<'a> {
             }
             // A literal on the left of a commutative operator moves right
             // (`1 + n` is `n + 1`: literals have no effects to reorder).
-            ExprKind::Binary(op @ (BinOp::Add | BinOp::Mul), a, b) if self.is_literal(a) && !self.is_literal(b) => {
+            ExprKind::Binary(op @ (BinOp::Add | BinOp::Mul), a, b) if is_literal(a) && !is_literal(b) => {
                 let rb = self.expr_any(b)?;
                 self.binary_to(*op, dst, rb, a)?;
             }

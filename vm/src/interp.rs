@@ -397,7 +397,8 @@ impl Maatine {
             }
         };
         match step {
-            Step::Continue | Step::Collect(_) => Slice::Yield,
+            Step::Continue => Slice::Yield,
+            Step::Collect(_) => unreachable!("the loop above takes the safe point and goes on"),
             Step::Blocked => Slice::Blocked,
             Step::Done => self.finish(&rt.program),
             Step::Failed(message) => Slice::Finished(Outcome::Failed(Box::new(self.error(&rt.program, message)))),
@@ -1662,64 +1663,63 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
 
     /// Appends `v` as `say` shows it to `out`.
     fn write_shown(&self, out: &mut String, v: Value<'gc>) {
-        use std::fmt::Write;
         struct Num(f64);
         impl std::fmt::Display for Num {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 format_num(self.0, f)
             }
         }
-        // Writing into a String cannot fail.
-        let _ = match v.unpack() {
-            Unpacked::Nil => write!(out, "nil"),
-            Unpacked::Bool(b) => write!(out, "{b}"),
-            Unpacked::Num(n) => write!(out, "{}", Num(n)),
-            Unpacked::Object(_) => {
-                if let Some(s) = text_of(v) {
-                    out.push_str(s);
-                    return;
-                }
-                if let Some(a) = object_of(v, kind::ARRAY) {
-                    // SAFETY: kind ARRAY objects are Arrays.
-                    let items = Array::snapshot(unsafe { a.downcast() }, self.cx);
-                    out.push('[');
-                    self.write_list(out, items.iter().map(|&i| (None, i)), ", ");
-                    out.push(']');
-                    return;
-                }
-                if let Some(m) = object_of(v, kind::MAP) {
-                    // SAFETY: kind MAP objects are Maps.
-                    let entries = Map::entries(unsafe { m.downcast() }, self.cx);
-                    out.push('{');
-                    self.write_list(out, entries.iter().map(|&(k, v)| (Some((k, " => ")), v)), ", ");
-                    out.push('}');
-                    return;
-                }
-                if let Some(i) = object_of(v, kind::INST) {
-                    // SAFETY: kind INST objects are Insts.
-                    let inst = unsafe { i.downcast::<Inst<'gc>>() };
-                    let class = &self.rt.program.classes[Gc::get(inst).class as usize];
-                    out.push_str(&class.name);
-                    out.push('(');
-                    for (f, name) in class.fields.iter().enumerate() {
-                        if f > 0 {
-                            out.push_str(", ");
-                        }
-                        let _ = write!(out, "{name}: ");
-                        self.write_shown(out, Inst::get(inst, self.cx, f));
-                    }
-                    out.push(')');
-                    return;
-                }
-                if let Some(c) = object_of(v, kind::CLASS) {
-                    // SAFETY: kind CLASS objects are Classes.
-                    let index = Gc::get(unsafe { c.downcast::<Class>() }).index;
-                    write!(out, "class {}", self.rt.program.classes[index as usize].name)
-                } else {
-                    write!(out, "{}", type_name(v))
-                }
+        match v.unpack() {
+            Unpacked::Nil => out.push_str("nil"),
+            Unpacked::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Unpacked::Num(n) => {
+                use std::fmt::Write;
+                // Writing into a String cannot fail.
+                let _ = write!(out, "{}", Num(n));
             }
-        };
+            Unpacked::Object(_) => self.write_object(out, v),
+        }
+    }
+
+    /// [`Run::write_shown`] for an object.
+    fn write_object(&self, out: &mut String, v: Value<'gc>) {
+        if let Some(s) = text_of(v) {
+            out.push_str(s);
+        } else if let Some(a) = object_of(v, kind::ARRAY) {
+            // SAFETY: kind ARRAY objects are Arrays.
+            let items = Array::snapshot(unsafe { a.downcast() }, self.cx);
+            out.push('[');
+            self.write_list(out, items.iter().map(|&i| (None, i)), ", ");
+            out.push(']');
+        } else if let Some(m) = object_of(v, kind::MAP) {
+            // SAFETY: kind MAP objects are Maps.
+            let entries = Map::entries(unsafe { m.downcast() }, self.cx);
+            out.push('{');
+            self.write_list(out, entries.iter().map(|&(k, v)| (Some((k, " => ")), v)), ", ");
+            out.push('}');
+        } else if let Some(i) = object_of(v, kind::INST) {
+            // SAFETY: kind INST objects are Insts.
+            let inst = unsafe { i.downcast::<Inst<'gc>>() };
+            let class = &self.rt.program.classes[Gc::get(inst).class as usize];
+            out.push_str(&class.name);
+            out.push('(');
+            for (f, name) in class.fields.iter().enumerate() {
+                if f > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(name);
+                out.push_str(": ");
+                self.write_shown(out, Inst::get(inst, self.cx, f));
+            }
+            out.push(')');
+        } else if let Some(c) = object_of(v, kind::CLASS) {
+            // SAFETY: kind CLASS objects are Classes.
+            let index = Gc::get(unsafe { c.downcast::<Class>() }).index;
+            out.push_str("class ");
+            out.push_str(&self.rt.program.classes[index as usize].name);
+        } else {
+            out.push_str(type_name(v));
+        }
     }
 
     /// Appends `items` to `out`, shown and separated by `sep`; an item with
@@ -1863,7 +1863,7 @@ fn object_of(v: Value<'_>, k: u8) -> Option<GcAny<'_>> {
 }
 
 fn text_of<'gc>(v: Value<'gc>) -> Option<&'gc str> {
-    str_of(v).map(Str::as_str)
+    Str::of(v).map(Str::as_str)
 }
 
 /// Maat equality: numbers by value, strings by text, the rest by identity.
@@ -1871,12 +1871,7 @@ fn equal<'gc>(a: Value<'gc>, b: Value<'gc>) -> bool {
     if let (Some(x), Some(y)) = (a.as_num(), b.as_num()) {
         return x == y;
     }
-    a == b || matches!((str_of(a), str_of(b)), (Some(x), Some(y)) if x.same_text(y))
-}
-
-fn str_of<'gc>(v: Value<'gc>) -> Option<&'gc Str> {
-    // SAFETY: kind STR objects are Strs.
-    object_of(v, kind::STR).map(|o| Gc::get(unsafe { o.downcast::<Str>() }))
+    a == b || matches!((Str::of(a), Str::of(b)), (Some(x), Some(y)) if x.same_text(y))
 }
 
 /// The Maat name of a value's type.

@@ -38,9 +38,7 @@ impl<'gc> Key<'gc> {
     }
 
     fn string(self) -> Option<&'gc Str> {
-        let o = self.0.as_object().filter(|o| o.kind() == kind::STR)?;
-        // SAFETY: kind STR objects are `Str`s.
-        Some(Gc::get(unsafe { o.downcast::<Str>() }))
+        Str::of(self.0)
     }
 
     fn text(self) -> Option<&'gc str> {

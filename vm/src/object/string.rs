@@ -2,13 +2,14 @@
 //! string is shared like any object when it is stored into a shared one.
 //! Short strings are interned (see [`super::intern`]): they are shared from
 //! birth, and equal short strings of one runtime are one object. Texts of
-//! up to [`INLINE`] bytes live in the object itself (a 64-byte allocation
-//! in all), longer ones in a buffer of their own.
+//! up to [`INLINE`] bytes live in the object itself (a 56-byte box with its
+//! header), longer ones in a buffer of their own.
 
 use maat_gc::{Gc, Trace};
 
 use super::intern::{self, MAX_SHORT};
 use super::{Ctx, kind};
+use crate::value::Value;
 
 /// A Maat string: its text and a hash computed once.
 #[derive(Trace)]
@@ -68,7 +69,7 @@ impl Str {
     /// The string of `text`: the interned one if `text` is short.
     pub fn alloc<'gc>(ctx: &Ctx<'_, 'gc>, text: &str) -> Gc<'gc, Str> {
         let hash = intern::hash(text);
-        let make = || ctx.mc.alloc_kind(Str { hash, text: Text::new(text) }, kind::STR);
+        let make = || Str::new_box(ctx, hash, Text::new(text));
         if text.len() <= MAX_SHORT { intern::intern(ctx.mc, text, hash, make) } else { make() }
     }
 
@@ -77,8 +78,18 @@ impl Str {
         if text.len() <= MAX_SHORT {
             return Str::alloc(ctx, &text);
         }
-        let hash = intern::hash(&text);
-        ctx.mc.alloc_kind(Str { hash, text: Text::Heap(text.into_boxed_str()) }, kind::STR)
+        Str::new_box(ctx, intern::hash(&text), Text::Heap(text.into_boxed_str()))
+    }
+
+    fn new_box<'gc>(ctx: &Ctx<'_, 'gc>, hash: u64, text: Text) -> Gc<'gc, Str> {
+        ctx.mc.alloc_kind(Str { hash, text }, kind::STR)
+    }
+
+    /// The string `v` holds, if it holds one.
+    pub fn of<'gc>(v: Value<'gc>) -> Option<&'gc Str> {
+        let o = v.as_object().filter(|o| o.kind() == kind::STR)?;
+        // SAFETY: kind STR objects are `Str`s.
+        Some(Gc::get(unsafe { o.downcast::<Str>() }))
     }
 
     /// The text.
