@@ -1,7 +1,7 @@
 //! The `maat` command: runs Maat programs.
 //!
 //! ```text
-//! maat run FILE [--threads N] [--gc inc|gen] [--gc-trace] [--stats] [--max-heap SIZE]
+//! maat run FILE [--threads N] [--gc inc|gen] [--gc-trace] [--stats] [--max-heap SIZE] [--] [ARGS…]
 //! maat -e CODE  [same options]
 //! maat           [same options]     (the interactive prompt)
 //! ```
@@ -34,6 +34,9 @@ enum Command {
         file: std::path::PathBuf,
         #[command(flatten)]
         options: Options,
+        /// The program's arguments (its `ARGS`); after `--` they may start with `-`.
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
     },
 }
 
@@ -81,16 +84,16 @@ fn parse_size(s: &str) -> Result<usize, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (name, source, options) = match (cli.command, cli.eval) {
-        (Some(Command::Run { file, options }), _) => match std::fs::read_to_string(&file) {
-            Ok(src) => (file.display().to_string(), src, options),
+    let (name, source, options, args) = match (cli.command, cli.eval) {
+        (Some(Command::Run { file, options, args }), _) => match std::fs::read_to_string(&file) {
+            Ok(src) => (file.display().to_string(), src, options, args),
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", file.display());
                 return ExitCode::from(2);
             }
         },
-        (None, Some(code)) => ("-e".to_owned(), code, cli.options),
-        (None, None) => ("<repl>".to_owned(), String::new(), cli.options),
+        (None, Some(code)) => ("-e".to_owned(), code, cli.options, Vec::new()),
+        (None, None) => ("<repl>".to_owned(), String::new(), cli.options, Vec::new()),
     };
     let mode = match options.gc {
         GcMode::Inc => Mode::Incremental,
@@ -103,7 +106,7 @@ fn main() -> ExitCode {
         return if repl::run(config, threads) { ExitCode::SUCCESS } else { ExitCode::from(1) };
     }
     let mut out = std::io::BufWriter::new(std::io::stdout());
-    let result = run(&name, &source, (config, threads), options.stats, &mut out);
+    let result = run(&name, &source, (config, threads, args), options.stats, &mut out);
     let _ = out.flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -117,7 +120,7 @@ fn main() -> ExitCode {
 fn run(
     name: &str,
     source: &str,
-    (config, threads): (Config, usize),
+    (config, threads, args): (Config, usize, Vec<String>),
     stats: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<(), String> {
@@ -125,6 +128,7 @@ fn run(
     let program = maat::vm::compiler::compile(&ast, name, source).map_err(|e| e.render(name, source))?;
     let mut vm = maat::vm::Vm::new(program, config);
     vm.set_threads(threads);
+    vm.set_args(args);
     let result = vm.run(out);
     if stats {
         let gc = vm.gc_stats();

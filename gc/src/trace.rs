@@ -344,6 +344,7 @@ unsafe impl Trace for String {
     }
 }
 leaf!(std::rc::Rc<str>, std::sync::Arc<str>);
+leaf!(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU32, std::sync::atomic::AtomicBool);
 
 // SAFETY: traces the boxed value.
 unsafe impl<T: Trace + ?Sized> Trace for Box<T> {

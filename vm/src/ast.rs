@@ -21,6 +21,8 @@ pub struct Stmt {
 pub enum StmtKind {
     /// `let name = init;` (lexical).
     Let(String, Option<Expr>),
+    /// `let [a, b] = init;` or `let {a, b} = init;`: destructuring.
+    LetPattern(Pattern, Expr),
     /// `our name = init;` (package global, shared).
     Our(String, Option<Expr>),
     /// `fn name(params) { body }`.
@@ -55,8 +57,10 @@ pub enum StmtKind {
     Throw(Expr),
     /// `say e, …;` (with a newline) or `print e, …;` (without).
     Say(Vec<Expr>, bool),
-    /// `target op value;` where op is `=`, `+=`, `-=`, `*=` or `/=`.
+    /// `target op value;` where op is `=` or a compound assignment.
     Assign(Expr, AssignOp, Expr),
+    /// `import "path.maat" as name;` (top level only).
+    Import(Import),
     /// An expression evaluated for its effect.
     Expr(Expr),
 }
@@ -74,6 +78,43 @@ pub enum AssignOp {
     Mul,
     /// `/=`
     Div,
+    /// Any other `op=` (`%=`, `~=`, `//=`, `**=`, `&=`, `|=`, `^=`, `<<=`, `>>=`).
+    With(BinOp),
+}
+
+impl AssignOp {
+    /// The operator combining the old value with the new, for compound
+    /// assignments.
+    pub fn binary(self) -> Option<BinOp> {
+        match self {
+            AssignOp::Set => None,
+            AssignOp::Add => Some(BinOp::Add),
+            AssignOp::Sub => Some(BinOp::Sub),
+            AssignOp::Mul => Some(BinOp::Mul),
+            AssignOp::Div => Some(BinOp::Div),
+            AssignOp::With(op) => Some(op),
+        }
+    }
+}
+
+/// The left side of a destructuring `let`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pattern {
+    /// `[a, b]`: items 0, 1, … of an array.
+    Array(Vec<String>),
+    /// `{a, b}`: the values of keys `"a"`, `"b"` of a map.
+    Map(Vec<String>),
+}
+
+/// An `import` statement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Import {
+    /// The path as written (relative to the importing file).
+    pub path: String,
+    /// The name the module is known by here (by default its file stem).
+    pub alias: String,
+    /// Where the path is written.
+    pub span: Span,
 }
 
 /// A function or method.
@@ -94,6 +135,10 @@ pub struct FnDecl {
 pub struct ClassDecl {
     /// Its name.
     pub name: String,
+    /// The class it inherits from (`class B is A`), and where that is written.
+    pub parent: Option<(String, Span)>,
+    /// Where it is declared.
+    pub span: Span,
     /// Fields with optional defaults, in declaration order.
     pub fields: Vec<(String, Option<Expr>)>,
     /// Methods.
@@ -146,6 +191,9 @@ pub enum ExprKind {
     Index(Box<Expr>, Box<Expr>),
     /// `ma call`: starts a maatine running the call.
     Ma(Box<Expr>),
+    /// `super.name(args)` inside a method: the parent class's method; with
+    /// no name (`super(args)`), the parent's method of the same name.
+    Super(Option<String>, Vec<Arg>),
 }
 
 /// A call argument, positional or named (`name: value`).
@@ -164,6 +212,8 @@ pub enum UnOp {
     Neg,
     /// `!`
     Not,
+    /// `~` (bitwise not of an integer)
+    BitNot,
 }
 
 /// Binary operators.
@@ -177,8 +227,24 @@ pub enum BinOp {
     Mul,
     /// `/`
     Div,
-    /// `%`
+    /// `%` (floored: the sign of the divisor, as Lua and Python)
     Rem,
+    /// `//` (floored division)
+    IntDiv,
+    /// `**` (power)
+    Pow,
+    /// `&` (bitwise and of integers)
+    BitAnd,
+    /// `|`
+    BitOr,
+    /// `^` (exclusive or)
+    BitXor,
+    /// `<<`
+    Shl,
+    /// `>>` (arithmetic)
+    Shr,
+    /// `is` (instance of a class or its subclasses)
+    Is,
     /// `~` (string concatenation)
     Concat,
     /// `==`

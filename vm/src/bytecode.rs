@@ -51,6 +51,8 @@ pub enum Op {
     Neg(Reg, Reg),
     /// `dst = !a`
     Not(Reg, Reg),
+    /// `dst = ~a` (bitwise not of an integer)
+    BitNot(Reg, Reg),
     /// `pc = target`
     Jump(u32),
     /// `if !r { pc = target }`
@@ -102,6 +104,10 @@ pub enum Op {
     GetUpval(Reg, u16),
     /// `dst = upvalue i's slot itself`.
     UpvalSlot(Reg, u16),
+    /// `dst = module variable i's value` (a top-level `let` that functions use).
+    GetModule(Reg, u16),
+    /// `dst = module variable i's slot itself`.
+    ModuleSlot(Reg, u16),
     /// Begins a read-modify-write section on the slot in reg.
     SlotBegin(Reg),
     /// Stores into the slot in reg inside its section.
@@ -112,9 +118,13 @@ pub enum Op {
     Closure(Reg, u32, Reg, u16),
     /// `dst = (closure in reg)(regs base .. base + n)`.
     CallValue(Reg, Reg, Reg, u16),
-    /// `dst = class c` (made when its declaration runs).
+    /// `dst = class c`.
     NewClass(Reg, u32),
-    /// `dst = (class in reg).new(names k: regs base .. base + n)`.
+    /// `dst = (class in reg).new(…)`: a new instance with its literal
+    /// defaults in `base`; then, with names constant k, the named fields
+    /// from regs `base + 2 ..`; or without names, `init`'s arguments are
+    /// there. Computed defaults and `init` run in a call of the class's
+    /// constructor (with `base + 1` saying which fields were named).
     New(Reg, Reg, u32, Reg, u16),
     /// `obj.name k = src` (a field).
     SetField(Reg, u32, Reg),
@@ -138,17 +148,31 @@ pub enum Op {
 // dense array.
 const _: () = assert!(size_of::<Op>() == 16);
 
-/// A class as compiled.
-#[derive(Debug)]
+/// A class as compiled: its members include those it inherits.
+#[derive(Debug, Default)]
 pub struct ClassInfo {
     /// Its name.
     pub name: String,
-    /// Field names, in declaration order.
+    /// The class it inherits from.
+    pub parent: Option<u32>,
+    /// Field names, inherited ones first, in declaration order.
     pub fields: Vec<String>,
-    /// Each field's default (a literal), or `None` for nil.
+    /// Each field's default when it is a literal (`None`: nil, or computed).
     pub defaults: Vec<Option<Literal>>,
-    /// Method names and their functions (whose parameter 0 is `self`).
+    /// The fields whose defaults are computed at `new`, in order (bit i of
+    /// the constructor's second argument says field `computed[i]` was named).
+    pub computed: Vec<u32>,
+    /// Method names and their functions (whose parameter 0 is `self`),
+    /// inherited ones overridden by the class's own.
     pub methods: Vec<(String, u32)>,
+    /// `init`'s function and its parameter count (without `self`).
+    pub init: Option<(u32, u16)>,
+    /// The constructor run by `new` with positional arguments: computed
+    /// defaults, then `init` (parameters: self, named-fields mask, init's).
+    pub ctor: Option<u32>,
+    /// The constructor run by `new` with named arguments: computed defaults
+    /// of the fields not named (parameters: self, named-fields mask).
+    pub fill: Option<u32>,
 }
 
 /// A literal value (a field default).
@@ -173,6 +197,49 @@ pub enum Builtin {
     MaatineId,
     /// The embedder's native function number i (see `crate::embed`).
     Native(u32),
+    /// A function of the standard library.
+    Std(StdFn),
+}
+
+macro_rules! std_functions {
+    ($($name:ident = $text:literal),* $(,)?) => {
+        /// The standard library's functions, by the name a program calls
+        /// them with (`Math.sin`, `format`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum StdFn { $(#[doc = concat!("`", $text, "`")] $name),* }
+
+        impl StdFn {
+            /// The function called `name`, if there is one.
+            pub fn from_name(name: &str) -> Option<StdFn> {
+                match name { $($text => Some(StdFn::$name),)* _ => None }
+            }
+
+            /// The name it is called by.
+            pub fn name(self) -> &'static str {
+                match self { $(StdFn::$name => $text),* }
+            }
+        }
+    };
+}
+
+std_functions! {
+    Format = "format", Divmod = "divmod", ReadFile = "read_file", Warn = "warn", Chr = "chr", Ord = "ord",
+    ArrayNew = "Array.new", RandomNew = "Random.new",
+    Sin = "Math.sin", Cos = "Math.cos", Tan = "Math.tan", Asin = "Math.asin", Acos = "Math.acos",
+    Atan = "Math.atan", Atan2 = "Math.atan2", Exp = "Math.exp", Log = "Math.log", Pow = "Math.pow",
+    Sqrt = "Math.sqrt", Floor = "Math.floor", Ceil = "Math.ceil", Round = "Math.round", Abs = "Math.abs",
+    Min = "Math.min", Max = "Math.max",
+}
+
+/// The standard library's constants (`Math.pi`).
+pub fn std_constant(name: &str) -> Option<f64> {
+    Some(match name {
+        "Math.pi" => std::f64::consts::PI,
+        "Math.e" => std::f64::consts::E,
+        "Math.huge" | "Math.inf" => f64::INFINITY,
+        "Math.max_int" => 9_007_199_254_740_992.0,
+        _ => return None,
+    })
 }
 
 /// The `GC` namespace's operations.
@@ -274,4 +341,7 @@ pub struct Program {
     pub methods: Vec<(u8, String, u32)>,
     /// The file the program came from.
     pub file: String,
+    /// Module variables: top-level `let`s that functions use, each in a
+    /// slot of the maatine's root (shared with maatines it starts).
+    pub module_vars: u32,
 }

@@ -25,9 +25,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::ast::*;
-use crate::bytecode::{Builtin, ClassInfo, Const, GcOp, Literal, MemberCache, Op, Program, Proto, Reg};
+use crate::bytecode::{Builtin, ClassInfo, Const, GcOp, Literal, MemberCache, Op, Program, Proto, Reg, StdFn};
 use crate::error::{Span, SyntaxError};
-use crate::resolve::{Resolution, resolve};
+use crate::resolve::{DEFAULTS_PARAMS, Resolution, resolve};
 
 /// Compiles a parsed program from `file` (whose text is `src`, for lines).
 pub fn compile(program: &Block, file: &str, src: &str) -> Result<Program, SyntaxError> {
@@ -54,6 +54,8 @@ pub fn compile_session(
     for (i, name) in known.iter().enumerate() {
         globals.vars.insert(name.clone(), i as u32);
     }
+    let args = globals.vars.len() as u32;
+    globals.vars.entry(ARGS.to_owned()).or_insert(args);
     let mut decls = vec![];
     for stmt in program {
         if let StmtKind::Fn(f) = &stmt.kind {
@@ -65,6 +67,7 @@ pub fn compile_session(
         }
     }
     globals.protos.resize_with(decls.len() + 1, || None);
+    declare_classes(&mut globals, program)?;
     let lines = LineTable::new(src);
     let main = FnCompiler::new("main", &[], 0, Vec::new(), &mut globals, &lines).body(program)?;
     globals.protos[0] = Some(main);
@@ -75,8 +78,9 @@ pub fn compile_session(
     }
     let methods = compile_prelude(&mut globals)?;
     while let Some(c) = globals.pending.pop() {
-        let proto = FnCompiler::new(&c.name, &c.params, c.start, c.upvalues, &mut globals, &lines).body(&c.body)?;
-        globals.protos[c.index as usize] = Some(proto);
+        let mut f = FnCompiler::new(&c.name, &c.params, c.start, c.upvalues, &mut globals, &lines);
+        (f.class, f.method) = (c.class, c.method);
+        globals.protos[c.index as usize] = Some(f.body(&c.body)?);
     }
     let functions = globals.protos.into_iter().map(|p| Arc::new(p.expect("every function compiled"))).collect();
     let mut names = vec![String::new(); globals.vars.len()];
@@ -84,7 +88,212 @@ pub fn compile_session(
         names[index as usize] = name;
     }
     let natives = globals.natives;
-    Ok(Program { functions, globals: names, classes: globals.classes, natives, methods, file: file.to_owned() })
+    let module_vars = globals.resolution.module.len() as u32;
+    let classes = globals.classes;
+    Ok(Program { functions, globals: names, classes, natives, methods, file: file.to_owned(), module_vars })
+}
+
+/// The global holding the program's arguments (`maat run FILE ARGS…`).
+pub const ARGS: &str = "ARGS";
+
+/// Declares every top-level class before anything is compiled: members
+/// flattened with the inherited ones (parents first), a function reserved
+/// for each method, for each class's computed field defaults, and the
+/// constructors that run them and `init`.
+fn declare_classes(globals: &mut Globals, program: &Block) -> CResult<()> {
+    let decls: Vec<&ClassDecl> = program
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StmtKind::Class(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    for (i, c) in decls.iter().enumerate() {
+        if globals.class_index.insert(c.name.clone(), i as u32).is_some() {
+            return Err(SyntaxError::new(format!("class `{}` is declared twice", c.name), c.span));
+        }
+    }
+    globals.classes = decls.iter().map(|_| ClassInfo::default()).collect();
+    let mut done = vec![false; decls.len()];
+    for i in 0..decls.len() {
+        let mut chain = vec![i];
+        while let Some(&at) = chain.last() {
+            if done[at] {
+                chain.pop();
+                continue;
+            }
+            let c = decls[at];
+            let parent = match &c.parent {
+                None => None,
+                Some((name, span)) => match globals.class_index.get(name) {
+                    None => return Err(SyntaxError::new(format!("unknown class `{name}` to inherit from"), *span)),
+                    Some(&p) if chain.contains(&(p as usize)) => {
+                        return Err(SyntaxError::new(format!("class `{}` inherits from itself", c.name), *span)
+                            .with_label("through the classes it inherits from"));
+                    }
+                    Some(&p) => Some(p as usize),
+                },
+            };
+            if let Some(p) = parent.filter(|p| !done[*p]) {
+                chain.push(p);
+                continue;
+            }
+            let info = class_info(globals, c, at as u32, parent.map(|p| p as u32))?;
+            globals.classes[at] = info;
+            done[at] = true;
+            chain.pop();
+        }
+    }
+    Ok(())
+}
+
+/// Class `c`'s flattened description (its parent's is already made).
+fn class_info(globals: &mut Globals, c: &ClassDecl, index: u32, parent: Option<u32>) -> CResult<ClassInfo> {
+    let mut info = match parent {
+        Some(p) => {
+            let p = &globals.classes[p as usize];
+            ClassInfo {
+                fields: p.fields.clone(),
+                defaults: p.defaults.clone(),
+                computed: p.computed.clone(),
+                methods: p.methods.clone(),
+                init: p.init,
+                ..ClassInfo::default()
+            }
+        }
+        None => ClassInfo::default(),
+    };
+    (info.name, info.parent) = (c.name.clone(), parent);
+    let mut own_defaults = Vec::new();
+    for (field, default) in &c.fields {
+        if info.fields.contains(field) {
+            let owner = if parent.is_some() { "inherited" } else { "declared" };
+            return Err(SyntaxError::new(format!("field `{field}` is already {owner} in class `{}`", c.name), c.span));
+        }
+        let literal = default.as_ref().map(literal_of);
+        info.defaults.push(match &literal {
+            Some(Ok(l)) => l.clone(),
+            _ => None,
+        });
+        if let (Some(e), Some(Err(()))) = (default, literal) {
+            if info.computed.len() == 53 {
+                return Err(SyntaxError::new("more than 53 computed field defaults in one class", e.span));
+            }
+            own_defaults.push((field.clone(), info.computed.len(), e.clone()));
+            info.computed.push(info.fields.len() as u32);
+        }
+        info.fields.push(field.clone());
+    }
+    for m in &c.methods {
+        if info.fields.contains(&m.name) {
+            return Err(SyntaxError::new(format!("method `{}` has the name of a field", m.name), m.span));
+        }
+        let f = globals.protos.len() as u32;
+        globals.protos.push(None);
+        let params: Vec<String> = std::iter::once("self".to_owned()).chain(m.params.iter().cloned()).collect();
+        globals.pending.push(PendingClosure {
+            index: f,
+            name: format!("{}.{}", c.name, m.name),
+            start: m.span.start,
+            params,
+            body: m.body.clone(),
+            upvalues: vec![],
+            class: Some(index),
+            method: Some(m.name.clone()),
+        });
+        match info.methods.iter_mut().find(|(n, _)| *n == m.name) {
+            Some(entry) => entry.1 = f,
+            None => info.methods.push((m.name.clone(), f)),
+        }
+        if m.name == "init" {
+            info.init = Some((f, m.params.len() as u16));
+        }
+    }
+    // The chain of default-computing functions, the parent's first.
+    let mut chain = parent.map(|p| globals.chains[p as usize].clone()).unwrap_or_default();
+    if !own_defaults.is_empty() {
+        let f = globals.protos.len() as u32;
+        globals.protos.push(None);
+        chain.push(f);
+        let body = own_defaults.into_iter().map(|(field, bit, e)| computed_default(&field, bit, e)).collect();
+        globals.pending.push(PendingClosure {
+            index: f,
+            name: format!("{}.new", c.name),
+            start: c.span.start,
+            params: DEFAULTS_PARAMS.map(str::to_owned).to_vec(),
+            body,
+            upvalues: vec![],
+            class: Some(index),
+            method: None,
+        });
+    }
+    let name = format!("{}.new", c.name);
+    if !chain.is_empty() {
+        info.fill = Some(globals.add_proto(constructor(&name, &chain, None)));
+    }
+    if info.init.is_some() || !chain.is_empty() {
+        info.ctor = Some(globals.add_proto(constructor(&name, &chain, info.init)));
+    }
+    globals.chains.push(chain);
+    Ok(info)
+}
+
+/// `if <named> & (1 << bit) == 0 { self.field = e }`: a computed default,
+/// unless `new` named the field.
+fn computed_default(field: &str, bit: usize, e: Expr) -> Stmt {
+    let span = e.span;
+    let at = |kind| Expr { kind, span };
+    let named = at(ExprKind::Var(DEFAULTS_PARAMS[1].to_owned()));
+    let mask = at(ExprKind::Num((1u64 << bit) as f64));
+    let test = at(ExprKind::Binary(BinOp::BitAnd, Box::new(named), Box::new(mask)));
+    let test = at(ExprKind::Binary(BinOp::Eq, Box::new(test), Box::new(at(ExprKind::Num(0.0)))));
+    let target = at(ExprKind::Method(Box::new(at(ExprKind::SelfRef)), field.to_owned(), None));
+    let set = Stmt { kind: StmtKind::Assign(target, AssignOp::Set, e), span };
+    Stmt { kind: StmtKind::If(vec![(test, vec![set])], None), span }
+}
+
+/// A constructor: calls each function of `chain` on (self, named-fields
+/// mask), then `init` on self and its arguments, and returns self. Its
+/// parameters: self, the mask, and init's.
+fn constructor(name: &str, chain: &[u32], init: Option<(u32, u16)>) -> Proto {
+    let args = init.map_or(0, |(_, n)| n);
+    let t = 2 + args;
+    let mut code = Vec::new();
+    for &f in chain {
+        code.extend([Op::Move(t, 0), Op::Move(t + 1, 1), Op::Call(t, f, t, 2)]);
+    }
+    if let Some((f, n)) = init {
+        code.push(Op::Move(t, 0));
+        code.extend((0..n).map(|i| Op::Move(t + 1 + i, 2 + i)));
+        code.push(Op::Call(t, f, t, n + 1));
+    }
+    code.push(Op::Return(0));
+    let member_cache = code.iter().map(|_| MemberCache::default()).collect();
+    Proto {
+        name: name.to_owned(),
+        params: 2 + args,
+        registers: t + args + 2,
+        lines: vec![0; code.len()],
+        code,
+        consts: Vec::new(),
+        member_cache,
+    }
+}
+
+/// A field default's literal value (`None` for nil), or `Err` when it must
+/// be computed at `new` (anything but a literal).
+fn literal_of(e: &Expr) -> Result<Option<Literal>, ()> {
+    Ok(Some(match &e.kind {
+        ExprKind::Nil => return Ok(None),
+        ExprKind::Bool(b) => Literal::Bool(*b),
+        ExprKind::Num(n) => Literal::Num(*n),
+        ExprKind::Str(s) => Literal::Str(s.as_str().into()),
+        ExprKind::Unary(UnOp::Neg, x) => match x.kind {
+            ExprKind::Num(n) => Literal::Num(-n),
+            _ => return Err(()),
+        },
+        _ => return Err(()),
+    }))
 }
 
 /// Built-in methods written in Maat: the receiver is parameter 0. Each
@@ -94,6 +303,41 @@ fn Array_map(a, f) { let out = []; for a -> v { out.push(f(v)); } return out; }
 fn Array_grep(a, f) { let out = []; for a -> v { if f(v) { out.push(v); } } return out; }
 fn Array_each(a, f) { for a -> v { f(v); } return a; }
 fn Map_each(m, f) { for m.keys -> k { f(k, m[k]); } return m; }
+fn Array_any(a, f) { for a -> v { if f(v) { return true; } } return false; }
+fn Array_all(a, f) { for a -> v { if !f(v) { return false; } } return true; }
+fn Array_find(a, f) { for a -> v { if f(v) { return v; } } return nil; }
+fn Array_reduce(a, acc, f) { for a -> v { acc = f(acc, v); } return acc; }
+fn Array_each_with_index(a, f) { for ^a.len -> i { f(a[i], i); } return a; }
+fn Array_sort(a, f) {
+    let n = a.len
+    let src = a.copy
+    let dst = Array.new(n)
+    let width = 1
+    while width < n {
+        let lo = 0
+        while lo < n {
+            let mid = Math.min(lo + width, n)
+            let hi = Math.min(lo + 2 * width, n)
+            let i = lo
+            let j = mid
+            for lo..hi - 1 -> k {
+                let right = false
+                if i >= mid { right = true } elsif j < hi {
+                    let r = f(src[j], src[i])
+                    right = r == true || (r != false && r != nil && r < 0)
+                }
+                if right { dst[k] = src[j]; j += 1 } else { dst[k] = src[i]; i += 1 }
+            }
+            lo = hi
+        }
+        let t = src
+        src = dst
+        dst = t
+        width *= 2
+    }
+    for ^n -> i { a[i] = src[i] }
+    return a
+}
 ";
 
 /// Compiles the prelude's methods; returns (kind, name, function) for each.
@@ -127,7 +371,19 @@ struct Globals {
     /// Closures met but not compiled yet.
     pending: Vec<PendingClosure>,
     classes: Vec<ClassInfo>,
+    /// Classes by name.
+    class_index: HashMap<String, u32>,
+    /// Each class's chain of default-computing functions (parents' first).
+    chains: Vec<Vec<u32>>,
     natives: Vec<String>,
+}
+
+impl Globals {
+    /// Adds a compiled function; returns its index.
+    fn add_proto(&mut self, proto: Proto) -> u32 {
+        self.protos.push(Some(proto));
+        (self.protos.len() - 1) as u32
+    }
 }
 
 struct PendingClosure {
@@ -137,6 +393,10 @@ struct PendingClosure {
     params: Vec<String>,
     body: Block,
     upvalues: Vec<String>,
+    /// The class whose method (or defaults) this is.
+    class: Option<u32>,
+    /// The method's name.
+    method: Option<String>,
 }
 
 /// Where a name lives, from inside the function being compiled.
@@ -146,6 +406,8 @@ enum Place {
     Local(Reg, bool),
     /// An upvalue of this closure.
     Upvalue(u16),
+    /// A module variable (a top-level `let` that functions use).
+    Module(u16),
     /// A global variable.
     Global(u32),
 }
@@ -188,6 +450,13 @@ struct FnCompiler<'a> {
     /// The last position handed out as a jump target (see `here`): no
     /// instruction there is fused into the one before.
     label: u32,
+    /// The class whose method this is (for `super` and calls of its
+    /// methods without `self.`).
+    class: Option<u32>,
+    /// The method's name (for `super(args)`).
+    method: Option<String>,
+    /// In the main function: the module variables declared so far.
+    declared: std::collections::HashSet<String>,
 }
 
 type CResult<T> = Result<T, SyntaxError>;
@@ -212,6 +481,10 @@ impl Operand {
 /// Whether `e` is a number or string literal.
 fn is_literal(e: &Expr) -> bool {
     matches!(e.kind, ExprKind::Num(_) | ExprKind::Str(_))
+}
+
+fn unsupported_import<T>(i: &Import) -> CResult<T> {
+    Err(SyntaxError::new("`import` needs the program's file: run it from a file", i.span))
 }
 
 fn unsupported<T>(what: &str, span: Span) -> CResult<T> {
@@ -244,6 +517,9 @@ impl<'a> FnCompiler<'a> {
             depth: 0,
             tries: 0,
             label: 0,
+            class: None,
+            method: None,
+            declared: Default::default(),
         }
     }
 
@@ -362,6 +638,11 @@ impl<'a> FnCompiler<'a> {
         if let Some(i) = self.upvalues.iter().position(|u| u == name) {
             return Some(Place::Upvalue(i as u16));
         }
+        if let Some(&i) = self.globals.resolution.module.get(name)
+            && (self.proto.name != "main" || self.declared.contains(name))
+        {
+            return Some(Place::Module(i));
+        }
         self.globals.vars.get(name).map(|&g| Place::Global(g))
     }
 
@@ -383,6 +664,11 @@ impl<'a> FnCompiler<'a> {
             Place::Upvalue(i) => {
                 let t = self.temp(span)?;
                 self.emit(Op::UpvalSlot(t, i));
+                Some(t)
+            }
+            Place::Module(i) => {
+                let t = self.temp(span)?;
+                self.emit(Op::ModuleSlot(t, i));
                 Some(t)
             }
             _ => None,
@@ -413,9 +699,28 @@ impl<'a> FnCompiler<'a> {
                     Some(e) => self.expr_to(e, reg)?,
                     None => drop(self.emit(Op::LoadNil(reg))),
                 }
-                self.declare(name, stmt.span.start, reg);
-                return Ok(());
+                if self.bind(name, stmt.span, reg)? {
+                    return Ok(());
+                }
             }
+            StmtKind::LetPattern(pattern, init) => {
+                let src = self.expr_any(init)?;
+                let mut kept = false;
+                for (i, name) in pattern.names().iter().enumerate() {
+                    let reg = self.temp(stmt.span)?;
+                    let key = match pattern {
+                        Pattern::Array(_) => Const::Num(i as f64),
+                        Pattern::Map(_) => Const::Str(name.as_str().into()),
+                    };
+                    let k = self.konst(key);
+                    self.emit(Op::GetIndexK(reg, src, k));
+                    kept |= self.bind(name, stmt.span, reg)?;
+                }
+                if kept {
+                    return Ok(());
+                }
+            }
+            StmtKind::Import(i) => return unsupported_import(i),
             StmtKind::Our(name, init) => {
                 let g = self.global(name);
                 let r = match init {
@@ -477,6 +782,24 @@ impl<'a> FnCompiler<'a> {
         }
         self.next = mark;
         Ok(())
+    }
+
+    /// Binds a `let`'s name to the value in `reg`: a module variable's slot
+    /// takes it (at the top level), or `reg` becomes the local (`true`: keep
+    /// the register).
+    fn bind(&mut self, name: &str, span: Span, reg: Reg) -> CResult<bool> {
+        if self.proto.name == "main"
+            && self.depth == 1
+            && let Some(&i) = self.globals.resolution.module.get(name)
+        {
+            self.declared.insert(name.to_owned());
+            let slot = self.temp(span)?;
+            self.emit(Op::ModuleSlot(slot, i));
+            self.emit(Op::SetSlot(slot, reg));
+            return Ok(false);
+        }
+        self.declare(name, span.start, reg);
+        Ok(true)
     }
 
     fn jump_out(&mut self, is_break: bool, span: Span) -> CResult<()> {
@@ -699,20 +1022,14 @@ impl<'a> FnCompiler<'a> {
     }
 
     fn assign(&mut self, target: &Expr, op: AssignOp, value: &Expr) -> CResult<()> {
-        let bin = match op {
-            AssignOp::Set => None,
-            AssignOp::Add => Some(BinOp::Add),
-            AssignOp::Sub => Some(BinOp::Sub),
-            AssignOp::Mul => Some(BinOp::Mul),
-            AssignOp::Div => Some(BinOp::Div),
-        };
+        let bin = op.binary();
         match &target.kind {
             ExprKind::Var(name) => match self.place(name) {
                 Some(Place::Local(r, false)) => match bin {
                     None => self.expr_to(value, r),
                     Some(b) => self.binary_to(b, r, r, value),
                 },
-                Some(place @ (Place::Local(_, true) | Place::Upvalue(_))) => {
+                Some(place @ (Place::Local(_, true) | Place::Upvalue(_) | Place::Module(_))) => {
                     let slot = self.slot_of(&place, target.span)?.expect("a slot");
                     self.assign_slot(name, slot, bin, value)
                 }
@@ -839,12 +1156,17 @@ impl<'a> FnCompiler<'a> {
                 Some(Place::Local(_, false)) => {}
                 Some(Place::Local(r, true)) => drop(self.emit(Op::GetSlot(dst, r))),
                 Some(Place::Upvalue(i)) => drop(self.emit(Op::GetUpval(dst, i))),
+                Some(Place::Module(i)) => drop(self.emit(Op::GetModule(dst, i))),
                 Some(Place::Global(g)) => drop(self.emit(Op::GetGlobal(dst, g))),
                 None => return Err(SyntaxError::new(format!("unknown variable `{name}`"), e.span)),
             },
             ExprKind::Unary(op, x) => {
                 let r = self.expr_any(x)?;
-                self.emit(if *op == UnOp::Neg { Op::Neg(dst, r) } else { Op::Not(dst, r) });
+                self.emit(match op {
+                    UnOp::Neg => Op::Neg(dst, r),
+                    UnOp::Not => Op::Not(dst, r),
+                    UnOp::BitNot => Op::BitNot(dst, r),
+                });
             }
             ExprKind::Binary(BinOp::And, a, b) | ExprKind::Binary(BinOp::Or, a, b) => {
                 let and = matches!(e.kind, ExprKind::Binary(BinOp::And, ..));
@@ -908,20 +1230,24 @@ impl<'a> FnCompiler<'a> {
                 let r = self.expr_any(recv)?;
                 self.emit(Op::Mark(dst, r, name == "freeze"));
             }
-            ExprKind::Method(recv, name, Some(args)) if name == "new" => {
-                let r = self.expr_any(recv)?;
-                let mut names = Vec::new();
-                for a in args {
-                    let Some(n) = &a.name else {
-                        return Err(SyntaxError::new("`new` takes named arguments (`field: value`)", a.value.span));
-                    };
-                    names.push(Arc::<str>::from(n.as_str()));
+            ExprKind::Method(recv, name, args) if std_name(recv, name, self).is_some() => {
+                let full = std_name(recv, name, self).expect("checked");
+                if let Some(n) = crate::bytecode::std_constant(&full) {
+                    if args.is_some() {
+                        return Err(SyntaxError::new(format!("{full} is a number, not a function"), e.span));
+                    }
+                    let k = self.konst(Const::Num(n));
+                    self.emit(Op::LoadK(dst, k));
+                } else {
+                    let f = StdFn::from_name(&full).expect("std_name checked");
+                    let args = args.as_deref().unwrap_or_default();
+                    self.builtin_call(dst, Builtin::Std(f), args)?;
                 }
-                let values: Vec<Expr> = args.iter().map(|a| a.value.clone()).collect();
-                let base = self.consecutive(&values)?;
-                let k = self.konst(Const::Names(names.into()));
-                self.emit(Op::New(dst, r, k, base, values.len() as u16));
             }
+            ExprKind::Method(recv, name, args) if name == "new" => {
+                self.new_instance(dst, recv, args.as_deref().unwrap_or_default())?
+            }
+            ExprKind::Super(name, args) => self.super_call(dst, name.as_deref(), args, e.span)?,
             ExprKind::Method(recv, name, args) => {
                 let args = args.as_deref().unwrap_or_default();
                 if let Some(a) = args.iter().find(|a| a.name.is_some()) {
@@ -986,6 +1312,22 @@ impl<'a> FnCompiler<'a> {
                 let i = self.globals.natives.iter().position(|n| n == name).expect("just found");
                 Some(Err(Builtin::Native(i as u32)))
             }
+            Some((None, name)) if StdFn::from_name(name).is_some() => {
+                Some(Err(Builtin::Std(StdFn::from_name(name).expect("just found"))))
+            }
+            Some((None, name)) if self.own_method(name).is_some() => {
+                // A method of this class called without `self.`.
+                let mut values: Vec<Expr> = vec![Expr { kind: ExprKind::SelfRef, span: callee.span }];
+                values.extend(args.iter().map(|a| a.value.clone()));
+                let base = self.consecutive(&values)?;
+                let k = self.konst(Const::Str(name.into()));
+                self.emit(if spawn {
+                    return Err(SyntaxError::new("`ma` runs a function call: write `ma f(args)`", callee.span));
+                } else {
+                    Op::CallMethod(dst, base, k, base + 1, n)
+                });
+                return Ok(());
+            }
             Some((None, "clock")) => Some(Err(Builtin::Clock)),
             Some((None, "assert")) => Some(Err(Builtin::Assert)),
             Some((None, "maatine_id")) => Some(Err(Builtin::MaatineId)),
@@ -1014,41 +1356,76 @@ impl<'a> FnCompiler<'a> {
         Ok(())
     }
 
-    /// A class declaration: its methods become functions (parameter 0 is
-    /// `self`), and the class value is bound to the global of its name.
+    /// `Std(args)` or a native's call: arguments in consecutive registers.
+    fn builtin_call(&mut self, dst: Reg, b: Builtin, args: &[Arg]) -> CResult<()> {
+        if let Some(a) = args.iter().find(|a| a.name.is_some()) {
+            return unsupported("named arguments", a.value.span);
+        }
+        let values: Vec<Expr> = args.iter().map(|a| a.value.clone()).collect();
+        let base = self.consecutive(&values)?;
+        self.emit(Op::Builtin(dst, b, base, values.len() as u16));
+        Ok(())
+    }
+
+    /// The method `name` of this method's class (its own or inherited),
+    /// when this is a method.
+    fn own_method(&self, name: &str) -> Option<u32> {
+        let class = &self.globals.classes[self.class? as usize];
+        self.locals.first().filter(|(n, ..)| n == "self")?;
+        class.methods.iter().find(|(m, _)| m == name).map(|&(_, f)| f)
+    }
+
+    /// `C.new(…)`: named arguments set fields; positional ones go to
+    /// `init`. Two registers before the arguments receive the instance and
+    /// the constructor's mask of named fields.
+    fn new_instance(&mut self, dst: Reg, recv: &Expr, args: &[Arg]) -> CResult<()> {
+        let named = args.iter().filter(|a| a.name.is_some()).count();
+        if named != 0 && named != args.len() {
+            let at = args.iter().find(|a| a.name.is_none()).map_or(recv.span, |a| a.value.span);
+            return Err(SyntaxError::new(
+                "`new` takes named arguments (`field: value`) or positional ones, not both",
+                at,
+            ));
+        }
+        let class = self.expr_any(recv)?;
+        let base = self.temp(recv.span)?;
+        self.temp(recv.span)?;
+        let values: Vec<Expr> = args.iter().map(|a| a.value.clone()).collect();
+        self.consecutive(&values)?;
+        let names: Vec<Arc<str>> = args.iter().filter_map(|a| a.name.as_deref().map(Arc::from)).collect();
+        let k = if named > 0 { self.konst(Const::Names(names.into())) } else { u32::MAX };
+        self.emit(Op::New(dst, class, k, base, values.len() as u16));
+        Ok(())
+    }
+
+    /// `super.name(args)` (or `super(args)`: the method's own name): the
+    /// parent class's method, called on `self`.
+    fn super_call(&mut self, dst: Reg, name: Option<&str>, args: &[Arg], span: Span) -> CResult<()> {
+        let outside = || SyntaxError::new("`super` outside a method of a class that inherits", span);
+        let class = self.class.ok_or_else(outside)?;
+        let parent = self.globals.classes[class as usize].parent.ok_or_else(outside)?;
+        if !matches!(self.locals.first(), Some((n, ..)) if n == "self") {
+            return Err(outside());
+        }
+        let name = name.map(str::to_owned).or_else(|| self.method.clone()).ok_or_else(outside)?;
+        let info = &self.globals.classes[parent as usize];
+        let Some(&(_, f)) = info.methods.iter().find(|(m, _)| *m == name) else {
+            return Err(SyntaxError::new(format!("class `{}` has no method `{name}`", info.name), span));
+        };
+        if let Some(a) = args.iter().find(|a| a.name.is_some()) {
+            return unsupported("named arguments", a.value.span);
+        }
+        let mut values = vec![Expr { kind: ExprKind::SelfRef, span }];
+        values.extend(args.iter().map(|a| a.value.clone()));
+        let base = self.consecutive(&values)?;
+        self.emit(Op::Call(dst, f, base, values.len() as u16));
+        Ok(())
+    }
+
+    /// A class declaration (declared with every class before compiling:
+    /// see `declare_classes`) binds the class to the global of its name.
     fn class(&mut self, c: &ClassDecl, span: Span) -> CResult<()> {
-        let mut defaults = Vec::new();
-        for (field, default) in &c.fields {
-            defaults.push(match default.as_ref().map(|d| &d.kind) {
-                None | Some(ExprKind::Nil) => None,
-                Some(ExprKind::Bool(b)) => Some(Literal::Bool(*b)),
-                Some(ExprKind::Num(n)) => Some(Literal::Num(*n)),
-                Some(ExprKind::Str(s)) => Some(Literal::Str(s.as_str().into())),
-                Some(ExprKind::Unary(UnOp::Neg, x)) if matches!(x.kind, ExprKind::Num(_)) => {
-                    let ExprKind::Num(n) = x.kind else { unreachable!("matched above") };
-                    Some(Literal::Num(-n))
-                }
-                Some(_) => {
-                    let at = default.as_ref().map_or(span, |d| d.span);
-                    return Err(SyntaxError::new(format!("the default of field `{field}` must be a literal"), at));
-                }
-            });
-        }
-        let mut methods = Vec::new();
-        for m in &c.methods {
-            let index = self.globals.protos.len() as u32;
-            self.globals.protos.push(None);
-            let mut params = vec!["self".to_owned()];
-            params.extend(m.params.iter().cloned());
-            let name = format!("{}.{}", c.name, m.name);
-            let pending =
-                PendingClosure { index, name, start: m.span.start, params, body: m.body.clone(), upvalues: vec![] };
-            self.globals.pending.push(pending);
-            methods.push((m.name.clone(), index));
-        }
-        let fields = c.fields.iter().map(|(f, _)| f.clone()).collect();
-        let index = self.globals.classes.len() as u32;
-        self.globals.classes.push(ClassInfo { name: c.name.clone(), fields, defaults, methods });
+        let index = self.globals.class_index[&c.name];
         let (r, g) = (self.temp(span)?, self.global(&c.name));
         self.emit(Op::NewClass(r, index));
         self.emit(Op::SetGlobal(g, r));
@@ -1079,9 +1456,22 @@ impl<'a> FnCompiler<'a> {
             params: params.to_vec(),
             body: body.clone(),
             upvalues,
+            class: None,
+            method: None,
         });
         Ok(())
     }
+}
+
+/// `NS.name` as the standard library names it, when `recv` is one of its
+/// namespaces (not shadowed by a variable) and it has that member.
+fn std_name(recv: &Expr, name: &str, c: &FnCompiler<'_>) -> Option<String> {
+    let ExprKind::Var(ns) = &recv.kind else { return None };
+    if !matches!(ns.as_str(), "Math" | "Array" | "Random") || !is_namespace(recv, ns, c) {
+        return None;
+    }
+    let full = format!("{ns}.{name}");
+    (StdFn::from_name(&full).is_some() || crate::bytecode::std_constant(&full).is_some()).then_some(full)
 }
 
 /// Whether `e` is the `GC` namespace (not shadowed by a variable).
@@ -1105,6 +1495,7 @@ fn reads_var(e: &Expr, name: &str) -> bool {
         ExprKind::Map(pairs) => pairs.iter().any(|(k, v)| any(&[k, v])),
         ExprKind::Call(f, args) => reads_var(f, name) || args.iter().any(|a| reads_var(&a.value, name)),
         ExprKind::Method(r, _, args) => reads_var(r, name) || args.iter().flatten().any(|a| reads_var(&a.value, name)),
+        ExprKind::Super(_, args) => args.iter().any(|a| reads_var(&a.value, name)),
         ExprKind::Closure(..)
         | ExprKind::Nil
         | ExprKind::Bool(_)

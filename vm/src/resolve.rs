@@ -6,6 +6,13 @@
 //! A declaration is identified by where it is made and its name: a `let`,
 //! `for` or `catch` statement's start, or a function's start for its
 //! parameters.
+//!
+//! Top-level `let`s that functions or methods use are **module
+//! variables**: they live in slots of the maatine's root rather than in the
+//! main function's registers, so every function of the file can reach them
+//! (see [`Resolution::module`]). Functions are resolved before the main
+//! code, so that the main code's closures know which top-level names are
+//! module variables (those they reach directly, without capturing).
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,18 +29,44 @@ pub struct Resolution {
     pub captured: HashSet<DeclId>,
     /// Each closure's upvalue names, in order (keyed by the closure's start).
     pub upvalues: HashMap<usize, Vec<String>>,
+    /// Module variables (top-level `let`s used from functions) and their slots.
+    pub module: HashMap<String, u16>,
 }
+
+/// The parameters of the function computing a class's field defaults.
+pub const DEFAULTS_PARAMS: [&str; 2] = ["self", "<named>"];
 
 /// Resolves a whole program.
 pub fn resolve(program: &Block) -> Resolution {
-    let mut r = Resolver { functions: Vec::new(), out: Resolution::default() };
-    r.function(None, 0, &[], program, true);
+    let mut top = HashSet::new();
     for stmt in program {
-        if let StmtKind::Fn(f) = &stmt.kind {
-            r.function(None, f.span.start, &f.params, &f.body, false);
+        match &stmt.kind {
+            StmtKind::Let(name, _) => drop(top.insert((stmt.span.start, name.clone()))),
+            StmtKind::LetPattern(p, _) => top.extend(p.names().iter().map(|n| (stmt.span.start, n.clone()))),
+            _ => {}
         }
     }
+    let names = top.iter().map(|(_, n)| n.clone()).collect();
+    let mut r = Resolver { functions: Vec::new(), out: Resolution::default(), top, names, in_main: false };
+    for stmt in program {
+        match &stmt.kind {
+            StmtKind::Fn(f) => r.function(None, f.span.start, &f.params, &f.body, false),
+            StmtKind::Class(c) => r.class(c),
+            _ => {}
+        }
+    }
+    r.in_main = true;
+    r.function(None, 0, &[], program, true);
     r.out
+}
+
+impl Pattern {
+    /// The names the pattern binds.
+    pub fn names(&self) -> &[String] {
+        match self {
+            Pattern::Array(names) | Pattern::Map(names) => names,
+        }
+    }
 }
 
 struct Function {
@@ -48,6 +81,11 @@ struct Resolver {
     /// enclose; top-level functions start a new stack).
     functions: Vec<Function>,
     out: Resolution,
+    /// The top-level `let` declarations, and their names.
+    top: HashSet<DeclId>,
+    names: HashSet<String>,
+    /// Resolving the main code (after every function).
+    in_main: bool,
 }
 
 impl Resolver {
@@ -74,6 +112,23 @@ impl Resolver {
         }
     }
 
+    /// A class's methods and computed field defaults, each a function of
+    /// its own (methods get `self` first).
+    fn class(&mut self, c: &ClassDecl) {
+        for m in &c.methods {
+            let params: Vec<String> = std::iter::once("self".to_owned()).chain(m.params.iter().cloned()).collect();
+            self.function(None, m.span.start, &params, &m.body, false);
+        }
+        let defaults: Block = c
+            .fields
+            .iter()
+            .filter_map(|(_, d)| d.clone())
+            .map(|e| Stmt { span: e.span, kind: StmtKind::Expr(e) })
+            .collect();
+        let params = DEFAULTS_PARAMS.map(str::to_owned);
+        self.function(None, c.span.start, &params, &defaults, false);
+    }
+
     fn declare(&mut self, at: usize, name: &str) {
         let f = self.functions.last_mut().expect("inside a function");
         f.blocks.last_mut().expect("a block").insert(name.to_owned(), (at, name.to_owned()));
@@ -95,7 +150,9 @@ impl Resolver {
         for level in (0..depth).rev() {
             let found = self.functions[level].blocks.iter().rev().find_map(|b| b.get(name)).cloned();
             if let Some(decl) = found {
-                if level + 1 < depth {
+                let module =
+                    self.in_main && level == 0 && self.top.contains(&decl) && self.out.module.contains_key(name);
+                if level + 1 < depth && !module {
                     self.out.captured.insert(decl);
                     for f in &mut self.functions[level + 1..] {
                         if !f.upvalues.iter().any(|u| u == name) {
@@ -105,6 +162,10 @@ impl Resolver {
                 }
                 return;
             }
+        }
+        if !self.in_main && self.names.contains(name) && !self.out.module.contains_key(name) {
+            let slot = self.out.module.len() as u16;
+            self.out.module.insert(name.to_owned(), slot);
         }
     }
 
@@ -116,6 +177,10 @@ impl Resolver {
                 }
                 self.declare(stmt.span.start, name);
             }
+            StmtKind::LetPattern(pattern, init) => {
+                self.expr(init);
+                pattern.names().iter().for_each(|n| self.declare(stmt.span.start, n));
+            }
             StmtKind::Our(_, init) | StmtKind::Return(init) => init.iter().for_each(|e| self.expr(e)),
             StmtKind::Fn(f) => {
                 // A nested function is a local bound to a closure; declared
@@ -124,7 +189,7 @@ impl Resolver {
                 let body = &f.body;
                 self.function(Some(f.span.start), f.span.start, &f.params, body, false);
             }
-            StmtKind::Class(_) | StmtKind::Break | StmtKind::Next => {}
+            StmtKind::Class(_) | StmtKind::Break | StmtKind::Next | StmtKind::Import(_) => {}
             StmtKind::If(arms, otherwise) => {
                 for (cond, body) in arms {
                     self.expr(cond);
@@ -183,6 +248,7 @@ impl Resolver {
                 self.expr(r);
                 args.iter().flatten().for_each(|a| self.expr(&a.value));
             }
+            ExprKind::Super(_, args) => args.iter().for_each(|a| self.expr(&a.value)),
             ExprKind::Nil | ExprKind::Bool(_) | ExprKind::Num(_) | ExprKind::Str(_) | ExprKind::SelfRef => {}
         }
     }

@@ -26,6 +26,7 @@ fn show(e: &maat_vm::ast::Expr) -> String {
         ExprKind::Closure(params, body) => format!("{{|{}| {} stmts}}", params.join(","), body.len()),
         ExprKind::Unary(UnOp::Neg, x) => format!("(-{})", show(x)),
         ExprKind::Unary(UnOp::Not, x) => format!("(!{})", show(x)),
+        ExprKind::Unary(UnOp::BitNot, x) => format!("(~{})", show(x)),
         ExprKind::Binary(op, a, b) => format!("({} {op:?} {})", show(a), show(b)),
         ExprKind::Range(a, b) => format!("({}..{})", show(a), show(b)),
         ExprKind::UpTo(n) => format!("^{}", show(n)),
@@ -34,6 +35,7 @@ fn show(e: &maat_vm::ast::Expr) -> String {
         ExprKind::Method(r, name, Some(args)) => format!("{}.{name}({})", show(r), args_text(args)),
         ExprKind::Index(r, i) => format!("{}[{}]", show(r), show(i)),
         ExprKind::Ma(call) => format!("ma {}", show(call)),
+        ExprKind::Super(name, args) => format!("super.{}({})", name.as_deref().unwrap_or(""), args_text(args)),
     }
 }
 
@@ -109,7 +111,8 @@ fn every_statement_parses() {
     let kinds: Vec<&str> = program
         .iter()
         .map(|s| match &s.kind {
-            StmtKind::Let(..) => "let",
+            StmtKind::Let(..) | StmtKind::LetPattern(..) => "let",
+            StmtKind::Import(_) => "import",
             StmtKind::Our(..) => "our",
             StmtKind::Fn(_) => "fn",
             StmtKind::Class(c) => {
@@ -166,7 +169,17 @@ fn compound_assignments_keep_their_operator() {
 /// Each bad program, the message it must give, and where (line:col).
 const ERRORS: &[(&str, &str, &str)] = &[
     ("let = 1;", "expected a variable name, found `=`", "1:5"),
-    ("say 1\nsay 2;", "expected `;` after the statement, found `say`", "2:1"),
+    ("say 1 say 2;", "expected a line break or `;` after the statement, found `say`", "1:7"),
+    ("let [a, a] = x", "`a` appears twice in the pattern", "1:9"),
+    ("let [] = x", "a pattern needs at least one name", "1:5"),
+    ("if x { import \"a.maat\" }", "`import` is only allowed at the top level of a file", "1:8"),
+    ("import \"my-lib.maat\"", "`my-lib` is not a name: write `import \"my-lib.maat\" as NAME`", "1:8"),
+    ("say \"a#{}b\"", "empty `#{}` in a string", "1:7"),
+    ("say \"a#{1 + }b\"", "expected an expression, found `)`", "1:13"),
+    ("let big = 1e400", "number `1e400` is too large", "1:11"),
+    ("let big = 0x20000000000001", "number `0x20000000000001` is too large", "1:11"),
+    ("let x = 0xfg", "malformed number `0xfg`", "1:9"),
+    ("super;", "expected `.name` or `(` after `super`, found `;`", "1:6"),
     ("let s = \"abc;", "unterminated string", "1:9"),
     ("say \"a\\q\";", "unknown escape in string", "1:7"),
     ("let x = 1 @ 2;", "unexpected character `@`", "1:11"),
@@ -196,6 +209,64 @@ fn syntax_errors_say_what_and_where() {
         assert!(text.contains(line), "the source line is shown for {src:?}:\n{text}");
         assert!(text.contains('^'), "a caret for {src:?}:\n{text}");
     }
+}
+
+#[test]
+fn new_operators_bind_as_documented() {
+    assert_eq!(expr("1 | 2 ^ 3 & 4 << 5 + 6"), "(1 BitOr (2 BitXor (3 BitAnd (4 Shl (5 Add 6)))))");
+    assert_eq!(expr("a // b % c * d"), "(((a IntDiv b) Rem c) Mul d)");
+    assert_eq!(expr("-2 ** 2"), "(-(2 Pow 2))");
+    assert_eq!(expr("2 ** 3 ** 2"), "(2 Pow (3 Pow 2))");
+    assert_eq!(expr("2 ** -1"), "(2 Pow (-1))");
+    assert_eq!(expr("~x & 1"), "((~x) BitAnd 1)");
+    assert_eq!(expr("x is P == true"), "((x Is P) Eq true)");
+    assert_eq!(expr("a < b | c"), "(a Lt (b BitOr c))");
+    assert_eq!(expr("\"a#{x}b\""), "((\"a\" Concat x) Concat \"b\")");
+    assert_eq!(
+        expr("\"#{m[\"k\"]} #{\"in #{y}\"}\""),
+        "((((\"\" Concat m[\"k\"]) Concat \" \") Concat ((\"in \" Concat y) Concat \"\")) Concat \"\")"
+    );
+    assert_eq!(expr("0xff + 0b101"), "(255 Add 5)");
+    assert_eq!(expr("super.m(1)"), "super.m(1)");
+}
+
+#[test]
+fn statements_end_at_line_breaks_when_complete() {
+    let kinds = |src: &str| -> Vec<String> {
+        let program = parse(src).unwrap_or_else(|e| panic!("{}", e.render("t", src)));
+        program
+            .iter()
+            .map(|s| match &s.kind {
+                StmtKind::Expr(e) => show(e),
+                StmtKind::Let(name, Some(e)) => format!("let {name} = {}", show(e)),
+                StmtKind::Return(None) => "return".to_owned(),
+                StmtKind::Return(Some(e)) => format!("return {}", show(e)),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(kinds("let a = 1\nlet b = a\n-1"), ["let a = 1", "let b = a", "(-1)"]);
+    assert_eq!(kinds("let a = 1 +\n 2"), ["let a = (1 Add 2)"], "a line ending in an operator continues");
+    assert_eq!(kinds("f(1,\n 2)\n[3,\n 4]"), ["f(1, 2)", "[3, 4]"], "line breaks inside brackets are spaces");
+    assert_eq!(kinds("f\n(x)"), ["f", "x"], "`(` at a line start begins a statement");
+    assert_eq!(kinds("xs\n  .map(g)\n  .len"), ["xs.map(g).len"], "a leading `.` continues a chain");
+    assert_eq!(kinds("let m = {\n a => 1,\n b => 2\n}"), ["let m = {\"a\" => 1, \"b\" => 2}"]);
+    assert_eq!(kinds("fn f() {\n return\n}\n(1 +\n 2)").len(), 2, "a declaration, then a parenthesized expression");
+    let program = parse("fn f() {\n  return\n  1\n}").unwrap();
+    let StmtKind::Fn(f) = &program[0].kind else { panic!("a function") };
+    assert_eq!(f.body.len(), 2, "a bare `return` ends at its line");
+    assert_eq!(kinds("let a = 1; let b = 2"), ["let a = 1", "let b = 2"], "`;` still separates");
+}
+
+#[test]
+fn long_operator_chains_are_an_error_not_a_crash() {
+    for op in [" + ", " ~ ", " && ", " | ", " ** "] {
+        let src = format!("say 1{}", format!("{op}1").repeat(20_000));
+        let err = parse(&src).expect_err(op);
+        assert!(err.message.contains("nesting deeper than"), "{op}: {}", err.message);
+    }
+    let ok = format!("say 1{}", " + 1".repeat(150));
+    assert!(parse(&ok).is_ok(), "a chain of 150 terms is fine");
 }
 
 #[test]

@@ -47,6 +47,7 @@ pub mod handle;
 pub mod instance;
 pub mod intern;
 pub mod map;
+pub mod random;
 pub mod slot;
 pub mod string;
 
@@ -78,6 +79,8 @@ pub mod kind {
     pub const HANDLE: u8 = 8;
     /// [`Chan`](super::chan::Chan)
     pub const CHAN: u8 = 9;
+    /// [`Random`](super::random::Random)
+    pub const RANDOM: u8 = 10;
 }
 
 /// Counts of object operations that took their lock and that elided it, per

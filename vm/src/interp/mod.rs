@@ -11,6 +11,17 @@ use std::sync::{Arc, Mutex};
 use maat_gc::{Config, Gc, GcAny, Global, Heap, IN_TRANSIT, Root, Trace, Tracer};
 use maat_sync::{LockRequest, LockStatus, MaatineId, Participant, World};
 
+mod arith;
+mod concurrency;
+mod format;
+mod host;
+mod methods;
+mod show;
+mod stdlib;
+
+use arith::{equal, simple, type_error};
+use methods::unknown_method;
+
 use crate::ast::BinOp;
 use crate::bytecode::{Builtin, Const, GcOp, Literal, Member, MemberCache, Op, Program, Reg};
 use crate::embed::{HostValue, NativeFn};
@@ -25,7 +36,7 @@ use crate::object::slot::Slot;
 use crate::object::string::Str;
 use crate::object::{Ctx, ObjError, SyncStats, kind};
 use crate::sched::{Runtime, Sched};
-use crate::value::{Unpacked, Value, format_num};
+use crate::value::{Unpacked, Value};
 
 /// Where `say` writes: the program's output, shared by the worker threads.
 pub(crate) type Out<'o> = Mutex<&'o mut (dyn Write + Send)>;
@@ -47,13 +58,14 @@ struct Frame<'gc> {
     closure: Option<Gc<'gc, Closure<'gc>>>,
 }
 
-/// What every maatine of a program shares: the global variables' slots and
-/// each function's constants, made values once. Immutable (the slots
-/// synchronize themselves) and shared from the start.
+/// What every maatine of a program shares: the global variables' slots,
+/// each function's constants, made values once, and a value for each class.
+/// Immutable (the slots synchronize themselves) and shared from the start.
 #[derive(Trace)]
 pub struct Env<'gc> {
     globals: Box<[Gc<'gc, Slot<'gc>>]>,
     consts: Box<[Box<[Value<'gc>]>]>,
+    classes: Box<[Gc<'gc, Class>]>,
 }
 
 /// A maatine's state: the root of its heap.
@@ -67,6 +79,9 @@ pub struct State<'gc> {
     /// Open read-modify-write sections: the variable's slot and frame count.
     sections: Vec<(Gc<'gc, Slot<'gc>>, usize)>,
     env: Gc<'gc, Env<'gc>>,
+    /// The module variables' slots: the main maatine's own (unshared, so
+    /// free of locks) until it starts another maatine, which shares them.
+    module: Box<[Gc<'gc, Slot<'gc>>]>,
     /// What the maatine returned, once its last frame returned.
     result: Value<'gc>,
 }
@@ -79,6 +94,7 @@ unsafe impl Trace for State<'_> {
         self.frames.trace(t);
         self.sections.trace(t);
         self.env.trace(t);
+        self.module.trace(t);
         self.result.trace(t);
     }
 }
@@ -87,7 +103,7 @@ impl<'gc> State<'gc> {
     /// The state of a maatine about to call `func` (with `closure`) on `args`.
     fn calling(
         program: &Program,
-        env: Gc<'gc, Env<'gc>>,
+        (env, module): (Gc<'gc, Env<'gc>>, Box<[Gc<'gc, Slot<'gc>>]>),
         func: u32,
         closure: Option<Gc<'gc, Closure<'gc>>>,
         args: &[Value<'gc>],
@@ -96,7 +112,8 @@ impl<'gc> State<'gc> {
         let mut regs = vec![Value::nil(); top + 1];
         regs[..args.len()].copy_from_slice(args);
         let main = Frame { func, base: 0, pc: 0, ret: 0, closure };
-        State { regs, top, frames: vec![main], handlers: Vec::new(), sections: Vec::new(), env, result: Value::nil() }
+        let (handlers, sections) = (Vec::new(), Vec::new());
+        State { regs, top, frames: vec![main], handlers, sections, env, module, result: Value::nil() }
     }
 
     /// Makes the top frame's window the live registers.
@@ -174,6 +191,8 @@ pub struct Vm {
     /// slots this run keeps), then this run's.
     env: Option<Global<EnvRoot>>,
     session: bool,
+    /// The program's arguments (`ARGS`).
+    args: Vec<String>,
 }
 
 /// The environment as a global root (what a session keeps between entries).
@@ -265,7 +284,7 @@ impl Vm {
             config,
             started: std::time::Instant::now(),
         };
-        Vm { rt: Some(rt), threads: 1, sched: None, env: None, session: false }
+        Vm { rt: Some(rt), threads: 1, sched: None, env: None, session: false, args: Vec::new() }
     }
 
     /// One entry of a session: runs in `space`, keeping the global slots of
@@ -288,6 +307,12 @@ impl Vm {
     /// In a session, this run's environment (after [`Vm::run`]).
     pub(crate) fn session_env(&self) -> Option<Global<EnvRoot>> {
         self.env.clone()
+    }
+
+    /// Gives the program its arguments: the global `ARGS`, an array of
+    /// strings (frozen).
+    pub fn set_args(&mut self, args: Vec<String>) {
+        self.args = args;
     }
 
     /// Runs the program's maatines on `threads` OS threads (at least one).
@@ -319,7 +344,7 @@ impl Vm {
         let (sched, workers) = Sched::new(rt, self.threads);
         self.sched = Some(Arc::clone(&sched));
         let (previous, mut made) = (self.env.take(), None);
-        let session = self.session;
+        let (session, args) = (self.session, std::mem::take(&mut self.args));
         let main = Maatine::start(&sched, |mc| {
             let stats = SyncStats::default();
             let cx = Ctx { mc, mode: sched.rt.world.mode(), stats: &stats };
@@ -330,14 +355,25 @@ impl Vm {
             let globals = (0..program.globals.len())
                 .map(|i| kept.get(i).copied().unwrap_or_else(|| Slot::alloc(&cx, Value::nil())))
                 .collect();
+            let globals: Box<[_]> = globals;
+            if let Some(g) = program.globals.iter().position(|g| g == crate::compiler::ARGS)
+                && Slot::read(globals[g]).is_nil()
+            {
+                let items = args.iter().map(|a| Value::object(Str::alloc(&cx, a).into()));
+                let array = Array::alloc(&cx, items.collect::<Vec<_>>());
+                mc.freeze(array);
+                Slot::store(globals[g], &cx, Value::object(array.into()));
+            }
             let consts =
                 program.functions.iter().map(|f| f.consts.iter().map(|c| constant(&cx, c)).collect()).collect();
-            let env = mc.alloc(Env { globals, consts });
+            let classes = (0..program.classes.len()).map(|c| Class::alloc(&cx, c as u32)).collect();
+            let env = mc.alloc(Env { globals, consts, classes });
             mc.share(env);
             if session {
                 made = Some(mc.make_global::<EnvRoot>(env));
             }
-            State::calling(program, env, 0, None, &[])
+            let module = (0..program.module_vars).map(|_| Slot::alloc(&cx, Value::nil())).collect();
+            State::calling(program, (env, module), 0, None, &[])
         });
         self.env = made;
         let cell = Arc::clone(&main.cell);
@@ -387,7 +423,8 @@ impl Maatine {
         let step = loop {
             let step = heap.mutate_root(|mc, state| {
                 let cx = Ctx { mc, mode: rt.world.mode(), stats };
-                let mut run = Run { cx: &cx, rt, sched, me: *id, requests, wake, waiting, sent, out, spawned };
+                let env = state.env;
+                let mut run = Run { cx: &cx, rt, sched, me: *id, env, requests, wake, waiting, sent, out, spawned };
                 run.slice(state, budget)
             });
             heap.collect_debt();
@@ -474,6 +511,7 @@ struct Run<'r, 'a, 'o, 'gc> {
     rt: &'r Runtime,
     sched: &'r Arc<Sched>,
     me: MaatineId,
+    env: Gc<'gc, Env<'gc>>,
     requests: &'r mut HashMap<u32, LockRequest>,
     wake: &'r Arc<WakeCell>,
     waiting: &'r mut String,
@@ -563,8 +601,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// fast path goes on in the new frame).
     #[inline(always)]
     fn run_frame(&mut self, st: &mut State<'gc>, budget: usize) -> (usize, bool) {
-        let State { regs, frames, env, sections, .. } = st;
-        let Env { globals, consts } = Gc::get(*env);
+        let State { regs, frames, env, sections, module, .. } = st;
+        let Env { globals, consts, .. } = Gc::get(*env);
         let depth = frames.len();
         let frame = frames.last_mut().expect("a running maatine has a frame");
         let code = &self.rt.program.functions[frame.func as usize].code;
@@ -579,6 +617,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 Op::LoadBool(d, v) => regs[r(d)] = Value::bool(v),
                 Op::Move(d, s) => regs[r(d)] = regs[r(s)],
                 Op::GetGlobal(d, g) => regs[r(d)] = Slot::read(globals[g as usize]),
+                Op::GetModule(d, i) => regs[r(d)] = Slot::read(module[usize::from(i)]),
                 Op::Not(d, x) => regs[r(d)] = Value::bool(!regs[r(x)].truthy()),
                 Op::StoreGlobal(g, s) if regs[r(s)].as_object().is_none() => {
                     Slot::store(globals[g as usize], self.cx, regs[r(s)]);
@@ -830,6 +869,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                             native(&host).map_err(|e| format!("{}: {e}", self.rt.program.natives[i as usize]))?;
                         self.host_to_value(&result)?
                     }
+                    (Builtin::Std(f), args) => self.std_call(f, args)?,
                     (Builtin::Clock, _) => return Err(format!("clock takes no arguments, got {n}").into()),
                     (Builtin::Assert, _) => return Err(format!("assert takes 1 or 2 arguments, got {n}").into()),
                     (Builtin::MaatineId, _) => return Err(format!("maatine_id takes no arguments, got {n}").into()),
@@ -861,6 +901,15 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 st.regs[r(d)] = Value::num(-n);
             }
             Op::Not(d, x) => st.regs[r(d)] = Value::bool(!st.regs[r(x)].truthy()),
+            Op::BitNot(d, x) => {
+                let v = st.regs[r(x)];
+                let n = v.as_num().ok_or_else(|| type_error("~", &[v]))?;
+                let not = arith::bit_not(n)
+                    .ok_or_else(|| format!("`~` needs an integer within ±2^53, got {}", arith::show_num(n)))?;
+                st.regs[r(d)] = Value::num(not);
+            }
+            Op::GetModule(d, i) => st.regs[r(d)] = Slot::read(st.module[usize::from(i)]),
+            Op::ModuleSlot(d, i) => st.regs[r(d)] = Value::object(st.module[usize::from(i)].into()),
             Op::Jump(t) => jump_if(st, true, t),
             Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) => {
                 let taken = st.regs[r(c)].truthy() == matches!(op, Op::JumpIfTrue(..));
@@ -1010,41 +1059,27 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         _ => {
                             // A field called with arguments: only a method of that name will do.
                             let info = &self.rt.program.classes[class as usize];
-                            let Some(&(_, f)) = info.methods.iter().find(|(m, _)| **m == *name) else {
-                                return Err(format!("{} has no field or method `{name}`", info.name).into());
-                            };
-                            self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?;
+                            match info.methods.iter().find(|(m, _)| **m == *name) {
+                                Some(&(_, f)) => self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?,
+                                None if matches!(name, "class" | "to_s" | "frozen") => {
+                                    let args = &st.regs[r(base)..r(base) + usize::from(n)];
+                                    st.regs[r(d)] = self.method(recv, name, args)?;
+                                }
+                                None => return Err(format!("{} has no field or method `{name}`", info.name).into()),
+                            }
                         }
                     }
                 } else if let Some(flow) = self.concurrency_method(st, recv, name, r(d), r(base), usize::from(n))? {
                     return Ok(flow);
-                } else if let Some(f) = self.prelude_method(recv, name) {
+                } else if let Some(f) = self.prelude_method(recv, name, usize::from(n)) {
                     self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?;
                 } else {
                     let value = self.method(recv, name, &st.regs[r(base)..r(base) + usize::from(n)])?;
                     st.regs[r(d)] = value;
                 }
             }
-            Op::NewClass(d, c) => st.regs[r(d)] = Value::object(Class::alloc(self.cx, c).into()),
-            Op::New(d, c, k, base, n) => {
-                let class_value = st.regs[r(c)];
-                let class = object_of(class_value, kind::CLASS)
-                    .ok_or_else(|| format!("cannot call new on {}", type_name(class_value)))?;
-                // SAFETY: kind CLASS objects are Classes.
-                let index = Gc::get(unsafe { class.downcast::<Class>() }).index;
-                let info = &self.rt.program.classes[index as usize];
-                let mut fields: Vec<Value<'gc>> = info.defaults.iter().map(|l| literal(self.cx, l.as_ref())).collect();
-                let Const::Names(names) = &proto.consts[k as usize] else { unreachable!("new has a names constant") };
-                for (name, value) in names.iter().zip(&st.regs[r(base)..r(base) + usize::from(n)]) {
-                    let i = info
-                        .fields
-                        .iter()
-                        .position(|f| **f == **name)
-                        .ok_or_else(|| format!("{} has no field `{name}`", info.name))?;
-                    fields[i] = *value;
-                }
-                st.regs[r(d)] = Value::object(Inst::alloc(self.cx, index, fields).into());
-            }
+            Op::NewClass(d, c) => st.regs[r(d)] = self.class_value(c),
+            Op::New(d, c, k, base, n) => self.new_instance(st, (r(d), st.regs[r(c)]), k, r(base), usize::from(n))?,
             Op::SetField(o, k, v) => {
                 let (recv, name) = (st.regs[r(o)], const_str(&proto.consts[k as usize]));
                 self.held(recv)?;
@@ -1062,6 +1097,78 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             }
         }
         Ok(Flow::Next)
+    }
+
+    /// The value of class `c` (one object per class, so classes compare by
+    /// identity).
+    fn class_value(&self, c: u32) -> Value<'gc> {
+        Value::object(Gc::get(self.env).classes[c as usize].into())
+    }
+
+    /// `class.new(…)` into register `d` (see [`Op::New`]): the instance is
+    /// made with its literal defaults and named fields here; computed
+    /// defaults and `init` run in a call of the class's constructor, which
+    /// returns the instance.
+    fn new_instance(
+        &mut self,
+        st: &mut State<'gc>,
+        (d, class_value): (usize, Value<'gc>),
+        k: u32,
+        base: usize,
+        n: usize,
+    ) -> OpResult<()> {
+        let class = object_of(class_value, kind::CLASS)
+            .ok_or_else(|| format!("cannot call new on {}", type_name(class_value)))?;
+        // SAFETY: kind CLASS objects are Classes.
+        let index = Gc::get(unsafe { class.downcast::<Class>() }).index;
+        let program = Arc::clone(&self.rt.program);
+        let info = &program.classes[index as usize];
+        let mut fields: Vec<Value<'gc>> = info.defaults.iter().map(|l| literal(self.cx, l.as_ref())).collect();
+        let frame = st.frames.last().expect("a running maatine has a frame");
+        let proto = &program.functions[frame.func as usize];
+        let mut named = 0u64;
+        let ctor = if k == u32::MAX {
+            match info.init {
+                Some((_, want)) if usize::from(want) != n => {
+                    return Err(format!("{}.init expects {want} argument(s), got {n}", info.name));
+                }
+                None if n > 0 => {
+                    return Err(format!(
+                        "{}.new takes named arguments (`field: value`): the class defines no `init` for {n} positional one(s)",
+                        info.name
+                    ));
+                }
+                _ => info.ctor,
+            }
+        } else {
+            if info.init.is_some_and(|(_, want)| want > 0) {
+                return Err(format!(
+                    "{} defines `init`: {}.new takes init's arguments, not named ones",
+                    info.name, info.name
+                ));
+            }
+            let Const::Names(names) = &proto.consts[k as usize] else { unreachable!("new has a names constant") };
+            for (name, value) in names.iter().zip(&st.regs[base + 2..base + 2 + n]) {
+                let i = info.fields.iter().position(|f| **f == **name);
+                let i = i.ok_or_else(|| format!("{} has no field `{name}`", info.name))?;
+                fields[i] = *value;
+                if let Some(bit) = info.computed.iter().position(|&f| f as usize == i) {
+                    named |= 1 << bit;
+                }
+            }
+            if info.init.is_some() { info.ctor } else { info.fill }
+        };
+        let inst = Value::object(Inst::alloc(self.cx, index, fields).into());
+        match ctor {
+            None => st.regs[d] = inst,
+            Some(f) => {
+                st.regs[base] = inst;
+                st.regs[base + 1] = Value::num(named as f64);
+                let args = if k == u32::MAX { n } else { 0 };
+                self.call(st, f, None, base, args + 2, d)?;
+            }
+        }
+        Ok(())
     }
 
     /// Locks global `g` for this maatine with its kept request.
@@ -1099,264 +1206,6 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         (&proto.name, proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0))
     }
 
-    /// Refuses a value this maatine gave away (a transferred object held
-    /// by another maatine, or in transit).
-    fn held(&self, v: Value<'gc>) -> OpResult<()> {
-        let Some(o) = v.as_object().filter(|o| is_container(o.kind())) else { return Ok(()) };
-        match o.holder() {
-            Some(h) if h != self.cx.mc.heap_id() => Err(self.not_held(o, h)),
-            _ => Ok(()),
-        }
-    }
-
-    fn not_held(&self, o: GcAny<'gc>, holder: u32) -> String {
-        let what = type_name(Value::object(o));
-        let how = self.sent.find(o.as_raw().as_ptr() as usize).unwrap_or("was sent to another maatine");
-        let whom = match (holder, self.sched.maatine_of_heap(holder)) {
-            (IN_TRANSIT, _) => "nobody has received it yet".to_owned(),
-            (_, Some(id)) => format!("{id} holds it now"),
-            (_, None) => "the maatine that received it has ended".to_owned(),
-        };
-        format!(
-            "use after send: this {what} {how}, and {whom}; to keep using a value after sending it, \
-             share it before sending (`v.share`) or send a copy"
-        )
-    }
-
-    /// Gives `v` away: transfers its unshared part (see maat-gc's
-    /// `transfer`) and remembers it for use-after-send errors.
-    fn give_away(&mut self, v: Value<'gc>, how: impl FnOnce() -> String) -> OpResult<()> {
-        let Some(o) = v.as_object() else { return Ok(()) };
-        if !is_container(o.kind()) {
-            // Strings, closures, classes, handles and channels synchronize
-            // themselves or never change: they pass by reference.
-            self.cx.mc.share(o);
-            return Ok(());
-        }
-        match self.cx.mc.transfer(o) {
-            Ok(0) => Ok(()),
-            Ok(_) => {
-                self.sent.record(o.as_raw().as_ptr() as usize, how());
-                Ok(())
-            }
-            Err(e) => Err(self.not_held(o, e.holder)),
-        }
-    }
-
-    /// `ma f(args)`: shares the arguments and the closure (with its
-    /// captured variables) and starts a maatine calling it; returns its
-    /// handle.
-    fn spawn(
-        &mut self,
-        st: &State<'gc>,
-        f: u32,
-        closure: Option<Gc<'gc, Closure<'gc>>>,
-        base: usize,
-        n: usize,
-    ) -> OpResult<Value<'gc>> {
-        self.check_arity(f, n)?;
-        let args = &st.regs[base..base + n];
-        for v in args {
-            self.held(*v)?;
-        }
-        for o in args.iter().filter_map(|v| v.as_object()) {
-            self.cx.mc.share(o);
-        }
-        if let Some(c) = closure {
-            self.cx.mc.share(c);
-        }
-        let (env, program) = (st.env, &self.sched.rt.program);
-        let bits: Vec<u64> = args.iter().map(|v| v.to_bits()).collect();
-        let child = Maatine::start(self.sched, |_| {
-            // SAFETY: the environment, the closure and the arguments are
-            // shared (or immediate values): global objects any heap may refer
-            // to. The new heap's root refers to them from here on, and no
-            // shared collection runs before this mutation ends.
-            let (env, closure, args) = unsafe {
-                let env = GcAny::from_raw(GcAny::from(env).as_raw()).downcast::<Env>();
-                let closure = closure.map(|c| GcAny::from_raw(GcAny::from(c).as_raw()).downcast::<Closure>());
-                let args: Vec<Value> = bits.iter().map(|b| Value::from_raw_bits(*b)).collect();
-                (env, closure, args)
-            };
-            State::calling(program, env, f, closure, &args)
-        });
-        let handle = Handle::alloc(self.cx, Arc::clone(&child.cell));
-        self.spawned.push(child);
-        Ok(Value::object(handle.into()))
-    }
-
-    /// `h.join`: the maatine's result (claimed by this maatine), its error
-    /// rethrown, or a wait until it finishes.
-    fn join(&mut self, st: &State<'gc>, handle: &Handle) -> Result<Result<Value<'gc>, Flow>, Raise<'gc>> {
-        if handle.cell.id == self.me {
-            return Err(format!("{} cannot join itself", self.me).into());
-        }
-        let outcome = handle.cell.join(|| std::task::Waker::from(Arc::clone(self.wake)));
-        match outcome {
-            None => Ok(Err(Flow::Block(self.waits_at(&format!("to join {}", handle.cell.id), st)))),
-            Some(Outcome::Failed(e)) => Err(Raise::Message(e.rethrown())),
-            Some(Outcome::Returned(bits)) => {
-                // SAFETY: the result is global and the handle (reachable from
-                // this maatine's registers) keeps it alive.
-                let v = unsafe { Value::from_raw_bits(bits) };
-                if let Some(o) = v.as_object() {
-                    self.cx.mc.receive(o);
-                }
-                Ok(Ok(v))
-            }
-        }
-    }
-
-    /// The end of `ma for`: joins the handles in the array in `a`, from the
-    /// count in `count`, keeping the first error in `count + 1`.
-    fn join_all(&mut self, st: &mut State<'gc>, a: usize, count: usize) -> Result<Flow, Raise<'gc>> {
-        // SAFETY: the compiler puts the array of handles there.
-        let handles = unsafe { object_of(st.regs[a], kind::ARRAY).expect("an array of handles").downcast() };
-        // One handle at a time: this instruction runs again after every
-        // wake-up, so copying the array here would cost O(n²) for `ma for`.
-        let mut i = st.regs[count].as_num().unwrap_or(0.0) as usize;
-        while let Ok(h) = Array::get(handles, self.cx, i as f64) {
-            // SAFETY: the compiler pushes handles only.
-            let handle = Gc::get(unsafe { h.as_object().expect("a handle").downcast::<Handle>() });
-            match self.join(st, handle) {
-                Ok(Ok(_)) => {}
-                Ok(Err(block)) => return Ok(block),
-                Err(Raise::Message(m)) if st.regs[count + 1].is_nil() => {
-                    st.regs[count + 1] = Value::object(Str::alloc(self.cx, &m).into());
-                }
-                Err(_) => {}
-            }
-            i += 1;
-            st.regs[count] = Value::num(i as f64);
-        }
-        match text_of(st.regs[count + 1]) {
-            Some(first) => Err(Raise::Message(first.to_owned())),
-            None => Ok(Flow::Next),
-        }
-    }
-
-    /// A value from `chan` (claimed by this maatine): `Some(None)` once it
-    /// is closed and empty, `None` if this maatine must wait (and `wait`).
-    fn recv(&mut self, chan: &Chan, wait: bool) -> Option<Option<Value<'gc>>> {
-        let waker = wait.then_some(|| std::task::Waker::from(Arc::clone(self.wake)));
-        match chan.recv(waker) {
-            Received::Value(bits) => {
-                // SAFETY: buffered values are global and were kept alive by
-                // the channel, which this maatine's registers refer to.
-                let v = unsafe { Value::from_raw_bits(bits) };
-                if let Some(o) = v.as_object() {
-                    self.cx.mc.receive(o);
-                }
-                Some(Some(v))
-            }
-            Received::Closed => Some(None),
-            Received::Empty => None,
-        }
-    }
-
-    /// Methods of handles and channels, some of which wait; `None` for any
-    /// other receiver.
-    fn concurrency_method(
-        &mut self,
-        st: &mut State<'gc>,
-        recv: Value<'gc>,
-        name: &str,
-        d: usize,
-        base: usize,
-        n: usize,
-    ) -> Result<Option<Flow>, Raise<'gc>> {
-        let arity = |want: usize| {
-            if n == want {
-                Ok(())
-            } else {
-                Err(format!("{}.{name} expects {want} argument(s), got {n}", type_name(recv)))
-            }
-        };
-        if let Some(h) = object_of(recv, kind::HANDLE) {
-            // SAFETY: kind HANDLE objects are Handles.
-            let handle = Gc::get(unsafe { h.downcast::<Handle>() });
-            match name {
-                "join" => {
-                    arity(0)?;
-                    return Ok(Some(match self.join(st, handle)? {
-                        Ok(v) => {
-                            st.regs[d] = v;
-                            Flow::Next
-                        }
-                        Err(block) => block,
-                    }));
-                }
-                "id" => {
-                    arity(0)?;
-                    st.regs[d] = Value::num(handle.cell.id.get() as f64);
-                    return Ok(Some(Flow::Next));
-                }
-                _ => return Err(unknown_method(recv, name).into()),
-            }
-        }
-        let Some(c) = object_of(recv, kind::CHAN) else { return Ok(None) };
-        // SAFETY: kind CHAN objects are Chans.
-        let chan = Gc::get(unsafe { c.downcast::<Chan>() });
-        let flow = match name {
-            "send" => {
-                arity(1)?;
-                let v = st.regs[base];
-                self.held(v)?;
-                let (function, line) = self.location(st);
-                let how = format!("was sent on a channel at line {line} (in {function})");
-                let mut given = Ok(());
-                let sent = chan.send(
-                    || std::task::Waker::from(Arc::clone(self.wake)),
-                    || {
-                        given = self.give_away(v, || how);
-                        v.to_bits()
-                    },
-                );
-                given?;
-                match sent {
-                    Ok(()) => {
-                        st.regs[d] = recv;
-                        Flow::Next
-                    }
-                    Err(SendError::Full) => Flow::Block(self.waits_at("to send on a channel", st)),
-                    Err(SendError::Closed) => return Err("send on a closed channel".to_owned().into()),
-                }
-            }
-            "recv" | "try_recv" => {
-                arity(0)?;
-                match self.recv(chan, name == "recv") {
-                    Some(v) => {
-                        st.regs[d] = v.unwrap_or_else(Value::nil);
-                        Flow::Next
-                    }
-                    None if name == "recv" => Flow::Block(self.waits_at("to receive from a channel", st)),
-                    None => {
-                        st.regs[d] = Value::nil();
-                        Flow::Next
-                    }
-                }
-            }
-            "close" => {
-                arity(0)?;
-                chan.close();
-                st.regs[d] = recv;
-                Flow::Next
-            }
-            "len" => {
-                arity(0)?;
-                st.regs[d] = Value::num(chan.len() as f64);
-                Flow::Next
-            }
-            "cap" => {
-                arity(0)?;
-                st.regs[d] = Value::num(chan.capacity() as f64);
-                Flow::Next
-            }
-            _ => return Err(unknown_method(recv, name).into()),
-        };
-        Ok(Some(flow))
-    }
-
     /// What `name` is on instances of `class` (a field first, then a
     /// method), through the instruction's inline cache.
     #[inline]
@@ -1371,80 +1220,6 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         };
         cache.set(class, member);
         Some(member)
-    }
-
-    /// The prelude function implementing `recv.name`, if any.
-    fn prelude_method(&self, recv: Value<'gc>, name: &str) -> Option<u32> {
-        let kind = recv.as_object()?.kind();
-        self.rt.program.methods.iter().find(|(k, n, _)| *k == kind && n == name).map(|&(_, _, f)| f)
-    }
-
-    /// A value as the embedder sees it (a deep copy of arrays and maps).
-    fn to_host(&self, v: Value<'gc>) -> HostValue {
-        match v.unpack() {
-            Unpacked::Nil => HostValue::Nil,
-            Unpacked::Bool(b) => HostValue::Bool(b),
-            Unpacked::Num(n) => HostValue::Num(n),
-            Unpacked::Object(_) => {
-                if let Some(a) = object_of(v, kind::ARRAY) {
-                    // SAFETY: kind ARRAY objects are Arrays.
-                    let items = Array::snapshot(unsafe { a.downcast() }, self.cx);
-                    return HostValue::Array(items.into_iter().map(|i| self.to_host(i)).collect());
-                }
-                if let Some(m) = object_of(v, kind::MAP) {
-                    // SAFETY: kind MAP objects are Maps.
-                    let entries = Map::entries(unsafe { m.downcast() }, self.cx);
-                    return HostValue::Map(
-                        entries.into_iter().map(|(k, v)| (self.to_host(k), self.to_host(v))).collect(),
-                    );
-                }
-                HostValue::Str(self.show(v))
-            }
-        }
-    }
-
-    /// A host value made a Maat value in this maatine's heap.
-    fn host_to_value(&self, h: &HostValue) -> OpResult<Value<'gc>> {
-        Ok(match h {
-            HostValue::Nil => Value::nil(),
-            HostValue::Bool(b) => Value::bool(*b),
-            HostValue::Num(n) => Value::num(*n),
-            HostValue::Str(s) => Value::object(Str::alloc(self.cx, s).into()),
-            HostValue::Array(items) => {
-                let items = items.iter().map(|i| self.host_to_value(i)).collect::<OpResult<Vec<_>>>()?;
-                Value::object(Array::alloc(self.cx, items).into())
-            }
-            HostValue::Map(entries) => {
-                let map = Map::alloc(self.cx);
-                for (k, v) in entries {
-                    Map::set(map, self.cx, self.host_to_value(k)?, self.host_to_value(v)?)
-                        .map_err(|e| e.to_string())?;
-                }
-                Value::object(map.into())
-            }
-        })
-    }
-
-    /// `GC.stats`: the heap's statistics as a map.
-    fn gc_stats(&self) -> OpResult<Value<'gc>> {
-        let s = self.cx.mc.stats();
-        let c = s.collections;
-        let map = Map::alloc(self.cx);
-        let entries = [
-            ("bytes_allocated", s.bytes_allocated as f64),
-            ("bytes_freed", s.bytes_freed as f64),
-            ("objects_allocated", s.objects_allocated as f64),
-            ("objects_freed", s.objects_freed as f64),
-            ("collections", (c.incremental + c.full + c.minor + c.major + c.shared) as f64),
-            ("minor", c.minor as f64),
-            ("major", c.major as f64),
-            ("max_pause_ms", s.pauses.max().as_secs_f64() * 1e3),
-        ];
-        for (k, v) in entries {
-            Map::set(map, self.cx, Value::object(Str::alloc(self.cx, k).into()), Value::num(v))
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(Value::object(map.into()))
     }
 
     fn call(
@@ -1486,42 +1261,6 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         Flow::Next
     }
 
-    fn binary(&self, op: BinOp, a: Value<'gc>, b: Value<'gc>) -> OpResult<Value<'gc>> {
-        use BinOp::*;
-        Ok(match op {
-            Eq => Value::bool(equal(a, b)),
-            Ne => Value::bool(!equal(a, b)),
-            Concat => {
-                let text = self.show(a) + &self.show(b);
-                Value::object(Str::alloc_string(self.cx, text).into())
-            }
-            Lt | Le | Gt | Ge => {
-                let ord = match (a.as_num(), b.as_num(), text_of(a), text_of(b)) {
-                    (Some(x), Some(y), ..) => x.partial_cmp(&y),
-                    (_, _, Some(x), Some(y)) => Some(x.cmp(y)),
-                    _ => return Err(type_error(symbol(op), &[a, b])),
-                };
-                Value::bool(match (op, ord) {
-                    (_, None) => false,
-                    (Lt, Some(o)) => o.is_lt(),
-                    (Le, Some(o)) => o.is_le(),
-                    (Gt, Some(o)) => o.is_gt(),
-                    (_, Some(o)) => o.is_ge(),
-                })
-            }
-            _ => {
-                let (Some(x), Some(y)) = (a.as_num(), b.as_num()) else { return Err(type_error(symbol(op), &[a, b])) };
-                Value::num(match op {
-                    Add => x + y,
-                    Sub => x - y,
-                    Mul => x * y,
-                    Div => x / y,
-                    _ => remainder(x, y),
-                })
-            }
-        })
-    }
-
     fn get_index(&self, o: Value<'gc>, i: Value<'gc>) -> OpResult<Value<'gc>> {
         self.held(o)?;
         if let Some(a) = object_of(o, kind::ARRAY) {
@@ -1532,6 +1271,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         if let Some(m) = object_of(o, kind::MAP) {
             // SAFETY: kind MAP objects are Maps.
             return Map::get(unsafe { m.downcast() }, self.cx, i).map_err(|e| e.to_string());
+        }
+        if let Some(s) = text_of(o) {
+            let index = i.as_num().ok_or_else(|| format!("string index must be a number, got {}", type_name(i)))?;
+            return self.char_at(s, index);
         }
         Err(format!("cannot index {}", type_name(o)))
     }
@@ -1548,211 +1291,6 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         }
         Err(format!("cannot index {}", type_name(o)))
     }
-
-    fn method(&self, recv: Value<'gc>, name: &str, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
-        let cx = self.cx;
-        let err = |e: ObjError| e.to_string();
-        let arity = |n: usize| {
-            if args.len() == n {
-                Ok(())
-            } else {
-                Err(format!("{}.{name} expects {n} argument(s), got {}", type_name(recv), args.len()))
-            }
-        };
-        let num = |v: Value<'gc>| v.as_num().ok_or_else(|| format!("expected a number, got {}", type_name(v)));
-        match (recv.unpack(), name) {
-            (Unpacked::Num(n), "floor" | "sqrt" | "abs") => {
-                arity(0)?;
-                Ok(Value::num(match name {
-                    "floor" => n.floor(),
-                    "sqrt" => n.sqrt(),
-                    _ => n.abs(),
-                }))
-            }
-            (Unpacked::Object(o), "frozen") => arity(0).map(|_| Value::bool(o.is_frozen())),
-            (_, "frozen") => arity(0).map(|_| Value::bool(true)),
-            (_, "to_s") => {
-                arity(0)?;
-                Ok(Value::object(Str::alloc_string(cx, self.show(recv)).into()))
-            }
-            _ => {
-                if let Some(a) = object_of(recv, kind::ARRAY) {
-                    // SAFETY: kind ARRAY objects are Arrays.
-                    let a = unsafe { a.downcast::<Array<'gc>>() };
-                    return match name {
-                        "push" => arity(1).and_then(|_| Array::push(a, cx, args[0]).map_err(err)).map(|_| recv),
-                        "pop" => arity(0).and_then(|_| Array::pop(a, cx).map_err(err)),
-                        "len" => arity(0).map(|_| Value::num(Array::len(a, cx) as f64)),
-                        "get" => arity(1).and_then(|_| Array::get(a, cx, num(args[0])?).map_err(err)),
-                        "set" => {
-                            arity(2).and_then(|_| Array::set(a, cx, num(args[0])?, args[1]).map_err(err)).map(|_| recv)
-                        }
-                        "insert" => arity(2)
-                            .and_then(|_| Array::insert(a, cx, num(args[0])?, args[1]).map_err(err))
-                            .map(|_| recv),
-                        "remove" => arity(1).and_then(|_| Array::remove(a, cx, num(args[0])?).map_err(err)),
-                        "join" => arity(1).map(|_| {
-                            let (sep, mut out) = (self.show(args[0]), String::new());
-                            self.write_list(&mut out, Array::snapshot(a, cx).into_iter().map(|v| (None, v)), &sep);
-                            Value::object(Str::alloc_string(cx, out).into())
-                        }),
-                        "sort" => arity(0).and_then(|_| Array::replace_all(a, cx, sorted)).map(|_| recv),
-                        _ => Err(unknown_method(recv, name)),
-                    };
-                }
-                if let Some(m) = object_of(recv, kind::MAP) {
-                    // SAFETY: kind MAP objects are Maps.
-                    let m = unsafe { m.downcast::<Map<'gc>>() };
-                    let column = |keys: bool| {
-                        let items = Map::entries(m, cx).into_iter().map(|(k, v)| if keys { k } else { v });
-                        Value::object(GcAny::from(Array::alloc(cx, items)))
-                    };
-                    return match name {
-                        "get" => arity(1).and_then(|_| Map::get(m, cx, args[0]).map_err(err)),
-                        "set" => arity(2).and_then(|_| Map::set(m, cx, args[0], args[1]).map_err(err)).map(|_| recv),
-                        "has" => arity(1).and_then(|_| Map::has(m, cx, args[0]).map_err(err)).map(Value::bool),
-                        "delete" => arity(1).and_then(|_| Map::delete(m, cx, args[0]).map_err(err)),
-                        "len" => arity(0).map(|_| Value::num(Map::len(m, cx) as f64)),
-                        "keys" => arity(0).map(|_| column(true)),
-                        "values" => arity(0).map(|_| column(false)),
-                        _ => Err(unknown_method(recv, name)),
-                    };
-                }
-                if let Some(s) = text_of(recv) {
-                    let text = |t: String| Value::object(Str::alloc_string(cx, t).into());
-                    return match name {
-                        "len" => arity(0).map(|_| Value::num(s.chars().count() as f64)),
-                        "upper" => arity(0).map(|_| text(s.to_uppercase())),
-                        "lower" => arity(0).map(|_| text(s.to_lowercase())),
-                        "concat" => arity(1).map(|_| text(format!("{s}{}", self.show(args[0])))),
-                        "split" => arity(1).map(|_| {
-                            let sep = self.show(args[0]);
-                            let piece = |p: &str| Value::object(Str::alloc(cx, p).into());
-                            let parts = if sep.is_empty() {
-                                Array::alloc(cx, s.char_indices().map(|(at, c)| piece(&s[at..at + c.len_utf8()])))
-                            } else {
-                                Array::alloc(cx, s.split(sep.as_str()).map(piece))
-                            };
-                            Value::object(GcAny::from(parts))
-                        }),
-                        "index" => arity(1).map(|_| {
-                            let needle = self.show(args[0]);
-                            Value::num(s.find(&needle).map_or(-1.0, |at| s[..at].chars().count() as f64))
-                        }),
-                        "substr" => arity(2).and_then(|_| {
-                            let (from, len) = (num(args[0])?, num(args[1])?);
-                            if from < 0.0 || len < 0.0 || from.fract() != 0.0 || len.fract() != 0.0 {
-                                return Err(format!("substr needs whole numbers from 0, got {from} and {len}"));
-                            }
-                            Ok(text(s.chars().skip(from as usize).take(len as usize).collect()))
-                        }),
-                        _ => Err(unknown_method(recv, name)),
-                    };
-                }
-                Err(unknown_method(recv, name))
-            }
-        }
-    }
-
-    /// A value as `say` prints it.
-    fn show(&self, v: Value<'gc>) -> String {
-        let mut out = String::new();
-        self.write_shown(&mut out, v);
-        out
-    }
-
-    /// Appends `v` as `say` shows it to `out`.
-    fn write_shown(&self, out: &mut String, v: Value<'gc>) {
-        struct Num(f64);
-        impl std::fmt::Display for Num {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                format_num(self.0, f)
-            }
-        }
-        match v.unpack() {
-            Unpacked::Nil => out.push_str("nil"),
-            Unpacked::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-            Unpacked::Num(n) => {
-                use std::fmt::Write;
-                // Writing into a String cannot fail.
-                let _ = write!(out, "{}", Num(n));
-            }
-            Unpacked::Object(_) => self.write_object(out, v),
-        }
-    }
-
-    /// [`Run::write_shown`] for an object.
-    fn write_object(&self, out: &mut String, v: Value<'gc>) {
-        if let Some(s) = text_of(v) {
-            out.push_str(s);
-        } else if let Some(a) = object_of(v, kind::ARRAY) {
-            // SAFETY: kind ARRAY objects are Arrays.
-            let items = Array::snapshot(unsafe { a.downcast() }, self.cx);
-            out.push('[');
-            self.write_list(out, items.iter().map(|&i| (None, i)), ", ");
-            out.push(']');
-        } else if let Some(m) = object_of(v, kind::MAP) {
-            // SAFETY: kind MAP objects are Maps.
-            let entries = Map::entries(unsafe { m.downcast() }, self.cx);
-            out.push('{');
-            self.write_list(out, entries.iter().map(|&(k, v)| (Some((k, " => ")), v)), ", ");
-            out.push('}');
-        } else if let Some(i) = object_of(v, kind::INST) {
-            // SAFETY: kind INST objects are Insts.
-            let inst = unsafe { i.downcast::<Inst<'gc>>() };
-            let class = &self.rt.program.classes[Gc::get(inst).class as usize];
-            out.push_str(&class.name);
-            out.push('(');
-            for (f, name) in class.fields.iter().enumerate() {
-                if f > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(name);
-                out.push_str(": ");
-                self.write_shown(out, Inst::get(inst, self.cx, f));
-            }
-            out.push(')');
-        } else if let Some(c) = object_of(v, kind::CLASS) {
-            // SAFETY: kind CLASS objects are Classes.
-            let index = Gc::get(unsafe { c.downcast::<Class>() }).index;
-            out.push_str("class ");
-            out.push_str(&self.rt.program.classes[index as usize].name);
-        } else {
-            out.push_str(type_name(v));
-        }
-    }
-
-    /// Appends `items` to `out`, shown and separated by `sep`; an item with
-    /// a key is shown as the key, its separator, and the value.
-    fn write_list(
-        &self,
-        out: &mut String,
-        items: impl Iterator<Item = (Option<(Value<'gc>, &'static str)>, Value<'gc>)>,
-        sep: &str,
-    ) {
-        for (n, (key, value)) in items.enumerate() {
-            if n > 0 {
-                out.push_str(sep);
-            }
-            if let Some((key, arrow)) = key {
-                self.write_shown(out, key);
-                out.push_str(arrow);
-            }
-            self.write_shown(out, value);
-        }
-    }
-}
-
-/// The items sorted: all numbers, or all strings; anything else is an error.
-fn sorted(mut items: Vec<Value<'_>>) -> Result<Vec<Value<'_>>, String> {
-    if items.iter().all(|v| v.as_num().is_some()) {
-        items.sort_by(|a, b| a.as_num().unwrap_or(0.0).total_cmp(&b.as_num().unwrap_or(0.0)));
-    } else if items.iter().all(|v| text_of(*v).is_some()) {
-        items.sort_by(|a, b| text_of(*a).cmp(&text_of(*b)));
-    } else {
-        return Err("sort needs an array of numbers or of strings".to_owned());
-    }
-    Ok(items)
 }
 
 /// Whether objects of kind `k` are mutable containers, which change hands
@@ -1764,55 +1302,11 @@ fn is_container(k: u8) -> bool {
 /// Name of a captured variable in lock requests and reports.
 const CAPTURED: &str = "captured variable";
 
-/// `a op b` when it cannot fail, allocate or compare text (the fast
-/// path's): arithmetic and comparison of numbers, and `==`/`!=` by identity
-/// when the left side is not a number and they are not two objects (strings
-/// compare by text); `None` otherwise.
-#[inline(always)]
-fn simple<'gc>(op: BinOp, a: Value<'gc>, b: Value<'gc>) -> Option<Value<'gc>> {
-    let Some(x) = a.as_num() else {
-        let identity = matches!(op, BinOp::Eq | BinOp::Ne) && (a.as_object().is_none() || b.as_object().is_none());
-        return identity.then(|| Value::bool((a == b) == (op == BinOp::Eq)));
-    };
-    let (a, b) = (x, b.as_num()?);
-    Some(match op {
-        BinOp::Add => Value::num(a + b),
-        BinOp::Sub => Value::num(a - b),
-        BinOp::Mul => Value::num(a * b),
-        BinOp::Div => Value::num(a / b),
-        BinOp::Rem => Value::num(remainder(a, b)),
-        BinOp::Lt => Value::bool(a < b),
-        BinOp::Le => Value::bool(a <= b),
-        BinOp::Gt => Value::bool(a > b),
-        BinOp::Ge => Value::bool(a >= b),
-        BinOp::Eq => Value::bool(a == b),
-        BinOp::Ne => Value::bool(a != b),
-        BinOp::Concat | BinOp::And | BinOp::Or => return None,
-    })
-}
-
 /// Moves the running frame to instruction `t` if `taken`.
 fn jump_if(st: &mut State<'_>, taken: bool, t: u32) {
     if taken {
         st.frames.last_mut().expect("a running maatine has a frame").pc = t as usize;
     }
-}
-
-/// `a % b` as C's `fmod` (the sign of `a`), without its cost for the
-/// common case of integers (exact below 2^53).
-#[inline(always)]
-fn remainder(a: f64, b: f64) -> f64 {
-    const EXACT: f64 = (1u64 << 53) as f64;
-    let (x, y) = (a as i64, b as i64);
-    // Integral and exact: the casts' round trip holds (no call to `trunc`,
-    // which x86-64's baseline has no instruction for).
-    let integers = a.abs() < EXACT && b.abs() < EXACT && x as f64 == a && y as f64 == b;
-    if !integers || b == 0.0 || a == 0.0 {
-        return a % b;
-    }
-    let r = (x % y) as f64;
-    // fmod keeps the sign of `a`, even for a zero result.
-    if r == 0.0 && a < 0.0 { -0.0 } else { r }
 }
 
 /// Whether an instruction may allocate GC objects.
@@ -1866,14 +1360,6 @@ fn text_of<'gc>(v: Value<'gc>) -> Option<&'gc str> {
     Str::of(v).map(Str::as_str)
 }
 
-/// Maat equality: numbers by value, strings by text, the rest by identity.
-fn equal<'gc>(a: Value<'gc>, b: Value<'gc>) -> bool {
-    if let (Some(x), Some(y)) = (a.as_num(), b.as_num()) {
-        return x == y;
-    }
-    a == b || matches!((Str::of(a), Str::of(b)), (Some(x), Some(y)) if x.same_text(y))
-}
-
 /// The Maat name of a value's type.
 pub fn type_name(v: Value<'_>) -> &'static str {
     match v.unpack() {
@@ -1889,37 +1375,10 @@ pub fn type_name(v: Value<'_>) -> &'static str {
             kind::INST => "Instance",
             kind::HANDLE => "Handle",
             kind::CHAN => "Chan",
+            kind::RANDOM => "Random",
             _ => "Object",
         },
     }
-}
-
-fn symbol(op: BinOp) -> &'static str {
-    match op {
-        BinOp::Add => "+",
-        BinOp::Sub => "-",
-        BinOp::Mul => "*",
-        BinOp::Div => "/",
-        BinOp::Rem => "%",
-        BinOp::Lt => "<",
-        BinOp::Le => "<=",
-        BinOp::Gt => ">",
-        BinOp::Ge => ">=",
-        BinOp::Concat => "~",
-        BinOp::Eq => "==",
-        BinOp::Ne => "!=",
-        BinOp::And => "&&",
-        BinOp::Or => "||",
-    }
-}
-
-fn type_error(op: &str, operands: &[Value<'_>]) -> String {
-    let types: Vec<&str> = operands.iter().map(|v| type_name(*v)).collect();
-    format!("type error: `{op}` cannot take {}", types.join(" and "))
-}
-
-fn unknown_method(recv: Value<'_>, name: &str) -> String {
-    format!("unknown method `{name}` for {}", type_name(recv))
 }
 
 /// Parses, compiles and runs `src` (named `file`), writing output to `out`.
@@ -1928,21 +1387,4 @@ pub fn run_source(file: &str, src: &str, config: Config, out: &mut (dyn Write + 
     let ast = crate::parse(src).map_err(|e| e.render(file, src))?;
     let program = crate::compiler::compile(&ast, file, src).map_err(|e| e.render(file, src))?;
     Vm::new(program, config).run(out).map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::remainder;
-
-    #[test]
-    fn remainder_of_integers_matches_fmod() {
-        for (a, b) in [(7.0, 3.0), (-7.0, 3.0), (7.0, -3.0), (-4.0, 2.0), (0.0, 5.0), (-0.0, 5.0), (1e15 + 3.0, 1e3)] {
-            let (ours, fmod) = (remainder(a, b), a % b);
-            assert_eq!(ours.to_bits(), fmod.to_bits(), "{a} % {b}: {ours} vs {fmod}");
-        }
-        for (a, b) in [(5.5, 2.0), (1e300, 7.0), (3.0, 0.0), (f64::INFINITY, 2.0)] {
-            let (ours, fmod) = (remainder(a, b), a % b);
-            assert!(ours.to_bits() == fmod.to_bits() || (ours.is_nan() && fmod.is_nan()), "{a} % {b}");
-        }
-    }
 }
