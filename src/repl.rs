@@ -27,6 +27,12 @@ pub fn run(config: Config, threads: usize) -> bool {
     }
     println!("Maat {} — enter code; Ctrl-D quits.", env!("CARGO_PKG_VERSION"));
     let mut session = Session::new(config, threads);
+    // Ctrl-C while an entry runs interrupts it (while a line is read, the
+    // line editor takes Ctrl-C as a key and drops the entry being typed).
+    let interrupt = session.interrupt_flag();
+    if let Err(e) = ctrlc::set_handler(move || interrupt.store(true, std::sync::atomic::Ordering::Relaxed)) {
+        eprintln!("warning: Ctrl-C will not interrupt running code: {e}");
+    }
     let mut all_ok = true;
     while let Some(entry) = read_entry(&mut editor) {
         let _ = editor.add_history_entry(entry.trim_end());

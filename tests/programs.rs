@@ -95,3 +95,28 @@ fn the_maat_prompt_keeps_globals_functions_and_classes_between_entries() {
     assert!(err.contains("error: index out of range: 3 (length 1)") && err.contains("at main (<repl>:1)"), "{err}");
     assert_eq!(done.status.code(), Some(1), "an entry failed");
 }
+
+#[test]
+fn ctrl_c_interrupts_running_code_and_the_prompt_goes_on() {
+    use std::io::Write;
+    let mut repl = Command::new(env!("CARGO_BIN_EXE_maat"))
+        .env("HOME", std::env::temp_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("maat starts");
+    let mut stdin = repl.stdin.take().expect("piped");
+    stdin.write_all(b"fn f() { return 1; }\nwhile true {}\n").expect("written");
+    stdin.flush().expect("flushed");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let sent = Command::new("kill").args(["-INT", &repl.id().to_string()]).status().expect("kill runs");
+    assert!(sent.success());
+    stdin.write_all(b"say f() + 41\nlet = 2\n").expect("written");
+    drop(stdin);
+    let done = repl.wait_with_output().expect("maat ends at end of input");
+    let (out, err) = (String::from_utf8_lossy(&done.stdout), String::from_utf8_lossy(&done.stderr));
+    assert!(out.contains("42"), "the prompt went on after the interrupt:\n{out}\n{err}");
+    assert!(err.contains("error: interrupted"), "{err}");
+    assert!(err.contains("<repl>:1:5") && err.contains("let = 2"), "a later entry's error points at it:\n{err}");
+}

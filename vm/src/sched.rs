@@ -73,6 +73,9 @@ pub(crate) struct Runtime {
     pub(crate) space: Space,
     pub(crate) config: Config,
     pub(crate) started: Instant,
+    /// Set from another thread to stop the program: each maatine fails
+    /// with `interrupted` at its next slice.
+    pub(crate) interrupt: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A live maatine, as the registry knows it.

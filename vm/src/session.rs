@@ -39,19 +39,30 @@ pub struct Session {
     /// Global variables of earlier entries, in slot order.
     globals: Vec<String>,
     env: Option<Global<EnvRoot>>,
+    /// Stops the entry running when set (see [`Session::interrupt_flag`]).
+    interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Session {
     /// An empty session whose entries run with `config` on `threads` OS
     /// threads.
     pub fn new(config: Config, threads: usize) -> Self {
-        Session { config, threads, space: Space::new(), decls: Vec::new(), globals: Vec::new(), env: None }
+        let (decls, globals, interrupt) = (Vec::new(), Vec::new(), Default::default());
+        Session { config, threads, space: Space::new(), decls, globals, env: None, interrupt }
+    }
+
+    /// A flag that stops the entry running when set from another thread (a
+    /// Ctrl-C handler): it fails with `interrupted`, and the session goes on.
+    /// Each entry starts with the flag cleared.
+    pub fn interrupt_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        std::sync::Arc::clone(&self.interrupt)
     }
 
     /// Runs one entry, writing its output to `out`; the error as the `maat`
     /// command shows it.
     pub fn eval(&mut self, entry: &str, out: &mut (dyn Write + Send)) -> Result<(), String> {
         const FILE: &str = "<repl>";
+        self.interrupt.store(false, std::sync::atomic::Ordering::Relaxed);
         let ast = crate::parse(entry).map_err(|e| e.render(FILE, entry))?;
         let entry = printed(&ast, entry);
         let ast = crate::parse(&entry).map_err(|e| e.render(FILE, &entry))?;
@@ -82,6 +93,7 @@ impl Session {
         let globals = program.globals.clone();
         let mut vm = Vm::in_session(program, self.config, Vec::new(), &self.space, self.env.take());
         vm.set_threads(self.threads);
+        vm.set_interrupt_flag(std::sync::Arc::clone(&self.interrupt));
         let result = vm.run(out);
         (self.env, self.globals) = (vm.session_env(), globals);
         self.decls.extend(declared);

@@ -283,6 +283,7 @@ impl Vm {
             space: maat_gc::Space::new(),
             config,
             started: std::time::Instant::now(),
+            interrupt: Arc::default(),
         };
         Vm { rt: Some(rt), threads: 1, sched: None, env: None, session: false, args: Vec::new() }
     }
@@ -313,6 +314,21 @@ impl Vm {
     /// strings (frozen).
     pub fn set_args(&mut self, args: Vec<String>) {
         self.args = args;
+    }
+
+    /// A flag that stops the program when set (from any thread, e.g. a
+    /// Ctrl-C handler): every maatine fails with `interrupted` at its next
+    /// slice boundary (within 10,000 instructions). Calling it again gives
+    /// the same flag; use it before [`Vm::run`].
+    pub fn interrupt_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.rt.as_ref().map(|rt| Arc::clone(&rt.interrupt)).unwrap_or_default()
+    }
+
+    /// Stops the program when `flag` is set (see [`Vm::interrupt_flag`]).
+    pub fn set_interrupt_flag(&mut self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        if let Some(rt) = &mut self.rt {
+            rt.interrupt = flag;
+        }
     }
 
     /// Runs the program's maatines on `threads` OS threads (at least one).
@@ -417,8 +433,13 @@ impl Maatine {
         out: &Out<'_>,
         spawned: &mut Spawned,
     ) -> Slice {
-        let Maatine { id, heap, stats, requests, wake, waiting, sent, .. } = self;
         let rt = &sched.rt;
+        // Relaxed: the flag publishes nothing; a slice that misses it sees it at the next one.
+        if rt.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+            let error = self.error(&rt.program, "interrupted".to_owned());
+            return Slice::Finished(Outcome::Failed(Box::new(error)));
+        }
+        let Maatine { id, heap, stats, requests, wake, waiting, sent, .. } = self;
         let mut budget = SLICE;
         let step = loop {
             let step = heap.mutate_root(|mc, state| {
