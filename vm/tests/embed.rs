@@ -71,3 +71,14 @@ fn natives_run_in_maatines_on_several_threads() {
         rt.eval("our total = 0; ma for ^8 -> i { total += sum([i, 1]); } say total;").expect("maatines call natives");
     assert_eq!(out, "36\n");
 }
+
+#[test]
+fn cyclic_or_deep_values_passed_to_natives_are_errors_not_crashes() {
+    let rt = runtime();
+    let out = rt.eval("let a = [1]; a.push(a); try { describe(a); } catch e { say e; }").unwrap();
+    assert!(out.contains("nested deeper than 200 levels (or a cyclic one)"), "{out}");
+    let out =
+        rt.eval("let v = []; for ^100000 -> i { v = [v]; } try { describe(v); } catch e { say \"caught\"; }").unwrap();
+    assert_eq!(out, "caught\n");
+    assert_eq!(rt.eval("let v = []; for ^100 -> i { v = [v]; } say describe(v)[\"n\"];").unwrap(), "1\n");
+}

@@ -1,11 +1,22 @@
-//! Values crossing to and from the embedder's native functions.
+//! Values crossing to and from the embedder's native functions. Copies
+//! are deep, so they are bounded: a structure nested deeper than
+//! [`MAX_HOST_DEPTH`] (a cyclic one included) is an error, not a stack
+//! overflow.
 
 use super::*;
 
+/// The deepest nesting copied to a native function.
+const MAX_HOST_DEPTH: usize = 200;
+
 impl<'gc> Run<'_, '_, '_, 'gc> {
     /// A value as the embedder sees it (a deep copy of arrays and maps).
-    pub(super) fn to_host(&self, v: Value<'gc>) -> HostValue {
-        match v.unpack() {
+    pub(super) fn to_host(&self, v: Value<'gc>, depth: usize) -> OpResult<HostValue> {
+        if depth > MAX_HOST_DEPTH {
+            return Err(format!(
+                "cannot pass a structure nested deeper than {MAX_HOST_DEPTH} levels (or a cyclic one) to a native function"
+            ));
+        }
+        Ok(match v.unpack() {
             Unpacked::Nil => HostValue::Nil,
             Unpacked::Bool(b) => HostValue::Bool(b),
             Unpacked::Num(n) => HostValue::Num(n),
@@ -13,18 +24,20 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 if let Some(a) = object_of(v, kind::ARRAY) {
                     // SAFETY: kind ARRAY objects are Arrays.
                     let items = Array::snapshot(unsafe { a.downcast() }, self.cx);
-                    return HostValue::Array(items.into_iter().map(|i| self.to_host(i)).collect());
+                    let items = items.into_iter().map(|i| self.to_host(i, depth + 1));
+                    return Ok(HostValue::Array(items.collect::<OpResult<_>>()?));
                 }
                 if let Some(m) = object_of(v, kind::MAP) {
                     // SAFETY: kind MAP objects are Maps.
                     let entries = Map::entries(unsafe { m.downcast() }, self.cx);
-                    return HostValue::Map(
-                        entries.into_iter().map(|(k, v)| (self.to_host(k), self.to_host(v))).collect(),
-                    );
+                    let entries = entries
+                        .into_iter()
+                        .map(|(k, v)| Ok((self.to_host(k, depth + 1)?, self.to_host(v, depth + 1)?)));
+                    return Ok(HostValue::Map(entries.collect::<OpResult<_>>()?));
                 }
                 HostValue::Str(self.show(v))
             }
-        }
+        })
     }
 
     /// A host value made a Maat value in this maatine's heap.

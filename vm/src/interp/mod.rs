@@ -884,7 +884,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         Value::nil()
                     }
                     (Builtin::Native(i), args) => {
-                        let host: Vec<HostValue> = args.iter().map(|v| self.to_host(*v)).collect();
+                        let host: Vec<HostValue> = args.iter().map(|v| self.to_host(*v, 0)).collect::<OpResult<_>>()?;
                         let native = &self.rt.natives[i as usize];
                         let result =
                             native(&host).map_err(|e| format!("{}: {e}", self.rt.program.natives[i as usize]))?;
