@@ -337,8 +337,9 @@ pub struct Program {
     pub classes: Vec<ClassInfo>,
     /// Names of the embedder's native functions, by number.
     pub natives: Vec<String>,
-    /// Built-in methods written in Maat: object kind, name, function.
-    pub methods: Vec<(u8, String, u32)>,
+    /// Built-in methods written in Maat: for each object kind (the index),
+    /// name and function.
+    pub methods: Vec<Vec<(String, u32)>>,
     /// The file the program came from.
     pub file: String,
     /// Module variables: top-level `let`s that functions use, each in a

@@ -340,8 +340,8 @@ fn Array_sort(a, f) {
 }
 ";
 
-/// Compiles the prelude's methods; returns (kind, name, function) for each.
-fn compile_prelude(globals: &mut Globals) -> CResult<Vec<(u8, String, u32)>> {
+/// Compiles the prelude's methods; returns each object kind's (name, function).
+fn compile_prelude(globals: &mut Globals) -> CResult<Vec<Vec<(String, u32)>>> {
     let prelude = crate::parse(PRELUDE).expect("the prelude parses");
     let lines = LineTable::new(PRELUDE);
     let mut methods = Vec::new();
@@ -356,7 +356,11 @@ fn compile_prelude(globals: &mut Globals) -> CResult<Vec<(u8, String, u32)>> {
         // Line 0: shown as built-in in stack traces.
         proto.lines.iter_mut().for_each(|l| *l = 0);
         globals.protos[index as usize] = Some(proto);
-        methods.push((kind, name.to_owned(), index));
+        let kind = usize::from(kind);
+        if methods.len() <= kind {
+            methods.resize_with(kind + 1, Vec::new);
+        }
+        methods[kind].push((name.to_owned(), index));
     }
     Ok(methods)
 }

@@ -296,7 +296,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let kind = recv.as_object()?.kind();
         let program = &self.rt.program;
         let params = |f: u32| usize::from(program.functions[f as usize].params);
-        program.methods.iter().find(|(k, m, f)| *k == kind && m == name && params(*f) == n + 1).map(|&(_, _, f)| f)
+        let of_kind = program.methods.get(usize::from(kind))?;
+        of_kind.iter().find(|(m, f)| m == name && params(*f) == n + 1).map(|&(_, f)| f)
     }
 
     /// `GC.stats`: the heap's statistics as a map.

@@ -59,6 +59,16 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
 
     /// Appends `v` as `say` shows it to `out`.
     pub(super) fn write_shown(&self, out: &mut String, v: Value<'gc>) {
+        // Numbers and strings (the common case) need no stack.
+        if let Some(s) = text_of(v) {
+            return out.push_str(s);
+        }
+        if v.as_object().is_none() {
+            use std::fmt::Write;
+            // Writing into a String cannot fail.
+            let _ = write!(out, "{v:?}");
+            return;
+        }
         let (mut todo, mut open) = (vec![Piece::Value(v)], Open::default());
         while let Some(piece) = todo.pop() {
             match piece {
