@@ -74,16 +74,21 @@ fn the_maat_binary_runs_files_and_code_and_fails_with_status_1() {
     assert!(!heap.status.success(), "a bad size is refused");
 }
 
-#[test]
-fn the_maat_prompt_keeps_globals_functions_and_classes_between_entries() {
-    use std::io::Write;
-    let mut repl = Command::new(env!("CARGO_BIN_EXE_maat"))
+/// `maat` with no arguments (the prompt), its standard streams piped.
+fn prompt() -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_maat"))
         .env("HOME", std::env::temp_dir())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("maat starts");
+        .expect("maat starts")
+}
+
+#[test]
+fn the_maat_prompt_keeps_globals_functions_and_classes_between_entries() {
+    use std::io::Write;
+    let mut repl = prompt();
     let input = "let n = 40;\nfn add(x) {\n  return n + x;\n}\nadd(2)\nn += 1;\nclass P { has x; }\n\
                  P.new(x: add(0))\nlet h = ma add(1);\nh.join\nfn add(x) { return x * 100; }\nadd(2)\n[1][3]\nsay \"done\";\n";
     repl.stdin.take().expect("piped").write_all(input.as_bytes()).expect("written");
@@ -99,13 +104,7 @@ fn the_maat_prompt_keeps_globals_functions_and_classes_between_entries() {
 #[test]
 fn ctrl_c_interrupts_running_code_and_the_prompt_goes_on() {
     use std::io::Write;
-    let mut repl = Command::new(env!("CARGO_BIN_EXE_maat"))
-        .env("HOME", std::env::temp_dir())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("maat starts");
+    let mut repl = prompt();
     let mut stdin = repl.stdin.take().expect("piped");
     stdin.write_all(b"fn f() { return 1; }\nwhile true {}\n").expect("written");
     stdin.flush().expect("flushed");
