@@ -119,3 +119,26 @@ fn ctrl_c_interrupts_running_code_and_the_prompt_goes_on() {
     assert!(err.contains("error: interrupted"), "{err}");
     assert!(err.contains("<repl>:1:5") && err.contains("let = 2"), "a later entry's error points at it:\n{err}");
 }
+
+#[test]
+fn programs_get_their_arguments_read_files_and_write_to_stderr() {
+    let dir = std::env::temp_dir().join("maat_io_test");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (data, program) = (dir.join("data.txt"), dir.join("io.maat"));
+    std::fs::write(&data, "line one\nline two\n").unwrap();
+    let src = format!(
+        "say ARGS, \" \", ARGS.len, \" \", ARGS.frozen\n\
+         say read_file(\"{}\").split(\"\\n\").len\n\
+         warn(\"to stderr \", 42)\n\
+         try {{ read_file(\"{}/missing\") }} catch e {{ say e.starts_with(\"read_file: cannot read\") }}\n",
+        data.display(),
+        dir.display()
+    );
+    std::fs::write(&program, src).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_maat")).arg("run").arg(&program).args(["a", "b c"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[a, b c] 2 true\n3\ntrue\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "to stderr 42\n");
+    let none = Command::new(env!("CARGO_BIN_EXE_maat")).args(["-e", "say ARGS.len"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&none.stdout), "0\n");
+}

@@ -122,8 +122,8 @@ pub enum Op {
     NewClass(Reg, u32),
     /// `dst = (class in reg).new(…)`: a new instance with its literal
     /// defaults in `base`; then, with names constant k, the named fields
-    /// from regs `base + 2 ..`; or without names, `init`'s arguments are
-    /// there. Computed defaults and `init` run in a call of the class's
+    /// from regs `base + 2 ..`; or without names (k is `u32::MAX`), `init`'s
+    /// arguments are there. Computed defaults and `init` run in a call of the class's
     /// constructor (with `base + 1` saying which fields were named).
     New(Reg, Reg, u32, Reg, u16),
     /// `obj.name k = src` (a field).

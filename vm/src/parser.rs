@@ -496,26 +496,24 @@ impl Parser {
             return Ok(left);
         }
         let depth = self.depth;
-        while let Some(&(_, op)) = LEVELS[level].iter().find(|(tok, _)| self.peek() == tok) {
+        let chain = self.chain(LEVELS[level], level, left);
+        self.depth = depth;
+        chain
+    }
+
+    /// The rest of a chain of `ops` after its first operand, one level
+    /// deeper for each operator (the caller restores the depth).
+    fn chain(&mut self, ops: &[(Tok, BinOp)], level: usize, mut left: Expr) -> PResult<Expr> {
+        while let Some(&(_, op)) = ops.iter().find(|(tok, _)| self.peek() == tok) {
             if self.at_line_start() {
                 break;
             }
             self.advance();
-            if let Err(e) = self.deeper() {
-                self.depth = depth;
-                return Err(e);
-            }
-            let right = match self.binary(level + 1) {
-                Ok(right) => right,
-                Err(e) => {
-                    self.depth = depth;
-                    return Err(e);
-                }
-            };
+            self.deeper()?;
+            let right = self.binary(level + 1)?;
             let span = left.span.to(right.span);
             left = Expr { kind: ExprKind::Binary(op, Box::new(left), Box::new(right)), span };
         }
-        self.depth = depth;
         Ok(left)
     }
 

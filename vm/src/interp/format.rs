@@ -85,16 +85,19 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 text
             }
         };
-        let radix = |n: i64, text: String| signed(text, n < 0);
         Ok(match ty {
-            'd' | 'i' => {
+            'd' | 'i' | 'x' | 'X' | 'o' | 'b' => {
                 let n = integer()?;
-                signed(n.unsigned_abs().to_string(), n < 0)
+                let m = n.unsigned_abs();
+                let digits = match ty {
+                    'x' => format!("{m:x}"),
+                    'X' => format!("{m:X}"),
+                    'o' => format!("{m:o}"),
+                    'b' => format!("{m:b}"),
+                    _ => m.to_string(),
+                };
+                signed(digits, n < 0)
             }
-            'x' => radix(integer()?, format!("{:x}", integer()?.unsigned_abs())),
-            'X' => radix(integer()?, format!("{:X}", integer()?.unsigned_abs())),
-            'o' => radix(integer()?, format!("{:o}", integer()?.unsigned_abs())),
-            'b' => radix(integer()?, format!("{:b}", integer()?.unsigned_abs())),
             'f' | 'F' | 'e' | 'E' | 'g' | 'G' => {
                 let n = number()?;
                 if !n.is_finite() {

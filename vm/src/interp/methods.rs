@@ -5,17 +5,7 @@ use super::*;
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
     pub(super) fn method(&self, recv: Value<'gc>, name: &str, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
-        let arity = |range: std::ops::RangeInclusive<usize>| {
-            if range.contains(&args.len()) {
-                return Ok(());
-            }
-            let want = if range.start() == range.end() {
-                format!("{}", range.start())
-            } else {
-                format!("{} to {}", range.start(), range.end())
-            };
-            Err(format!("{}.{name} expects {want} argument(s), got {}", type_name(recv), args.len()))
-        };
+        let arity = |range| check_arity(range, args.len(), || format!("{}.{name}", type_name(recv)));
         match (recv.unpack(), name) {
             (Unpacked::Num(n), _) => self.num_method(n, name, args, arity),
             (Unpacked::Object(o), "frozen") => arity(0..=0).map(|_| Value::bool(o.is_frozen())),
@@ -333,6 +323,25 @@ pub(super) fn sorted(mut items: Vec<Value<'_>>) -> Result<Vec<Value<'_>>, String
         return Err("sort needs an array of numbers or of strings".to_owned());
     }
     Ok(items)
+}
+
+/// Why `got` arguments do not fit `range` for the method or function named
+/// by `what` (made only for the error), if they do not.
+pub(super) fn check_arity(
+    range: std::ops::RangeInclusive<usize>,
+    got: usize,
+    what: impl FnOnce() -> String,
+) -> OpResult<()> {
+    if range.contains(&got) {
+        return Ok(());
+    }
+    let what = what();
+    let want = match (*range.start(), *range.end()) {
+        (a, b) if a == b => format!("{a}"),
+        (a, usize::MAX) => format!("at least {a}"),
+        (a, b) => format!("{a} to {b}"),
+    };
+    Err(format!("{what} expects {want} argument(s), got {got}"))
 }
 
 /// A number argument.

@@ -1142,7 +1142,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             .ok_or_else(|| format!("cannot call new on {}", type_name(class_value)))?;
         // SAFETY: kind CLASS objects are Classes.
         let index = Gc::get(unsafe { class.downcast::<Class>() }).index;
-        let program = Arc::clone(&self.rt.program);
+        // The runtime outlives this run (a copied reference, not a borrow of
+        // `self`), so `self.call` below can take `self` mutably.
+        let program = &self.rt.program;
         let info = &program.classes[index as usize];
         let mut fields: Vec<Value<'gc>> = info.defaults.iter().map(|l| literal(self.cx, l.as_ref())).collect();
         let frame = st.frames.last().expect("a running maatine has a frame");

@@ -60,13 +60,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// Appends `v` as `say` shows it to `out`.
     pub(super) fn write_shown(&self, out: &mut String, v: Value<'gc>) {
         // Numbers and strings (the common case) need no stack.
-        if let Some(s) = text_of(v) {
-            return out.push_str(s);
-        }
-        if v.as_object().is_none() {
-            use std::fmt::Write;
-            // Writing into a String cannot fail.
-            let _ = write!(out, "{v:?}");
+        if write_leaf(out, v) {
             return;
         }
         let (mut todo, mut open) = (vec![Piece::Value(v)], Open::default());
@@ -85,16 +79,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// Writes `v` if it is a leaf; for a container, writes its opening and
     /// queues its contents and its end on `todo`.
     fn write_one<'p>(&'p self, out: &mut String, v: Value<'gc>, todo: &mut Vec<Piece<'p, 'gc>>, open: &mut Open) {
-        let Some(o) = v.as_object() else {
-            use std::fmt::Write;
-            // Writing into a String cannot fail.
-            let _ = write!(out, "{v:?}");
-            return;
-        };
-        if let Some(s) = text_of(v) {
-            out.push_str(s);
+        if write_leaf(out, v) {
             return;
         }
+        let o = v.as_object().expect("every value but an object is a leaf");
         let addr = o.as_raw().as_ptr() as usize;
         let (items, close): (Vec<Item<'p, 'gc>>, &'static str) = if let Some(a) = object_of(v, kind::ARRAY) {
             if !open.enter(addr) {
@@ -147,4 +135,19 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             }
         }
     }
+}
+
+/// Writes `v` if it is a number, another immediate value or a string;
+/// `false` (nothing written) for any other object.
+fn write_leaf(out: &mut String, v: Value<'_>) -> bool {
+    if let Some(s) = text_of(v) {
+        out.push_str(s);
+    } else if v.as_object().is_none() {
+        use std::fmt::Write;
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{v:?}");
+    } else {
+        return false;
+    }
+    true
 }

@@ -5,7 +5,7 @@
 use crate::bytecode::StdFn;
 use crate::object::random::Random;
 
-use super::methods::{describe, whole};
+use super::methods::{check_arity, describe, whole};
 use super::*;
 
 /// The most items `Array.new` makes (2^32).
@@ -15,17 +15,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// Calls `f` with `args`.
     pub(super) fn std_call(&self, f: StdFn, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
         let name = f.name();
-        let arity = |range: std::ops::RangeInclusive<usize>| {
-            if range.contains(&args.len()) {
-                return Ok(());
-            }
-            let want = match (range.start(), range.end()) {
-                (a, b) if a == b => format!("{a}"),
-                (a, &usize::MAX) => format!("at least {a}"),
-                (a, b) => format!("{a} to {b}"),
-            };
-            Err(format!("{name} expects {want} argument(s), got {}", args.len()))
-        };
+        let arity = |range| check_arity(range, args.len(), || name.to_owned());
         let num =
             |i: usize| args[i].as_num().ok_or_else(|| format!("{name} needs numbers, got {}", type_name(args[i])));
         let unary = |g: fn(f64) -> f64| arity(1..=1).and_then(|_| Ok(Value::num(g(num(0)?))));
