@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod repl;
 use maat::gc::{Config, Mode};
+use maat::vm::compiler::compile_program;
+use maat::vm::module::Loaded;
 
 #[derive(Parser)]
 #[command(name = "maat", version, about = "Run Maat programs")]
@@ -84,16 +86,16 @@ fn parse_size(s: &str) -> Result<usize, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (name, source, options, args) = match (cli.command, cli.eval) {
+    let (name, source, path, options, args) = match (cli.command, cli.eval) {
         (Some(Command::Run { file, options, args }), _) => match std::fs::read_to_string(&file) {
-            Ok(src) => (file.display().to_string(), src, options, args),
+            Ok(src) => (file.display().to_string(), src, Some(file), options, args),
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", file.display());
                 return ExitCode::from(2);
             }
         },
-        (None, Some(code)) => ("-e".to_owned(), code, cli.options, Vec::new()),
-        (None, None) => ("<repl>".to_owned(), String::new(), cli.options, Vec::new()),
+        (None, Some(code)) => ("-e".to_owned(), code, None, cli.options, Vec::new()),
+        (None, None) => ("<repl>".to_owned(), String::new(), None, cli.options, Vec::new()),
     };
     let mode = match options.gc {
         GcMode::Inc => Mode::Incremental,
@@ -106,7 +108,11 @@ fn main() -> ExitCode {
         return if repl::run(config, threads) { ExitCode::SUCCESS } else { ExitCode::from(1) };
     }
     let mut out = std::io::BufWriter::new(std::io::stdout());
-    let result = run(&name, &source, (config, threads, args), options.stats, &mut out);
+    let loaded = match &path {
+        Some(path) => maat::vm::module::load(path, &source),
+        None => maat::vm::module::from_text(&name, &source),
+    };
+    let result = loaded.and_then(|loaded| run(&loaded, (config, threads, args), options.stats, &mut out));
     let _ = out.flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -118,14 +124,12 @@ fn main() -> ExitCode {
 }
 
 fn run(
-    name: &str,
-    source: &str,
+    loaded: &Loaded,
     (config, threads, args): (Config, usize, Vec<String>),
     stats: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<(), String> {
-    let ast = maat::vm::parse(source).map_err(|e| e.render(name, source))?;
-    let program = maat::vm::compiler::compile(&ast, name, source).map_err(|e| e.render(name, source))?;
+    let program = compile_program(loaded, &[], &[]).map_err(|e| loaded.sources.render(&e))?;
     let mut vm = maat::vm::Vm::new(program, config);
     vm.set_threads(threads);
     vm.set_args(args);

@@ -142,3 +142,38 @@ fn programs_get_their_arguments_read_files_and_write_to_stderr() {
     let none = Command::new(env!("CARGO_BIN_EXE_maat")).args(["-e", "say ARGS.len"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&none.stdout), "0\n");
 }
+
+#[test]
+fn imports_are_found_from_the_importing_file_wherever_the_program_runs() {
+    let maat = env!("CARGO_BIN_EXE_maat");
+    let from_elsewhere =
+        Command::new(maat).current_dir("tests/programs/lib").args(["run", "../modules.maat"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&from_elsewhere.stdout),
+        expected(Path::new("tests/programs/modules.maat"), "out")
+    );
+    let trace = String::from_utf8_lossy(&from_elsewhere.stderr);
+    assert!(trace.contains("at checked_sqrt (../lib/geometry.maat:8)"), "{trace}");
+    let embedded = maat::vm::embed::Runtime::new(Config::default())
+        .run_file(Path::new("tests/programs/modules.maat"))
+        .unwrap_err();
+    assert!(embedded.contains("tests/programs/lib/geometry.maat:8"), "{embedded}");
+    let text = Command::new(maat).args(["-e", "import \"lib/counter.maat\""]).output().unwrap();
+    assert!(String::from_utf8_lossy(&text.stderr).contains("`import` needs the program's file"));
+}
+
+#[test]
+fn a_module_imported_twice_under_one_name_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("maat-imports-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("m.maat"), "fn f() { return 1 }\n").unwrap();
+    std::fs::write(dir.join("n.maat"), "fn f() { return 2 }\n").unwrap();
+    std::fs::write(dir.join("main.maat"), "import \"m.maat\" as x\nimport \"n.maat\" as x\nsay x.f()\n").unwrap();
+    std::fs::write(dir.join("ok.maat"), "import \"m.maat\" as x\nimport \"n.maat\" as y\nsay x.f(), y.f()\n").unwrap();
+    let maat = env!("CARGO_BIN_EXE_maat");
+    let bad = Command::new(maat).arg("run").arg(dir.join("main.maat")).output().unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`x` already names a module imported here"));
+    let ok = Command::new(maat).arg("run").arg(dir.join("ok.maat")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "12\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

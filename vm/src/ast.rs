@@ -135,7 +135,8 @@ pub struct FnDecl {
 pub struct ClassDecl {
     /// Its name.
     pub name: String,
-    /// The class it inherits from (`class B is A`), and where that is written.
+    /// The class it inherits from (`class B is A`, or `is module.A` for a
+    /// class of an imported module), and where that is written.
     pub parent: Option<(String, Span)>,
     /// Where it is declared.
     pub span: Span,

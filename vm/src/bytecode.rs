@@ -277,6 +277,8 @@ pub struct Proto {
     pub code: Vec<Op>,
     /// Source line of each instruction.
     pub lines: Vec<u32>,
+    /// Its file, in [`Program::files`].
+    pub file: u16,
     /// Constants.
     pub consts: Vec<Const>,
     /// One inline cache per instruction, used by field and method accesses
@@ -340,8 +342,8 @@ pub struct Program {
     /// Built-in methods written in Maat: for each object kind (the index),
     /// name and function.
     pub methods: Vec<Vec<(String, u32)>>,
-    /// The file the program came from.
-    pub file: String,
+    /// The program's files, by number (the main file's first).
+    pub files: Vec<String>,
     /// Module variables: top-level `let`s that functions use, each in a
     /// slot of the maatine's root (shared with maatines it starts).
     pub module_vars: u32,

@@ -19,6 +19,13 @@
 //! Classes are declared at the top level; their methods are functions whose
 //! parameter 0 is `self`, and a method call passes the receiver there.
 //!
+//! A program of several files (see [`crate::module`]) compiles as one: each
+//! module's top-level names (functions, classes, `our` and module
+//! variables) are known under the module's qualifier (`shapes.area`; the
+//! main file's stay bare), `alias.name` in an importer compiles to the name
+//! it qualifies, and the main function first runs the imported modules'
+//! top-level code, each once, in dependency order.
+//!
 //! Not compiled yet (a clear error, not a crash): `ma`.
 
 use std::collections::HashMap;
@@ -27,6 +34,7 @@ use std::sync::Arc;
 use crate::ast::*;
 use crate::bytecode::{Builtin, ClassInfo, Const, GcOp, Literal, MemberCache, Op, Program, Proto, Reg, StdFn};
 use crate::error::{Span, SyntaxError};
+use crate::module::{Loaded, Module, Sources};
 use crate::resolve::{DEFAULTS_PARAMS, Resolution, resolve};
 
 /// Compiles a parsed program from `file` (whose text is `src`, for lines).
@@ -50,35 +58,61 @@ pub fn compile_session(
     natives: &[String],
     known: &[String],
 ) -> Result<Program, SyntaxError> {
-    let mut globals = Globals { resolution: resolve(program), natives: natives.to_vec(), ..Globals::default() };
+    let mut sources = Sources::default();
+    let file = sources.add(file, src);
+    let main = Module { file, name: String::new(), body: program.clone(), imports: HashMap::new() };
+    compile_program(&Loaded { sources, modules: vec![main] }, natives, known)
+}
+
+/// Compiles a whole program of one or more files (modules in dependency
+/// order, the main one last: see [`crate::module::load`]), with the names
+/// of the embedder's natives and a session's `known` globals (as for
+/// [`compile_session`]).
+pub fn compile_program(loaded: &Loaded, natives: &[String], known: &[String]) -> Result<Program, SyntaxError> {
+    let mut units: Vec<Unit> = loaded.modules.iter().map(|m| Unit::new(m, &loaded.sources)).collect();
+    units.push(Unit::prelude());
+    let mut globals = Globals { natives: natives.to_vec(), ..Globals::default() };
+    for (unit, module) in units.iter().zip(&loaded.modules) {
+        globals.absorb(resolve(&module.body), &unit.prefix);
+    }
     for (i, name) in known.iter().enumerate() {
         globals.vars.insert(name.clone(), i as u32);
     }
     let args = globals.vars.len() as u32;
     globals.vars.entry(ARGS.to_owned()).or_insert(args);
     let mut decls = vec![];
-    for stmt in program {
-        if let StmtKind::Fn(f) = &stmt.kind {
-            if globals.functions.contains_key(&f.name) {
-                return Err(SyntaxError::new(format!("function `{}` is declared twice", f.name), f.span));
+    for (m, module) in loaded.modules.iter().enumerate() {
+        for stmt in &module.body {
+            if let StmtKind::Fn(f) = &stmt.kind {
+                let key = qualify(&units[m].prefix, &f.name);
+                if globals.functions.contains_key(&key) {
+                    return Err(SyntaxError::new(format!("function `{}` is declared twice", f.name), f.span));
+                }
+                globals.functions.insert(key, (decls.len() + 1) as u32);
+                decls.push((m, f));
             }
-            globals.functions.insert(f.name.clone(), (decls.len() + 1) as u32);
-            decls.push(f);
         }
     }
     globals.protos.resize_with(decls.len() + 1, || None);
-    declare_classes(&mut globals, program)?;
-    let lines = LineTable::new(src);
-    let main = FnCompiler::new("main", &[], 0, Vec::new(), &mut globals, &lines).body(program)?;
-    globals.protos[0] = Some(main);
-    for (i, f) in decls.into_iter().enumerate() {
+    declare_classes(&mut globals, &units, &loaded.modules)?;
+    let main_module = loaded.modules.len() - 1;
+    let mut bodies = Vec::new();
+    for (m, module) in loaded.modules[..main_module].iter().enumerate() {
+        let name = format!("module {}", units[m].prefix);
+        let body = FnCompiler::new(&name, &[], 0, Vec::new(), &mut globals, &units, m).top().body(&module.body)?;
+        bodies.push(globals.add_proto(body));
+    }
+    let mut main = FnCompiler::new("main", &[], 0, Vec::new(), &mut globals, &units, main_module).top();
+    main.run_modules(&bodies)?;
+    globals.protos[0] = Some(main.body(&loaded.modules[main_module].body)?);
+    for (i, (m, f)) in decls.into_iter().enumerate() {
         let proto =
-            FnCompiler::new(&f.name, &f.params, f.span.start, Vec::new(), &mut globals, &lines).body(&f.body)?;
+            FnCompiler::new(&f.name, &f.params, f.span.start, Vec::new(), &mut globals, &units, m).body(&f.body)?;
         globals.protos[i + 1] = Some(proto);
     }
-    let methods = compile_prelude(&mut globals)?;
+    let methods = compile_prelude(&mut globals, &units)?;
     while let Some(c) = globals.pending.pop() {
-        let mut f = FnCompiler::new(&c.name, &c.params, c.start, c.upvalues, &mut globals, &lines);
+        let mut f = FnCompiler::new(&c.name, &c.params, c.start, c.upvalues, &mut globals, &units, c.module);
         (f.class, f.method) = (c.class, c.method);
         globals.protos[c.index as usize] = Some(f.body(&c.body)?);
     }
@@ -90,7 +124,67 @@ pub fn compile_session(
     let natives = globals.natives;
     let module_vars = globals.resolution.module.len() as u32;
     let classes = globals.classes;
-    Ok(Program { functions, globals: names, classes, natives, methods, file: file.to_owned(), module_vars })
+    let files = loaded.sources.files().iter().map(|f| f.name.clone()).collect();
+    Ok(Program { functions, globals: names, classes, natives, methods, files, module_vars })
+}
+
+/// The name under which a module (qualifier `prefix`) knows its top-level
+/// `name`: the main file's (empty prefix) stay bare, as do names already
+/// qualified (they hold a `.`, which no written name does) and [`ARGS`].
+fn qualify(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() || name.contains('.') || name == ARGS { name.to_owned() } else { format!("{prefix}.{name}") }
+}
+
+/// What compiling needs to know of a module besides its code.
+struct Unit {
+    /// Its qualifier ([`Module::name`]).
+    prefix: String,
+    /// Its file, by number.
+    file: u16,
+    lines: LineTable,
+    /// The modules it imports, by the names it gives them.
+    imports: HashMap<String, usize>,
+    /// Its exports: top-level functions, classes and `our` variables.
+    exports: std::collections::HashSet<String>,
+    /// Its top-level `let`s (private to it).
+    lets: std::collections::HashSet<String>,
+}
+
+impl Unit {
+    fn new(module: &Module, sources: &Sources) -> Unit {
+        let file = sources.file(module.file);
+        let (mut exports, mut lets) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+        for stmt in &module.body {
+            match &stmt.kind {
+                StmtKind::Fn(f) => drop(exports.insert(f.name.clone())),
+                StmtKind::Class(c) => drop(exports.insert(c.name.clone())),
+                StmtKind::Our(name, _) => drop(exports.insert(name.clone())),
+                StmtKind::Let(name, _) => drop(lets.insert(name.clone())),
+                StmtKind::LetPattern(p, _) => lets.extend(p.names().iter().cloned()),
+                _ => {}
+            }
+        }
+        Unit {
+            prefix: module.name.clone(),
+            file: module.file as u16,
+            lines: LineTable::new(&file.text, file.base),
+            imports: module.imports.clone(),
+            exports,
+            lets,
+        }
+    }
+
+    /// The built-in methods written in Maat: in the main file's namespace.
+    fn prelude() -> Unit {
+        Unit {
+            prefix: String::new(),
+            file: 0,
+            lines: LineTable::new(PRELUDE, 0),
+            imports: HashMap::new(),
+            exports: Default::default(),
+            lets: Default::default(),
+        }
+    }
 }
 
 /// The global holding the program's arguments (`maat run FILE ARGS…`).
@@ -100,16 +194,19 @@ pub const ARGS: &str = "ARGS";
 /// flattened with the inherited ones (parents first), a function reserved
 /// for each method, for each class's computed field defaults, and the
 /// constructors that run them and `init`.
-fn declare_classes(globals: &mut Globals, program: &Block) -> CResult<()> {
-    let decls: Vec<&ClassDecl> = program
+fn declare_classes(globals: &mut Globals, units: &[Unit], modules: &[Module]) -> CResult<()> {
+    let decls: Vec<(usize, &ClassDecl)> = modules
         .iter()
-        .filter_map(|s| match &s.kind {
-            StmtKind::Class(c) => Some(c),
-            _ => None,
+        .enumerate()
+        .flat_map(|(m, module)| {
+            module.body.iter().filter_map(move |s| match &s.kind {
+                StmtKind::Class(c) => Some((m, c)),
+                _ => None,
+            })
         })
         .collect();
-    for (i, c) in decls.iter().enumerate() {
-        if globals.class_index.insert(c.name.clone(), i as u32).is_some() {
+    for (i, (m, c)) in decls.iter().enumerate() {
+        if globals.class_index.insert(qualify(&units[*m].prefix, &c.name), i as u32).is_some() {
             return Err(SyntaxError::new(format!("class `{}` is declared twice", c.name), c.span));
         }
     }
@@ -122,10 +219,10 @@ fn declare_classes(globals: &mut Globals, program: &Block) -> CResult<()> {
                 chain.pop();
                 continue;
             }
-            let c = decls[at];
+            let (m, c) = decls[at];
             let parent = match &c.parent {
                 None => None,
-                Some((name, span)) => match globals.class_index.get(name) {
+                Some((name, span)) => match globals.class_index.get(&parent_key(units, m, name)) {
                     None => return Err(SyntaxError::new(format!("unknown class `{name}` to inherit from"), *span)),
                     Some(&p) if chain.contains(&(p as usize)) => {
                         return Err(SyntaxError::new(format!("class `{}` inherits from itself", c.name), *span)
@@ -138,7 +235,7 @@ fn declare_classes(globals: &mut Globals, program: &Block) -> CResult<()> {
                 chain.push(p);
                 continue;
             }
-            let info = class_info(globals, c, at as u32, parent.map(|p| p as u32))?;
+            let info = class_info(globals, (m, c), at as u32, parent.map(|p| p as u32))?;
             globals.classes[at] = info;
             done[at] = true;
             chain.pop();
@@ -147,8 +244,26 @@ fn declare_classes(globals: &mut Globals, program: &Block) -> CResult<()> {
     Ok(())
 }
 
-/// Class `c`'s flattened description (its parent's is already made).
-fn class_info(globals: &mut Globals, c: &ClassDecl, index: u32, parent: Option<u32>) -> CResult<ClassInfo> {
+/// The qualified name of the class that module `m` names `name` (`A`, or
+/// `alias.A` for a class of a module it imports).
+fn parent_key(units: &[Unit], m: usize, name: &str) -> String {
+    match name.split_once('.') {
+        Some((alias, class)) => match units[m].imports.get(alias) {
+            Some(&target) => qualify(&units[target].prefix, class),
+            None => name.to_owned(),
+        },
+        None => qualify(&units[m].prefix, name),
+    }
+}
+
+/// Class `c` (of module `m`)'s flattened description (its parent's is
+/// already made).
+fn class_info(
+    globals: &mut Globals,
+    (m, c): (usize, &ClassDecl),
+    index: u32,
+    parent: Option<u32>,
+) -> CResult<ClassInfo> {
     let mut info = match parent {
         Some(p) => {
             let p = &globals.classes[p as usize];
@@ -184,6 +299,7 @@ fn class_info(globals: &mut Globals, c: &ClassDecl, index: u32, parent: Option<u
         }
         info.fields.push(field.clone());
     }
+    let module = m;
     for m in &c.methods {
         if info.fields.contains(&m.name) {
             return Err(SyntaxError::new(format!("method `{}` has the name of a field", m.name), m.span));
@@ -200,6 +316,7 @@ fn class_info(globals: &mut Globals, c: &ClassDecl, index: u32, parent: Option<u
             upvalues: vec![],
             class: Some(index),
             method: Some(m.name.clone()),
+            module,
         });
         match info.methods.iter_mut().find(|(n, _)| *n == m.name) {
             Some(entry) => entry.1 = f,
@@ -225,6 +342,7 @@ fn class_info(globals: &mut Globals, c: &ClassDecl, index: u32, parent: Option<u
             upvalues: vec![],
             class: Some(index),
             method: None,
+            module,
         });
     }
     let name = format!("{}.new", c.name);
@@ -277,6 +395,7 @@ fn constructor(name: &str, chain: &[u32], init: Option<(u32, u16)>) -> Proto {
         code,
         consts: Vec::new(),
         member_cache,
+        file: 0,
     }
 }
 
@@ -295,6 +414,9 @@ fn literal_of(e: &Expr) -> Result<Option<Literal>, ()> {
         _ => return Err(()),
     }))
 }
+
+/// Where the prelude's text lies among source offsets: past any program's.
+const PRELUDE_BASE: usize = usize::MAX / 2;
 
 /// Built-in methods written in Maat: the receiver is parameter 0. Each
 /// `fn TYPE_NAME` becomes method `NAME` of `TYPE`.
@@ -341,9 +463,8 @@ fn Array_sort(a, f) {
 ";
 
 /// Compiles the prelude's methods; returns each object kind's (name, function).
-fn compile_prelude(globals: &mut Globals) -> CResult<Vec<Vec<(String, u32)>>> {
-    let prelude = crate::parse(PRELUDE).expect("the prelude parses");
-    let lines = LineTable::new(PRELUDE);
+fn compile_prelude(globals: &mut Globals, units: &[Unit]) -> CResult<Vec<Vec<(String, u32)>>> {
+    let prelude = crate::parser::parse_at(PRELUDE, PRELUDE_BASE).expect("the prelude parses");
     let mut methods = Vec::new();
     for stmt in &prelude {
         let StmtKind::Fn(f) = &stmt.kind else { unreachable!("the prelude declares functions only") };
@@ -352,7 +473,9 @@ fn compile_prelude(globals: &mut Globals) -> CResult<Vec<Vec<(String, u32)>>> {
         let index = globals.protos.len() as u32;
         globals.protos.push(None);
         let full = format!("{ty}.{name}");
-        let mut proto = FnCompiler::new(&full, &f.params, f.span.start, Vec::new(), globals, &lines).body(&f.body)?;
+        let prelude = units.len() - 1;
+        let mut proto =
+            FnCompiler::new(&full, &f.params, f.span.start, Vec::new(), globals, units, prelude).body(&f.body)?;
         // Line 0: shown as built-in in stack traces.
         proto.lines.iter_mut().for_each(|l| *l = 0);
         globals.protos[index as usize] = Some(proto);
@@ -383,6 +506,17 @@ struct Globals {
 }
 
 impl Globals {
+    /// Takes in a module's resolution: its module variables qualified with
+    /// `prefix`, in slots after those of the modules before it.
+    fn absorb(&mut self, r: Resolution, prefix: &str) {
+        let first = self.resolution.module.len() as u16;
+        self.resolution.captured.extend(r.captured);
+        self.resolution.upvalues.extend(r.upvalues);
+        for (name, slot) in r.module {
+            self.resolution.module.insert(qualify(prefix, &name), first + slot);
+        }
+    }
+
     /// Adds a compiled function; returns its index.
     fn add_proto(&mut self, proto: Proto) -> u32 {
         self.protos.push(Some(proto));
@@ -401,6 +535,8 @@ struct PendingClosure {
     class: Option<u32>,
     /// The method's name.
     method: Option<String>,
+    /// The module whose code it is.
+    module: usize,
 }
 
 /// Where a name lives, from inside the function being compiled.
@@ -420,8 +556,9 @@ enum Place {
 struct LineTable(Vec<usize>);
 
 impl LineTable {
-    fn new(src: &str) -> Self {
-        LineTable(std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i + 1)).collect())
+    /// The lines of `src`, whose text starts at offset `base`.
+    fn new(src: &str, base: usize) -> Self {
+        LineTable(std::iter::once(base).chain(src.match_indices('\n').map(|(i, _)| base + i + 1)).collect())
     }
 
     fn line(&self, offset: usize) -> u32 {
@@ -439,7 +576,12 @@ struct Loop {
 struct FnCompiler<'a> {
     proto: Proto,
     globals: &'a mut Globals,
-    lines: &'a LineTable,
+    /// Every module (and the prelude, last), and which this code is of.
+    units: &'a [Unit],
+    module: usize,
+    /// Whether this is a module's top-level code (the main function, or an
+    /// imported module's).
+    top: bool,
     /// Locals: name, register, boxed (captured, the register holds a slot).
     locals: Vec<(String, Reg, bool)>,
     /// This closure's upvalue names.
@@ -459,7 +601,7 @@ struct FnCompiler<'a> {
     class: Option<u32>,
     /// The method's name (for `super(args)`).
     method: Option<String>,
-    /// In the main function: the module variables declared so far.
+    /// In top-level code: the module variables declared so far.
     declared: std::collections::HashSet<String>,
 }
 
@@ -502,9 +644,11 @@ impl<'a> FnCompiler<'a> {
         start: usize,
         upvalues: Vec<String>,
         globals: &'a mut Globals,
-        lines: &'a LineTable,
+        units: &'a [Unit],
+        module: usize,
     ) -> Self {
-        let proto = Proto { name: name.to_owned(), params: params.len() as u16, ..Proto::default() };
+        let file = units[module].file;
+        let proto = Proto { name: name.to_owned(), params: params.len() as u16, file, ..Proto::default() };
         let boxed = |p: &String| globals.resolution.captured.contains(&(start, p.clone()));
         let locals: Vec<(String, Reg, bool)> =
             params.iter().enumerate().map(|(i, p)| (p.clone(), i as Reg, boxed(p))).collect();
@@ -512,7 +656,9 @@ impl<'a> FnCompiler<'a> {
         FnCompiler {
             proto,
             globals,
-            lines,
+            units,
+            module,
+            top: false,
             locals,
             upvalues,
             next,
@@ -525,6 +671,28 @@ impl<'a> FnCompiler<'a> {
             method: None,
             declared: Default::default(),
         }
+    }
+
+    /// Marks this as a module's top-level code.
+    fn top(mut self) -> Self {
+        self.top = true;
+        self
+    }
+
+    /// Runs each imported module's top-level code (in `bodies`, in
+    /// dependency order), before the main file's.
+    fn run_modules(&mut self, bodies: &[u32]) -> CResult<()> {
+        for &f in bodies {
+            let r = self.temp(Span::default())?;
+            self.emit(Op::Call(r, f, r, 0));
+            self.next = r;
+        }
+        Ok(())
+    }
+
+    /// The name under which this module knows its top-level `name`.
+    fn key(&self, name: &str) -> String {
+        qualify(&self.units[self.module].prefix, name)
     }
 
     fn body(mut self, body: &Block) -> CResult<Proto> {
@@ -542,7 +710,7 @@ impl<'a> FnCompiler<'a> {
                 for stmt in rest {
                     self.stmt(stmt)?;
                 }
-                self.line = self.lines.line(span.start);
+                self.line = self.units[self.module].lines.line(span.start);
                 let r = self.expr_any(e)?;
                 self.emit(Op::Return(r));
             }
@@ -624,7 +792,8 @@ impl<'a> FnCompiler<'a> {
 
     fn global(&mut self, name: &str) -> u32 {
         let n = self.globals.vars.len() as u32;
-        *self.globals.vars.entry(name.to_owned()).or_insert(n)
+        let key = self.key(name);
+        *self.globals.vars.entry(key).or_insert(n)
     }
 
     /// A plain (not captured) local's register.
@@ -642,12 +811,13 @@ impl<'a> FnCompiler<'a> {
         if let Some(i) = self.upvalues.iter().position(|u| u == name) {
             return Some(Place::Upvalue(i as u16));
         }
-        if let Some(&i) = self.globals.resolution.module.get(name)
-            && (self.proto.name != "main" || self.declared.contains(name))
+        let key = self.key(name);
+        if let Some(&i) = self.globals.resolution.module.get(&key)
+            && (!self.top || self.declared.contains(name))
         {
             return Some(Place::Module(i));
         }
-        self.globals.vars.get(name).map(|&g| Place::Global(g))
+        self.globals.vars.get(&key).map(|&g| Place::Global(g))
     }
 
     /// Declares a local in register `r` (already holding its value), boxing
@@ -694,7 +864,7 @@ impl<'a> FnCompiler<'a> {
     }
 
     fn stmt(&mut self, stmt: &Stmt) -> CResult<()> {
-        self.line = self.lines.line(stmt.span.start);
+        self.line = self.units[self.module].lines.line(stmt.span.start);
         let mark = self.next;
         match &stmt.kind {
             StmtKind::Let(name, init) => {
@@ -724,7 +894,13 @@ impl<'a> FnCompiler<'a> {
                     return Ok(());
                 }
             }
-            StmtKind::Import(i) => return unsupported_import(i),
+            // Loading the program read the imports (the parser allows them
+            // at the top level only); a program given as text has none.
+            StmtKind::Import(i) => {
+                if !self.units[self.module].imports.contains_key(&i.alias) {
+                    return unsupported_import(i);
+                }
+            }
             StmtKind::Our(name, init) => {
                 let g = self.global(name);
                 let r = match init {
@@ -738,7 +914,7 @@ impl<'a> FnCompiler<'a> {
                 self.emit(Op::SetGlobal(g, r));
             }
             // Top-level declarations were hoisted by `compile`.
-            StmtKind::Fn(_) if self.proto.name == "main" && self.depth == 1 => {}
+            StmtKind::Fn(_) if self.top && self.depth == 1 => {}
             StmtKind::Fn(f) => {
                 // A local bound to a closure, declared first so that the
                 // closure can call itself.
@@ -752,7 +928,7 @@ impl<'a> FnCompiler<'a> {
                 self.next = reg + 1;
                 return Ok(());
             }
-            StmtKind::Class(c) if self.proto.name == "main" && self.depth == 1 => self.class(c, stmt.span)?,
+            StmtKind::Class(c) if self.top && self.depth == 1 => self.class(c, stmt.span)?,
             StmtKind::Class(_) => return unsupported("classes declared inside blocks", stmt.span),
             StmtKind::Try(body, var, handler) => self.try_stmt(body, var, handler, stmt.span)?,
             StmtKind::Throw(value) => {
@@ -792,9 +968,9 @@ impl<'a> FnCompiler<'a> {
     /// takes it (at the top level), or `reg` becomes the local (`true`: keep
     /// the register).
     fn bind(&mut self, name: &str, span: Span, reg: Reg) -> CResult<bool> {
-        if self.proto.name == "main"
+        if self.top
             && self.depth == 1
-            && let Some(&i) = self.globals.resolution.module.get(name)
+            && let Some(&i) = self.globals.resolution.module.get(&self.key(name))
         {
             self.declared.insert(name.to_owned());
             let slot = self.temp(span)?;
@@ -922,7 +1098,7 @@ impl<'a> FnCompiler<'a> {
         let top = self.here();
         self.loop_body(body, |c| {
             c.patch(enter);
-            c.line = c.lines.line(cond.span.start);
+            c.line = c.units[c.module].lines.line(cond.span.start);
             let back = c.branch(cond, true)?;
             c.patch_to(back, top);
             Ok(())
@@ -1026,6 +1202,9 @@ impl<'a> FnCompiler<'a> {
     }
 
     fn assign(&mut self, target: &Expr, op: AssignOp, value: &Expr) -> CResult<()> {
+        if let Some(target) = self.imported(target)? {
+            return self.assign(&target, op, value);
+        }
         let bin = op.binary();
         match &target.kind {
             ExprKind::Var(name) => match self.place(name) {
@@ -1075,7 +1254,7 @@ impl<'a> FnCompiler<'a> {
     /// `x = e` or `x op= e` on a captured variable (its slot in `slot`): a
     /// read-modify-write section when the new value depends on the old one.
     fn assign_slot(&mut self, name: &str, slot: Reg, bin: Option<BinOp>, value: &Expr) -> CResult<()> {
-        let rmw = bin.is_some() || reads_var(value, name);
+        let rmw = bin.is_some() || reads_var(value, &|x| matches!(&x.kind, ExprKind::Var(n) if n == name));
         if !rmw {
             let v = self.expr_any(value)?;
             self.emit(Op::SetSlot(slot, v));
@@ -1100,7 +1279,7 @@ impl<'a> FnCompiler<'a> {
     /// the new value depends on the old one.
     fn assign_global(&mut self, name: &str, bin: Option<BinOp>, value: &Expr) -> CResult<()> {
         let g = self.global(name);
-        let rmw = bin.is_some() || reads_var(value, name);
+        let rmw = bin.is_some() || self.reads_global(value, name);
         if rmw {
             self.emit(Op::RmwBegin(g));
         }
@@ -1140,8 +1319,59 @@ impl<'a> FnCompiler<'a> {
         Ok(r)
     }
 
+    /// `alias.name` naming an export of an imported module: the name it
+    /// qualifies (or why it names nothing), unless `alias` is a variable.
+    fn import_target(&self, recv: &Expr, name: &str, span: Span) -> Option<CResult<String>> {
+        let ExprKind::Var(alias) = &recv.kind else { return None };
+        let &target = self.units[self.module].imports.get(alias)?;
+        if self.place(alias).is_some() {
+            return None;
+        }
+        let unit = &self.units[target];
+        Some(if unit.exports.contains(name) {
+            Ok(qualify(&unit.prefix, name))
+        } else if unit.lets.contains(name) {
+            Err(SyntaxError::new(format!("`{name}` is private to module `{alias}`"), span).with_label(
+                "a top-level `let` is seen in its own file only: functions, classes and `our` variables are exported",
+            ))
+        } else {
+            Err(SyntaxError::new(format!("module `{alias}` has no `{name}`"), span))
+        })
+    }
+
+    /// `e` written with what it names in place of an imported module's
+    /// member (`alias.x` as the variable `x` of that module, `alias.f(…)` as
+    /// a call of its `f`), when it is one.
+    fn imported(&mut self, e: &Expr) -> CResult<Option<Expr>> {
+        let ExprKind::Method(recv, name, args) = &e.kind else { return Ok(None) };
+        let Some(key) = self.import_target(recv, name, e.span).transpose()? else { return Ok(None) };
+        if !self.globals.functions.contains_key(&key) {
+            // A class or an `our` variable: a global.
+            self.global(&key);
+        }
+        let var = Expr { kind: ExprKind::Var(key), span: e.span };
+        Ok(Some(match args {
+            None => var,
+            Some(args) => Expr { kind: ExprKind::Call(Box::new(var), args.clone()), span: e.span },
+        }))
+    }
+
+    /// Whether `e` reads the global this module calls `name` (also as an
+    /// imported module's member).
+    fn reads_global(&self, e: &Expr, name: &str) -> bool {
+        let key = self.key(name);
+        reads_var(e, &|x| match &x.kind {
+            ExprKind::Var(n) => self.key(n) == key,
+            ExprKind::Method(recv, m, None) => matches!(self.import_target(recv, m, x.span), Some(Ok(k)) if k == key),
+            _ => false,
+        })
+    }
+
     /// Compiles `e` into `dst`.
     fn expr_to(&mut self, e: &Expr, dst: Reg) -> CResult<()> {
+        if let Some(e) = self.imported(e)? {
+            return self.expr_to(&e, dst);
+        }
         let mark = self.next.max(dst + 1);
         self.next = mark;
         match &e.kind {
@@ -1275,7 +1505,7 @@ impl<'a> FnCompiler<'a> {
                 }
                 _ => return Err(SyntaxError::new("`self` outside a method", e.span)),
             },
-            ExprKind::Ma(call) => match &call.kind {
+            ExprKind::Ma(call) => match &self.imported(call)?.as_ref().unwrap_or(call).kind {
                 ExprKind::Call(callee, args) => self.call(dst, callee, args, true)?,
                 _ => {
                     return Err(SyntaxError::new("`ma` runs a function call: write `ma f(args)`", call.span)
@@ -1310,7 +1540,7 @@ impl<'a> FnCompiler<'a> {
             }
             _ => None,
         };
-        let target = match named.map(|name| (self.globals.functions.get(name), name.as_str())) {
+        let target = match named.map(|name| (self.globals.functions.get(&self.key(name)), name.as_str())) {
             Some((Some(&f), _)) => Some(Ok(f)),
             Some((None, name)) if self.globals.natives.iter().any(|n| n == name) => {
                 let i = self.globals.natives.iter().position(|n| n == name).expect("just found");
@@ -1335,7 +1565,7 @@ impl<'a> FnCompiler<'a> {
             Some((None, "clock")) => Some(Err(Builtin::Clock)),
             Some((None, "assert")) => Some(Err(Builtin::Assert)),
             Some((None, "maatine_id")) => Some(Err(Builtin::MaatineId)),
-            Some((None, name)) if !self.globals.vars.contains_key(name) => {
+            Some((None, name)) if !self.globals.vars.contains_key(&self.key(name)) => {
                 return Err(SyntaxError::new(format!("unknown function `{name}`"), callee.span));
             }
             _ => None,
@@ -1429,7 +1659,7 @@ impl<'a> FnCompiler<'a> {
     /// A class declaration (declared with every class before compiling:
     /// see `declare_classes`) binds the class to the global of its name.
     fn class(&mut self, c: &ClassDecl, span: Span) -> CResult<()> {
-        let index = self.globals.class_index[&c.name];
+        let index = self.globals.class_index[&self.key(&c.name)];
         let (r, g) = (self.temp(span)?, self.global(&c.name));
         self.emit(Op::NewClass(r, index));
         self.emit(Op::SetGlobal(g, r));
@@ -1462,6 +1692,7 @@ impl<'a> FnCompiler<'a> {
             upvalues,
             class: None,
             method: None,
+            module: self.module,
         });
         Ok(())
     }
@@ -1485,22 +1716,28 @@ fn is_gc_namespace(e: &Expr, c: &FnCompiler<'_>) -> bool {
 
 /// Whether `e` is the built-in namespace `name` (not shadowed by a variable).
 fn is_namespace(e: &Expr, name: &str, c: &FnCompiler<'_>) -> bool {
-    matches!(&e.kind, ExprKind::Var(n) if n == name && c.local(n).is_none() && !c.globals.vars.contains_key(n))
+    matches!(&e.kind, ExprKind::Var(n) if n == name && c.local(n).is_none() && !c.globals.vars.contains_key(&c.key(n)))
 }
 
-/// Whether `e` reads the variable `name`.
-fn reads_var(e: &Expr, name: &str) -> bool {
-    let any = |es: &[&Expr]| es.iter().any(|x| reads_var(x, name));
+/// Whether `e` reads the variable that `is_var` recognizes (a closure's
+/// body is not looked into: it runs later).
+fn reads_var(e: &Expr, is_var: &dyn Fn(&Expr) -> bool) -> bool {
+    if is_var(e) {
+        return true;
+    }
+    let any = |es: &[&Expr]| es.iter().any(|x| reads_var(x, is_var));
     match &e.kind {
-        ExprKind::Var(n) => n == name,
-        ExprKind::Unary(_, x) | ExprKind::UpTo(x) | ExprKind::Ma(x) => reads_var(x, name),
+        ExprKind::Unary(_, x) | ExprKind::UpTo(x) | ExprKind::Ma(x) => reads_var(x, is_var),
         ExprKind::Binary(_, a, b) | ExprKind::Range(a, b) | ExprKind::Index(a, b) => any(&[a, b]),
-        ExprKind::Array(items) => items.iter().any(|x| reads_var(x, name)),
+        ExprKind::Array(items) => items.iter().any(|x| reads_var(x, is_var)),
         ExprKind::Map(pairs) => pairs.iter().any(|(k, v)| any(&[k, v])),
-        ExprKind::Call(f, args) => reads_var(f, name) || args.iter().any(|a| reads_var(&a.value, name)),
-        ExprKind::Method(r, _, args) => reads_var(r, name) || args.iter().flatten().any(|a| reads_var(&a.value, name)),
-        ExprKind::Super(_, args) => args.iter().any(|a| reads_var(&a.value, name)),
-        ExprKind::Closure(..)
+        ExprKind::Call(f, args) => reads_var(f, is_var) || args.iter().any(|a| reads_var(&a.value, is_var)),
+        ExprKind::Method(r, _, args) => {
+            reads_var(r, is_var) || args.iter().flatten().any(|a| reads_var(&a.value, is_var))
+        }
+        ExprKind::Super(_, args) => args.iter().any(|a| reads_var(&a.value, is_var)),
+        ExprKind::Var(_)
+        | ExprKind::Closure(..)
         | ExprKind::Nil
         | ExprKind::Bool(_)
         | ExprKind::Num(_)

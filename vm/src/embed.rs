@@ -77,19 +77,18 @@ impl Runtime {
     /// Runs `code`; returns what it printed, or the error as the `maat`
     /// command would show it.
     pub fn eval(&self, code: &str) -> Result<String, String> {
-        self.run("<eval>", code)
+        self.run(crate::module::from_text("<eval>", code)?)
     }
 
     /// Runs the program in `path`; returns what it printed, or the error.
     pub fn run_file(&self, path: &std::path::Path) -> Result<String, String> {
         let src = std::fs::read_to_string(path).map_err(|e| format!("error: cannot read {}: {e}", path.display()))?;
-        self.run(&path.display().to_string(), &src)
+        self.run(crate::module::load(path, &src)?)
     }
 
-    fn run(&self, file: &str, src: &str) -> Result<String, String> {
-        let ast = crate::parse(src).map_err(|e| e.render(file, src))?;
+    fn run(&self, loaded: crate::module::Loaded) -> Result<String, String> {
         let names: Vec<String> = self.natives.iter().map(|(n, _)| n.clone()).collect();
-        let program = crate::compiler::compile_with(&ast, file, src, &names).map_err(|e| e.render(file, src))?;
+        let program = crate::compiler::compile_program(&loaded, &names, &[]).map_err(|e| loaded.sources.render(&e))?;
         let natives: Vec<NativeFn> = self
             .natives
             .iter()

@@ -1,7 +1,8 @@
 //! # maat-vm
 //!
 //! The Maat language on the Maat runtime: the front end ([`lexer`],
-//! [`parser`], [`ast`], [`error`] with file:line:col diagnostics), the
+//! [`parser`], [`ast`], [`error`] with file:line:col diagnostics, and
+//! [`module`] for programs of several files), the
 //! [`resolve`] pass and the [`compiler`] to register [`bytecode`], the
 //! 8-byte NaN-boxed [`value`]s and the [`object`]s with lock elision, the
 //! interpreter ([`interp`]) running maatines in slices on the scheduler's
@@ -24,6 +25,7 @@ pub mod error;
 pub mod interp;
 pub mod lexer;
 mod maatine;
+pub mod module;
 pub mod object;
 pub mod parser;
 pub mod resolve;
@@ -32,6 +34,6 @@ pub mod session;
 pub mod value;
 
 pub use error::{Span, SyntaxError};
-pub use interp::{RuntimeError, Vm, run_source};
+pub use interp::{RuntimeError, TraceFrame, Vm, run_source};
 pub use parser::parse;
 pub use value::{Unpacked, Value};

@@ -52,7 +52,18 @@ pub const MAX_DEPTH: usize = 200;
 
 /// Parses a whole program.
 pub fn parse(src: &str) -> Result<Block, SyntaxError> {
-    let tokens = lex(src)?;
+    parse_at(src, 0)
+}
+
+/// Parses a file whose text starts at offset `base` of the program's
+/// sources (see [`crate::module`]): every span is `base` past its place in
+/// `src`.
+pub fn parse_at(src: &str, base: usize) -> Result<Block, SyntaxError> {
+    let shift = |span: Span| Span::new(span.start + base, span.end + base);
+    let mut tokens = lex(src).map_err(|e| SyntaxError { span: shift(e.span), ..e })?;
+    for t in &mut tokens {
+        t.span = shift(t.span);
+    }
     let mut p = Parser { tokens, pos: 0, depth: 0, group: 0 };
     let mut program = Vec::new();
     while !p.at_eof() {
@@ -408,7 +419,12 @@ impl Parser {
         let name = self.name("a class name")?;
         let parent = if self.eat_kw(Kw::Is) {
             let at = self.span();
-            Some((self.name("the name of the class to inherit from")?, at))
+            let mut parent = self.name("the name of the class to inherit from")?;
+            if self.eat_p(".") {
+                // A class of an imported module: `module.Class`.
+                parent = format!("{parent}.{}", self.name("the name of the class to inherit from")?);
+            }
+            Some((parent, at.to(self.prev_span())))
         } else {
             None
         };

@@ -128,18 +128,27 @@ impl Root for Machine {
     type Of<'gc> = State<'gc>;
 }
 
-/// A runtime error: the message, the maatine, and the stack trace (function
-/// and line, innermost first).
+/// A runtime error: the message, the maatine, and the stack trace
+/// (innermost call first).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RuntimeError {
     /// What went wrong.
     pub message: String,
     /// In which maatine.
     pub maatine: MaatineId,
-    /// Function names and lines, innermost first.
-    pub trace: Vec<(String, u32)>,
-    /// The program's file name.
+    /// The calls under way, innermost first.
+    pub trace: Vec<TraceFrame>,
+}
+
+/// One call of a stack trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceFrame {
+    /// The function's name (`Class.method` for methods).
+    pub function: String,
+    /// Its file.
     pub file: String,
+    /// The line being run; 0 in built-in code.
+    pub line: u32,
 }
 
 impl std::fmt::Display for RuntimeError {
@@ -156,15 +165,15 @@ impl RuntimeError {
         writeln!(f, "{}", self.message)?;
         write!(f, "  in {}", self.maatine)?;
         const SHOWN: usize = 20;
-        for (i, (func, line)) in self.trace.iter().enumerate() {
+        for (i, TraceFrame { function, file, line }) in self.trace.iter().enumerate() {
             if i == SHOWN / 2 && self.trace.len() > SHOWN {
                 write!(f, "\n  ... {} more frames ...", self.trace.len() - SHOWN)?;
             }
             if i < SHOWN / 2 || i >= self.trace.len().saturating_sub(SHOWN / 2) {
                 if *line == 0 {
-                    write!(f, "\n  at {func} (built-in)")?;
+                    write!(f, "\n  at {function} (built-in)")?;
                 } else {
-                    write!(f, "\n  at {func} ({}:{line})", self.file)?;
+                    write!(f, "\n  at {function} ({file}:{line})")?;
                 }
             }
         }
@@ -500,11 +509,15 @@ impl Maatine {
                 .rev()
                 .map(|f| {
                     let proto = &program.functions[f.func as usize];
-                    (proto.name.clone(), proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0))
+                    TraceFrame {
+                        function: proto.name.clone(),
+                        file: program.files.get(usize::from(proto.file)).cloned().unwrap_or_default(),
+                        line: proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0),
+                    }
                 })
                 .collect()
         });
-        RuntimeError { message, maatine: self.id, trace, file: program.file.clone() }
+        RuntimeError { message, maatine: self.id, trace }
     }
 }
 
@@ -1405,9 +1418,11 @@ pub fn type_name(v: Value<'_>) -> &'static str {
 }
 
 /// Parses, compiles and runs `src` (named `file`), writing output to `out`.
-/// Syntax errors come back rendered with the source line and caret.
+/// When `file` is a file, its imports are read relative to it. Syntax
+/// errors come back rendered with the source line and caret.
 pub fn run_source(file: &str, src: &str, config: Config, out: &mut (dyn Write + Send)) -> Result<(), String> {
-    let ast = crate::parse(src).map_err(|e| e.render(file, src))?;
-    let program = crate::compiler::compile(&ast, file, src).map_err(|e| e.render(file, src))?;
+    let path = std::path::Path::new(file);
+    let loaded = if path.is_file() { crate::module::load(path, src)? } else { crate::module::from_text(file, src)? };
+    let program = crate::compiler::compile_program(&loaded, &[], &[]).map_err(|e| loaded.sources.render(&e))?;
     Vm::new(program, config).run(out).map_err(|e| e.to_string())
 }
