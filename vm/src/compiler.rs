@@ -35,7 +35,7 @@ use crate::ast::*;
 use crate::bytecode::{Builtin, ClassInfo, Const, GcOp, Literal, MemberCache, Op, Program, Proto, Reg, StdFn};
 use crate::error::{Span, SyntaxError};
 use crate::module::{Loaded, Module, Sources};
-use crate::resolve::{DEFAULTS_PARAMS, Resolution, resolve};
+use crate::resolve::{DEFAULTS_PARAMS, Resolution, SELF, resolve};
 
 /// Compiles a parsed program from `file` (whose text is `src`, for lines).
 pub fn compile(program: &Block, file: &str, src: &str) -> Result<Program, SyntaxError> {
@@ -1497,12 +1497,10 @@ impl<'a> FnCompiler<'a> {
             }
             ExprKind::Range(..) | ExprKind::UpTo(_) => return unsupported("ranges outside `for`", e.span),
             ExprKind::Closure(params, body) => self.closure(dst, "<closure>", e.span.start, params, body)?,
-            ExprKind::SelfRef => match self.locals.first() {
-                Some((name, r, false)) if name == "self" => {
-                    if *r != dst {
-                        self.emit(Op::Move(dst, *r));
-                    }
-                }
+            ExprKind::SelfRef => match self.receiver() {
+                Some(Place::Local(r, _)) if r != dst => drop(self.emit(Op::Move(dst, r))),
+                Some(Place::Local(..)) => {}
+                Some(Place::Upvalue(i)) => drop(self.emit(Op::GetUpval(dst, i))),
                 _ => return Err(SyntaxError::new("`self` outside a method", e.span)),
             },
             ExprKind::Ma(call) => match &self.imported(call)?.as_ref().unwrap_or(call).kind {
@@ -1601,11 +1599,21 @@ impl<'a> FnCompiler<'a> {
         Ok(())
     }
 
+    /// Where `self` is: a method's parameter 0, or an upvalue of a closure
+    /// in a method (see [`SELF`]).
+    fn receiver(&self) -> Option<Place> {
+        self.class?;
+        match self.locals.first() {
+            Some((n, r, _)) if n == SELF => Some(Place::Local(*r, false)),
+            _ => self.upvalues.iter().position(|u| u == SELF).map(|i| Place::Upvalue(i as u16)),
+        }
+    }
+
     /// The method `name` of this method's class (its own or inherited),
-    /// when this is a method.
+    /// when this is a method (or a closure in one).
     fn own_method(&self, name: &str) -> Option<u32> {
         let class = &self.globals.classes[self.class? as usize];
-        self.locals.first().filter(|(n, ..)| n == "self")?;
+        self.receiver()?;
         class.methods.iter().find(|(m, _)| m == name).map(|&(_, f)| f)
     }
 
@@ -1638,7 +1646,7 @@ impl<'a> FnCompiler<'a> {
         let outside = || SyntaxError::new("`super` outside a method of a class that inherits", span);
         let class = self.class.ok_or_else(outside)?;
         let parent = self.globals.classes[class as usize].parent.ok_or_else(outside)?;
-        if !matches!(self.locals.first(), Some((n, ..)) if n == "self") {
+        if self.receiver().is_none() {
             return Err(outside());
         }
         let name = name.map(str::to_owned).or_else(|| self.method.clone()).ok_or_else(outside)?;
@@ -1678,6 +1686,8 @@ impl<'a> FnCompiler<'a> {
             let r = self.temp(Span::new(start, start))?;
             match self.place(up) {
                 Some(Place::Local(slot, true)) => drop(self.emit(Op::Move(r, slot))),
+                // `self`, captured by value.
+                Some(Place::Local(value, false)) if up == SELF => drop(self.emit(Op::NewSlot(r, value))),
                 Some(Place::Upvalue(i)) => drop(self.emit(Op::UpvalSlot(r, i))),
                 _ => unreachable!("resolution boxed every captured variable: `{up}`"),
             }
@@ -1690,8 +1700,9 @@ impl<'a> FnCompiler<'a> {
             params: params.to_vec(),
             body: body.clone(),
             upvalues,
-            class: None,
-            method: None,
+            // A closure in a method sees its `self` and class.
+            class: self.class,
+            method: self.method.clone(),
             module: self.module,
         });
         Ok(())

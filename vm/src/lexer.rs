@@ -322,11 +322,34 @@ impl Lexer<'_> {
             Some('\\') => '\\',
             Some('"') => '"',
             Some('#') => '#',
+            Some('b') => '\u{8}',
+            Some('f') => '\u{c}',
+            Some('u') => return self.unicode_escape(at),
             _ => {
                 return Err(SyntaxError::new("unknown escape in string", Span::new(at, self.pos))
-                    .with_label("known escapes: \\n \\t \\r \\0 \\\\ \\\" \\#"));
+                    .with_label("known escapes: \\n \\t \\r \\b \\f \\0 \\\\ \\\" \\# \\u{HEX}"));
             }
         })
+    }
+
+    /// `\u{1F600}` (after the `u`): the character of that code point.
+    fn unicode_escape(&mut self, at: usize) -> Result<char, SyntaxError> {
+        let bad = |lexer: &Self| {
+            SyntaxError::new("bad unicode escape", Span::new(at, lexer.pos))
+                .with_label("write `\\u{HEX}` with 1 to 6 hex digits naming a character")
+        };
+        if self.bump() != Some('{') {
+            return Err(bad(self));
+        }
+        let start = self.pos;
+        while self.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
+            self.bump();
+        }
+        let digits = &self.src[start..self.pos];
+        if self.bump() != Some('}') || digits.is_empty() || digits.len() > 6 {
+            return Err(bad(self));
+        }
+        u32::from_str_radix(digits, 16).ok().and_then(char::from_u32).ok_or_else(|| bad(self))
     }
 
     fn word(&mut self) -> Tok {

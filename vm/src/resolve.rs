@@ -47,7 +47,15 @@ pub fn resolve(program: &Block) -> Resolution {
         }
     }
     let names = top.iter().map(|(_, n)| n.clone()).collect();
-    let mut r = Resolver { functions: Vec::new(), out: Resolution::default(), top, names, in_main: false };
+    let methods = program
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StmtKind::Class(c) => Some(c.methods.iter().map(|m| m.name.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut r = Resolver { functions: Vec::new(), out: Resolution::default(), top, names, methods, in_main: false };
     for stmt in program {
         match &stmt.kind {
             StmtKind::Fn(f) => r.function(None, f.span.start, &f.params, &f.body, false),
@@ -84,9 +92,17 @@ struct Resolver {
     /// The top-level `let` declarations, and their names.
     top: HashSet<DeclId>,
     names: HashSet<String>,
+    /// The names of the file's classes' methods (a closure in a method
+    /// calling one of them without `self.` uses `self`).
+    methods: HashSet<String>,
     /// Resolving the main code (after every function).
     in_main: bool,
 }
+
+/// The receiver of a method: parameter 0, never assigned, so a closure
+/// captures its value (in a slot of its own) rather than the variable:
+/// the method keeps it in a plain register.
+pub const SELF: &str = "self";
 
 impl Resolver {
     /// Resolves a function; `main` skips its top-level `fn` declarations
@@ -143,6 +159,12 @@ impl Resolver {
         self.functions.last_mut().expect("inside a function").blocks.pop();
     }
 
+    /// Whether `name` is declared in the function being resolved or one
+    /// enclosing it.
+    fn declared(&self, name: &str) -> bool {
+        self.functions.iter().any(|f| f.blocks.iter().any(|b| b.contains_key(name)))
+    }
+
     /// A use of `name`: marks the declaration captured if it belongs to an
     /// enclosing function, and makes it an upvalue of every function between.
     fn use_name(&mut self, name: &str) {
@@ -153,7 +175,9 @@ impl Resolver {
                 let module =
                     self.in_main && level == 0 && self.top.contains(&decl) && self.out.module.contains_key(name);
                 if level + 1 < depth && !module {
-                    self.out.captured.insert(decl);
+                    if name != SELF {
+                        self.out.captured.insert(decl);
+                    }
                     for f in &mut self.functions[level + 1..] {
                         if !f.upvalues.iter().any(|u| u == name) {
                             f.upvalues.push(name.to_owned());
@@ -241,6 +265,13 @@ impl Resolver {
                 self.expr(v);
             }),
             ExprKind::Call(f, args) => {
+                if let ExprKind::Var(name) = &f.kind
+                    && self.methods.contains(name)
+                    && !self.declared(name)
+                {
+                    // Perhaps `self.name(…)` written without `self.`.
+                    self.use_name(SELF);
+                }
                 self.expr(f);
                 args.iter().for_each(|a| self.expr(&a.value));
             }
@@ -248,8 +279,12 @@ impl Resolver {
                 self.expr(r);
                 args.iter().flatten().for_each(|a| self.expr(&a.value));
             }
-            ExprKind::Super(_, args) => args.iter().for_each(|a| self.expr(&a.value)),
-            ExprKind::Nil | ExprKind::Bool(_) | ExprKind::Num(_) | ExprKind::Str(_) | ExprKind::SelfRef => {}
+            ExprKind::Super(_, args) => {
+                self.use_name(SELF);
+                args.iter().for_each(|a| self.expr(&a.value));
+            }
+            ExprKind::SelfRef => self.use_name(SELF),
+            ExprKind::Nil | ExprKind::Bool(_) | ExprKind::Num(_) | ExprKind::Str(_) => {}
         }
     }
 }

@@ -195,12 +195,13 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         arity: impl Fn(std::ops::RangeInclusive<usize>) -> OpResult<()>,
     ) -> OpResult<Value<'gc>> {
         let cx = self.cx;
+        let ascii = Str::of(recv).is_some_and(Str::is_ascii);
         let piece = |p: &str| Value::object(Str::alloc(cx, p).into());
         let array = |items: Vec<Value<'gc>>| Value::object(GcAny::from(Array::alloc(cx, items)));
         let arg_text =
             |i: usize| text_of(args[i]).ok_or_else(|| format!("Str.{name} needs a string, got {}", type_name(args[i])));
         match name {
-            "len" => arity(0..=0).map(|_| Value::num(char_len(s) as f64)),
+            "len" => arity(0..=0).map(|_| Value::num(char_len(s, ascii) as f64)),
             "upper" => arity(0..=0).map(|_| self.text(s.to_uppercase())),
             "lower" => arity(0..=0).map(|_| self.text(s.to_lowercase())),
             "trim" => arity(0..=0).map(|_| piece(s.trim())),
@@ -228,7 +229,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 let c = s
                     .chars()
                     .nth(i)
-                    .ok_or_else(|| format!("ord: index {i} is past the end (length {})", char_len(s)))?;
+                    .ok_or_else(|| format!("ord: index {i} is past the end (length {})", char_len(s, ascii)))?;
                 Ok(Value::num(f64::from(u32::from(c))))
             }
             "index" | "find" => arity(1..=2).and_then(|_| {
@@ -237,9 +238,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     Some(f) => whole(*f, "find's start")?,
                     None => 0,
                 };
-                let start = byte_at(s, from).unwrap_or(s.len());
+                let start = byte_at(s, from, ascii).unwrap_or(s.len());
                 Ok(Value::num(
-                    s[start..].find(&needle).map_or(-1.0, |at| (from + char_len(&s[start..start + at])) as f64),
+                    s[start..].find(&needle).map_or(-1.0, |at| (from + char_len(&s[start..start + at], ascii)) as f64),
                 ))
             }),
             "contains" => arity(1..=1).and_then(|_| Ok(Value::bool(s.contains(arg_text(0)?)))),
@@ -255,8 +256,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 Ok(self.text(s.chars().skip(from).take(len).collect()))
             }),
             "slice" => arity(1..=2).and_then(|_| {
-                let (from, to) = bounds(args, char_len(s), "slice")?;
-                let (a, b) = (byte_at(s, from).unwrap_or(s.len()), byte_at(s, to).unwrap_or(s.len()));
+                let (from, to) = bounds(args, char_len(s, ascii), "slice")?;
+                let (a, b) = (byte_at(s, from, ascii).unwrap_or(s.len()), byte_at(s, to, ascii).unwrap_or(s.len()));
                 Ok(piece(&s[a..b]))
             }),
             "to_num" | "parse" => arity(0..=0).map(|_| parse_num(s).map_or(Value::nil(), Value::num)),
@@ -266,16 +267,17 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     }
 
     /// The one-character string at index `i` of `s` (`s[i]`).
-    pub(super) fn char_at(&self, s: &str, i: f64) -> OpResult<Value<'gc>> {
+    pub(super) fn char_at(&self, s: &Str, i: f64) -> OpResult<Value<'gc>> {
+        let (s, ascii) = (s.as_str(), s.is_ascii());
         let at = arith::int_of(i).and_then(|i| usize::try_from(i).ok());
         let found = at.and_then(|i| {
-            let start = byte_at(s, i)?;
+            let start = byte_at(s, i, ascii)?;
             let c = s[start..].chars().next()?;
             Some(&s[start..start + c.len_utf8()])
         });
         match found {
             Some(c) => Ok(Value::object(Str::alloc(self.cx, c).into())),
-            None => Err(format!("string index out of range: {} (length {})", arith::show_num(i), char_len(s))),
+            None => Err(format!("string index out of range: {} (length {})", arith::show_num(i), char_len(s, ascii))),
         }
     }
 
@@ -384,13 +386,13 @@ fn bounds(args: &[Value<'_>], len: usize, what: &str) -> OpResult<(usize, usize)
 }
 
 /// The length of `s` in characters (bytes for ASCII text, the common case).
-pub(super) fn char_len(s: &str) -> usize {
-    if s.is_ascii() { s.len() } else { s.chars().count() }
+pub(super) fn char_len(s: &str, ascii: bool) -> usize {
+    if ascii { s.len() } else { s.chars().count() }
 }
 
 /// The byte offset of character `i` of `s` (`Some(len)` just past the end).
-fn byte_at(s: &str, i: usize) -> Option<usize> {
-    if s.is_ascii() {
+fn byte_at(s: &str, i: usize, ascii: bool) -> Option<usize> {
+    if ascii {
         return (i <= s.len()).then_some(i);
     }
     s.char_indices().map(|(at, _)| at).chain(std::iter::once(s.len())).nth(i)

@@ -1308,7 +1308,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             // SAFETY: kind MAP objects are Maps.
             return Map::get(unsafe { m.downcast() }, self.cx, i).map_err(|e| e.to_string());
         }
-        if let Some(s) = text_of(o) {
+        if let Some(s) = Str::of(o) {
             let index = i.as_num().ok_or_else(|| format!("string index must be a number, got {}", type_name(i)))?;
             return self.char_at(s, index);
         }

@@ -26,11 +26,10 @@ pub const INLINE: usize = 22;
 /// A string's text.
 enum Text {
     /// Up to `INLINE` bytes, in place: `len` bytes of valid UTF-8.
-    Inline {
-        len: u8,
-        bytes: [u8; INLINE],
-    },
-    Heap(Box<str>),
+    Inline { len: u8, bytes: [u8; INLINE] },
+    /// A longer text, and whether it is all ASCII (so that indexing by
+    /// character is indexing by byte: worked out once, not at each `s[i]`).
+    Heap(Box<str>, bool),
 }
 
 // SAFETY: no references.
@@ -40,7 +39,7 @@ unsafe impl Trace for Text {
     fn heap_size(&self) -> usize {
         match self {
             Text::Inline { .. } => 0,
-            Text::Heap(text) => text.len(),
+            Text::Heap(text, _) => text.len(),
         }
     }
 }
@@ -48,7 +47,7 @@ unsafe impl Trace for Text {
 impl Text {
     fn new(text: &str) -> Text {
         if text.len() > INLINE {
-            return Text::Heap(text.into());
+            return Text::heap(text.into());
         }
         let mut bytes = [0; INLINE];
         bytes[..text.len()].copy_from_slice(text.as_bytes());
@@ -60,8 +59,13 @@ impl Text {
             // SAFETY: the first `len` bytes were copied from a `str`
             // (`Text::new`) and never change.
             Text::Inline { len, bytes } => unsafe { core::str::from_utf8_unchecked(&bytes[..*len as usize]) },
-            Text::Heap(text) => text,
+            Text::Heap(text, _) => text,
         }
+    }
+
+    fn heap(text: Box<str>) -> Text {
+        let ascii = text.is_ascii();
+        Text::Heap(text, ascii)
     }
 }
 
@@ -78,7 +82,7 @@ impl Str {
         if text.len() <= MAX_SHORT {
             return Str::alloc(ctx, &text);
         }
-        Str::new_box(ctx, intern::hash(&text), Text::Heap(text.into_boxed_str()))
+        Str::new_box(ctx, intern::hash(&text), Text::heap(text.into_boxed_str()))
     }
 
     fn new_box<'gc>(ctx: &Ctx<'_, 'gc>, hash: u64, text: Text) -> Gc<'gc, Str> {
@@ -95,6 +99,14 @@ impl Str {
     /// The text.
     pub fn as_str(&self) -> &str {
         self.text.as_str()
+    }
+
+    /// Whether the text is all ASCII (one byte per character).
+    pub fn is_ascii(&self) -> bool {
+        match &self.text {
+            Text::Heap(_, ascii) => *ascii,
+            Text::Inline { .. } => self.as_str().is_ascii(),
+        }
     }
 
     /// The hash of the text (the same for equal texts).
