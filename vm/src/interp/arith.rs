@@ -97,16 +97,15 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     }
 }
 
-/// `a op b` when it cannot fail, allocate or compare text (the fast
-/// path's): arithmetic and comparison of numbers, and `==`/`!=` by identity
-/// when the left side is not a number and they are not two objects (strings
-/// compare by text); `None` otherwise.
+/// `a op b` when it cannot fail or allocate (the fast path's): arithmetic
+/// and comparison of numbers, and `==`/`!=` on any values (see [`equal`]);
+/// `None` otherwise.
 #[inline(always)]
 pub(super) fn simple<'gc>(op: BinOp, a: Value<'gc>, b: Value<'gc>) -> Option<Value<'gc>> {
-    let Some(x) = a.as_num() else {
-        let identity = matches!(op, BinOp::Eq | BinOp::Ne) && (a.as_object().is_none() || b.as_object().is_none());
-        return identity.then(|| Value::bool((a == b) == (op == BinOp::Eq)));
-    };
+    if matches!(op, BinOp::Eq | BinOp::Ne) {
+        return Some(Value::bool(equal(a, b) == (op == BinOp::Eq)));
+    }
+    let x = a.as_num()?;
     let y = b.as_num()?;
     if matches!(op, BinOp::Rem | BinOp::IntDiv) && y == 0.0 {
         return None;
@@ -249,11 +248,19 @@ pub(super) fn type_error(op: &str, operands: &[Value<'_>]) -> String {
 }
 
 /// Maat equality: numbers by value, strings by text, the rest by identity.
+#[inline(always)]
 pub(super) fn equal<'gc>(a: Value<'gc>, b: Value<'gc>) -> bool {
     if let (Some(x), Some(y)) = (a.as_num(), b.as_num()) {
         return x == y;
     }
-    a == b || matches!((Str::of(a), Str::of(b)), (Some(x), Some(y)) if x.same_text(y))
+    a == b || (a.as_object().is_some() && b.as_object().is_some() && same_text(a, b))
+}
+
+/// Whether `a` and `b` are strings of the same text (out of line: the
+/// common cases above need no string).
+#[inline(never)]
+fn same_text(a: Value<'_>, b: Value<'_>) -> bool {
+    matches!((Str::of(a), Str::of(b)), (Some(x), Some(y)) if x.same_text(y))
 }
 
 #[cfg(test)]

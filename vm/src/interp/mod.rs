@@ -639,7 +639,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let Env { globals, consts, .. } = Gc::get(*env);
         let depth = frames.len();
         let frame = frames.last_mut().expect("a running maatine has a frame");
-        let code = &self.rt.program.functions[frame.func as usize].code;
+        let proto = &self.rt.program.functions[frame.func as usize];
+        let code = &proto.code;
         let consts = &consts[frame.func as usize];
         let (base, mut pc) = (frame.base, frame.pc);
         let mut ran = 0;
@@ -700,6 +701,69 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     frame.pc = pc + 1;
                     self.call(st, f, None, r(b), usize::from(n), r(d)).expect("checked above");
                     return (ran + 1, true);
+                }
+                // A field read or a method call on an instance whose class
+                // this instruction has met before (its member cache).
+                Op::CallMethod(d, o, _, _, n) => {
+                    let Some((inst, member)) = cached_member(regs[r(o)], &proto.member_cache[pc]) else { break };
+                    match member {
+                        Member::Field(i) if n == 0 => regs[r(d)] = Inst::get(inst, self.cx, i as usize),
+                        Member::Method(f) if self.check_call(f, usize::from(n) + 1, depth).is_ok() => {
+                            frame.pc = pc + 1;
+                            self.call(st, f, None, r(o), usize::from(n) + 1, r(d)).expect("checked above");
+                            return (ran + 1, true);
+                        }
+                        _ => break,
+                    }
+                }
+                Op::SetField(o, _, v) => {
+                    let Some((inst, Member::Field(i))) = cached_member(regs[r(o)], &proto.member_cache[pc]) else {
+                        break;
+                    };
+                    // A store that fails (a frozen instance) changes nothing:
+                    // the general path tries again and reports it.
+                    if Inst::set(inst, self.cx, i as usize, regs[r(v)]).is_err() {
+                        break;
+                    }
+                }
+                Op::CallValue(d, c, b, n) => {
+                    let Some(closure) = object_of(regs[r(c)], kind::CLOSURE) else { break };
+                    // SAFETY: kind CLOSURE objects are Closures.
+                    let closure = unsafe { closure.downcast::<Closure<'gc>>() };
+                    let f = Gc::get(closure).func;
+                    if self.check_call(f, usize::from(n), depth).is_err() {
+                        break;
+                    }
+                    frame.pc = pc + 1;
+                    self.call(st, f, Some(closure), r(b), usize::from(n), r(d)).expect("checked above");
+                    return (ran + 1, true);
+                }
+                Op::GetUpval(d, i) => regs[r(d)] = Slot::read(upvalue(frame, i)),
+                Op::GetSlot(d, s) => regs[r(d)] = Slot::read(slot_in(regs[r(s)])),
+                Op::SetIndex(o, i, v) => {
+                    let Some(array) = object_of(regs[r(o)], kind::ARRAY).filter(|a| a.holder().is_none()) else {
+                        break;
+                    };
+                    let Some(index) = regs[r(i)].as_num() else { break };
+                    // A store that fails (out of range, frozen) changes
+                    // nothing: the general path tries again and reports it.
+                    // SAFETY: kind ARRAY objects are Arrays.
+                    if Array::set(unsafe { array.downcast() }, self.cx, index, regs[r(v)]).is_err() {
+                        break;
+                    }
+                }
+                // The next item of an array (a channel's waits: the
+                // general path).
+                Op::ForNext(var, src, index, exit) if object_of(regs[r(src)], kind::CHAN).is_none() => {
+                    let (i, limit) = (regs[r(index)], regs[r(index) + 1]);
+                    if i.as_num() < limit.as_num() {
+                        let Some(v) = self.array_item(regs[r(src)], i) else { break };
+                        regs[r(var)] = v;
+                    } else {
+                        pc = exit as usize;
+                        ran += 1;
+                        continue;
+                    }
                 }
                 Op::Return(_) | Op::ReturnNil if depth > 1 => {
                     let value = if let Op::Return(s) = code[pc] { regs[r(s)] } else { Value::nil() };
@@ -1394,6 +1458,17 @@ fn object_of(v: Value<'_>, k: u8) -> Option<GcAny<'_>> {
 
 fn text_of<'gc>(v: Value<'gc>) -> Option<&'gc str> {
     Str::of(v).map(Str::as_str)
+}
+
+/// The instance `v` holds and the member this instruction's cache has for
+/// its class, when `v` is an instance this maatine may use (not sent away)
+/// and the cache knows its class.
+#[inline(always)]
+fn cached_member<'gc>(v: Value<'gc>, cache: &MemberCache) -> Option<(Gc<'gc, Inst<'gc>>, Member)> {
+    let inst = object_of(v, kind::INST).filter(|o| o.holder().is_none())?;
+    // SAFETY: kind INST objects are Insts.
+    let inst = unsafe { inst.downcast::<Inst<'gc>>() };
+    Some((inst, cache.get(Gc::get(inst).class)?))
 }
 
 /// The Maat name of a value's type.
