@@ -125,7 +125,11 @@ pub fn compile_program(loaded: &Loaded, natives: &[String], known: &[String]) ->
     let module_vars = globals.resolution.module.len() as u32;
     let classes = globals.classes;
     let files = loaded.sources.files().iter().map(|f| f.name.clone()).collect();
-    Ok(Program { functions, globals: names, classes, natives, methods, files, module_vars })
+    let program = Program { functions, globals: names, classes, natives, methods, files, module_vars };
+    crate::verify::verify(&program).map_err(|e| {
+        SyntaxError::new(format!("internal compiler error: the bytecode fails verification: {e}"), Span::default())
+    })?;
+    Ok(program)
 }
 
 /// The name under which a module (qualifier `prefix`) knows its top-level

@@ -3,8 +3,9 @@
 //! The Maat language on the Maat runtime: the front end ([`lexer`],
 //! [`parser`], [`ast`], [`error`] with file:line:col diagnostics, and
 //! [`module`] for programs of several files), the
-//! [`resolve`] pass and the [`compiler`] to register [`bytecode`], the
-//! 8-byte NaN-boxed [`value`]s and the [`object`]s with lock elision, the
+//! [`resolve`] pass and the [`compiler`] to register [`bytecode`] (checked
+//! by the [`verify`] pass before it runs), the 8-byte NaN-boxed [`value`]s
+//! and the [`object`]s with lock elision, the
 //! interpreter ([`interp`]) running maatines in slices on the scheduler's
 //! pool of OS threads (`sched`), the [`embed`]ding API, and [`session`]s
 //! (the REPL's persistent globals and declarations).
@@ -32,6 +33,7 @@ pub mod resolve;
 mod sched;
 pub mod session;
 pub mod value;
+pub mod verify;
 
 pub use error::{Span, SyntaxError};
 pub use interp::{RuntimeError, TraceFrame, Vm, run_source};

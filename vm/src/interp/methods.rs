@@ -269,6 +269,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// The one-character string at index `i` of `s` (`s[i]`).
     pub(super) fn char_at(&self, s: &Str, i: f64) -> OpResult<Value<'gc>> {
         let (s, ascii) = (s.as_str(), s.is_ascii());
+        if ascii
+            && let Some(&c) = arith::int_of(i).and_then(|i| usize::try_from(i).ok()).and_then(|i| s.as_bytes().get(i))
+        {
+            return Ok(Value::object(Gc::get(self.env).chars[usize::from(c)].into()));
+        }
         let at = arith::int_of(i).and_then(|i| usize::try_from(i).ok());
         let found = at.and_then(|i| {
             let start = byte_at(s, i, ascii)?;

@@ -18,6 +18,7 @@ mod host;
 mod methods;
 mod show;
 mod stdlib;
+mod window;
 
 use arith::{equal, simple, type_error};
 use methods::unknown_method;
@@ -37,6 +38,7 @@ use crate::object::string::Str;
 use crate::object::{Ctx, ObjError, SyncStats, kind};
 use crate::sched::{Runtime, Sched};
 use crate::value::{Unpacked, Value};
+use window::{Code, Consts, Window};
 
 /// Where `say` writes: the program's output, shared by the worker threads.
 pub(crate) type Out<'o> = Mutex<&'o mut (dyn Write + Send)>;
@@ -66,6 +68,12 @@ pub struct Env<'gc> {
     globals: Box<[Gc<'gc, Slot<'gc>>]>,
     consts: Box<[Box<[Value<'gc>]>]>,
     classes: Box<[Gc<'gc, Class>]>,
+    /// The one-character strings of the ASCII characters, by code (what
+    /// `s[i]` gives, made once).
+    chars: Box<[Gc<'gc, Str>]>,
+    /// The string `len` (interned: a method name constant `len` is this
+    /// object), for the fast loop's lengths.
+    len_name: Value<'gc>,
 }
 
 /// A maatine's state: the root of its heap.
@@ -277,13 +285,25 @@ struct Handler {
 impl Vm {
     /// Prepares `program` to run with heap configuration `config`, on one
     /// OS thread (see [`Vm::set_threads`]).
+    ///
+    /// # Panics
+    ///
+    /// As [`Vm::with_natives`].
     pub fn new(program: Program, config: Config) -> Vm {
         Vm::with_natives(program, config, Vec::new())
     }
 
     /// Prepares `program`, compiled with [`compile_with`](crate::compiler::compile_with)
     /// and the names of `natives`, to run with those native functions.
+    ///
+    /// # Panics
+    ///
+    /// If `program` fails [`verify`](crate::verify::verify) (the compiler's
+    /// programs never do; one built or changed by hand may).
     pub fn with_natives(program: Program, config: Config, natives: Vec<NativeFn>) -> Vm {
+        if let Err(e) = crate::verify::verify(&program) {
+            panic!("Vm::new: the program fails verification: {e}");
+        }
         let rt = Runtime {
             program: Arc::new(program),
             natives,
@@ -392,7 +412,9 @@ impl Vm {
             let consts =
                 program.functions.iter().map(|f| f.consts.iter().map(|c| constant(&cx, c)).collect()).collect();
             let classes = (0..program.classes.len()).map(|c| Class::alloc(&cx, c as u32)).collect();
-            let env = mc.alloc(Env { globals, consts, classes });
+            let chars = (0..128u8).map(|c| Str::alloc(&cx, char::from(c).encode_utf8(&mut [0; 4]))).collect();
+            let len_name = Value::object(Str::alloc(&cx, "len").into());
+            let env = mc.alloc(Env { globals, consts, classes, chars, len_name });
             mc.share(env);
             if session {
                 made = Some(mc.make_global::<EnvRoot>(env));
@@ -636,26 +658,26 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     #[inline(always)]
     fn run_frame(&mut self, st: &mut State<'gc>, budget: usize) -> (usize, bool) {
         let State { regs, frames, env, sections, module, .. } = st;
-        let Env { globals, consts, .. } = Gc::get(*env);
+        let Env { globals, consts, len_name, .. } = Gc::get(*env);
         let depth = frames.len();
         let frame = frames.last_mut().expect("a running maatine has a frame");
         let proto = &self.rt.program.functions[frame.func as usize];
-        let code = &proto.code;
-        let consts = &consts[frame.func as usize];
+        let (code, consts) = (Code(&proto.code), Consts(&consts[frame.func as usize]));
         let (base, mut pc) = (frame.base, frame.pc);
+        let r = |reg: Reg| base + usize::from(reg);
+        let mut w = Window::new(regs, base, proto.registers).expect("every frame's registers exist");
         let mut ran = 0;
         while ran < budget {
-            let r = |reg: Reg| base + usize::from(reg);
             match code[pc] {
-                Op::LoadK(d, k) => regs[r(d)] = consts[k as usize],
-                Op::LoadNil(d) => regs[r(d)] = Value::nil(),
-                Op::LoadBool(d, v) => regs[r(d)] = Value::bool(v),
-                Op::Move(d, s) => regs[r(d)] = regs[r(s)],
-                Op::GetGlobal(d, g) => regs[r(d)] = Slot::read(globals[g as usize]),
-                Op::GetModule(d, i) => regs[r(d)] = Slot::read(module[usize::from(i)]),
-                Op::Not(d, x) => regs[r(d)] = Value::bool(!regs[r(x)].truthy()),
-                Op::StoreGlobal(g, s) if regs[r(s)].as_object().is_none() => {
-                    Slot::store(globals[g as usize], self.cx, regs[r(s)]);
+                Op::LoadK(d, k) => w[d] = consts[k],
+                Op::LoadNil(d) => w[d] = Value::nil(),
+                Op::LoadBool(d, v) => w[d] = Value::bool(v),
+                Op::Move(d, s) => w[d] = w[s],
+                Op::GetGlobal(d, g) => w[d] = Slot::read(globals[g as usize]),
+                Op::GetModule(d, i) => w[d] = Slot::read(module[usize::from(i)]),
+                Op::Not(d, x) => w[d] = Value::bool(!w[x].truthy()),
+                Op::StoreGlobal(g, s) if w[s].as_object().is_none() => {
+                    Slot::store(globals[g as usize], self.cx, w[s]);
                 }
                 Op::RmwBegin(g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
                     sections.push((globals[g as usize], depth));
@@ -668,11 +690,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
                 Op::RmwGet(d, g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
                     sections.push((globals[g as usize], depth));
-                    regs[r(d)] = Slot::read(globals[g as usize]);
+                    w[d] = Slot::read(globals[g as usize]);
                 }
-                Op::RmwSet(g, s) if regs[r(s)].as_object().is_none() => {
+                Op::RmwSet(g, s) if w[s].as_object().is_none() => {
                     let slot = globals[g as usize];
-                    Slot::store(slot, self.cx, regs[r(s)]);
+                    Slot::store(slot, self.cx, w[s]);
                     // Not the holder: the general path stores again (the
                     // same value) and reports it.
                     if Slot::end(slot, self.cx, &self.rt.table, self.me).is_err() {
@@ -687,13 +709,13 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
                 Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) => {
                     let jump_if = matches!(code[pc], Op::JumpIfTrue(..));
-                    pc = if regs[r(c)].truthy() == jump_if { t as usize } else { pc + 1 };
+                    pc = if w[c].truthy() == jump_if { t as usize } else { pc + 1 };
                     ran += 1;
                     continue;
                 }
                 Op::GetIndex(d, o, i) => {
-                    let Some(v) = self.array_item(regs[r(o)], regs[r(i)]) else { break };
-                    regs[r(d)] = v;
+                    let Some(v) = self.array_item(w[o], w[i]) else { break };
+                    w[d] = v;
                 }
                 // A call that fails (arity, depth) is left to the general
                 // path, which reports it.
@@ -704,10 +726,19 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
                 // A field read or a method call on an instance whose class
                 // this instruction has met before (its member cache).
-                Op::CallMethod(d, o, _, _, n) => {
-                    let Some((inst, member)) = cached_member(regs[r(o)], &proto.member_cache[pc]) else { break };
+                // The length of a string, an array or a map (`x.len`).
+                Op::CallMethod(d, o, k, _, n) => {
+                    let Some((inst, member)) = cached_member(w[o], &proto.member_cache[pc]) else {
+                        match self.length(w[o]) {
+                            Some(len) if n == 0 && consts[k] == *len_name => w[d] = Value::num(len),
+                            _ => break,
+                        }
+                        pc += 1;
+                        ran += 1;
+                        continue;
+                    };
                     match member {
-                        Member::Field(i) if n == 0 => regs[r(d)] = Inst::get(inst, self.cx, i as usize),
+                        Member::Field(i) if n == 0 => w[d] = Inst::get(inst, self.cx, i as usize),
                         Member::Method(f) if self.check_call(f, usize::from(n) + 1, depth).is_ok() => {
                             frame.pc = pc + 1;
                             self.call(st, f, None, r(o), usize::from(n) + 1, r(d)).expect("checked above");
@@ -717,17 +748,17 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     }
                 }
                 Op::SetField(o, _, v) => {
-                    let Some((inst, Member::Field(i))) = cached_member(regs[r(o)], &proto.member_cache[pc]) else {
+                    let Some((inst, Member::Field(i))) = cached_member(w[o], &proto.member_cache[pc]) else {
                         break;
                     };
                     // A store that fails (a frozen instance) changes nothing:
                     // the general path tries again and reports it.
-                    if Inst::set(inst, self.cx, i as usize, regs[r(v)]).is_err() {
+                    if Inst::set(inst, self.cx, i as usize, w[v]).is_err() {
                         break;
                     }
                 }
                 Op::CallValue(d, c, b, n) => {
-                    let Some(closure) = object_of(regs[r(c)], kind::CLOSURE) else { break };
+                    let Some(closure) = object_of(w[c], kind::CLOSURE) else { break };
                     // SAFETY: kind CLOSURE objects are Closures.
                     let closure = unsafe { closure.downcast::<Closure<'gc>>() };
                     let f = Gc::get(closure).func;
@@ -738,27 +769,27 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     self.call(st, f, Some(closure), r(b), usize::from(n), r(d)).expect("checked above");
                     return (ran + 1, true);
                 }
-                Op::GetUpval(d, i) => regs[r(d)] = Slot::read(upvalue(frame, i)),
-                Op::GetSlot(d, s) => regs[r(d)] = Slot::read(slot_in(regs[r(s)])),
+                Op::GetUpval(d, i) => w[d] = Slot::read(upvalue(frame, i)),
+                Op::GetSlot(d, s) => w[d] = Slot::read(slot_in(w[s])),
                 Op::SetIndex(o, i, v) => {
-                    let Some(array) = object_of(regs[r(o)], kind::ARRAY).filter(|a| a.holder().is_none()) else {
+                    let Some(array) = object_of(w[o], kind::ARRAY).filter(|a| a.holder().is_none()) else {
                         break;
                     };
-                    let Some(index) = regs[r(i)].as_num() else { break };
+                    let Some(index) = w[i].as_num() else { break };
                     // A store that fails (out of range, frozen) changes
                     // nothing: the general path tries again and reports it.
                     // SAFETY: kind ARRAY objects are Arrays.
-                    if Array::set(unsafe { array.downcast() }, self.cx, index, regs[r(v)]).is_err() {
+                    if Array::set(unsafe { array.downcast() }, self.cx, index, w[v]).is_err() {
                         break;
                     }
                 }
                 // The next item of an array (a channel's waits: the
                 // general path).
-                Op::ForNext(var, src, index, exit) if object_of(regs[r(src)], kind::CHAN).is_none() => {
-                    let (i, limit) = (regs[r(index)], regs[r(index) + 1]);
+                Op::ForNext(var, src, index, exit) if object_of(w[src], kind::CHAN).is_none() => {
+                    let (i, limit) = (w[index], w[index + 1]);
                     if i.as_num() < limit.as_num() {
-                        let Some(v) = self.array_item(regs[r(src)], i) else { break };
-                        regs[r(var)] = v;
+                        let Some(v) = self.array_item(w[src], i) else { break };
+                        w[var] = v;
                     } else {
                         pc = exit as usize;
                         ran += 1;
@@ -766,30 +797,30 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     }
                 }
                 Op::Return(_) | Op::ReturnNil if depth > 1 => {
-                    let value = if let Op::Return(s) = code[pc] { regs[r(s)] } else { Value::nil() };
+                    let value = if let Op::Return(s) = code[pc] { w[s] } else { Value::nil() };
                     self.ret(st, value);
                     return (ran + 1, true);
                 }
                 Op::GetIndexK(d, o, k) => {
-                    let Some(v) = self.array_item(regs[r(o)], consts[k as usize]) else { break };
-                    regs[r(d)] = v;
+                    let Some(v) = self.array_item(w[o], consts[k]) else { break };
+                    w[d] = v;
                 }
                 Op::Bin(op, d, x, y) => {
-                    let Some(v) = simple(op, regs[r(x)], regs[r(y)]) else { break };
-                    regs[r(d)] = v;
+                    let Some(v) = simple(op, w[x], w[y]) else { break };
+                    w[d] = v;
                 }
                 Op::BinK(op, d, x, k) => {
-                    let Some(v) = simple(op, regs[r(x)], consts[k as usize]) else { break };
-                    regs[r(d)] = v;
+                    let Some(v) = simple(op, w[x], consts[k]) else { break };
+                    w[d] = v;
                 }
                 Op::CmpJump(op, x, y, sense, t) => {
-                    let Some(v) = simple(op, regs[r(x)], regs[r(y)]) else { break };
+                    let Some(v) = simple(op, w[x], w[y]) else { break };
                     pc = if v.truthy() == sense { t as usize } else { pc + 1 };
                     ran += 1;
                     continue;
                 }
                 Op::CmpJumpK(op, x, k, sense, t) => {
-                    let Some(v) = simple(op, regs[r(x)], consts[k as usize]) else { break };
+                    let Some(v) = simple(op, w[x], consts[k]) else { break };
                     pc = if v.truthy() == sense { t as usize } else { pc + 1 };
                     ran += 1;
                     continue;
@@ -822,6 +853,24 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             return Err(format!("stack overflow: more than {MAX_FRAMES} nested calls"));
         }
         Ok(())
+    }
+
+    /// The length of a string, or of an array or a map this maatine may use.
+    #[inline]
+    fn length(&self, v: Value<'gc>) -> Option<f64> {
+        let o = v.as_object().filter(|o| o.holder().is_none())?;
+        Some(match o.kind() {
+            kind::STR => {
+                // SAFETY: kind STR objects are Strs.
+                let s = Gc::get(unsafe { o.downcast::<Str>() });
+                methods::char_len(s.as_str(), s.is_ascii()) as f64
+            }
+            // SAFETY: kind ARRAY objects are Arrays.
+            kind::ARRAY => Array::len(unsafe { o.downcast() }, self.cx) as f64,
+            // SAFETY: kind MAP objects are Maps.
+            kind::MAP => Map::len(unsafe { o.downcast() }, self.cx) as f64,
+            _ => return None,
+        })
     }
 
     /// `array[index]` when it cannot fail: an array this maatine may use and

@@ -1,0 +1,83 @@
+//! The fast loop's views of a frame: its registers, its function's
+//! constants and code, indexed without bounds checks.
+//!
+//! Invariant (what makes the unchecked reads sound): the program passed
+//! [`crate::verify`] when the `Vm` was made, so every register an
+//! instruction names is below its function's `registers`, every constant
+//! it names exists, and `pc` always names an instruction; and `Run::call`
+//! (and `State::calling`, for a maatine's first frame) made the register
+//! file at least `base + registers` long for every frame on the stack
+//! (it never shrinks). The views are made from exactly those ranges
+//! (checked, once per frame entry), so an index the verifier allowed is in
+//! bounds. Debug builds check every index all the same.
+
+use std::ops::{Index, IndexMut};
+
+use crate::bytecode::{Op, Reg};
+use crate::value::Value;
+
+/// A frame's registers: `regs[base .. base + registers]`.
+pub(super) struct Window<'a, 'gc>(&'a mut [Value<'gc>]);
+
+impl<'a, 'gc> Window<'a, 'gc> {
+    /// The window of a frame of `registers` registers at `base`; `None` if
+    /// the register file is shorter (which the invariant rules out).
+    #[inline(always)]
+    pub(super) fn new(regs: &'a mut [Value<'gc>], base: usize, registers: u16) -> Option<Self> {
+        regs.get_mut(base..base + usize::from(registers)).map(Window)
+    }
+}
+
+impl<'gc> Index<Reg> for Window<'_, 'gc> {
+    type Output = Value<'gc>;
+
+    #[inline(always)]
+    fn index(&self, r: Reg) -> &Value<'gc> {
+        debug_assert!(usize::from(r) < self.0.len(), "register {r} outside the frame");
+        // SAFETY: the verifier proved `r` below the function's `registers`,
+        // the window's length (module invariant).
+        unsafe { self.0.get_unchecked(usize::from(r)) }
+    }
+}
+
+impl<'gc> IndexMut<Reg> for Window<'_, 'gc> {
+    #[inline(always)]
+    fn index_mut(&mut self, r: Reg) -> &mut Value<'gc> {
+        debug_assert!(usize::from(r) < self.0.len(), "register {r} outside the frame");
+        // SAFETY: as for `index`.
+        unsafe { self.0.get_unchecked_mut(usize::from(r)) }
+    }
+}
+
+/// A function's constants, as values.
+#[derive(Clone, Copy)]
+pub(super) struct Consts<'a, 'gc>(pub(super) &'a [Value<'gc>]);
+
+impl<'gc> Index<u32> for Consts<'_, 'gc> {
+    type Output = Value<'gc>;
+
+    #[inline(always)]
+    fn index(&self, k: u32) -> &Value<'gc> {
+        debug_assert!((k as usize) < self.0.len(), "constant {k} outside the function's");
+        // SAFETY: the verifier proved every constant an instruction names
+        // exists; the values are made one for one from the constants.
+        unsafe { self.0.get_unchecked(k as usize) }
+    }
+}
+
+/// A function's code.
+#[derive(Clone, Copy)]
+pub(super) struct Code<'a>(pub(super) &'a [Op]);
+
+impl Index<usize> for Code<'_> {
+    type Output = Op;
+
+    #[inline(always)]
+    fn index(&self, pc: usize) -> &Op {
+        debug_assert!(pc < self.0.len(), "pc {pc} past the code");
+        // SAFETY: the verifier proved every jump target in range and the
+        // last instruction a return, throw or jump, so `pc` (a target, or
+        // one past an instruction that does not end the code) is in range.
+        unsafe { self.0.get_unchecked(pc) }
+    }
+}
