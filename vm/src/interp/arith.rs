@@ -102,19 +102,18 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
 /// `None` otherwise.
 #[inline(always)]
 pub(super) fn simple<'gc>(op: BinOp, a: Value<'gc>, b: Value<'gc>) -> Option<Value<'gc>> {
-    if matches!(op, BinOp::Eq | BinOp::Ne) {
-        return Some(Value::bool(equal(a, b) == (op == BinOp::Eq)));
+    // Two numbers first: the common case decides with one dispatch on `op`.
+    if let Some(x) = a.as_num()
+        && let Some(y) = b.as_num()
+    {
+        return numeric(op, x, y);
     }
-    let x = a.as_num()?;
-    let y = b.as_num()?;
-    if matches!(op, BinOp::Rem | BinOp::IntDiv) && y == 0.0 {
-        return None;
-    }
-    numeric(op, x, y)
+    matches!(op, BinOp::Eq | BinOp::Ne).then(|| Value::bool(equal(a, b) == (op == BinOp::Eq)))
 }
 
-/// `x op y` on numbers; `None` for a bit operation outside its domain (and
-/// for operators that do not take two numbers).
+/// `x op y` on numbers; `None` for a bit operation outside its domain, a
+/// division (`%`, `//`) by zero (an error, which the general path reports),
+/// and operators that do not take two numbers.
 #[inline(always)]
 fn numeric<'gc>(op: BinOp, x: f64, y: f64) -> Option<Value<'gc>> {
     Some(match op {
@@ -122,6 +121,7 @@ fn numeric<'gc>(op: BinOp, x: f64, y: f64) -> Option<Value<'gc>> {
         BinOp::Sub => Value::num(x - y),
         BinOp::Mul => Value::num(x * y),
         BinOp::Div => Value::num(x / y),
+        BinOp::Rem | BinOp::IntDiv if y == 0.0 => return None,
         BinOp::Rem => Value::num(modulo(x, y)),
         BinOp::IntDiv => Value::num(floor_div(x, y)),
         BinOp::Pow => Value::num(x.powf(y)),

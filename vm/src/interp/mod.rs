@@ -721,7 +721,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 // path, which reports it.
                 Op::Call(d, f, b, n) if self.check_call(f, usize::from(n), depth).is_ok() => {
                     frame.pc = pc + 1;
-                    self.call(st, f, None, r(b), usize::from(n), r(d)).expect("checked above");
+                    self.push_frame(st, f, None, r(b), usize::from(n), r(d));
                     return (ran + 1, true);
                 }
                 // A field read or a method call on an instance whose class
@@ -741,7 +741,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         Member::Field(i) if n == 0 => w[d] = Inst::get(inst, self.cx, i as usize),
                         Member::Method(f) if self.check_call(f, usize::from(n) + 1, depth).is_ok() => {
                             frame.pc = pc + 1;
-                            self.call(st, f, None, r(o), usize::from(n) + 1, r(d)).expect("checked above");
+                            self.push_frame(st, f, None, r(o), usize::from(n) + 1, r(d));
                             return (ran + 1, true);
                         }
                         _ => break,
@@ -766,7 +766,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         break;
                     }
                     frame.pc = pc + 1;
-                    self.call(st, f, Some(closure), r(b), usize::from(n), r(d)).expect("checked above");
+                    self.push_frame(st, f, Some(closure), r(b), usize::from(n), r(d));
                     return (ran + 1, true);
                 }
                 Op::GetUpval(d, i) => w[d] = Slot::read(upvalue(frame, i)),
@@ -1381,7 +1381,24 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         ret: usize,
     ) -> OpResult<()> {
         self.check_call(f, n, st.frames.len())?;
-        let need = base + usize::from(self.rt.program.functions[f as usize].registers) + 1;
+        self.push_frame(st, f, closure, base, n, ret);
+        Ok(())
+    }
+
+    /// [`Run::call`] once its arity and depth are checked (the fast loop
+    /// checks them itself).
+    #[inline]
+    fn push_frame(
+        &mut self,
+        st: &mut State<'gc>,
+        f: u32,
+        closure: Option<Gc<'gc, Closure<'gc>>>,
+        base: usize,
+        n: usize,
+        ret: usize,
+    ) {
+        let registers = usize::from(self.rt.program.functions[f as usize].registers);
+        let need = base + registers + 1;
         if st.regs.len() < need {
             st.regs.resize(need, Value::nil());
         }
@@ -1390,8 +1407,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         // a collection during the call never meets a freed object.
         st.regs[base + n..need].fill(Value::nil());
         st.frames.push(Frame { func: f, base, pc: 0, ret, closure });
-        st.set_top(&self.rt.program);
-        Ok(())
+        st.top = base + registers;
     }
 
     /// Returns `value` to the caller (closing the `try` blocks of the

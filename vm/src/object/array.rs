@@ -113,10 +113,15 @@ impl<'gc> Array<'gc> {
         if let Some(v) = value.as_object() {
             ctx.mc.forward_barrier(obj, v);
         }
-        let old = Self::write(this, ctx, |items| {
-            let i = index(i, items.len())?;
-            Ok(core::mem::replace(&mut items[i], value))
-        })?;
+        let array = Gc::get(this);
+        let guard = ctx.guard(obj, &array.lock);
+        // SAFETY: exclusive, as in `write` (not frozen: checked above);
+        // replacing an item leaves the buffer as it is, so there is no
+        // growth to report.
+        let items = unsafe { &mut *array.items.get() };
+        let at = index(i, items.len())?;
+        let old = core::mem::replace(&mut items[at], value);
+        drop(guard);
         if let Some(old) = old.as_object() {
             ctx.mc.deletion_barrier(obj, old);
         }
