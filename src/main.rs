@@ -59,6 +59,9 @@ struct Options {
     /// Maximum heap size, in bytes or with a K, M or G suffix.
     #[arg(long, value_parser = parse_size)]
     max_heap: Option<usize>,
+    /// Print the compiled bytecode of every function instead of running.
+    #[arg(long)]
+    bytecode: bool,
 }
 
 #[derive(Clone, Copy, Default, ValueEnum)]
@@ -112,7 +115,7 @@ fn main() -> ExitCode {
         Some(path) => maat::vm::module::load(path, &source),
         None => maat::vm::module::from_text(&name, &source),
     };
-    let result = loaded.and_then(|loaded| run(&loaded, (config, threads, args), options.stats, &mut out));
+    let result = loaded.and_then(|loaded| run(&loaded, (config, threads, args), &options, &mut out));
     let _ = out.flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -126,15 +129,18 @@ fn main() -> ExitCode {
 fn run(
     loaded: &Loaded,
     (config, threads, args): (Config, usize, Vec<String>),
-    stats: bool,
+    options: &Options,
     out: &mut (dyn Write + Send),
 ) -> Result<(), String> {
     let program = compile_program(loaded, &[], &[]).map_err(|e| loaded.sources.render(&e))?;
+    if options.bytecode {
+        return write!(out, "{}", maat::vm::bytecode::Listing(&program)).map_err(|e| format!("cannot write: {e}"));
+    }
     let mut vm = maat::vm::Vm::new(program, config);
     vm.set_threads(threads);
     vm.set_args(args);
     let result = vm.run(out);
-    if stats {
+    if options.stats {
         let gc = vm.gc_stats();
         let (taken, elided) = vm.lock_stats();
         eprintln!(

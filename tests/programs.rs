@@ -177,3 +177,16 @@ fn a_module_imported_twice_under_one_name_is_an_error() {
     assert_eq!(String::from_utf8_lossy(&ok.stdout), "12\n");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_bytecode_of_a_program_can_be_listed() {
+    let out = Command::new(env!("CARGO_BIN_EXE_maat"))
+        .args(["run", "--bytecode", "tests/programs/recursion.maat"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.starts_with("function 0 `main`: 0 parameter(s), "), "{listing}");
+    assert!(listing.contains("tests/programs/recursion.maat") && listing.contains("Return"), "{listing}");
+    assert!(!listing.contains(&expected(Path::new("tests/programs/recursion.maat"), "out")), "it does not run");
+}

@@ -63,6 +63,11 @@ pub enum Op {
     Call(Reg, u32, Reg, u16),
     /// `dst = recv.method k (regs base .. base + n)`
     CallMethod(Reg, Reg, u32, Reg, u16),
+    /// `dst = obj.name k` without parentheses: a field, or a method called
+    /// with no arguments, in a frame past this function's registers (the
+    /// receiver is copied to the first register after them), so `obj` may
+    /// be any register.
+    GetField(Reg, Reg, u32),
     /// Returns `r`.
     Return(Reg),
     /// Returns `nil`.
@@ -347,4 +352,29 @@ pub struct Program {
     /// Module variables: top-level `let`s that functions use, each in a
     /// slot of the maatine's root (shared with maatines it starts).
     pub module_vars: u32,
+}
+
+/// A program's bytecode as text (`maat run --bytecode`): each function's
+/// name, parameters, registers and file, then its instructions with their
+/// source lines and constants.
+pub struct Listing<'p>(pub &'p Program);
+
+impl std::fmt::Display for Listing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (index, proto) in self.0.functions.iter().enumerate() {
+            let file = self.0.files.get(usize::from(proto.file)).map_or("", String::as_str);
+            writeln!(
+                f,
+                "function {index} `{}`: {} parameter(s), {} register(s), {file}",
+                proto.name, proto.params, proto.registers
+            )?;
+            for (pc, op) in proto.code.iter().enumerate() {
+                writeln!(f, "  {pc:5} line {:4}  {op:?}", proto.lines.get(pc).copied().unwrap_or(0))?;
+            }
+            for (k, c) in proto.consts.iter().enumerate() {
+                writeln!(f, "  constant {k}: {c:?}")?;
+            }
+        }
+        Ok(())
+    }
 }

@@ -1243,7 +1243,7 @@ impl<'a> FnCompiler<'a> {
                     None => self.expr_any(value)?,
                     Some(b) => {
                         let (old, rhs) = (self.temp(target.span)?, self.expr_any(value)?);
-                        self.emit(Op::CallMethod(old, o, k, o + 1, 0));
+                        self.emit(Op::GetField(old, o, k));
                         self.emit(Op::Bin(b, old, old, rhs));
                         old
                     }
@@ -1315,6 +1315,11 @@ impl<'a> FnCompiler<'a> {
     fn expr_any(&mut self, e: &Expr) -> CResult<Reg> {
         if let ExprKind::Var(name) = &e.kind
             && let Some(r) = self.local(name)
+        {
+            return Ok(r);
+        }
+        if let ExprKind::SelfRef = e.kind
+            && let Some(Place::Local(r, _)) = self.receiver()
         {
             return Ok(r);
         }
@@ -1486,6 +1491,13 @@ impl<'a> FnCompiler<'a> {
                 self.new_instance(dst, recv, args.as_deref().unwrap_or_default())?
             }
             ExprKind::Super(name, args) => self.super_call(dst, name.as_deref(), args, e.span)?,
+            // `obj.name`: a field (or a method without arguments), read
+            // from the object's own register.
+            ExprKind::Method(recv, name, None) => {
+                let o = self.expr_any(recv)?;
+                let k = self.konst(Const::Str(name.as_str().into()));
+                self.emit(Op::GetField(dst, o, k));
+            }
             ExprKind::Method(recv, name, args) => {
                 let args = args.as_deref().unwrap_or_default();
                 if let Some(a) = args.iter().find(|a| a.name.is_some()) {

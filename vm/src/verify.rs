@@ -118,7 +118,7 @@ impl Checker<'_> {
                 self.reg(d).and(self.reg(a)).and(self.reg(b))
             }
             Op::BinK(_, d, a, k) | Op::GetIndexK(d, a, k) => self.reg(d).and(self.reg(a)).and(self.konst(k)),
-            Op::SetField(o, k, v) => self.reg(o).and(self.reg(v)).and(self.konst(k)),
+            Op::SetField(o, k, v) | Op::GetField(v, o, k) => self.reg(o).and(self.reg(v)).and(self.konst(k)),
             Op::CmpJump(_, a, b, _, t) => self.reg(a).and(self.reg(b)).and(self.target(t)),
             Op::CmpJumpK(_, a, k, _, t) => self.reg(a).and(self.konst(k)).and(self.target(t)),
             Op::Jump(t) => self.target(t),

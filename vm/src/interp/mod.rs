@@ -726,11 +726,22 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
                 // A field read or a method call on an instance whose class
                 // this instruction has met before (its member cache).
-                // The length of a string, an array or a map (`x.len`).
-                Op::CallMethod(d, o, k, _, n) => {
+                Op::CallMethod(d, o, _, _, n) => {
+                    let Some((_, Member::Method(f))) = cached_member(w[o], &proto.member_cache[pc]) else { break };
+                    if self.check_call(f, usize::from(n) + 1, depth).is_err() {
+                        break;
+                    }
+                    frame.pc = pc + 1;
+                    self.push_frame(st, f, None, r(o), usize::from(n) + 1, r(d));
+                    return (ran + 1, true);
+                }
+                // A field, a method without arguments (in a frame past this
+                // one's registers, as in `step`), or the length of a string,
+                // an array or a map (`x.len`).
+                Op::GetField(d, o, k) => {
                     let Some((inst, member)) = cached_member(w[o], &proto.member_cache[pc]) else {
                         match self.length(w[o]) {
-                            Some(len) if n == 0 && consts[k] == *len_name => w[d] = Value::num(len),
+                            Some(len) if consts[k] == *len_name => w[d] = Value::num(len),
                             _ => break,
                         }
                         pc += 1;
@@ -738,13 +749,15 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         continue;
                     };
                     match member {
-                        Member::Field(i) if n == 0 => w[d] = Inst::get(inst, self.cx, i as usize),
-                        Member::Method(f) if self.check_call(f, usize::from(n) + 1, depth).is_ok() => {
+                        Member::Field(i) => w[d] = Inst::get(inst, self.cx, i as usize),
+                        Member::Method(f) if self.check_call(f, 1, depth).is_ok() => {
+                            let (recv, top) = (w[o], base + usize::from(proto.registers));
                             frame.pc = pc + 1;
-                            self.push_frame(st, f, None, r(o), usize::from(n) + 1, r(d));
+                            st.regs[top] = recv;
+                            self.push_frame(st, f, None, top, 1, r(d));
                             return (ran + 1, true);
                         }
-                        _ => break,
+                        Member::Method(_) => break,
                     }
                 }
                 Op::SetField(o, _, v) => {
@@ -927,6 +940,16 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         }
         let b = frame.base;
         let r = |reg: Reg| b + usize::from(reg);
+        // `obj.name` is `obj.name()` with the receiver in the register past
+        // the frame's (which the register file always has: see `push_frame`),
+        // where a method's frame may start.
+        let op = match op {
+            Op::GetField(d, o, k) => {
+                st.regs[r(proto.registers)] = st.regs[r(o)];
+                Op::CallMethod(d, proto.registers, k, proto.registers + 1, 0)
+            }
+            op => op,
+        };
         let env = Gc::get(st.env);
         let konst = |k: u32| env.consts[frame.func as usize][k as usize];
         match op {
@@ -1225,6 +1248,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     st.regs[r(d)] = value;
                 }
             }
+            Op::GetField(..) => unreachable!("rewritten to CallMethod above"),
             Op::NewClass(d, c) => st.regs[r(d)] = self.class_value(c),
             Op::New(d, c, k, base, n) => self.new_instance(st, (r(d), st.regs[r(c)]), k, r(base), usize::from(n))?,
             Op::SetField(o, k, v) => {
@@ -1491,6 +1515,7 @@ fn allocates(op: Op) -> bool {
             | Op::New(..)
             | Op::NewClass(..)
             | Op::CallMethod(..)
+            | Op::GetField(..)
             | Op::Builtin(..)
             | Op::Gc(_, GcOp::Stats, _)
     )
