@@ -1227,9 +1227,9 @@ impl<'a> FnCompiler<'a> {
                 let v = match bin {
                     None => self.expr_any(value)?,
                     Some(b) => {
-                        let (old, rhs) = (self.temp(target.span)?, self.expr_any(value)?);
+                        let (old, rhs) = (self.temp(target.span)?, self.operand(value)?);
                         self.emit(Op::GetIndex(old, o, i));
-                        self.emit(Op::Bin(b, old, old, rhs));
+                        self.emit(rhs.binary(b, old, old));
                         old
                     }
                 };
@@ -1242,9 +1242,9 @@ impl<'a> FnCompiler<'a> {
                 let v = match bin {
                     None => self.expr_any(value)?,
                     Some(b) => {
-                        let (old, rhs) = (self.temp(target.span)?, self.expr_any(value)?);
+                        let (old, rhs) = (self.temp(target.span)?, self.operand(value)?);
                         self.emit(Op::GetField(old, o, k));
-                        self.emit(Op::Bin(b, old, old, rhs));
+                        self.emit(rhs.binary(b, old, old));
                         old
                     }
                 };
