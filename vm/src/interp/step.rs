@@ -1,0 +1,532 @@
+//! The general path: one instruction at a time, any instruction, with
+//! every error reported (`Run::step`), and the operations it alone needs:
+//! classes and `new`, variable locks, indexing of any object.
+
+use super::*;
+
+impl<'gc> Run<'_, '_, '_, 'gc> {
+    /// Executes one instruction. Every instruction that allocates comes
+    /// here, so this is where the heap limit becomes a Maat error (the others,
+    /// `GC.collect` and assigning `nil` among them, still run, which is how a
+    /// program recovers).
+    pub(super) fn step(&mut self, st: &mut State<'gc>) -> Result<Flow, Raise<'gc>> {
+        let frame = *st.frames.last().expect("a running maatine has a frame");
+        let proto = &self.rt.program.functions[frame.func as usize];
+        let op = proto.code[frame.pc];
+        st.frames.last_mut().expect("checked").pc += 1;
+        if allocates(op) {
+            self.cx.mc.check_limit().map_err(|oom| oom.to_string())?;
+        }
+        let b = frame.base;
+        let r = |reg: Reg| b + usize::from(reg);
+        // `obj.name` is `obj.name()` with the receiver in the register past
+        // the frame's (which the register file always has: see `push_frame`),
+        // where a method's frame may start.
+        let op = match op {
+            Op::GetField(d, o, k) => {
+                st.regs[r(proto.registers)] = st.regs[r(o)];
+                Op::CallMethod(d, proto.registers, k, proto.registers + 1, 0)
+            }
+            op => op,
+        };
+        let env = Gc::get(st.env);
+        let konst = |k: u32| env.consts[frame.func as usize][k as usize];
+        match op {
+            Op::LoadK(d, k) => st.regs[r(d)] = konst(k),
+            Op::LoadNil(d) => st.regs[r(d)] = Value::nil(),
+            Op::LoadBool(d, v) => st.regs[r(d)] = Value::bool(v),
+            Op::Move(d, s) => st.regs[r(d)] = st.regs[r(s)],
+            Op::GetGlobal(d, g) => st.regs[r(d)] = Slot::read(env.globals[g as usize]),
+            Op::SetGlobal(g, s) => {
+                let (slot, value) = (env.globals[g as usize], st.regs[r(s)]);
+                let status = self.global_lock(g, |rt, request, parker| {
+                    Slot::write(slot, rt.cx, &rt.rt.table, request, parker, value)
+                })?;
+                if status == LockStatus::Suspended {
+                    return Ok(self.blocked_on_variable(&self.rt.program.globals[g as usize], slot));
+                }
+            }
+            Op::StoreGlobal(g, s) => Slot::store(env.globals[g as usize], self.cx, st.regs[r(s)]),
+            Op::RmwBegin(g) | Op::RmwGet(_, g) => {
+                let slot = env.globals[g as usize];
+                let status =
+                    self.global_lock(g, |rt, request, parker| Slot::begin(slot, rt.cx, &rt.rt.table, request, parker))?;
+                if status == LockStatus::Suspended {
+                    return Ok(self.blocked_on_variable(&self.rt.program.globals[g as usize], slot));
+                }
+                st.sections.push((slot, st.frames.len()));
+                if let Op::RmwGet(d, _) = op {
+                    st.regs[r(d)] = Slot::read(slot);
+                }
+            }
+            Op::RmwEnd(g) | Op::RmwSet(g, _) => {
+                let slot = env.globals[g as usize];
+                if let Op::RmwSet(_, s) = op {
+                    Slot::store(slot, self.cx, st.regs[r(s)]);
+                }
+                st.sections.pop();
+                Slot::end(slot, self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;
+            }
+            Op::TryBegin(target, e) => st.handlers.push(Handler {
+                frames: st.frames.len(),
+                target: target as usize,
+                error: r(e),
+                sections: st.sections.len(),
+            }),
+            Op::TryEnd => drop(st.handlers.pop()),
+            Op::Throw(v) => return Err(Raise::Thrown(st.regs[r(v)])),
+            Op::Gc(d, op, arg) => {
+                st.regs[r(d)] = Value::nil();
+                match op {
+                    GcOp::Collect => return Ok(Flow::Request(Request::Collect)),
+                    GcOp::Stats => st.regs[r(d)] = self.gc_stats()?,
+                    GcOp::Mode => {
+                        let mode = match text_of(st.regs[r(arg)]) {
+                            Some("inc") => maat_gc::Mode::Incremental,
+                            Some("gen") => maat_gc::Mode::Generational,
+                            _ => {
+                                return Err(format!(
+                                    "GC.mode takes \"inc\" or \"gen\", got {}",
+                                    self.show(st.regs[r(arg)])
+                                )
+                                .into());
+                            }
+                        };
+                        return Ok(Flow::Request(Request::Mode(mode)));
+                    }
+                }
+            }
+            Op::Builtin(d, b, base, n) => {
+                let args = &st.regs[r(base)..r(base) + usize::from(n)];
+                st.regs[r(d)] = match (b, args) {
+                    (Builtin::Clock, []) => Value::num(self.rt.started.elapsed().as_secs_f64()),
+                    (Builtin::MaatineId, []) => Value::num(self.me.get() as f64),
+                    (Builtin::Assert, [cond, rest @ ..]) if rest.len() <= 1 => {
+                        if !cond.truthy() {
+                            let why = rest.first().map_or_else(
+                                || "assertion failed".to_owned(),
+                                |m| format!("assertion failed: {}", self.show(*m)),
+                            );
+                            return Err(why.into());
+                        }
+                        Value::nil()
+                    }
+                    (Builtin::Native(i), args) => {
+                        let host: Vec<HostValue> = args.iter().map(|v| self.to_host(*v, 0)).collect::<OpResult<_>>()?;
+                        let native = &self.rt.natives[i as usize];
+                        let result =
+                            native(&host).map_err(|e| format!("{}: {e}", self.rt.program.natives[i as usize]))?;
+                        self.host_to_value(&result)?
+                    }
+                    (Builtin::Std(f), args) => self.std_call(f, args)?,
+                    (Builtin::Clock, _) => return Err(format!("clock takes no arguments, got {n}").into()),
+                    (Builtin::Assert, _) => return Err(format!("assert takes 1 or 2 arguments, got {n}").into()),
+                    (Builtin::MaatineId, _) => return Err(format!("maatine_id takes no arguments, got {n}").into()),
+                };
+            }
+            Op::Mark(d, o, freeze) => {
+                let v = st.regs[r(o)];
+                if let Some(obj) = v.as_object() {
+                    if freeze {
+                        self.cx.mc.freeze(obj)
+                    } else {
+                        self.cx.mc.share(obj)
+                    };
+                }
+                st.regs[r(d)] = v;
+            }
+            Op::Bin(o, d, x, y) => st.regs[r(d)] = self.binary(o, st.regs[r(x)], st.regs[r(y)])?,
+            Op::BinK(o, d, x, k) => st.regs[r(d)] = self.binary(o, st.regs[r(x)], konst(k))?,
+            Op::CmpJump(o, x, y, sense, t) => {
+                let taken = self.binary(o, st.regs[r(x)], st.regs[r(y)])?.truthy() == sense;
+                jump_if(st, taken, t);
+            }
+            Op::CmpJumpK(o, x, k, sense, t) => {
+                let taken = self.binary(o, st.regs[r(x)], konst(k))?.truthy() == sense;
+                jump_if(st, taken, t);
+            }
+            Op::Neg(d, x) => {
+                let n = st.regs[r(x)].as_num().ok_or_else(|| type_error("-", &[st.regs[r(x)]]))?;
+                st.regs[r(d)] = Value::num(-n);
+            }
+            Op::Not(d, x) => st.regs[r(d)] = Value::bool(!st.regs[r(x)].truthy()),
+            Op::BitNot(d, x) => {
+                let v = st.regs[r(x)];
+                let n = v.as_num().ok_or_else(|| type_error("~", &[v]))?;
+                let not = arith::bit_not(n)
+                    .ok_or_else(|| format!("`~` needs an integer within ±2^53, got {}", arith::show_num(n)))?;
+                st.regs[r(d)] = Value::num(not);
+            }
+            Op::GetModule(d, i) => st.regs[r(d)] = Slot::read(st.module[usize::from(i)]),
+            Op::ModuleSlot(d, i) => st.regs[r(d)] = Value::object(st.module[usize::from(i)].into()),
+            Op::Jump(t) => jump_if(st, true, t),
+            Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) => {
+                let taken = st.regs[r(c)].truthy() == matches!(op, Op::JumpIfTrue(..));
+                jump_if(st, taken, t);
+            }
+            Op::Call(d, f, base, n) => self.call(st, f, None, r(base), usize::from(n), r(d))?,
+            Op::CallValue(d, c, base, n) => {
+                let callee = st.regs[r(c)];
+                let closure =
+                    object_of(callee, kind::CLOSURE).ok_or_else(|| format!("cannot call {}", type_name(callee)))?;
+                // SAFETY: kind CLOSURE objects are Closures.
+                let closure = unsafe { closure.downcast::<Closure<'gc>>() };
+                self.call(st, Gc::get(closure).func, Some(closure), r(base), usize::from(n), r(d))?;
+            }
+            Op::Closure(d, f, base, n) => {
+                let slots = st.regs[r(base)..r(base) + usize::from(n)]
+                    .iter()
+                    .map(|v| {
+                        let slot = object_of(*v, kind::SLOT).expect("closures capture slots");
+                        // SAFETY: kind SLOT objects are Slots.
+                        unsafe { slot.downcast::<Slot<'gc>>() }
+                    })
+                    .collect();
+                st.regs[r(d)] = Value::object(Closure::alloc(self.cx, f, slots).into());
+            }
+            Op::NewSlot(d, s) => st.regs[r(d)] = Value::object(Slot::alloc(self.cx, st.regs[r(s)]).into()),
+            Op::GetSlot(d, s) => st.regs[r(d)] = Slot::read(slot_in(st.regs[r(s)])),
+            Op::GetUpval(d, i) => st.regs[r(d)] = Slot::read(upvalue(&frame, i)),
+            Op::UpvalSlot(d, i) => st.regs[r(d)] = Value::object(upvalue(&frame, i).into()),
+            Op::SetSlot(s, v) => {
+                let (slot, value) = (slot_in(st.regs[r(s)]), st.regs[r(v)]);
+                let mut request = LockRequest::new(self.me, CAPTURED);
+                let parker = MaatineParker(self.wake);
+                let status = Slot::write(slot, self.cx, &self.rt.table, &mut request, &parker, value)
+                    .map_err(|d| d.to_string())?;
+                if status == LockStatus::Suspended {
+                    return Ok(self.blocked_on_variable(CAPTURED, slot));
+                }
+            }
+            Op::SlotBegin(s) => {
+                let slot = slot_in(st.regs[r(s)]);
+                if !Slot::try_begin(slot, self.cx, self.me) {
+                    let mut request = LockRequest::new(self.me, CAPTURED);
+                    let parker = MaatineParker(self.wake);
+                    let status =
+                        Slot::begin(slot, self.cx, &self.rt.table, &mut request, &parker).map_err(|d| d.to_string())?;
+                    if status == LockStatus::Suspended {
+                        return Ok(self.blocked_on_variable(CAPTURED, slot));
+                    }
+                }
+                st.sections.push((slot, st.frames.len()));
+            }
+            Op::SlotStore(s, v) => Slot::store(slot_in(st.regs[r(s)]), self.cx, st.regs[r(v)]),
+            Op::SlotEnd(s) => {
+                st.sections.pop();
+                Slot::end(slot_in(st.regs[r(s)]), self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;
+            }
+            Op::Return(s) => return Ok(self.ret(st, st.regs[r(s)])),
+            Op::ReturnNil => return Ok(self.ret(st, Value::nil())),
+            Op::NewArray(d, base, n) => {
+                let items = st.regs[r(base)..r(base) + usize::from(n)].iter().copied();
+                st.regs[r(d)] = Value::object(Array::alloc(self.cx, items).into());
+            }
+            Op::NewMap(d, base, n) => {
+                let map = Map::alloc(self.cx);
+                for i in 0..usize::from(n) {
+                    let (k, v) = (st.regs[r(base) + 2 * i], st.regs[r(base) + 2 * i + 1]);
+                    Map::set(map, self.cx, k, v).map_err(|e| e.to_string())?;
+                }
+                st.regs[r(d)] = Value::object(map.into());
+            }
+            Op::GetIndex(d, o, i) => st.regs[r(d)] = self.get_index(st.regs[r(o)], st.regs[r(i)])?,
+            Op::GetIndexK(d, o, k) => st.regs[r(d)] = self.get_index(st.regs[r(o)], konst(k))?,
+            Op::SetIndex(o, i, v) => {
+                self.held(st.regs[r(o)])?;
+                self.set_index(st.regs[r(o)], st.regs[r(i)], st.regs[r(v)])?;
+            }
+            Op::Say(base, n, newline) => {
+                let values = &st.regs[r(base)..r(base) + usize::from(n)];
+                values.iter().try_for_each(|v| self.held(*v))?;
+                let mut text: String = values.iter().map(|v| self.show(*v)).collect();
+                if newline {
+                    text.push('\n');
+                }
+                let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+                out.write_all(text.as_bytes()).map_err(|e| format!("cannot write output: {e}"))?;
+            }
+            Op::Len(d, o) => {
+                let v = st.regs[r(o)];
+                self.held(v)?;
+                st.regs[r(d)] = if object_of(v, kind::CHAN).is_some() {
+                    Value::num(f64::INFINITY)
+                } else {
+                    let array =
+                        object_of(v, kind::ARRAY).ok_or_else(|| format!("cannot iterate over {}", type_name(v)))?;
+                    // SAFETY: kind ARRAY objects are Arrays.
+                    Value::num(Array::len(unsafe { array.downcast() }, self.cx) as f64)
+                };
+            }
+            Op::ForNext(var, src, index, exit) => {
+                let source = st.regs[r(src)];
+                if let Some(chan) = object_of(source, kind::CHAN) {
+                    // SAFETY: kind CHAN objects are Chans.
+                    match self.recv(Gc::get(unsafe { chan.downcast::<Chan>() }), true) {
+                        Some(Some(v)) => st.regs[r(var)] = v,
+                        Some(None) => st.frames.last_mut().expect("checked").pc = exit as usize,
+                        None => return Ok(Flow::Block(self.waits_at("to receive from a channel", st))),
+                    }
+                } else {
+                    let (i, limit) = (st.regs[r(index)], st.regs[r(index) + 1]);
+                    if i.as_num() < limit.as_num() {
+                        st.regs[r(var)] = self.get_index(source, i)?;
+                    } else {
+                        st.frames.last_mut().expect("checked").pc = exit as usize;
+                    }
+                }
+            }
+            Op::NewChan(d, c) => {
+                let cap = st.regs[r(c)];
+                let n = cap.as_num().filter(|n| *n >= 0.0 && n.fract() == 0.0 && *n <= u32::MAX as f64);
+                let n = n.ok_or_else(|| {
+                    format!("Chan.new needs a capacity: a whole number from 0, got {}", self.show(cap))
+                })?;
+                st.regs[r(d)] = Value::object(Chan::alloc(self.cx, n as usize).into());
+            }
+            Op::Spawn(d, f, base, n) => st.regs[r(d)] = self.spawn(st, f, None, r(base), usize::from(n))?,
+            Op::SpawnValue(d, c, base, n) => {
+                let callee = st.regs[r(c)];
+                let closure = object_of(callee, kind::CLOSURE)
+                    .ok_or_else(|| format!("cannot run {} in a maatine", type_name(callee)))?;
+                // SAFETY: kind CLOSURE objects are Closures.
+                let closure = unsafe { closure.downcast::<Closure<'gc>>() };
+                st.regs[r(d)] = self.spawn(st, Gc::get(closure).func, Some(closure), r(base), usize::from(n))?;
+            }
+            Op::JoinAll(a, count) => return self.join_all(st, r(a), r(count)),
+            Op::CallMethod(d, o, k, base, n) => {
+                let name: &str = const_str(&proto.consts[k as usize]);
+                let recv = st.regs[r(o)];
+                self.held(recv)?;
+                if let Some(inst) = object_of(recv, kind::INST) {
+                    // SAFETY: kind INST objects are Insts.
+                    let inst = unsafe { inst.downcast::<Inst<'gc>>() };
+                    let class = Gc::get(inst).class;
+                    match self.member(&proto.member_cache[frame.pc], class, name) {
+                        Some(Member::Field(i)) if n == 0 => st.regs[r(d)] = Inst::get(inst, self.cx, i as usize),
+                        Some(Member::Method(f)) => self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?,
+                        _ => {
+                            // A field called with arguments: only a method of that name will do.
+                            let info = &self.rt.program.classes[class as usize];
+                            match info.methods.iter().find(|(m, _)| **m == *name) {
+                                Some(&(_, f)) => self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?,
+                                None if matches!(name, "class" | "to_s" | "frozen") => {
+                                    let args = &st.regs[r(base)..r(base) + usize::from(n)];
+                                    st.regs[r(d)] = self.method(recv, name, args)?;
+                                }
+                                None => return Err(format!("{} has no field or method `{name}`", info.name).into()),
+                            }
+                        }
+                    }
+                } else if let Some(flow) = self.concurrency_method(st, recv, name, r(d), r(base), usize::from(n))? {
+                    return Ok(flow);
+                } else if let Some(f) = self.prelude_method(recv, name, usize::from(n)) {
+                    self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?;
+                } else {
+                    let value = self.method(recv, name, &st.regs[r(base)..r(base) + usize::from(n)])?;
+                    st.regs[r(d)] = value;
+                }
+            }
+            Op::GetField(..) => unreachable!("rewritten to CallMethod above"),
+            Op::NewClass(d, c) => st.regs[r(d)] = self.class_value(c),
+            Op::New(d, c, k, base, n) => self.new_instance(st, (r(d), st.regs[r(c)]), k, r(base), usize::from(n))?,
+            Op::SetField(o, k, v) => {
+                let (recv, name) = (st.regs[r(o)], const_str(&proto.consts[k as usize]));
+                self.held(recv)?;
+                let inst = object_of(recv, kind::INST)
+                    .ok_or_else(|| format!("cannot set field `{name}` of {}", type_name(recv)))?;
+                // SAFETY: kind INST objects are Insts.
+                let inst = unsafe { inst.downcast::<Inst<'gc>>() };
+                let class = Gc::get(inst).class;
+                let Some(Member::Field(i)) = self.member(&proto.member_cache[frame.pc], class, name) else {
+                    return Err(
+                        format!("{} has no field `{name}`", self.rt.program.classes[class as usize].name).into()
+                    );
+                };
+                Inst::set(inst, self.cx, i as usize, st.regs[r(v)]).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(Flow::Next)
+    }
+
+    /// The value of class `c` (one object per class, so classes compare by
+    /// identity).
+    pub(super) fn class_value(&self, c: u32) -> Value<'gc> {
+        Value::object(Gc::get(self.env).classes[c as usize].into())
+    }
+
+    /// `class.new(…)` into register `d` (see [`Op::New`]): the instance is
+    /// made with its literal defaults and named fields here; computed
+    /// defaults and `init` run in a call of the class's constructor, which
+    /// returns the instance.
+    pub(super) fn new_instance(
+        &mut self,
+        st: &mut State<'gc>,
+        (d, class_value): (usize, Value<'gc>),
+        k: u32,
+        base: usize,
+        n: usize,
+    ) -> OpResult<()> {
+        let class = object_of(class_value, kind::CLASS)
+            .ok_or_else(|| format!("cannot call new on {}", type_name(class_value)))?;
+        // SAFETY: kind CLASS objects are Classes.
+        let index = Gc::get(unsafe { class.downcast::<Class>() }).index;
+        // The runtime outlives this run (a copied reference, not a borrow of
+        // `self`), so `self.call` below can take `self` mutably.
+        let program = &self.rt.program;
+        let info = &program.classes[index as usize];
+        let mut fields: Vec<Value<'gc>> = info.defaults.iter().map(|l| literal(self.cx, l.as_ref())).collect();
+        let frame = st.frames.last().expect("a running maatine has a frame");
+        let proto = &program.functions[frame.func as usize];
+        let mut named = 0u64;
+        let ctor = if k == u32::MAX {
+            match info.init {
+                Some((_, want)) if usize::from(want) != n => {
+                    return Err(format!("{}.init expects {want} argument(s), got {n}", info.name));
+                }
+                None if n > 0 => {
+                    return Err(format!(
+                        "{}.new takes named arguments (`field: value`): the class defines no `init` for {n} positional one(s)",
+                        info.name
+                    ));
+                }
+                _ => info.ctor,
+            }
+        } else {
+            if info.init.is_some_and(|(_, want)| want > 0) {
+                return Err(format!(
+                    "{} defines `init`: {}.new takes init's arguments, not named ones",
+                    info.name, info.name
+                ));
+            }
+            let Const::Names(names) = &proto.consts[k as usize] else { unreachable!("new has a names constant") };
+            for (name, value) in names.iter().zip(&st.regs[base + 2..base + 2 + n]) {
+                let i = info.fields.iter().position(|f| **f == **name);
+                let i = i.ok_or_else(|| format!("{} has no field `{name}`", info.name))?;
+                fields[i] = *value;
+                if let Some(bit) = info.computed.iter().position(|&f| f as usize == i) {
+                    named |= 1 << bit;
+                }
+            }
+            if info.init.is_some() { info.ctor } else { info.fill }
+        };
+        let inst = Value::object(Inst::alloc(self.cx, index, fields).into());
+        match ctor {
+            None => st.regs[d] = inst,
+            Some(f) => {
+                st.regs[base] = inst;
+                st.regs[base + 1] = Value::num(named as f64);
+                let args = if k == u32::MAX { n } else { 0 };
+                self.call(st, f, None, base, args + 2, d)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Locks global `g` for this maatine with its kept request.
+    pub(super) fn global_lock(
+        &mut self,
+        g: u32,
+        lock: impl FnOnce(&Self, &mut LockRequest, &MaatineParker<'_>) -> Result<LockStatus, maat_sync::Deadlock>,
+    ) -> OpResult<LockStatus> {
+        let mut request = self
+            .requests
+            .remove(&g)
+            .unwrap_or_else(|| LockRequest::new(self.me, self.rt.program.globals[g as usize].as_str()));
+        let status = lock(self, &mut request, &MaatineParker(self.wake)).map_err(|d| d.to_string())?;
+        if status == LockStatus::Suspended {
+            self.requests.insert(g, request);
+        }
+        Ok(status)
+    }
+
+    pub(super) fn blocked_on_variable(&self, name: &str, slot: Gc<'gc, Slot<'gc>>) -> Flow {
+        let holder = Slot::holder(slot).map_or_else(String::new, |h| format!(" (held by {h})"));
+        Flow::Block(format!("for variable `{name}`{holder}"))
+    }
+
+    /// What a blocked maatine waits for, and where, for deadlock reports.
+    pub(super) fn waits_at(&self, what: &str, st: &State<'gc>) -> String {
+        let (function, line) = self.location(st);
+        format!("{what} (in {function}, line {line})")
+    }
+
+    /// The function and line of the instruction running.
+    pub(super) fn location(&self, st: &State<'gc>) -> (&str, u32) {
+        let f = st.frames.last().expect("a running maatine has a frame");
+        let proto = &self.rt.program.functions[f.func as usize];
+        (&proto.name, proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0))
+    }
+
+    pub(super) fn get_index(&self, o: Value<'gc>, i: Value<'gc>) -> OpResult<Value<'gc>> {
+        self.held(o)?;
+        if let Some(a) = object_of(o, kind::ARRAY) {
+            let index = i.as_num().ok_or_else(|| format!("array index must be a number, got {}", type_name(i)))?;
+            // SAFETY: kind ARRAY objects are Arrays.
+            return Array::get(unsafe { a.downcast() }, self.cx, index).map_err(|e| e.to_string());
+        }
+        if let Some(m) = object_of(o, kind::MAP) {
+            // SAFETY: kind MAP objects are Maps.
+            return Map::get(unsafe { m.downcast() }, self.cx, i).map_err(|e| e.to_string());
+        }
+        if let Some(s) = Str::of(o) {
+            let index = i.as_num().ok_or_else(|| format!("string index must be a number, got {}", type_name(i)))?;
+            return self.char_at(s, index);
+        }
+        Err(format!("cannot index {}", type_name(o)))
+    }
+
+    pub(super) fn set_index(&self, o: Value<'gc>, i: Value<'gc>, v: Value<'gc>) -> OpResult<()> {
+        if let Some(a) = object_of(o, kind::ARRAY) {
+            let index = i.as_num().ok_or_else(|| format!("array index must be a number, got {}", type_name(i)))?;
+            // SAFETY: kind ARRAY objects are Arrays.
+            return Array::set(unsafe { a.downcast() }, self.cx, index, v).map_err(|e| e.to_string());
+        }
+        if let Some(m) = object_of(o, kind::MAP) {
+            // SAFETY: kind MAP objects are Maps.
+            return Map::set(unsafe { m.downcast() }, self.cx, i, v).map_err(|e| e.to_string());
+        }
+        Err(format!("cannot index {}", type_name(o)))
+    }
+}
+
+/// Name of a captured variable in lock requests and reports.
+const CAPTURED: &str = "captured variable";
+
+/// Moves the running frame to instruction `t` if `taken`.
+pub(super) fn jump_if(st: &mut State<'_>, taken: bool, t: u32) {
+    if taken {
+        st.frames.last_mut().expect("a running maatine has a frame").pc = t as usize;
+    }
+}
+
+/// Whether an instruction may allocate GC objects.
+pub(super) fn allocates(op: Op) -> bool {
+    matches!(
+        op,
+        Op::NewArray(..)
+            | Op::Spawn(..)
+            | Op::SpawnValue(..)
+            | Op::NewChan(..)
+            | Op::JoinAll(..)
+            | Op::NewMap(..)
+            | Op::Bin(BinOp::Concat, ..)
+            | Op::BinK(BinOp::Concat, ..)
+            | Op::Closure(..)
+            | Op::NewSlot(..)
+            | Op::New(..)
+            | Op::NewClass(..)
+            | Op::CallMethod(..)
+            | Op::GetField(..)
+            | Op::Builtin(..)
+            | Op::Gc(_, GcOp::Stats, _)
+    )
+}
+
+/// A constant known to be a string (method and field names).
+pub(super) fn const_str(c: &Const) -> &str {
+    match c {
+        Const::Str(s) => s,
+        other => unreachable!("a name constant, not {other:?}"),
+    }
+}
