@@ -1,6 +1,8 @@
+-- binary-trees as Lua users write it: nodes are tables, leaves are {}.
 local function make(d)
-  if d == 0 then return {false, false} end
-  return {make(d - 1), make(d - 1)}
+  if d == 0 then return {} end
+  d = d - 1
+  return {make(d), make(d)}
 end
 local function check(t)
   if not t[1] then return 1 end
@@ -9,10 +11,8 @@ end
 local max = 16
 local total = check(make(max + 1))
 local long = make(max)
-local d = 4
-while d <= max do
+for d = 4, max, 2 do
   local iters = 1 << (max - d + 4)
-  for i = 1, iters do total = total + check(make(d)) end
-  d = d + 2
+  for _ = 1, iters do total = total + check(make(d)) end
 end
 print(total + check(long))

@@ -1,4 +1,4 @@
+-- A global updated in a numeric for loop.
 x = 0
-local i = 0
-while i < 20000000 do x = x + 1; i = i + 1 end
+for _ = 1, 20000000 do x = x + 1 end
 print(x)

@@ -1,9 +1,12 @@
+# A module-level variable updated in a for loop.
 x = 0
+
+
 def main():
     global x
-    i = 0
-    while i < 20000000:
-        x = x + 1
-        i += 1
+    for _ in range(20000000):
+        x += 1
+
+
 main()
 print(x)
