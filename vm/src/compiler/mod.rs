@@ -1,0 +1,565 @@
+//! The compiler: syntax tree to register bytecode.
+//!
+//! Locals live in fixed registers of their frame (innermost scope wins);
+//! temporaries are allocated above them and released after each statement.
+//! `our` variables are globals resolved to indexes at compile time. `fn`
+//! declarations are hoisted, so a function can call one declared after it.
+//!
+//! Read-modify-write detection: an assignment to a global whose value reads
+//! that same global (`x = x + f()`), and every compound assignment to a
+//! global (`x += e`), compile to `RmwBegin x … SetGlobal x … RmwEnd x`, so no
+//! other maatine writes x in between.
+//!
+//! Closures capture variables by reference: a local that some closure
+//! captures (see [`crate::resolve`]) lives in a slot from its declaration on,
+//! and the closure holds the slot. Each `for` iteration binds a fresh
+//! variable. Read-modify-write on a captured variable is a section on its
+//! slot, as for globals.
+//!
+//! Classes are declared at the top level; their methods are functions whose
+//! parameter 0 is `self`, and a method call passes the receiver there.
+//!
+//! A program of several files (see [`crate::module`]) compiles as one: each
+//! module's top-level names (functions, classes, `our` and module
+//! variables) are known under the module's qualifier (`shapes.area`; the
+//! main file's stay bare), `alias.name` in an importer compiles to the name
+//! it qualifies, and the main function first runs the imported modules'
+//! top-level code, each once, in dependency order.
+//!
+//! Not compiled yet (a clear error, not a crash): `ma`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::ast::*;
+use crate::bytecode::{Builtin, ClassInfo, Const, GcOp, Literal, MemberCache, Op, Program, Proto, Reg, StdFn};
+use crate::error::{Span, SyntaxError};
+use crate::module::{Loaded, Module, Sources};
+use crate::resolve::{DEFAULTS_PARAMS, Resolution, SELF, resolve};
+
+mod classes;
+mod expr;
+mod prelude;
+mod stmt;
+
+use classes::declare_classes;
+use expr::reads_var;
+use prelude::{PRELUDE, compile_prelude};
+
+/// Compiles a parsed program from `file` (whose text is `src`, for lines).
+pub fn compile(program: &Block, file: &str, src: &str) -> Result<Program, SyntaxError> {
+    compile_with(program, file, src, &[])
+}
+
+/// [`compile`], with the names of the embedder's native functions (callable
+/// like built-ins; a user function of the same name takes precedence).
+pub fn compile_with(program: &Block, file: &str, src: &str, natives: &[String]) -> Result<Program, SyntaxError> {
+    compile_session(program, file, src, natives, &[])
+}
+
+/// [`compile_with`], for one entry of a session: the global variables of
+/// earlier entries (`known`, in slot order) keep their slots, so that their
+/// values carry over (see [`crate::session`]).
+pub fn compile_session(
+    program: &Block,
+    file: &str,
+    src: &str,
+    natives: &[String],
+    known: &[String],
+) -> Result<Program, SyntaxError> {
+    let mut sources = Sources::default();
+    let file = sources.add(file, src);
+    let main = Module { file, name: String::new(), body: program.clone(), imports: HashMap::new() };
+    compile_program(&Loaded { sources, modules: vec![main] }, natives, known)
+}
+
+/// Compiles a whole program of one or more files (modules in dependency
+/// order, the main one last: see [`crate::module::load`]), with the names
+/// of the embedder's natives and a session's `known` globals (as for
+/// [`compile_session`]).
+pub fn compile_program(loaded: &Loaded, natives: &[String], known: &[String]) -> Result<Program, SyntaxError> {
+    let mut units: Vec<Unit> = loaded.modules.iter().map(|m| Unit::new(m, &loaded.sources)).collect();
+    units.push(Unit::prelude());
+    let mut globals = Globals { natives: natives.to_vec(), ..Globals::default() };
+    for (unit, module) in units.iter().zip(&loaded.modules) {
+        globals.absorb(resolve(&module.body), &unit.prefix);
+    }
+    for (i, name) in known.iter().enumerate() {
+        globals.vars.insert(name.clone(), i as u32);
+    }
+    let args = globals.vars.len() as u32;
+    globals.vars.entry(ARGS.to_owned()).or_insert(args);
+    let mut decls = vec![];
+    for (m, module) in loaded.modules.iter().enumerate() {
+        for stmt in &module.body {
+            if let StmtKind::Fn(f) = &stmt.kind {
+                let key = qualify(&units[m].prefix, &f.name);
+                if globals.functions.contains_key(&key) {
+                    return Err(SyntaxError::new(format!("function `{}` is declared twice", f.name), f.span));
+                }
+                globals.functions.insert(key, (decls.len() + 1) as u32);
+                decls.push((m, f));
+            }
+        }
+    }
+    globals.protos.resize_with(decls.len() + 1, || None);
+    declare_classes(&mut globals, &units, &loaded.modules)?;
+    let main_module = loaded.modules.len() - 1;
+    let mut bodies = Vec::new();
+    for (m, module) in loaded.modules[..main_module].iter().enumerate() {
+        let name = format!("module {}", units[m].prefix);
+        let body = FnCompiler::new(&name, &[], 0, Vec::new(), &mut globals, &units, m).top().body(&module.body)?;
+        bodies.push(globals.add_proto(body));
+    }
+    let mut main = FnCompiler::new("main", &[], 0, Vec::new(), &mut globals, &units, main_module).top();
+    main.run_modules(&bodies)?;
+    globals.protos[0] = Some(main.body(&loaded.modules[main_module].body)?);
+    for (i, (m, f)) in decls.into_iter().enumerate() {
+        let proto =
+            FnCompiler::new(&f.name, &f.params, f.span.start, Vec::new(), &mut globals, &units, m).body(&f.body)?;
+        globals.protos[i + 1] = Some(proto);
+    }
+    let methods = compile_prelude(&mut globals, &units)?;
+    while let Some(c) = globals.pending.pop() {
+        let mut f = FnCompiler::new(&c.name, &c.params, c.start, c.upvalues, &mut globals, &units, c.module);
+        (f.class, f.method) = (c.class, c.method);
+        globals.protos[c.index as usize] = Some(f.body(&c.body)?);
+    }
+    let functions = globals.protos.into_iter().map(|p| Arc::new(p.expect("every function compiled"))).collect();
+    let mut names = vec![String::new(); globals.vars.len()];
+    for (name, index) in globals.vars {
+        names[index as usize] = name;
+    }
+    let natives = globals.natives;
+    let module_vars = globals.resolution.module.len() as u32;
+    let classes = globals.classes;
+    let files = loaded.sources.files().iter().map(|f| f.name.clone()).collect();
+    let program = Program { functions, globals: names, classes, natives, methods, files, module_vars };
+    crate::verify::verify(&program).map_err(|e| {
+        SyntaxError::new(format!("internal compiler error: the bytecode fails verification: {e}"), Span::default())
+    })?;
+    Ok(program)
+}
+
+/// The name under which a module (qualifier `prefix`) knows its top-level
+/// `name`: the main file's (empty prefix) stay bare, as do names already
+/// qualified (they hold a `.`, which no written name does) and [`ARGS`].
+fn qualify(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() || name.contains('.') || name == ARGS { name.to_owned() } else { format!("{prefix}.{name}") }
+}
+
+/// What compiling needs to know of a module besides its code.
+struct Unit {
+    /// Its qualifier ([`Module::name`]).
+    prefix: String,
+    /// Its file, by number.
+    file: u16,
+    lines: LineTable,
+    /// The modules it imports, by the names it gives them.
+    imports: HashMap<String, usize>,
+    /// Its exports: top-level functions, classes and `our` variables.
+    exports: std::collections::HashSet<String>,
+    /// Its top-level `let`s (private to it).
+    lets: std::collections::HashSet<String>,
+}
+
+impl Unit {
+    fn new(module: &Module, sources: &Sources) -> Unit {
+        let file = sources.file(module.file);
+        let (mut exports, mut lets) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+        for stmt in &module.body {
+            match &stmt.kind {
+                StmtKind::Fn(f) => drop(exports.insert(f.name.clone())),
+                StmtKind::Class(c) => drop(exports.insert(c.name.clone())),
+                StmtKind::Our(name, _) => drop(exports.insert(name.clone())),
+                StmtKind::Let(name, _) => drop(lets.insert(name.clone())),
+                StmtKind::LetPattern(p, _) => lets.extend(p.names().iter().cloned()),
+                _ => {}
+            }
+        }
+        Unit {
+            prefix: module.name.clone(),
+            file: module.file as u16,
+            lines: LineTable::new(&file.text, file.base),
+            imports: module.imports.clone(),
+            exports,
+            lets,
+        }
+    }
+
+    /// The built-in methods written in Maat: in the main file's namespace.
+    fn prelude() -> Unit {
+        Unit {
+            prefix: String::new(),
+            file: 0,
+            lines: LineTable::new(PRELUDE, 0),
+            imports: HashMap::new(),
+            exports: Default::default(),
+            lets: Default::default(),
+        }
+    }
+}
+
+/// The global holding the program's arguments (`maat run FILE ARGS…`).
+pub const ARGS: &str = "ARGS";
+
+#[derive(Default)]
+struct Globals {
+    vars: HashMap<String, u32>,
+    functions: HashMap<String, u32>,
+    resolution: Resolution,
+    /// Compiled functions by index (closures reserve theirs when met).
+    protos: Vec<Option<Proto>>,
+    /// Closures met but not compiled yet.
+    pending: Vec<PendingClosure>,
+    classes: Vec<ClassInfo>,
+    /// Classes by name.
+    class_index: HashMap<String, u32>,
+    /// Each class's chain of default-computing functions (parents' first).
+    chains: Vec<Vec<u32>>,
+    natives: Vec<String>,
+}
+
+impl Globals {
+    /// Takes in a module's resolution: its module variables qualified with
+    /// `prefix`, in slots after those of the modules before it.
+    fn absorb(&mut self, r: Resolution, prefix: &str) {
+        let first = self.resolution.module.len() as u16;
+        self.resolution.captured.extend(r.captured);
+        self.resolution.upvalues.extend(r.upvalues);
+        for (name, slot) in r.module {
+            self.resolution.module.insert(qualify(prefix, &name), first + slot);
+        }
+    }
+
+    /// Adds a compiled function; returns its index.
+    fn add_proto(&mut self, proto: Proto) -> u32 {
+        self.protos.push(Some(proto));
+        (self.protos.len() - 1) as u32
+    }
+}
+
+struct PendingClosure {
+    index: u32,
+    name: String,
+    start: usize,
+    params: Vec<String>,
+    body: Block,
+    upvalues: Vec<String>,
+    /// The class whose method (or defaults) this is.
+    class: Option<u32>,
+    /// The method's name.
+    method: Option<String>,
+    /// The module whose code it is.
+    module: usize,
+}
+
+/// Where a name lives, from inside the function being compiled.
+enum Place {
+    /// A local in a register; `boxed` when closures capture it (the register
+    /// then holds its slot).
+    Local(Reg, bool),
+    /// An upvalue of this closure.
+    Upvalue(u16),
+    /// A module variable (a top-level `let` that functions use).
+    Module(u16),
+    /// A global variable.
+    Global(u32),
+}
+
+/// Byte offset to line number.
+struct LineTable(Vec<usize>);
+
+impl LineTable {
+    /// The lines of `src`, whose text starts at offset `base`.
+    fn new(src: &str, base: usize) -> Self {
+        LineTable(std::iter::once(base).chain(src.match_indices('\n').map(|(i, _)| base + i + 1)).collect())
+    }
+
+    fn line(&self, offset: usize) -> u32 {
+        self.0.partition_point(|&start| start <= offset) as u32
+    }
+}
+
+struct Loop {
+    breaks: Vec<usize>,
+    nexts: Vec<usize>,
+    /// `try` blocks open when the loop started.
+    tries: usize,
+}
+
+struct FnCompiler<'a> {
+    proto: Proto,
+    globals: &'a mut Globals,
+    /// Every module (and the prelude, last), and which this code is of.
+    units: &'a [Unit],
+    module: usize,
+    /// Whether this is a module's top-level code (the main function, or an
+    /// imported module's).
+    top: bool,
+    /// Locals: name, register, boxed (captured, the register holds a slot).
+    locals: Vec<(String, Reg, bool)>,
+    /// This closure's upvalue names.
+    upvalues: Vec<String>,
+    next: Reg,
+    loops: Vec<Loop>,
+    line: u32,
+    /// Block nesting; 1 inside a function's own body.
+    depth: usize,
+    /// `try` blocks open here.
+    tries: usize,
+    /// The last position handed out as a jump target (see `here`): no
+    /// instruction there is fused into the one before.
+    label: u32,
+    /// The class whose method this is (for `super` and calls of its
+    /// methods without `self.`).
+    class: Option<u32>,
+    /// The method's name (for `super(args)`).
+    method: Option<String>,
+    /// In top-level code: the module variables declared so far.
+    declared: std::collections::HashSet<String>,
+}
+
+type CResult<T> = Result<T, SyntaxError>;
+
+/// The right-hand operand of an instruction that takes a constant or a
+/// register.
+enum Operand {
+    Const(u32),
+    Reg(Reg),
+}
+
+impl Operand {
+    /// `dst = lhs op self`.
+    fn binary(self, op: BinOp, dst: Reg, lhs: Reg) -> Op {
+        match self {
+            Operand::Const(k) => Op::BinK(op, dst, lhs, k),
+            Operand::Reg(r) => Op::Bin(op, dst, lhs, r),
+        }
+    }
+}
+
+fn unsupported_import<T>(i: &Import) -> CResult<T> {
+    Err(SyntaxError::new("`import` needs the program's file: run it from a file", i.span))
+}
+
+fn unsupported<T>(what: &str, span: Span) -> CResult<T> {
+    Err(SyntaxError::new(format!("{what} are not supported by this version of the compiler yet"), span))
+}
+
+impl<'a> FnCompiler<'a> {
+    fn new(
+        name: &str,
+        params: &[String],
+        start: usize,
+        upvalues: Vec<String>,
+        globals: &'a mut Globals,
+        units: &'a [Unit],
+        module: usize,
+    ) -> Self {
+        let file = units[module].file;
+        let proto = Proto { name: name.to_owned(), params: params.len() as u16, file, ..Proto::default() };
+        let boxed = |p: &String| globals.resolution.captured.contains(&(start, p.clone()));
+        let locals: Vec<(String, Reg, bool)> =
+            params.iter().enumerate().map(|(i, p)| (p.clone(), i as Reg, boxed(p))).collect();
+        let next = locals.len() as Reg;
+        FnCompiler {
+            proto,
+            globals,
+            units,
+            module,
+            top: false,
+            locals,
+            upvalues,
+            next,
+            loops: Vec::new(),
+            line: 1,
+            depth: 0,
+            tries: 0,
+            label: 0,
+            class: None,
+            method: None,
+            declared: Default::default(),
+        }
+    }
+
+    /// Marks this as a module's top-level code.
+    fn top(mut self) -> Self {
+        self.top = true;
+        self
+    }
+
+    /// Runs each imported module's top-level code (in `bodies`, in
+    /// dependency order), before the main file's.
+    fn run_modules(&mut self, bodies: &[u32]) -> CResult<()> {
+        for &f in bodies {
+            let r = self.temp(Span::default())?;
+            self.emit(Op::Call(r, f, r, 0));
+            self.next = r;
+        }
+        Ok(())
+    }
+
+    /// The name under which this module knows its top-level `name`.
+    fn key(&self, name: &str) -> String {
+        qualify(&self.units[self.module].prefix, name)
+    }
+
+    fn body(mut self, body: &Block) -> CResult<Proto> {
+        // Captured parameters move into slots first.
+        for &(_, r, boxed) in &self.locals.clone() {
+            if boxed {
+                self.emit(Op::NewSlot(r, r));
+            }
+        }
+        // A body ending in an expression returns its value (`{ |x| x * 2 }`).
+        match body.split_last() {
+            Some((Stmt { kind: StmtKind::Expr(e), span }, rest)) => {
+                // The body's own scope, with the final expression in it.
+                self.depth += 1;
+                for stmt in rest {
+                    self.stmt(stmt)?;
+                }
+                self.line = self.units[self.module].lines.line(span.start);
+                let r = self.expr_any(e)?;
+                self.emit(Op::Return(r));
+            }
+            _ => self.block(body)?,
+        }
+        self.emit(Op::ReturnNil);
+        self.proto.registers = self.proto.registers.max(self.next);
+        self.proto.member_cache = self.proto.code.iter().map(|_| MemberCache::default()).collect();
+        Ok(self.proto)
+    }
+
+    // ----- emission ---------------------------------------------------------
+
+    fn emit(&mut self, op: Op) -> usize {
+        if let Some(fused) = self.fuse(op) {
+            let at = self.proto.code.len() - 1;
+            self.proto.code[at] = fused;
+            return at;
+        }
+        self.proto.code.push(op);
+        self.proto.lines.push(self.line);
+        self.proto.code.len() - 1
+    }
+
+    fn here(&mut self) -> u32 {
+        self.label = self.proto.code.len() as u32;
+        self.label
+    }
+
+    /// The one instruction doing what the last one emitted and `op` do in
+    /// turn, where a section on a global begins with reading it or ends
+    /// with storing it; never across a jump target.
+    fn fuse(&self, op: Op) -> Option<Op> {
+        if self.label == self.proto.code.len() as u32 {
+            return None;
+        }
+        match (self.proto.code.last()?, op) {
+            (&Op::RmwBegin(g), Op::GetGlobal(d, read)) if g == read => Some(Op::RmwGet(d, g)),
+            (&Op::StoreGlobal(g, s), Op::RmwEnd(end)) if g == end => Some(Op::RmwSet(g, s)),
+            _ => None,
+        }
+    }
+
+    fn patch(&mut self, at: usize) {
+        let here = self.here();
+        self.patch_to(at, here);
+    }
+
+    fn patch_to(&mut self, at: usize, target: u32) {
+        match &mut self.proto.code[at] {
+            Op::Jump(t)
+            | Op::JumpIfFalse(_, t)
+            | Op::JumpIfTrue(_, t)
+            | Op::CmpJump(.., t)
+            | Op::CmpJumpK(.., t)
+            | Op::TryBegin(t, _)
+            | Op::ForNext(.., t) => *t = target,
+            other => unreachable!("patching a non-jump {other:?}"),
+        }
+    }
+
+    fn temp(&mut self, span: Span) -> CResult<Reg> {
+        if self.next == Reg::MAX {
+            return Err(SyntaxError::new("function needs more than 65535 registers", span));
+        }
+        let r = self.next;
+        self.next += 1;
+        self.proto.registers = self.proto.registers.max(self.next);
+        Ok(r)
+    }
+
+    fn konst(&mut self, c: Const) -> u32 {
+        if let Some(i) = self.proto.consts.iter().position(|k| *k == c) {
+            return i as u32;
+        }
+        self.proto.consts.push(c);
+        (self.proto.consts.len() - 1) as u32
+    }
+
+    fn global(&mut self, name: &str) -> u32 {
+        let n = self.globals.vars.len() as u32;
+        let key = self.key(name);
+        *self.globals.vars.entry(key).or_insert(n)
+    }
+
+    /// A plain (not captured) local's register.
+    fn local(&self, name: &str) -> Option<Reg> {
+        match self.place(name) {
+            Some(Place::Local(r, false)) => Some(r),
+            _ => None,
+        }
+    }
+
+    fn place(&self, name: &str) -> Option<Place> {
+        if let Some(&(_, r, boxed)) = self.locals.iter().rev().find(|(n, ..)| n == name) {
+            return Some(Place::Local(r, boxed));
+        }
+        if let Some(i) = self.upvalues.iter().position(|u| u == name) {
+            return Some(Place::Upvalue(i as u16));
+        }
+        let key = self.key(name);
+        if let Some(&i) = self.globals.resolution.module.get(&key)
+            && (!self.top || self.declared.contains(name))
+        {
+            return Some(Place::Module(i));
+        }
+        self.globals.vars.get(&key).map(|&g| Place::Global(g))
+    }
+
+    /// Declares a local in register `r` (already holding its value), boxing
+    /// it into a slot when closures capture it.
+    fn declare(&mut self, name: &str, at: usize, r: Reg) {
+        let boxed = self.globals.resolution.captured.contains(&(at, name.to_owned()));
+        if boxed {
+            self.emit(Op::NewSlot(r, r));
+        }
+        self.locals.push((name.to_owned(), r, boxed));
+    }
+
+    /// The register holding the slot of a boxed local or upvalue (loading an
+    /// upvalue's slot into a temporary).
+    fn slot_of(&mut self, place: &Place, span: Span) -> CResult<Option<Reg>> {
+        Ok(match *place {
+            Place::Local(r, true) => Some(r),
+            Place::Upvalue(i) => {
+                let t = self.temp(span)?;
+                self.emit(Op::UpvalSlot(t, i));
+                Some(t)
+            }
+            Place::Module(i) => {
+                let t = self.temp(span)?;
+                self.emit(Op::ModuleSlot(t, i));
+                Some(t)
+            }
+            _ => None,
+        })
+    }
+
+    // ----- statements -------------------------------------------------------
+
+    // ----- expressions ------------------------------------------------------
+}
