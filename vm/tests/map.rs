@@ -119,3 +119,20 @@ fn many_threads_set_keys_in_one_shared_map() {
         }
     });
 }
+
+#[test]
+fn replace_changes_only_keys_the_map_has() {
+    let (world, stats) = (World::new(), SyncStats::default());
+    let mut heap = new_map(&world, &stats);
+    heap.mutate(|mc, m| {
+        let cx = ctx(mc, world.mode(), &stats);
+        Map::set(*m, &cx, Value::num(7.0), Value::num(1.0)).unwrap();
+        assert_eq!(Map::replace(*m, &cx, Value::num(7.0), Value::num(2.0)), Ok(true));
+        assert_eq!(Map::get(*m, &cx, Value::num(7.0)).unwrap().as_num(), Some(2.0));
+        assert_eq!(Map::replace(*m, &cx, Value::num(8.0), Value::num(3.0)), Ok(false));
+        assert_eq!(Map::len(*m, &cx), 1, "an absent key is not added");
+        assert_eq!(Map::replace(*m, &cx, Value::num(f64::NAN), Value::nil()), Err(ObjError::InvalidKey("NaN")));
+        mc.freeze(*m);
+        assert_eq!(Map::replace(*m, &cx, Value::num(7.0), Value::nil()), Err(ObjError::Frozen("Map")));
+    });
+}

@@ -34,7 +34,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     #[inline(always)]
     pub(super) fn run_frame(&mut self, st: &mut State<'gc>, budget: usize) -> (usize, bool) {
         let State { regs, frames, env, sections, module, .. } = st;
-        let Env { globals, consts, len_name, .. } = Gc::get(*env);
+        let Env { globals, consts, len_name, has_name, .. } = Gc::get(*env);
         let depth = frames.len();
         let frame = frames.last_mut().expect("a running maatine has a frame");
         let proto = &self.rt.program.functions[frame.func as usize];
@@ -90,7 +90,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     continue;
                 }
                 Op::GetIndex(d, o, i) => {
-                    let Some(v) = self.array_item(w[o], w[i]) else { break };
+                    let Some(v) = self.item(w[o], w[i]) else { break };
                     w[d] = v;
                 }
                 // A call that fails (arity, depth) is left to the general
@@ -102,6 +102,13 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
                 // A field read or a method call on an instance whose class
                 // this instruction has met before (its member cache).
+                // `map.has(key)`.
+                Op::CallMethod(d, o, k, b, 1) if consts[k] == *has_name => {
+                    let Some(map) = object_of(w[o], kind::MAP).filter(|m| m.holder().is_none()) else { break };
+                    // SAFETY: kind MAP objects are Maps.
+                    let Ok(has) = Map::has(unsafe { map.downcast() }, self.cx, w[b]) else { break };
+                    w[d] = Value::bool(has);
+                }
                 Op::CallMethod(d, o, _, _, n) => {
                     let Some((_, Member::Method(f))) = cached_member(w[o], &proto.member_cache[pc]) else { break };
                     if self.check_call(f, usize::from(n) + 1, depth).is_err() {
@@ -160,15 +167,22 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
                 Op::GetUpval(d, i) => w[d] = Slot::read(upvalue(frame, i)),
                 Op::GetSlot(d, s) => w[d] = Slot::read(slot_in(w[s])),
+                // A store into an array, or into a map that has the key (a
+                // new key may grow the map: the general path). A store that
+                // fails (out of range, frozen) changes nothing: the general
+                // path tries again and reports it.
                 Op::SetIndex(o, i, v) => {
-                    let Some(array) = object_of(w[o], kind::ARRAY).filter(|a| a.holder().is_none()) else {
-                        break;
+                    let Some(obj) = w[o].as_object().filter(|o| o.holder().is_none()) else { break };
+                    let stored = match obj.kind() {
+                        // SAFETY: kind ARRAY objects are Arrays.
+                        kind::ARRAY => w[i]
+                            .as_num()
+                            .is_some_and(|index| Array::set(unsafe { obj.downcast() }, self.cx, index, w[v]).is_ok()),
+                        // SAFETY: kind MAP objects are Maps.
+                        kind::MAP => Map::replace(unsafe { obj.downcast() }, self.cx, w[i], w[v]) == Ok(true),
+                        _ => false,
                     };
-                    let Some(index) = w[i].as_num() else { break };
-                    // A store that fails (out of range, frozen) changes
-                    // nothing: the general path tries again and reports it.
-                    // SAFETY: kind ARRAY objects are Arrays.
-                    if Array::set(unsafe { array.downcast() }, self.cx, index, w[v]).is_err() {
+                    if !stored {
                         break;
                     }
                 }
@@ -177,7 +191,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 Op::ForNext(var, src, index, exit) if object_of(w[src], kind::CHAN).is_none() => {
                     let (i, limit) = (w[index], w[index + 1]);
                     if i.as_num() < limit.as_num() {
-                        let Some(v) = self.array_item(w[src], i) else { break };
+                        let Some(v) = self.item(w[src], i) else { break };
                         w[var] = v;
                     } else {
                         pc = exit as usize;
@@ -191,7 +205,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     return (ran + 1, true);
                 }
                 Op::GetIndexK(d, o, k) => {
-                    let Some(v) = self.array_item(w[o], consts[k]) else { break };
+                    let Some(v) = self.item(w[o], consts[k]) else { break };
                     w[d] = v;
                 }
                 Op::Bin(op, d, x, y) => {
@@ -262,13 +276,19 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         })
     }
 
-    /// `array[index]` when it cannot fail: an array this maatine may use and
-    /// an index in range (anything else takes the slow path, which reports).
+    /// `array[index]` or `map[key]` when it cannot fail: an array or a map
+    /// this maatine may use, an index in range or a valid key (anything else
+    /// takes the slow path, which reports).
     #[inline]
-    pub(super) fn array_item(&self, o: Value<'gc>, i: Value<'gc>) -> Option<Value<'gc>> {
-        let array = object_of(o, kind::ARRAY).filter(|a| a.holder().is_none())?;
-        // SAFETY: kind ARRAY objects are Arrays.
-        Array::get(unsafe { array.downcast() }, self.cx, i.as_num()?).ok()
+    pub(super) fn item(&self, o: Value<'gc>, i: Value<'gc>) -> Option<Value<'gc>> {
+        let obj = o.as_object().filter(|o| o.holder().is_none())?;
+        match obj.kind() {
+            // SAFETY: kind ARRAY objects are Arrays.
+            kind::ARRAY => Array::get(unsafe { obj.downcast() }, self.cx, i.as_num()?).ok(),
+            // SAFETY: kind MAP objects are Maps.
+            kind::MAP => Map::get(unsafe { obj.downcast() }, self.cx, i).ok(),
+            _ => None,
+        }
     }
 }
 

@@ -74,9 +74,10 @@ pub struct Env<'gc> {
     /// The one-character strings of the ASCII characters, by code (what
     /// `s[i]` gives, made once).
     chars: Box<[Gc<'gc, Str>]>,
-    /// The string `len` (interned: a method name constant `len` is this
-    /// object), for the fast loop's lengths.
+    /// The strings `len` and `has` (interned: a method name constant `len`
+    /// is this object), for the fast loop's lengths and map lookups.
     len_name: Value<'gc>,
+    has_name: Value<'gc>,
 }
 
 /// A maatine's state: the root of its heap.
@@ -416,8 +417,9 @@ impl Vm {
                 program.functions.iter().map(|f| f.consts.iter().map(|c| constant(&cx, c)).collect()).collect();
             let classes = (0..program.classes.len()).map(|c| Class::alloc(&cx, c as u32)).collect();
             let chars = (0..128u8).map(|c| Str::alloc(&cx, char::from(c).encode_utf8(&mut [0; 4]))).collect();
-            let len_name = Value::object(Str::alloc(&cx, "len").into());
-            let env = mc.alloc(Env { globals, consts, classes, chars, len_name });
+            let name = |text: &str| Value::object(Str::alloc(&cx, text).into());
+            let (len_name, has_name) = (name("len"), name("has"));
+            let env = mc.alloc(Env { globals, consts, classes, chars, len_name, has_name });
             mc.share(env);
             if session {
                 made = Some(mc.make_global::<EnvRoot>(env));

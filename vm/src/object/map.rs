@@ -167,6 +167,31 @@ impl<'gc> Map<'gc> {
         Ok(())
     }
 
+    /// Replaces the value of `key` if the map has it (nothing grows, so
+    /// nothing is allocated); `false`, with nothing changed, if it has not.
+    pub fn replace(
+        this: Gc<'gc, Self>,
+        ctx: &Ctx<'_, 'gc>,
+        key: Value<'gc>,
+        value: Value<'gc>,
+    ) -> Result<bool, ObjError> {
+        let obj = GcAny::from(this);
+        let key = Key::new(key)?;
+        ctx.before_store(obj, "Map", &[value])?;
+        ctx.mc.backward_barrier_in_place(obj);
+        let map = Gc::get(this);
+        let guard = ctx.guard(obj, &map.lock);
+        // SAFETY: exclusive under the elision rule; not frozen (checked
+        // above); replacing a value leaves the table's size as it is.
+        let entries = unsafe { &mut *map.entries.get() };
+        let old = entries.get_mut(&key).map(|v| core::mem::replace(v, value));
+        drop(guard);
+        if let Some(o) = old.and_then(Value::as_object) {
+            ctx.mc.deletion_barrier(obj, o);
+        }
+        Ok(old.is_some())
+    }
+
     /// Removes `key`; returns its value, or `nil`.
     pub fn delete(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>) -> Result<Value<'gc>, ObjError> {
         let obj = GcAny::from(this);
