@@ -123,7 +123,7 @@ fn many_threads_set_keys_in_one_shared_map() {
 #[test]
 fn replace_changes_only_keys_the_map_has() {
     let (world, stats) = (World::new(), SyncStats::default());
-    let mut heap = new_map(&world, &stats);
+    let heap = new_map(&world, &stats);
     heap.mutate(|mc, m| {
         let cx = ctx(mc, world.mode(), &stats);
         Map::set(*m, &cx, Value::num(7.0), Value::num(1.0)).unwrap();
