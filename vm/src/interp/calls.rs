@@ -21,6 +21,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         Some(member)
     }
 
+    /// Calls function `f` (with `closure`'s upvalues) on the `n` arguments
+    /// at `base`, its result to go to register `ret`: a new frame at `base`,
+    /// or the error a wrong number of arguments or too deep a stack is.
     pub(super) fn call(
         &mut self,
         st: &mut State<'gc>,
