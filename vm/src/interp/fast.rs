@@ -30,7 +30,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
 
     /// [`Run::run_simple`] within the current frame: how many instructions
     /// it ran, and whether it stopped at a call or a return it made (so the
-    /// fast path goes on in the new frame).
+    /// fast path goes on in the new frame). Every instruction counts, but
+    /// the budget is checked only where control can come back (jumps;
+    /// calls and returns leave): straight-line code between them is at
+    /// most the function's length, so a slice overruns its budget by less
+    /// than that, and no check is paid on the instructions in between.
     #[inline(always)]
     pub(super) fn run_frame(&mut self, st: &mut State<'gc>, budget: usize) -> (usize, bool) {
         let State { regs, frames, env, sections, module, .. } = st;
@@ -43,7 +47,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let r = |reg: Reg| base + usize::from(reg);
         let mut w = Window::new(regs, base, proto.registers).expect("every frame's registers exist");
         let mut ran = 0;
-        while ran < budget {
+        loop {
             match code[pc] {
                 Op::LoadK(d, k) => w[d] = consts[k],
                 Op::LoadNil(d) => w[d] = Value::nil(),
@@ -81,12 +85,18 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 Op::Jump(t) => {
                     pc = t as usize;
                     ran += 1;
+                    if ran >= budget {
+                        break;
+                    }
                     continue;
                 }
                 Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) => {
                     let jump_if = matches!(code[pc], Op::JumpIfTrue(..));
                     pc = if w[c].truthy() == jump_if { t as usize } else { pc + 1 };
                     ran += 1;
+                    if ran >= budget {
+                        break;
+                    }
                     continue;
                 }
                 Op::GetIndex(d, o, i) => {
@@ -220,12 +230,18 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     let Some(v) = simple(op, w[x], w[y]) else { break };
                     pc = if v.truthy() == sense { t as usize } else { pc + 1 };
                     ran += 1;
+                    if ran >= budget {
+                        break;
+                    }
                     continue;
                 }
                 Op::CmpJumpK(op, x, k, sense, t) => {
                     let Some(v) = simple(op, w[x], consts[k]) else { break };
                     pc = if v.truthy() == sense { t as usize } else { pc + 1 };
                     ran += 1;
+                    if ran >= budget {
+                        break;
+                    }
                     continue;
                 }
                 _ => break,

@@ -604,13 +604,14 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         Step::Continue
     }
 
-    /// Runs `budget` instructions, or fewer if the maatine ends, fails,
-    /// blocks or needs a safe point (the step that says so), or if an
-    /// allocation made collection due outside read-modify-write sections
-    /// (`Ok` with the instructions left).
+    /// Runs `budget` instructions (the fast loop may run a few more: see
+    /// `run_frame`), or fewer if the maatine ends, fails, blocks or needs a
+    /// safe point (the step that says so), or if an allocation made
+    /// collection due outside read-modify-write sections (`Ok` with the
+    /// instructions left).
     fn run_for(&mut self, st: &mut State<'gc>, mut budget: usize) -> Result<usize, Step> {
         while budget > 0 {
-            budget -= self.run_simple(st, budget);
+            budget = budget.saturating_sub(self.run_simple(st, budget));
             if budget == 0 {
                 break;
             }
