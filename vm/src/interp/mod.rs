@@ -46,7 +46,8 @@ use window::{Code, Consts, Window};
 /// Where `say` writes: the program's output, shared by the worker threads.
 pub(crate) type Out<'o> = Mutex<&'o mut (dyn Write + Send)>;
 
-/// Instructions per slice.
+/// Instructions per slice (the fast loop checks at jumps, so a slice may
+/// run on through the rest of a function's straight-line code).
 const SLICE: usize = 10_000;
 /// Deepest call nesting before a stack overflow error.
 const MAX_FRAMES: usize = 10_000;
