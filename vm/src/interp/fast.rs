@@ -222,13 +222,23 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     let Some(v) = simple(op, w[x], w[y]) else { break };
                     w[d] = v;
                 }
+                // The commonest operations on numbers without the operator's
+                // second dispatch (`i + 1`, `n - 1`).
+                Op::BinK(BinOp::Add, d, x, k) => {
+                    let (Some(a), Some(b)) = (w[x].as_num(), consts[k].as_num()) else { break };
+                    w[d] = Value::num(a + b);
+                }
+                Op::BinK(BinOp::Sub, d, x, k) => {
+                    let (Some(a), Some(b)) = (w[x].as_num(), consts[k].as_num()) else { break };
+                    w[d] = Value::num(a - b);
+                }
                 Op::BinK(op, d, x, k) => {
                     let Some(v) = simple(op, w[x], consts[k]) else { break };
                     w[d] = v;
                 }
                 Op::CmpJump(op, x, y, sense, t) => {
-                    let Some(v) = simple(op, w[x], w[y]) else { break };
-                    pc = if v.truthy() == sense { t as usize } else { pc + 1 };
+                    let Some(taken) = test(op, w[x], w[y]) else { break };
+                    pc = if taken == sense { t as usize } else { pc + 1 };
                     ran += 1;
                     if ran >= budget {
                         break;
@@ -236,8 +246,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     continue;
                 }
                 Op::CmpJumpK(op, x, k, sense, t) => {
-                    let Some(v) = simple(op, w[x], consts[k]) else { break };
-                    pc = if v.truthy() == sense { t as usize } else { pc + 1 };
+                    let Some(taken) = test(op, w[x], consts[k]) else { break };
+                    pc = if taken == sense { t as usize } else { pc + 1 };
                     ran += 1;
                     if ran >= budget {
                         break;
