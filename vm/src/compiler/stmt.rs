@@ -348,35 +348,31 @@ impl FnCompiler<'_> {
             },
             ExprKind::Index(obj, index) => {
                 let (o, i) = (self.expr_any(obj)?, self.expr_any(index)?);
-                let v = match bin {
-                    None => self.expr_any(value)?,
-                    Some(b) => {
-                        let (old, rhs) = (self.temp(target.span)?, self.operand(value)?);
-                        self.emit(Op::GetIndex(old, o, i));
-                        self.emit(rhs.binary(b, old, old));
-                        old
-                    }
-                };
+                let v = self.new_value(bin, value, |old| Op::GetIndex(old, o, i))?;
                 self.emit(Op::SetIndex(o, i, v));
                 Ok(())
             }
             ExprKind::Method(obj, field, None) => {
                 let o = self.expr_any(obj)?;
                 let k = self.konst(Const::Str(field.as_str().into()));
-                let v = match bin {
-                    None => self.expr_any(value)?,
-                    Some(b) => {
-                        let (old, rhs) = (self.temp(target.span)?, self.operand(value)?);
-                        self.emit(Op::GetField(old, o, k));
-                        self.emit(rhs.binary(b, old, old));
-                        old
-                    }
-                };
+                let v = self.new_value(bin, value, |old| Op::GetField(old, o, k))?;
                 self.emit(Op::SetField(o, k, v));
                 Ok(())
             }
             _ => unsupported("this assignment", target.span),
         }
+    }
+
+    /// The register holding what an assignment stores: `value`'s, or for
+    /// `op=` the old value (`read` into a new register) combined with it.
+    /// The right side is evaluated before the old value is read (a literal
+    /// needs no evaluation: it is the instruction's constant).
+    fn new_value(&mut self, bin: Option<BinOp>, value: &Expr, read: impl FnOnce(Reg) -> Op) -> CResult<Reg> {
+        let Some(b) = bin else { return self.expr_any(value) };
+        let (old, rhs) = (self.temp(value.span)?, self.operand(value)?);
+        self.emit(read(old));
+        self.emit(rhs.binary(b, old, old));
+        Ok(old)
     }
 
     /// `x = e` or `x op= e` on a captured variable (its slot in `slot`): a
@@ -389,15 +385,7 @@ impl FnCompiler<'_> {
             return Ok(());
         }
         self.emit(Op::SlotBegin(slot));
-        let v = match bin {
-            None => self.expr_any(value)?,
-            Some(b) => {
-                let (old, rhs) = (self.temp(value.span)?, self.expr_any(value)?);
-                self.emit(Op::GetSlot(old, slot));
-                self.emit(Op::Bin(b, old, old, rhs));
-                old
-            }
-        };
+        let v = self.new_value(bin, value, |old| Op::GetSlot(old, slot))?;
         self.emit(Op::SlotStore(slot, v));
         self.emit(Op::SlotEnd(slot));
         Ok(())
@@ -411,19 +399,8 @@ impl FnCompiler<'_> {
         if rmw {
             self.emit(Op::RmwBegin(g));
         }
-        let v = match bin {
-            None => self.expr_any(value)?,
-            Some(b) => {
-                // The right side is evaluated before the variable is read
-                // (a literal needs no evaluation, and `x += 1` then starts
-                // its section with the read: see `fuse`).
-                let old = self.temp(value.span)?;
-                let rhs = self.operand(value)?;
-                self.emit(Op::GetGlobal(old, g));
-                self.emit(rhs.binary(b, old, old));
-                old
-            }
-        };
+        // With `x += 1` the section starts with the read (see `fuse`).
+        let v = self.new_value(bin, value, |old| Op::GetGlobal(old, g))?;
         if rmw {
             self.emit(Op::StoreGlobal(g, v));
             self.emit(Op::RmwEnd(g));

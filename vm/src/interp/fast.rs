@@ -47,6 +47,17 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let r = |reg: Reg| base + usize::from(reg);
         let mut w = Window::new(regs, base, proto.registers).expect("every frame's registers exist");
         let mut ran = 0;
+        // A jump: where control can come back, so the budget is checked.
+        macro_rules! jump {
+            ($to:expr) => {{
+                pc = $to;
+                ran += 1;
+                if ran >= budget {
+                    break;
+                }
+                continue;
+            }};
+        }
         loop {
             match code[pc] {
                 Op::LoadK(d, k) => w[d] = consts[k],
@@ -82,22 +93,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     }
                     sections.pop();
                 }
-                Op::Jump(t) => {
-                    pc = t as usize;
-                    ran += 1;
-                    if ran >= budget {
-                        break;
-                    }
-                    continue;
-                }
+                Op::Jump(t) => jump!(t as usize),
                 Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) => {
                     let jump_if = matches!(code[pc], Op::JumpIfTrue(..));
-                    pc = if w[c].truthy() == jump_if { t as usize } else { pc + 1 };
-                    ran += 1;
-                    if ran >= budget {
-                        break;
-                    }
-                    continue;
+                    jump!(if w[c].truthy() == jump_if { t as usize } else { pc + 1 })
                 }
                 Op::GetIndex(d, o, i) => {
                     let Some(v) = self.item(w[o], w[i]) else { break };
@@ -110,49 +109,46 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     self.push_frame(st, f, None, r(b), usize::from(n), r(d));
                     return (ran + 1, true);
                 }
-                // A field read or a method call on an instance whose class
-                // this instruction has met before (its member cache).
-                // `map.has(key)`.
-                Op::CallMethod(d, o, k, b, 1) if consts[k] == *has_name => {
-                    let Some(map) = object_of(w[o], kind::MAP).filter(|m| m.holder().is_none()) else { break };
-                    // SAFETY: kind MAP objects are Maps.
-                    let Ok(has) = Map::has(unsafe { map.downcast() }, self.cx, w[b]) else { break };
-                    w[d] = Value::bool(has);
-                }
-                Op::CallMethod(d, o, _, _, n) => {
-                    let Some((_, Member::Method(f))) = cached_member(w[o], &proto.member_cache[pc]) else { break };
-                    if self.check_call(f, usize::from(n) + 1, depth).is_err() {
+                // A method call on an instance whose class this instruction
+                // has met before (its member cache), or `map.has(key)`.
+                Op::CallMethod(d, o, k, b, n) => {
+                    if let Some((_, Member::Method(f))) = cached_member(w[o], &proto.member_cache[pc]) {
+                        if self.check_call(f, usize::from(n) + 1, depth).is_err() {
+                            break;
+                        }
+                        frame.pc = pc + 1;
+                        self.push_frame(st, f, None, r(o), usize::from(n) + 1, r(d));
+                        return (ran + 1, true);
+                    }
+                    if n == 1
+                        && consts[k] == *has_name
+                        && let Some(map) = usable_map(w[o])
+                        && let Ok(has) = Map::has(map, self.cx, w[b])
+                    {
+                        w[d] = Value::bool(has);
+                    } else {
                         break;
                     }
-                    frame.pc = pc + 1;
-                    self.push_frame(st, f, None, r(o), usize::from(n) + 1, r(d));
-                    return (ran + 1, true);
                 }
                 // A field, a method without arguments (in a frame past this
                 // one's registers, as in `step`), or the length of a string,
                 // an array or a map (`x.len`).
-                Op::GetField(d, o, k) => {
-                    let Some((inst, member)) = cached_member(w[o], &proto.member_cache[pc]) else {
-                        match self.length(w[o]) {
-                            Some(len) if consts[k] == *len_name => w[d] = Value::num(len),
-                            _ => break,
-                        }
-                        pc += 1;
-                        ran += 1;
-                        continue;
-                    };
-                    match member {
-                        Member::Field(i) => w[d] = Inst::get(inst, self.cx, i as usize),
-                        Member::Method(f) if self.check_call(f, 1, depth).is_ok() => {
-                            let (recv, top) = (w[o], base + usize::from(proto.registers));
-                            frame.pc = pc + 1;
-                            st.regs[top] = recv;
-                            self.push_frame(st, f, None, top, 1, r(d));
-                            return (ran + 1, true);
-                        }
-                        Member::Method(_) => break,
+                Op::GetField(d, o, k) => match cached_member(w[o], &proto.member_cache[pc]) {
+                    Some((inst, Member::Field(i))) => w[d] = Inst::get(inst, self.cx, i as usize),
+                    Some((_, Member::Method(f))) if self.check_call(f, 1, depth).is_ok() => {
+                        let (recv, top) = (w[o], base + usize::from(proto.registers));
+                        frame.pc = pc + 1;
+                        st.regs[top] = recv;
+                        self.push_frame(st, f, None, top, 1, r(d));
+                        return (ran + 1, true);
                     }
-                }
+                    // The name first: no length is worked out for another.
+                    None if consts[k] == *len_name => {
+                        let Some(len) = self.length(w[o]) else { break };
+                        w[d] = Value::num(len);
+                    }
+                    _ => break,
+                },
                 Op::SetField(o, _, v) => {
                     let Some((inst, Member::Field(i))) = cached_member(w[o], &proto.member_cache[pc]) else {
                         break;
@@ -204,9 +200,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         let Some(v) = self.item(w[src], i) else { break };
                         w[var] = v;
                     } else {
-                        pc = exit as usize;
-                        ran += 1;
-                        continue;
+                        jump!(exit as usize)
                     }
                 }
                 Op::Return(_) | Op::ReturnNil if depth > 1 => {
@@ -238,21 +232,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
                 Op::CmpJump(op, x, y, sense, t) => {
                     let Some(taken) = test(op, w[x], w[y]) else { break };
-                    pc = if taken == sense { t as usize } else { pc + 1 };
-                    ran += 1;
-                    if ran >= budget {
-                        break;
-                    }
-                    continue;
+                    jump!(if taken == sense { t as usize } else { pc + 1 })
                 }
                 Op::CmpJumpK(op, x, k, sense, t) => {
                     let Some(taken) = test(op, w[x], consts[k]) else { break };
-                    pc = if taken == sense { t as usize } else { pc + 1 };
-                    ran += 1;
-                    if ran >= budget {
-                        break;
-                    }
-                    continue;
+                    jump!(if taken == sense { t as usize } else { pc + 1 })
                 }
                 _ => break,
             }
@@ -316,6 +300,14 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             _ => None,
         }
     }
+}
+
+/// The map `v` holds, when it is one this maatine may use (not sent away).
+#[inline(always)]
+fn usable_map<'gc>(v: Value<'gc>) -> Option<Gc<'gc, Map<'gc>>> {
+    let map = object_of(v, kind::MAP).filter(|m| m.holder().is_none())?;
+    // SAFETY: kind MAP objects are Maps.
+    Some(unsafe { map.downcast() })
 }
 
 /// The instance `v` holds and the member this instruction's cache has for

@@ -269,21 +269,18 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// The one-character string at index `i` of `s` (`s[i]`).
     pub(super) fn char_at(&self, s: &Str, i: f64) -> OpResult<Value<'gc>> {
         let (s, ascii) = (s.as_str(), s.is_ascii());
-        if ascii
-            && let Some(&c) = arith::int_of(i).and_then(|i| usize::try_from(i).ok()).and_then(|i| s.as_bytes().get(i))
-        {
-            return Ok(Value::object(Gc::get(self.env).chars[usize::from(c)].into()));
-        }
-        let at = arith::int_of(i).and_then(|i| usize::try_from(i).ok());
-        let found = at.and_then(|i| {
-            let start = byte_at(s, i, ascii)?;
+        let found = arith::int_of(i).and_then(|i| usize::try_from(i).ok()).and_then(|i| {
+            if ascii {
+                // One byte a character: the string made once for each.
+                let c = *s.as_bytes().get(i)?;
+                return Some(Value::object(Gc::get(self.env).chars[usize::from(c)].into()));
+            }
+            let start = byte_at(s, i, false)?;
             let c = s[start..].chars().next()?;
-            Some(&s[start..start + c.len_utf8()])
+            Some(Value::object(Str::alloc(self.cx, &s[start..start + c.len_utf8()]).into()))
         });
-        match found {
-            Some(c) => Ok(Value::object(Str::alloc(self.cx, c).into())),
-            None => Err(format!("string index out of range: {} (length {})", arith::show_num(i), char_len(s, ascii))),
-        }
+        found
+            .ok_or_else(|| format!("string index out of range: {} (length {})", arith::show_num(i), char_len(s, ascii)))
     }
 
     /// The prelude function implementing `recv.name`, if any.

@@ -4,10 +4,10 @@
 //! Invariant (what makes the unchecked reads sound): the program passed
 //! [`crate::verify`] when the `Vm` was made, so every register an
 //! instruction names is below its function's `registers`, every constant
-//! it names exists, and `pc` always names an instruction; and `Run::call`
-//! (and `State::calling`, for a maatine's first frame) made the register
-//! file at least `base + registers` long for every frame on the stack
-//! (it never shrinks). The views are made from exactly those ranges
+//! it names exists, and `pc` always names an instruction; and
+//! `Run::push_frame` (and `State::calling`, for a maatine's first frame)
+//! made the register file longer than `base + registers` for every frame on
+//! the stack (it never shrinks). The views are made from exactly those ranges
 //! (checked, once per frame entry), so an index the verifier allowed is in
 //! bounds. Debug builds check every index all the same.
 
