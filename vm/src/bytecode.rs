@@ -47,6 +47,46 @@ pub enum Op {
     CmpJump(BinOp, Reg, Reg, bool, u32),
     /// `if (a op constant k).truthy == sense { pc = target }`
     CmpJumpK(BinOp, Reg, u32, bool, u32),
+    /// `dst = a + b`. This and the instructions down to `JumpEqK` are
+    /// `Bin`, `BinK`, `CmpJump` and `CmpJumpK` of their commonest operators,
+    /// one instruction each so that the fast loop dispatches once (made
+    /// after compilation by [`crate::specialize`], which also turns them
+    /// back into the general form for the general path).
+    Add(Reg, Reg, Reg),
+    /// `dst = a - b`
+    Sub(Reg, Reg, Reg),
+    /// `dst = a * b`
+    Mul(Reg, Reg, Reg),
+    /// `dst = a / b`
+    Div(Reg, Reg, Reg),
+    /// `dst = a + constant k`
+    AddK(Reg, Reg, u32),
+    /// `dst = a - constant k`
+    SubK(Reg, Reg, u32),
+    /// `dst = a * constant k`
+    MulK(Reg, Reg, u32),
+    /// `dst = a / constant k`
+    DivK(Reg, Reg, u32),
+    /// `if (a < b) == sense { pc = target }`
+    JumpLt(Reg, Reg, bool, u32),
+    /// `if (a <= b) == sense { pc = target }`
+    JumpLe(Reg, Reg, bool, u32),
+    /// `if (a > b) == sense { pc = target }`
+    JumpGt(Reg, Reg, bool, u32),
+    /// `if (a >= b) == sense { pc = target }`
+    JumpGe(Reg, Reg, bool, u32),
+    /// `if (a == b) == sense { pc = target }` (`!=` is the other sense)
+    JumpEq(Reg, Reg, bool, u32),
+    /// `if (a < constant k) == sense { pc = target }`
+    JumpLtK(Reg, u32, bool, u32),
+    /// `if (a <= constant k) == sense { pc = target }`
+    JumpLeK(Reg, u32, bool, u32),
+    /// `if (a > constant k) == sense { pc = target }`
+    JumpGtK(Reg, u32, bool, u32),
+    /// `if (a >= constant k) == sense { pc = target }`
+    JumpGeK(Reg, u32, bool, u32),
+    /// `if (a == constant k) == sense { pc = target }`
+    JumpEqK(Reg, u32, bool, u32),
     /// `dst = -a`
     Neg(Reg, Reg),
     /// `dst = !a`

@@ -32,6 +32,7 @@ pub mod parser;
 pub mod resolve;
 mod sched;
 pub mod session;
+pub mod specialize;
 pub mod value;
 pub mod verify;
 

@@ -87,7 +87,7 @@ impl Checker<'_> {
 
     fn op(&self, op: &Op) -> Result<(), String> {
         let n = |count: u16| usize::from(count);
-        match *op {
+        match crate::specialize::general(*op) {
             Op::LoadNil(d) | Op::LoadBool(d, _) | Op::Return(d) | Op::Throw(d) | Op::SlotBegin(d) | Op::SlotEnd(d) => {
                 self.reg(d)
             }
@@ -144,6 +144,7 @@ impl Checker<'_> {
             Op::ForNext(var, src, index, exit) => {
                 self.reg(var).and(self.reg(src)).and(self.regs(index, 2)).and(self.target(exit))
             }
+            crate::specialize::any_specialized!() => unreachable!("`general` leaves no specialized instruction"),
         }
     }
 }

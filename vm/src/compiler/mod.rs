@@ -125,7 +125,15 @@ pub fn compile_program(loaded: &Loaded, natives: &[String], known: &[String]) ->
         (f.class, f.method) = (c.class, c.method);
         globals.protos[c.index as usize] = Some(f.body(&c.body)?);
     }
-    let functions = globals.protos.into_iter().map(|p| Arc::new(p.expect("every function compiled"))).collect();
+    let functions = globals
+        .protos
+        .into_iter()
+        .map(|p| {
+            let mut proto = p.expect("every function compiled");
+            crate::specialize::specialize(&mut proto.code);
+            Arc::new(proto)
+        })
+        .collect();
     let mut names = vec![String::new(); globals.vars.len()];
     for (name, index) in globals.vars {
         names[index as usize] = name;

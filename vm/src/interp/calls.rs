@@ -1,6 +1,6 @@
 //! Calls and returns: members resolved through an instruction's inline
-//! cache, frames pushed (the callee's registers cleared for the collector)
-//! and popped.
+//! cache, frames pushed and popped, and the dead registers above the live
+//! ones cleared at each safe point (see [`State::push`]).
 
 use super::*;
 
@@ -34,37 +34,28 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         ret: usize,
     ) -> OpResult<()> {
         self.check_call(f, n, st.frames.len())?;
-        self.push_frame(st, f, closure, base, n, ret);
+        self.push_frame(st, f, closure, base, ret);
         Ok(())
     }
 
     /// [`Run::call`] once its arity and depth are checked (the fast loop
     /// checks them itself).
-    #[inline]
+    #[inline(always)]
     pub(super) fn push_frame(
         &mut self,
         st: &mut State<'gc>,
         f: u32,
         closure: Option<Gc<'gc, Closure<'gc>>>,
         base: usize,
-        n: usize,
         ret: usize,
     ) {
-        let registers = usize::from(self.rt.program.functions[f as usize].registers);
-        let need = base + registers + 1;
-        if st.regs.len() < need {
-            st.regs.resize(need, Value::nil());
-        }
-        // The callee's registers past its arguments may hold values of calls
-        // that returned, which the collector no longer traces: clear them, so
-        // a collection during the call never meets a freed object.
-        st.regs[base + n..need].fill(Value::nil());
-        st.frames.push(Frame { func: f, base, pc: 0, ret, closure });
-        st.top = base + registers;
+        let registers = self.rt.program.functions[f as usize].registers;
+        st.push(registers, Frame { func: f, base, pc: 0, ret, closure });
     }
 
     /// Returns `value` to the caller (closing the `try` blocks of the
     /// returning frame).
+    #[inline(always)]
     pub(super) fn ret(&mut self, st: &mut State<'gc>, value: Value<'gc>) -> Flow {
         let frame = st.frames.pop().expect("returning from a frame");
         while st.handlers.last().is_some_and(|h| h.frames > st.frames.len()) {
@@ -77,5 +68,39 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         st.set_top(&self.rt.program);
         st.regs[frame.ret] = value;
         Flow::Next
+    }
+}
+
+impl<'gc> State<'gc> {
+    /// Pushes the frame of a call whose function has `registers`
+    /// registers, its arguments already in place at `frame.base`.
+    ///
+    /// The callee's other registers are not cleared: they are nil, or hold
+    /// what a call that returned left there, which is still a live object
+    /// (no collection runs within a slice, and [`State::clear_dead`] clears
+    /// them at the end of each one, before the collector can trace the
+    /// root). The compiler writes every register before reading it.
+    #[inline(always)]
+    pub(super) fn push(&mut self, registers: u16, frame: Frame<'gc>) {
+        let top = frame.base + usize::from(registers);
+        // One register past the window, for the receiver of `obj.name`.
+        if self.regs.len() <= top {
+            self.regs.resize(top + 1, Value::nil());
+        }
+        self.frames.push(frame);
+        self.top = top;
+        self.dirty = self.dirty.max(top + 1);
+    }
+
+    /// Clears the registers above the live ones that calls since the last
+    /// safe point wrote: the collector does not trace them, so they must
+    /// not hold an object when it runs (a later call's window would make
+    /// a freed object a root). Called at the end of every slice.
+    pub(super) fn clear_dead(&mut self) {
+        let end = self.dirty.min(self.regs.len());
+        if self.top < end {
+            self.regs[self.top..end].fill(Value::nil());
+        }
+        self.dirty = self.top + 1;
     }
 }

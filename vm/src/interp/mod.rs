@@ -41,13 +41,14 @@ use crate::object::string::Str;
 use crate::object::{Ctx, ObjError, SyncStats, kind};
 use crate::sched::{Runtime, Sched};
 use crate::value::{Unpacked, Value};
-use window::{Code, Consts, Window};
+use window::{Consts, Cursor, Window};
 
 /// Where `say` writes: the program's output, shared by the worker threads.
 pub(crate) type Out<'o> = Mutex<&'o mut (dyn Write + Send)>;
 
-/// Instructions per slice (the fast loop checks at jumps, so a slice may
-/// run on through the rest of a function's straight-line code).
+/// A slice's budget: instructions of the general path, and jumps, calls
+/// and returns of the fast loop (which does not count the straight-line
+/// instructions between them; see `Run::run_simple`).
 const SLICE: usize = 10_000;
 /// Deepest call nesting before a stack overflow error.
 const MAX_FRAMES: usize = 10_000;
@@ -87,6 +88,9 @@ pub struct State<'gc> {
     /// End of the live registers: the top frame's window. Registers above
     /// it belong to calls that returned and are not roots.
     top: usize,
+    /// End of the registers above `top` written since the last safe point
+    /// (see [`State::clear_dead`]).
+    dirty: usize,
     frames: Vec<Frame<'gc>>,
     handlers: Vec<Handler>,
     /// Open read-modify-write sections: the variable's slot and frame count.
@@ -126,7 +130,7 @@ impl<'gc> State<'gc> {
         regs[..args.len()].copy_from_slice(args);
         let main = Frame { func, base: 0, pc: 0, ret: 0, closure };
         let (handlers, sections) = (Vec::new(), Vec::new());
-        State { regs, top, frames: vec![main], handlers, sections, env, module, result: Value::nil() }
+        State { regs, top, dirty: top + 1, frames: vec![main], handlers, sections, env, module, result: Value::nil() }
     }
 
     /// Makes the top frame's window the live registers.
@@ -483,7 +487,9 @@ impl Maatine {
                 let cx = Ctx { mc, mode: rt.world.mode(), stats };
                 let env = state.env;
                 let mut run = Run { cx: &cx, rt, sched, me: *id, env, requests, wake, waiting, sent, out, spawned };
-                run.slice(state, budget)
+                let step = run.slice(state, budget);
+                state.clear_dead();
+                step
             });
             heap.collect_debt();
             match step {
@@ -605,8 +611,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         Step::Continue
     }
 
-    /// Runs `budget` instructions (the fast loop may run a few more: see
-    /// `run_frame`), or fewer if the maatine ends, fails, blocks or needs a
+    /// Spends `budget` (see [`SLICE`]: the fast loop counts only jumps,
+    /// calls and returns), or less if the maatine ends, fails, blocks or needs a
     /// safe point (the step that says so), or if an allocation made
     /// collection due outside read-modify-write sections (`Ok` with the
     /// instructions left).

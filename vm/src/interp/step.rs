@@ -12,7 +12,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     pub(super) fn step(&mut self, st: &mut State<'gc>) -> Result<Flow, Raise<'gc>> {
         let frame = *st.frames.last().expect("a running maatine has a frame");
         let proto = &self.rt.program.functions[frame.func as usize];
-        let op = proto.code[frame.pc];
+        let op = crate::specialize::general(proto.code[frame.pc]);
         st.frames.last_mut().expect("checked").pc += 1;
         if allocates(op) {
             self.cx.mc.check_limit().map_err(|oom| oom.to_string())?;
@@ -216,6 +216,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 st.sections.pop();
                 Slot::end(slot_in(st.regs[r(s)]), self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;
             }
+            crate::specialize::any_specialized!() => unreachable!("`general` leaves no specialized instruction"),
             Op::Return(s) => return Ok(self.ret(st, st.regs[r(s)])),
             Op::ReturnNil => return Ok(self.ret(st, Value::nil())),
             Op::NewArray(d, base, n) => {

@@ -11,6 +11,7 @@
 //! (checked, once per frame entry), so an index the verifier allowed is in
 //! bounds. Debug builds check every index all the same.
 
+use std::marker::PhantomData;
 use std::ops::{Index, IndexMut};
 
 use crate::bytecode::{Op, Reg};
@@ -65,19 +66,53 @@ impl<'gc> Index<u32> for Consts<'_, 'gc> {
     }
 }
 
-/// A function's code.
-#[derive(Clone, Copy)]
-pub(super) struct Code<'a>(pub(super) &'a [Op]);
+/// Where the fast loop is in a function's code: a pointer to the next
+/// instruction, so that fetching one is a load (no index to scale).
+pub(super) struct Cursor<'a> {
+    start: *const Op,
+    at: *const Op,
+    _code: PhantomData<&'a [Op]>,
+}
 
-impl Index<usize> for Code<'_> {
-    type Output = Op;
-
+impl<'a> Cursor<'a> {
+    /// The cursor at instruction `pc` of `code`.
     #[inline(always)]
-    fn index(&self, pc: usize) -> &Op {
-        debug_assert!(pc < self.0.len(), "pc {pc} past the code");
-        // SAFETY: the verifier proved every jump target in range and the
-        // last instruction a return, throw or jump, so `pc` (a target, or
-        // one past an instruction that does not end the code) is in range.
-        unsafe { self.0.get_unchecked(pc) }
+    pub(super) fn new(code: &'a [Op], pc: usize) -> Self {
+        debug_assert!(pc < code.len(), "pc {pc} past the code");
+        let start = code.as_ptr();
+        // SAFETY: `pc` names an instruction (module invariant; as for `Code`).
+        Cursor { start, at: unsafe { start.add(pc) }, _code: PhantomData }
+    }
+
+    /// The instruction at the cursor.
+    #[inline(always)]
+    pub(super) fn op(&self) -> &'a Op {
+        // SAFETY: the cursor always names an instruction of the code it was
+        // made from: `new` and `jump` take verified targets, and `advance`
+        // never steps past the last instruction, which ends the code (a
+        // return, a throw or a jump, by the verifier).
+        unsafe { &*self.at }
+    }
+
+    /// On to the next instruction (the current one does not end the code).
+    #[inline(always)]
+    pub(super) fn advance(&mut self) {
+        // SAFETY: as for `op`: the next instruction exists.
+        self.at = unsafe { self.at.add(1) };
+    }
+
+    /// On to instruction `to`, a jump target the verifier checked.
+    #[inline(always)]
+    pub(super) fn jump(&mut self, to: usize) {
+        // SAFETY: every jump target is an instruction (verifier).
+        self.at = unsafe { self.start.add(to) };
+    }
+
+    /// The index of the instruction at the cursor.
+    #[inline(always)]
+    pub(super) fn pc(&self) -> usize {
+        // SAFETY: both pointers are into the same code (`new`, `jump`,
+        // `advance` keep `at` within it).
+        unsafe { self.at.offset_from(self.start) as usize }
     }
 }
