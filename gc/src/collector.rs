@@ -749,6 +749,11 @@ impl Collector {
             freed.local += bytes;
         }
         freed.objects += 1;
+        // The colour survives in a pooled block (the pool writes only the
+        // first word), so a reference the collector missed is caught when
+        // traced (see `Tracer::mark`) until the block is used again.
+        #[cfg(debug_assertions)]
+        h.set_freed();
         // SAFETY: unlinked, unreachable, freed exactly once; the box was
         // allocated with its vtable's layout.
         unsafe {

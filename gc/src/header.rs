@@ -92,6 +92,10 @@ pub(crate) const BLACK: u8 = 1 << 2;
 /// The shared collection's mark in every other cycle (`BLACK` in the rest).
 pub(crate) const MARK1: u8 = 1 << 3;
 pub(crate) const WHITES: u8 = WHITE0 | WHITE1;
+/// The colour a freed object's header is left with in debug builds (no live
+/// object has it), so that the tracer can refuse to meet a freed object.
+#[cfg(debug_assertions)]
+pub(crate) const FREED: u8 = 0xF0;
 
 /// An object's generation (generational mode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -279,6 +283,13 @@ impl Header {
     /// Paints the object with `white` (one of `WHITE0`, `WHITE1`).
     pub(crate) fn set_white(&self, white: u8) {
         self.colour.store(white, Ordering::Relaxed);
+    }
+
+    /// Marks a header whose object is being freed (debug builds), see
+    /// [`FREED`].
+    #[cfg(debug_assertions)]
+    pub(crate) fn set_freed(&self) {
+        self.colour.store(FREED, Ordering::Relaxed);
     }
 
     /// Paints a global object with the shared cycle's `mark`.

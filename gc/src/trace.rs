@@ -174,6 +174,12 @@ impl Tracer {
         // SAFETY: every header handed to the tracer belongs to a live object:
         // it comes from a Gc that was reachable when its holder was traced.
         let h = unsafe { header.as_ref() };
+        #[cfg(debug_assertions)]
+        assert_ne!(
+            h.colour(),
+            crate::header::FREED,
+            "traced a freed object: something kept a reference the collector did not trace"
+        );
         self.work += REFERENCE_COST;
         match self.mode {
             Mode::List => self.gray.push(header),
