@@ -97,6 +97,9 @@ pub enum Op {
     Jump(u32),
     /// `if !r { pc = target }`
     JumpIfFalse(Reg, u32),
+    /// `if (r == nil) == sense { pc = target }` (`x == nil`, `x != nil`
+    /// deciding a branch)
+    JumpNil(Reg, bool, u32),
     /// `if r { pc = target }`
     JumpIfTrue(Reg, u32),
     /// `dst = function f(regs base .. base + n)`

@@ -122,7 +122,9 @@ impl Checker<'_> {
             Op::CmpJump(_, a, b, _, t) => self.reg(a).and(self.reg(b)).and(self.target(t)),
             Op::CmpJumpK(_, a, k, _, t) => self.reg(a).and(self.konst(k)).and(self.target(t)),
             Op::Jump(t) => self.target(t),
-            Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) | Op::TryBegin(t, c) => self.reg(c).and(self.target(t)),
+            Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) | Op::JumpNil(c, _, t) | Op::TryBegin(t, c) => {
+                self.reg(c).and(self.target(t))
+            }
             Op::RmwBegin(_) | Op::RmwEnd(_) | Op::ReturnNil | Op::TryEnd => Ok(()),
             Op::Call(d, f, b, count) | Op::Spawn(d, f, b, count) | Op::Closure(d, f, b, count) => {
                 self.reg(d).and(self.regs(b, n(count))).and(self.function_index(f))

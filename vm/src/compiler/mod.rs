@@ -482,6 +482,7 @@ impl<'a> FnCompiler<'a> {
             Op::Jump(t)
             | Op::JumpIfFalse(_, t)
             | Op::JumpIfTrue(_, t)
+            | Op::JumpNil(.., t)
             | Op::CmpJump(.., t)
             | Op::CmpJumpK(.., t)
             | Op::TryBegin(t, _)

@@ -182,10 +182,17 @@ impl FnCompiler<'_> {
     }
 
     /// Emits a jump taken when `cond`'s truth is `sense` (to be patched);
-    /// a comparison becomes one `CmpJump`/`CmpJumpK` instruction.
+    /// a comparison becomes one `CmpJump`/`CmpJumpK` instruction, a test
+    /// against `nil` one `JumpNil`.
     pub(super) fn branch(&mut self, cond: &Expr, sense: bool) -> CResult<usize> {
         let mark = self.next;
+        let nil = |e: &Expr| matches!(e.kind, ExprKind::Nil);
         let op = match &cond.kind {
+            // `nil` has no effects: only the other side is evaluated.
+            ExprKind::Binary(op @ (BinOp::Eq | BinOp::Ne), a, b) if nil(a) || nil(b) => {
+                let r = self.expr_any(if nil(b) { a } else { b })?;
+                Op::JumpNil(r, sense == (*op == BinOp::Eq), 0)
+            }
             ExprKind::Binary(op, a, b) if op.is_comparison() => {
                 let ra = self.expr_any(a)?;
                 match self.operand(b)? {

@@ -38,6 +38,34 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         Ok(())
     }
 
+    /// Why function `f` cannot be called with `n` arguments, if it cannot.
+    #[inline]
+    pub(super) fn check_arity(&self, f: u32, n: usize) -> OpResult<()> {
+        let callee = &self.rt.program.functions[f as usize];
+        if n == usize::from(callee.params) {
+            return Ok(());
+        }
+        Err(format!("{} expects {} argument(s), got {n}", callee.name, callee.params))
+    }
+
+    /// Whether function `f` can be called with `n` arguments from call
+    /// depth `depth` (the fast loop's test; [`Run::check_call`] says why not).
+    #[inline(always)]
+    pub(super) fn can_call(&self, f: u32, n: usize, depth: usize) -> bool {
+        n == usize::from(self.rt.program.functions[f as usize].params) && depth < MAX_FRAMES
+    }
+
+    /// Why function `f` cannot be called with `n` arguments from call depth
+    /// `depth`, if it cannot.
+    #[inline]
+    pub(super) fn check_call(&self, f: u32, n: usize, depth: usize) -> OpResult<()> {
+        self.check_arity(f, n)?;
+        if depth >= MAX_FRAMES {
+            return Err(format!("stack overflow: more than {MAX_FRAMES} nested calls"));
+        }
+        Ok(())
+    }
+
     /// [`Run::call`] once its arity and depth are checked (the fast loop
     /// checks them itself).
     #[inline(always)]

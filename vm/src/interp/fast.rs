@@ -33,8 +33,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             if ran >= budget {
                 return ran;
             }
-            let depth = st.frames.len();
-            let frame = *st.frames.last().expect("a running maatine has a frame");
+            let frame = st.frames.last().expect("a running maatine has a frame");
             let proto = &program.functions[frame.func as usize];
             let consts = Consts(&all_consts[frame.func as usize]);
             let (base, mut at) = (frame.base, Cursor::new(&proto.code, frame.pc));
@@ -96,11 +95,15 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     Op::GetGlobal(d, g) => w[d] = Slot::read(globals[g as usize]),
                     Op::GetModule(d, i) => w[d] = Slot::read(module[usize::from(i)]),
                     Op::Not(d, x) => w[d] = Value::bool(!w[x].truthy()),
+                    Op::Neg(d, x) => {
+                        let Some(n) = w[x].as_num() else { break };
+                        w[d] = Value::num(-n);
+                    }
                     Op::StoreGlobal(g, s) if w[s].as_object().is_none() => {
                         Slot::store(globals[g as usize], self.cx, w[s]);
                     }
                     Op::RmwBegin(g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
-                        st.sections.push((globals[g as usize], depth));
+                        st.sections.push((globals[g as usize], st.frames.len()));
                     }
                     Op::RmwEnd(g) => {
                         if Slot::end(globals[g as usize], self.cx, &self.rt.table, self.me).is_err() {
@@ -109,7 +112,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         st.sections.pop();
                     }
                     Op::RmwGet(d, g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
-                        st.sections.push((globals[g as usize], depth));
+                        st.sections.push((globals[g as usize], st.frames.len()));
                         w[d] = Slot::read(globals[g as usize]);
                     }
                     Op::RmwSet(g, s) if w[s].as_object().is_none() => {
@@ -127,20 +130,21 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         let jump_if = matches!(op, Op::JumpIfTrue(..));
                         jump!(w[c].truthy() == jump_if, t)
                     }
+                    Op::JumpNil(x, sense, t) => jump!(w[x].is_nil() == sense, t),
                     Op::GetIndex(d, o, i) => {
                         let Some(v) = self.item(w[o], w[i]) else { break };
                         w[d] = v;
                     }
-                    // A call that fails (arity, depth) is left to the general
+                    // A call that fails (arity, st.frames.len()) is left to the general
                     // path, which reports it.
-                    Op::Call(d, f, b, n) if self.check_call(f, usize::from(n), depth).is_ok() => {
+                    Op::Call(d, f, b, n) if self.can_call(f, usize::from(n), st.frames.len()) => {
                         call!(f, None, r(b), r(d))
                     }
                     // A method call on an instance whose class this instruction
                     // has met before (its member cache), or `map.has(key)`.
                     Op::CallMethod(d, o, k, b, n) => {
                         if let Some((_, Member::Method(f))) = cached_member(w[o], &proto.member_cache[at.pc()]) {
-                            if self.check_call(f, usize::from(n) + 1, depth).is_err() {
+                            if !self.can_call(f, usize::from(n) + 1, st.frames.len()) {
                                 break;
                             }
                             call!(f, None, r(o), r(d))
@@ -160,7 +164,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     // an array or a map (`x.len`).
                     Op::GetField(d, o, k) => match cached_member(w[o], &proto.member_cache[at.pc()]) {
                         Some((inst, Member::Field(i))) => w[d] = Inst::get(inst, self.cx, i as usize),
-                        Some((_, Member::Method(f))) if self.check_call(f, 1, depth).is_ok() => {
+                        Some((_, Member::Method(f))) if self.can_call(f, 1, st.frames.len()) => {
                             let (recv, top) = (w[o], base + usize::from(proto.registers));
                             st.regs[top] = recv;
                             call!(f, None, top, r(d))
@@ -187,12 +191,14 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         // SAFETY: kind CLOSURE objects are Closures.
                         let closure = unsafe { closure.downcast::<Closure<'gc>>() };
                         let f = Gc::get(closure).func;
-                        if self.check_call(f, usize::from(n), depth).is_err() {
+                        if !self.can_call(f, usize::from(n), st.frames.len()) {
                             break;
                         }
                         call!(f, Some(closure), r(b), r(d))
                     }
-                    Op::GetUpval(d, i) => w[d] = Slot::read(upvalue(&frame, i)),
+                    Op::GetUpval(d, i) => {
+                        w[d] = Slot::read(upvalue(st.frames.last().expect("a running maatine has a frame"), i))
+                    }
                     Op::GetSlot(d, s) => w[d] = Slot::read(slot_in(w[s])),
                     // A store into an array, or into a map that has the key (a
                     // new key may grow the map: the general path). A store that
@@ -224,7 +230,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                             jump!(exit as usize)
                         }
                     }
-                    Op::Return(_) | Op::ReturnNil if depth > 1 => {
+                    Op::Return(_) | Op::ReturnNil if st.frames.len() > 1 => {
                         let value = if let Op::Return(s) = *op { w[s] } else { Value::nil() };
                         self.ret(st, value);
                         ran += 1;
@@ -279,27 +285,6 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         }
     }
 
-    /// Why function `f` cannot be called with `n` arguments, if it cannot.
-    #[inline]
-    pub(super) fn check_arity(&self, f: u32, n: usize) -> OpResult<()> {
-        let callee = &self.rt.program.functions[f as usize];
-        if n == usize::from(callee.params) {
-            return Ok(());
-        }
-        Err(format!("{} expects {} argument(s), got {n}", callee.name, callee.params))
-    }
-
-    /// Why function `f` cannot be called with `n` arguments from call depth
-    /// `depth`, if it cannot.
-    #[inline]
-    pub(super) fn check_call(&self, f: u32, n: usize, depth: usize) -> OpResult<()> {
-        self.check_arity(f, n)?;
-        if depth >= MAX_FRAMES {
-            return Err(format!("stack overflow: more than {MAX_FRAMES} nested calls"));
-        }
-        Ok(())
-    }
-
     /// The length of a string, or of an array or a map this maatine may use.
     #[inline]
     pub(super) fn length(&self, v: Value<'gc>) -> Option<f64> {
@@ -321,7 +306,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// `array[index]` or `map[key]` when it cannot fail: an array or a map
     /// this maatine may use, an index in range or a valid key (anything else
     /// takes the slow path, which reports).
-    #[inline]
+    #[inline(always)]
     pub(super) fn item(&self, o: Value<'gc>, i: Value<'gc>) -> Option<Value<'gc>> {
         let obj = o.as_object().filter(|o| o.holder().is_none())?;
         match obj.kind() {

@@ -164,6 +164,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 let taken = st.regs[r(c)].truthy() == matches!(op, Op::JumpIfTrue(..));
                 jump_if(st, taken, t);
             }
+            Op::JumpNil(x, sense, t) => jump_if(st, st.regs[r(x)].is_nil() == sense, t),
             Op::Call(d, f, base, n) => self.call(st, f, None, r(base), usize::from(n), r(d))?,
             Op::CallValue(d, c, base, n) => {
                 let callee = st.regs[r(c)];

@@ -56,12 +56,20 @@ unsafe impl Trace for Array<'_> {
 }
 
 /// The index `i` of a Maat number into `len` elements, if valid.
+#[inline(always)]
 fn index(i: f64, len: usize) -> Result<usize, ObjError> {
-    // The cast saturates (NaN becomes 0), so the round trip holds only for
-    // an integral `i` in range (and -0, which is index 0); no call to
-    // `trunc`, which x86-64's baseline has no instruction for.
-    let at = i as usize;
-    if at as f64 == i && at < len { Ok(at) } else { Err(ObjError::IndexOutOfRange { index: i, len }) }
+    // In range first (NaN is not), so the conversion cannot overflow; then
+    // integral (-0 is index 0). No call to `trunc`, which x86-64's baseline
+    // has no instruction for, and signed conversions only (one instruction
+    // each way there, unlike unsigned ones).
+    if i >= 0.0 && i < len as i64 as f64 {
+        // SAFETY: `i` is finite and in 0..len, within i64.
+        let at = unsafe { i.to_int_unchecked::<i64>() };
+        if at as f64 == i {
+            return Ok(at as usize);
+        }
+    }
+    Err(ObjError::IndexOutOfRange { index: i, len })
 }
 
 impl<'gc> Array<'gc> {
@@ -102,6 +110,7 @@ impl<'gc> Array<'gc> {
     }
 
     /// The item at `i`.
+    #[inline]
     pub fn get(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64) -> Result<Value<'gc>, ObjError> {
         Self::read(this, ctx, |items| index(i, items.len()).map(|i| items[i]))
     }
