@@ -273,7 +273,11 @@ fn park_cell_remembers_a_wake_up_for_the_next_park() {
         let wakers: Vec<_> = (0..2)
             .map(|_| {
                 let (c, r) = (cell.clone(), resumed.clone());
-                thread::spawn(move || c.wake(|_| drop(r.fetch_add(1, Relaxed))))
+                thread::spawn(move || {
+                    c.wake(|_| {
+                        r.fetch_add(1, Relaxed);
+                    })
+                })
             })
             .collect();
         let first = cell.park(1, || {});
