@@ -102,6 +102,7 @@ impl<'gc> Value<'gc> {
     }
 
     /// The number, if it is one.
+    #[inline]
     pub fn as_num(self) -> Option<f64> {
         match self.unpack() {
             Unpacked::Num(n) => Some(n),
@@ -109,12 +110,15 @@ impl<'gc> Value<'gc> {
         }
     }
 
-    /// The object, if it is one.
+    /// The object, if it is one (one test of the tag, not a whole unpack).
+    #[inline]
     pub fn as_object(self) -> Option<GcAny<'gc>> {
-        match self.unpack() {
-            Unpacked::Object(o) => Some(o),
-            _ => None,
+        if self.bits & TAG_MASK != OBJECT {
+            return None;
         }
+        let ptr = NonNull::new((self.bits & PAYLOAD) as *mut ()).expect("object values are never null");
+        // SAFETY: as in `unpack`.
+        Some(unsafe { GcAny::from_raw(ptr) })
     }
 
     /// Whether the value is `nil`.

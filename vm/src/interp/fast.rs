@@ -143,7 +143,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     // A method call on an instance whose class this instruction
                     // has met before (its member cache), or `map.has(key)`.
                     Op::CallMethod(d, o, k, b, n) => {
-                        if let Some((_, Member::Method(f))) = cached_member(w[o], &proto.member_cache[at.pc()]) {
+                        if let Some((_, Member::Method(f))) = cached_member(w[o], at.cache(&proto.member_cache)) {
                             if !self.can_call(f, usize::from(n) + 1, st.frames.len()) {
                                 break;
                             }
@@ -162,7 +162,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     // A field, a method without arguments (in a frame past this
                     // one's registers, as in `step`), or the length of a string,
                     // an array or a map (`x.len`).
-                    Op::GetField(d, o, k) => match cached_member(w[o], &proto.member_cache[at.pc()]) {
+                    Op::GetField(d, o, k) => match cached_member(w[o], at.cache(&proto.member_cache)) {
                         Some((inst, Member::Field(i))) => w[d] = Inst::get(inst, self.cx, i as usize),
                         Some((_, Member::Method(f))) if self.can_call(f, 1, st.frames.len()) => {
                             let (recv, top) = (w[o], base + usize::from(proto.registers));
@@ -177,12 +177,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         _ => break,
                     },
                     Op::SetField(o, _, v) => {
-                        let Some((inst, Member::Field(i))) = cached_member(w[o], &proto.member_cache[at.pc()]) else {
+                        let Some((inst, Member::Field(i))) = cached_member(w[o], at.cache(&proto.member_cache)) else {
                             break;
                         };
                         // A store that fails (a frozen instance) changes nothing:
                         // the general path tries again and reports it.
-                        if Inst::set(inst, self.cx, i as usize, w[v]).is_err() {
+                        if !Inst::store(inst, self.cx, i as usize, w[v]) {
                             break;
                         }
                     }
@@ -209,7 +209,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         let stored = match obj.kind() {
                             kind::ARRAY => w[i].as_num().is_some_and(|index| {
                                 // SAFETY: kind ARRAY objects are Arrays.
-                                Array::set(unsafe { obj.downcast() }, self.cx, index, w[v]).is_ok()
+                                Array::store(unsafe { obj.downcast() }, self.cx, index, w[v])
                             }),
                             // SAFETY: kind MAP objects are Maps.
                             kind::MAP => Map::replace(unsafe { obj.downcast() }, self.cx, w[i], w[v]) == Ok(true),
@@ -303,17 +303,25 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         })
     }
 
-    /// `array[index]` or `map[key]` when it cannot fail: an array or a map
-    /// this maatine may use, an index in range or a valid key (anything else
-    /// takes the slow path, which reports).
+    /// `array[index]`, `map[key]` or `string[index]` when it cannot fail
+    /// or allocate: an array or a map this maatine may use, an index in
+    /// range or a valid key, an ASCII string (its characters are made once);
+    /// anything else takes the slow path, which reports.
     #[inline(always)]
     pub(super) fn item(&self, o: Value<'gc>, i: Value<'gc>) -> Option<Value<'gc>> {
         let obj = o.as_object().filter(|o| o.holder().is_none())?;
         match obj.kind() {
             // SAFETY: kind ARRAY objects are Arrays.
-            kind::ARRAY => Array::get(unsafe { obj.downcast() }, self.cx, i.as_num()?).ok(),
+            kind::ARRAY => Array::load(unsafe { obj.downcast() }, self.cx, i.as_num()?),
             // SAFETY: kind MAP objects are Maps.
             kind::MAP => Map::get(unsafe { obj.downcast() }, self.cx, i).ok(),
+            kind::STR => {
+                // SAFETY: kind STR objects are Strs.
+                let s = Gc::get(unsafe { obj.downcast::<Str>() });
+                let at = arith::int_of(i.as_num()?).and_then(|n| usize::try_from(n).ok())?;
+                let c = *s.is_ascii().then(|| s.as_str().as_bytes().get(at))??;
+                Some(Value::object(Gc::get(self.env).chars[usize::from(c)].into()))
+            }
             _ => None,
         }
     }

@@ -14,7 +14,7 @@
 use std::marker::PhantomData;
 use std::ops::{Index, IndexMut};
 
-use crate::bytecode::{Op, Reg};
+use crate::bytecode::{MemberCache, Op, Reg};
 use crate::value::Value;
 
 /// A frame's registers: `regs[base .. base + registers]`.
@@ -106,6 +106,18 @@ impl<'a> Cursor<'a> {
     pub(super) fn jump(&mut self, to: usize) {
         // SAFETY: every jump target is an instruction (verifier).
         self.at = unsafe { self.start.add(to) };
+    }
+
+    /// The member cache of the instruction at the cursor, in `caches`, its
+    /// function's caches (one per instruction: the verifier checks the
+    /// lengths agree).
+    #[inline(always)]
+    pub(super) fn cache<'c>(&self, caches: &'c [MemberCache]) -> &'c MemberCache {
+        let pc = self.pc();
+        debug_assert!(pc < caches.len(), "no member cache for pc {pc}");
+        // SAFETY: `pc` names an instruction (as for `op`), and there are as
+        // many caches as instructions (verifier).
+        unsafe { caches.get_unchecked(pc) }
     }
 
     /// The index of the instruction at the cursor.

@@ -80,6 +80,7 @@ impl<'gc> Array<'gc> {
     }
 
     /// Reads the items under the elision rule.
+    #[inline(always)]
     fn read<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&Items<'gc>) -> R) -> R {
         let array = Gc::get(this);
         let _guard = ctx.guard(GcAny::from(this), &array.lock);
@@ -110,15 +111,37 @@ impl<'gc> Array<'gc> {
     }
 
     /// The item at `i`.
-    #[inline]
     pub fn get(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64) -> Result<Value<'gc>, ObjError> {
         Self::read(this, ctx, |items| index(i, items.len()).map(|i| items[i]))
     }
 
+    /// The item at `i`, if `i` is an index of the array ([`Array::get`]
+    /// says why not; this is its fast part, for the interpreter's fast loop).
+    #[inline(always)]
+    pub fn load(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64) -> Option<Value<'gc>> {
+        Self::read(this, ctx, |items| index(i, items.len()).ok().map(|i| items[i]))
+    }
+
     /// Replaces the item at `i`.
     pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64, value: Value<'gc>) -> Result<(), ObjError> {
+        if Self::store(this, ctx, i, value) {
+            return Ok(());
+        }
+        if GcAny::from(this).is_frozen() {
+            return Err(ObjError::Frozen("Array"));
+        }
+        Err(ObjError::IndexOutOfRange { index: i, len: Self::len(this, ctx) })
+    }
+
+    /// Replaces the item at `i` if it can (the array is not frozen and `i`
+    /// is an index of it): whether it did. [`Array::set`] says why not; this
+    /// is its fast part, for the interpreter's fast loop.
+    #[inline(always)]
+    pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64, value: Value<'gc>) -> bool {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "Array", &[value])?;
+        if ctx.before_store(obj, "Array", &[value]).is_err() {
+            return false;
+        }
         if let Some(v) = value.as_object() {
             ctx.mc.forward_barrier(obj, v);
         }
@@ -128,13 +151,13 @@ impl<'gc> Array<'gc> {
         // replacing an item leaves the buffer as it is, so there is no
         // growth to report.
         let items = unsafe { &mut *array.items.get() };
-        let at = index(i, items.len())?;
+        let Ok(at) = index(i, items.len()) else { return false };
         let old = core::mem::replace(&mut items[at], value);
         drop(guard);
         if let Some(old) = old.as_object() {
             ctx.mc.deletion_barrier(obj, old);
         }
-        Ok(())
+        true
     }
 
     /// Appends an item.

@@ -70,8 +70,17 @@ impl<'gc> Inst<'gc> {
 
     /// Sets field `i`.
     pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize, value: Value<'gc>) -> Result<(), ObjError> {
+        if Self::store(this, ctx, i, value) { Ok(()) } else { Err(ObjError::Frozen("instance")) }
+    }
+
+    /// Sets field `i` unless the instance is frozen: whether it did (the
+    /// fast part of [`Inst::set`], for the interpreter's fast loop).
+    #[inline(always)]
+    pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize, value: Value<'gc>) -> bool {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "instance", &[value])?;
+        if ctx.before_store(obj, "instance", &[value]).is_err() {
+            return false;
+        }
         if let Some(v) = value.as_object() {
             ctx.mc.forward_barrier(obj, v);
         }
@@ -84,6 +93,6 @@ impl<'gc> Inst<'gc> {
         if let Some(old) = old.as_object() {
             ctx.mc.deletion_barrier(obj, old);
         }
-        Ok(())
+        true
     }
 }
