@@ -150,8 +150,12 @@ pub enum Op {
     SetSlot(Reg, Reg),
     /// `dst = upvalue i's value`.
     GetUpval(Reg, u16),
-    /// `dst = upvalue i's slot itself`.
+    /// `dst = upvalue i's slot itself` (or, for one captured by value, the
+    /// value: what the closure holds, for a nested closure to capture).
     UpvalSlot(Reg, u16),
+    /// `dst = upvalue i`, captured by value (a variable never assigned
+    /// after its declaration needs no slot).
+    GetCaptured(Reg, u16),
     /// `dst = module variable i's value` (a top-level `let` that functions use).
     GetModule(Reg, u16),
     /// `dst = module variable i's slot itself`.

@@ -1,7 +1,9 @@
-//! Variable resolution before compilation: which local variables are
-//! captured by closures (they will live in slots, shared by the function and
-//! its closures), and which outer variables each closure needs (its
-//! upvalues, including those its own nested closures need).
+//! Variable resolution before compilation: which local variables closures
+//! capture and the program assigns after declaring them (they will live in
+//! slots, shared by the function and its closures: *boxed*), and which outer
+//! variables each closure needs (its upvalues, including those its own
+//! nested closures need). A captured variable that is never assigned again
+//! is captured by value: the closure keeps its value, and no slot is made.
 //!
 //! A declaration is identified by where it is made and its name: a `let`,
 //! `for` or `catch` statement's start, or a function's start for its
@@ -25,8 +27,9 @@ pub type DeclId = (usize, String);
 /// The result of resolution.
 #[derive(Debug, Default)]
 pub struct Resolution {
-    /// Declarations some closure captures.
-    pub captured: HashSet<DeclId>,
+    /// Declarations some closure captures and some code assigns after the
+    /// declaration: they live in slots.
+    pub boxed: HashSet<DeclId>,
     /// Each closure's upvalue names, in order (keyed by the closure's start).
     pub upvalues: HashMap<usize, Vec<String>>,
     /// Module variables (top-level `let`s used from functions) and their slots.
@@ -55,7 +58,16 @@ pub fn resolve(program: &Block) -> Resolution {
         })
         .flatten()
         .collect();
-    let mut r = Resolver { functions: Vec::new(), out: Resolution::default(), top, names, methods, in_main: false };
+    let mut r = Resolver {
+        functions: Vec::new(),
+        out: Resolution::default(),
+        captured: HashSet::new(),
+        assigned: HashSet::new(),
+        top,
+        names,
+        methods,
+        in_main: false,
+    };
     for stmt in program {
         match &stmt.kind {
             StmtKind::Fn(f) => r.function(None, f.span.start, &f.params, &f.body, false),
@@ -65,6 +77,7 @@ pub fn resolve(program: &Block) -> Resolution {
     }
     r.in_main = true;
     r.function(None, 0, &[], program, true);
+    r.out.boxed = r.captured.intersection(&r.assigned).cloned().collect();
     r.out
 }
 
@@ -89,6 +102,11 @@ struct Resolver {
     /// enclose; top-level functions start a new stack).
     functions: Vec<Function>,
     out: Resolution,
+    /// Declarations some closure captures.
+    captured: HashSet<DeclId>,
+    /// Declarations assigned after they are made (by `=`, `op=`, or, for a
+    /// nested `fn`, by binding its closure once it is made).
+    assigned: HashSet<DeclId>,
     /// The top-level `let` declarations, and their names.
     top: HashSet<DeclId>,
     names: HashSet<String>,
@@ -165,6 +183,12 @@ impl Resolver {
         self.functions.iter().any(|f| f.blocks.iter().any(|b| b.contains_key(name)))
     }
 
+    /// The declaration `name` names here, if it is a local of this
+    /// function or an enclosing one.
+    fn lookup(&self, name: &str) -> Option<DeclId> {
+        self.functions.iter().rev().find_map(|f| f.blocks.iter().rev().find_map(|b| b.get(name)).cloned())
+    }
+
     /// A use of `name`: marks the declaration captured if it belongs to an
     /// enclosing function, and makes it an upvalue of every function between.
     fn use_name(&mut self, name: &str) {
@@ -176,7 +200,7 @@ impl Resolver {
                     self.in_main && level == 0 && self.top.contains(&decl) && self.out.module.contains_key(name);
                 if level + 1 < depth && !module {
                     if name != SELF {
-                        self.out.captured.insert(decl);
+                        self.captured.insert(decl);
                     }
                     for f in &mut self.functions[level + 1..] {
                         if !f.upvalues.iter().any(|u| u == name) {
@@ -210,6 +234,7 @@ impl Resolver {
                 // A nested function is a local bound to a closure; declared
                 // first so that it can call itself.
                 self.declare(stmt.span.start, &f.name);
+                self.assigned.insert((stmt.span.start, f.name.clone()));
                 let body = &f.body;
                 self.function(Some(f.span.start), f.span.start, &f.params, body, false);
             }
@@ -244,6 +269,11 @@ impl Resolver {
             StmtKind::Throw(e) | StmtKind::Expr(e) => self.expr(e),
             StmtKind::Say(values, _) => values.iter().for_each(|e| self.expr(e)),
             StmtKind::Assign(target, _, value) => {
+                if let ExprKind::Var(name) = &target.kind
+                    && let Some(decl) = self.lookup(name)
+                {
+                    self.assigned.insert(decl);
+                }
                 self.expr(target);
                 self.expr(value);
             }

@@ -98,6 +98,7 @@ impl Checker<'_> {
             | Op::RmwSet(_, d)
             | Op::GetUpval(d, _)
             | Op::UpvalSlot(d, _)
+            | Op::GetCaptured(d, _)
             | Op::GetModule(d, _)
             | Op::ModuleSlot(d, _)
             | Op::NewClass(d, _) => self.reg(d),

@@ -12,7 +12,7 @@ impl FnCompiler<'_> {
         self.class?;
         match self.locals.first() {
             Some((n, r, _)) if n == SELF => Some(Place::Local(*r, false)),
-            _ => self.upvalues.iter().position(|u| u == SELF).map(|i| Place::Upvalue(i as u16)),
+            _ => self.upvalues.iter().position(|(u, _)| u == SELF).map(|i| self.upvalue_place(i)),
         }
     }
 

@@ -118,6 +118,7 @@ impl FnCompiler<'_> {
                 Some(Place::Local(_, false)) => {}
                 Some(Place::Local(r, true)) => drop(self.emit(Op::GetSlot(dst, r))),
                 Some(Place::Upvalue(i)) => drop(self.emit(Op::GetUpval(dst, i))),
+                Some(Place::Captured(i)) => drop(self.emit(Op::GetCaptured(dst, i))),
                 Some(Place::Module(i)) => drop(self.emit(Op::GetModule(dst, i))),
                 Some(Place::Global(g)) => drop(self.emit(Op::GetGlobal(dst, g))),
                 None => return Err(SyntaxError::new(format!("unknown variable `{name}`"), e.span)),
@@ -236,6 +237,7 @@ impl FnCompiler<'_> {
                 Some(Place::Local(r, _)) if r != dst => drop(self.emit(Op::Move(dst, r))),
                 Some(Place::Local(..)) => {}
                 Some(Place::Upvalue(i)) => drop(self.emit(Op::GetUpval(dst, i))),
+                Some(Place::Captured(i)) => drop(self.emit(Op::GetCaptured(dst, i))),
                 _ => return Err(SyntaxError::new("`self` outside a method", e.span)),
             },
             ExprKind::Ma(call) => match &self.imported(call)?.as_ref().unwrap_or(call).kind {
@@ -268,7 +270,9 @@ impl FnCompiler<'_> {
         let values: Vec<Expr> = args.iter().map(|a| a.value.clone()).collect();
         let n = values.len() as u16;
         let named = match &callee.kind {
-            ExprKind::Var(name) if !matches!(self.place(name), Some(Place::Local(..) | Place::Upvalue(_))) => {
+            ExprKind::Var(name)
+                if !matches!(self.place(name), Some(Place::Local(..) | Place::Upvalue(_) | Place::Captured(_))) =>
+            {
                 Some(name)
             }
             _ => None,
@@ -349,24 +353,29 @@ impl FnCompiler<'_> {
         let index = self.globals.protos.len() as u32;
         self.globals.protos.push(None);
         let base = self.next;
-        for up in &upvalues {
+        let mut captured = Vec::with_capacity(upvalues.len());
+        for up in upvalues {
             let r = self.temp(Span::new(start, start))?;
-            match self.place(up) {
-                Some(Place::Local(slot, true)) => drop(self.emit(Op::Move(r, slot))),
-                // `self`, captured by value.
-                Some(Place::Local(value, false)) if up == SELF => drop(self.emit(Op::NewSlot(r, value))),
-                Some(Place::Upvalue(i)) => drop(self.emit(Op::UpvalSlot(r, i))),
-                _ => unreachable!("resolution boxed every captured variable: `{up}`"),
-            }
+            // A boxed variable's slot, or the value of one never assigned
+            // again (`self` among them).
+            let (op, by_value) = match self.place(&up) {
+                Some(Place::Local(slot, true)) => (Op::Move(r, slot), false),
+                Some(Place::Local(value, false)) => (Op::Move(r, value), true),
+                Some(Place::Upvalue(i)) => (Op::UpvalSlot(r, i), false),
+                Some(Place::Captured(i)) => (Op::GetCaptured(r, i), true),
+                _ => unreachable!("an upvalue is a local or an upvalue of the enclosing function: `{up}`"),
+            };
+            self.emit(op);
+            captured.push((up, by_value));
         }
-        self.emit(Op::Closure(dst, index, base, upvalues.len() as u16));
+        self.emit(Op::Closure(dst, index, base, captured.len() as u16));
         self.globals.pending.push(PendingClosure {
             index,
             name: name.to_owned(),
             start,
             params: params.to_vec(),
             body: body.clone(),
-            upvalues,
+            upvalues: captured,
             // A closure in a method sees its `self` and class.
             class: self.class,
             method: self.method.clone(),

@@ -233,7 +233,7 @@ impl Globals {
     /// `prefix`, in slots after those of the modules before it.
     fn absorb(&mut self, r: Resolution, prefix: &str) {
         let first = self.resolution.module.len() as u16;
-        self.resolution.captured.extend(r.captured);
+        self.resolution.boxed.extend(r.boxed);
         self.resolution.upvalues.extend(r.upvalues);
         for (name, slot) in r.module {
             self.resolution.module.insert(qualify(prefix, &name), first + slot);
@@ -253,7 +253,8 @@ struct PendingClosure {
     start: usize,
     params: Vec<String>,
     body: Block,
-    upvalues: Vec<String>,
+    /// Its upvalues' names, and whether each is captured by value.
+    upvalues: Vec<(String, bool)>,
     /// The class whose method (or defaults) this is.
     class: Option<u32>,
     /// The method's name.
@@ -267,8 +268,11 @@ enum Place {
     /// A local in a register; `boxed` when closures capture it (the register
     /// then holds its slot).
     Local(Reg, bool),
-    /// An upvalue of this closure.
+    /// An upvalue of this closure: the slot of a boxed variable.
     Upvalue(u16),
+    /// An upvalue of this closure captured by value (a variable never
+    /// assigned again).
+    Captured(u16),
     /// A module variable (a top-level `let` that functions use).
     Module(u16),
     /// A global variable.
@@ -305,10 +309,11 @@ struct FnCompiler<'a> {
     /// Whether this is a module's top-level code (the main function, or an
     /// imported module's).
     top: bool,
-    /// Locals: name, register, boxed (captured, the register holds a slot).
+    /// Locals: name, register, boxed (captured and assigned again: the
+    /// register holds a slot).
     locals: Vec<(String, Reg, bool)>,
-    /// This closure's upvalue names.
-    upvalues: Vec<String>,
+    /// This closure's upvalue names, and whether each is captured by value.
+    upvalues: Vec<(String, bool)>,
     next: Reg,
     loops: Vec<Loop>,
     line: u32,
@@ -360,14 +365,14 @@ impl<'a> FnCompiler<'a> {
         name: &str,
         params: &[String],
         start: usize,
-        upvalues: Vec<String>,
+        upvalues: Vec<(String, bool)>,
         globals: &'a mut Globals,
         units: &'a [Unit],
         module: usize,
     ) -> Self {
         let file = units[module].file;
         let proto = Proto { name: name.to_owned(), params: params.len() as u16, file, ..Proto::default() };
-        let boxed = |p: &String| globals.resolution.captured.contains(&(start, p.clone()));
+        let boxed = |p: &String| globals.resolution.boxed.contains(&(start, p.clone()));
         let locals: Vec<(String, Reg, bool)> =
             params.iter().enumerate().map(|(i, p)| (p.clone(), i as Reg, boxed(p))).collect();
         let next = locals.len() as Reg;
@@ -527,8 +532,8 @@ impl<'a> FnCompiler<'a> {
         if let Some(&(_, r, boxed)) = self.locals.iter().rev().find(|(n, ..)| n == name) {
             return Some(Place::Local(r, boxed));
         }
-        if let Some(i) = self.upvalues.iter().position(|u| u == name) {
-            return Some(Place::Upvalue(i as u16));
+        if let Some(i) = self.upvalues.iter().position(|(u, _)| u == name) {
+            return Some(self.upvalue_place(i));
         }
         let key = self.key(name);
         if let Some(&i) = self.globals.resolution.module.get(&key)
@@ -539,10 +544,15 @@ impl<'a> FnCompiler<'a> {
         self.globals.vars.get(&key).map(|&g| Place::Global(g))
     }
 
+    /// Upvalue `i` of this closure: its slot, or its value.
+    fn upvalue_place(&self, i: usize) -> Place {
+        if self.upvalues[i].1 { Place::Captured(i as u16) } else { Place::Upvalue(i as u16) }
+    }
+
     /// Declares a local in register `r` (already holding its value), boxing
-    /// it into a slot when closures capture it.
+    /// it into a slot when closures capture it and it is assigned again.
     fn declare(&mut self, name: &str, at: usize, r: Reg) {
-        let boxed = self.globals.resolution.captured.contains(&(at, name.to_owned()));
+        let boxed = self.globals.resolution.boxed.contains(&(at, name.to_owned()));
         if boxed {
             self.emit(Op::NewSlot(r, r));
         }

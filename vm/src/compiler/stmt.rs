@@ -352,6 +352,8 @@ impl FnCompiler<'_> {
                     self.assign_slot(name, slot, bin, value)
                 }
                 Some(Place::Global(_)) | None => self.assign_global(name, bin, value),
+                // Resolution boxes every captured variable that is assigned.
+                Some(Place::Captured(_)) => unreachable!("`{name}` is assigned, so it is boxed"),
             },
             ExprKind::Index(obj, index) => {
                 let (o, i) = (self.expr_any(obj)?, self.expr_any(index)?);

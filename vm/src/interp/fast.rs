@@ -197,7 +197,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         call!(f, Some(closure), r(b), r(d))
                     }
                     Op::GetUpval(d, i) => {
-                        w[d] = Slot::read(upvalue(st.frames.last().expect("a running maatine has a frame"), i))
+                        w[d] = Slot::read(slot_in(upvalue(st.frames.last().expect("a running maatine has a frame"), i)))
+                    }
+                    Op::GetCaptured(d, i) => {
+                        w[d] = upvalue(st.frames.last().expect("a running maatine has a frame"), i)
                     }
                     Op::GetSlot(d, s) => w[d] = Slot::read(slot_in(w[s])),
                     // A store into an array, or into a map that has the key (a

@@ -694,8 +694,9 @@ fn slot_in(v: Value<'_>) -> Gc<'_, Slot<'_>> {
     unsafe { slot.downcast() }
 }
 
-/// Upvalue `i` of the running closure.
-fn upvalue<'gc>(frame: &Frame<'gc>, i: u16) -> Gc<'gc, Slot<'gc>> {
+/// Upvalue `i` of the running closure: a slot, or a value captured by
+/// value (the instruction says which).
+fn upvalue<'gc>(frame: &Frame<'gc>, i: u16) -> Value<'gc> {
     let closure = frame.closure.expect("only closures have upvalues");
     Gc::get(closure).upvalues[usize::from(i)]
 }

@@ -175,20 +175,13 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 self.call(st, Gc::get(closure).func, Some(closure), r(base), usize::from(n), r(d))?;
             }
             Op::Closure(d, f, base, n) => {
-                let slots = st.regs[r(base)..r(base) + usize::from(n)]
-                    .iter()
-                    .map(|v| {
-                        let slot = object_of(*v, kind::SLOT).expect("closures capture slots");
-                        // SAFETY: kind SLOT objects are Slots.
-                        unsafe { slot.downcast::<Slot<'gc>>() }
-                    })
-                    .collect();
-                st.regs[r(d)] = Value::object(Closure::alloc(self.cx, f, slots).into());
+                let captured = st.regs[r(base)..r(base) + usize::from(n)].into();
+                st.regs[r(d)] = Value::object(Closure::alloc(self.cx, f, captured).into());
             }
             Op::NewSlot(d, s) => st.regs[r(d)] = Value::object(Slot::alloc(self.cx, st.regs[r(s)]).into()),
             Op::GetSlot(d, s) => st.regs[r(d)] = Slot::read(slot_in(st.regs[r(s)])),
-            Op::GetUpval(d, i) => st.regs[r(d)] = Slot::read(upvalue(&frame, i)),
-            Op::UpvalSlot(d, i) => st.regs[r(d)] = Value::object(upvalue(&frame, i).into()),
+            Op::GetUpval(d, i) => st.regs[r(d)] = Slot::read(slot_in(upvalue(&frame, i))),
+            Op::UpvalSlot(d, i) | Op::GetCaptured(d, i) => st.regs[r(d)] = upvalue(&frame, i),
             Op::SetSlot(s, v) => {
                 let (slot, value) = (slot_in(st.regs[r(s)]), st.regs[r(v)]);
                 let mut request = LockRequest::new(self.me, CAPTURED);
