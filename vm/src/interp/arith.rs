@@ -111,26 +111,6 @@ pub(super) fn simple<'gc>(op: BinOp, a: Value<'gc>, b: Value<'gc>) -> Option<Val
     matches!(op, BinOp::Eq | BinOp::Ne).then(|| Value::bool(equal(a, b) == (op == BinOp::Eq)))
 }
 
-/// A comparison deciding a branch (`CmpJump`), as [`simple`] would decide
-/// it but without making a boolean value to test.
-#[inline(always)]
-pub(super) fn test<'gc>(op: BinOp, a: Value<'gc>, b: Value<'gc>) -> Option<bool> {
-    if let Some(x) = a.as_num()
-        && let Some(y) = b.as_num()
-    {
-        return Some(match op {
-            BinOp::Lt => x < y,
-            BinOp::Le => x <= y,
-            BinOp::Gt => x > y,
-            BinOp::Ge => x >= y,
-            BinOp::Eq => x == y,
-            BinOp::Ne => x != y,
-            _ => return numeric(op, x, y).map(|v| v.truthy()),
-        });
-    }
-    matches!(op, BinOp::Eq | BinOp::Ne).then(|| equal(a, b) == (op == BinOp::Eq))
-}
-
 /// `x op y` on numbers; `None` for a bit operation outside its domain, a
 /// division (`%`, `//`) by zero (an error, which the general path reports),
 /// and operators that do not take two numbers.
@@ -286,21 +266,6 @@ fn same_text(a: Value<'_>, b: Value<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_branch_test_decides_as_the_operator_does() {
-        let values = [Value::num(1.0), Value::num(2.0), Value::num(f64::NAN), Value::nil(), Value::bool(true)];
-        let ops = [BinOp::Lt, BinOp::Le, BinOp::Gt, BinOp::Ge, BinOp::Eq, BinOp::Ne];
-        for op in ops {
-            for a in values {
-                for b in values {
-                    assert_eq!(test(op, a, b), simple(op, a, b).map(|v| v.truthy()), "{op:?} {a:?} {b:?}");
-                }
-            }
-        }
-        assert_eq!(test(BinOp::Ne, Value::num(f64::NAN), Value::num(f64::NAN)), Some(true));
-        assert_eq!(test(BinOp::Lt, Value::nil(), Value::num(1.0)), None, "the general path reports it");
-    }
 
     #[test]
     pub(super) fn modulo_is_floored_and_exact() {

@@ -34,7 +34,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         ret: usize,
     ) -> OpResult<()> {
         self.check_call(f, n, st.frames.len())?;
-        self.push_frame(st, f, closure, base, ret);
+        let registers = self.rt.program.functions[f as usize].registers;
+        st.push(registers, Frame { func: f, base, pc: 0, ret, closure });
         Ok(())
     }
 
@@ -48,11 +49,13 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         Err(format!("{} expects {} argument(s), got {n}", callee.name, callee.params))
     }
 
-    /// Whether function `f` can be called with `n` arguments from call
-    /// depth `depth` (the fast loop's test; [`Run::check_call`] says why not).
+    /// The registers of function `f`'s frame, if it can be called with `n`
+    /// arguments from call depth `depth` (the fast loop's test, which then
+    /// pushes the frame; [`Run::check_call`] says why not).
     #[inline(always)]
-    pub(super) fn can_call(&self, f: u32, n: usize, depth: usize) -> bool {
-        n == usize::from(self.rt.program.functions[f as usize].params) && depth < MAX_FRAMES
+    pub(super) fn callee(&self, f: u32, n: usize, depth: usize) -> Option<u16> {
+        let callee = &self.rt.program.functions[f as usize];
+        (n == usize::from(callee.params) && depth < MAX_FRAMES).then_some(callee.registers)
     }
 
     /// Why function `f` cannot be called with `n` arguments from call depth
@@ -64,21 +67,6 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             return Err(format!("stack overflow: more than {MAX_FRAMES} nested calls"));
         }
         Ok(())
-    }
-
-    /// [`Run::call`] once its arity and depth are checked (the fast loop
-    /// checks them itself).
-    #[inline(always)]
-    pub(super) fn push_frame(
-        &mut self,
-        st: &mut State<'gc>,
-        f: u32,
-        closure: Option<Gc<'gc, Closure<'gc>>>,
-        base: usize,
-        ret: usize,
-    ) {
-        let registers = self.rt.program.functions[f as usize].registers;
-        st.push(registers, Frame { func: f, base, pc: 0, ret, closure });
     }
 
     /// Returns `value` to the caller (closing the `try` blocks of the

@@ -60,13 +60,14 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     continue;
                 }};
             }
-            // A call of `f` (checked) on the arguments at register `$b`, its
-            // result to register `$d`: the caller's frame goes on after it.
+            // A call of `f` (checked: its frame has `$registers`) on the
+            // arguments at register `$b`, its result to register `$d`: the
+            // caller's frame goes on after it.
             macro_rules! call {
-                ($f:expr, $closure:expr, $b:expr, $d:expr) => {{
+                ($f:expr, $registers:expr, $closure:expr, $b:expr, $d:expr) => {{
                     let callee = Frame { func: $f, base: $b, pc: 0, ret: $d, closure: $closure };
                     st.frames.last_mut().expect("the caller's frame").pc = at.pc() + 1;
-                    st.push(program.functions[$f as usize].registers, callee);
+                    st.push($registers, callee);
                     ran += 1;
                     continue 'frame;
                 }};
@@ -135,19 +136,20 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         let Some(v) = self.item(w[o], w[i]) else { break };
                         w[d] = v;
                     }
-                    // A call that fails (arity, st.frames.len()) is left to the general
+                    // A call that fails (arity, depth) is left to the general
                     // path, which reports it.
-                    Op::Call(d, f, b, n) if self.can_call(f, usize::from(n), st.frames.len()) => {
-                        call!(f, None, r(b), r(d))
+                    Op::Call(d, f, b, n) => {
+                        let Some(registers) = self.callee(f, usize::from(n), st.frames.len()) else { break };
+                        call!(f, registers, None, r(b), r(d))
                     }
                     // A method call on an instance whose class this instruction
                     // has met before (its member cache), or `map.has(key)`.
                     Op::CallMethod(d, o, k, b, n) => {
                         if let Some((_, Member::Method(f))) = cached_member(w[o], at.cache(&proto.member_cache)) {
-                            if !self.can_call(f, usize::from(n) + 1, st.frames.len()) {
+                            let Some(registers) = self.callee(f, usize::from(n) + 1, st.frames.len()) else {
                                 break;
-                            }
-                            call!(f, None, r(o), r(d))
+                            };
+                            call!(f, registers, None, r(o), r(d))
                         }
                         if n == 1
                             && consts[k] == *has_name
@@ -164,10 +166,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     // an array or a map (`x.len`).
                     Op::GetField(d, o, k) => match cached_member(w[o], at.cache(&proto.member_cache)) {
                         Some((inst, Member::Field(i))) => w[d] = Inst::get(inst, self.cx, i as usize),
-                        Some((_, Member::Method(f))) if self.can_call(f, 1, st.frames.len()) => {
+                        Some((_, Member::Method(f))) => {
+                            let Some(registers) = self.callee(f, 1, st.frames.len()) else { break };
                             let (recv, top) = (w[o], base + usize::from(proto.registers));
                             st.regs[top] = recv;
-                            call!(f, None, top, r(d))
+                            call!(f, registers, None, top, r(d))
                         }
                         // The name first: no length is worked out for another.
                         None if consts[k] == *len_name => {
@@ -191,10 +194,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         // SAFETY: kind CLOSURE objects are Closures.
                         let closure = unsafe { closure.downcast::<Closure<'gc>>() };
                         let f = Gc::get(closure).func;
-                        if !self.can_call(f, usize::from(n), st.frames.len()) {
-                            break;
-                        }
-                        call!(f, Some(closure), r(b), r(d))
+                        let Some(registers) = self.callee(f, usize::from(n), st.frames.len()) else { break };
+                        call!(f, registers, Some(closure), r(b), r(d))
                     }
                     Op::GetUpval(d, i) => {
                         w[d] = Slot::read(slot_in(upvalue(st.frames.last().expect("a running maatine has a frame"), i)))
@@ -271,14 +272,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     Op::JumpGeK(x, k, sense, t) => compare!(w[x], consts[k], >=, sense, t),
                     Op::JumpEq(x, y, sense, t) => jump!(equal(w[x], w[y]) == sense, t),
                     Op::JumpEqK(x, k, sense, t) => jump!(equal(w[x], consts[k]) == sense, t),
-                    Op::CmpJump(op, x, y, sense, t) => {
-                        let Some(taken) = test(op, w[x], w[y]) else { break };
-                        jump!(taken == sense, t)
-                    }
-                    Op::CmpJumpK(op, x, k, sense, t) => {
-                        let Some(taken) = test(op, w[x], consts[k]) else { break };
-                        jump!(taken == sense, t)
-                    }
+                    // (`CmpJump` and `CmpJumpK` of every comparison are
+                    // specialized above; `specialize.rs`.)
                     _ => break,
                 }
                 at.advance();

@@ -23,7 +23,7 @@ mod stdlib;
 mod step;
 mod window;
 
-use arith::{equal, simple, test, type_error};
+use arith::{equal, simple, type_error};
 use methods::unknown_method;
 
 use crate::ast::BinOp;

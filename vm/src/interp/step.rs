@@ -20,7 +20,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let b = frame.base;
         let r = |reg: Reg| b + usize::from(reg);
         // `obj.name` is `obj.name()` with the receiver in the register past
-        // the frame's (which the register file always has: see `push_frame`),
+        // the frame's (which the register file always has: see `State::push`),
         // where a method's frame may start.
         let op = match op {
             Op::GetField(d, o, k) => {

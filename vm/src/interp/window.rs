@@ -5,7 +5,7 @@
 //! [`crate::verify`] when the `Vm` was made, so every register an
 //! instruction names is below its function's `registers`, every constant
 //! it names exists, and `pc` always names an instruction; and
-//! `Run::push_frame` (and `State::calling`, for a maatine's first frame)
+//! `State::push` (and `State::calling`, for a maatine's first frame)
 //! made the register file longer than `base + registers` for every frame on
 //! the stack (it never shrinks). The views are made from exactly those ranges
 //! (checked, once per frame entry), so an index the verifier allowed is in
