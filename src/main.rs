@@ -5,6 +5,8 @@
 //! maat -e CODE  [same options]
 //! maat           [same options]     (the interactive prompt)
 //! ```
+//!
+//! The options may stand before or after `run`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -34,33 +36,32 @@ enum Command {
     Run {
         /// The program.
         file: std::path::PathBuf,
-        #[command(flatten)]
-        options: Options,
         /// The program's arguments (its `ARGS`); after `--` they may start with `-`.
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
 }
 
+/// Run-time options. They are global: they may stand before or after `run`.
 #[derive(clap::Args, Clone, Default)]
 struct Options {
     /// OS threads running maatines (default: the number of cores).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
     /// Collector mode.
-    #[arg(long, value_enum, default_value_t = GcMode::Inc)]
+    #[arg(long, global = true, value_enum, default_value_t = GcMode::Inc)]
     gc: GcMode,
     /// Print one line per collection to stderr.
-    #[arg(long)]
+    #[arg(long, global = true)]
     gc_trace: bool,
     /// Print collector and lock statistics to stderr at the end.
-    #[arg(long)]
+    #[arg(long, global = true)]
     stats: bool,
     /// Maximum heap size, in bytes or with a K, M or G suffix.
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, global = true, value_parser = parse_size)]
     max_heap: Option<usize>,
     /// Print the compiled bytecode of every function instead of running.
-    #[arg(long)]
+    #[arg(long, global = true)]
     bytecode: bool,
 }
 
@@ -90,8 +91,8 @@ fn parse_size(s: &str) -> Result<usize, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (name, source, path, options, args) = match (cli.command, cli.eval) {
-        (Some(Command::Run { file, options, args }), _) => match std::fs::read_to_string(&file) {
-            Ok(src) => (file.display().to_string(), src, Some(file), options, args),
+        (Some(Command::Run { file, args }), _) => match std::fs::read_to_string(&file) {
+            Ok(src) => (file.display().to_string(), src, Some(file), cli.options, args),
             Err(e) => {
                 eprintln!("error: cannot read {}: {e}", file.display());
                 return ExitCode::from(2);

@@ -70,6 +70,10 @@ fn the_maat_binary_runs_files_and_code_and_fails_with_status_1() {
     let report = String::from_utf8_lossy(&stats.stderr);
     assert!(report.contains("gc heap ") && report.contains(" major: "), "one trace line per collection:\n{report}");
     assert!(report.contains("gc: collections: ") && report.contains("locks: 0 taken, "), "statistics:\n{report}");
+    // The options may also stand before `run`.
+    let before = Command::new(maat).args(["--stats", "--gc", "gen", "run", "tests/programs/collections.maat"]).output();
+    let report = String::from_utf8_lossy(&before.unwrap().stderr).into_owned();
+    assert!(report.contains("gc: collections: ") && report.contains("locks: 0 taken, "), "statistics:\n{report}");
     let heap = Command::new(maat).args(["-e", "say 1;", "--max-heap", "12Q"]).output().unwrap();
     assert!(!heap.status.success(), "a bad size is refused");
 }

@@ -156,11 +156,14 @@ impl FnCompiler<'_> {
 
     pub(super) fn if_stmt(&mut self, arms: &[(Expr, Block)], otherwise: Option<&Block>) -> CResult<()> {
         let mut ends = Vec::new();
-        for (cond, body) in arms {
+        for (i, (cond, body)) in arms.iter().enumerate() {
             let skip = self.branch(cond, false)?;
             self.block(body)?;
-            ends.push(self.emit(Op::Jump(0)));
-            self.patch(skip);
+            // The last arm without an `else` falls through to the end.
+            if i + 1 < arms.len() || otherwise.is_some() {
+                ends.push(self.emit(Op::Jump(0)));
+            }
+            skip.into_iter().for_each(|s| self.patch(s));
         }
         if let Some(body) = otherwise {
             self.block(body)?;
@@ -181,10 +184,31 @@ impl FnCompiler<'_> {
         Ok(())
     }
 
-    /// Emits a jump taken when `cond`'s truth is `sense` (to be patched);
-    /// a comparison becomes one `CmpJump`/`CmpJumpK` instruction, a test
-    /// against `nil` one `JumpNil`.
-    pub(super) fn branch(&mut self, cond: &Expr, sense: bool) -> CResult<usize> {
+    /// Emits the jumps taken when `cond`'s truth is `sense` (to be patched
+    /// to one target); otherwise control falls through. A comparison becomes
+    /// one `CmpJump`/`CmpJumpK` instruction, a test against `nil` one
+    /// `JumpNil`; `!`, `&&` and `||` become jumps, never values.
+    pub(super) fn branch(&mut self, cond: &Expr, sense: bool) -> CResult<Vec<usize>> {
+        match &cond.kind {
+            ExprKind::Unary(UnOp::Not, a) => self.branch(a, !sense),
+            // `a && b` is true when both are; `a || b` false when both are.
+            ExprKind::Binary(op @ (BinOp::And | BinOp::Or), a, b) if sense == (*op == BinOp::And) => {
+                let skip = self.branch(a, !sense)?;
+                let taken = self.branch(b, sense)?;
+                skip.into_iter().for_each(|s| self.patch(s));
+                Ok(taken)
+            }
+            // `a && b` is false when either is; `a || b` true when either is.
+            ExprKind::Binary(BinOp::And | BinOp::Or, a, b) => {
+                let mut taken = self.branch(a, sense)?;
+                taken.extend(self.branch(b, sense)?);
+                Ok(taken)
+            }
+            _ => self.branch_one(cond, sense).map(|at| vec![at]),
+        }
+    }
+
+    fn branch_one(&mut self, cond: &Expr, sense: bool) -> CResult<usize> {
         let mark = self.next;
         let nil = |e: &Expr| matches!(e.kind, ExprKind::Nil);
         let op = match &cond.kind {
@@ -234,8 +258,9 @@ impl FnCompiler<'_> {
         self.loop_body(body, |c| {
             c.patch(enter);
             c.line = c.units[c.module].lines.line(cond.span.start);
-            let back = c.branch(cond, true)?;
-            c.patch_to(back, top);
+            for back in c.branch(cond, true)? {
+                c.patch_to(back, top);
+            }
             Ok(())
         })
     }

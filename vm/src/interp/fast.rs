@@ -41,8 +41,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             let module = &st.module;
             let mut w = Window::new(&mut st.regs, base, proto.registers).expect("every frame's registers exist");
             // A jump to `$to` (when `$taken`, else on to the next
-            // instruction): where control can come back, so it counts
-            // against the budget, which is checked.
+            // instruction). A jump taken is where control can come back,
+            // so it counts against the budget, which is checked; one not
+            // taken goes forward and counts nothing. (The two are different
+            // paths, so the jump is a branch the processor predicts, not a
+            // conditional move that would make the next instruction's
+            // address wait for the test.)
             macro_rules! jump {
                 ($to:expr) => {
                     jump!(true, $to)
@@ -50,14 +54,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 ($taken:expr, $to:expr) => {{
                     if $taken {
                         at.jump($to as usize);
-                    } else {
-                        at.advance();
+                        ran += 1;
+                        if ran >= budget {
+                            break;
+                        }
+                        continue;
                     }
-                    ran += 1;
-                    if ran >= budget {
-                        break;
-                    }
-                    continue;
                 }};
             }
             // A call of `f` (checked: its frame has `$registers`) on the
