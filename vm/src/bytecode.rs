@@ -38,6 +38,11 @@ pub enum Op {
     RmwGet(Reg, u32),
     /// `StoreGlobal(g, src)` then `RmwEnd(g)`.
     RmwSet(u32, Reg),
+    /// `global g = global g op src`, as one read-modify-write section
+    /// (`x += n`, `x = x * n`, with `n` a local).
+    RmwBin(u32, BinOp, Reg),
+    /// `global g = global g op constant k`, as one section (`x += 1`).
+    RmwBinK(u32, BinOp, u32),
     /// `dst = a op b` (arithmetic, comparison, concatenation)
     Bin(BinOp, Reg, Reg, Reg),
     /// `dst = a op constant k` (a literal on the right: `i + 1`, `s ~ "x"`)

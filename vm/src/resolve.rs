@@ -30,6 +30,9 @@ pub struct Resolution {
     /// Declarations some closure captures and some code assigns after the
     /// declaration: they live in slots.
     pub boxed: HashSet<DeclId>,
+    /// Declarations some code assigns after the declaration (by `=`, `op=`,
+    /// or, for a nested `fn`, by binding its closure once it is made).
+    pub assigned: HashSet<DeclId>,
     /// Each closure's upvalue names, in order (keyed by the closure's start).
     pub upvalues: HashMap<usize, Vec<String>>,
     /// Module variables (top-level `let`s used from functions) and their slots.
@@ -62,7 +65,6 @@ pub fn resolve(program: &Block) -> Resolution {
         functions: Vec::new(),
         out: Resolution::default(),
         captured: HashSet::new(),
-        assigned: HashSet::new(),
         top,
         names,
         methods,
@@ -77,7 +79,7 @@ pub fn resolve(program: &Block) -> Resolution {
     }
     r.in_main = true;
     r.function(None, 0, &[], program, true);
-    r.out.boxed = r.captured.intersection(&r.assigned).cloned().collect();
+    r.out.boxed = r.captured.intersection(&r.out.assigned).cloned().collect();
     r.out
 }
 
@@ -104,9 +106,6 @@ struct Resolver {
     out: Resolution,
     /// Declarations some closure captures.
     captured: HashSet<DeclId>,
-    /// Declarations assigned after they are made (by `=`, `op=`, or, for a
-    /// nested `fn`, by binding its closure once it is made).
-    assigned: HashSet<DeclId>,
     /// The top-level `let` declarations, and their names.
     top: HashSet<DeclId>,
     names: HashSet<String>,
@@ -234,7 +233,7 @@ impl Resolver {
                 // A nested function is a local bound to a closure; declared
                 // first so that it can call itself.
                 self.declare(stmt.span.start, &f.name);
-                self.assigned.insert((stmt.span.start, f.name.clone()));
+                self.out.assigned.insert((stmt.span.start, f.name.clone()));
                 let body = &f.body;
                 self.function(Some(f.span.start), f.span.start, &f.params, body, false);
             }
@@ -272,7 +271,7 @@ impl Resolver {
                 if let ExprKind::Var(name) = &target.kind
                     && let Some(decl) = self.lookup(name)
                 {
-                    self.assigned.insert(decl);
+                    self.out.assigned.insert(decl);
                 }
                 self.expr(target);
                 self.expr(value);

@@ -96,6 +96,7 @@ impl Checker<'_> {
             | Op::SetGlobal(_, d)
             | Op::StoreGlobal(_, d)
             | Op::RmwSet(_, d)
+            | Op::RmwBin(_, _, d)
             | Op::GetUpval(d, _)
             | Op::UpvalSlot(d, _)
             | Op::GetCaptured(d, _)
@@ -126,6 +127,7 @@ impl Checker<'_> {
             Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) | Op::JumpNil(c, _, t) | Op::TryBegin(t, c) => {
                 self.reg(c).and(self.target(t))
             }
+            Op::RmwBinK(_, _, k) => self.konst(k),
             Op::RmwBegin(_) | Op::RmwEnd(_) | Op::ReturnNil | Op::TryEnd => Ok(()),
             Op::Call(d, f, b, count) | Op::Spawn(d, f, b, count) | Op::Closure(d, f, b, count) => {
                 self.reg(d).and(self.regs(b, n(count))).and(self.function_index(f))

@@ -234,6 +234,7 @@ impl Globals {
     fn absorb(&mut self, r: Resolution, prefix: &str) {
         let first = self.resolution.module.len() as u16;
         self.resolution.boxed.extend(r.boxed);
+        self.resolution.assigned.extend(r.assigned);
         self.resolution.upvalues.extend(r.upvalues);
         for (name, slot) in r.module {
             self.resolution.module.insert(qualify(prefix, &name), first + slot);

@@ -267,7 +267,8 @@ impl FnCompiler<'_> {
 
     pub(super) fn for_stmt(&mut self, iter: &Expr, var: &str, body: &Block, at: usize) -> CResult<()> {
         let locals = self.locals.len();
-        self.for_each(iter, |c, var_reg, step| {
+        let fixed = !self.globals.resolution.assigned.contains(&(at, var.to_owned()));
+        self.for_each(iter, fixed, |c, var_reg, step| {
             // Each iteration binds a fresh variable (a fresh slot if captured).
             c.locals.truncate(locals);
             c.declare(var, at, var_reg);
@@ -286,7 +287,7 @@ impl FnCompiler<'_> {
         let handles = self.temp(span)?;
         self.emit(Op::NewArray(handles, handles, 0));
         let push = self.konst(Const::Str("push".into()));
-        self.for_each(iter, |c, var_reg, step| {
+        self.for_each(iter, true, |c, var_reg, step| {
             let (recv, handle) = (c.temp(span)?, c.temp(span)?);
             c.emit(Op::Move(recv, handles));
             c.emit(Op::SpawnValue(handle, closure, var_reg, 1));
@@ -304,10 +305,14 @@ impl FnCompiler<'_> {
     /// The loop over a range, an array or a channel: `body` gets the
     /// register of the element and the code to emit after the body (the
     /// step and the jump back), and emits both. A range loop tests at the
-    /// bottom: `index += 1; if index < limit jump top`.
+    /// bottom: `index += 1; if index < limit jump top`. When the body never
+    /// assigns the element (`fixed`), a range loop's element is its index
+    /// register itself; otherwise each iteration copies the index, so that
+    /// assigning the variable does not change the loop.
     pub(super) fn for_each(
         &mut self,
         iter: &Expr,
+        fixed: bool,
         body: impl FnOnce(&mut Self, Reg, &dyn Fn(&mut Self) -> CResult<()>) -> CResult<()>,
     ) -> CResult<()> {
         let next = self.next;
@@ -333,7 +338,7 @@ impl FnCompiler<'_> {
                 Ok(source)
             }
         };
-        let var_reg = self.temp(iter.span)?;
+        let var_reg = if fixed && source.is_err() { index } else { self.temp(iter.span)? };
         match source {
             Ok(source) => {
                 let top = self.here();
@@ -348,7 +353,9 @@ impl FnCompiler<'_> {
             Err(test) => {
                 let enter = self.emit(Op::Jump(0));
                 let top = self.here();
-                self.emit(Op::Move(var_reg, index));
+                if var_reg != index {
+                    self.emit(Op::Move(var_reg, index));
+                }
                 body(self, var_reg, &|c| {
                     c.emit(Op::BinK(BinOp::Add, index, index, one));
                     c.patch(enter);
@@ -429,6 +436,13 @@ impl FnCompiler<'_> {
     /// the new value depends on the old one.
     pub(super) fn assign_global(&mut self, name: &str, bin: Option<BinOp>, value: &Expr) -> CResult<()> {
         let g = self.global(name);
+        if let Some((op, rhs)) = self.update_step(name, bin, value) {
+            self.emit(match rhs {
+                Operand::Const(k) => Op::RmwBinK(g, op, k),
+                Operand::Reg(r) => Op::RmwBin(g, op, r),
+            });
+            return Ok(());
+        }
         let rmw = bin.is_some() || self.reads_global(value, name);
         if rmw {
             self.emit(Op::RmwBegin(g));
@@ -442,5 +456,32 @@ impl FnCompiler<'_> {
             self.emit(Op::SetGlobal(g, v));
         }
         Ok(())
+    }
+
+    /// The operator and operand of an update of global `name` (`x op= e`,
+    /// or `x = x op e`) whose operand is a literal or an unboxed local:
+    /// evaluating it has no effect, so the whole update is one instruction
+    /// (one section, `RmwBin`/`RmwBinK`).
+    fn update_step(&mut self, name: &str, bin: Option<BinOp>, value: &Expr) -> Option<(BinOp, Operand)> {
+        let (op, e) = match (bin, &value.kind) {
+            (Some(b), _) => (b, value),
+            (None, ExprKind::Binary(b, x, e))
+                if !matches!(b, BinOp::And | BinOp::Or)
+                    && matches!(&x.kind, ExprKind::Var(n) if self.key(n) == self.key(name)) =>
+            {
+                (*b, &**e)
+            }
+            _ => return None,
+        };
+        if let Some(k) = self.literal(e) {
+            return Some((op, Operand::Const(k)));
+        }
+        match &e.kind {
+            ExprKind::Var(n) => match self.place(n) {
+                Some(Place::Local(r, false)) => Some((op, Operand::Reg(r))),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 }

@@ -128,6 +128,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         }
                         st.sections.pop();
                     }
+                    // A whole update of a global (`x += 1`) that no other
+                    // maatine's section holds up, on numbers.
+                    Op::RmwBin(g, b, y) if self.update_now(globals[g as usize], b, w[y]) => {}
+                    Op::RmwBinK(g, b, k) if self.update_now(globals[g as usize], b, consts[k]) => {}
                     Op::Jump(t) => jump!(t as usize),
                     Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) => {
                         let jump_if = matches!(op, Op::JumpIfTrue(..));
@@ -242,6 +246,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         ran += 1;
                         continue 'frame;
                     }
+                    // `Math.sqrt(x)` and the other functions of one number.
+                    Op::Builtin(d, Builtin::Std(f), b, 1) => {
+                        let (Some(g), Some(x)) = (f.of_one_number(), w[b].as_num()) else { break };
+                        w[d] = Value::num(g(x));
+                    }
                     Op::GetIndexK(d, o, k) => {
                         let Some(v) = self.item(w[o], consts[k]) else { break };
                         w[d] = v;
@@ -283,6 +292,24 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             st.frames.last_mut().expect("a running maatine has a frame").pc = at.pc();
             return ran;
         }
+    }
+
+    /// `slot = slot op y` as one section, when that needs no waiting and
+    /// makes no object (numbers); `false` if not, and nothing changed (the
+    /// general path then does it, and reports any error).
+    #[inline(always)]
+    fn update_now(&self, slot: Gc<'gc, Slot<'gc>>, op: BinOp, y: Value<'gc>) -> bool {
+        if !Slot::try_begin(slot, self.cx, self.me) {
+            return false;
+        }
+        let value = simple(op, Slot::read(slot), y).filter(|v| v.as_object().is_none());
+        if let Some(value) = value {
+            Slot::store(slot, self.cx, value);
+        }
+        // Held since `try_begin`: ending cannot fail.
+        let ended = Slot::end(slot, self.cx, &self.rt.table, self.me);
+        debug_assert!(ended.is_ok(), "the section was begun above");
+        value.is_some()
     }
 
     /// The length of a string, or of an array or a map this maatine may use.

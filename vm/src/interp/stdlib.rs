@@ -18,21 +18,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let arity = |range| check_arity(range, args.len(), || name.to_owned());
         let num =
             |i: usize| args[i].as_num().ok_or_else(|| format!("{name} needs numbers, got {}", type_name(args[i])));
-        let unary = |g: fn(f64) -> f64| arity(1..=1).and_then(|_| Ok(Value::num(g(num(0)?))));
         let binary = |g: fn(f64, f64) -> f64| arity(2..=2).and_then(|_| Ok(Value::num(g(num(0)?, num(1)?))));
         match f {
-            StdFn::Sin => unary(f64::sin),
-            StdFn::Cos => unary(f64::cos),
-            StdFn::Tan => unary(f64::tan),
-            StdFn::Asin => unary(f64::asin),
-            StdFn::Acos => unary(f64::acos),
-            StdFn::Atan => unary(f64::atan),
-            StdFn::Exp => unary(f64::exp),
-            StdFn::Sqrt => unary(f64::sqrt),
-            StdFn::Floor => unary(f64::floor),
-            StdFn::Ceil => unary(f64::ceil),
-            StdFn::Round => unary(f64::round),
-            StdFn::Abs => unary(f64::abs),
             StdFn::Atan2 => binary(f64::atan2),
             StdFn::Pow => binary(f64::powf),
             StdFn::Log => {
@@ -105,6 +92,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 };
                 Ok(Value::object(Random::alloc(self.cx, seed).into()))
             }
+            // The rest are the functions of one number.
+            _ => {
+                arity(1..=1)?;
+                let g = f.of_one_number().expect("every other function is one of one number");
+                Ok(Value::num(g(num(0)?)))
+            }
         }
     }
 
@@ -139,4 +132,28 @@ fn seed_of(v: Value<'_>) -> OpResult<u64> {
         .and_then(arith::int_of)
         .map(|i| i as u64)
         .ok_or_else(|| format!("a seed must be an integer, got {}", describe(v)))
+}
+
+impl StdFn {
+    /// The function of one number this is (`Math.sqrt`, `Math.floor`, …),
+    /// if it is one: such a call cannot fail on a number, so the fast loop
+    /// makes it too.
+    #[inline(always)]
+    pub(super) fn of_one_number(self) -> Option<fn(f64) -> f64> {
+        Some(match self {
+            StdFn::Sin => f64::sin,
+            StdFn::Cos => f64::cos,
+            StdFn::Tan => f64::tan,
+            StdFn::Asin => f64::asin,
+            StdFn::Acos => f64::acos,
+            StdFn::Atan => f64::atan,
+            StdFn::Exp => f64::exp,
+            StdFn::Sqrt => f64::sqrt,
+            StdFn::Floor => f64::floor,
+            StdFn::Ceil => f64::ceil,
+            StdFn::Round => f64::round,
+            StdFn::Abs => f64::abs,
+            _ => return None,
+        })
+    }
 }

@@ -47,7 +47,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
             }
             Op::StoreGlobal(g, s) => Slot::store(env.globals[g as usize], self.cx, st.regs[r(s)]),
-            Op::RmwBegin(g) | Op::RmwGet(_, g) => {
+            Op::RmwBegin(g) | Op::RmwGet(_, g) | Op::RmwBin(g, ..) | Op::RmwBinK(g, ..) => {
                 let slot = env.globals[g as usize];
                 let status =
                     self.global_lock(g, |rt, request, parker| Slot::begin(slot, rt.cx, &rt.rt.table, request, parker))?;
@@ -55,18 +55,24 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     return Ok(self.blocked_on_variable(&self.rt.program.globals[g as usize], slot));
                 }
                 st.sections.push((slot, st.frames.len()));
-                if let Op::RmwGet(d, _) = op {
-                    st.regs[r(d)] = Slot::read(slot);
+                // An error in the update leaves the section to the error's
+                // unwinding, as one in `x = x + f()` does.
+                let update = match op {
+                    Op::RmwGet(d, _) => {
+                        st.regs[r(d)] = Slot::read(slot);
+                        None
+                    }
+                    Op::RmwBin(_, b, y) => Some((b, st.regs[r(y)])),
+                    Op::RmwBinK(_, b, k) => Some((b, konst(k))),
+                    _ => None,
+                };
+                if let Some((b, y)) = update {
+                    let value = self.binary(b, Slot::read(slot), y)?;
+                    self.end_section(st, slot, Some(value))?;
                 }
             }
-            Op::RmwEnd(g) | Op::RmwSet(g, _) => {
-                let slot = env.globals[g as usize];
-                if let Op::RmwSet(_, s) = op {
-                    Slot::store(slot, self.cx, st.regs[r(s)]);
-                }
-                st.sections.pop();
-                Slot::end(slot, self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;
-            }
+            Op::RmwEnd(g) => self.end_section(st, env.globals[g as usize], None)?,
+            Op::RmwSet(g, s) => self.end_section(st, env.globals[g as usize], Some(st.regs[r(s)]))?,
             Op::TryBegin(target, e) => st.handlers.push(Handler {
                 frames: st.frames.len(),
                 target: target as usize,
@@ -415,6 +421,17 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 self.call(st, f, None, base, args + 2, d)?;
             }
         }
+        Ok(())
+    }
+
+    /// Ends this maatine's section on `slot`, storing `value` first if
+    /// there is one.
+    fn end_section(&self, st: &mut State<'gc>, slot: Gc<'gc, Slot<'gc>>, value: Option<Value<'gc>>) -> OpResult<()> {
+        if let Some(value) = value {
+            Slot::store(slot, self.cx, value);
+        }
+        st.sections.pop();
+        Slot::end(slot, self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;
         Ok(())
     }
 
