@@ -21,10 +21,14 @@ impl FnCompiler<'_> {
         Ok(())
     }
 
-    /// The constant of a number or string literal.
+    /// The constant of a number or string literal (a negative number too).
     pub(super) fn literal(&mut self, e: &Expr) -> Option<u32> {
         match &e.kind {
             ExprKind::Num(n) => Some(self.konst(Const::Num(*n))),
+            ExprKind::Unary(UnOp::Neg, x) => match x.kind {
+                ExprKind::Num(n) => Some(self.konst(Const::Num(-n))),
+                _ => None,
+            },
             ExprKind::Str(s) => Some(self.konst(Const::Str(s.as_str().into()))),
             _ => None,
         }
@@ -105,12 +109,12 @@ impl FnCompiler<'_> {
         match &e.kind {
             ExprKind::Nil => drop(self.emit(Op::LoadNil(dst))),
             ExprKind::Bool(b) => drop(self.emit(Op::LoadBool(dst, *b))),
-            ExprKind::Num(n) => {
-                let k = self.konst(Const::Num(*n));
+            ExprKind::Num(_) | ExprKind::Str(_) => {
+                let k = self.literal(e).expect("a literal");
                 self.emit(Op::LoadK(dst, k));
             }
-            ExprKind::Str(s) => {
-                let k = self.konst(Const::Str(s.as_str().into()));
+            ExprKind::Unary(UnOp::Neg, x) if matches!(x.kind, ExprKind::Num(_)) => {
+                let k = self.literal(e).expect("a negative number");
                 self.emit(Op::LoadK(dst, k));
             }
             ExprKind::Var(name) => match self.place(name) {

@@ -508,7 +508,12 @@ impl<'a> FnCompiler<'a> {
     }
 
     fn konst(&mut self, c: Const) -> u32 {
-        if let Some(i) = self.proto.consts.iter().position(|k| *k == c) {
+        // Numbers by their bits: `-0.0` is not `0.0` (`1 / -0.0`).
+        let same = |k: &Const| match (k, &c) {
+            (Const::Num(a), Const::Num(b)) => a.to_bits() == b.to_bits(),
+            (k, c) => k == c,
+        };
+        if let Some(i) = self.proto.consts.iter().position(same) {
             return i as u32;
         }
         self.proto.consts.push(c);
