@@ -34,8 +34,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 return ran;
             }
             let frame = st.frames.last().expect("a running maatine has a frame");
-            let proto = &program.functions[frame.func as usize];
-            let consts = Consts(&all_consts[frame.func as usize]);
+            let (proto, consts) = window::frame_parts(&program.functions, all_consts, frame.func);
             let (base, mut at) = (frame.base, Cursor::new(&proto.code, frame.pc));
             let r = |reg: Reg| base + usize::from(reg);
             let module = &st.module;

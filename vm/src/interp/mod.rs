@@ -41,7 +41,7 @@ use crate::object::string::Str;
 use crate::object::{Ctx, ObjError, SyncStats, kind};
 use crate::sched::{Runtime, Sched};
 use crate::value::{Unpacked, Value};
-use window::{Consts, Cursor, Window};
+use window::{Cursor, Window};
 
 /// Where `say` writes: the program's output, shared by the worker threads.
 pub(crate) type Out<'o> = Mutex<&'o mut (dyn Write + Send)>;
@@ -54,6 +54,12 @@ const SLICE: usize = 10_000;
 const MAX_FRAMES: usize = 10_000;
 
 /// A call frame: which function, where its registers start, where it is.
+///
+/// Invariant: `func` is an index of the run's program's functions, and so
+/// of its `Env::consts` (made one per function from the same program):
+/// every frame is made after indexing the functions with it, checked
+/// (`State::calling`, `Run::callee`, `Run::call`). The fast loop looks both
+/// up unchecked on its strength (`window::frame_parts`).
 #[derive(Clone, Copy, Trace)]
 struct Frame<'gc> {
     func: u32,

@@ -9,13 +9,33 @@
 //! made the register file longer than `base + registers` for every frame on
 //! the stack (it never shrinks). The views are made from exactly those ranges
 //! (checked, once per frame entry), so an index the verifier allowed is in
-//! bounds. Debug builds check every index all the same.
+//! bounds. A frame's function and constants are looked up on the strength
+//! of `Frame`'s invariant (its function exists). Debug builds check every
+//! index all the same.
 
 use std::marker::PhantomData;
 use std::ops::{Index, IndexMut};
 
-use crate::bytecode::{MemberCache, Op, Reg};
+use std::sync::Arc;
+
+use crate::bytecode::{MemberCache, Op, Proto, Reg};
 use crate::value::Value;
+
+/// Function `func`'s code and its constants as values, for a frame of it:
+/// `func` indexes both (the invariant of `Frame`, which every frame
+/// satisfies). Debug builds check it all the same.
+#[inline(always)]
+pub(super) fn frame_parts<'p, 'c, 'gc>(
+    functions: &'p [Arc<Proto>],
+    consts: &'c [Box<[Value<'gc>]>],
+    func: u32,
+) -> (&'p Proto, Consts<'c, 'gc>) {
+    let f = func as usize;
+    debug_assert!(f < functions.len() && f < consts.len(), "function {f} outside the program");
+    // SAFETY: `func` is a frame's function, an index of the program's
+    // functions and of the constants made from them (`Frame`'s invariant).
+    unsafe { (functions.get_unchecked(f), Consts(consts.get_unchecked(f))) }
+}
 
 /// A frame's registers: `regs[base .. base + registers]`.
 pub(super) struct Window<'a, 'gc>(&'a mut [Value<'gc>]);
