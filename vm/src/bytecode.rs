@@ -116,6 +116,10 @@ pub enum Op {
     /// receiver is copied to the first register after them), so `obj` may
     /// be any register.
     GetField(Reg, Reg, u32),
+    /// `GetField` of a name that is also a method of numbers without
+    /// arguments (`x.abs`, `x.floor`): on a number, that function of it
+    /// (see `specialize.rs`).
+    GetFieldNum(Reg, Reg, u32, StdFn),
     /// Returns `r`.
     Return(Reg),
     /// Returns `nil`.
@@ -286,6 +290,21 @@ std_functions! {
     Atan = "Math.atan", Atan2 = "Math.atan2", Exp = "Math.exp", Log = "Math.log", Pow = "Math.pow",
     Sqrt = "Math.sqrt", Floor = "Math.floor", Ceil = "Math.ceil", Round = "Math.round", Abs = "Math.abs",
     Min = "Math.min", Max = "Math.max",
+}
+
+impl StdFn {
+    /// The function that the method `name` of numbers without arguments is
+    /// (`x.abs` is `Math.abs(x)`), if it is one of them.
+    pub fn number_method(name: &str) -> Option<StdFn> {
+        Some(match name {
+            "floor" => StdFn::Floor,
+            "ceil" => StdFn::Ceil,
+            "round" => StdFn::Round,
+            "sqrt" => StdFn::Sqrt,
+            "abs" => StdFn::Abs,
+            _ => return None,
+        })
+    }
 }
 
 /// The standard library's constants (`Math.pi`).

@@ -1,10 +1,12 @@
-//! The operator-specialized instructions (`Add` … `JumpEqK`): the compiler
-//! emits the general `Bin`, `BinK`, `CmpJump` and `CmpJumpK`, and
-//! [`specialize`] rewrites those of the commonest operators, once a
-//! function's code is final, into instructions of their own, so that the
-//! fast loop dispatches once per operation instead of on the instruction and
-//! then on its operator. [`general`] turns one back, for the verifier and the
-//! general path, which handle every operator one way.
+//! The specialized instructions (`Add` … `JumpEqK`, `GetFieldNum`): the
+//! compiler emits the general `Bin`, `BinK`, `CmpJump`, `CmpJumpK` and
+//! `GetField`, and [`specialize`] rewrites those of the commonest operators,
+//! once a function's code is final, into instructions of their own, so that
+//! the fast loop dispatches once per operation instead of on the instruction
+//! and then on its operator; and a field read whose name is also a method of
+//! numbers (`x.abs`) into one that knows that method. [`general`] turns one
+//! back, for the verifier and the general path, which handle every operator
+//! and name one way.
 //!
 //! Invariant: `general(specialized(op)) == op` up to `!=` becoming `==` with
 //! the other sense (the same branch); both forms mean the same thing, so a
@@ -12,7 +14,7 @@
 //! operator, and the operands' order, are kept).
 
 use crate::ast::BinOp;
-use crate::bytecode::Op;
+use crate::bytecode::{Const, Op, StdFn};
 
 /// A pattern matching every specialized instruction, for the matches on
 /// instructions in their general form (which never meet one).
@@ -36,15 +38,22 @@ macro_rules! any_specialized {
             | Op::JumpGtK(..)
             | Op::JumpGeK(..)
             | Op::JumpEqK(..)
+            | Op::GetFieldNum(..)
     };
 }
 pub(crate) use any_specialized;
 
-/// Rewrites each general operator instruction of `code` that has a
-/// specialized form into it.
-pub fn specialize(code: &mut [Op]) {
+/// Rewrites each general instruction of `code` (whose constants are
+/// `consts`) that has a specialized form into it.
+pub fn specialize(code: &mut [Op], consts: &[Const]) {
     for op in code {
-        *op = specialized(*op);
+        *op = match *op {
+            Op::GetField(d, o, k) => match &consts[k as usize] {
+                Const::Str(name) => StdFn::number_method(name).map_or(*op, |f| Op::GetFieldNum(d, o, k, f)),
+                _ => *op,
+            },
+            other => specialized(other),
+        };
     }
 }
 
@@ -100,6 +109,7 @@ pub fn general(op: Op) -> Op {
         Op::JumpGtK(a, k, s, t) => Op::CmpJumpK(Gt, a, k, s, t),
         Op::JumpGeK(a, k, s, t) => Op::CmpJumpK(Ge, a, k, s, t),
         Op::JumpEqK(a, k, s, t) => Op::CmpJumpK(Eq, a, k, s, t),
+        Op::GetFieldNum(d, o, k, _) => Op::GetField(d, o, k),
         op => op,
     }
 }
@@ -142,5 +152,17 @@ mod tests {
         // six comparisons in two shapes and two senses.
         assert_eq!(specialized_count, 4 * 2 * 2 + 6 * 2 * 2);
         assert_eq!(general(Op::Move(1, 2)), Op::Move(1, 2));
+    }
+
+    /// A field read by a name numbers have as a method knows the method;
+    /// any other stays, and both turn back into `GetField`.
+    #[test]
+    fn field_reads_of_number_methods_know_the_method() {
+        let consts = [Const::Str("abs".into()), Const::Str("x".into()), Const::Num(1.0)];
+        let mut code = [Op::GetField(1, 2, 0), Op::GetField(1, 2, 1), Op::LoadK(1, 2)];
+        let before = code;
+        specialize(&mut code, &consts);
+        assert_eq!(code, [Op::GetFieldNum(1, 2, 0, StdFn::Abs), before[1], before[2]]);
+        assert_eq!(code.map(general), before);
     }
 }

@@ -130,7 +130,7 @@ pub fn compile_program(loaded: &Loaded, natives: &[String], known: &[String]) ->
         .into_iter()
         .map(|p| {
             let mut proto = p.expect("every function compiled");
-            crate::specialize::specialize(&mut proto.code);
+            crate::specialize::specialize(&mut proto.code, &proto.consts);
             Arc::new(proto)
         })
         .collect();

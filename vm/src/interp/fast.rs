@@ -87,6 +87,29 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     jump!((a $op b) == $sense, $to)
                 }};
             }
+            // `$d = $o.name` (constant `$k`): a field, a method without
+            // arguments (in a frame past this one's registers, as in
+            // `step`), or the length of a string, an array or a map
+            // (`x.len`).
+            macro_rules! get_field {
+                ($d:expr, $o:expr, $k:expr) => {
+                    match cached_member(w[$o], at.cache(&proto.member_cache)) {
+                        Some((inst, Member::Field(i))) => w[$d] = Inst::get(inst, self.cx, i as usize),
+                        Some((_, Member::Method(f))) => {
+                            let Some(registers) = self.callee(f, 1, st.frames.len()) else { break };
+                            let (recv, top) = (w[$o], base + usize::from(proto.registers));
+                            st.regs[top] = recv;
+                            call!(f, registers, None, top, r($d))
+                        }
+                        // The name first: no length is worked out for another.
+                        None if consts[$k] == *len_name => {
+                            let Some(len) = self.length(w[$o]) else { break };
+                            w[$d] = Value::num(len);
+                        }
+                        _ => break,
+                    }
+                };
+            }
             loop {
                 let op = at.op();
                 match *op {
@@ -166,23 +189,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                             break;
                         }
                     }
-                    // A field, a method without arguments (in a frame past this
-                    // one's registers, as in `step`), or the length of a string,
-                    // an array or a map (`x.len`).
-                    Op::GetField(d, o, k) => match cached_member(w[o], at.cache(&proto.member_cache)) {
-                        Some((inst, Member::Field(i))) => w[d] = Inst::get(inst, self.cx, i as usize),
-                        Some((_, Member::Method(f))) => {
-                            let Some(registers) = self.callee(f, 1, st.frames.len()) else { break };
-                            let (recv, top) = (w[o], base + usize::from(proto.registers));
-                            st.regs[top] = recv;
-                            call!(f, registers, None, top, r(d))
-                        }
-                        // The name first: no length is worked out for another.
-                        None if consts[k] == *len_name => {
-                            let Some(len) = self.length(w[o]) else { break };
-                            w[d] = Value::num(len);
-                        }
-                        _ => break,
+                    Op::GetField(d, o, k) => get_field!(d, o, k),
+                    // `x.abs` and the like: on a number, the function; on
+                    // anything else, a field read.
+                    Op::GetFieldNum(d, o, k, f) => match (w[o].as_num(), f.of_one_number()) {
+                        (Some(x), Some(g)) => w[d] = Value::num(g(x)),
+                        _ => get_field!(d, o, k),
                     },
                     Op::SetField(o, _, v) => {
                         let Some((inst, Member::Field(i))) = cached_member(w[o], at.cache(&proto.member_cache)) else {

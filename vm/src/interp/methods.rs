@@ -64,13 +64,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         arity: impl Fn(std::ops::RangeInclusive<usize>) -> OpResult<()>,
     ) -> OpResult<Value<'gc>> {
         let unary = |f: fn(f64) -> f64| arity(0..=0).map(|_| Value::num(f(n)));
+        if let Some(f) = crate::bytecode::StdFn::number_method(name).and_then(|f| f.of_one_number()) {
+            return unary(f);
+        }
         match name {
-            "floor" => unary(f64::floor),
-            "ceil" => unary(f64::ceil),
-            "round" => unary(f64::round),
             "trunc" => unary(f64::trunc),
-            "sqrt" => unary(f64::sqrt),
-            "abs" => unary(f64::abs),
             "is_int" => arity(0..=0).map(|_| Value::bool(arith::int_of(n).is_some())),
             "to_s" => {
                 arity(0..=1)?;
