@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod repl;
 use maat::gc::{Config, Mode};
-use maat::vm::compiler::compile_program;
+use maat::vm::compiler::compile_loaded;
 use maat::vm::module::Loaded;
 
 #[derive(Parser)]
@@ -116,7 +116,7 @@ fn main() -> ExitCode {
         Some(path) => maat::vm::module::load(path, &source),
         None => maat::vm::module::from_text(&name, &source),
     };
-    let result = loaded.and_then(|loaded| run(&loaded, (config, threads, args), &options, &mut out));
+    let result = loaded.and_then(|loaded| run(loaded, (config, threads, args), &options, &mut out));
     let _ = out.flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -128,12 +128,12 @@ fn main() -> ExitCode {
 }
 
 fn run(
-    loaded: &Loaded,
+    loaded: Loaded,
     (config, threads, args): (Config, usize, Vec<String>),
     options: &Options,
     out: &mut (dyn Write + Send),
 ) -> Result<(), String> {
-    let program = compile_program(loaded, &[], &[]).map_err(|e| loaded.sources.render(&e))?;
+    let program = compile_loaded(loaded, &[])?;
     if options.bytecode {
         return write!(out, "{}", maat::vm::bytecode::Listing(&program)).map_err(|e| format!("cannot write: {e}"));
     }

@@ -88,7 +88,7 @@ impl Runtime {
 
     fn run(&self, loaded: crate::module::Loaded) -> Result<String, String> {
         let names: Vec<String> = self.natives.iter().map(|(n, _)| n.clone()).collect();
-        let program = crate::compiler::compile_program(&loaded, &names, &[]).map_err(|e| loaded.sources.render(&e))?;
+        let program = crate::compiler::compile_loaded(loaded, &names)?;
         let natives: Vec<NativeFn> = self
             .natives
             .iter()

@@ -73,6 +73,16 @@ pub fn compile_session(
     compile_program(&Loaded { sources, modules: vec![main] }, natives, known)
 }
 
+/// Compiles the whole program `loaded` (as [`compile_program`], with the
+/// names of the embedder's natives), rendering an error with its file, line
+/// and source line. The program's syntax trees and texts are dropped here,
+/// before it runs: nothing at run time needs them (errors name files and
+/// lines from the bytecode's own tables), and their memory is the
+/// collector's to reuse.
+pub fn compile_loaded(loaded: Loaded, natives: &[String]) -> Result<Program, String> {
+    compile_program(&loaded, natives, &[]).map_err(|e| loaded.sources.render(&e))
+}
+
 /// Compiles a whole program of one or more files (modules in dependency
 /// order, the main one last: see [`crate::module::load`]), with the names
 /// of the embedder's natives and a session's `known` globals (as for

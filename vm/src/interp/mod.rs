@@ -742,6 +742,6 @@ pub fn type_name(v: Value<'_>) -> &'static str {
 pub fn run_source(file: &str, src: &str, config: Config, out: &mut (dyn Write + Send)) -> Result<(), String> {
     let path = std::path::Path::new(file);
     let loaded = if path.is_file() { crate::module::load(path, src)? } else { crate::module::from_text(file, src)? };
-    let program = crate::compiler::compile_program(&loaded, &[], &[]).map_err(|e| loaded.sources.render(&e))?;
+    let program = crate::compiler::compile_loaded(loaded, &[])?;
     Vm::new(program, config).run(out).map_err(|e| e.to_string())
 }
