@@ -76,6 +76,11 @@ fn the_maat_binary_runs_files_and_code_and_fails_with_status_1() {
     assert!(report.contains("gc: collections: ") && report.contains("locks: 0 taken, "), "statistics:\n{report}");
     let heap = Command::new(maat).args(["-e", "say 1;", "--max-heap", "12Q"]).output().unwrap();
     assert!(!heap.status.success(), "a bad size is refused");
+    let unknown = Command::new(maat).args(["run", "--fast", "tests/programs/recursion.maat"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).starts_with("error: unknown option `--fast`"));
+    let help = Command::new(maat).arg("--help").output().unwrap();
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("--max-heap SIZE"));
 }
 
 /// `maat` with no arguments (the prompt), its standard streams piped.

@@ -77,8 +77,7 @@ pub fn compile_session(
 /// names of the embedder's natives), rendering an error with its file, line
 /// and source line. The program's syntax trees and texts are dropped here,
 /// before it runs: nothing at run time needs them (errors name files and
-/// lines from the bytecode's own tables), and their memory is the
-/// collector's to reuse.
+/// lines from the bytecode's own tables).
 pub fn compile_loaded(loaded: Loaded, natives: &[String]) -> Result<Program, String> {
     compile_program(&loaded, natives, &[]).map_err(|e| loaded.sources.render(&e))
 }
