@@ -81,7 +81,6 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             st.result = value;
             return Flow::Done;
         }
-        st.set_top(&self.rt.program);
         st.regs[frame.ret] = value;
         Flow::Next
     }
@@ -104,7 +103,6 @@ impl<'gc> State<'gc> {
             self.regs.resize(top + 1, Value::nil());
         }
         self.frames.push(frame);
-        self.top = top;
         self.dirty = self.dirty.max(top + 1);
     }
 
@@ -112,7 +110,8 @@ impl<'gc> State<'gc> {
     /// safe point wrote: the collector does not trace them, so they must
     /// not hold an object when it runs (a later call's window would make
     /// a freed object a root). Called at the end of every slice.
-    pub(super) fn clear_dead(&mut self) {
+    pub(super) fn clear_dead(&mut self, program: &Program) {
+        self.set_top(program);
         let end = self.dirty.min(self.regs.len());
         if self.top < end {
             self.regs[self.top..end].fill(Value::nil());

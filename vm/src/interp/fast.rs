@@ -38,7 +38,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             let (base, mut at) = (frame.base, Cursor::new(&proto.code, frame.pc));
             let r = |reg: Reg| base + usize::from(reg);
             let module = &st.module;
-            let mut w = Window::new(&mut st.regs, base, proto.registers).expect("every frame's registers exist");
+            let mut w = Window::of_frame(&mut st.regs, base, proto.registers);
             // A jump to `$to` (when `$taken`, else on to the next
             // instruction). A jump taken is where control can come back,
             // so it counts against the budget, which is checked; one not

@@ -91,8 +91,11 @@ pub struct Env<'gc> {
 /// A maatine's state: the root of its heap.
 pub struct State<'gc> {
     regs: Vec<Value<'gc>>,
-    /// End of the live registers: the top frame's window. Registers above
-    /// it belong to calls that returned and are not roots.
+    /// End of the live registers: the top frame's window (registers above
+    /// it belong to calls that returned and are not roots). Kept only where
+    /// the collector can look, at the end of a slice ([`State::clear_dead`])
+    /// and when an error unwinds frames: calls and returns within a slice
+    /// leave it behind.
     top: usize,
     /// End of the registers above `top` written since the last safe point
     /// (see [`State::clear_dead`]).
@@ -494,7 +497,7 @@ impl Maatine {
                 let env = state.env;
                 let mut run = Run { cx: &cx, rt, sched, me: *id, env, requests, wake, waiting, sent, out, spawned };
                 let step = run.slice(state, budget);
-                state.clear_dead();
+                state.clear_dead(&rt.program);
                 step
             });
             heap.collect_debt();

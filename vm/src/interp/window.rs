@@ -41,11 +41,16 @@ pub(super) fn frame_parts<'p, 'c, 'gc>(
 pub(super) struct Window<'a, 'gc>(&'a mut [Value<'gc>]);
 
 impl<'a, 'gc> Window<'a, 'gc> {
-    /// The window of a frame of `registers` registers at `base`; `None` if
-    /// the register file is shorter (which the invariant rules out).
+    /// The window of a frame of `registers` registers at `base`, a frame of
+    /// the maatine whose register file `regs` is: its window lies within the
+    /// file (`State::push` grows the file past every window it pushes, and
+    /// the file never shrinks). Debug builds check it all the same.
     #[inline(always)]
-    pub(super) fn new(regs: &'a mut [Value<'gc>], base: usize, registers: u16) -> Option<Self> {
-        regs.get_mut(base..base + usize::from(registers)).map(Window)
+    pub(super) fn of_frame(regs: &'a mut [Value<'gc>], base: usize, registers: u16) -> Self {
+        let end = base + usize::from(registers);
+        debug_assert!(end <= regs.len(), "a frame's window {base}..{end} outside the registers");
+        // SAFETY: `base..end` is a frame's window, within `regs` (above).
+        Window(unsafe { regs.get_unchecked_mut(base..end) })
     }
 }
 
