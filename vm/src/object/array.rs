@@ -139,14 +139,12 @@ impl<'gc> Array<'gc> {
     #[inline(always)]
     pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64, value: Value<'gc>) -> bool {
         let obj = GcAny::from(this);
-        if ctx.before_store(obj, "Array", &[value]).is_err() {
-            return false;
-        }
+        let Ok(sharing) = ctx.before_store(obj, "Array", &[value]) else { return false };
         if let Some(v) = value.as_object() {
             ctx.mc.forward_barrier(obj, v);
         }
         let array = Gc::get(this);
-        let guard = ctx.guard(obj, &array.lock);
+        let guard = ctx.guard_as(sharing, &array.lock);
         // SAFETY: exclusive, as in `write` (not frozen: checked above);
         // replacing an item leaves the buffer as it is, so there is no
         // growth to report.

@@ -78,14 +78,12 @@ impl<'gc> Inst<'gc> {
     #[inline(always)]
     pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize, value: Value<'gc>) -> bool {
         let obj = GcAny::from(this);
-        if ctx.before_store(obj, "instance", &[value]).is_err() {
-            return false;
-        }
+        let Ok(sharing) = ctx.before_store(obj, "instance", &[value]) else { return false };
         if let Some(v) = value.as_object() {
             ctx.mc.forward_barrier(obj, v);
         }
         let inst = Gc::get(this);
-        let guard = ctx.guard(obj, &inst.lock);
+        let guard = ctx.guard_as(sharing, &inst.lock);
         // SAFETY: exclusive under the elision rule; not frozen (checked).
         let fields = unsafe { &mut *inst.fields.get() };
         let old = core::mem::replace(&mut fields[i], value);

@@ -177,10 +177,10 @@ impl<'gc> Map<'gc> {
     ) -> Result<bool, ObjError> {
         let obj = GcAny::from(this);
         let key = Key::new(key)?;
-        ctx.before_store(obj, "Map", &[value])?;
+        let sharing = ctx.before_store(obj, "Map", &[value])?;
         ctx.mc.backward_barrier_in_place(obj);
         let map = Gc::get(this);
-        let guard = ctx.guard(obj, &map.lock);
+        let guard = ctx.guard_as(sharing, &map.lock);
         // SAFETY: exclusive under the elision rule; not frozen (checked
         // above); replacing a value leaves the table's size as it is.
         let entries = unsafe { &mut *map.entries.get() };

@@ -128,7 +128,19 @@ impl<'gc> Ctx<'_, 'gc> {
     /// The lock-elision decision for one operation on `obj`.
     #[inline]
     pub fn guard<'l>(&self, obj: GcAny<'gc>, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
-        let guard = lock.lock_if(self.mode.needs_lock(obj.sharing()));
+        self.guard_as(obj.sharing(), lock)
+    }
+
+    /// The lock-elision decision for one operation on an object whose
+    /// sharing state, read by this operation, is `sharing`. A store reads
+    /// it once, in [`Ctx::before_store`], and decides on that one reading:
+    /// only the owner can share or freeze an unshared object, so it is
+    /// still unshared here, and a shared one is locked even if another
+    /// maatine froze it in between (a second reading would see it frozen
+    /// and store without the lock).
+    #[inline]
+    pub fn guard_as<'l>(&self, sharing: Sharing, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
+        let guard = lock.lock_if(self.mode.needs_lock(sharing));
         let counter = if guard.is_elided() { &self.stats.elided } else { &self.stats.taken };
         counter.set(counter.get() + 1);
         guard
@@ -136,18 +148,25 @@ impl<'gc> Ctx<'_, 'gc> {
 
     /// Prepares `obj` for a mutation storing `values`: refuses frozen
     /// objects, and shares the values if `obj` is shared (one read of its
-    /// flags).
-    pub fn before_store(&self, obj: GcAny<'gc>, what: &'static str, values: &[Value<'gc>]) -> Result<(), ObjError> {
-        match obj.sharing() {
-            Sharing::Frozen => Err(ObjError::Frozen(what)),
+    /// flags, whose result it returns for [`Ctx::guard_as`]).
+    #[inline]
+    pub fn before_store(
+        &self,
+        obj: GcAny<'gc>,
+        what: &'static str,
+        values: &[Value<'gc>],
+    ) -> Result<Sharing, ObjError> {
+        let sharing = obj.sharing();
+        match sharing {
+            Sharing::Frozen => return Err(ObjError::Frozen(what)),
             Sharing::Shared => {
                 for v in values.iter().filter_map(|v| v.as_object()) {
                     self.mc.share(v);
                 }
-                Ok(())
             }
-            Sharing::Unshared => Ok(()),
+            Sharing::Unshared => {}
         }
+        Ok(sharing)
     }
 }
 
