@@ -47,8 +47,8 @@ pub enum Target {
     Prompt,
 }
 
-/// Run-time options (see [`USAGE`]).
-#[derive(Clone)]
+/// Run-time options (see [`USAGE`]); the defaults are those of no option.
+#[derive(Default)]
 pub struct Options {
     /// OS threads running maatines; `None`: the number of cores.
     pub threads: Option<usize>,
@@ -62,12 +62,6 @@ pub struct Options {
     pub max_heap: Option<usize>,
     /// Print the bytecode instead of running.
     pub bytecode: bool,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options { threads: None, gc: Mode::Incremental, gc_trace: false, stats: false, max_heap: None, bytecode: false }
-    }
 }
 
 /// The usage text of `maat --help`.
@@ -111,8 +105,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action, String> {
                     Some((name, value)) => (name, Some(value.to_owned())),
                     None => (arg.as_str(), None),
                 };
-                let value = || inline.clone().or_else(|| args.next()).ok_or(format!("`{name}` needs a value"));
-                parser.option(name, inline.is_some(), value)?;
+                let has_inline = inline.is_some();
+                let value = || inline.or_else(|| args.next()).ok_or(format!("`{name}` needs a value"));
+                parser.option(name, has_inline, value)?;
             }
             _ if arg.starts_with("-e") => parser.code(arg[2..].to_owned())?,
             _ if arg.starts_with('-') && arg.len() > 1 && parser.file.is_none() => {
@@ -257,6 +252,7 @@ mod tests {
         let i = run(&["-e", "say 1", "--max-heap", "12M"]).unwrap();
         assert!(matches!(i.target, Target::Code(ref c) if c == "say 1"));
         assert_eq!(i.options.max_heap, Some(12 << 20));
+        assert!(matches!(i.options.gc, Mode::Incremental) && i.options.threads.is_none() && !i.options.stats);
         assert!(matches!(run(&["-esay 2"]).unwrap().target, Target::Code(ref c) if c == "say 2"));
         assert!(matches!(run(&["--gc-trace"]).unwrap().target, Target::Prompt));
         assert!(matches!(parse(["-h".to_owned()]), Ok(Action::Help)));

@@ -97,13 +97,13 @@ impl<'gc> State<'gc> {
     /// root). The compiler writes every register before reading it.
     #[inline(always)]
     pub(super) fn push(&mut self, registers: u16, frame: Frame<'gc>) {
-        let top = frame.base + usize::from(registers);
+        let end = frame.base + usize::from(registers);
         // One register past the window, for the receiver of `obj.name`.
-        if self.regs.len() <= top {
-            self.regs.resize(top + 1, Value::nil());
+        if self.regs.len() <= end {
+            self.regs.resize(end + 1, Value::nil());
         }
         self.frames.push(frame);
-        self.dirty = self.dirty.max(top + 1);
+        self.dirty = self.dirty.max(end + 1);
     }
 
     /// Clears the registers above the live ones that calls since the last

@@ -90,6 +90,9 @@ pub struct Env<'gc> {
 
 /// A maatine's state: the root of its heap.
 pub struct State<'gc> {
+    /// The register file. It never shrinks, and [`State::push`] grows it
+    /// past every frame's window: every frame's window lies within it
+    /// (what `window::Window::of_frame` relies on).
     regs: Vec<Value<'gc>>,
     /// End of the live registers: the top frame's window (registers above
     /// it belong to calls that returned and are not roots). Kept only where

@@ -4,7 +4,7 @@
 use core::cell::UnsafeCell;
 
 use maat_gc::{Gc, GcAny, Trace, Tracer};
-use maat_sync::AdaptiveLock;
+use maat_sync::{AdaptiveLock, Sharing};
 use smallvec::SmallVec;
 
 use super::{Ctx, ObjError, kind};
@@ -89,12 +89,12 @@ impl<'gc> Array<'gc> {
         f(unsafe { &*array.items.get() })
     }
 
-    /// Changes the items under the elision rule; the caller has refused
-    /// frozen arrays (`Ctx::before_store`). Reports buffer growth or
-    /// shrinking to the heap.
-    fn write<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&mut Items<'gc>) -> R) -> R {
+    /// Changes the items under the elision rule, decided on `sharing`, what
+    /// [`Ctx::before_store`] read when it refused frozen arrays. Reports
+    /// buffer growth or shrinking to the heap.
+    fn write<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, sharing: Sharing, f: impl FnOnce(&mut Items<'gc>) -> R) -> R {
         let array = Gc::get(this);
-        let _guard = ctx.guard(GcAny::from(this), &array.lock);
+        let _guard = ctx.guard_as(sharing, &array.lock);
         // SAFETY: exclusive under the elision rule: the lock is held when the
         // array is shared in multi-threaded mode; otherwise one thread alone
         // runs operations on it; it is not frozen (see `crate::object`).
@@ -161,18 +161,18 @@ impl<'gc> Array<'gc> {
     /// Appends an item.
     pub fn push(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, value: Value<'gc>) -> Result<(), ObjError> {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "Array", &[value])?;
+        let sharing = ctx.before_store(obj, "Array", &[value])?;
         ctx.mc.backward_barrier_in_place(obj);
-        Self::write(this, ctx, |items| items.push(value));
+        Self::write(this, ctx, sharing, |items| items.push(value));
         Ok(())
     }
 
     /// Inserts an item at `i` (0 to len), shifting the rest.
     pub fn insert(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64, value: Value<'gc>) -> Result<(), ObjError> {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "Array", &[value])?;
+        let sharing = ctx.before_store(obj, "Array", &[value])?;
         ctx.mc.backward_barrier(obj);
-        Self::write(this, ctx, |items| {
+        Self::write(this, ctx, sharing, |items| {
             let i = index(i, items.len() + 1)?;
             items.insert(i, value);
             Ok(())
@@ -182,9 +182,9 @@ impl<'gc> Array<'gc> {
     /// Removes and returns the item at `i`, shifting the rest.
     pub fn remove(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64) -> Result<Value<'gc>, ObjError> {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "Array", &[])?;
+        let sharing = ctx.before_store(obj, "Array", &[])?;
         ctx.mc.backward_barrier(obj);
-        Self::write(this, ctx, |items| index(i, items.len()).map(|i| items.remove(i)))
+        Self::write(this, ctx, sharing, |items| index(i, items.len()).map(|i| items.remove(i)))
     }
 
     /// Replaces all items at once (for sorting): `f` gets a copy and returns
@@ -195,9 +195,9 @@ impl<'gc> Array<'gc> {
         f: impl FnOnce(Vec<Value<'gc>>) -> Result<Vec<Value<'gc>>, String>,
     ) -> Result<(), String> {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "Array", &[]).map_err(|e| e.to_string())?;
+        let sharing = ctx.before_store(obj, "Array", &[]).map_err(|e| e.to_string())?;
         ctx.mc.backward_barrier(obj);
-        Self::write(this, ctx, |items| {
+        Self::write(this, ctx, sharing, |items| {
             *items = SmallVec::from_vec(f(core::mem::take(items).into_vec())?);
             Ok(())
         })
@@ -206,9 +206,9 @@ impl<'gc> Array<'gc> {
     /// Removes and returns the last item (`nil` when empty).
     pub fn pop(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> Result<Value<'gc>, ObjError> {
         let obj = GcAny::from(this);
-        ctx.before_store(obj, "Array", &[])?;
+        let sharing = ctx.before_store(obj, "Array", &[])?;
         ctx.mc.backward_barrier_in_place(obj);
-        let popped = Self::write(this, ctx, |items| items.pop().unwrap_or(Value::nil()));
+        let popped = Self::write(this, ctx, sharing, |items| items.pop().unwrap_or(Value::nil()));
         if let Some(o) = popped.as_object() {
             ctx.mc.deletion_barrier(obj, o);
         }

@@ -11,7 +11,7 @@ use core::hash::{Hash, Hasher};
 
 use indexmap::IndexMap;
 use maat_gc::{Gc, GcAny, Trace, Tracer};
-use maat_sync::AdaptiveLock;
+use maat_sync::{AdaptiveLock, Sharing};
 
 use super::string::Str;
 use super::{Ctx, ObjError, kind};
@@ -129,9 +129,17 @@ impl<'gc> Map<'gc> {
         f(unsafe { &*map.entries.get() })
     }
 
-    fn write<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&mut Entries<'gc>) -> R) -> R {
+    /// Changes the entries under the elision rule, decided on `sharing`,
+    /// what [`Ctx::before_store`] read when it refused frozen maps. Reports
+    /// the table's growth or shrinking to the heap.
+    fn write<R>(
+        this: Gc<'gc, Self>,
+        ctx: &Ctx<'_, 'gc>,
+        sharing: Sharing,
+        f: impl FnOnce(&mut Entries<'gc>) -> R,
+    ) -> R {
         let map = Gc::get(this);
-        let _guard = ctx.guard(GcAny::from(this), &map.lock);
+        let _guard = ctx.guard_as(sharing, &map.lock);
         // SAFETY: exclusive under the elision rule; not frozen (the caller
         // checked with `Ctx::before_store`).
         let entries = unsafe { &mut *map.entries.get() };
@@ -157,10 +165,10 @@ impl<'gc> Map<'gc> {
     pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>, value: Value<'gc>) -> Result<(), ObjError> {
         let obj = GcAny::from(this);
         let key = Key::new(key)?;
-        ctx.before_store(obj, "Map", &[key.value(), value])?;
+        let sharing = ctx.before_store(obj, "Map", &[key.value(), value])?;
         // A new key is appended, an existing one keeps its place.
         ctx.mc.backward_barrier_in_place(obj);
-        let old = Self::write(this, ctx, |m| m.insert(key, value));
+        let old = Self::write(this, ctx, sharing, |m| m.insert(key, value));
         if let Some(o) = old.and_then(Value::as_object) {
             ctx.mc.deletion_barrier(obj, o);
         }
@@ -196,9 +204,9 @@ impl<'gc> Map<'gc> {
     pub fn delete(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>) -> Result<Value<'gc>, ObjError> {
         let obj = GcAny::from(this);
         let key = Key::new(key)?;
-        ctx.before_store(obj, "Map", &[])?;
+        let sharing = ctx.before_store(obj, "Map", &[])?;
         ctx.mc.backward_barrier(obj);
-        Ok(Self::write(this, ctx, |m| m.shift_remove(&key)).unwrap_or(Value::nil()))
+        Ok(Self::write(this, ctx, sharing, |m| m.shift_remove(&key)).unwrap_or(Value::nil()))
     }
 
     /// The number of entries.

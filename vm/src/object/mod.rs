@@ -125,19 +125,19 @@ pub(crate) fn report_growth(ctx: &Ctx<'_, '_>, before: usize, after: usize, size
 }
 
 impl<'gc> Ctx<'_, 'gc> {
-    /// The lock-elision decision for one operation on `obj`.
+    /// The lock-elision decision for one read of `obj` (a mutation decides
+    /// on what [`Ctx::before_store`] read: [`Ctx::guard_as`]).
     #[inline]
     pub fn guard<'l>(&self, obj: GcAny<'gc>, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
         self.guard_as(obj.sharing(), lock)
     }
 
-    /// The lock-elision decision for one operation on an object whose
-    /// sharing state, read by this operation, is `sharing`. A store reads
-    /// it once, in [`Ctx::before_store`], and decides on that one reading:
-    /// only the owner can share or freeze an unshared object, so it is
-    /// still unshared here, and a shared one is locked even if another
-    /// maatine froze it in between (a second reading would see it frozen
-    /// and store without the lock).
+    /// The lock-elision decision for one mutation of an object whose
+    /// sharing state is `sharing`, as [`Ctx::before_store`] read it: every
+    /// mutation decides on that one reading. Only the owner can share or
+    /// freeze an unshared object, so it is still unshared here; a shared
+    /// one is locked even if another maatine froze it in between (a second
+    /// reading would see it frozen and mutate it without the lock).
     #[inline]
     pub fn guard_as<'l>(&self, sharing: Sharing, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
         let guard = lock.lock_if(self.mode.needs_lock(sharing));
