@@ -82,6 +82,58 @@ fn many_maatines_push_into_one_shared_array_and_map_without_loss() {
     assert_eq!(run_ok(&fill_shared(20), 2, torture), "640 640\ntrue\n");
 }
 
+/// Eight maatines push into a shared array and store into a shared map,
+/// each until a write is refused, while two iterate the array until it is
+/// frozen, and the main maatine freezes both once the array holds
+/// `freeze_at` items: every write either lands before the freeze or is
+/// refused with a catchable error, and the frozen contents never change.
+fn freeze_while_writing(freeze_at: usize) -> String {
+    format!(
+        "our items = [];
+         our index = {{}};
+         fn writer(k) {{
+             let pushed = 0;
+             let set = 0;
+             let open = true;
+             while open {{
+                 try {{ items.push(k); pushed += 1; }} catch e {{ open = false; }}
+                 try {{ index[k * 1000000 + set] = k; set += 1; }} catch e {{ open = false; }}
+             }}
+             return [pushed, set];
+         }}
+         fn reader() {{
+             let seen = 0;
+             while !items.frozen {{ for items -> x {{ seen += 1; }} }}
+             return seen;
+         }}
+         let hs = [];
+         for ^8 -> k {{ hs.push(ma writer(k)); }}
+         let rs = [];
+         for ^2 -> k {{ rs.push(ma reader()); }}
+         while items.len < {freeze_at} {{ }}
+         items.freeze;
+         index.freeze;
+         let frozen_len = items.len;
+         let frozen_keys = index.len;
+         let pushed = 0;
+         let set = 0;
+         for hs -> h {{ let r = h.join; pushed += r[0]; set += r[1]; }}
+         for rs -> h {{ h.join; }}
+         say items.len == pushed, \" \", index.len == set;
+         say items.len == frozen_len, \" \", index.len == frozen_keys, \" \", index.frozen;"
+    )
+}
+
+#[test]
+fn freezing_shared_containers_while_maatines_write_them_refuses_every_later_write() {
+    let expected = "true true\ntrue true true\n";
+    for threads in [1, 2, 4] {
+        assert_eq!(run_ok(&freeze_while_writing(4_000), threads, Config::default()), expected, "{threads} thread(s)");
+    }
+    let torture = Config { torture: true, ..Config::default() };
+    assert_eq!(run_ok(&freeze_while_writing(200), 2, torture), expected);
+}
+
 #[test]
 fn a_channel_pipeline_delivers_every_message_once() {
     let src = "

@@ -925,6 +925,7 @@ fn vtable<T: Trace>() -> &'static VTable {
             trace: trace_box::<T>,
             trace_part: trace_box_part::<T>,
             heap_size: heap_size_box::<T>,
+            exclude_writers: exclude_writers_box::<T>,
             drop_value: drop_box::<T>,
             layout: core::alloc::Layout::new::<GcBox<T>>(),
             name: core::any::type_name::<T>,
@@ -958,6 +959,13 @@ unsafe fn trace_box_part<T: Trace>(h: NonNull<Header>, tracer: &mut Tracer, from
 unsafe fn heap_size_box<T: Trace>(h: NonNull<Header>) -> usize {
     // SAFETY: by the caller's contract.
     unsafe { h.cast::<GcBox<T>>().as_ref() }.value.heap_size()
+}
+
+/// # Safety
+/// `h` heads a live `GcBox<T>`.
+unsafe fn exclude_writers_box<T: Trace>(h: NonNull<Header>, f: &mut dyn FnMut()) {
+    // SAFETY: by the caller's contract.
+    unsafe { h.cast::<GcBox<T>>().as_ref() }.value.exclude_writers(f);
 }
 
 /// # Safety

@@ -166,6 +166,9 @@ pub(crate) struct VTable {
     pub(crate) trace_part: unsafe fn(NonNull<Header>, &mut Tracer, usize) -> Option<usize>,
     /// Bytes the value owns outside the box (see `Trace::heap_size`).
     pub(crate) heap_size: unsafe fn(NonNull<Header>) -> usize,
+    /// Runs a closure with the value's writers excluded (see
+    /// `Trace::exclude_writers`).
+    pub(crate) exclude_writers: unsafe fn(NonNull<Header>, &mut dyn FnMut()),
     /// Drops the value in place (the box's memory is released apart: see
     /// [`crate::pool`]).
     pub(crate) drop_value: unsafe fn(NonNull<Header>),
@@ -375,6 +378,9 @@ pub(crate) mod loom_model {
         0
     }
     unsafe fn no_drop(_: NonNull<Header>) {}
+    unsafe fn no_writers(_: NonNull<Header>, f: &mut dyn FnMut()) {
+        f();
+    }
     fn name() -> &'static str {
         "model"
     }
@@ -383,6 +389,7 @@ pub(crate) mod loom_model {
         trace: no_trace,
         trace_part: no_trace_part,
         heap_size: no_heap_size,
+        exclude_writers: no_writers,
         drop_value: no_drop,
         layout: Layout::new::<Header>(),
         name,

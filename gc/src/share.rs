@@ -9,6 +9,14 @@
 //! object is shared or frozen, and everything reachable from a frozen object
 //! is frozen.
 //!
+//! Freezing an object that is already shared must not let a reader, which
+//! takes no lock on a frozen object, see the flag while another thread is
+//! still writing the object: its flag is set inside the object's
+//! [`Trace::exclude_writers`](crate::Trace::exclude_writers), which holds off
+//! the writers (the VM's objects take their lock, and their writers refuse a
+//! frozen object once they hold it). An unshared object only its owner
+//! reaches needs none of that.
+//!
 //! Ordering: each flag is set with a Release RMW, and a reader loads it with
 //! Acquire. The embedder publishes the shared value *after* `share` returns
 //! (with a Release store of its own, e.g. into a global slot), so a thread
@@ -75,8 +83,16 @@ impl Collector {
                 }
                 return held;
             }
-            self.leave_local(header);
-            header.insert_flags(flag);
+            if flag == Flags::FROZEN && header.is_global() {
+                // Shared, so other threads may be writing it: the flag is set
+                // with them excluded (see `Trace::exclude_writers`).
+                let set = &mut || header.insert_flags(flag);
+                // SAFETY: reachable from a live handle within a mutation: live.
+                unsafe { (header.vtable().exclude_writers)(NonNull::from(header), set) };
+            } else {
+                self.leave_local(header);
+                header.insert_flags(flag);
+            }
             true
         });
         self.count_global(flag, marked);
@@ -137,5 +153,82 @@ impl Collector {
             self.total.set(self.total.get().saturating_sub(vtable.size() + owned));
             self.space().add_global_bytes(vtable.size());
         }
+    }
+}
+
+/// loom model of freezing an object that is already shared while another
+/// thread writes it: the freezer sets `FROZEN` under the object's lock (its
+/// `exclude_writers`) and then reads the object without the lock, as every
+/// reader of a frozen object does; the writer decides on one reading of the
+/// flags to lock, and checks the flag again once it holds the lock (the VM's
+/// `Ctx::store_guard`). The unlocked read must never overlap the write (loom
+/// reports any such overlap on the data's `UnsafeCell`), and no write may
+/// land after the freeze. Without the second check the model fails.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use crate::header::loom_model::VTABLE;
+    use crate::header::{Flags, Header, WHITE0};
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+    use maat_sync::AdaptiveLock;
+
+    struct Obj {
+        header: Header,
+        lock: AdaptiveLock,
+        data: UnsafeCell<usize>,
+    }
+
+    fn frozen(o: &Obj) -> bool {
+        o.header.flags().contains(Flags::FROZEN)
+    }
+
+    /// One store, as the VM's objects do it in multi-threaded mode: whether
+    /// it stored.
+    fn store(o: &Obj, check_again: bool) -> bool {
+        if frozen(o) {
+            return false;
+        }
+        let _guard = o.lock.lock();
+        if check_again && frozen(o) {
+            return false;
+        }
+        // SAFETY: the lock is held and the object was not frozen under it.
+        o.data.with_mut(|d| unsafe { *d += 1 });
+        true
+    }
+
+    fn freeze_while_storing(check_again: bool) {
+        loom::model(move || {
+            let obj = Arc::new(Obj {
+                header: Header::new(&VTABLE, WHITE0, 0, 1),
+                lock: AdaptiveLock::new(),
+                data: UnsafeCell::new(0),
+            });
+            obj.header.insert_flags(Flags::SHARED);
+            let o = obj.clone();
+            let writer = loom::thread::spawn(move || store(&o, check_again));
+            {
+                let _guard = obj.lock.lock();
+                obj.header.insert_flags(Flags::FROZEN);
+            }
+            // SAFETY: what the model checks: no write overlaps this read.
+            let seen = obj.data.with(|d| unsafe { *d });
+            let stored = writer.join().unwrap();
+            // SAFETY: the writer has finished.
+            let last = obj.data.with(|d| unsafe { *d });
+            assert_eq!(seen, last, "a store landed after the freeze");
+            assert_eq!(last, usize::from(stored));
+        });
+    }
+
+    #[test]
+    fn a_frozen_object_is_never_written_while_read_without_its_lock() {
+        freeze_while_storing(true);
+    }
+
+    #[test]
+    #[should_panic(expected = "Causality violation")]
+    fn the_model_fails_when_the_writer_does_not_check_again() {
+        freeze_while_storing(false);
     }
 }

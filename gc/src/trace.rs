@@ -27,7 +27,10 @@ use crate::header::Header;
 /// its writers (take the lock they take). If
 /// `NEEDS_TRACE` is false the type must hold no `Gc` at all. A `Drop` impl of
 /// a traced type must not dereference the `Gc`s it holds: objects of one
-/// sweep are freed in no particular order.
+/// sweep are freed in no particular order. A type whose global values
+/// other threads write under a lock must implement
+/// [`exclude_writers`](Trace::exclude_writers) by taking that lock, and its
+/// writers must refuse a value they find frozen once they hold it.
 ///
 /// A `Gc` stored inside a GC object must be written through
 /// [`Gc::write`](crate::Gc::write) (and so sit in a [`Lock`](crate::Lock) or
@@ -62,6 +65,17 @@ pub unsafe trait Trace {
     /// [`Mutation::report_allocated`](crate::Mutation::report_allocated).
     fn heap_size(&self) -> usize {
         0
+    }
+
+    /// Runs `f` while no other thread is writing the value. Freezing an
+    /// object that is already global sets its `FROZEN` flag inside `f`:
+    /// readers of a frozen object take no lock, so no write may be under way
+    /// when they first see the flag, and none may start after it (a writer
+    /// checks the flag again once it holds the lock this takes). The default
+    /// runs `f` at once: right for types no thread writes once they are
+    /// global (strings, closures) and for those whose writes are atomic.
+    fn exclude_writers(&self, f: &mut dyn FnMut()) {
+        f();
     }
 }
 

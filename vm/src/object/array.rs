@@ -53,6 +53,11 @@ unsafe impl Trace for Array<'_> {
         // SAFETY: as in `trace` (read at allocation and when freed).
         buffer_bytes(unsafe { &*self.items.get() })
     }
+
+    fn exclude_writers(&self, f: &mut dyn FnMut()) {
+        let _guard = self.lock.lock();
+        f();
+    }
 }
 
 /// The index `i` of a Maat number into `len` elements, if valid.
@@ -90,11 +95,17 @@ impl<'gc> Array<'gc> {
     }
 
     /// Changes the items under the elision rule, decided on `sharing`, what
-    /// [`Ctx::before_store`] read when it refused frozen arrays. Reports
-    /// buffer growth or shrinking to the heap.
-    fn write<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, sharing: Sharing, f: impl FnOnce(&mut Items<'gc>) -> R) -> R {
+    /// [`Ctx::before_store`] read when it refused frozen arrays (refused
+    /// again if another maatine froze it since: [`Ctx::store_guard`]).
+    /// Reports buffer growth or shrinking to the heap.
+    fn write<R>(
+        this: Gc<'gc, Self>,
+        ctx: &Ctx<'_, 'gc>,
+        sharing: Sharing,
+        f: impl FnOnce(&mut Items<'gc>) -> R,
+    ) -> Result<R, ObjError> {
         let array = Gc::get(this);
-        let _guard = ctx.guard_as(sharing, &array.lock);
+        let _guard = ctx.store_guard(GcAny::from(this), sharing, &array.lock, "Array")?;
         // SAFETY: exclusive under the elision rule: the lock is held when the
         // array is shared in multi-threaded mode; otherwise one thread alone
         // runs operations on it; it is not frozen (see `crate::object`).
@@ -102,7 +113,7 @@ impl<'gc> Array<'gc> {
         let before = buffer_bytes(items);
         let result = f(items);
         super::report_growth(ctx, before, buffer_bytes(items), 1);
-        result
+        Ok(result)
     }
 
     /// The number of items.
@@ -144,8 +155,8 @@ impl<'gc> Array<'gc> {
             ctx.mc.forward_barrier(obj, v);
         }
         let array = Gc::get(this);
-        let guard = ctx.guard_as(sharing, &array.lock);
-        // SAFETY: exclusive, as in `write` (not frozen: checked above);
+        let Ok(guard) = ctx.store_guard(obj, sharing, &array.lock, "Array") else { return false };
+        // SAFETY: exclusive, as in `write` (not frozen: checked);
         // replacing an item leaves the buffer as it is, so there is no
         // growth to report.
         let items = unsafe { &mut *array.items.get() };
@@ -163,8 +174,7 @@ impl<'gc> Array<'gc> {
         let obj = GcAny::from(this);
         let sharing = ctx.before_store(obj, "Array", &[value])?;
         ctx.mc.backward_barrier_in_place(obj);
-        Self::write(this, ctx, sharing, |items| items.push(value));
-        Ok(())
+        Self::write(this, ctx, sharing, |items| items.push(value))
     }
 
     /// Inserts an item at `i` (0 to len), shifting the rest.
@@ -176,7 +186,7 @@ impl<'gc> Array<'gc> {
             let i = index(i, items.len() + 1)?;
             items.insert(i, value);
             Ok(())
-        })
+        })?
     }
 
     /// Removes and returns the item at `i`, shifting the rest.
@@ -184,7 +194,7 @@ impl<'gc> Array<'gc> {
         let obj = GcAny::from(this);
         let sharing = ctx.before_store(obj, "Array", &[])?;
         ctx.mc.backward_barrier(obj);
-        Self::write(this, ctx, sharing, |items| index(i, items.len()).map(|i| items.remove(i)))
+        Self::write(this, ctx, sharing, |items| index(i, items.len()).map(|i| items.remove(i)))?
     }
 
     /// Replaces all items at once (for sorting): `f` gets a copy and returns
@@ -201,6 +211,7 @@ impl<'gc> Array<'gc> {
             *items = SmallVec::from_vec(f(core::mem::take(items).into_vec())?);
             Ok(())
         })
+        .map_err(|e| e.to_string())?
     }
 
     /// Removes and returns the last item (`nil` when empty).
@@ -208,7 +219,7 @@ impl<'gc> Array<'gc> {
         let obj = GcAny::from(this);
         let sharing = ctx.before_store(obj, "Array", &[])?;
         ctx.mc.backward_barrier_in_place(obj);
-        let popped = Self::write(this, ctx, sharing, |items| items.pop().unwrap_or(Value::nil()));
+        let popped = Self::write(this, ctx, sharing, |items| items.pop().unwrap_or(Value::nil()))?;
         if let Some(o) = popped.as_object() {
             ctx.mc.deletion_barrier(obj, o);
         }

@@ -50,6 +50,10 @@ unsafe impl Trace for Inst<'_> {
         // SAFETY: as in `trace`; the fields never grow.
         unsafe { &*self.fields.get() }.heap_size()
     }
+    fn exclude_writers(&self, f: &mut dyn FnMut()) {
+        let _guard = self.lock.lock();
+        f();
+    }
 }
 
 impl<'gc> Inst<'gc> {
@@ -83,7 +87,7 @@ impl<'gc> Inst<'gc> {
             ctx.mc.forward_barrier(obj, v);
         }
         let inst = Gc::get(this);
-        let guard = ctx.guard_as(sharing, &inst.lock);
+        let Ok(guard) = ctx.store_guard(obj, sharing, &inst.lock, "instance") else { return false };
         // SAFETY: exclusive under the elision rule; not frozen (checked).
         let fields = unsafe { &mut *inst.fields.get() };
         let old = core::mem::replace(&mut fields[i], value);

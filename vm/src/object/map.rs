@@ -107,6 +107,10 @@ unsafe impl Trace for Map<'_> {
         // SAFETY: as in `trace` (read at allocation and when freed).
         entry_bytes(unsafe { &*self.entries.get() }.capacity())
     }
+    fn exclude_writers(&self, f: &mut dyn FnMut()) {
+        let _guard = self.lock.lock();
+        f();
+    }
 }
 
 /// Bytes an index map of this capacity owns: entries (key, value, hash)
@@ -130,23 +134,24 @@ impl<'gc> Map<'gc> {
     }
 
     /// Changes the entries under the elision rule, decided on `sharing`,
-    /// what [`Ctx::before_store`] read when it refused frozen maps. Reports
-    /// the table's growth or shrinking to the heap.
+    /// what [`Ctx::before_store`] read when it refused frozen maps (refused
+    /// again if another maatine froze it since: [`Ctx::store_guard`]).
+    /// Reports the table's growth or shrinking to the heap.
     fn write<R>(
         this: Gc<'gc, Self>,
         ctx: &Ctx<'_, 'gc>,
         sharing: Sharing,
         f: impl FnOnce(&mut Entries<'gc>) -> R,
-    ) -> R {
+    ) -> Result<R, ObjError> {
         let map = Gc::get(this);
-        let _guard = ctx.guard_as(sharing, &map.lock);
+        let _guard = ctx.store_guard(GcAny::from(this), sharing, &map.lock, "Map")?;
         // SAFETY: exclusive under the elision rule; not frozen (the caller
         // checked with `Ctx::before_store`).
         let entries = unsafe { &mut *map.entries.get() };
         let before = entries.capacity();
         let result = f(entries);
         super::report_growth(ctx, entry_bytes(before), entry_bytes(entries.capacity()), 1);
-        result
+        Ok(result)
     }
 
     /// The value for `key`, or `nil`.
@@ -168,7 +173,7 @@ impl<'gc> Map<'gc> {
         let sharing = ctx.before_store(obj, "Map", &[key.value(), value])?;
         // A new key is appended, an existing one keeps its place.
         ctx.mc.backward_barrier_in_place(obj);
-        let old = Self::write(this, ctx, sharing, |m| m.insert(key, value));
+        let old = Self::write(this, ctx, sharing, |m| m.insert(key, value))?;
         if let Some(o) = old.and_then(Value::as_object) {
             ctx.mc.deletion_barrier(obj, o);
         }
@@ -188,9 +193,8 @@ impl<'gc> Map<'gc> {
         let sharing = ctx.before_store(obj, "Map", &[value])?;
         ctx.mc.backward_barrier_in_place(obj);
         let map = Gc::get(this);
-        let guard = ctx.guard_as(sharing, &map.lock);
-        // SAFETY: exclusive under the elision rule; not frozen (checked
-        // above); replacing a value leaves the table's size as it is.
+        let guard = ctx.store_guard(obj, sharing, &map.lock, "Map")?;
+        // SAFETY: exclusive under the elision rule; not frozen (checked); replacing a value leaves the table's size as it is.
         let entries = unsafe { &mut *map.entries.get() };
         let old = entries.get_mut(&key).map(|v| core::mem::replace(v, value));
         drop(guard);
@@ -206,7 +210,7 @@ impl<'gc> Map<'gc> {
         let key = Key::new(key)?;
         let sharing = ctx.before_store(obj, "Map", &[])?;
         ctx.mc.backward_barrier(obj);
-        Ok(Self::write(this, ctx, sharing, |m| m.shift_remove(&key)).unwrap_or(Value::nil()))
+        Ok(Self::write(this, ctx, sharing, |m| m.shift_remove(&key))?.unwrap_or(Value::nil()))
     }
 
     /// The number of entries.

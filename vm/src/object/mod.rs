@@ -126,20 +126,39 @@ pub(crate) fn report_growth(ctx: &Ctx<'_, '_>, before: usize, after: usize, size
 
 impl<'gc> Ctx<'_, 'gc> {
     /// The lock-elision decision for one read of `obj` (a mutation decides
-    /// on what [`Ctx::before_store`] read: [`Ctx::guard_as`]).
+    /// on what [`Ctx::before_store`] read: [`Ctx::store_guard`]).
     #[inline]
     pub fn guard<'l>(&self, obj: GcAny<'gc>, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
         self.guard_as(obj.sharing(), lock)
     }
 
-    /// The lock-elision decision for one mutation of an object whose
-    /// sharing state is `sharing`, as [`Ctx::before_store`] read it: every
-    /// mutation decides on that one reading. Only the owner can share or
-    /// freeze an unshared object, so it is still unshared here; a shared
-    /// one is locked even if another maatine froze it in between (a second
-    /// reading would see it frozen and mutate it without the lock).
+    /// The lock-elision decision for one mutation of `obj`, whose sharing
+    /// state is `sharing` as [`Ctx::before_store`] read it: every mutation
+    /// decides on that one reading. Only the owner can share or freeze an
+    /// unshared object, so it is still unshared here. Another maatine may
+    /// have frozen a shared one since: freezing sets the flag under the
+    /// object's lock (its `Trace::exclude_writers`), so once this holds the
+    /// lock it reads the flag again and refuses the mutation if it is set.
+    /// A frozen object's readers take no lock, so no mutation may start
+    /// after they can see the flag. Without the lock (single-threaded mode)
+    /// no other thread runs, so no freeze runs meanwhile.
     #[inline]
-    pub fn guard_as<'l>(&self, sharing: Sharing, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
+    pub fn store_guard<'l>(
+        &self,
+        obj: GcAny<'gc>,
+        sharing: Sharing,
+        lock: &'l AdaptiveLock,
+        what: &'static str,
+    ) -> Result<MaybeGuard<'l>, ObjError> {
+        let guard = self.guard_as(sharing, lock);
+        if !guard.is_elided() && obj.is_frozen() {
+            return Err(ObjError::Frozen(what));
+        }
+        Ok(guard)
+    }
+
+    #[inline]
+    fn guard_as<'l>(&self, sharing: Sharing, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
         let guard = lock.lock_if(self.mode.needs_lock(sharing));
         let counter = if guard.is_elided() { &self.stats.elided } else { &self.stats.taken };
         counter.set(counter.get() + 1);
@@ -148,7 +167,7 @@ impl<'gc> Ctx<'_, 'gc> {
 
     /// Prepares `obj` for a mutation storing `values`: refuses frozen
     /// objects, and shares the values if `obj` is shared (one read of its
-    /// flags, whose result it returns for [`Ctx::guard_as`]).
+    /// flags, whose result it returns for [`Ctx::store_guard`]).
     #[inline]
     pub fn before_store(
         &self,
