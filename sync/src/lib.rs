@@ -11,6 +11,8 @@
 //! - [`VarLock`], [`VarLockTable`]: re-entrant read-modify-write locks on
 //!   variables, held by maatines across Maat code, waited for through a
 //!   [`Parker`], with exact deadlock detection;
+//! - [`VarCell`]: a variable's value with its lock, updated either in a
+//!   section under the lock or lock-free by compare-and-swap;
 //! - [`ParkCell`], [`Idle`]: how a suspended maatine and an idle worker
 //!   thread wait without losing a wake-up.
 //!
@@ -43,6 +45,7 @@ mod park;
 pub mod safepoint;
 mod shim;
 mod spin;
+mod varcell;
 mod varlock;
 pub mod waitgraph;
 pub mod wakeup;
@@ -52,6 +55,7 @@ pub use lock::{AdaptiveGuard, AdaptiveLock, MaybeGuard, STARVATION_BOUND};
 pub use mode::{Mode, Sharing, ThreadMode};
 pub use park::{Parker, ThreadParker, Wait};
 pub use safepoint::{Participant, StoppedWorld, World};
+pub use varcell::{SEALED, Update, VarCell};
 pub use varlock::{LockRequest, LockStatus, NotHolder, VarLock};
 pub use waitgraph::{Deadlock, VarLockTable, WaitLink};
 pub use wakeup::{Idle, ParkCell};

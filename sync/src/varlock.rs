@@ -174,16 +174,30 @@ impl VarLock {
     /// Locks the variable if it is free or already held by `me`; never waits.
     #[inline]
     pub fn try_lock(&self, mode: &ThreadMode, me: MaatineId) -> bool {
+        self.try_lock_as(mode.is_multi(), me)
+    }
+
+    /// [`VarLock::try_lock`] on a lock no other OS thread can reach yet
+    /// (the variable of one maatine): plain loads and stores. Taking it
+    /// still matters: the variable may become shared while it is held, and
+    /// from then on the word tells other maatines who holds it.
+    #[inline]
+    pub fn try_lock_local(&self, me: MaatineId) -> bool {
+        self.try_lock_as(false, me)
+    }
+
+    #[inline]
+    fn try_lock_as(&self, multi: bool, me: MaatineId) -> bool {
         let word = self.word.load(Ordering::Relaxed);
         if word == 0 {
-            return self.claim_free(mode, me);
+            return self.claim_free(multi, me);
         }
         word & HOLDER == me.get() && self.reenter()
     }
 
     #[inline]
-    fn claim_free(&self, mode: &ThreadMode, me: MaatineId) -> bool {
-        if mode.is_multi() {
+    fn claim_free(&self, multi: bool, me: MaatineId) -> bool {
+        if multi {
             // Acquire: see the previous holder's writes (its Release unlock).
             self.word.compare_exchange(0, me.get(), Ordering::Acquire, Ordering::Relaxed).is_ok()
         } else {
@@ -231,6 +245,38 @@ impl VarLock {
     /// re-entrant acquisition is released.
     #[inline]
     pub fn unlock(&self, table: &VarLockTable, mode: &ThreadMode, me: MaatineId) -> Result<(), NotHolder> {
+        let word = self.release_depth(me)?;
+        if word == 0 || (word & WAITERS == 0 && self.release_fast(mode.is_multi(), me)) {
+            return Ok(());
+        }
+        table.release(self, me);
+        Ok(())
+    }
+
+    /// [`VarLock::unlock`] of a lock taken with [`VarLock::try_lock_local`]
+    /// whose variable is still reachable by one maatine only: nobody can
+    /// have queued for it, so it needs no table.
+    #[inline]
+    pub fn unlock_local(&self, me: MaatineId) -> Result<(), NotHolder> {
+        let word = self.release_depth(me)?;
+        debug_assert!(word & WAITERS == 0, "a local variable lock has no waiters");
+        if word != 0 {
+            self.release_fast(false, me);
+        }
+        Ok(())
+    }
+
+    /// Whether `me` holds the lock exactly once: its next unlock releases it.
+    #[inline]
+    pub fn held_once_by(&self, me: MaatineId) -> bool {
+        self.word.load(Ordering::Relaxed) & HOLDER == me.get() && self.depth.load(Ordering::Relaxed) == 0
+    }
+
+    /// Checks that `me` holds the lock and drops one re-entrant
+    /// acquisition: `Ok(0)` when that was not the last one, otherwise the
+    /// word to release.
+    #[inline]
+    fn release_depth(&self, me: MaatineId) -> Result<u64, NotHolder> {
         let word = self.word.load(Ordering::Relaxed);
         let depth = self.depth.load(Ordering::Relaxed);
         if word & HOLDER != me.get() || depth == HANDOFF {
@@ -238,18 +284,14 @@ impl VarLock {
         }
         if depth > 0 {
             self.depth.store(depth - 1, Ordering::Relaxed);
-            return Ok(());
+            return Ok(0);
         }
-        if word & WAITERS == 0 && self.release_fast(mode, me) {
-            return Ok(());
-        }
-        table.release(self, me);
-        Ok(())
+        Ok(word)
     }
 
     #[inline]
-    fn release_fast(&self, mode: &ThreadMode, me: MaatineId) -> bool {
-        if mode.is_multi() {
+    fn release_fast(&self, multi: bool, me: MaatineId) -> bool {
+        if multi {
             // Release: publish the critical section. Fails if a waiter set
             // WAITERS meanwhile; the table then takes over.
             self.word.compare_exchange(me.get(), 0, Ordering::Release, Ordering::Relaxed).is_ok()

@@ -15,7 +15,9 @@ use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 use maat_sync::model_counters::{HANDOFFS, VAR_HANDOFFS};
-use maat_sync::{AdaptiveLock, LockRequest, LockStatus, MaatineId, Mode, ThreadParker, VarLock, VarLockTable, World};
+use maat_sync::{
+    AdaptiveLock, LockRequest, LockStatus, MaatineId, Mode, ThreadParker, Update, VarCell, VarLock, VarLockTable, World,
+};
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
@@ -233,6 +235,112 @@ fn deadlock_is_detected_never_hangs() {
         let refused_2 = t.join().unwrap();
         assert!(!(refused_1 && refused_2), "at most one maatine is refused");
         assert_eq!(locks.2.waiting(), 0);
+    });
+}
+
+/// A variable cell in a multi-threaded world, with two stand-ins for what
+/// a stored value refers to: `payloads[i]` is written before an update
+/// that adds `1 << i`.
+struct Var {
+    cell: VarCell,
+    table: VarLockTable,
+    world: StdArc<World>,
+    payloads: [UnsafeCell<u32>; 2],
+}
+
+fn var(bits: u64) -> Arc<Var> {
+    let payloads = [UnsafeCell::new(0), UnsafeCell::new(0)];
+    Arc::new(Var { cell: VarCell::new(bits), table: VarLockTable::new(), world: multi_threaded_world(), payloads })
+}
+
+/// `x = x + k` as a section (`x = x + f()`): lock, seal, read, store, unseal.
+fn section_add(v: &Var, me: MaatineId, k: u64) {
+    let mut request = LockRequest::new(me, "x");
+    let status = v.cell.begin(&v.table, v.world.mode(), &mut request, &ThreadParker::new(), true).unwrap();
+    assert_eq!(status, LockStatus::Acquired);
+    let old = v.cell.load();
+    v.cell.replace(me, old + k, true).unwrap();
+    v.cell.end(&v.table, v.world.mode(), me, true).unwrap();
+}
+
+/// `x = x + k` as one lock-free update, or as a section when a section
+/// holds the variable (what the interpreter does).
+fn cas_add(v: &Var, me: MaatineId, shared: bool, k: u64) {
+    match v.cell.update(v.world.mode(), me, shared, |x| Some(x + k)) {
+        Update::Done { .. } => {}
+        Update::Refused => section_add(v, me, k),
+    }
+}
+
+#[test]
+fn var_cell_updates_and_sections_lose_nothing() {
+    // Two lock-free updaters and one section at once; the section sees its
+    // own store, and the total is exact.
+    model(|| {
+        let v = var(0);
+        let updaters: Vec<_> = (2..4)
+            .map(|n| {
+                let v = v.clone();
+                thread::spawn(move || cas_add(&v, id(n), true, 1))
+            })
+            .collect();
+        let first = v.cell.load();
+        section_add(&v, id(1), 1);
+        let second = v.cell.load();
+        assert!(first < second, "the section's own store is seen");
+        for t in updaters {
+            t.join().unwrap();
+        }
+        assert_eq!(v.cell.load(), 3);
+        assert_eq!(v.cell.holder(), None);
+    });
+}
+
+#[test]
+fn var_cell_publishes_what_a_value_refers_to() {
+    // An update adds 1 after writing payload 0, a section adds 2 after
+    // writing payload 1; a reader that sees a change reads its payload,
+    // and loom fails the model if that read is not ordered after the write.
+    model(|| {
+        let v = var(0);
+        let (a, b) = (v.clone(), v.clone());
+        let update = thread::spawn(move || {
+            set(&a.payloads[0], |_| 7);
+            cas_add(&a, id(1), true, 1);
+        });
+        let section = thread::spawn(move || {
+            set(&b.payloads[1], |_| 8);
+            section_add(&b, id(2), 2);
+        });
+        // Without the yield, loom's bounded search always reads before the
+        // other threads have run; with it, all four values are explored.
+        thread::yield_now();
+        let seen = v.cell.load();
+        if seen & 1 == 1 {
+            assert_eq!(get(&v.payloads[0]), 7);
+        }
+        if seen & 2 == 2 {
+            assert_eq!(get(&v.payloads[1]), 8);
+        }
+        update.join().unwrap();
+        section.join().unwrap();
+        assert_eq!(v.cell.load(), 3);
+    });
+}
+
+#[test]
+#[should_panic(expected = "lost an update")]
+fn var_cell_model_finds_a_lost_update() {
+    // The model's power: updates that skip the CAS (here by claiming the
+    // variable is unshared, so each is a plain load and store) lose one in
+    // some interleaving, and the model finds it.
+    model(|| {
+        let v = var(0);
+        let w = v.clone();
+        let t = thread::spawn(move || cas_add(&w, id(2), false, 1));
+        cas_add(&v, id(1), false, 1);
+        t.join().unwrap();
+        assert_eq!(v.cell.load(), 2, "lost an update");
     });
 }
 

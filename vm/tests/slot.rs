@@ -44,7 +44,7 @@ fn contended_increments_across_threads_are_exact() {
                 // counter = counter + 1
                 assert_eq!(Slot::begin(x, &cx, &tab, &mut request, &parker), Ok(LockStatus::Acquired));
                 let old = Slot::read(x).as_num().unwrap();
-                Slot::store(x, &cx, Value::num(old + 1.0));
+                Slot::store(x, &cx, request.maatine(), Value::num(old + 1.0)).unwrap();
                 Slot::end(x, &cx, &tab, request.maatine()).unwrap();
             }
         });
@@ -54,6 +54,105 @@ fn contended_increments_across_threads_are_exact() {
         Slot::read(unsafe { mc.global(&counter) }).as_num()
     });
     assert_eq!(total, Some((THREADS as u64 * INCREMENTS) as f64));
+}
+
+#[test]
+fn lock_free_updates_and_sections_together_are_exact() {
+    const THREADS: usize = 4;
+    const INCREMENTS: u64 = 50_000;
+    let threads = Threads::new();
+    let (world, stats) = (&threads.world, &threads.stats);
+    let table = Arc::new(VarLockTable::new());
+    let counter: Global<Var> = threads
+        .creator
+        .mutate(|mc, _| mc.make_global::<Var>(Slot::alloc(&ctx(mc, world.mode(), stats), Value::num(0.0))));
+    let (c, tab) = (counter.clone(), table.clone());
+    threads.run(THREADS, move |t, heap, me, stats| {
+        let (mut request, parker) = (LockRequest::new(id(t as u64 + 1), "counter"), ThreadParker::new());
+        heap.mutate(|mc, _| {
+            let cx = ctx(mc, me.world().mode(), stats);
+            // SAFETY: the slot is an atomic behind its variable lock.
+            let x = unsafe { mc.global(&c) };
+            let mut last = 0.0;
+            for i in 0..INCREMENTS {
+                if (i + t as u64) % 3 == 0 {
+                    // counter = counter + 2, as a section (`x = x + f()`),
+                    // with an update of its own inside it.
+                    assert_eq!(Slot::begin(x, &cx, &tab, &mut request, &parker), Ok(LockStatus::Acquired));
+                    let old = Slot::read(x).as_num().unwrap();
+                    Slot::store(x, &cx, request.maatine(), Value::num(old + 1.0)).unwrap();
+                    assert!(Slot::update(x, &cx, request.maatine(), |v| Some(v + 1.0)).is_some());
+                    Slot::end(x, &cx, &tab, request.maatine()).unwrap();
+                } else {
+                    // counter += 2 without the lock; while another
+                    // maatine's section holds the variable, it waits for
+                    // the lock as a section would.
+                    if Slot::update(x, &cx, request.maatine(), |v| Some(v + 2.0)).is_none() {
+                        assert_eq!(Slot::begin(x, &cx, &tab, &mut request, &parker), Ok(LockStatus::Acquired));
+                        let old = Slot::read(x).as_num().unwrap();
+                        Slot::store(x, &cx, request.maatine(), Value::num(old + 2.0)).unwrap();
+                        Slot::end(x, &cx, &tab, request.maatine()).unwrap();
+                    }
+                }
+                // Reads without the lock see the total only grow.
+                let seen = Slot::read(x).as_num().unwrap();
+                assert!(seen >= last, "read {seen} after {last}");
+                last = seen;
+            }
+        });
+    });
+    let total = threads.creator.mutate(|mc, _| {
+        // SAFETY: single thread from here on.
+        Slot::read(unsafe { mc.global(&counter) }).as_num()
+    });
+    assert_eq!(total, Some((THREADS as u64 * INCREMENTS * 2) as f64));
+}
+
+#[test]
+fn an_update_refuses_a_slot_that_is_not_a_number_or_is_held() {
+    let (world, table, stats) = (World::new(), VarLockTable::new(), SyncStats::default());
+    let woken = Arc::new(Mutex::new(Vec::new()));
+    let heap = Heap::<Var>::new(Config::default(), |mc| Slot::alloc(&ctx(mc, world.mode(), &stats), Value::nil()));
+    heap.mutate(|mc, x| {
+        let cx = ctx(mc, world.mode(), &stats);
+        assert_eq!(Slot::update(*x, &cx, id(1), |v| Some(v + 1.0)), None, "nil + 1 is the general path's error");
+        Slot::write(*x, &cx, &table, &mut LockRequest::new(id(1), "x"), &Suspend(1, woken.clone()), Value::num(1.0))
+            .unwrap();
+        mc.share(*x);
+        Slot::begin(*x, &cx, &table, &mut LockRequest::new(id(1), "x"), &Suspend(1, woken.clone())).unwrap();
+        assert_eq!(Slot::update(*x, &cx, id(2), |v| Some(v + 1.0)), None, "maatine 1's section holds it");
+        assert_eq!(Slot::update(*x, &cx, id(1), |v| Some(v + 1.0)), Some(0), "its own section's update");
+        assert_eq!(Slot::read(*x).as_num(), Some(2.0), "readers see the section's value");
+        Slot::end(*x, &cx, &table, id(1)).unwrap();
+        assert_eq!(Slot::update(*x, &cx, id(2), |v| Some(v + 1.0)), Some(0));
+        assert_eq!(Slot::read(*x).as_num(), Some(3.0));
+    });
+}
+
+#[test]
+fn a_section_begun_unshared_holds_once_the_slot_is_shared() {
+    let (world, table, stats) = (World::new(), VarLockTable::new(), SyncStats::default());
+    let woken = Arc::new(Mutex::new(Vec::new()));
+    let heap = Heap::<Var>::new(Config::default(), |mc| Slot::alloc(&ctx(mc, world.mode(), &stats), Value::num(5.0)));
+    heap.mutate(|mc, x| {
+        let cx = ctx(mc, world.mode(), &stats);
+        // Maatine 1 owns the slot: `y = y + f()` begins without atomics...
+        let mut a = LockRequest::new(id(1), "y");
+        assert_eq!(Slot::begin(*x, &cx, &table, &mut a, &Suspend(1, woken.clone())), Ok(LockStatus::Acquired));
+        // ...and f() hands a closure over y to a new maatine.
+        mc.share(*x);
+        let mut b = LockRequest::new(id(2), "y");
+        assert_eq!(
+            Slot::write(*x, &cx, &table, &mut b, &Suspend(2, woken.clone()), Value::num(0.0)),
+            Ok(LockStatus::Suspended)
+        );
+        assert_eq!(Slot::update(*x, &cx, id(2), |v| Some(v + 1.0)), None);
+        Slot::store(*x, &cx, id(1), Value::num(6.0)).unwrap();
+        Slot::end(*x, &cx, &table, id(1)).unwrap();
+        assert_eq!(*woken.lock().unwrap(), [2], "the waiting writer is woken");
+        assert_eq!(Slot::update(*x, &cx, id(2), |v| Some(v + 1.0)), Some(0));
+        assert_eq!(Slot::read(*x).as_num(), Some(7.0));
+    });
 }
 
 /// A parker for maatines sharing one OS thread.
@@ -93,7 +192,7 @@ fn a_section_excludes_other_maatines_on_the_same_thread() {
         assert_eq!(Slot::write(*x, &cx, &table, &mut b, &pb, Value::num(100.0)), Ok(LockStatus::Suspended));
         assert!(woken.lock().unwrap().is_empty());
         // Maatine 1 finishes its section.
-        Slot::store(*x, &cx, Value::num(old + 1.0));
+        Slot::store(*x, &cx, id(1), Value::num(old + 1.0)).unwrap();
         Slot::end(*x, &cx, &table, id(1)).unwrap();
         assert_eq!(*woken.lock().unwrap(), [2], "maatine 2 is woken");
         // Maatine 2 retries and lands after the section: no update lost.

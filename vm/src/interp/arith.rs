@@ -115,7 +115,7 @@ pub(super) fn simple<'gc>(op: BinOp, a: Value<'gc>, b: Value<'gc>) -> Option<Val
 /// division (`%`, `//`) by zero (an error, which the general path reports),
 /// and operators that do not take two numbers.
 #[inline(always)]
-fn numeric<'gc>(op: BinOp, x: f64, y: f64) -> Option<Value<'gc>> {
+pub(super) fn numeric<'gc>(op: BinOp, x: f64, y: f64) -> Option<Value<'gc>> {
     Some(match op {
         BinOp::Add => Value::num(x + y),
         BinOp::Sub => Value::num(x - y),

@@ -124,9 +124,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         let Some(n) = w[x].as_num() else { break };
                         w[d] = Value::num(-n);
                     }
-                    Op::StoreGlobal(g, s) if w[s].as_object().is_none() => {
-                        Slot::store(globals[g as usize], self.cx, w[s]);
-                    }
+                    // Not the holder: nothing stored, the general path reports it.
+                    Op::StoreGlobal(g, s)
+                        if w[s].as_object().is_none()
+                            && Slot::store(globals[g as usize], self.cx, self.me, w[s]).is_ok() => {}
                     Op::RmwBegin(g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
                         st.sections.push((globals[g as usize], st.frames.len()));
                     }
@@ -142,10 +143,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     }
                     Op::RmwSet(g, s) if w[s].as_object().is_none() => {
                         let slot = globals[g as usize];
-                        Slot::store(slot, self.cx, w[s]);
                         // Not the holder: the general path stores again (the
-                        // same value) and reports it.
-                        if Slot::end(slot, self.cx, &self.rt.table, self.me).is_err() {
+                        // same value, if this store was made) and reports it.
+                        if Slot::store(slot, self.cx, self.me, w[s]).is_err()
+                            || Slot::end(slot, self.cx, &self.rt.table, self.me).is_err()
+                        {
                             break;
                         }
                         st.sections.pop();
@@ -305,22 +307,22 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         }
     }
 
-    /// `slot = slot op y` as one section, when that needs no waiting and
-    /// makes no object (numbers); `false` if not, and nothing changed (the
-    /// general path then does it, and reports any error).
+    /// `slot = slot op y` as one atomic step on numbers, when no other
+    /// maatine's section holds the slot; `false` if not, and nothing
+    /// changed (the general path then does it in a section, and reports any
+    /// error).
     #[inline(always)]
     fn update_now(&self, slot: Gc<'gc, Slot<'gc>>, op: BinOp, y: Value<'gc>) -> bool {
-        if !Slot::try_begin(slot, self.cx, self.me) {
-            return false;
-        }
-        let value = simple(op, Slot::read(slot), y).filter(|v| v.as_object().is_none());
-        if let Some(value) = value {
-            Slot::store(slot, self.cx, value);
-        }
-        // Held since `try_begin`: ending cannot fail.
-        let ended = Slot::end(slot, self.cx, &self.rt.table, self.me);
-        debug_assert!(ended.is_ok(), "the section was begun above");
-        value.is_some()
+        let Some(y) = y.as_num() else { return false };
+        let (cx, me) = (self.cx, self.me);
+        // `+=` and `-=` are most of them: each its own step, with no
+        // dispatch on the operator inside the atomic update.
+        let done = match op {
+            BinOp::Add => Slot::update(slot, cx, me, |x| Some(x + y)),
+            BinOp::Sub => Slot::update(slot, cx, me, |x| Some(x - y)),
+            _ => Slot::update(slot, cx, me, |x| arith::numeric(op, x, y)?.as_num()),
+        };
+        done.is_some()
     }
 
     /// The length of a string, or of an array or a map this maatine may use.

@@ -418,18 +418,20 @@ impl Vm {
             // SAFETY: the previous environment is shared; its slots
             // synchronize themselves.
             let kept = previous.as_ref().map(|g| Gc::get(unsafe { mc.global(g) }).globals.clone()).unwrap_or_default();
-            let globals = (0..program.globals.len())
-                .map(|i| kept.get(i).copied().unwrap_or_else(|| Slot::alloc(&cx, Value::nil())))
-                .collect();
-            let globals: Box<[_]> = globals;
-            if let Some(g) = program.globals.iter().position(|g| g == crate::compiler::ARGS)
-                && Slot::read(globals[g]).is_nil()
-            {
+            // A new `ARGS` starts as the program's arguments, frozen.
+            let initial = |name: &str| {
+                if name != crate::compiler::ARGS {
+                    return Value::nil();
+                }
                 let items = args.iter().map(|a| Value::object(Str::alloc(&cx, a).into()));
                 let array = Array::alloc(&cx, items.collect::<Vec<_>>());
                 mc.freeze(array);
-                Slot::store(globals[g], &cx, Value::object(array.into()));
-            }
+                Value::object(array.into())
+            };
+            let globals = (program.globals.iter().enumerate())
+                .map(|(i, name)| kept.get(i).copied().unwrap_or_else(|| Slot::alloc(&cx, initial(name))))
+                .collect();
+            let globals: Box<[_]> = globals;
             let consts =
                 program.functions.iter().map(|f| f.consts.iter().map(|c| constant(&cx, c)).collect()).collect();
             let classes = (0..program.classes.len()).map(|c| Class::alloc(&cx, c as u32)).collect();

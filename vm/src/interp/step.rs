@@ -46,7 +46,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     return Ok(self.blocked_on_variable(&self.rt.program.globals[g as usize], slot));
                 }
             }
-            Op::StoreGlobal(g, s) => Slot::store(env.globals[g as usize], self.cx, st.regs[r(s)]),
+            Op::StoreGlobal(g, s) => {
+                Slot::store(env.globals[g as usize], self.cx, self.me, st.regs[r(s)]).map_err(|e| e.to_string())?;
+            }
             Op::RmwBegin(g) | Op::RmwGet(_, g) | Op::RmwBin(g, ..) | Op::RmwBinK(g, ..) => {
                 let slot = env.globals[g as usize];
                 let status =
@@ -211,7 +213,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
                 st.sections.push((slot, st.frames.len()));
             }
-            Op::SlotStore(s, v) => Slot::store(slot_in(st.regs[r(s)]), self.cx, st.regs[r(v)]),
+            Op::SlotStore(s, v) => {
+                Slot::store(slot_in(st.regs[r(s)]), self.cx, self.me, st.regs[r(v)]).map_err(|e| e.to_string())?;
+            }
             Op::SlotEnd(s) => {
                 st.sections.pop();
                 Slot::end(slot_in(st.regs[r(s)]), self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;
@@ -428,7 +432,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// there is one.
     fn end_section(&self, st: &mut State<'gc>, slot: Gc<'gc, Slot<'gc>>, value: Option<Value<'gc>>) -> OpResult<()> {
         if let Some(value) = value {
-            Slot::store(slot, self.cx, value);
+            Slot::store(slot, self.cx, self.me, value).map_err(|e| e.to_string())?;
         }
         st.sections.pop();
         Slot::end(slot, self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;

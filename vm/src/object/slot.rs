@@ -1,44 +1,48 @@
 //! Variable slots: the cells of global (`our`) variables and of upvalues
 //! that outlive their frame.
 //!
-//! A slot holds one 8-byte value in an atomic, so reading it never locks:
-//! a read sees the value before or after any write, never a torn one. A
-//! write to a shared slot, and a read-modify-write section
-//! (`x = x + f()`, `x += e`), take the slot's [`VarLock`] so that no update
-//! is lost: a section's read and write happen with no other write of the
-//! slot in between, whichever maatine or OS thread does it. The lock is
-//! held by a maatine (re-entrant for it) and waited for through a
-//! [`Parker`]: a maatine scheduler suspends the maatine instead of its OS
-//! thread. An unshared slot (reachable from its owner only) skips the lock.
+//! A slot is a [`VarCell`]: one 8-byte value in an atomic, so reading it
+//! never locks (a read sees the value before or after any write, never a
+//! torn one), and the variable's [`VarLock`](maat_sync::VarLock). A write to
+//! a shared slot and a read-modify-write section (`x = x + f()`) take the
+//! lock, so that no update is lost; a read-modify-write whose new value is a
+//! number computed from the old number alone (`x += 1`, `x = x * k`) is one
+//! compare-and-swap instead ([`Slot::update`]), which the cell orders against
+//! the sections. The lock is held by a maatine (re-entrant for it) and waited
+//! for through a [`Parker`]: a maatine scheduler suspends the maatine
+//! instead of its OS thread. An unshared slot (reachable from its owner
+//! only) uses the same protocol with plain loads and stores.
+//!
+//! The GC barriers are this module's: the cell moves bits, the slot shares
+//! and marks what they refer to. A lock-free update never stores or
+//! overwrites an object, so it needs no barrier.
 
 use core::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use maat_gc::{Gc, GcAny, Trace, Tracer};
-use maat_sync::{Deadlock, LockRequest, LockStatus, NotHolder, Parker, VarLock, VarLockTable};
+use maat_sync::{Deadlock, LockRequest, LockStatus, MaatineId, NotHolder, Parker, Update, VarCell, VarLockTable};
 
 use super::{Ctx, kind};
 use crate::value::Value;
 
 /// A variable's cell.
 pub struct Slot<'gc> {
-    lock: VarLock,
-    bits: AtomicU64,
+    cell: VarCell,
     _value: PhantomData<Value<'gc>>,
 }
 
 // SAFETY: traces the value. A collection never runs concurrently with a
-// write (see `crate::object`), and the value is an 8-byte atomic anyway.
+// write (see `crate::object`), and the value is read atomically anyway.
 unsafe impl Trace for Slot<'_> {
     fn trace(&self, t: &mut Tracer) {
-        Self::value_of(self.bits.load(Ordering::Acquire)).trace(t);
+        Self::value_of(self.cell.load()).trace(t);
     }
 }
 
 impl<'gc> Slot<'gc> {
     /// Allocates a slot holding `value`.
     pub fn alloc(ctx: &Ctx<'_, 'gc>, value: Value<'gc>) -> Gc<'gc, Slot<'gc>> {
-        let slot = Slot { lock: VarLock::new(), bits: AtomicU64::new(value.to_bits()), _value: PhantomData };
+        let slot = Slot { cell: VarCell::new(value.to_bits()), _value: PhantomData };
         ctx.mc.alloc_kind(slot, kind::SLOT)
     }
 
@@ -49,24 +53,19 @@ impl<'gc> Slot<'gc> {
     }
 
     /// The maatine holding the variable's lock, if any.
-    pub fn holder(this: Gc<'gc, Self>) -> Option<maat_sync::MaatineId> {
-        Gc::get(this).lock.holder()
+    pub fn holder(this: Gc<'gc, Self>) -> Option<MaatineId> {
+        Gc::get(this).cell.holder()
     }
 
-    /// The value (one atomic read; never locks).
+    /// The value (never locks).
+    #[inline]
     pub fn read(this: Gc<'gc, Self>) -> Value<'gc> {
-        // Acquire: see the object a writer published (and its sharing marks).
-        Self::value_of(Gc::get(this).bits.load(Ordering::Acquire))
+        Self::value_of(Gc::get(this).cell.load())
     }
 
-    /// Whether operations on this slot must take its lock.
-    fn locked(this: Gc<'gc, Self>) -> bool {
-        Gc::is_shared(this)
-    }
-
-    /// Stores `value`, as one-operation section on a shared slot (waiting,
-    /// through `parker`, for another maatine's section to end). Returns
-    /// `Suspended` when the caller must retry after its waker runs.
+    /// Stores `value`, as a one-operation section on a shared slot
+    /// (waiting, through `parker`, for another maatine's section to end).
+    /// Returns `Suspended` when the caller must retry after its waker runs.
     pub fn write<P: Parker>(
         this: Gc<'gc, Self>,
         ctx: &Ctx<'_, 'gc>,
@@ -75,42 +74,55 @@ impl<'gc> Slot<'gc> {
         parker: &P,
         value: Value<'gc>,
     ) -> Result<LockStatus, Deadlock> {
-        if Self::locked(this) {
-            if Self::begin(this, ctx, table, request, parker)? == LockStatus::Suspended {
-                return Ok(LockStatus::Suspended);
-            }
-            Self::store(this, ctx, value);
-            Self::end(this, ctx, table, request.maatine()).expect("held since `begin` returned");
-        } else {
-            Self::store(this, ctx, value);
+        if Self::begin(this, ctx, table, request, parker)? == LockStatus::Suspended {
+            return Ok(LockStatus::Suspended);
         }
+        let me = request.maatine();
+        Self::store(this, ctx, me, value).expect("held since `begin` returned");
+        Self::end(this, ctx, table, me).expect("held since `begin` returned");
         Ok(LockStatus::Acquired)
     }
 
-    /// Stores `value` inside a section (or into an unshared slot).
-    pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, value: Value<'gc>) {
+    /// Stores `value` inside `me`'s section (or into an unshared slot).
+    pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, me: MaatineId, value: Value<'gc>) -> Result<(), NotHolder> {
         let slot = GcAny::from(this);
+        let shared = Gc::is_shared(this);
         if let Some(v) = value.as_object() {
-            if Gc::is_shared(this) {
+            if shared {
                 ctx.mc.share(v);
             }
             ctx.mc.forward_barrier(slot, v);
         }
-        // Writes to a shared slot are serialized by its lock (and an unshared
-        // slot has one writer), so no write comes between this load and the
-        // store. Acquire: the old object may have been published by another
-        // maatine. Release: publishes the value's object and its marks.
-        let bits = &Gc::get(this).bits;
-        let old = Self::value_of(bits.load(Ordering::Acquire));
-        bits.store(value.to_bits(), Ordering::Release);
+        let old = Self::value_of(Gc::get(this).cell.replace(me, value.to_bits(), shared)?);
         if let Some(old) = old.as_object() {
             ctx.mc.deletion_barrier(slot, old);
+        }
+        Ok(())
+    }
+
+    /// `x = f(x)` as one atomic step without the lock, where `f` takes a
+    /// number and gives one (`None`: not this way; so is a slot that holds
+    /// no number, or that another maatine's section holds). Returns how many
+    /// other updates came in between and made it try again, or `None` when
+    /// not done.
+    #[inline(always)]
+    pub fn update(
+        this: Gc<'gc, Self>,
+        ctx: &Ctx<'_, 'gc>,
+        me: MaatineId,
+        f: impl Fn(f64) -> Option<f64>,
+    ) -> Option<u32> {
+        // Numbers in and out: nothing for the barriers to do.
+        let numbers = |bits: u64| Some(Value::num(f(Self::value_of(bits).as_num()?)?).to_bits());
+        match Gc::get(this).cell.update(ctx.mode, me, Gc::is_shared(this), numbers) {
+            Update::Done { retries } => Some(retries),
+            Update::Refused => None,
         }
     }
 
     /// Begins a read-modify-write section (`RMW_BEGIN`): no other maatine
-    /// writes the slot until [`Slot::end`]. Nothing to do on an unshared
-    /// slot. A deadlock among sections is reported instead of waited for.
+    /// writes the slot until [`Slot::end`]. A deadlock among sections is
+    /// reported instead of waited for.
     pub fn begin<P: Parker>(
         this: Gc<'gc, Self>,
         ctx: &Ctx<'_, 'gc>,
@@ -118,29 +130,19 @@ impl<'gc> Slot<'gc> {
         request: &mut LockRequest,
         parker: &P,
     ) -> Result<LockStatus, Deadlock> {
-        if !Self::locked(this) {
-            return Ok(LockStatus::Acquired);
-        }
-        Gc::get(this).lock.lock(table, ctx.mode, request, parker)
+        Gc::get(this).cell.begin(table, ctx.mode, request, parker, Gc::is_shared(this))
     }
 
     /// Begins a section only if that needs no waiting (the slot is
     /// unshared, free, or already held by `me`); `false` otherwise, and
     /// nothing changed.
-    pub fn try_begin(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, me: maat_sync::MaatineId) -> bool {
-        !Self::locked(this) || Gc::get(this).lock.try_lock(ctx.mode, me)
+    #[inline]
+    pub fn try_begin(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, me: MaatineId) -> bool {
+        Gc::get(this).cell.try_begin(ctx.mode, me, Gc::is_shared(this))
     }
 
     /// Ends a section (`RMW_END`).
-    pub fn end(
-        this: Gc<'gc, Self>,
-        ctx: &Ctx<'_, 'gc>,
-        table: &VarLockTable,
-        me: maat_sync::MaatineId,
-    ) -> Result<(), NotHolder> {
-        if !Self::locked(this) {
-            return Ok(());
-        }
-        Gc::get(this).lock.unlock(table, ctx.mode, me)
+    pub fn end(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, table: &VarLockTable, me: MaatineId) -> Result<(), NotHolder> {
+        Gc::get(this).cell.end(table, ctx.mode, me, Gc::is_shared(this))
     }
 }
