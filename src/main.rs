@@ -72,6 +72,7 @@ fn run(
     let mut vm = maat::vm::Vm::new(program, config);
     vm.set_threads(threads);
     vm.set_args(args);
+    vm.count_contention(options.stats);
     let result = vm.run(out);
     if options.stats {
         let gc = vm.gc_stats();
@@ -91,6 +92,37 @@ fn run(
             c.incremental, c.full, c.minor, c.major, c.shared, gc.pauses
         );
         eprintln!("locks: {taken} taken, {elided} elided");
+        print_contention(&vm.contention());
     }
     result
+}
+
+/// How many shared objects `--stats` lists (the most contended).
+const OBJECTS_LISTED: usize = 10;
+
+/// `--stats`: what each variable and the most contended shared objects cost.
+fn print_contention(c: &maat::vm::interp::Contention) {
+    for (name, v) in &c.vars {
+        eprintln!(
+            "variable {name}: {} sections, {} lock-free updates ({} retried), {} contended, {} parked for {:.3} ms",
+            v.sections,
+            v.updates,
+            v.retries,
+            v.contended,
+            v.waits,
+            v.waited.as_secs_f64() * 1e3
+        );
+    }
+    for o in c.objects.iter().take(OBJECTS_LISTED) {
+        eprintln!(
+            "shared {}: lock taken {} times, {} contended, waited {:.3} ms",
+            o.kind,
+            o.taken,
+            o.contended,
+            o.waited.as_secs_f64() * 1e3
+        );
+    }
+    if c.objects.len() > OBJECTS_LISTED {
+        eprintln!("({} more shared objects)", c.objects.len() - OBJECTS_LISTED);
+    }
 }

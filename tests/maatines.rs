@@ -475,3 +475,50 @@ fn runtimes_running_at_once_keep_their_interned_strings_apart() {
         assert_eq!((out, result), (format!("50 {} {}\n", 3 * 400 / 50, 3 * 400 / 50), Ok(())));
     }
 }
+
+/// `--stats`' contention counts: every update and section of a variable is
+/// counted once, whichever way it ran; a shared object counts each locked
+/// operation; nothing is counted unless asked for.
+#[test]
+fn contention_counts_every_update_section_and_locked_operation() {
+    let src = "our counter = 0;
+our total = 0;
+let items = [];
+fn one() { return 1; }
+fn work(n) { for ^n -> i { counter += 1; total = total + one(); items.push(i); } }
+fn captured() { let n = 0; ma for ^4 -> k { for ^250 -> j { n += 1; } } return n; }
+ma for ^4 -> k { work(2500); }
+say counter, \" \", total, \" \", items.len, \" \", captured();";
+    for threads in [1, 2] {
+        let ast = maat::vm::parse(src).unwrap();
+        let program = maat::vm::compiler::compile(&ast, "test.maat", src).unwrap();
+        let mut vm = maat::vm::Vm::new(program, Config::default());
+        vm.set_threads(threads);
+        vm.count_contention(true);
+        let mut out = Vec::new();
+        vm.run(&mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "10000 10000 10000 1000\n");
+        let c = vm.contention();
+        let var = |name: &str| c.vars.iter().find(|(n, _)| n == name).map(|(_, v)| *v).unwrap();
+        let counter = var("counter");
+        // `our counter = 0` is a write (a section); every `+= 1` an update.
+        assert_eq!((counter.updates, counter.sections), (10_000, 1), "{counter:?}");
+        let total = var("total");
+        assert_eq!((total.updates, total.sections), (0, 10_001), "`x = x + f()` is a section: {total:?}");
+        assert!(total.waits <= total.contended && total.contended <= total.sections);
+        // `let items = []` is a write, then 1,000 sections of `n += 1`.
+        let captured = var(maat::vm::interp::CAPTURED_AND_MODULE);
+        assert_eq!(captured.sections, 1_001, "{captured:?}");
+        let arrays: Vec<_> = c.objects.iter().filter(|o| o.kind == "Array").collect();
+        if threads == 1 {
+            assert!(arrays.is_empty(), "one thread elides every lock: {arrays:?}");
+        } else {
+            assert_eq!(arrays.iter().map(|o| o.taken).max(), Some(10_000), "{arrays:?}");
+        }
+    }
+    let program = maat::vm::compiler::compile(&maat::vm::parse(src).unwrap(), "test.maat", src).unwrap();
+    let mut vm = maat::vm::Vm::new(program, Config::default());
+    vm.set_threads(2);
+    vm.run(&mut Vec::new()).unwrap();
+    assert_eq!(vm.contention(), maat::vm::interp::Contention::default(), "not counted unless asked");
+}

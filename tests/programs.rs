@@ -70,6 +70,16 @@ fn the_maat_binary_runs_files_and_code_and_fails_with_status_1() {
     let report = String::from_utf8_lossy(&stats.stderr);
     assert!(report.contains("gc heap ") && report.contains(" major: "), "one trace line per collection:\n{report}");
     assert!(report.contains("gc: collections: ") && report.contains("locks: 0 taken, "), "statistics:\n{report}");
+    // Per variable and per shared object, on two threads.
+    let contended = Command::new(maat)
+        .args(["run", "tests/programs/globals_rmw.maat", "--stats", "--threads", "2"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&contended.stderr);
+    assert!(
+        report.contains("variable count: ") && report.contains(" lock-free updates ("),
+        "per-variable counts:\n{report}"
+    );
     // The options may also stand before `run`.
     let before = Command::new(maat).args(["--stats", "--gc", "gen", "run", "tests/programs/collections.maat"]).output();
     let report = String::from_utf8_lossy(&before.unwrap().stderr).into_owned();

@@ -253,6 +253,14 @@ impl Drop for AdaptiveGuard<'_> {
 #[derive(Debug)]
 pub struct MaybeGuard<'a>(Option<AdaptiveGuard<'a>>);
 
+impl<'a> From<AdaptiveGuard<'a>> for MaybeGuard<'a> {
+    /// A taken lock's guard, as the result of a decision to lock.
+    #[inline]
+    fn from(guard: AdaptiveGuard<'a>) -> Self {
+        MaybeGuard(Some(guard))
+    }
+}
+
 impl MaybeGuard<'_> {
     /// Whether the lock was elided (no lock taken).
     #[inline]

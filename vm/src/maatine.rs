@@ -34,6 +34,9 @@ pub(crate) struct Maatine {
     /// Lock requests of the global variables it waited for, kept across
     /// retries (their waiting time counts toward the starvation bound).
     pub(crate) requests: HashMap<u32, LockRequest>,
+    /// When it was first parked waiting for the variable lock it waits
+    /// for now (it waits for one at a time), for the contention counts.
+    pub(crate) suspended_at: Option<std::time::Instant>,
     pub(crate) cell: Arc<JoinCell>,
     pub(crate) wake: Arc<WakeCell>,
     /// What it waits for while parked, for deadlock reports.

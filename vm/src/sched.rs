@@ -7,8 +7,10 @@
 //!
 //! Each worker thread has a crossbeam-deque FIFO; new and woken maatines go
 //! to the injector (shared) or the local queue of the thread that made them
-//! runnable; an idle worker steals from the injector and then from the
-//! others. A worker that finds nothing sleeps through maat-sync's `Idle`,
+//! runnable. A worker takes one maatine from the injector before its own
+//! queue whenever the injector has any (woken maatines wait there, and
+//! would otherwise wait until the worker's own queue empties), and an idle
+//! one steals a batch from the injector and then from the others. A worker that finds nothing sleeps through maat-sync's `Idle`,
 //! whose protocol (announce, fence, look again; push, fence, notify) is
 //! model-checked against lost wake-ups.
 //!
@@ -55,6 +57,7 @@ use crate::embed::NativeFn;
 use crate::interp::{Out, RuntimeError, Slice};
 use crate::maatine::{Maatine, Spawned, WakeCell};
 use crate::object::handle::{JoinCell, Outcome};
+use crate::object::stats::ContentionTotals;
 
 /// Shared collections wait until global objects reach this many bytes.
 const SHARED_FLOOR: usize = 8 << 20;
@@ -76,6 +79,9 @@ pub(crate) struct Runtime {
     /// Set from another thread to stop the program: each maatine fails
     /// with `interrupted` at its next slice.
     pub(crate) interrupt: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether maatines count contention per variable and object
+    /// (`--stats`).
+    pub(crate) contention: bool,
 }
 
 /// A live maatine, as the registry knows it.
@@ -90,6 +96,7 @@ pub(crate) struct Totals {
     pub(crate) gc: Stats,
     pub(crate) taken: u64,
     pub(crate) elided: u64,
+    pub(crate) contention: ContentionTotals,
 }
 
 /// What a worker thread keeps: its queue, its membership in the world,
@@ -242,8 +249,16 @@ impl Sched {
         }
     }
 
+    /// The next maatine for a worker: a woken or new one waiting in the
+    /// injector first (one per find, so a maatine woken from a variable
+    /// lock or a channel runs after at most one more slice of this worker,
+    /// not after its local queue empties), then its own queue, then a batch
+    /// from the injector or a steal from another worker.
     fn find(&self, local: &Worker<Box<Maatine>>) -> Option<Box<Maatine>> {
-        local.pop().or_else(|| {
+        let woken =
+            || std::iter::repeat_with(|| self.injector.steal()).find(|s| !s.is_retry()).and_then(Steal::success);
+        let first = if self.injector.is_empty() { None } else { woken() };
+        first.or_else(|| local.pop()).or_else(|| {
             std::iter::repeat_with(|| {
                 self.injector
                     .steal_batch_and_pop(local)
@@ -316,6 +331,7 @@ impl Sched {
             heap.add_stats_to(&mut totals.gc);
             totals.taken += stats.taken();
             totals.elided += stats.elided();
+            totals.contention.add(&stats);
         }
         // The heap ends: local garbage is freed now, global objects (the
         // result among them) are adopted by the space.

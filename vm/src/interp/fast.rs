@@ -129,6 +129,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         if w[s].as_object().is_none()
                             && Slot::store(globals[g as usize], self.cx, self.me, w[s]).is_ok() => {}
                     Op::RmwBegin(g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
+                        self.section_begun(SyncStats::global(g), false);
                         st.sections.push((globals[g as usize], st.frames.len()));
                     }
                     Op::RmwEnd(g) => {
@@ -138,6 +139,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         st.sections.pop();
                     }
                     Op::RmwGet(d, g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
+                        self.section_begun(SyncStats::global(g), false);
                         st.sections.push((globals[g as usize], st.frames.len()));
                         w[d] = Slot::read(globals[g as usize]);
                     }
@@ -154,8 +156,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     }
                     // A whole update of a global (`x += 1`) that no other
                     // maatine's section holds up, on numbers.
-                    Op::RmwBin(g, b, y) if self.update_now(globals[g as usize], b, w[y]) => {}
-                    Op::RmwBinK(g, b, k) if self.update_now(globals[g as usize], b, consts[k]) => {}
+                    Op::RmwBin(g, b, y) if self.update_now(g, globals[g as usize], b, w[y]) => {}
+                    Op::RmwBinK(g, b, k) if self.update_now(g, globals[g as usize], b, consts[k]) => {}
                     Op::Jump(t) => jump!(t as usize),
                     Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) => {
                         let jump_if = matches!(op, Op::JumpIfTrue(..));
@@ -307,12 +309,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         }
     }
 
-    /// `slot = slot op y` as one atomic step on numbers, when no other
-    /// maatine's section holds the slot; `false` if not, and nothing
-    /// changed (the general path then does it in a section, and reports any
-    /// error).
+    /// `g = g op y` on global `g` (in `slot`) as one atomic step on
+    /// numbers, when no other maatine's section holds the slot; `false` if
+    /// not, and nothing changed (the general path then does it in a
+    /// section, and reports any error).
     #[inline(always)]
-    fn update_now(&self, slot: Gc<'gc, Slot<'gc>>, op: BinOp, y: Value<'gc>) -> bool {
+    fn update_now(&self, g: u32, slot: Gc<'gc, Slot<'gc>>, op: BinOp, y: Value<'gc>) -> bool {
         let Some(y) = y.as_num() else { return false };
         let (cx, me) = (self.cx, self.me);
         // `+=` and `-=` are most of them: each its own step, with no
@@ -322,7 +324,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             BinOp::Sub => Slot::update(slot, cx, me, |x| Some(x - y)),
             _ => Slot::update(slot, cx, me, |x| arith::numeric(op, x, y)?.as_num()),
         };
-        done.is_some()
+        done.inspect(|&retries| cx.stats.updated(SyncStats::global(g), retries)).is_some()
     }
 
     /// The length of a string, or of an array or a map this maatine may use.

@@ -37,6 +37,7 @@ use crate::object::handle::{Handle, JoinCell, Outcome};
 use crate::object::instance::{Class, Inst};
 use crate::object::map::Map;
 use crate::object::slot::Slot;
+use crate::object::stats::{ObjectStats, VarStats};
 use crate::object::string::Str;
 use crate::object::{Ctx, ObjError, SyncStats, kind};
 use crate::sched::{Runtime, Sched};
@@ -233,6 +234,19 @@ pub struct Vm {
     args: Vec<String>,
 }
 
+/// The name [`Vm::contention`] gives the entry that sums every captured
+/// variable and top-level `let`.
+pub const CAPTURED_AND_MODULE: &str = "(captured and top-level let variables)";
+
+/// What variables and shared objects cost a run's maatines ([`Vm::contention`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Contention {
+    /// Variables by name, in the program's order of globals.
+    pub vars: Vec<(String, VarStats)>,
+    /// Shared objects whose lock was taken, most contended first.
+    pub objects: Vec<ObjectStats>,
+}
+
 /// The environment as a global root (what a session keeps between entries).
 pub(crate) struct EnvRoot;
 impl Root for EnvRoot {
@@ -334,6 +348,7 @@ impl Vm {
             config,
             started: std::time::Instant::now(),
             interrupt: Arc::default(),
+            contention: false,
         };
         Vm { rt: Some(rt), threads: 1, sched: None, env: None, session: false, args: Vec::new() }
     }
@@ -386,6 +401,16 @@ impl Vm {
         self.threads = threads.max(1);
     }
 
+    /// Makes the maatines count what each variable and each shared object
+    /// cost them (see [`Vm::contention`]); use it before [`Vm::run`]. It
+    /// costs a little on every locked operation and on every update of a
+    /// variable, so it is off by default.
+    pub fn count_contention(&mut self, on: bool) {
+        if let Some(rt) = &mut self.rt {
+            rt.contention = on;
+        }
+    }
+
     /// Statistics of the heaps of the maatines that finished, and of the
     /// shared collections.
     pub fn gc_stats(&self) -> maat_gc::Stats {
@@ -400,6 +425,24 @@ impl Vm {
         let Some(sched) = &self.sched else { return (0, 0) };
         let totals = sched.totals.lock().unwrap_or_else(|e| e.into_inner());
         (totals.taken, totals.elided)
+    }
+
+    /// What each variable and each shared object cost the maatines that
+    /// finished, when they counted it ([`Vm::count_contention`]): the
+    /// variables that were locked or updated (globals by name, then one
+    /// entry, [`CAPTURED_AND_MODULE`], for all captured variables and the
+    /// file's top-level `let`s), and the shared objects whose lock
+    /// was taken, most contended first. Empty before the run or when not
+    /// counted.
+    pub fn contention(&self) -> Contention {
+        let Some(sched) = &self.sched else { return Contention::default() };
+        let totals = sched.totals.lock().unwrap_or_else(|e| e.into_inner());
+        let names = sched.rt.program.globals.iter().map(|n| n.to_string()).chain([CAPTURED_AND_MODULE.to_owned()]);
+        let vars =
+            names.zip(totals.contention.vars.iter().copied()).filter(|(_, v)| *v != VarStats::default()).collect();
+        let mut objects: Vec<ObjectStats> = totals.contention.objects.values().copied().collect();
+        objects.sort_by_key(|o| std::cmp::Reverse((o.contended, o.waited, o.taken)));
+        Contention { vars, objects }
     }
 
     /// Runs the program to its end (every maatine finished), writing `say`
@@ -471,8 +514,13 @@ impl Maatine {
         Box::new(Maatine {
             id,
             heap,
-            stats: SyncStats::default(),
+            stats: if sched.rt.contention {
+                SyncStats::counting(sched.rt.program.globals.len())
+            } else {
+                SyncStats::default()
+            },
             requests: HashMap::new(),
+            suspended_at: None,
             cell: JoinCell::new(id),
             wake,
             waiting: String::new(),
@@ -494,13 +542,14 @@ impl Maatine {
             let error = self.error(&rt.program, "interrupted".to_owned());
             return Slice::Finished(Outcome::Failed(Box::new(error)));
         }
-        let Maatine { id, heap, stats, requests, wake, waiting, sent, .. } = self;
+        let Maatine { id, heap, stats, requests, suspended_at, wake, waiting, sent, .. } = self;
         let mut budget = SLICE;
         let step = loop {
             let step = heap.mutate_root(|mc, state| {
                 let cx = Ctx { mc, mode: rt.world.mode(), stats };
                 let env = state.env;
-                let mut run = Run { cx: &cx, rt, sched, me: *id, env, requests, wake, waiting, sent, out, spawned };
+                let mut run =
+                    Run { cx: &cx, rt, sched, me: *id, env, requests, suspended_at, wake, waiting, sent, out, spawned };
                 let step = run.slice(state, budget);
                 state.clear_dead(&rt.program);
                 step
@@ -595,6 +644,7 @@ struct Run<'r, 'a, 'o, 'gc> {
     me: MaatineId,
     env: Gc<'gc, Env<'gc>>,
     requests: &'r mut HashMap<u32, LockRequest>,
+    suspended_at: &'r mut Option<std::time::Instant>,
     wake: &'r Arc<WakeCell>,
     waiting: &'r mut String,
     sent: &'r mut SentLog,
@@ -729,18 +779,7 @@ pub fn type_name(v: Value<'_>) -> &'static str {
         Unpacked::Nil => "Nil",
         Unpacked::Bool(_) => "Bool",
         Unpacked::Num(_) => "Num",
-        Unpacked::Object(o) => match o.kind() {
-            kind::STR => "Str",
-            kind::ARRAY => "Array",
-            kind::MAP => "Map",
-            kind::CLOSURE => "Closure",
-            kind::CLASS => "Class",
-            kind::INST => "Instance",
-            kind::HANDLE => "Handle",
-            kind::CHAN => "Chan",
-            kind::RANDOM => "Random",
-            _ => "Object",
-        },
+        Unpacked::Object(o) => kind::name(o.kind()),
     }
 }
 

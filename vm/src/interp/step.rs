@@ -192,21 +192,21 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             Op::UpvalSlot(d, i) | Op::GetCaptured(d, i) => st.regs[r(d)] = upvalue(&frame, i),
             Op::SetSlot(s, v) => {
                 let (slot, value) = (slot_in(st.regs[r(s)]), st.regs[r(v)]);
-                let mut request = LockRequest::new(self.me, CAPTURED);
-                let parker = MaatineParker(self.wake);
-                let status = Slot::write(slot, self.cx, &self.rt.table, &mut request, &parker, value)
-                    .map_err(|d| d.to_string())?;
+                let status = self.captured_lock(slot, |rt, request, parker| {
+                    Slot::write(slot, rt.cx, &rt.rt.table, request, parker, value)
+                })?;
                 if status == LockStatus::Suspended {
                     return Ok(self.blocked_on_variable(CAPTURED, slot));
                 }
             }
             Op::SlotBegin(s) => {
                 let slot = slot_in(st.regs[r(s)]);
-                if !Slot::try_begin(slot, self.cx, self.me) {
-                    let mut request = LockRequest::new(self.me, CAPTURED);
-                    let parker = MaatineParker(self.wake);
-                    let status =
-                        Slot::begin(slot, self.cx, &self.rt.table, &mut request, &parker).map_err(|d| d.to_string())?;
+                if Slot::try_begin(slot, self.cx, self.me) {
+                    self.section_begun(self.cx.stats.captured(), false);
+                } else {
+                    let status = self.captured_lock(slot, |rt, request, parker| {
+                        Slot::begin(slot, rt.cx, &rt.rt.table, request, parker)
+                    })?;
                     if status == LockStatus::Suspended {
                         return Ok(self.blocked_on_variable(CAPTURED, slot));
                     }
@@ -449,11 +449,57 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             .requests
             .remove(&g)
             .unwrap_or_else(|| LockRequest::new(self.me, self.rt.program.globals[g as usize].as_str()));
-        let status = lock(self, &mut request, &MaatineParker(self.wake)).map_err(|d| d.to_string())?;
+        let slot = Gc::get(self.env).globals[g as usize];
+        let status = self.counted_lock(SyncStats::global(g), slot, &mut request, lock)?;
         if status == LockStatus::Suspended {
             self.requests.insert(g, request);
         }
         Ok(status)
+    }
+
+    /// Locks a captured variable's `slot` for this maatine.
+    fn captured_lock(
+        &mut self,
+        slot: Gc<'gc, Slot<'gc>>,
+        lock: impl FnOnce(&Self, &mut LockRequest, &MaatineParker<'_>) -> Result<LockStatus, maat_sync::Deadlock>,
+    ) -> OpResult<LockStatus> {
+        let mut request = LockRequest::new(self.me, CAPTURED);
+        self.counted_lock(self.cx.stats.captured(), slot, &mut request, lock)
+    }
+
+    /// Runs `lock` on `slot` (counted as variable `var`): a section that
+    /// found the slot held by another maatine is contended, and the time
+    /// from its first suspension to its acquisition is its wait.
+    fn counted_lock(
+        &mut self,
+        var: usize,
+        slot: Gc<'gc, Slot<'gc>>,
+        request: &mut LockRequest,
+        lock: impl FnOnce(&Self, &mut LockRequest, &MaatineParker<'_>) -> Result<LockStatus, maat_sync::Deadlock>,
+    ) -> OpResult<LockStatus> {
+        let held = Slot::holder(slot).is_some_and(|h| h != self.me);
+        let status = lock(self, request, &MaatineParker(self.wake)).map_err(|d| {
+            *self.suspended_at = None;
+            d.to_string()
+        })?;
+        match status {
+            LockStatus::Suspended => {
+                self.suspended_at.get_or_insert_with(std::time::Instant::now);
+            }
+            LockStatus::Acquired => self.section_begun(var, held),
+        }
+        Ok(status)
+    }
+
+    /// Counts a section of variable `var` that this maatine now holds;
+    /// `held`: it found another maatine holding it. A section this maatine
+    /// was parked for ends the wait here, on whichever path took the lock.
+    pub(super) fn section_begun(&mut self, var: usize, held: bool) {
+        let waited = self.suspended_at.take().map(|t| t.elapsed());
+        self.cx.stats.section(var, held || waited.is_some());
+        if let Some(waited) = waited {
+            self.cx.stats.waited(var, waited);
+        }
     }
 
     pub(super) fn blocked_on_variable(&self, name: &str, slot: Gc<'gc, Slot<'gc>>) -> Flow {

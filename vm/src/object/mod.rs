@@ -49,9 +49,11 @@ pub mod intern;
 pub mod map;
 pub mod random;
 pub mod slot;
+pub mod stats;
 pub mod string;
 
-use core::cell::Cell;
+pub use stats::SyncStats;
+
 use core::fmt;
 
 use maat_gc::{GcAny, Mutation};
@@ -81,25 +83,21 @@ pub mod kind {
     pub const CHAN: u8 = 9;
     /// [`Random`](super::random::Random)
     pub const RANDOM: u8 = 10;
-}
 
-/// Counts of object operations that took their lock and that elided it, per
-/// maatine.
-#[derive(Debug, Default)]
-pub struct SyncStats {
-    taken: Cell<u64>,
-    elided: Cell<u64>,
-}
-
-impl SyncStats {
-    /// Operations that took the object's lock.
-    pub fn taken(&self) -> u64 {
-        self.taken.get()
-    }
-
-    /// Operations that elided it.
-    pub fn elided(&self) -> u64 {
-        self.elided.get()
+    /// The Maat name of the type of objects of kind `k`.
+    pub fn name(k: u8) -> &'static str {
+        match k {
+            STR => "Str",
+            ARRAY => "Array",
+            MAP => "Map",
+            CLOSURE => "Closure",
+            CLASS => "Class",
+            INST => "Instance",
+            HANDLE => "Handle",
+            CHAN => "Chan",
+            RANDOM => "Random",
+            _ => "Object",
+        }
     }
 }
 
@@ -129,7 +127,7 @@ impl<'gc> Ctx<'_, 'gc> {
     /// on what [`Ctx::before_store`] read: [`Ctx::store_guard`]).
     #[inline]
     pub fn guard<'l>(&self, obj: GcAny<'gc>, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
-        self.guard_as(obj.sharing(), lock)
+        self.guard_as(obj, obj.sharing(), lock)
     }
 
     /// The lock-elision decision for one mutation of `obj`, whose sharing
@@ -150,7 +148,7 @@ impl<'gc> Ctx<'_, 'gc> {
         lock: &'l AdaptiveLock,
         what: &'static str,
     ) -> Result<MaybeGuard<'l>, ObjError> {
-        let guard = self.guard_as(sharing, lock);
+        let guard = self.guard_as(obj, sharing, lock);
         if !guard.is_elided() && obj.is_frozen() {
             return Err(ObjError::Frozen(what));
         }
@@ -158,11 +156,9 @@ impl<'gc> Ctx<'_, 'gc> {
     }
 
     #[inline]
-    fn guard_as<'l>(&self, sharing: Sharing, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
-        let guard = lock.lock_if(self.mode.needs_lock(sharing));
-        let counter = if guard.is_elided() { &self.stats.elided } else { &self.stats.taken };
-        counter.set(counter.get() + 1);
-        guard
+    fn guard_as<'l>(&self, obj: GcAny<'gc>, sharing: Sharing, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
+        self.stats
+            .lock_if(lock, self.mode.needs_lock(sharing), || (obj.as_raw().as_ptr() as usize, kind::name(obj.kind())))
     }
 
     /// Prepares `obj` for a mutation storing `values`: refuses frozen

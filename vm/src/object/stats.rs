@@ -1,0 +1,198 @@
+//! Synchronization counters, per maatine: object operations that took their
+//! lock or elided it, and, when the runtime counts contention (`--stats`),
+//! what each variable and each shared object cost its users.
+//!
+//! Each maatine counts in its own cells (it runs on one OS thread at a
+//! time), so counting adds no atomic instruction and no shared cache line;
+//! the scheduler sums a maatine's counts when it finishes
+//! (`ContentionTotals::add`). When contention is not counted the variable
+//! counters are an empty slice and the object map is absent: a record is one
+//! failed bounds check, or one test of an `Option`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use maat_sync::{AdaptiveLock, MaybeGuard};
+
+/// One maatine's counters.
+#[derive(Debug, Default)]
+pub struct SyncStats {
+    taken: Cell<u64>,
+    elided: Cell<u64>,
+    /// One per global variable, then one for all captured variables; empty
+    /// when contention is not counted.
+    vars: Box<[VarCounters]>,
+    /// Shared objects whose lock this maatine took, by address.
+    objects: Option<RefCell<HashMap<usize, ObjectStats>>>,
+}
+
+/// What one variable cost, summed over maatines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VarStats {
+    /// Read-modify-write sections and plain writes (each takes the
+    /// variable's lock, or its owner's plain equivalent).
+    pub sections: u64,
+    /// Updates (`x += k`) done as one compare-and-swap, without the lock.
+    pub updates: u64,
+    /// Failed compare-and-swaps in those updates (another thread's update
+    /// came in between).
+    pub retries: u64,
+    /// Sections that found the variable held by another maatine (including
+    /// updates that found it so and became sections).
+    pub contended: u64,
+    /// Sections whose maatine was parked until the variable was released.
+    pub waits: u64,
+    /// Time spent parked.
+    pub waited: Duration,
+}
+
+/// What one shared object's lock cost, summed over maatines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ObjectStats {
+    /// The object's type (`Array`, `Map`, `Instance`, ...).
+    pub kind: &'static str,
+    /// Operations that took its lock.
+    pub taken: u64,
+    /// Of those, operations that found it held.
+    pub contended: u64,
+    /// Time spent getting it when it was held (spinning or parked).
+    pub waited: Duration,
+}
+
+#[derive(Debug, Default)]
+struct VarCounters {
+    sections: Cell<u64>,
+    updates: Cell<u64>,
+    retries: Cell<u64>,
+    contended: Cell<u64>,
+    waits: Cell<u64>,
+    waited: Cell<Duration>,
+}
+
+fn bump(c: &Cell<u64>, by: u64) {
+    c.set(c.get() + by);
+}
+
+impl SyncStats {
+    /// Counters that also count contention, for a program with `globals`
+    /// global variables.
+    pub fn counting(globals: usize) -> Self {
+        let vars = (0..=globals).map(|_| VarCounters::default()).collect();
+        Self { vars, objects: Some(RefCell::default()), ..Self::default() }
+    }
+
+    /// Operations that took the object's lock.
+    pub fn taken(&self) -> u64 {
+        self.taken.get()
+    }
+
+    /// Operations that elided it.
+    pub fn elided(&self) -> u64 {
+        self.elided.get()
+    }
+
+    /// The index of global `g` in the variable counters.
+    pub fn global(g: u32) -> usize {
+        g as usize
+    }
+
+    /// The index that stands for every captured variable: after the
+    /// globals.
+    pub fn captured(&self) -> usize {
+        self.vars.len().saturating_sub(1)
+    }
+
+    /// Counts a lock-free update of variable `var` that took `retries`
+    /// failed attempts.
+    #[inline]
+    pub fn updated(&self, var: usize, retries: u32) {
+        if let Some(c) = self.vars.get(var) {
+            bump(&c.updates, 1);
+            bump(&c.retries, u64::from(retries));
+        }
+    }
+
+    /// Counts a section of variable `var`; `contended`: it found another
+    /// maatine holding it.
+    #[inline]
+    pub fn section(&self, var: usize, contended: bool) {
+        if let Some(c) = self.vars.get(var) {
+            bump(&c.sections, 1);
+            bump(&c.contended, u64::from(contended));
+        }
+    }
+
+    /// Counts a section of `var` that parked for `waited`.
+    pub fn waited(&self, var: usize, waited: Duration) {
+        if let Some(c) = self.vars.get(var) {
+            bump(&c.waits, 1);
+            c.waited.set(c.waited.get() + waited);
+        }
+    }
+
+    /// Takes `lock` if `needed`, counting the operation (and, when
+    /// contention is counted, what the object at `address` of kind `kind`
+    /// cost).
+    #[inline]
+    pub(crate) fn lock_if<'l>(
+        &self,
+        lock: &'l AdaptiveLock,
+        needed: bool,
+        object: impl FnOnce() -> (usize, &'static str),
+    ) -> MaybeGuard<'l> {
+        if !needed {
+            bump(&self.elided, 1);
+            return lock.lock_if(false);
+        }
+        bump(&self.taken, 1);
+        let Some(objects) = &self.objects else { return lock.lock_if(true) };
+        let (address, kind) = object();
+        let (guard, waited) = match lock.try_lock() {
+            Some(guard) => (guard, None),
+            None => {
+                let start = Instant::now();
+                let guard = lock.lock();
+                (guard, Some(start.elapsed()))
+            }
+        };
+        let mut objects = objects.borrow_mut();
+        let entry = objects.entry(address).or_insert(ObjectStats { kind, ..ObjectStats::default() });
+        entry.taken += 1;
+        if let Some(waited) = waited {
+            entry.contended += 1;
+            entry.waited += waited;
+        }
+        guard.into()
+    }
+}
+
+/// Contention summed over the maatines that finished.
+#[derive(Debug, Default)]
+pub(crate) struct ContentionTotals {
+    pub(crate) vars: Vec<VarStats>,
+    pub(crate) objects: HashMap<usize, ObjectStats>,
+}
+
+impl ContentionTotals {
+    /// Adds a finished maatine's counts.
+    pub(crate) fn add(&mut self, stats: &SyncStats) {
+        if self.vars.len() < stats.vars.len() {
+            self.vars.resize(stats.vars.len(), VarStats::default());
+        }
+        for (total, c) in self.vars.iter_mut().zip(stats.vars.iter()) {
+            total.sections += c.sections.get();
+            total.updates += c.updates.get();
+            total.retries += c.retries.get();
+            total.contended += c.contended.get();
+            total.waits += c.waits.get();
+            total.waited += c.waited.get();
+        }
+        for (address, o) in stats.objects.iter().flat_map(|m| m.borrow().clone()) {
+            let total = self.objects.entry(address).or_insert(ObjectStats { kind: o.kind, ..ObjectStats::default() });
+            total.taken += o.taken;
+            total.contended += o.contended;
+            total.waited += o.waited;
+        }
+    }
+}
