@@ -513,7 +513,10 @@ say counter, \" \", total, \" \", items.len, \" \", captured();";
         if threads == 1 {
             assert!(arrays.is_empty(), "one thread elides every lock: {arrays:?}");
         } else {
-            assert_eq!(arrays.iter().map(|o| o.taken).max(), Some(10_000), "{arrays:?}");
+            // 10,000 pushes, each locked; `items.len` after them takes the
+            // lock too if the runtime has not yet gone back to one thread.
+            let taken = arrays.iter().map(|o| o.taken).max().unwrap_or(0);
+            assert!((10_000..=10_001).contains(&taken), "{arrays:?}");
         }
     }
     let program = maat::vm::compiler::compile(&maat::vm::parse(src).unwrap(), "test.maat", src).unwrap();

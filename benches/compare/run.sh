@@ -49,20 +49,31 @@ cpu() { # prints "wall_seconds cpu_seconds" of a command (its output discarded)
 for p in "${concurrent[@]}"; do
     case "$p" in
     contended)
+        # Five rounds, each running every configuration once (interleaved, so
+        # that the machine's drift hits them alike); medians per row.
         increments=10000000
+        rounds=5
         go build -o /tmp/maat-contended-go contended.go
-        printf '\n%-28s %9s %12s %14s\n' "contended counter (1e7)" wall "M incr/s" "CPU ns/incr"
-        row() {
-            read -r wall cpu_s <<<"$(cpu "${@:2}")"
-            [ "$(cat /tmp/maat-compare.out)" = "$increments" ] || { echo "$1: wrong total" >&2; exit 1; }
-            printf '%-28s %8ss %12.1f %14.0f\n' "$1" "$wall" "$(echo "$increments / $wall / 1000000" | bc -l)" \
-                "$(echo "$cpu_s * 1000000000 / $increments" | bc -l)"
-        }
-        for t in 2 4; do
-            row "maat --threads $t" "$maat" run contended.maat --threads "$t"
-            row "go GOMAXPROCS=$t" env GOMAXPROCS="$t" /tmp/maat-contended-go
+        names=("maat --threads 2" "go GOMAXPROCS=2" "maat --threads 4" "go GOMAXPROCS=4" "python threads")
+        commands=("$maat run contended.maat --threads 2" "env GOMAXPROCS=2 /tmp/maat-contended-go"
+            "$maat run contended.maat --threads 4" "env GOMAXPROCS=4 /tmp/maat-contended-go" "python3 contended.py")
+        declare -A walls cpus
+        for ((r = 0; r < rounds; r++)); do
+            for i in "${!names[@]}"; do
+                read -r wall cpu_s <<<"$(cpu ${commands[$i]})"
+                [ "$(cat /tmp/maat-compare.out)" = "$increments" ] || { echo "${names[$i]}: wrong total" >&2; exit 1; }
+                walls[$i]+="$wall "
+                cpus[$i]+="$cpu_s "
+            done
         done
-        row "python threads" python3 contended.py
+        median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+        printf '\n%-28s %9s %12s %14s   (medians of %d interleaved runs)\n' "contended counter (1e7)" wall "M incr/s" "CPU ns/incr" "$rounds"
+        for i in "${!names[@]}"; do
+            wall=$(median <<<"${walls[$i]}")
+            cpu_s=$(median <<<"${cpus[$i]}")
+            printf '%-28s %8ss %12.1f %14.0f\n' "${names[$i]}" "$wall" "$(echo "$increments / $wall / 1000000" | bc -l)" \
+                "$(echo "$cpu_s * 1000000000 / $increments" | bc -l)"
+        done
         ;;
     parallel_trees)
         read -r w1 _ <<<"$(cpu "$maat" run parallel_trees.maat --threads 1)"

@@ -65,7 +65,7 @@
 use crate::id::MaatineId;
 use crate::mode::ThreadMode;
 use crate::park::Parker;
-use crate::shim::{AtomicU64, Ordering, spin_hint};
+use crate::shim::{AtomicU64, Ordering, spin_hint, yield_thread};
 use crate::varlock::{LockRequest, LockStatus, NotHolder, VarLock};
 use crate::waitgraph::{Deadlock, VarLockTable};
 
@@ -277,18 +277,26 @@ impl VarCell {
     }
 }
 
-/// Bounded exponential backoff after the `retries`-th failed CAS: 128, 256,
-/// ... up to 2048 spin hints (a hint is about 23 ns on the EPYC machines
-/// measured in docs/sync.md, so at most about 50 µs). A failed CAS means
-/// another OS thread wrote the line just now; retrying at once keeps the
-/// line moving between the cores on every update, which is slower than a
-/// mutex. Waiting lets the winner run a burst of updates with the line in
-/// its own cache; the bound keeps the loser's wait short. The loser is not
-/// starved: each wait ends in a new attempt, and the winner leaves the line
-/// whenever its own loop does anything else.
+/// Bounded exponential backoff after the `retries`-th failed CAS of one
+/// update: 128, 256, ... up to 2048 spin hints (a hint is about 23 ns on the
+/// EPYC machines of docs/sync.md, so at most about 50 µs), and from the third
+/// failure on, an offer of the OS thread's time slice as well.
+///
+/// A failed CAS means another OS thread wrote the line just now; retrying at
+/// once keeps the line moving between the cores on every update, which is
+/// slower than a mutex. Waiting lets the winner run a burst of updates with
+/// the line in its own cache. Repeated failures mean the winner is running
+/// a long burst: with more OS threads than cores, spinning would keep a
+/// runnable thread (perhaps the winner) off a core, so the loser yields.
+/// The bound keeps the loser's wait short, and it is not starved: each wait
+/// ends in a new attempt, and the winner leaves the line whenever its own
+/// loop does anything else.
 #[inline(never)]
 fn backoff(retries: u32) {
     for _ in 0..(64u32 << retries.min(5)) {
         spin_hint();
+    }
+    if retries > 2 {
+        yield_thread();
     }
 }
