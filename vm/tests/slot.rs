@@ -10,8 +10,8 @@ use std::task::{Wake, Waker};
 use common::{Threads, ctx};
 use maat_gc::{Config, Gc, Global, Heap, Root};
 use maat_sync::{LockRequest, LockStatus, MaatineId, Parker, ThreadParker, VarLockTable, Wait, World};
-use maat_vm::object::SyncStats;
 use maat_vm::object::slot::Slot;
+use maat_vm::object::{Ctx, SyncStats};
 use maat_vm::value::Value;
 
 fn id(n: u64) -> MaatineId {
@@ -23,43 +23,18 @@ impl Root for Var {
     type Of<'gc> = Gc<'gc, Slot<'gc>>;
 }
 
-#[test]
-fn contended_increments_across_threads_are_exact() {
-    const THREADS: usize = 4;
-    const INCREMENTS: u64 = 50_000;
-    let threads = Threads::new();
-    let (world, stats) = (&threads.world, &threads.stats);
-    let table = Arc::new(VarLockTable::new());
-    let counter: Global<Var> = threads
-        .creator
-        .mutate(|mc, _| mc.make_global::<Var>(Slot::alloc(&ctx(mc, world.mode(), stats), Value::num(0.0))));
-    let (c, tab) = (counter.clone(), table.clone());
-    threads.run(THREADS, move |t, heap, me, stats| {
-        let (mut request, parker) = (LockRequest::new(id(t as u64 + 1), "counter"), ThreadParker::new());
-        heap.mutate(|mc, _| {
-            let cx = ctx(mc, me.world().mode(), stats);
-            // SAFETY: the slot is an atomic behind its variable lock.
-            let x = unsafe { mc.global(&c) };
-            for _ in 0..INCREMENTS {
-                // counter = counter + 1
-                assert_eq!(Slot::begin(x, &cx, &tab, &mut request, &parker), Ok(LockStatus::Acquired));
-                let old = Slot::read(x).as_num().unwrap();
-                Slot::store(x, &cx, request.maatine(), Value::num(old + 1.0)).unwrap();
-                Slot::end(x, &cx, &tab, request.maatine()).unwrap();
-            }
-        });
-    });
-    let total = threads.creator.mutate(|mc, _| {
-        // SAFETY: single thread from here on.
-        Slot::read(unsafe { mc.global(&counter) }).as_num()
-    });
-    assert_eq!(total, Some((THREADS as u64 * INCREMENTS) as f64));
-}
+const THREADS: usize = 4;
+const INCREMENTS: u64 = 50_000;
 
-#[test]
-fn lock_free_updates_and_sections_together_are_exact() {
-    const THREADS: usize = 4;
-    const INCREMENTS: u64 = 50_000;
+/// Runs `step(thread, i, counter, ..., last)` `INCREMENTS` times on each of
+/// `THREADS` threads over one shared slot holding 0 (`last` is the thread's
+/// own, 0 at first); returns the slot's total.
+fn on_shared_counter(
+    step: impl for<'gc> Fn(usize, u64, Gc<'gc, Slot<'gc>>, &Ctx<'_, 'gc>, &VarLockTable, &mut LockRequest, &mut f64)
+    + Send
+    + Sync
+    + 'static,
+) -> Option<f64> {
     let threads = Threads::new();
     let (world, stats) = (&threads.world, &threads.stats);
     let table = Arc::new(VarLockTable::new());
@@ -68,42 +43,59 @@ fn lock_free_updates_and_sections_together_are_exact() {
         .mutate(|mc, _| mc.make_global::<Var>(Slot::alloc(&ctx(mc, world.mode(), stats), Value::num(0.0))));
     let (c, tab) = (counter.clone(), table.clone());
     threads.run(THREADS, move |t, heap, me, stats| {
-        let (mut request, parker) = (LockRequest::new(id(t as u64 + 1), "counter"), ThreadParker::new());
+        let mut request = LockRequest::new(id(t as u64 + 1), "counter");
         heap.mutate(|mc, _| {
             let cx = ctx(mc, me.world().mode(), stats);
             // SAFETY: the slot is an atomic behind its variable lock.
             let x = unsafe { mc.global(&c) };
             let mut last = 0.0;
             for i in 0..INCREMENTS {
-                if (i + t as u64) % 3 == 0 {
-                    // counter = counter + 2, as a section (`x = x + f()`),
-                    // with an update of its own inside it.
-                    assert_eq!(Slot::begin(x, &cx, &tab, &mut request, &parker), Ok(LockStatus::Acquired));
-                    let old = Slot::read(x).as_num().unwrap();
-                    Slot::store(x, &cx, request.maatine(), Value::num(old + 1.0)).unwrap();
-                    assert!(Slot::update(x, &cx, request.maatine(), |v| Some(v + 1.0)).is_some());
-                    Slot::end(x, &cx, &tab, request.maatine()).unwrap();
-                } else {
-                    // counter += 2 without the lock; while another
-                    // maatine's section holds the variable, it waits for
-                    // the lock as a section would.
-                    if Slot::update(x, &cx, request.maatine(), |v| Some(v + 2.0)).is_none() {
-                        assert_eq!(Slot::begin(x, &cx, &tab, &mut request, &parker), Ok(LockStatus::Acquired));
-                        let old = Slot::read(x).as_num().unwrap();
-                        Slot::store(x, &cx, request.maatine(), Value::num(old + 2.0)).unwrap();
-                        Slot::end(x, &cx, &tab, request.maatine()).unwrap();
-                    }
-                }
-                // Reads without the lock see the total only grow.
-                let seen = Slot::read(x).as_num().unwrap();
-                assert!(seen >= last, "read {seen} after {last}");
-                last = seen;
+                step(t, i, x, &cx, &tab, &mut request, &mut last);
             }
         });
     });
-    let total = threads.creator.mutate(|mc, _| {
+    threads.creator.mutate(|mc, _| {
         // SAFETY: single thread from here on.
         Slot::read(unsafe { mc.global(&counter) }).as_num()
+    })
+}
+
+/// `x = x + k` as a section (`x = x + f()`), blocking the thread to wait.
+fn section_add<'gc>(x: Gc<'gc, Slot<'gc>>, cx: &Ctx<'_, 'gc>, table: &VarLockTable, request: &mut LockRequest, k: f64) {
+    assert_eq!(Slot::begin(x, cx, table, request, &ThreadParker::new()), Ok(LockStatus::Acquired));
+    let old = Slot::read(x).as_num().unwrap();
+    Slot::store(x, cx, request.maatine(), Value::num(old + k)).unwrap();
+    Slot::end(x, cx, table, request.maatine()).unwrap();
+}
+
+#[test]
+fn contended_increments_across_threads_are_exact() {
+    let total = on_shared_counter(|_, _, x, cx, table, request, _| section_add(x, cx, table, request, 1.0));
+    assert_eq!(total, Some((THREADS as u64 * INCREMENTS) as f64));
+}
+
+#[test]
+fn lock_free_updates_and_sections_together_are_exact() {
+    let total = on_shared_counter(|t, i, x, cx, table, request, last| {
+        let me = request.maatine();
+        if (i + t as u64) % 3 == 0 {
+            // counter = counter + 2, as a section (`x = x + f()`), with an
+            // update of its own inside it.
+            assert_eq!(Slot::begin(x, cx, table, request, &ThreadParker::new()), Ok(LockStatus::Acquired));
+            let old = Slot::read(x).as_num().unwrap();
+            Slot::store(x, cx, me, Value::num(old + 1.0)).unwrap();
+            assert!(Slot::update(x, cx, me, |v| Some(v + 1.0)).is_some());
+            Slot::end(x, cx, table, me).unwrap();
+        } else if Slot::update(x, cx, me, |v| Some(v + 2.0)).is_none() {
+            // counter += 2 without the lock; while another maatine's
+            // section holds the variable, it waits for the lock as a
+            // section would.
+            section_add(x, cx, table, request, 2.0);
+        }
+        // Reads without the lock see the total only grow.
+        let seen = Slot::read(x).as_num().unwrap();
+        assert!(seen >= *last, "read {seen} after {last}");
+        *last = seen;
     });
     assert_eq!(total, Some((THREADS as u64 * INCREMENTS * 2) as f64));
 }
