@@ -63,7 +63,7 @@ impl<'gc> Inst<'gc> {
     }
 
     /// Field `i`.
-    #[inline]
+    #[inline(always)]
     pub fn get(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize) -> Value<'gc> {
         let inst = Gc::get(this);
         let _guard = ctx.guard(GcAny::from(this), &inst.lock);

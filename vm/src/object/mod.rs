@@ -125,7 +125,7 @@ pub(crate) fn report_growth(ctx: &Ctx<'_, '_>, before: usize, after: usize, size
 impl<'gc> Ctx<'_, 'gc> {
     /// The lock-elision decision for one read of `obj` (a mutation decides
     /// on what [`Ctx::before_store`] read: [`Ctx::store_guard`]).
-    #[inline]
+    #[inline(always)]
     pub fn guard<'l>(&self, obj: GcAny<'gc>, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
         self.guard_as(obj, obj.sharing(), lock)
     }
@@ -155,7 +155,7 @@ impl<'gc> Ctx<'_, 'gc> {
         Ok(guard)
     }
 
-    #[inline]
+    #[inline(always)]
     fn guard_as<'l>(&self, obj: GcAny<'gc>, sharing: Sharing, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
         self.stats
             .lock_if(lock, self.mode.needs_lock(sharing), || (obj.as_raw().as_ptr() as usize, kind::name(obj.kind())))

@@ -133,8 +133,9 @@ impl SyncStats {
 
     /// Takes `lock` if `needed`, counting the operation (and, when
     /// contention is counted, what the object at `address` of kind `kind`
-    /// cost).
-    #[inline]
+    /// cost). Inlined into every object operation: the counting of
+    /// contention is out of line.
+    #[inline(always)]
     pub(crate) fn lock_if<'l>(
         &self,
         lock: &'l AdaptiveLock,
@@ -146,8 +147,19 @@ impl SyncStats {
             return lock.lock_if(false);
         }
         bump(&self.taken, 1);
-        let Some(objects) = &self.objects else { return lock.lock_if(true) };
-        let (address, kind) = object();
+        match &self.objects {
+            None => lock.lock_if(true),
+            Some(objects) => Self::lock_counted(objects, lock, object()),
+        }
+    }
+
+    /// Takes `lock`, counting whether it was held and how long it took.
+    #[inline(never)]
+    fn lock_counted<'l>(
+        objects: &RefCell<HashMap<usize, ObjectStats>>,
+        lock: &'l AdaptiveLock,
+        (address, kind): (usize, &'static str),
+    ) -> MaybeGuard<'l> {
         let (guard, waited) = match lock.try_lock() {
             Some(guard) => (guard, None),
             None => {
