@@ -68,7 +68,21 @@ impl<'gc> Value<'gc> {
 
     /// A number (NaNs become the canonical NaN).
     pub fn num(n: f64) -> Self {
-        Value::from_bits(if n.is_nan() { CANONICAL_NAN } else { n.to_bits() })
+        // A branch the processor predicts (not taken), not a conditional
+        // move: the check stays off the dependency chain of a run of
+        // arithmetic, where a select added its latency to every operation.
+        if n.is_nan() {
+            return Value::nan();
+        }
+        Value::from_bits(n.to_bits())
+    }
+
+    /// The canonical NaN (an operation made a NaN, whose bits may be any
+    /// NaN's, a tagged value's among them).
+    #[cold]
+    #[inline(never)]
+    fn nan() -> Self {
+        Value::from_bits(CANONICAL_NAN)
     }
 
     /// An object.
