@@ -68,21 +68,21 @@ impl<'gc> Value<'gc> {
 
     /// A number (NaNs become the canonical NaN).
     pub fn num(n: f64) -> Self {
-        // A branch the processor predicts (not taken), not a conditional
-        // move: the check stays off the dependency chain of a run of
-        // arithmetic, where a select added its latency to every operation.
-        if n.is_nan() {
-            return Value::nan();
-        }
-        Value::from_bits(n.to_bits())
+        Value::from_bits(if n.is_nan() { CANONICAL_NAN } else { n.to_bits() })
     }
 
-    /// The canonical NaN (an operation made a NaN, whose bits may be any
-    /// NaN's, a tagged value's among them).
-    #[cold]
-    #[inline(never)]
-    fn nan() -> Self {
-        Value::from_bits(CANONICAL_NAN)
+    /// Stores the number `n` in `slot`, as `*slot = Value::num(n)` does, but
+    /// with the NaN check after the store, as a branch the processor
+    /// predicts: the check then stays off the dependency chain of a run of
+    /// arithmetic (a conditional move on the result added its latency to
+    /// every operation). Until the check, `slot` may hold a NaN's raw bits,
+    /// which nothing reads in between.
+    #[inline(always)]
+    pub fn store_num(slot: &mut Value<'gc>, n: f64) {
+        slot.bits = n.to_bits();
+        if n.is_nan() {
+            slot.bits = CANONICAL_NAN;
+        }
     }
 
     /// An object.

@@ -77,7 +77,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             macro_rules! arith {
                 ($d:expr, $x:expr, $y:expr, $op:tt) => {{
                     let (Some(a), Some(b)) = ($x.as_num(), $y.as_num()) else { break };
-                    w[$d] = Value::num(a $op b);
+                    Value::store_num(&mut w[$d], a $op b);
                 }};
             }
             // A branch on `$x $op $y` of two numbers.
