@@ -175,6 +175,11 @@ pub enum Op {
     SlotStore(Reg, Reg),
     /// Ends the section on the slot in reg.
     SlotEnd(Reg),
+    /// `slot in reg = slot op src`, as one read-modify-write section of a
+    /// captured variable (`n += step`, with `step` a local).
+    SlotBin(Reg, BinOp, Reg),
+    /// `slot in reg = slot op constant k`, as one section (`n += 1`).
+    SlotBinK(Reg, BinOp, u32),
     /// `dst = closure of function f over the slots in regs base .. base + n`.
     Closure(Reg, u32, Reg, u16),
     /// `dst = (closure in reg)(regs base .. base + n)`.

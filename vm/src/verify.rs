@@ -113,6 +113,7 @@ impl Checker<'_> {
             | Op::GetSlot(a, b)
             | Op::SetSlot(a, b)
             | Op::SlotStore(a, b)
+            | Op::SlotBin(a, _, b)
             | Op::NewChan(a, b)
             | Op::Mark(a, b, _)
             | Op::Gc(a, _, b) => self.reg(a).and(self.reg(b)),
@@ -128,6 +129,7 @@ impl Checker<'_> {
                 self.reg(c).and(self.target(t))
             }
             Op::RmwBinK(_, _, k) => self.konst(k),
+            Op::SlotBinK(s, _, k) => self.reg(s).and(self.konst(k)),
             Op::RmwBegin(_) | Op::RmwEnd(_) | Op::ReturnNil | Op::TryEnd => Ok(()),
             Op::Call(d, f, b, count) | Op::Spawn(d, f, b, count) | Op::Closure(d, f, b, count) => {
                 self.reg(d).and(self.regs(b, n(count))).and(self.function_index(f))

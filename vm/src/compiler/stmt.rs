@@ -419,6 +419,13 @@ impl FnCompiler<'_> {
     /// `x = e` or `x op= e` on a captured variable (its slot in `slot`): a
     /// read-modify-write section when the new value depends on the old one.
     pub(super) fn assign_slot(&mut self, name: &str, slot: Reg, bin: Option<BinOp>, value: &Expr) -> CResult<()> {
+        if let Some((op, rhs)) = self.update_step(name, bin, value)? {
+            self.emit(match rhs {
+                Operand::Const(k) => Op::SlotBinK(slot, op, k),
+                Operand::Reg(r) => Op::SlotBin(slot, op, r),
+            });
+            return Ok(());
+        }
         let rmw = bin.is_some() || reads_var(value, &|x| matches!(&x.kind, ExprKind::Var(n) if n == name));
         if !rmw {
             let v = self.expr_any(value)?;
@@ -436,7 +443,7 @@ impl FnCompiler<'_> {
     /// the new value depends on the old one.
     pub(super) fn assign_global(&mut self, name: &str, bin: Option<BinOp>, value: &Expr) -> CResult<()> {
         let g = self.global(name);
-        if let Some((op, rhs)) = self.update_step(name, bin, value) {
+        if let Some((op, rhs)) = self.update_step(name, bin, value)? {
             self.emit(match rhs {
                 Operand::Const(k) => Op::RmwBinK(g, op, k),
                 Operand::Reg(r) => Op::RmwBin(g, op, r),
@@ -458,11 +465,12 @@ impl FnCompiler<'_> {
         Ok(())
     }
 
-    /// The operator and operand of an update of global `name` (`x op= e`,
-    /// or `x = x op e`) whose operand is a literal or an unboxed local:
-    /// evaluating it has no effect, so the whole update is one instruction
-    /// (one section, `RmwBin`/`RmwBinK`).
-    fn update_step(&mut self, name: &str, bin: Option<BinOp>, value: &Expr) -> Option<(BinOp, Operand)> {
+    /// The operator and operand of an update of variable `name` (`x op= e`,
+    /// or `x = x op e`) whose operand is a literal, an unboxed local or a
+    /// captured variable that is never assigned: evaluating it has no effect, so the whole update is one instruction
+    /// (one section, `RmwBin`/`RmwBinK` on a global, `SlotBin`/`SlotBinK`
+    /// on a captured variable).
+    fn update_step(&mut self, name: &str, bin: Option<BinOp>, value: &Expr) -> CResult<Option<(BinOp, Operand)>> {
         let (op, e) = match (bin, &value.kind) {
             (Some(b), _) => (b, value),
             (None, ExprKind::Binary(b, x, e))
@@ -471,17 +479,20 @@ impl FnCompiler<'_> {
             {
                 (*b, &**e)
             }
-            _ => return None,
+            _ => return Ok(None),
         };
         if let Some(k) = self.literal(e) {
-            return Some((op, Operand::Const(k)));
+            return Ok(Some((op, Operand::Const(k))));
         }
-        match &e.kind {
+        Ok(match &e.kind {
             ExprKind::Var(n) => match self.place(n) {
                 Some(Place::Local(r, false)) => Some((op, Operand::Reg(r))),
+                // A captured variable nobody assigns: reading it first has
+                // no effect (and it is not the variable updated).
+                Some(Place::Captured(_)) if n != name => Some((op, self.operand(e)?)),
                 _ => None,
             },
             _ => None,
-        }
+        })
     }
 }

@@ -156,8 +156,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     }
                     // A whole update of a global (`x += 1`) that no other
                     // maatine's section holds up, on numbers.
-                    Op::RmwBin(g, b, y) if self.update_now(g, globals[g as usize], b, w[y]) => {}
-                    Op::RmwBinK(g, b, k) if self.update_now(g, globals[g as usize], b, consts[k]) => {}
+                    Op::RmwBin(g, b, y) if self.update_now(SyncStats::global(g), globals[g as usize], b, w[y]) => {}
+                    Op::RmwBinK(g, b, k)
+                        if self.update_now(SyncStats::global(g), globals[g as usize], b, consts[k]) => {}
+                    Op::SlotBin(s, b, y) if self.update_now(self.cx.stats.captured(), slot_in(w[s]), b, w[y]) => {}
+                    Op::SlotBinK(s, b, k) if self.update_now(self.cx.stats.captured(), slot_in(w[s]), b, consts[k]) => {
+                    }
                     Op::Jump(t) => jump!(t as usize),
                     Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) => {
                         let jump_if = matches!(op, Op::JumpIfTrue(..));
@@ -309,12 +313,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         }
     }
 
-    /// `g = g op y` on global `g` (in `slot`) as one atomic step on
-    /// numbers, when no other maatine's section holds the slot; `false` if
-    /// not, and nothing changed (the general path then does it in a
-    /// section, and reports any error).
+    /// `x = x op y` on the variable in `slot` (counted as `var`) as one
+    /// atomic step on numbers, when no other maatine's section holds the
+    /// slot; `false` if not, and nothing changed (the general path then
+    /// does it in a section, and reports any error).
     #[inline(always)]
-    fn update_now(&self, g: u32, slot: Gc<'gc, Slot<'gc>>, op: BinOp, y: Value<'gc>) -> bool {
+    fn update_now(&self, var: usize, slot: Gc<'gc, Slot<'gc>>, op: BinOp, y: Value<'gc>) -> bool {
         let Some(y) = y.as_num() else { return false };
         let (cx, me) = (self.cx, self.me);
         // `+=` and `-=` are most of them: each its own step, with no
@@ -324,7 +328,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             BinOp::Sub => Slot::update(slot, cx, me, |x| Some(x - y)),
             _ => Slot::update(slot, cx, me, |x| arith::numeric(op, x, y)?.as_num()),
         };
-        done.inspect(|&retries| cx.stats.updated(SyncStats::global(g), retries)).is_some()
+        done.inspect(|&retries| cx.stats.updated(var, retries)).is_some()
     }
 
     /// The length of a string, or of an array or a map this maatine may use.

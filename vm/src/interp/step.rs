@@ -199,7 +199,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     return Ok(self.blocked_on_variable(CAPTURED, slot));
                 }
             }
-            Op::SlotBegin(s) => {
+            Op::SlotBegin(s) | Op::SlotBin(s, ..) | Op::SlotBinK(s, ..) => {
                 let slot = slot_in(st.regs[r(s)]);
                 if Slot::try_begin(slot, self.cx, self.me) {
                     self.section_begun(self.cx.stats.captured(), false);
@@ -212,6 +212,15 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     }
                 }
                 st.sections.push((slot, st.frames.len()));
+                let update = match op {
+                    Op::SlotBin(_, b, y) => Some((b, st.regs[r(y)])),
+                    Op::SlotBinK(_, b, k) => Some((b, konst(k))),
+                    _ => None,
+                };
+                if let Some((b, y)) = update {
+                    let value = self.binary(b, Slot::read(slot), y)?;
+                    self.end_section(st, slot, Some(value))?;
+                }
             }
             Op::SlotStore(s, v) => {
                 Slot::store(slot_in(st.regs[r(s)]), self.cx, self.me, st.regs[r(v)]).map_err(|e| e.to_string())?;
