@@ -80,6 +80,14 @@ fn the_maat_binary_runs_files_and_code_and_fails_with_status_1() {
         report.contains("variable count: ") && report.contains(" lock-free updates ("),
         "per-variable counts:\n{report}"
     );
+    // Shared collections have their own trace line, with their pauses.
+    let churn = "our keep = []; for ^400000 -> i { keep.push(\"s\" ~ i); if keep.len > 1000 { keep = []; } }";
+    let shared = Command::new(maat).args(["--gc-trace", "-e", churn]).output().unwrap();
+    let report = String::from_utf8_lossy(&shared.stderr);
+    assert!(
+        report.lines().any(|l| l.starts_with("gc shared: ") && l.contains(" finish pause ")),
+        "a line per shared collection:\n{report}"
+    );
     // The options may also stand before `run`.
     let before = Command::new(maat).args(["--stats", "--gc", "gen", "run", "tests/programs/collections.maat"]).output();
     let report = String::from_utf8_lossy(&before.unwrap().stderr).into_owned();

@@ -12,8 +12,9 @@ cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin maat
 maat="$root/target/release/maat"
 rounds=${1:-3}
 names=("maat inc" "maat gen" "maat inc, 4 maatines" "maat gen, 4 maatines" "lua5.4 inc" "lua5.4 gen" "python3")
-commands=("$maat run latency.maat 1 --gc inc --threads 2" "$maat run latency.maat 1 --gc gen --threads 2"
-    "$maat run latency.maat 4 --gc inc --threads 2" "$maat run latency.maat 4 --gc gen --threads 2"
+# (Options go before the program's argument: from there on, every word is one of its ARGS.)
+commands=("$maat run latency.maat --gc inc --threads 2 1" "$maat run latency.maat --gc gen --threads 2 1"
+    "$maat run latency.maat --gc inc --threads 2 4" "$maat run latency.maat --gc gen --threads 2 4"
     "lua5.4 latency.lua inc" "lua5.4 latency.lua gen" "python3 latency.py")
 declare -A worst p99 wall mem
 for ((r = 0; r < rounds; r++)); do

@@ -73,7 +73,7 @@ use core::ptr::NonNull;
 use std::sync::Mutex;
 use std::sync::Weak;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
@@ -89,8 +89,9 @@ pub enum Sweep {
     /// All of them now, in the stopped world.
     Now,
     /// Each by its heap, a part at each of its safe points
-    /// ([`Heap::collect_debt`](crate::Heap::collect_debt)); the pause is the
-    /// marking's end alone.
+    /// ([`Heap::collect_debt`](crate::Heap::collect_debt)), and the
+    /// unreachable objects of heaps that ended by a rayon thread once the
+    /// world runs again; the pause is the marking's end alone.
     Lazily,
 }
 
@@ -122,6 +123,63 @@ pub(crate) struct SharedCycle {
     uncontributed: AtomicUsize,
     /// Gray global objects waiting to be traced (from a position).
     gray: Mutex<Vec<Queued>>,
+    /// What the trace line of a cycle reports.
+    log: SharedLog,
+}
+
+/// The figures of a shared cycle that [`Space::set_trace`] prints when it
+/// finishes: its two stopped-world pauses, and the longest work a mutator
+/// did for it at one time (a barrier tracing an object whole, a safe
+/// point's part of the tracing). Kept only while tracing is on; the times
+/// are nanoseconds, the maxima taken with `fetch_max` (Relaxed: figures
+/// read in the finish's stopped world, after the world's barrier).
+#[derive(Default)]
+struct SharedLog {
+    on: AtomicBool,
+    global_bytes: AtomicUsize,
+    start_pause: AtomicU64,
+    longest_barrier: AtomicU64,
+    longest_part: AtomicU64,
+}
+
+impl SharedLog {
+    /// Runs `f`, keeping its time in `longest` if it is the longest yet.
+    fn timed<R>(&self, longest: &AtomicU64, f: impl FnOnce() -> R) -> R {
+        if !self.on.load(Ordering::Relaxed) {
+            return f();
+        }
+        let started = Instant::now();
+        let result = f();
+        longest.fetch_max(nanos(started.elapsed()), Ordering::Relaxed);
+        result
+    }
+
+    /// Prints the trace line of a cycle that ended with a finish of
+    /// `finish`, leaving `global_bytes`; starts the next cycle's figures.
+    fn print(&self, finish: Duration, global_bytes: usize) {
+        let ms = |a: &AtomicU64| a.swap(0, Ordering::Relaxed) as f64 / 1e6;
+        eprintln!(
+            "gc shared: {} KiB -> {} KiB, start pause {:.3} ms, finish pause {:.3} ms, longest barrier {:.3} ms, longest safe-point part {:.3} ms",
+            self.global_bytes.load(Ordering::Relaxed) / 1024,
+            global_bytes / 1024,
+            ms(&self.start_pause),
+            finish.as_secs_f64() * 1e3,
+            ms(&self.longest_barrier),
+            ms(&self.longest_part),
+        );
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Which stopped-world phase of a shared cycle runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Stopped {
+    Start,
+    Finish,
+    Whole,
 }
 
 impl Default for SharedCycle {
@@ -132,6 +190,7 @@ impl Default for SharedCycle {
             epoch: AtomicU64::new(0),
             uncontributed: AtomicUsize::new(0),
             gray: Mutex::new(Vec::new()),
+            log: SharedLog::default(),
         }
     }
 }
@@ -192,6 +251,10 @@ impl SharedCycle {
     /// Traces about `budget` bytes from the gray queue, concurrently with
     /// mutators, taking `BATCH` objects from it whenever its own run out.
     fn trace_some(&self, budget: usize) {
+        self.log.timed(&self.log.longest_part, || self.trace_budget(budget));
+    }
+
+    fn trace_budget(&self, budget: usize) {
         let mut tracer = Tracer::shared(SharedMarking { mark: self.mark(), concurrent: true });
         let mut work = 0;
         while work < budget {
@@ -215,9 +278,11 @@ impl SharedCycle {
         if unsafe { h.as_ref() }.colour() == mark {
             return;
         }
-        let mut tracer = Tracer::shared(SharedMarking { mark, concurrent: true });
-        tracer.traverse_whole(h, mark);
-        self.requeue(tracer.take_grays());
+        self.log.timed(&self.log.longest_barrier, || {
+            let mut tracer = Tracer::shared(SharedMarking { mark, concurrent: true });
+            tracer.traverse_whole(h, mark);
+            self.requeue(tracer.take_grays());
+        });
     }
 }
 
@@ -260,7 +325,7 @@ impl Space {
     /// writers when [`Tracer::is_concurrent`] (the VM's objects take their
     /// lock), or the space's heaps must all run on one thread.
     pub unsafe fn start_shared_collection(&self) {
-        self.stopped(|space, state| {
+        self.stopped(Stopped::Start, |space, state| {
             let idle = !space.inner.cycle.marking();
             if idle {
                 space.start(state);
@@ -278,7 +343,7 @@ impl Space {
     ///
     /// As for [`Space::start_shared_collection`].
     pub unsafe fn finish_shared_collection(&self, sweep: Sweep) {
-        self.stopped(|space, state| {
+        self.stopped(Stopped::Finish, |space, state| {
             let marking = space.inner.cycle.marking();
             if marking {
                 space.finish(state, sweep);
@@ -314,7 +379,7 @@ impl Space {
     /// # Safety
     /// As for `collect_shared`.
     unsafe fn collect(&self, sweep: Sweep) {
-        self.stopped(|space, state| {
+        self.stopped(Stopped::Whole, |space, state| {
             if space.inner.cycle.marking() {
                 space.finish(state, sweep);
             }
@@ -324,13 +389,31 @@ impl Space {
         });
     }
 
+    /// Prints a line for each shared collection on standard error (as
+    /// [`Config::trace`](crate::Config::trace) does for a heap's).
+    pub fn set_trace(&self, on: bool) {
+        // Relaxed: set before the heaps run (the world's start orders it).
+        self.inner.cycle.log.on.store(on, Ordering::Relaxed);
+    }
+
     /// Runs a stopped-world phase under the space's mutex; its time is one
     /// pause of the space if it did anything (`phase` returns whether).
-    fn stopped(&self, phase: impl FnOnce(&Self, &mut SpaceState) -> bool) {
+    fn stopped(&self, what: Stopped, phase: impl FnOnce(&Self, &mut SpaceState) -> bool) {
         let started = Instant::now();
+        let log = &self.inner.cycle.log;
+        if what != Stopped::Finish {
+            log.global_bytes.store(self.global_bytes(), Ordering::Relaxed);
+        }
         let mut state = self.state();
         if phase(self, &mut state) {
-            state.stats.pauses.record(started.elapsed());
+            let pause = started.elapsed();
+            state.stats.pauses.record(pause);
+            if log.on.load(Ordering::Relaxed) {
+                match what {
+                    Stopped::Start => log.start_pause.store(nanos(pause), Ordering::Relaxed),
+                    Stopped::Finish | Stopped::Whole => log.print(pause, self.global_bytes()),
+                }
+            }
         }
     }
 
@@ -367,7 +450,7 @@ impl Space {
         cycle.marking.store(false, Ordering::Relaxed);
         // Each heap's sweep takes its objects' bytes off the global count.
         let freed = members.sum(|i| members.sweep(i, sweep));
-        let (adopted, adopted_bytes) = sweep_adopted(state, cycle.mark());
+        let (adopted, adopted_bytes) = sweep_adopted(state, cycle.mark(), sweep);
         self.collected(adopted_bytes);
         state.stats.objects_freed += freed + adopted;
         state.stats.count(CollectionKind::Shared);
@@ -492,12 +575,13 @@ impl<'a> Members<'a> {
 
 /// Frees the adopted objects the marking did not reach; returns how many,
 /// and their boxes' bytes.
-fn sweep_adopted(state: &mut SpaceState, mark: u8) -> (u64, usize) {
+fn sweep_adopted(state: &mut SpaceState, mark: u8, sweep: Sweep) -> (u64, usize) {
     let adopted = Cell::new(state.adopted);
     let mut link = &adopted;
     let (mut freed, mut bytes) = (0, 0);
+    let mut garbage = Vec::new();
     while let Some(obj) = link.get() {
-        // SAFETY: adopted objects are live until freed here.
+        // SAFETY: adopted objects are live until freed.
         let h = unsafe { obj.as_ref() };
         if h.colour() == mark {
             link = h.next_link();
@@ -505,12 +589,37 @@ fn sweep_adopted(state: &mut SpaceState, mark: u8) -> (u64, usize) {
             link.set(h.next());
             bytes += h.vtable().size();
             freed += 1;
-            // SAFETY: unlinked and unreachable: freed exactly once.
-            unsafe { crate::collector::destroy(obj) };
+            garbage.push(obj);
         }
     }
     state.adopted = adopted.get();
     state.adopted_bytes -= bytes;
     state.stats.bytes_freed += bytes as u64;
+    let garbage = Garbage(garbage);
+    match sweep {
+        Sweep::Now => garbage.free(),
+        // Freeing a heap's worth of objects (their buffers too) took
+        // milliseconds of the stopped world.
+        Sweep::Lazily if !garbage.0.is_empty() => rayon::spawn(move || garbage.free()),
+        Sweep::Lazily => {}
+    }
     (freed, bytes)
+}
+
+/// Unreachable global objects unlinked from the adopted list, to be freed.
+struct Garbage(Vec<NonNull<Header>>);
+
+// SAFETY: nothing reaches these objects any more (unmarked at the end of a
+// shared marking, and unlinked), so the thread that frees them is their only
+// user; they are global objects, whose types are safe to use, and so to
+// drop, on any thread (the contract of sharing them).
+unsafe impl Send for Garbage {}
+
+impl Garbage {
+    fn free(self) {
+        for obj in self.0 {
+            // SAFETY: unlinked and unreachable: freed exactly once, here.
+            unsafe { crate::collector::destroy(obj) };
+        }
+    }
 }

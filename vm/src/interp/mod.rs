@@ -450,6 +450,7 @@ impl Vm {
     /// or the errors of maatines that failed and were never joined.
     pub fn run(&mut self, out: &mut (dyn Write + Send)) -> Result<(), String> {
         let Some(rt) = self.rt.take() else { return Err("error: the program already ran".to_owned()) };
+        rt.space.set_trace(rt.config.trace);
         let (sched, workers) = Sched::new(rt, self.threads);
         self.sched = Some(Arc::clone(&sched));
         let (previous, mut made) = (self.env.take(), None);
