@@ -31,6 +31,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         };
         let env = Gc::get(st.env);
         let konst = |k: u32| env.consts[frame.func as usize][k as usize];
+        // The operator and operand of a one-instruction update.
+        let update = match op {
+            Op::RmwBin(_, b, y) | Op::SlotBin(_, b, y) => Some((b, st.regs[r(y)])),
+            Op::RmwBinK(_, b, k) | Op::SlotBinK(_, b, k) => Some((b, konst(k))),
+            _ => None,
+        };
         match op {
             Op::LoadK(d, k) => st.regs[r(d)] = konst(k),
             Op::LoadNil(d) => st.regs[r(d)] = Value::nil(),
@@ -57,21 +63,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     return Ok(self.blocked_on_variable(&self.rt.program.globals[g as usize], slot));
                 }
                 st.sections.push((slot, st.frames.len()));
-                // An error in the update leaves the section to the error's
-                // unwinding, as one in `x = x + f()` does.
-                let update = match op {
-                    Op::RmwGet(d, _) => {
-                        st.regs[r(d)] = Slot::read(slot);
-                        None
-                    }
-                    Op::RmwBin(_, b, y) => Some((b, st.regs[r(y)])),
-                    Op::RmwBinK(_, b, k) => Some((b, konst(k))),
-                    _ => None,
-                };
-                if let Some((b, y)) = update {
-                    let value = self.binary(b, Slot::read(slot), y)?;
-                    self.end_section(st, slot, Some(value))?;
+                if let Op::RmwGet(d, _) = op {
+                    st.regs[r(d)] = Slot::read(slot);
                 }
+                self.update_in_section(st, slot, update)?;
             }
             Op::RmwEnd(g) => self.end_section(st, env.globals[g as usize], None)?,
             Op::RmwSet(g, s) => self.end_section(st, env.globals[g as usize], Some(st.regs[r(s)]))?,
@@ -212,15 +207,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     }
                 }
                 st.sections.push((slot, st.frames.len()));
-                let update = match op {
-                    Op::SlotBin(_, b, y) => Some((b, st.regs[r(y)])),
-                    Op::SlotBinK(_, b, k) => Some((b, konst(k))),
-                    _ => None,
-                };
-                if let Some((b, y)) = update {
-                    let value = self.binary(b, Slot::read(slot), y)?;
-                    self.end_section(st, slot, Some(value))?;
-                }
+                self.update_in_section(st, slot, update)?;
             }
             Op::SlotStore(s, v) => {
                 Slot::store(slot_in(st.regs[r(s)]), self.cx, self.me, st.regs[r(v)]).map_err(|e| e.to_string())?;
@@ -435,6 +422,21 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             }
         }
         Ok(())
+    }
+
+    /// The rest of a one-instruction update (`RmwBinK`, `SlotBin`, ...) in
+    /// the section on `slot` this maatine now holds, if `update` is one: the
+    /// new value, stored as the section ends. An error leaves the section to
+    /// the error's unwinding, as one in `x = x + f()` does.
+    fn update_in_section(
+        &self,
+        st: &mut State<'gc>,
+        slot: Gc<'gc, Slot<'gc>>,
+        update: Option<(BinOp, Value<'gc>)>,
+    ) -> OpResult<()> {
+        let Some((b, y)) = update else { return Ok(()) };
+        let value = self.binary(b, Slot::read(slot), y)?;
+        self.end_section(st, slot, Some(value))
     }
 
     /// Ends this maatine's section on `slot`, storing `value` first if
