@@ -9,8 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use maat_sync::{
-    AdaptiveLock, Deadlock, LockRequest, LockStatus, MaatineId, Mode, Sharing, ThreadParker, VarLock, VarLockTable,
-    World,
+    AdaptiveLock, Deadlock, LockRequest, LockStatus, MaatineId, Mode, Sharing, ThreadParker, Update, VarCell, VarLock,
+    VarLockTable, World,
 };
 
 const THREADS: usize = 4;
@@ -124,6 +124,40 @@ fn var_lock_loses_no_increment_across_threads() {
     assert_eq!(shared.1.get(), THREADS as u64 * INCREMENTS);
     assert_eq!(shared.0.holder(), None);
     assert_eq!(shared.2.waiting(), 0);
+}
+
+#[test]
+fn var_cell_updates_and_sections_lose_no_increment_across_threads() {
+    // Every 16th increment is a section (`x = x + f()`), the rest lock-free
+    // updates (`x += 1`), as the VM runs them; a refused update (a section
+    // holds the variable) becomes a section. Readers see the value only grow.
+    let world = World::new();
+    let me = world.register();
+    me.stop_world().set_thread_mode(Mode::Multi);
+    let shared = Arc::new((VarCell::new(0), VarLockTable::new(), world));
+    let s = Arc::clone(&shared);
+    run_threads(THREADS, move |i| {
+        let (cell, table, mode) = (&s.0, &s.1, s.2.mode());
+        let (parker, me) = (ThreadParker::new(), id(i as u64 + 1));
+        let mut request = LockRequest::new(me, "counter");
+        let mut section = |request: &mut LockRequest| {
+            assert_eq!(cell.begin(table, mode, request, &parker, true), Ok(LockStatus::Acquired));
+            cell.replace(me, cell.load() + 1, true).unwrap();
+            cell.end(table, mode, me, true).unwrap();
+        };
+        let mut last = 0;
+        for n in 0..INCREMENTS {
+            if n % 16 == 0 || cell.update(mode, me, true, |x| Some(x + 1)) == Update::Refused {
+                section(&mut request);
+            }
+            let seen = cell.load();
+            assert!(seen >= last, "read {seen} after {last}");
+            last = seen;
+        }
+    });
+    assert_eq!(shared.0.load(), THREADS as u64 * INCREMENTS);
+    assert_eq!(shared.0.holder(), None);
+    assert_eq!(shared.1.waiting(), 0);
 }
 
 #[test]
