@@ -140,7 +140,7 @@ fn var_cell_updates_and_sections_lose_no_increment_across_threads() {
         let (cell, table, mode) = (&s.0, &s.1, s.2.mode());
         let (parker, me) = (ThreadParker::new(), id(i as u64 + 1));
         let mut request = LockRequest::new(me, "counter");
-        let mut section = |request: &mut LockRequest| {
+        let section = |request: &mut LockRequest| {
             assert_eq!(cell.begin(table, mode, request, &parker, true), Ok(LockStatus::Acquired));
             cell.replace(me, cell.load() + 1, true).unwrap();
             cell.end(table, mode, me, true).unwrap();
