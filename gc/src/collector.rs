@@ -812,7 +812,11 @@ impl Collector {
     /// `space`); the LSO starts over empty.
     pub(crate) fn detach_lso(&self) {
         debug_assert!(self.pending.get().is_none(), "the previous lazy sweep finished first");
-        self.pending.set(self.lso.take());
+        let lso = self.lso.take();
+        if lso.is_some() {
+            self.space().lazy_sweep_started();
+        }
+        self.pending.set(lso);
     }
 
     /// Sweeps up to `max` objects of the pending LSO: those with the last
@@ -823,6 +827,7 @@ impl Collector {
     pub(crate) fn sweep_pending(&self, max: usize) -> (u64, usize) {
         let mark = self.space().inner.cycle.mark();
         let (mut freed, mut bytes) = (self.tally(), 0);
+        let had = self.pending.get().is_some();
         for _ in 0..max {
             let Some(obj) = self.pending.get() else { break };
             // SAFETY: objects on the pending list are live until freed here.
@@ -840,6 +845,9 @@ impl Collector {
         self.settle(freed);
         if bytes > 0 {
             self.space().sub_global_bytes(bytes);
+        }
+        if had && self.pending.get().is_none() {
+            self.space().lazy_sweep_done();
         }
         (objects, bytes)
     }

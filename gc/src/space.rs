@@ -38,6 +38,8 @@ pub(crate) struct SpaceInner {
     global_bytes: AtomicUsize,
     /// `global_bytes` after the last shared collection.
     global_bytes_after: AtomicUsize,
+    /// Heaps with a lazy sweep of the last shared collection still to do.
+    lazy_sweeps: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -77,6 +79,7 @@ impl Default for SpaceInner {
             cycle: SharedCycle::default(),
             global_bytes: AtomicUsize::new(0),
             global_bytes_after: AtomicUsize::new(0),
+            lazy_sweeps: AtomicUsize::new(0),
         }
     }
 }
@@ -145,6 +148,27 @@ impl Space {
             .inner
             .global_bytes_after
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |after| Some(after.saturating_sub(bytes)));
+    }
+
+    /// How many heaps have not yet finished their lazy sweep of the last
+    /// shared collection. The next one's start finishes them in its stopped
+    /// world, so a scheduler that waits for this to reach zero (for the
+    /// heaps that run; a parked one does not sweep) keeps that work out of
+    /// the pause. A hint: it may be stale by the time it is used.
+    pub fn lazy_sweeps_pending(&self) -> usize {
+        // Relaxed: a pacing hint, as `global_bytes`.
+        self.inner.lazy_sweeps.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn lazy_sweep_started(&self) {
+        // Relaxed: a counter, see `lazy_sweeps_pending`.
+        self.inner.lazy_sweeps.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn lazy_sweep_done(&self) {
+        // Relaxed: as above. Saturating, so a miscount can only delay a start.
+        let _ =
+            self.inner.lazy_sweeps.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
     }
 
     pub(crate) fn add_global_bytes(&self, bytes: usize) {

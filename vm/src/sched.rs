@@ -131,6 +131,9 @@ pub(crate) struct Sched {
     failed: Mutex<Vec<Arc<JoinCell>>>,
     /// Slices that found the shared marking settled (see `maintain`).
     marking_slices: AtomicUsize,
+    /// Slices a due shared collection has waited for the last one's lazy
+    /// sweeps (see `Sched::sweeps_settled`).
+    sweep_wait: AtomicUsize,
     pub(crate) totals: Mutex<Totals>,
 }
 
@@ -155,6 +158,7 @@ impl Sched {
             deadlock: Mutex::new(None),
             failed: Mutex::new(Vec::new()),
             marking_slices: AtomicUsize::new(0),
+            sweep_wait: AtomicUsize::new(0),
             totals: Mutex::new(Totals::default()),
         };
         (Arc::new(sched), workers)
@@ -421,11 +425,12 @@ impl Sched {
             }
             return;
         }
-        let due = || torture || space.shared_collection_due(SHARED_PAUSE, SHARED_FLOOR);
+        let due = || torture || (space.shared_collection_due(SHARED_PAUSE, SHARED_FLOOR) && self.sweeps_settled());
         if due() {
             let _stopped = p.stop_world();
             if due() {
                 self.marking_slices.store(0, Ordering::Relaxed);
+                self.sweep_wait.store(0, Ordering::Relaxed);
                 // SAFETY: as above; and the VM's objects take their lock when
                 // traced concurrently (`crate::object`).
                 unsafe { space.start_shared_collection() };
@@ -447,6 +452,18 @@ impl Sched {
         let slices = self.marking_slices.fetch_add(1, Ordering::Relaxed);
         let parked = self.live.load(Ordering::SeqCst).saturating_sub(self.active.load(Ordering::SeqCst));
         space.heaps_to_contribute() <= parked || slices >= MARKING_SLICES
+    }
+
+    /// Whether the heaps have finished the last shared collection's lazy
+    /// sweeps, or a start has waited `MARKING_SLICES` slices for them
+    /// (parked heaps never sweep): the start finishes what is left in its
+    /// stopped world, which took milliseconds when a heap had just begun.
+    fn sweeps_settled(&self) -> bool {
+        if self.rt.space.lazy_sweeps_pending() == 0 {
+            return true;
+        }
+        // Relaxed: a count of slices, for a heuristic.
+        self.sweep_wait.fetch_add(1, Ordering::Relaxed) >= MARKING_SLICES
     }
 
     /// `GC.collect` in a maatine: a shared collection (which includes a full
