@@ -115,6 +115,22 @@ impl<'gc> Value<'gc> {
         }
     }
 
+    /// The number held at `v`, if it is one, loaded straight into a
+    /// floating-point register: the tag check reads the bits, and the number
+    /// is read again as an `f64` (a load the compiler must keep), so that
+    /// arithmetic on it does not wait for the bits to cross from an integer
+    /// register (a round trip that sat on the dependency chain of every
+    /// operation of a run of arithmetic).
+    #[inline(always)]
+    pub fn num_at(v: &Value<'gc>) -> Option<f64> {
+        if v.bits & TAGGED == TAGGED {
+            return None;
+        }
+        // SAFETY: `&v.bits` is a valid, aligned reference to 8 initialized
+        // bytes, which any bit pattern makes a valid `f64`.
+        Some(unsafe { core::ptr::read_volatile(core::ptr::from_ref(&v.bits).cast::<f64>()) })
+    }
+
     /// The number, if it is one.
     #[inline]
     pub fn as_num(self) -> Option<f64> {

@@ -76,7 +76,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             // `$d = $x $op $y` on two numbers.
             macro_rules! arith {
                 ($d:expr, $x:expr, $y:expr, $op:tt) => {{
-                    let (Some(a), Some(b)) = ($x.as_num(), $y.as_num()) else { break };
+                    let (Some(a), Some(b)) = (Value::num_at(&$x), Value::num_at(&$y)) else { break };
                     Value::store_num(&mut w[$d], a $op b);
                 }};
             }
