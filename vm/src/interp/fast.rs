@@ -83,7 +83,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             // A branch on `$x $op $y` of two numbers.
             macro_rules! compare {
                 ($x:expr, $y:expr, $op:tt, $sense:expr, $to:expr) => {{
-                    let (Some(a), Some(b)) = ($x.as_num(), $y.as_num()) else { break };
+                    let (Some(a), Some(b)) = (Value::num_at(&$x), Value::num_at(&$y)) else { break };
                     jump!((a $op b) == $sense, $to)
                 }};
             }
