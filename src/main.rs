@@ -97,12 +97,16 @@ fn run(
     result
 }
 
-/// How many shared objects `--stats` lists (the most contended).
+/// How many variables and shared objects `--stats` lists (the most
+/// contended of each).
+const VARS_LISTED: usize = 20;
 const OBJECTS_LISTED: usize = 10;
 
-/// `--stats`: what each variable and the most contended shared objects cost.
+/// `--stats`: what the most contended variables and shared objects cost.
 fn print_contention(c: &maat::vm::interp::Contention) {
-    for (name, v) in &c.vars {
+    let mut vars: Vec<_> = c.vars.iter().collect();
+    vars.sort_by_key(|(_, v)| std::cmp::Reverse((v.contended, v.waited, v.retries, v.sections + v.updates)));
+    for (name, v) in vars.iter().take(VARS_LISTED) {
         eprintln!(
             "variable {name}: {} sections, {} lock-free updates ({} retried), {} contended, {} parked for {:.3} ms",
             v.sections,
@@ -112,6 +116,9 @@ fn print_contention(c: &maat::vm::interp::Contention) {
             v.waits,
             v.waited.as_secs_f64() * 1e3
         );
+    }
+    if vars.len() > VARS_LISTED {
+        eprintln!("({} more variables)", vars.len() - VARS_LISTED);
     }
     for o in c.objects.iter().take(OBJECTS_LISTED) {
         eprintln!(
