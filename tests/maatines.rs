@@ -525,3 +525,28 @@ say counter, \" \", total, \" \", items.len, \" \", captured();";
     vm.run(&mut Vec::new()).unwrap();
     assert_eq!(vm.contention(), maat::vm::interp::Contention::default(), "not counted unless asked");
 }
+
+/// Once the other maatines have finished, the last one goes back to eliding
+/// its locks (at the end of its next slice, not at once).
+#[test]
+fn the_last_maatine_left_runs_without_locks_again() {
+    let src = "let items = [];
+fn fill(n) { for ^n -> i { items.push(i); } return n; }
+let hs = [];
+for ^4 -> k { hs.push(ma fill(1000)); }
+for hs -> h { h.join; }
+fill(100000);
+say items.len;";
+    let ast = maat::vm::parse(src).unwrap();
+    let program = maat::vm::compiler::compile(&ast, "test.maat", src).unwrap();
+    let mut vm = maat::vm::Vm::new(program, Config::default());
+    vm.set_threads(2);
+    let mut out = Vec::new();
+    vm.run(&mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), "104000\n");
+    let (taken, elided) = vm.lock_stats();
+    // The 4,000 pushes of the four maatines take the shared array's lock;
+    // of the main maatine's 100,000 alone, at most a slice's worth does.
+    assert!((4_000..24_000).contains(&taken), "{taken} taken, {elided} elided");
+    assert!(elided >= 80_000, "{taken} taken, {elided} elided");
+}

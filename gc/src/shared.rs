@@ -401,14 +401,15 @@ impl Space {
     fn stopped(&self, what: Stopped, phase: impl FnOnce(&Self, &mut SpaceState) -> bool) {
         let started = Instant::now();
         let log = &self.inner.cycle.log;
-        if what != Stopped::Finish {
+        let tracing = log.on.load(Ordering::Relaxed);
+        if tracing && what != Stopped::Finish {
             log.global_bytes.store(self.global_bytes(), Ordering::Relaxed);
         }
         let mut state = self.state();
         if phase(self, &mut state) {
             let pause = started.elapsed();
             state.stats.pauses.record(pause);
-            if log.on.load(Ordering::Relaxed) {
+            if tracing {
                 match what {
                     Stopped::Start => log.start_pause.store(nanos(pause), Ordering::Relaxed),
                     Stopped::Finish | Stopped::Whole => log.print(pause, self.global_bytes()),
@@ -611,8 +612,10 @@ struct Garbage(Vec<NonNull<Header>>);
 
 // SAFETY: nothing reaches these objects any more (unmarked at the end of a
 // shared marking, and unlinked), so the thread that frees them is their only
-// user; they are global objects, whose types are safe to use, and so to
-// drop, on any thread (the contract of sharing them).
+// user. Freeing them on a rayon thread is what `Sweep::Now` and each heap's
+// part of a stopped world already do: the contract of
+// `Space::start_shared_collection` makes the space's types safe to trace
+// and drop there.
 unsafe impl Send for Garbage {}
 
 impl Garbage {

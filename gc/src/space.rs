@@ -166,7 +166,9 @@ impl Space {
     }
 
     pub(crate) fn lazy_sweep_done(&self) {
-        // Relaxed: as above. Saturating, so a miscount can only delay a start.
+        // Relaxed: as above. Saturating: a miscount only moves a start
+        // (it waits the most, or finishes the sweeps in its stopped world
+        // as it would without the count), never its correctness.
         let _ =
             self.inner.lazy_sweeps.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
     }

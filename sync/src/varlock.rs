@@ -245,8 +245,8 @@ impl VarLock {
     /// re-entrant acquisition is released.
     #[inline]
     pub fn unlock(&self, table: &VarLockTable, mode: &ThreadMode, me: MaatineId) -> Result<(), NotHolder> {
-        let word = self.release_depth(me)?;
-        if word == 0 || (word & WAITERS == 0 && self.release_fast(mode.is_multi(), me)) {
+        let Some(word) = self.release_depth(me)? else { return Ok(()) };
+        if word & WAITERS == 0 && self.release_fast(mode.is_multi(), me) {
             return Ok(());
         }
         table.release(self, me);
@@ -258,9 +258,8 @@ impl VarLock {
     /// have queued for it, so it needs no table.
     #[inline]
     pub fn unlock_local(&self, me: MaatineId) -> Result<(), NotHolder> {
-        let word = self.release_depth(me)?;
-        debug_assert!(word & WAITERS == 0, "a local variable lock has no waiters");
-        if word != 0 {
+        if let Some(word) = self.release_depth(me)? {
+            debug_assert!(word & WAITERS == 0, "a local variable lock has no waiters");
             self.release_fast(false, me);
         }
         Ok(())
@@ -273,10 +272,10 @@ impl VarLock {
     }
 
     /// Checks that `me` holds the lock and drops one re-entrant
-    /// acquisition: `Ok(0)` when that was not the last one, otherwise the
+    /// acquisition: `None` when that was not the last one, otherwise the
     /// word to release.
     #[inline]
-    fn release_depth(&self, me: MaatineId) -> Result<u64, NotHolder> {
+    fn release_depth(&self, me: MaatineId) -> Result<Option<u64>, NotHolder> {
         let word = self.word.load(Ordering::Relaxed);
         let depth = self.depth.load(Ordering::Relaxed);
         if word & HOLDER != me.get() || depth == HANDOFF {
@@ -284,9 +283,9 @@ impl VarLock {
         }
         if depth > 0 {
             self.depth.store(depth - 1, Ordering::Relaxed);
-            return Ok(0);
+            return Ok(None);
         }
-        Ok(word)
+        Ok(Some(word))
     }
 
     #[inline]

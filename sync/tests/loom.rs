@@ -301,6 +301,11 @@ fn var_cell_publishes_what_a_value_refers_to() {
     // An update adds 1 after writing payload 0, a section adds 2 after
     // writing payload 1; a reader that sees a change reads its payload,
     // and loom fails the model if that read is not ordered after the write.
+    // It fails when `VarCell::load` reads with Relaxed. It does not fail
+    // for a Relaxed update CAS, seal or unseal: loom 0.7.3 misses a missing
+    // Release on a CAS that follows a load in the same thread, and the
+    // section's lock orders the rest, so those orderings are argued in
+    // `varcell.rs` (docs/sync.md, "Proof").
     model(|| {
         let v = var(0);
         let (a, b) = (v.clone(), v.clone());

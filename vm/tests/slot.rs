@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Wake, Waker};
 
 use common::{Threads, ctx};
-use maat_gc::{Config, Gc, Global, Heap, Root};
+use maat_gc::{Config, Gc, Global, Heap, Mutation, Root};
 use maat_sync::{LockRequest, LockStatus, MaatineId, Parker, ThreadParker, VarLockTable, Wait, World};
 use maat_vm::object::slot::Slot;
 use maat_vm::object::{Ctx, SyncStats};
@@ -100,57 +100,67 @@ fn lock_free_updates_and_sections_together_are_exact() {
     assert_eq!(total, Some((THREADS as u64 * INCREMENTS * 2) as f64));
 }
 
-#[test]
-fn an_update_refuses_a_slot_that_is_not_a_number_or_is_held() {
+/// Runs `body` on one slot holding `initial` (nil for `None`) in a heap of
+/// a single-threaded world, with a lock table and the list of maatines that
+/// [`Suspend`] parkers woke.
+fn on_one_slot(
+    initial: Option<f64>,
+    body: impl for<'gc> FnOnce(&Mutation<'gc>, Gc<'gc, Slot<'gc>>, &Ctx<'_, 'gc>, &VarLockTable, &Woken),
+) {
     let (world, table, stats) = (World::new(), VarLockTable::new(), SyncStats::default());
     let woken = Arc::new(Mutex::new(Vec::new()));
-    let heap = Heap::<Var>::new(Config::default(), |mc| Slot::alloc(&ctx(mc, world.mode(), &stats), Value::nil()));
-    heap.mutate(|mc, x| {
-        let cx = ctx(mc, world.mode(), &stats);
-        assert_eq!(Slot::update(*x, &cx, id(1), |v| Some(v + 1.0)), None, "nil + 1 is the general path's error");
-        Slot::write(*x, &cx, &table, &mut LockRequest::new(id(1), "x"), &Suspend(1, woken.clone()), Value::num(1.0))
+    let heap = Heap::<Var>::new(Config::default(), |mc| {
+        Slot::alloc(&ctx(mc, world.mode(), &stats), initial.map_or(Value::nil(), Value::num))
+    });
+    heap.mutate(|mc, x| body(mc, *x, &ctx(mc, world.mode(), &stats), &table, &woken));
+}
+
+#[test]
+fn an_update_refuses_a_slot_that_is_not_a_number_or_is_held() {
+    on_one_slot(None, |mc, x, cx, table, woken| {
+        assert_eq!(Slot::update(x, cx, id(1), |v| Some(v + 1.0)), None, "nil + 1 is the general path's error");
+        Slot::write(x, cx, table, &mut LockRequest::new(id(1), "x"), &Suspend(1, woken.clone()), Value::num(1.0))
             .unwrap();
-        mc.share(*x);
-        Slot::begin(*x, &cx, &table, &mut LockRequest::new(id(1), "x"), &Suspend(1, woken.clone())).unwrap();
-        assert_eq!(Slot::update(*x, &cx, id(2), |v| Some(v + 1.0)), None, "maatine 1's section holds it");
-        assert_eq!(Slot::update(*x, &cx, id(1), |v| Some(v + 1.0)), Some(0), "its own section's update");
-        assert_eq!(Slot::read(*x).as_num(), Some(2.0), "readers see the section's value");
-        Slot::end(*x, &cx, &table, id(1)).unwrap();
-        assert_eq!(Slot::update(*x, &cx, id(2), |v| Some(v + 1.0)), Some(0));
-        assert_eq!(Slot::read(*x).as_num(), Some(3.0));
+        mc.share(x);
+        Slot::begin(x, cx, table, &mut LockRequest::new(id(1), "x"), &Suspend(1, woken.clone())).unwrap();
+        assert_eq!(Slot::update(x, cx, id(2), |v| Some(v + 1.0)), None, "maatine 1's section holds it");
+        assert_eq!(Slot::update(x, cx, id(1), |v| Some(v + 1.0)), Some(0), "its own section's update");
+        assert_eq!(Slot::read(x).as_num(), Some(2.0), "readers see the section's value");
+        Slot::end(x, cx, table, id(1)).unwrap();
+        assert_eq!(Slot::update(x, cx, id(2), |v| Some(v + 1.0)), Some(0));
+        assert_eq!(Slot::read(x).as_num(), Some(3.0));
     });
 }
 
 #[test]
 fn a_section_begun_unshared_holds_once_the_slot_is_shared() {
-    let (world, table, stats) = (World::new(), VarLockTable::new(), SyncStats::default());
-    let woken = Arc::new(Mutex::new(Vec::new()));
-    let heap = Heap::<Var>::new(Config::default(), |mc| Slot::alloc(&ctx(mc, world.mode(), &stats), Value::num(5.0)));
-    heap.mutate(|mc, x| {
-        let cx = ctx(mc, world.mode(), &stats);
+    on_one_slot(Some(5.0), |mc, x, cx, table, woken| {
         // Maatine 1 owns the slot: `y = y + f()` begins without atomics...
         let mut a = LockRequest::new(id(1), "y");
-        assert_eq!(Slot::begin(*x, &cx, &table, &mut a, &Suspend(1, woken.clone())), Ok(LockStatus::Acquired));
+        assert_eq!(Slot::begin(x, cx, table, &mut a, &Suspend(1, woken.clone())), Ok(LockStatus::Acquired));
         // ...and f() hands a closure over y to a new maatine.
-        mc.share(*x);
+        mc.share(x);
         let mut b = LockRequest::new(id(2), "y");
         assert_eq!(
-            Slot::write(*x, &cx, &table, &mut b, &Suspend(2, woken.clone()), Value::num(0.0)),
+            Slot::write(x, cx, table, &mut b, &Suspend(2, woken.clone()), Value::num(0.0)),
             Ok(LockStatus::Suspended)
         );
-        assert_eq!(Slot::update(*x, &cx, id(2), |v| Some(v + 1.0)), None);
-        Slot::store(*x, &cx, id(1), Value::num(6.0)).unwrap();
-        Slot::end(*x, &cx, &table, id(1)).unwrap();
+        assert_eq!(Slot::update(x, cx, id(2), |v| Some(v + 1.0)), None);
+        Slot::store(x, cx, id(1), Value::num(6.0)).unwrap();
+        Slot::end(x, cx, table, id(1)).unwrap();
         assert_eq!(*woken.lock().unwrap(), [2], "the waiting writer is woken");
-        assert_eq!(Slot::update(*x, &cx, id(2), |v| Some(v + 1.0)), Some(0));
-        assert_eq!(Slot::read(*x).as_num(), Some(7.0));
+        assert_eq!(Slot::update(x, cx, id(2), |v| Some(v + 1.0)), Some(0));
+        assert_eq!(Slot::read(x).as_num(), Some(7.0));
     });
 }
 
-/// A parker for maatines sharing one OS thread.
-struct Suspend(u64, Arc<Mutex<Vec<u64>>>);
+/// The maatines `Suspend` parkers woke, in order.
+type Woken = Arc<Mutex<Vec<u64>>>;
 
-struct Requeue(u64, Arc<Mutex<Vec<u64>>>);
+/// A parker for maatines sharing one OS thread.
+struct Suspend(u64, Woken);
+
+struct Requeue(u64, Woken);
 
 impl Wake for Requeue {
     fn wake(self: Arc<Self>) {
@@ -169,27 +179,23 @@ impl Parker for Suspend {
 
 #[test]
 fn a_section_excludes_other_maatines_on_the_same_thread() {
-    let (world, table, stats) = (World::new(), VarLockTable::new(), SyncStats::default());
-    let woken = Arc::new(Mutex::new(Vec::new()));
-    let heap = Heap::<Var>::new(Config::default(), |mc| Slot::alloc(&ctx(mc, world.mode(), &stats), Value::num(10.0)));
-    heap.mutate(|mc, x| {
-        let cx = ctx(mc, world.mode(), &stats);
-        mc.share(*x);
+    on_one_slot(Some(10.0), |mc, x, cx, table, woken| {
+        mc.share(x);
         let (mut a, mut b) = (LockRequest::new(id(1), "x"), LockRequest::new(id(2), "x"));
         let (pa, pb) = (Suspend(1, woken.clone()), Suspend(2, woken.clone()));
         // Maatine 1: x = x + f() — switched out inside the section.
-        assert_eq!(Slot::begin(*x, &cx, &table, &mut a, &pa), Ok(LockStatus::Acquired));
-        let old = Slot::read(*x).as_num().unwrap();
+        assert_eq!(Slot::begin(x, cx, table, &mut a, &pa), Ok(LockStatus::Acquired));
+        let old = Slot::read(x).as_num().unwrap();
         // Maatine 2 runs: its write must wait (single-threaded mode or not).
-        assert_eq!(Slot::write(*x, &cx, &table, &mut b, &pb, Value::num(100.0)), Ok(LockStatus::Suspended));
+        assert_eq!(Slot::write(x, cx, table, &mut b, &pb, Value::num(100.0)), Ok(LockStatus::Suspended));
         assert!(woken.lock().unwrap().is_empty());
         // Maatine 1 finishes its section.
-        Slot::store(*x, &cx, id(1), Value::num(old + 1.0)).unwrap();
-        Slot::end(*x, &cx, &table, id(1)).unwrap();
+        Slot::store(x, cx, id(1), Value::num(old + 1.0)).unwrap();
+        Slot::end(x, cx, table, id(1)).unwrap();
         assert_eq!(*woken.lock().unwrap(), [2], "maatine 2 is woken");
         // Maatine 2 retries and lands after the section: no update lost.
-        assert_eq!(Slot::write(*x, &cx, &table, &mut b, &pb, Value::num(100.0)), Ok(LockStatus::Acquired));
-        assert_eq!(Slot::read(*x).as_num(), Some(100.0));
+        assert_eq!(Slot::write(x, cx, table, &mut b, &pb, Value::num(100.0)), Ok(LockStatus::Acquired));
+        assert_eq!(Slot::read(x).as_num(), Some(100.0));
         assert_eq!(table.waiting(), 0);
     });
 }

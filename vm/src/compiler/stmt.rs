@@ -467,9 +467,10 @@ impl FnCompiler<'_> {
 
     /// The operator and operand of an update of variable `name` (`x op= e`,
     /// or `x = x op e`) whose operand is a literal, an unboxed local or a
-    /// captured variable that is never assigned: evaluating it has no effect, so the whole update is one instruction
-    /// (one section, `RmwBin`/`RmwBinK` on a global, `SlotBin`/`SlotBinK`
-    /// on a captured variable).
+    /// captured variable that is never assigned: evaluating it has no
+    /// effect, so the whole update is one instruction (one section,
+    /// `RmwBin`/`RmwBinK` on a global, `SlotBin`/`SlotBinK` on a captured
+    /// variable).
     fn update_step(&mut self, name: &str, bin: Option<BinOp>, value: &Expr) -> CResult<Option<(BinOp, Operand)>> {
         let (op, e) = match (bin, &value.kind) {
             (Some(b), _) => (b, value),

@@ -31,9 +31,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         };
         let env = Gc::get(st.env);
         let konst = |k: u32| env.consts[frame.func as usize][k as usize];
-        // The operator and operand of a one-instruction update.
-        let update = match op {
-            Op::RmwBin(_, b, y) | Op::SlotBin(_, b, y) => Some((b, st.regs[r(y)])),
+        // The operator and operand of a one-instruction update (read only
+        // by the instructions that have them).
+        let update = |regs: &[Value<'gc>]| match op {
+            Op::RmwBin(_, b, y) | Op::SlotBin(_, b, y) => Some((b, regs[r(y)])),
             Op::RmwBinK(_, b, k) | Op::SlotBinK(_, b, k) => Some((b, konst(k))),
             _ => None,
         };
@@ -66,7 +67,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 if let Op::RmwGet(d, _) = op {
                     st.regs[r(d)] = Slot::read(slot);
                 }
-                self.update_in_section(st, slot, update)?;
+                self.update_in_section(st, slot, update(&st.regs))?;
             }
             Op::RmwEnd(g) => self.end_section(st, env.globals[g as usize], None)?,
             Op::RmwSet(g, s) => self.end_section(st, env.globals[g as usize], Some(st.regs[r(s)]))?,
@@ -207,7 +208,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     }
                 }
                 st.sections.push((slot, st.frames.len()));
-                self.update_in_section(st, slot, update)?;
+                self.update_in_section(st, slot, update(&st.regs))?;
             }
             Op::SlotStore(s, v) => {
                 Slot::store(slot_in(st.regs[r(s)]), self.cx, self.me, st.regs[r(v)]).map_err(|e| e.to_string())?;
@@ -478,9 +479,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         self.counted_lock(self.cx.stats.captured(), slot, &mut request, lock)
     }
 
-    /// Runs `lock` on `slot` (counted as variable `var`): a section that
-    /// found the slot held by another maatine is contended, and the time
-    /// from its first suspension to its acquisition is its wait.
+    /// Runs `lock` on `slot` (counted as variable `var`, when contention is
+    /// counted): a section that found the slot held by another maatine is
+    /// contended, and the time from its first suspension to its
+    /// acquisition is its wait.
     fn counted_lock(
         &mut self,
         var: usize,
@@ -488,15 +490,17 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         request: &mut LockRequest,
         lock: impl FnOnce(&Self, &mut LockRequest, &MaatineParker<'_>) -> Result<LockStatus, maat_sync::Deadlock>,
     ) -> OpResult<LockStatus> {
-        let held = Slot::holder(slot).is_some_and(|h| h != self.me);
+        let counts = self.cx.stats.counts();
+        let held = counts && Slot::holder(slot).is_some_and(|h| h != self.me);
         let status = lock(self, request, &MaatineParker(self.wake)).map_err(|d| {
             *self.suspended_at = None;
             d.to_string()
         })?;
         match status {
-            LockStatus::Suspended => {
+            LockStatus::Suspended if counts => {
                 self.suspended_at.get_or_insert_with(std::time::Instant::now);
             }
+            LockStatus::Suspended => {}
             LockStatus::Acquired => self.section_begun(var, held),
         }
         Ok(status)
@@ -505,11 +509,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// Counts a section of variable `var` that this maatine now holds;
     /// `held`: it found another maatine holding it. A section this maatine
     /// was parked for ends the wait here, on whichever path took the lock.
+    #[inline]
     pub(super) fn section_begun(&mut self, var: usize, held: bool) {
-        let waited = self.suspended_at.take().map(|t| t.elapsed());
-        self.cx.stats.section(var, held || waited.is_some());
-        if let Some(waited) = waited {
-            self.cx.stats.waited(var, waited);
+        if self.cx.stats.counts() {
+            let waited = self.suspended_at.take().map(|t| t.elapsed());
+            self.cx.stats.section(var, held || waited.is_some(), waited);
         }
     }
 

@@ -22,8 +22,9 @@ pub struct SyncStats {
     elided: Cell<u64>,
     /// One per global variable, then one for all captured variables; empty
     /// when contention is not counted.
-    vars: Box<[VarCounters]>,
-    /// Shared objects whose lock this maatine took, by address.
+    vars: Box<[Cell<VarStats>]>,
+    /// Shared objects whose lock this maatine took, by address (an object
+    /// freed and another made at its address share an entry).
     objects: Option<RefCell<HashMap<usize, ObjectStats>>>,
 }
 
@@ -60,25 +61,34 @@ pub struct ObjectStats {
     pub waited: Duration,
 }
 
-#[derive(Debug, Default)]
-struct VarCounters {
-    sections: Cell<u64>,
-    updates: Cell<u64>,
-    retries: Cell<u64>,
-    contended: Cell<u64>,
-    waits: Cell<u64>,
-    waited: Cell<Duration>,
+impl VarStats {
+    fn merge(&mut self, other: &VarStats) {
+        self.sections += other.sections;
+        self.updates += other.updates;
+        self.retries += other.retries;
+        self.contended += other.contended;
+        self.waits += other.waits;
+        self.waited += other.waited;
+    }
 }
 
-fn bump(c: &Cell<u64>, by: u64) {
-    c.set(c.get() + by);
+impl ObjectStats {
+    fn merge(&mut self, other: &ObjectStats) {
+        self.taken += other.taken;
+        self.contended += other.contended;
+        self.waited += other.waited;
+    }
+}
+
+fn bump(c: &Cell<u64>) {
+    c.set(c.get() + 1);
 }
 
 impl SyncStats {
     /// Counters that also count contention, for a program with `globals`
     /// global variables.
     pub fn counting(globals: usize) -> Self {
-        let vars = (0..=globals).map(|_| VarCounters::default()).collect();
+        let vars = (0..=globals).map(|_| Cell::default()).collect();
         Self { vars, objects: Some(RefCell::default()), ..Self::default() }
     }
 
@@ -92,6 +102,12 @@ impl SyncStats {
         self.elided.get()
     }
 
+    /// Whether contention is counted.
+    #[inline]
+    pub fn counts(&self) -> bool {
+        !self.vars.is_empty()
+    }
+
     /// The index of global `g` in the variable counters.
     pub fn global(g: u32) -> usize {
         g as usize
@@ -103,38 +119,39 @@ impl SyncStats {
         self.vars.len().saturating_sub(1)
     }
 
+    /// Adds `change` to variable `var`'s counts, if they are kept.
+    #[inline]
+    fn count(&self, var: usize, change: VarStats) {
+        if let Some(c) = self.vars.get(var) {
+            let mut v = c.get();
+            v.merge(&change);
+            c.set(v);
+        }
+    }
+
     /// Counts a lock-free update of variable `var` that took `retries`
     /// failed attempts.
     #[inline]
     pub fn updated(&self, var: usize, retries: u32) {
-        if let Some(c) = self.vars.get(var) {
-            bump(&c.updates, 1);
-            bump(&c.retries, u64::from(retries));
-        }
+        self.count(var, VarStats { updates: 1, retries: u64::from(retries), ..VarStats::default() });
     }
 
     /// Counts a section of variable `var`; `contended`: it found another
-    /// maatine holding it.
-    #[inline]
-    pub fn section(&self, var: usize, contended: bool) {
-        if let Some(c) = self.vars.get(var) {
-            bump(&c.sections, 1);
-            bump(&c.contended, u64::from(contended));
-        }
-    }
-
-    /// Counts a section of `var` that parked for `waited`.
-    pub fn waited(&self, var: usize, waited: Duration) {
-        if let Some(c) = self.vars.get(var) {
-            bump(&c.waits, 1);
-            c.waited.set(c.waited.get() + waited);
-        }
+    /// maatine holding it; `waited`: how long it was parked for it, if it
+    /// was.
+    pub fn section(&self, var: usize, contended: bool, waited: Option<Duration>) {
+        let waits = u64::from(waited.is_some());
+        let waited = waited.unwrap_or_default();
+        self.count(
+            var,
+            VarStats { sections: 1, contended: u64::from(contended), waits, waited, ..VarStats::default() },
+        );
     }
 
     /// Takes `lock` if `needed`, counting the operation (and, when
-    /// contention is counted, what the object at `address` of kind `kind`
-    /// cost). Inlined into every object operation: the counting of
-    /// contention is out of line.
+    /// contention is counted, what the object `object` names, by address
+    /// and type, cost). Inlined into every object operation: the counting
+    /// of contention is out of line.
     #[inline(always)]
     pub(crate) fn lock_if<'l>(
         &self,
@@ -143,10 +160,10 @@ impl SyncStats {
         object: impl FnOnce() -> (usize, &'static str),
     ) -> MaybeGuard<'l> {
         if !needed {
-            bump(&self.elided, 1);
+            bump(&self.elided);
             return lock.lock_if(false);
         }
-        bump(&self.taken, 1);
+        bump(&self.taken);
         match &self.objects {
             None => lock.lock_if(true),
             Some(objects) => Self::lock_counted(objects, lock, object()),
@@ -170,11 +187,8 @@ impl SyncStats {
         };
         let mut objects = objects.borrow_mut();
         let entry = objects.entry(address).or_insert(ObjectStats { kind, ..ObjectStats::default() });
-        entry.taken += 1;
-        if let Some(waited) = waited {
-            entry.contended += 1;
-            entry.waited += waited;
-        }
+        let (contended, waited) = (u64::from(waited.is_some()), waited.unwrap_or_default());
+        entry.merge(&ObjectStats { kind, taken: 1, contended, waited });
         guard.into()
     }
 }
@@ -193,18 +207,11 @@ impl ContentionTotals {
             self.vars.resize(stats.vars.len(), VarStats::default());
         }
         for (total, c) in self.vars.iter_mut().zip(stats.vars.iter()) {
-            total.sections += c.sections.get();
-            total.updates += c.updates.get();
-            total.retries += c.retries.get();
-            total.contended += c.contended.get();
-            total.waits += c.waits.get();
-            total.waited += c.waited.get();
+            total.merge(&c.get());
         }
-        for (address, o) in stats.objects.iter().flat_map(|m| m.borrow().clone()) {
-            let total = self.objects.entry(address).or_insert(ObjectStats { kind: o.kind, ..ObjectStats::default() });
-            total.taken += o.taken;
-            total.contended += o.contended;
-            total.waited += o.waited;
+        let Some(objects) = &stats.objects else { return };
+        for (&address, o) in objects.borrow().iter() {
+            self.objects.entry(address).or_insert(ObjectStats { kind: o.kind, ..ObjectStats::default() }).merge(o);
         }
     }
 }
