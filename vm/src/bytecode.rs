@@ -215,7 +215,7 @@ pub enum Op {
 const _: () = assert!(size_of::<Op>() == 16);
 
 /// A class as compiled: its members include those it inherits.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ClassInfo {
     /// Its name.
     pub name: String,
@@ -428,6 +428,9 @@ pub struct Program {
     /// Module variables: top-level `let`s that functions use, each in a
     /// slot of the maatine's root (shared with maatines it starts).
     pub module_vars: u32,
+    /// The function the program starts with (its main file's top-level
+    /// code; in a session, the entry's).
+    pub main: u32,
 }
 
 /// A program's bytecode as text (`maat run --bytecode`): each function's

@@ -22,6 +22,9 @@ use crate::bytecode::{Op, Program, Proto, Reg};
 /// Checks `program`; the first violation found, as a message naming the
 /// function and instruction.
 pub fn verify(program: &Program) -> Result<(), String> {
+    if program.main as usize >= program.functions.len() {
+        return Err(format!("the main function {} of {}", program.main, program.functions.len()));
+    }
     for (index, proto) in program.functions.iter().enumerate() {
         Checker { program, proto }.function().map_err(|e| format!("function {index} (`{}`): {e}", proto.name))?;
     }
@@ -170,7 +173,7 @@ mod tests {
     /// `change` (lines and caches kept one per instruction).
     fn changed(change: impl FnOnce(&mut Vec<Op>, &Proto)) -> Program {
         let mut p = program(SRC);
-        let main = &p.functions[0];
+        let main = &p.functions[p.main as usize];
         let mut code = main.code.clone();
         change(&mut code, main);
         let proto = Proto {
@@ -183,7 +186,7 @@ mod tests {
             consts: main.consts.clone(),
             file: main.file,
         };
-        p.functions[0] = std::sync::Arc::new(proto);
+        p.functions[p.main as usize] = std::sync::Arc::new(proto);
         p
     }
 

@@ -97,21 +97,29 @@ pub(super) fn declare_classes(globals: &mut Globals, units: &[Unit], modules: &[
             })
         })
         .collect();
+    // This entry's classes follow those of earlier entries; a name declared
+    // again names the new class from here on.
+    let base = globals.classes.len();
+    let mut mine = std::collections::HashSet::new();
     for (i, (m, c)) in decls.iter().enumerate() {
-        if globals.class_index.insert(qualify(&units[*m].prefix, &c.name), i as u32).is_some() {
+        let key = qualify(&units[*m].prefix, &c.name);
+        if !mine.insert(key.clone()) {
             return Err(SyntaxError::new(format!("class `{}` is declared twice", c.name), c.span));
         }
+        globals.class_index.insert(key, (base + i) as u32);
     }
-    globals.classes = decls.iter().map(|_| ClassInfo::default()).collect();
-    let mut done = vec![false; decls.len()];
-    for i in 0..decls.len() {
+    globals.classes.resize_with(base + decls.len(), ClassInfo::default);
+    globals.chains.resize_with(base + decls.len(), Vec::new);
+    // Classes of earlier entries are done.
+    let mut done: Vec<bool> = (0..base + decls.len()).map(|c| c < base).collect();
+    for i in base..base + decls.len() {
         let mut chain = vec![i];
         while let Some(&at) = chain.last() {
             if done[at] {
                 chain.pop();
                 continue;
             }
-            let (m, c) = decls[at];
+            let (m, c) = decls[at - base];
             let parent = match &c.parent {
                 None => None,
                 Some((name, span)) => match globals.class_index.get(&parent_key(units, m, name)) {
@@ -196,8 +204,7 @@ pub(super) fn class_info(
         if info.fields.contains(&m.name) {
             return Err(SyntaxError::new(format!("method `{}` has the name of a field", m.name), m.span));
         }
-        let f = globals.protos.len() as u32;
-        globals.protos.push(None);
+        let f = globals.reserve();
         let params: Vec<String> = std::iter::once("self".to_owned()).chain(m.params.iter().cloned()).collect();
         globals.pending.push(PendingClosure {
             index: f,
@@ -221,8 +228,7 @@ pub(super) fn class_info(
     // The chain of default-computing functions, the parent's first.
     let mut chain = parent.map(|p| globals.chains[p as usize].clone()).unwrap_or_default();
     if !own_defaults.is_empty() {
-        let f = globals.protos.len() as u32;
-        globals.protos.push(None);
+        let f = globals.reserve();
         chain.push(f);
         let body = own_defaults.into_iter().map(|(field, bit, e)| computed_default(&field, bit, e)).collect();
         globals.pending.push(PendingClosure {
@@ -244,7 +250,7 @@ pub(super) fn class_info(
     if info.init.is_some() || !chain.is_empty() {
         info.ctor = Some(globals.add_proto(constructor(&name, &chain, info.init)));
     }
-    globals.chains.push(chain);
+    globals.chains[index as usize] = chain;
     Ok(info)
 }
 

@@ -354,8 +354,7 @@ impl FnCompiler<'_> {
         body: &Block,
     ) -> CResult<()> {
         let upvalues = self.globals.resolution.upvalues.get(&start).cloned().unwrap_or_default();
-        let index = self.globals.protos.len() as u32;
-        self.globals.protos.push(None);
+        let index = self.globals.reserve();
         let base = self.next;
         let mut captured = Vec::with_capacity(upvalues.len());
         for up in upvalues {

@@ -54,23 +54,10 @@ pub fn compile(program: &Block, file: &str, src: &str) -> Result<Program, Syntax
 /// [`compile`], with the names of the embedder's native functions (callable
 /// like built-ins; a user function of the same name takes precedence).
 pub fn compile_with(program: &Block, file: &str, src: &str, natives: &[String]) -> Result<Program, SyntaxError> {
-    compile_session(program, file, src, natives, &[])
-}
-
-/// [`compile_with`], for one entry of a session: the global variables of
-/// earlier entries (`known`, in slot order) keep their slots, so that their
-/// values carry over (see [`crate::session`]).
-pub fn compile_session(
-    program: &Block,
-    file: &str,
-    src: &str,
-    natives: &[String],
-    known: &[String],
-) -> Result<Program, SyntaxError> {
     let mut sources = Sources::default();
     let file = sources.add(file, src);
     let main = Module { file, name: String::new(), body: program.clone(), imports: HashMap::new() };
-    compile_program(&Loaded { sources, modules: vec![main] }, natives, known)
+    compile_program(&Loaded { sources, modules: vec![main] }, natives)
 }
 
 /// Compiles the whole program `loaded` (as [`compile_program`], with the
@@ -79,83 +66,209 @@ pub fn compile_session(
 /// before it runs: nothing at run time needs them (errors name files and
 /// lines from the bytecode's own tables).
 pub fn compile_loaded(loaded: Loaded, natives: &[String]) -> Result<Program, String> {
-    compile_program(&loaded, natives, &[]).map_err(|e| loaded.sources.render(&e))
+    compile_program(&loaded, natives).map_err(|e| loaded.sources.render(&e))
 }
 
 /// Compiles a whole program of one or more files (modules in dependency
 /// order, the main one last: see [`crate::module::load`]), with the names
-/// of the embedder's natives and a session's `known` globals (as for
-/// [`compile_session`]).
-pub fn compile_program(loaded: &Loaded, natives: &[String], known: &[String]) -> Result<Program, SyntaxError> {
-    let mut units: Vec<Unit> = loaded.modules.iter().map(|m| Unit::new(m, &loaded.sources)).collect();
-    units.push(Unit::prelude());
-    let mut globals = Globals { natives: natives.to_vec(), ..Globals::default() };
-    for (unit, module) in units.iter().zip(&loaded.modules) {
-        globals.absorb(resolve(&module.body), &unit.prefix);
+/// of the embedder's natives.
+pub fn compile_program(loaded: &Loaded, natives: &[String]) -> Result<Program, SyntaxError> {
+    Incremental::new(natives).compile(loaded, Entry::Kept)
+}
+
+/// Whether a compiled entry's main function stays in the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// It stays: the program may run it again (a compiled chunk).
+    Kept,
+    /// It runs once: the next `Once` entry's main function takes its index
+    /// (nothing refers to a main function after its run, since closures
+    /// are made of the functions nested in it, not of it).
+    Once,
+}
+
+/// A program that grows entry by entry (a session, an embedder's runtime).
+///
+/// Invariant: indexes never move. Each function, class and global variable
+/// keeps the index it was given when first compiled, so the objects that
+/// earlier entries made (closures name their function, instances their
+/// class, the environment keeps each global's slot) stay valid in every
+/// later program. A function declared again is replaced at its index (code
+/// that calls it, and closures of it, run the new one); a class declared
+/// again is a new class (instances made earlier keep theirs, as in
+/// Python); the main module's top-level `let`s are for the caller to make
+/// `our` variables (a session does), since module variables live in the
+/// running maatine.
+#[derive(Clone)]
+pub struct Incremental {
+    known: Known,
+    functions: Vec<Arc<Proto>>,
+    methods: Vec<Vec<(String, u32)>>,
+    files: Vec<String>,
+    /// The main function of the last [`Entry::Once`] entry.
+    scratch: Option<u32>,
+}
+
+impl Incremental {
+    /// An empty program whose code may call the embedder's `natives` (more
+    /// can be added: [`Incremental::add_native`]).
+    pub fn new(natives: &[String]) -> Self {
+        let known = Known { natives: natives.to_vec(), ..Known::default() };
+        Incremental { known, functions: Vec::new(), methods: Vec::new(), files: Vec::new(), scratch: None }
     }
-    for (i, name) in known.iter().enumerate() {
-        globals.vars.insert(name.clone(), i as u32);
+
+    /// Makes native `name` callable by later entries; its number (the
+    /// same as before if it was known).
+    pub fn add_native(&mut self, name: &str) -> u32 {
+        let natives = &mut self.known.natives;
+        let i = natives.iter().position(|n| n == name).unwrap_or_else(|| {
+            natives.push(name.to_owned());
+            natives.len() - 1
+        });
+        i as u32
     }
-    let args = globals.vars.len() as u32;
-    globals.vars.entry(ARGS.to_owned()).or_insert(args);
-    let mut decls = vec![];
-    for (m, module) in loaded.modules.iter().enumerate() {
+
+    /// The index of the top-level function `name` of the main file, if
+    /// one was compiled.
+    pub fn function(&self, name: &str) -> Option<u32> {
+        self.known.functions.get(name).copied()
+    }
+
+    /// The global variables so far, in slot order.
+    pub fn globals(&self) -> Vec<String> {
+        global_names(&self.known.vars)
+    }
+
+    /// Compiles `loaded` as the next entry: the program of every entry so
+    /// far, whose [`Program::main`] is this entry's code. Nothing changes
+    /// when it fails.
+    pub fn compile(&mut self, loaded: &Loaded, entry: Entry) -> Result<Program, SyntaxError> {
+        let mut next = self.clone();
+        let program = next.add(loaded, entry)?;
+        *self = next;
+        Ok(program)
+    }
+
+    fn add(&mut self, loaded: &Loaded, entry: Entry) -> Result<Program, SyntaxError> {
+        let files: Vec<u16> = loaded.sources.files().iter().map(|f| self.file(&f.name)).collect();
+        let mut units: Vec<Unit> =
+            loaded.modules.iter().map(|m| Unit::new(m, &loaded.sources, files[m.file])).collect();
+        units.push(Unit::prelude());
+        let mut globals = Globals::resume(std::mem::take(&mut self.known), self.functions.len() as u32);
+        for (unit, module) in units.iter().zip(&loaded.modules) {
+            globals.absorb(resolve(&module.body), &unit.prefix);
+        }
+        let args = globals.vars.len() as u32;
+        globals.vars.entry(ARGS.to_owned()).or_insert(args);
+        let main = match (entry, self.scratch) {
+            (Entry::Once, Some(index)) => index,
+            _ => globals.reserve(),
+        };
+        let decls = declare_functions(&mut globals, &units, &loaded.modules)?;
+        declare_classes(&mut globals, &units, &loaded.modules)?;
+        let main_module = loaded.modules.len() - 1;
+        let mut bodies = Vec::new();
+        for (m, module) in loaded.modules[..main_module].iter().enumerate() {
+            let name = format!("module {}", units[m].prefix);
+            let body = FnCompiler::new(&name, &[], 0, Vec::new(), &mut globals, &units, m).top().body(&module.body)?;
+            bodies.push(globals.add_proto(body));
+        }
+        let mut top = FnCompiler::new("main", &[], 0, Vec::new(), &mut globals, &units, main_module).top();
+        top.run_modules(&bodies)?;
+        let body = top.body(&loaded.modules[main_module].body)?;
+        globals.define(main, body);
+        for (index, m, f) in decls {
+            let proto =
+                FnCompiler::new(&f.name, &f.params, f.span.start, Vec::new(), &mut globals, &units, m).body(&f.body)?;
+            globals.define(index, proto);
+        }
+        if self.functions.is_empty() {
+            self.methods = compile_prelude(&mut globals, &units)?;
+        }
+        while let Some(c) = globals.pending.pop() {
+            let mut f = FnCompiler::new(&c.name, &c.params, c.start, c.upvalues, &mut globals, &units, c.module);
+            (f.class, f.method) = (c.class, c.method);
+            let proto = f.body(&c.body)?;
+            globals.define(c.index, proto);
+        }
+        for (index, proto) in std::mem::take(&mut globals.replaced) {
+            self.functions[index as usize] = finished(proto);
+        }
+        self.functions.extend(globals.protos.drain(..).map(|p| finished(p.expect("every function compiled"))));
+        self.known = globals.known();
+        self.scratch = (entry == Entry::Once).then_some(main);
+        let program = Program {
+            functions: self.functions.clone(),
+            globals: global_names(&self.known.vars),
+            classes: self.known.classes.clone(),
+            natives: self.known.natives.clone(),
+            methods: self.methods.clone(),
+            files: self.files.clone(),
+            module_vars: self.known.module.len() as u32,
+            main,
+        };
+        crate::verify::verify(&program).map_err(|e| {
+            SyntaxError::new(format!("internal compiler error: the bytecode fails verification: {e}"), Span::default())
+        })?;
+        Ok(program)
+    }
+
+    /// The program's number for the file `name` (one per name: an entry
+    /// run again under the same name adds none).
+    fn file(&mut self, name: &str) -> u16 {
+        let i = self.files.iter().position(|f| f == name).unwrap_or_else(|| {
+            self.files.push(name.to_owned());
+            self.files.len() - 1
+        });
+        i as u16
+    }
+}
+
+/// A compiled function, its instructions specialized, ready to share.
+fn finished(mut proto: Proto) -> Arc<Proto> {
+    crate::specialize::specialize(&mut proto.code, &proto.consts);
+    Arc::new(proto)
+}
+
+/// Global variable names by slot.
+fn global_names(vars: &HashMap<String, u32>) -> Vec<String> {
+    let mut names = vec![String::new(); vars.len()];
+    for (name, &index) in vars {
+        names[index as usize] = name.clone();
+    }
+    names
+}
+
+/// Gives each top-level function of `modules` its index: its old one if an
+/// earlier entry declared it (it is replaced), a new one otherwise. A name
+/// declared twice in one entry is an error.
+fn declare_functions<'m>(
+    globals: &mut Globals,
+    units: &[Unit],
+    modules: &'m [Module],
+) -> CResult<Vec<(u32, usize, &'m FnDecl)>> {
+    let mut decls = Vec::new();
+    let mut mine = std::collections::HashSet::new();
+    for (m, module) in modules.iter().enumerate() {
         for stmt in &module.body {
             if let StmtKind::Fn(f) = &stmt.kind {
                 let key = qualify(&units[m].prefix, &f.name);
-                if globals.functions.contains_key(&key) {
+                if !mine.insert(key.clone()) {
                     return Err(SyntaxError::new(format!("function `{}` is declared twice", f.name), f.span));
                 }
-                globals.functions.insert(key, (decls.len() + 1) as u32);
-                decls.push((m, f));
+                let index = match globals.functions.get(&key) {
+                    Some(&index) => index,
+                    None => {
+                        let index = globals.reserve();
+                        globals.functions.insert(key, index);
+                        index
+                    }
+                };
+                decls.push((index, m, f));
             }
         }
     }
-    globals.protos.resize_with(decls.len() + 1, || None);
-    declare_classes(&mut globals, &units, &loaded.modules)?;
-    let main_module = loaded.modules.len() - 1;
-    let mut bodies = Vec::new();
-    for (m, module) in loaded.modules[..main_module].iter().enumerate() {
-        let name = format!("module {}", units[m].prefix);
-        let body = FnCompiler::new(&name, &[], 0, Vec::new(), &mut globals, &units, m).top().body(&module.body)?;
-        bodies.push(globals.add_proto(body));
-    }
-    let mut main = FnCompiler::new("main", &[], 0, Vec::new(), &mut globals, &units, main_module).top();
-    main.run_modules(&bodies)?;
-    globals.protos[0] = Some(main.body(&loaded.modules[main_module].body)?);
-    for (i, (m, f)) in decls.into_iter().enumerate() {
-        let proto =
-            FnCompiler::new(&f.name, &f.params, f.span.start, Vec::new(), &mut globals, &units, m).body(&f.body)?;
-        globals.protos[i + 1] = Some(proto);
-    }
-    let methods = compile_prelude(&mut globals, &units)?;
-    while let Some(c) = globals.pending.pop() {
-        let mut f = FnCompiler::new(&c.name, &c.params, c.start, c.upvalues, &mut globals, &units, c.module);
-        (f.class, f.method) = (c.class, c.method);
-        globals.protos[c.index as usize] = Some(f.body(&c.body)?);
-    }
-    let functions = globals
-        .protos
-        .into_iter()
-        .map(|p| {
-            let mut proto = p.expect("every function compiled");
-            crate::specialize::specialize(&mut proto.code, &proto.consts);
-            Arc::new(proto)
-        })
-        .collect();
-    let mut names = vec![String::new(); globals.vars.len()];
-    for (name, index) in globals.vars {
-        names[index as usize] = name;
-    }
-    let natives = globals.natives;
-    let module_vars = globals.resolution.module.len() as u32;
-    let classes = globals.classes;
-    let files = loaded.sources.files().iter().map(|f| f.name.clone()).collect();
-    let program = Program { functions, globals: names, classes, natives, methods, files, module_vars };
-    crate::verify::verify(&program).map_err(|e| {
-        SyntaxError::new(format!("internal compiler error: the bytecode fails verification: {e}"), Span::default())
-    })?;
-    Ok(program)
+    Ok(decls)
 }
 
 /// The name under which a module (qualifier `prefix`) knows its top-level
@@ -181,7 +294,8 @@ struct Unit {
 }
 
 impl Unit {
-    fn new(module: &Module, sources: &Sources) -> Unit {
+    /// The unit of `module`, whose file is the program's file number `number`.
+    fn new(module: &Module, sources: &Sources, number: u16) -> Unit {
         let file = sources.file(module.file);
         let (mut exports, mut lets) = (std::collections::HashSet::new(), std::collections::HashSet::new());
         for stmt in &module.body {
@@ -196,7 +310,7 @@ impl Unit {
         }
         Unit {
             prefix: module.name.clone(),
-            file: module.file as u16,
+            file: number,
             lines: LineTable::new(&file.text, file.base),
             imports: module.imports.clone(),
             exports,
@@ -220,24 +334,62 @@ impl Unit {
 /// The global holding the program's arguments (`maat run FILE ARGS…`).
 pub const ARGS: &str = "ARGS";
 
+/// What a program knows of the names its entries declared, between
+/// entries (see [`Incremental`]).
+#[derive(Clone, Default)]
+struct Known {
+    vars: HashMap<String, u32>,
+    functions: HashMap<String, u32>,
+    /// Module variables (qualified) and their slots.
+    module: HashMap<String, u16>,
+    classes: Vec<ClassInfo>,
+    class_index: HashMap<String, u32>,
+    /// Each class's chain of default-computing functions (parents' first),
+    /// by class index.
+    chains: Vec<Vec<u32>>,
+    natives: Vec<String>,
+}
+
+/// The compiler's tables while it compiles one entry.
 #[derive(Default)]
 struct Globals {
     vars: HashMap<String, u32>,
     functions: HashMap<String, u32>,
     resolution: Resolution,
-    /// Compiled functions by index (closures reserve theirs when met).
+    /// The index of this entry's first new function: those below belong to
+    /// earlier entries.
+    base: u32,
+    /// This entry's new functions, from `base` on (closures reserve theirs
+    /// when met).
     protos: Vec<Option<Proto>>,
+    /// Functions of earlier entries compiled again (declared again).
+    replaced: Vec<(u32, Proto)>,
     /// Closures met but not compiled yet.
     pending: Vec<PendingClosure>,
     classes: Vec<ClassInfo>,
     /// Classes by name.
     class_index: HashMap<String, u32>,
-    /// Each class's chain of default-computing functions (parents' first).
+    /// Each class's chain of default-computing functions (parents' first),
+    /// by class index.
     chains: Vec<Vec<u32>>,
     natives: Vec<String>,
 }
 
 impl Globals {
+    /// The tables for an entry after those that declared `known` and
+    /// compiled `base` functions.
+    fn resume(known: Known, base: u32) -> Self {
+        let Known { vars, functions, module, classes, class_index, chains, natives } = known;
+        let resolution = Resolution { module, ..Resolution::default() };
+        Globals { vars, functions, resolution, base, classes, class_index, chains, natives, ..Globals::default() }
+    }
+
+    /// What the next entry needs of this one's tables.
+    fn known(self) -> Known {
+        let Globals { vars, functions, resolution, classes, class_index, chains, natives, .. } = self;
+        Known { vars, functions, module: resolution.module, classes, class_index, chains, natives }
+    }
+
     /// Takes in a module's resolution: its module variables qualified with
     /// `prefix`, in slots after those of the modules before it.
     fn absorb(&mut self, r: Resolution, prefix: &str) {
@@ -250,10 +402,25 @@ impl Globals {
         }
     }
 
+    /// Reserves an index for a function to be compiled ([`Globals::define`]).
+    fn reserve(&mut self) -> u32 {
+        self.protos.push(None);
+        self.base + (self.protos.len() - 1) as u32
+    }
+
+    /// Gives function `index` its code.
+    fn define(&mut self, index: u32, proto: Proto) {
+        match index.checked_sub(self.base) {
+            Some(i) => self.protos[i as usize] = Some(proto),
+            None => self.replaced.push((index, proto)),
+        }
+    }
+
     /// Adds a compiled function; returns its index.
     fn add_proto(&mut self, proto: Proto) -> u32 {
-        self.protos.push(Some(proto));
-        (self.protos.len() - 1) as u32
+        let index = self.reserve();
+        self.define(index, proto);
+        index
     }
 }
 

@@ -58,15 +58,14 @@ pub(super) fn compile_prelude(globals: &mut Globals, units: &[Unit]) -> CResult<
         let StmtKind::Fn(f) = &stmt.kind else { unreachable!("the prelude declares functions only") };
         let (ty, name) = f.name.split_once('_').expect("prelude names are TYPE_NAME");
         let kind = if ty == "Array" { crate::object::kind::ARRAY } else { crate::object::kind::MAP };
-        let index = globals.protos.len() as u32;
-        globals.protos.push(None);
+        let index = globals.reserve();
         let full = format!("{ty}.{name}");
         let prelude = units.len() - 1;
         let mut proto =
             FnCompiler::new(&full, &f.params, f.span.start, Vec::new(), globals, units, prelude).body(&f.body)?;
         // Line 0: shown as built-in in stack traces.
         proto.lines.iter_mut().for_each(|l| *l = 0);
-        globals.protos[index as usize] = Some(proto);
+        globals.define(index, proto);
         let kind = usize::from(kind);
         if methods.len() <= kind {
             methods.resize_with(kind + 1, Vec::new);

@@ -488,7 +488,7 @@ impl Vm {
                 made = Some(mc.make_global::<EnvRoot>(env));
             }
             let module = (0..program.module_vars).map(|_| Slot::alloc(&cx, Value::nil())).collect();
-            State::calling(program, (env, module), 0, None, &[])
+            State::calling(program, (env, module), program.main, None, &[])
         });
         self.env = made;
         let cell = Arc::clone(&main.cell);
