@@ -29,8 +29,8 @@ pub fn run(config: Config, threads: usize) -> bool {
     let mut session = Session::new(config, threads);
     // Ctrl-C while an entry runs interrupts it (while a line is read, the
     // line editor takes Ctrl-C as a key and drops the entry being typed).
-    let interrupt = session.interrupt_flag();
-    if let Err(e) = ctrlc::set_handler(move || interrupt.store(true, std::sync::atomic::Ordering::Relaxed)) {
+    let interrupt = session.interrupt_handle();
+    if let Err(e) = ctrlc::set_handler(move || interrupt.interrupt()) {
         eprintln!("warning: Ctrl-C will not interrupt running code: {e}");
     }
     let mut all_ok = true;

@@ -183,7 +183,8 @@ fn imports_are_found_from_the_importing_file_wherever_the_program_runs() {
     assert!(trace.contains("at checked_sqrt (../lib/geometry.maat:8)"), "{trace}");
     let embedded = maat::vm::embed::Runtime::new(Config::default())
         .run_file(Path::new("tests/programs/modules.maat"))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(embedded.contains("tests/programs/lib/geometry.maat:8"), "{embedded}");
     let text = Command::new(maat).args(["-e", "import \"lib/counter.maat\""]).output().unwrap();
     assert!(String::from_utf8_lossy(&text.stderr).contains("`import` needs the program's file"));

@@ -105,3 +105,29 @@ mod tests {
         assert!(text.contains("^ here"), "{text}");
     }
 }
+
+/// A syntax or compile error located in its file: what the `maat` command
+/// prints, and the same as data (for an embedder).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileError {
+    /// What is wrong.
+    pub message: String,
+    /// The file (the name given to the code).
+    pub file: String,
+    /// The line, from 1 (0 when the error is not in the code: a file that
+    /// cannot be read).
+    pub line: usize,
+    /// The column, from 1 (0 as for `line`).
+    pub column: usize,
+    /// The error as the `maat` command shows it: file:line:col, the source
+    /// line and a caret.
+    pub rendered: String,
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.rendered.trim_end())
+    }
+}
+
+impl std::error::Error for CompileError {}

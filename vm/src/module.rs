@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::ast::{Block, Import, StmtKind};
-use crate::error::{Span, SyntaxError};
+use crate::error::{CompileError, Span, SyntaxError};
 
 /// Imports nested deeper than this (a file importing a file importing …)
 /// are an error.
@@ -69,6 +69,16 @@ impl Sources {
         self.files.partition_point(|f| f.base <= offset).saturating_sub(1)
     }
 
+    /// `error` located in its file: file, line and column, and rendered.
+    pub fn locate(&self, error: &SyntaxError) -> CompileError {
+        let rendered = self.render(error);
+        let Some(file) = self.files.get(self.file_at(error.span.start)) else {
+            return CompileError { message: error.message.clone(), file: String::new(), line: 0, column: 0, rendered };
+        };
+        let (line, column) = Span::new(error.span.start.saturating_sub(file.base), 0).line_col(&file.text);
+        CompileError { message: error.message.clone(), file: file.name.clone(), line, column, rendered }
+    }
+
     /// `error` as the user sees it, against the text of the file it is in.
     pub fn render(&self, error: &SyntaxError) -> String {
         let Some(file) = self.files.get(self.file_at(error.span.start)) else {
@@ -109,10 +119,19 @@ pub struct Loaded {
 /// `text`) with every file it imports; errors come rendered (file:line:col,
 /// the source line and a caret).
 pub fn load(path: &Path, text: &str) -> Result<Loaded, String> {
-    let canonical = path.canonicalize().map_err(|e| format!("error: cannot read {}: {e}", path.display()))?;
+    load_located(path, text).map_err(|e| e.rendered)
+}
+
+/// [`load`], with the error located as data.
+pub fn load_located(path: &Path, text: &str) -> Result<Loaded, CompileError> {
+    let canonical = path.canonicalize().map_err(|e| {
+        let message = format!("cannot read {}: {e}", path.display());
+        let rendered = format!("error: {message}");
+        CompileError { message, file: path.display().to_string(), line: 0, column: 0, rendered }
+    })?;
     let root = canonical.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut loader = Loader { loaded: Loaded::default(), state: HashMap::new(), chain: Vec::new(), root };
-    loader.file(&canonical, &path.display().to_string(), text).map_err(|e| loader.loaded.sources.render(&e))?;
+    loader.file(&canonical, &path.display().to_string(), text).map_err(|e| loader.loaded.sources.locate(&e))?;
     Ok(loader.loaded)
 }
 
@@ -120,9 +139,14 @@ pub fn load(path: &Path, text: &str) -> Result<Loaded, String> {
 /// `eval`): one module, which cannot import (its `import`s are errors at
 /// compilation).
 pub fn from_text(name: &str, text: &str) -> Result<Loaded, String> {
+    from_text_located(name, text).map_err(|e| e.rendered)
+}
+
+/// [`from_text`], with the error located as data.
+pub fn from_text_located(name: &str, text: &str) -> Result<Loaded, CompileError> {
     let mut loaded = Loaded::default();
     let file = loaded.sources.add(name, text);
-    let body = crate::parser::parse_at(text, 0).map_err(|e| loaded.sources.render(&e))?;
+    let body = crate::parser::parse_at(text, 0).map_err(|e| loaded.sources.locate(&e))?;
     loaded.modules.push(Module { file, name: String::new(), body, imports: HashMap::new() });
     Ok(loaded)
 }

@@ -89,6 +89,36 @@ pub(crate) struct Runtime {
     /// Whether maatines count contention per variable and object
     /// (`--stats`).
     pub(crate) contention: bool,
+    /// The run's limits (an embedder's sandbox).
+    pub(crate) limits: Limits,
+}
+
+/// What a run may spend, and whether it may touch files and the standard
+/// error stream: an embedder's sandbox ([`crate::embed::Limits`]).
+#[derive(Debug, Default)]
+pub(crate) struct Limits {
+    /// Instructions left, counted a slice at a time.
+    pub(crate) fuel: Option<std::sync::atomic::AtomicI64>,
+    /// The limit the fuel started from (for the error).
+    pub(crate) instructions: u64,
+    /// When the run must stop, and the limit it came from.
+    pub(crate) deadline: Option<(Instant, std::time::Duration)>,
+    /// `read_file` and `warn` refuse.
+    pub(crate) no_io: bool,
+}
+
+impl Limits {
+    /// Why a slice of `slice` instructions must not start, if it must not.
+    pub(crate) fn exceeded(&self, slice: usize) -> Option<String> {
+        if let Some((deadline, limit)) = self.deadline
+            && Instant::now() >= deadline
+        {
+            return Some(format!("time limit of {limit:?} exceeded"));
+        }
+        // Relaxed: the counter publishes nothing; it only has to count.
+        let fuel = self.fuel.as_ref()?.fetch_sub(slice as i64, std::sync::atomic::Ordering::Relaxed);
+        (fuel <= 0).then(|| format!("instruction limit of {} exceeded", self.instructions))
+    }
 }
 
 /// A live maatine, as the registry knows it.

@@ -26,72 +26,39 @@
 
 use std::io::Write;
 
-use maat_gc::{Config, Global, Space};
+use maat_gc::Config;
 
 use crate::ast::{Block, StmtKind};
-use crate::compiler::{Entry, Incremental};
-use crate::interp::{EnvRoot, Vm};
-use crate::module::Loaded;
+use crate::embed::Runtime;
 
 /// Programs run one after the other with shared globals and declarations.
 pub struct Session {
-    config: Config,
-    threads: usize,
-    space: Space,
-    /// The program so far: every entry's functions and classes, at indexes
-    /// that never move (closures and instances of earlier entries name
-    /// them).
-    compiler: Incremental,
-    env: Option<Global<EnvRoot>>,
-    /// Stops the entry running when set (see [`Session::interrupt_flag`]).
-    interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    rt: Runtime,
 }
 
 impl Session {
     /// An empty session whose entries run with `config` on `threads` OS
     /// threads.
     pub fn new(config: Config, threads: usize) -> Self {
-        let (compiler, interrupt) = (Incremental::new(&[]), Default::default());
-        Session { config, threads, space: Space::new(), compiler, env: None, interrupt }
+        let mut rt = Runtime::new(config);
+        rt.set_threads(threads);
+        Session { rt }
     }
 
-    /// A flag that stops the entry running when set from another thread (a
-    /// Ctrl-C handler): it fails with `interrupted`, and the session goes on.
-    /// Each entry starts with the flag cleared.
-    pub fn interrupt_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
-        std::sync::Arc::clone(&self.interrupt)
+    /// A handle that stops the entry running when used from another thread
+    /// (a Ctrl-C handler): it fails with `interrupted`, and the session
+    /// goes on.
+    pub fn interrupt_handle(&self) -> crate::embed::Interrupt {
+        self.rt.interrupt_handle()
     }
 
     /// Runs one entry, writing its output to `out`; the error as the `maat`
     /// command shows it.
     pub fn eval(&mut self, entry: &str, out: &mut (dyn Write + Send)) -> Result<(), String> {
         const FILE: &str = "<repl>";
-        self.interrupt.store(false, std::sync::atomic::Ordering::Relaxed);
         let ast = crate::parse(entry).map_err(|e| e.render(FILE, entry))?;
         let entry = printed(&ast, entry);
-        let mut loaded = crate::module::from_text(FILE, &entry)?;
-        persistent(&mut loaded);
-        let program = self.compiler.compile(&loaded, Entry::Once).map_err(|e| loaded.sources.render(&e))?;
-        let mut vm = Vm::in_session(program, self.config, Vec::new(), &self.space, self.env.take());
-        vm.set_threads(self.threads);
-        vm.set_interrupt_flag(std::sync::Arc::clone(&self.interrupt));
-        let result = vm.run(out);
-        self.env = vm.session_env();
-        result
-    }
-}
-
-/// At the prompt, a top-level `let` of the main file lives on like an `our`
-/// variable (a later entry can use it).
-fn persistent(loaded: &mut Loaded) {
-    let main = loaded.modules.last_mut().expect("a program has a main module");
-    let body: &mut Block = &mut main.body;
-    for stmt in body.iter_mut() {
-        if let StmtKind::Let(name, init) = &stmt.kind
-            && !name.starts_with("__")
-        {
-            stmt.kind = StmtKind::Our(name.clone(), init.clone());
-        }
+        self.rt.exec_named(FILE, &entry, out).map_err(|e| e.to_string())
     }
 }
 

@@ -42,6 +42,7 @@ use crate::object::string::Str;
 use crate::object::{Ctx, ObjError, SyncStats, kind};
 use crate::sched::{Runtime, Sched};
 use crate::value::{Unpacked, Value};
+pub(crate) use host::{ValueRoot, closure_function, handle, held, to_host};
 use window::{Cursor, Window};
 
 /// Where `say` writes: the program's output, shared by the worker threads.
@@ -232,7 +233,46 @@ pub struct Vm {
     session: bool,
     /// The program's arguments (`ARGS`).
     args: Vec<String>,
+    /// What the main maatine runs instead of the main function.
+    call: Option<Call>,
+    /// After the run: the main maatine's cell.
+    main: Option<Arc<JoinCell>>,
 }
+
+/// A call the main maatine makes instead of running the program's main
+/// function (an embedder calling a Maat function).
+pub(crate) struct Call {
+    /// The function.
+    pub(crate) func: u32,
+    /// Its closure, when it is one.
+    pub(crate) closure: Option<crate::embed::Handle>,
+    /// The arguments, checked ([`HostValue::check`]).
+    pub(crate) args: Vec<HostValue>,
+}
+
+/// Why a run failed: the main maatine's error, the errors of maatines that
+/// failed and that nobody joined, and the deadlock report if the run ended
+/// in one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Failure {
+    /// The main maatine's error.
+    pub main: Option<RuntimeError>,
+    /// Errors of other maatines that failed and were never joined.
+    pub unjoined: Vec<RuntimeError>,
+    /// What the maatines left waited for, if the run ended in a deadlock.
+    pub deadlock: Option<String>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut lines: Vec<String> = self.main.iter().map(|e| e.to_string()).collect();
+        lines.extend(self.unjoined.iter().map(|e| format!("{e}\n  ({} was never joined)", e.maatine)));
+        lines.extend(self.deadlock.iter().map(|report| format!("error: {report}")));
+        write!(f, "{}", lines.join("\n"))
+    }
+}
+
+impl std::error::Error for Failure {}
 
 /// The name [`Vm::contention`] gives the entry that sums every captured
 /// variable and top-level `let`.
@@ -339,8 +379,14 @@ impl Vm {
         if let Err(e) = crate::verify::verify(&program) {
             panic!("Vm::new: the program fails verification: {e}");
         }
+        Vm::verified(Arc::new(program), config, natives)
+    }
+
+    /// [`Vm::with_natives`] for a program known to pass verification (the
+    /// compiler verifies each program it makes).
+    fn verified(program: Arc<Program>, config: Config, natives: Vec<NativeFn>) -> Vm {
         let rt = Runtime {
-            program: Arc::new(program),
+            program,
             natives,
             world: World::new(),
             table: maat_sync::VarLockTable::new(),
@@ -349,20 +395,32 @@ impl Vm {
             started: std::time::Instant::now(),
             interrupt: Arc::default(),
             contention: false,
+            limits: crate::sched::Limits::default(),
         };
-        Vm { rt: Some(rt), threads: 1, sched: None, env: None, session: false, args: Vec::new() }
+        Vm {
+            rt: Some(rt),
+            threads: 1,
+            sched: None,
+            env: None,
+            session: false,
+            args: Vec::new(),
+            call: None,
+            main: None,
+        }
     }
 
     /// One entry of a session: runs in `space`, keeping the global slots of
-    /// `env` (the previous entry's environment).
+    /// `env` (the previous entry's environment). The program comes from
+    /// [`Incremental::compile`](crate::compiler::Incremental::compile),
+    /// which verified it.
     pub(crate) fn in_session(
-        program: Program,
+        program: Arc<Program>,
         config: Config,
         natives: Vec<NativeFn>,
         space: &maat_gc::Space,
         env: Option<Global<EnvRoot>>,
     ) -> Vm {
-        let mut vm = Vm::with_natives(program, config, natives);
+        let mut vm = Vm::verified(program, config, natives);
         if let Some(rt) = &mut vm.rt {
             rt.space = space.clone();
         }
@@ -449,12 +507,24 @@ impl Vm {
     /// output to `out`. The error is the main maatine's, a deadlock report,
     /// or the errors of maatines that failed and were never joined.
     pub fn run(&mut self, out: &mut (dyn Write + Send)) -> Result<(), String> {
-        let Some(rt) = self.rt.take() else { return Err("error: the program already ran".to_owned()) };
+        self.run_checked(out).map_err(|e| e.to_string())
+    }
+
+    /// [`Vm::run`], with the reasons of a failure kept apart.
+    pub fn run_checked(&mut self, out: &mut (dyn Write + Send)) -> Result<(), Failure> {
+        let Some(rt) = self.rt.take() else {
+            let main = RuntimeError {
+                message: "the program already ran".to_owned(),
+                maatine: MaatineId::new(1).expect("1 is an id"),
+                trace: vec![],
+            };
+            return Err(Failure { main: Some(main), ..Failure::default() });
+        };
         rt.space.set_trace(rt.config.trace);
         let (sched, workers) = Sched::new(rt, self.threads);
         self.sched = Some(Arc::clone(&sched));
         let (previous, mut made) = (self.env.take(), None);
-        let (session, args) = (self.session, std::mem::take(&mut self.args));
+        let (session, args, call) = (self.session, std::mem::take(&mut self.args), self.call.take());
         let main = Maatine::start(&sched, |mc| {
             let stats = SyncStats::default();
             let cx = Ctx { mc, mode: sched.rt.world.mode(), stats: &stats };
@@ -488,18 +558,54 @@ impl Vm {
                 made = Some(mc.make_global::<EnvRoot>(env));
             }
             let module = (0..program.module_vars).map(|_| Slot::alloc(&cx, Value::nil())).collect();
-            State::calling(program, (env, module), program.main, None, &[])
+            match &call {
+                None => State::calling(program, (env, module), program.main, None, &[]),
+                Some(call) => {
+                    let checked = "the embedder checked the arguments (HostValue::check)";
+                    let args: Vec<Value> =
+                        call.args.iter().map(|a| host::host_to_value(&cx, a).expect(checked)).collect();
+                    let closure = call.closure.as_ref().map(|h| {
+                        let v = host::held(&cx, h).expect(checked);
+                        let closure = object_of(v, kind::CLOSURE).expect("a call's closure is a closure");
+                        // SAFETY: kind CLOSURE objects are Closures.
+                        unsafe { closure.downcast::<Closure>() }
+                    });
+                    State::calling(program, (env, module), call.func, closure, &args)
+                }
+            }
         });
         self.env = made;
         let cell = Arc::clone(&main.cell);
+        self.main = Some(Arc::clone(&cell));
         workers[0].push(main);
         sched.run(workers, out);
-        let mut errors: Vec<String> = cell.unobserved_error().map(|e| e.to_string()).into_iter().collect();
-        for e in sched.unobserved_errors().iter().filter(|e| e.maatine != cell.id) {
-            errors.push(format!("{e}\n  ({} was never joined)", e.maatine));
+        let main = cell.unobserved_error().map(|e| *e);
+        let unjoined = sched.unobserved_errors().into_iter().filter(|e| e.maatine != cell.id).collect();
+        let failure = Failure { main, unjoined, deadlock: sched.deadlock() };
+        if failure == Failure::default() { Ok(()) } else { Err(failure) }
+    }
+
+    /// Makes the main maatine run `call` instead of the main function.
+    pub(crate) fn set_call(&mut self, call: Call) {
+        self.call = Some(call);
+    }
+
+    /// Sets the run's limits.
+    pub(crate) fn set_limits(&mut self, limits: crate::sched::Limits) {
+        if let Some(rt) = &mut self.rt {
+            rt.limits = limits;
         }
-        errors.extend(sched.deadlock().map(|report| format!("error: {report}")));
-        if errors.is_empty() { Ok(()) } else { Err(errors.join("\n")) }
+    }
+
+    /// After a run whose main maatine returned: its result, as the raw bits
+    /// of a value whose object (if any) is in transit in the space, kept by
+    /// nothing: the caller must claim it (`Mutation::receive`) before
+    /// anything else runs in the space.
+    pub(crate) fn returned(&self) -> Option<u64> {
+        match self.main.as_ref()?.outcome()? {
+            Outcome::Returned(bits) => Some(bits),
+            Outcome::Failed(_) => None,
+        }
     }
 }
 
@@ -539,8 +645,13 @@ impl Maatine {
     ) -> Slice {
         let rt = &sched.rt;
         // Relaxed: the flag publishes nothing; a slice that misses it sees it at the next one.
-        if rt.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-            let error = self.error(&rt.program, "interrupted".to_owned());
+        let stop = if rt.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+            Some("interrupted".to_owned())
+        } else {
+            rt.limits.exceeded(SLICE)
+        };
+        if let Some(why) = stop {
+            let error = self.error(&rt.program, why);
             return Slice::Finished(Outcome::Failed(Box::new(error)));
         }
         let Maatine { id, heap, stats, requests, suspended_at, wake, waiting, sent, .. } = self;

@@ -50,6 +50,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     .ok_or_else(|| format!("format needs a format string, got {}", type_name(args[0])))?;
                 Ok(self.text(self.format(spec, &args[1..])?))
             }
+            StdFn::ReadFile | StdFn::Warn if self.rt.limits.no_io => {
+                Err(format!("{}: this runtime runs without I/O", f.name()))
+            }
             StdFn::ReadFile => {
                 arity(1..=1)?;
                 let path =

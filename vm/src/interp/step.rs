@@ -116,11 +116,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         Value::nil()
                     }
                     (Builtin::Native(i), args) => {
-                        let host: Vec<HostValue> = args.iter().map(|v| self.to_host(*v, 0)).collect::<OpResult<_>>()?;
+                        let host: Vec<HostValue> =
+                            args.iter().map(|v| host::to_host(self.cx, *v, 0)).collect::<OpResult<_>>()?;
                         let native = &self.rt.natives[i as usize];
                         let result =
                             native(&host).map_err(|e| format!("{}: {e}", self.rt.program.natives[i as usize]))?;
-                        self.host_to_value(&result)?
+                        host::host_to_value(self.cx, &result)?
                     }
                     (Builtin::Std(f), args) => self.std_call(f, args)?,
                     (Builtin::Clock, _) => return Err(format!("clock takes no arguments, got {n}").into()),

@@ -81,6 +81,14 @@ impl JoinCell {
         joiners.into_iter().for_each(Waker::wake);
     }
 
+    /// The outcome, if the maatine finished (not marking it observed).
+    pub fn outcome(&self) -> Option<Outcome> {
+        match &*self.state() {
+            State::Running(_) => None,
+            State::Finished { outcome, .. } => Some(outcome.clone()),
+        }
+    }
+
     /// The error of a maatine that failed and that nobody joined (yet).
     pub fn unobserved_error(&self) -> Option<Box<RuntimeError>> {
         match &*self.state() {

@@ -1,0 +1,476 @@
+//! Embedding Maat in a Rust program: a persistent [`Runtime`] in which
+//! definitions stay from one [`eval`](Runtime::eval) to the next, Maat
+//! functions called from Rust with typed arguments and results
+//! ([`Runtime::call`], [`IntoMaat`], [`FromMaat`]), Maat objects kept in
+//! Rust by [`Handle`] and [`Function`], native functions callable from Maat
+//! ([`Runtime::register_fn`]), and a sandbox ([`Limits`], [`Interrupt`]).
+//!
+//! ```
+//! use maat_vm::embed::Runtime;
+//!
+//! let mut rt = Runtime::new(maat_gc::Config::default());
+//! rt.register_fn("twice", |(n,): (f64,)| Ok::<_, String>(n * 2.0));
+//! rt.eval("fn area(w, h) { return w * h; }").unwrap();
+//! let a: f64 = rt.call("area", (3.0, 4.0)).unwrap();
+//! assert_eq!(a, 12.0);
+//! assert_eq!(rt.eval("say twice(area(1, 21));").unwrap(), "42\n");
+//! ```
+//!
+//! # The model
+//!
+//! Every run (an `eval`, a `call`) starts the runtime's maatines on its OS
+//! threads ([`Runtime::set_threads`]) and returns when all of them finished:
+//! between runs nothing runs, and the methods take `&mut self`, so one host
+//! thread at a time drives a runtime (share one between threads behind a
+//! `Mutex`; the type system refuses anything else). Values cross by copy
+//! (numbers, strings, arrays, maps) or by reference ([`Handle`]: a global
+//! root, shared from then on).
+//!
+//! Invariant: the runtime's program only grows, and indexes in it never
+//! move ([`Incremental`]), so the closures, instances and global slots that
+//! one run made stay valid in every later one.
+
+mod convert;
+mod error;
+mod value;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use maat_gc::{Config, Global, Heap, Root, Space};
+
+pub use convert::{FromArgs, FromMaat, IntoArgs, IntoMaat};
+pub use error::{CompileError, Error};
+pub use value::{Function, Handle, HostValue};
+
+use crate::ast::StmtKind;
+use crate::bytecode::Program;
+use crate::compiler::{Entry, Incremental};
+use crate::interp::{Call, EnvRoot, Vm};
+use crate::module::Loaded;
+use crate::value::Value;
+
+/// A native function: gets the call's arguments, returns a value or an error
+/// message (a catchable Maat error, prefixed with the function's name).
+pub type NativeFn = Box<dyn Fn(&[HostValue]) -> Result<HostValue, String> + Send + Sync>;
+
+/// What a run may spend and touch. Exceeding a limit fails the run with a
+/// runtime error (`instruction limit of N exceeded`, `time limit of D
+/// exceeded`) in the maatine it stopped; the runtime stays usable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Instructions per run, counted as the interpreter's slices count
+    /// them (jumps, calls and returns, and every instruction of the general
+    /// path), checked every 10,000: a run stops within 10,000 instructions
+    /// of the limit, summed over its maatines.
+    pub instructions: Option<u64>,
+    /// Wall-clock time per run, checked at the same points.
+    pub time: Option<Duration>,
+    /// Whether `read_file` and `warn` may touch the file system and the
+    /// standard error stream (`say` and `print` write to the runtime's
+    /// output, which the host chooses: [`Runtime::set_output`]).
+    pub io: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { instructions: None, time: None, io: true }
+    }
+}
+
+impl Limits {
+    fn start(self) -> crate::sched::Limits {
+        crate::sched::Limits {
+            fuel: self.instructions.map(|n| std::sync::atomic::AtomicI64::new(n.min(i64::MAX as u64) as i64)),
+            instructions: self.instructions.unwrap_or(0),
+            deadline: self.time.map(|t| (std::time::Instant::now() + t, t)),
+            no_io: !self.io,
+        }
+    }
+}
+
+/// Stops the run in progress from another thread ([`Runtime::interrupt_handle`]).
+#[derive(Clone, Debug)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    /// Makes every maatine of the run in progress fail with `interrupted`
+    /// at its next slice (within 10,000 instructions). A run that starts
+    /// afterwards is not affected.
+    pub fn interrupt(&self) {
+        // Relaxed: the flag publishes nothing (see `Maatine::run_slice`).
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Code compiled once, to run any number of times ([`Runtime::run`]).
+#[derive(Clone, Debug)]
+pub struct Chunk {
+    main: u32,
+    space: u64,
+}
+
+/// A Maat runtime for embedders: a heap space, the program compiled so
+/// far, the global variables, the native functions, and the limits each
+/// run gets.
+pub struct Runtime {
+    config: Config,
+    threads: usize,
+    space: Space,
+    world: Arc<maat_sync::World>,
+    compiler: Incremental,
+    program: Option<Arc<Program>>,
+    natives: Vec<Arc<NativeFn>>,
+    env: Option<Global<EnvRoot>>,
+    interrupt: Arc<AtomicBool>,
+    limits: Limits,
+    output: Box<dyn Write + Send>,
+}
+
+/// The root of the short-lived heap in which the host reads a run's
+/// result.
+struct Scratch;
+impl Root for Scratch {
+    type Of<'gc> = ();
+}
+
+impl Runtime {
+    /// An empty runtime whose runs use heap configuration `config` (mode,
+    /// heap limit, pacing, torture mode), on one OS thread, writing `say`
+    /// to the standard output.
+    pub fn new(config: Config) -> Self {
+        Runtime {
+            config,
+            threads: 1,
+            space: Space::new(),
+            world: maat_sync::World::new(),
+            compiler: Incremental::new(&[]),
+            program: None,
+            natives: Vec::new(),
+            env: None,
+            interrupt: Arc::default(),
+            limits: Limits::default(),
+            output: Box::new(std::io::stdout()),
+        }
+    }
+
+    /// Runs maatines on `threads` OS threads (default 1; native functions
+    /// may then be called from several threads at once).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    /// Where `say` and `print` write in runs other than [`Runtime::eval`]
+    /// (which returns what it printed).
+    pub fn set_output(&mut self, out: impl Write + Send + 'static) {
+        self.output = Box::new(out);
+    }
+
+    /// The limits each run gets from now on.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// A handle that stops the run in progress from another thread.
+    pub fn interrupt_handle(&self) -> Interrupt {
+        Interrupt(Arc::clone(&self.interrupt))
+    }
+
+    /// The functions compiled so far (the program grows with what is
+    /// compiled; [`Runtime::eval`] of an expression adds no function, a
+    /// closure in evaluated code adds one).
+    pub fn functions(&self) -> usize {
+        self.program.as_ref().map_or(0, |p| p.functions.len())
+    }
+
+    /// Makes `f` callable from Maat as `name(...)`, over [`HostValue`]s (a
+    /// Maat function of the same name takes precedence). An `Err` becomes a
+    /// catchable Maat error `name: message`. Registering a name again
+    /// replaces it.
+    pub fn register(
+        &mut self,
+        name: &str,
+        f: impl Fn(&[HostValue]) -> Result<HostValue, String> + Send + Sync + 'static,
+    ) {
+        let i = self.compiler.add_native(name) as usize;
+        let f: Arc<NativeFn> = Arc::new(Box::new(f));
+        match self.natives.get_mut(i) {
+            Some(slot) => *slot = f,
+            None => self.natives.push(f),
+        }
+    }
+
+    /// [`Runtime::register`] with typed arguments (a tuple of
+    /// [`FromMaat`] types) and result: a call with arguments of other
+    /// types fails with a Maat error naming what was expected.
+    ///
+    /// ```
+    /// use maat_vm::embed::Runtime;
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// rt.register_fn("greet", |(name, times): (String, usize)| Ok::<_, String>(format!("hi {name} ").repeat(times)));
+    /// assert_eq!(rt.eval("say greet(\"ann\", 2);").unwrap(), "hi ann hi ann \n");
+    /// assert!(rt.eval("greet(1, 2);").unwrap_err().to_string().contains("greet: expected String, got Num 1"));
+    /// ```
+    pub fn register_fn<A, R, E>(&mut self, name: &str, f: impl Fn(A) -> Result<R, E> + Send + Sync + 'static)
+    where
+        A: FromArgs,
+        R: IntoMaat,
+        E: std::fmt::Display,
+    {
+        self.register(name, move |args| {
+            let args = A::from_args(args).map_err(|e| conversion_message(&e))?;
+            f(args).map(IntoMaat::into_maat).map_err(|e| e.to_string())
+        });
+    }
+
+    /// Runs `code` (its definitions stay for later runs; a top-level `let`
+    /// lives on like an `our` variable) and returns what it printed.
+    pub fn eval(&mut self, code: &str) -> Result<String, Error> {
+        let mut out = Vec::new();
+        self.exec(code, &mut out)?;
+        String::from_utf8(out).map_err(|e| Error::Refused(format!("the output is not UTF-8: {e}")))
+    }
+
+    /// Runs `code` as [`Runtime::eval`] does, writing its output to `out`.
+    pub fn exec(&mut self, code: &str, out: &mut (dyn Write + Send)) -> Result<(), Error> {
+        self.exec_named("<eval>", code, out)
+    }
+
+    /// [`Runtime::exec`] of code named `file` in errors and traces.
+    pub(crate) fn exec_named(&mut self, file: &str, code: &str, out: &mut (dyn Write + Send)) -> Result<(), Error> {
+        let loaded = crate::module::from_text_located(file, code).map_err(Error::Compile)?;
+        let main = self.compile_loaded(loaded, Entry::Once, false)?;
+        self.start(Call { func: main, closure: None, args: Vec::new() }, out).map(drop)
+    }
+
+    /// The value of `code`: its last statement's, when that is an
+    /// expression (`nil` otherwise), converted to `R`.
+    ///
+    /// ```
+    /// use maat_vm::embed::{Function, Runtime};
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// let xs: Vec<f64> = rt.value("let n = 3\n[1, 2, n].map({ |x| x * 10 })").unwrap();
+    /// assert_eq!(xs, [10.0, 20.0, 30.0]);
+    /// let add: Function = rt.value("{ |a, b| a + b }").unwrap();
+    /// assert_eq!(add.call::<f64>(&mut rt, (2, 3)).unwrap(), 5.0);
+    /// ```
+    pub fn value<R: FromMaat>(&mut self, code: &str) -> Result<R, Error> {
+        let loaded = crate::module::from_text_located("<eval>", code).map_err(Error::Compile)?;
+        let main = self.compile_loaded(loaded, Entry::Once, true)?;
+        self.call_index(main, None, Vec::new())
+    }
+
+    /// Compiles `code` (named `file` in errors) once, to [`run`](Runtime::run)
+    /// as often as needed. Its definitions are made when it first runs.
+    pub fn compile(&mut self, file: &str, code: &str) -> Result<Chunk, Error> {
+        let loaded = crate::module::from_text_located(file, code).map_err(Error::Compile)?;
+        let main = self.compile_loaded(loaded, Entry::Kept, true)?;
+        Ok(Chunk { main, space: self.space.id() })
+    }
+
+    /// Runs a compiled chunk; its value (its last statement's, when that is
+    /// an expression) converted to `R`.
+    ///
+    /// ```
+    /// use maat_vm::embed::Runtime;
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// rt.eval("our n = 0").unwrap();
+    /// let tick = rt.compile("tick", "n += 1\nn").unwrap();
+    /// for i in 1..=3 {
+    ///     assert_eq!(rt.run::<u32>(&tick).unwrap(), i);
+    /// }
+    /// ```
+    pub fn run<R: FromMaat>(&mut self, chunk: &Chunk) -> Result<R, Error> {
+        if chunk.space != self.space.id() {
+            return Err(Error::Refused("a chunk of another runtime cannot run here".to_owned()));
+        }
+        self.call_index(chunk.main, None, Vec::new())
+    }
+
+    /// Runs the program in `path` (with the files it imports); returns what
+    /// it printed. Its definitions stay, as with [`Runtime::eval`].
+    pub fn run_file(&mut self, path: &std::path::Path) -> Result<String, Error> {
+        let src = std::fs::read_to_string(path)
+            .map_err(|e| Error::Refused(format!("cannot read {}: {e}", path.display())))?;
+        let loaded = crate::module::load_located(path, &src).map_err(Error::Compile)?;
+        let main = self.compile_loaded(loaded, Entry::Once, false)?;
+        let mut out = Vec::new();
+        self.start(Call { func: main, closure: None, args: Vec::new() }, &mut out)?;
+        String::from_utf8(out).map_err(|e| Error::Refused(format!("the output is not UTF-8: {e}")))
+    }
+
+    /// Calls the top-level function `name` (or the function a global
+    /// variable `name` holds) with `args`; its result converted to `R`.
+    ///
+    /// ```
+    /// use maat_vm::embed::{Error, Runtime};
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// rt.eval("fn stats(xs) { return {n => xs.len, sum => xs.reduce(0, { |a, x| a + x })}; }").unwrap();
+    /// let m: std::collections::HashMap<String, f64> = rt.call("stats", (vec![1.0, 2.0, 4.5],)).unwrap();
+    /// assert_eq!((m["n"], m["sum"]), (3.0, 7.5));
+    /// let e = rt.call::<_, f64>("stats", (1,)).unwrap_err();
+    /// let trace = &e.runtime().unwrap().trace;
+    /// assert_eq!((trace[0].function.as_str(), trace[0].line), ("stats", 1));
+    /// ```
+    pub fn call<A: IntoArgs, R: FromMaat>(&mut self, name: &str, args: A) -> Result<R, Error> {
+        match self.compiler.function(name) {
+            Some(func) => self.call_index(func, None, args.into_args()),
+            None if self.compiler.globals().iter().any(|g| g == name) => {
+                let f: Function = self.value(name)?;
+                f.call(self, args)
+            }
+            None => Err(Error::Refused(format!("there is no function `{name}`"))),
+        }
+    }
+
+    /// The value of the global variable `name` (an `our` variable, or a
+    /// top-level `let` of evaluated code), converted to `R`.
+    pub fn global<R: FromMaat>(&mut self, name: &str) -> Result<R, Error> {
+        if !self.compiler.globals().iter().any(|g| g == name) {
+            return Err(Error::Refused(format!("there is no global variable `{name}`")));
+        }
+        self.value(name)
+    }
+
+    /// Sets the global variable `name` (declaring it if it is new) to
+    /// `value` (shared from then on, as any value stored in a global).
+    pub fn set_global(&mut self, name: &str, value: impl IntoMaat) -> Result<(), Error> {
+        if !name.chars().all(|c| c.is_alphanumeric() || c == '_') || name.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(Error::Refused(format!("`{name}` is not a variable name")));
+        }
+        let set: Function = self.value(&format!("our {name} = nil\n{{ |value| {name} = value }}"))?;
+        set.call(self, (value,))
+    }
+
+    /// Compiles `loaded` into the program; the index of its main function.
+    /// With `value`, its last statement, when an expression, is returned.
+    fn compile_loaded(&mut self, mut loaded: Loaded, entry: Entry, value: bool) -> Result<u32, Error> {
+        persistent(&mut loaded);
+        if value {
+            returns_last(&mut loaded);
+        }
+        let program = self.compiler.compile(&loaded, entry).map_err(|e| Error::Compile(loaded.sources.locate(&e)))?;
+        let main = program.main;
+        self.program = Some(Arc::new(program));
+        Ok(main)
+    }
+
+    /// Calls function `func` (of `closure`) with `args`; the result as `R`.
+    fn call_index<R: FromMaat>(
+        &mut self,
+        func: u32,
+        closure: Option<Handle>,
+        args: Vec<HostValue>,
+    ) -> Result<R, Error> {
+        let space = self.space.id();
+        args.iter().try_for_each(|a| a.check(space)).map_err(Error::Refused)?;
+        let mut out = std::mem::replace(&mut self.output, Box::new(std::io::sink()));
+        let result = self.start(Call { func, closure, args }, &mut out);
+        self.output = out;
+        self.claim(result?)
+    }
+
+    /// Runs `call` as the main maatine; what it returned (see [`Vm::returned`]).
+    fn start(&mut self, call: Call, out: &mut (dyn Write + Send)) -> Result<u64, Error> {
+        let program = Arc::clone(self.program.as_ref().expect("a call follows a compile"));
+        let natives = self.natives.iter().map(|f| {
+            let f = Arc::clone(f);
+            Box::new(move |args: &[HostValue]| f(args)) as NativeFn
+        });
+        let mut vm = Vm::in_session(program, self.config, natives.collect(), &self.space, self.env.take());
+        vm.set_threads(self.threads);
+        self.interrupt.store(false, Ordering::Relaxed);
+        vm.set_interrupt_flag(Arc::clone(&self.interrupt));
+        vm.set_limits(self.limits.start());
+        vm.set_call(call);
+        let result = vm.run_checked(out);
+        self.env = vm.session_env();
+        result.map_err(Error::Runtime)?;
+        Ok(vm.returned().expect("the main maatine returned"))
+    }
+
+    /// The value a run returned, as `R`: received by a short-lived heap of
+    /// the runtime's space, then copied out or kept by a handle.
+    fn claim<R: FromMaat>(&self, bits: u64) -> Result<R, Error> {
+        let heap = Heap::<Scratch>::new_in(&self.space, self.config, |_| ());
+        let stats = crate::object::SyncStats::default();
+        let host = heap.mutate(|mc, _| {
+            // SAFETY: `Vm::returned`'s contract: nothing ran since the run
+            // ended, so its result is still there, in transit.
+            let v = unsafe { Value::from_raw_bits(bits) };
+            let cx = crate::object::Ctx { mc, mode: self.world.mode(), stats: &stats };
+            if let Some(o) = v.as_object() {
+                mc.receive(o);
+                if R::BY_REFERENCE {
+                    return Ok(HostValue::Object(crate::interp::handle(&cx, v)));
+                }
+            }
+            crate::interp::to_host(&cx, v, 0)
+        });
+        R::from_maat(host.map_err(Error::Refused)?)
+    }
+}
+
+impl Function {
+    /// Calls the function with `args` in `rt` (the runtime it came from);
+    /// its result converted to `R`.
+    pub fn call<R: FromMaat>(&self, rt: &mut Runtime, args: impl IntoArgs) -> Result<R, Error> {
+        let closure = self.0.clone();
+        if closure.space() != rt.space.id() {
+            return Err(Error::Refused("a function of another runtime cannot be called here".to_owned()));
+        }
+        let func = rt.closure_function(&closure)?;
+        rt.call_index(func, Some(closure), args.into_args())
+    }
+}
+
+impl Runtime {
+    /// The function index of a closure handle.
+    fn closure_function(&self, h: &Handle) -> Result<u32, Error> {
+        let heap = Heap::<Scratch>::new_in(&self.space, self.config, |_| ());
+        let stats = crate::object::SyncStats::default();
+        heap.mutate(|mc, _| {
+            let cx = crate::object::Ctx { mc, mode: self.world.mode(), stats: &stats };
+            let v = crate::interp::held(&cx, h).map_err(Error::Refused)?;
+            crate::interp::closure_function(v).ok_or_else(|| Error::Refused("not a function".to_owned()))
+        })
+    }
+}
+
+/// The message of a conversion error in a native's arguments.
+fn conversion_message(e: &Error) -> String {
+    match e {
+        Error::Conversion { expected, actual } => format!("expected {expected}, got {actual}"),
+        e => e.to_string(),
+    }
+}
+
+/// A top-level `let` of the main file lives on like an `our` variable (a
+/// later run can use it).
+fn persistent(loaded: &mut Loaded) {
+    let main = loaded.modules.last_mut().expect("a program has a main module");
+    for stmt in main.body.iter_mut() {
+        if let StmtKind::Let(name, init) = &stmt.kind
+            && !name.starts_with("__")
+        {
+            stmt.kind = StmtKind::Our(name.clone(), init.clone());
+        }
+    }
+}
+
+/// The main file's last statement, when an expression, becomes a `return`
+/// of it.
+fn returns_last(loaded: &mut Loaded) {
+    let main = loaded.modules.last_mut().expect("a program has a main module");
+    if let Some(stmt) = main.body.last_mut()
+        && let StmtKind::Expr(e) = &stmt.kind
+    {
+        stmt.kind = StmtKind::Return(Some(e.clone()));
+    }
+}
