@@ -14,6 +14,7 @@ use maat_sync::{LockRequest, LockStatus, MaatineId, Participant, World};
 mod arith;
 mod calls;
 mod concurrency;
+mod env;
 mod fast;
 mod format;
 mod host;
@@ -45,6 +46,8 @@ use crate::value::{Unpacked, Value};
 pub(crate) use host::{ValueRoot, closure_function, handle, held, to_host};
 use window::{Cursor, Window};
 
+pub use env::Env;
+
 /// Where `say` writes: the program's output, shared by the worker threads.
 pub(crate) type Out<'o> = Mutex<&'o mut (dyn Write + Send)>;
 
@@ -71,23 +74,6 @@ struct Frame<'gc> {
     ret: usize,
     /// The closure running, for its upvalues.
     closure: Option<Gc<'gc, Closure<'gc>>>,
-}
-
-/// What every maatine of a program shares: the global variables' slots,
-/// each function's constants, made values once, and a value for each class.
-/// Immutable (the slots synchronize themselves) and shared from the start.
-#[derive(Trace)]
-pub struct Env<'gc> {
-    globals: Box<[Gc<'gc, Slot<'gc>>]>,
-    consts: Box<[Box<[Value<'gc>]>]>,
-    classes: Box<[Gc<'gc, Class>]>,
-    /// The one-character strings of the ASCII characters, by code (what
-    /// `s[i]` gives, made once).
-    chars: Box<[Gc<'gc, Str>]>,
-    /// The strings `len` and `has` (interned: a method name constant `len`
-    /// is this object), for the fast loop's lengths and map lookups.
-    len_name: Value<'gc>,
-    has_name: Value<'gc>,
 }
 
 /// A maatine's state: the root of its heap.
@@ -531,33 +517,26 @@ impl Vm {
             let program = &sched.rt.program;
             // SAFETY: the previous environment is shared; its slots
             // synchronize themselves.
-            let kept = previous.as_ref().map(|g| Gc::get(unsafe { mc.global(g) }).globals.clone()).unwrap_or_default();
-            // A new `ARGS` starts as the program's arguments, frozen.
-            let initial = |name: &str| {
-                if name != crate::compiler::ARGS {
-                    return Value::nil();
+            let previous = previous.as_ref().map(|g| (g, unsafe { mc.global(g) }));
+            let env = match previous {
+                Some((g, env)) if Arc::ptr_eq(&Gc::get(env).program, program) => {
+                    made = Some(g.clone());
+                    env
                 }
-                let items = args.iter().map(|a| Value::object(Str::alloc(&cx, a).into()));
-                let array = Array::alloc(&cx, items.collect::<Vec<_>>());
-                mc.freeze(array);
-                Value::object(array.into())
+                previous => {
+                    let module_vars = if session { program.module_vars as usize } else { 0 };
+                    let env = Env::alloc(&cx, program, previous.map(|(_, env)| env), module_vars, &args);
+                    made = session.then(|| mc.make_global::<EnvRoot>(env));
+                    env
+                }
             };
-            let globals = (program.globals.iter().enumerate())
-                .map(|(i, name)| kept.get(i).copied().unwrap_or_else(|| Slot::alloc(&cx, initial(name))))
-                .collect();
-            let globals: Box<[_]> = globals;
-            let consts =
-                program.functions.iter().map(|f| f.consts.iter().map(|c| constant(&cx, c)).collect()).collect();
-            let classes = (0..program.classes.len()).map(|c| Class::alloc(&cx, c as u32)).collect();
-            let chars = (0..128u8).map(|c| Str::alloc(&cx, char::from(c).encode_utf8(&mut [0; 4]))).collect();
-            let name = |text: &str| Value::object(Str::alloc(&cx, text).into());
-            let (len_name, has_name) = (name("len"), name("has"));
-            let env = mc.alloc(Env { globals, consts, classes, chars, len_name, has_name });
-            mc.share(env);
-            if session {
-                made = Some(mc.make_global::<EnvRoot>(env));
-            }
-            let module = (0..program.module_vars).map(|_| Slot::alloc(&cx, Value::nil())).collect();
+            // A session's module variables live on in its environment;
+            // a program's own are its main maatine's (unshared).
+            let module = if session {
+                Gc::get(env).module.clone()
+            } else {
+                (0..program.module_vars).map(|_| Slot::alloc(&cx, Value::nil())).collect()
+            };
             match &call {
                 None => State::calling(program, (env, module), program.main, None, &[]),
                 Some(call) => {
@@ -727,15 +706,6 @@ impl Maatine {
                 .collect()
         });
         RuntimeError { message, maatine: self.id, trace }
-    }
-}
-
-fn constant<'gc>(cx: &Ctx<'_, 'gc>, c: &Const) -> Value<'gc> {
-    match c {
-        Const::Num(n) => Value::num(*n),
-        Const::Str(s) => Value::object(Str::alloc(cx, s).into()),
-        // Only read by `New`, never loaded as a value.
-        Const::Names(_) => Value::nil(),
     }
 }
 
