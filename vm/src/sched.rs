@@ -91,6 +91,8 @@ pub(crate) struct Runtime {
     pub(crate) contention: bool,
     /// The run's limits (an embedder's sandbox).
     pub(crate) limits: Limits,
+    /// The embedder's registered Rust types.
+    pub(crate) types: Arc<crate::embed::user::Types>,
 }
 
 /// What a run may spend, and whether it may touch files and the standard

@@ -32,6 +32,7 @@
 
 mod convert;
 mod error;
+pub(crate) mod user;
 mod value;
 
 use std::io::Write;
@@ -43,6 +44,7 @@ use maat_gc::{Config, Global, Heap, Root, Space};
 
 pub use convert::{FromArgs, FromMaat, IntoArgs, IntoMaat};
 pub use error::{CompileError, Error};
+pub use user::{PendingUser, SyncTypeBuilder, TypeBuilder, UserData};
 pub use value::{Function, Handle, HostValue};
 
 use crate::ast::StmtKind;
@@ -127,6 +129,7 @@ pub struct Runtime {
     interrupt: Arc<AtomicBool>,
     limits: Limits,
     output: Box<dyn Write + Send>,
+    types: Arc<user::Types>,
 }
 
 /// The root of the short-lived heap in which the host reads a run's
@@ -153,6 +156,7 @@ impl Runtime {
             interrupt: Arc::default(),
             limits: Limits::default(),
             output: Box::new(std::io::stdout()),
+            types: Arc::default(),
         }
     }
 
@@ -224,6 +228,62 @@ impl Runtime {
             let args = A::from_args(args).map_err(|e| conversion_message(&e))?;
             f(args).map(IntoMaat::into_maat).map_err(|e| e.to_string())
         });
+    }
+
+    /// Registers the Rust type `T` under the Maat name `name`, with the
+    /// methods and fields `build` gives it; values of it then convert to
+    /// Maat objects ([`IntoMaat`]). A method takes `&mut T` or `&T`; it runs
+    /// without a lock while its object is unshared or the runtime runs one
+    /// thread, and under the object's lock otherwise (as instances do).
+    /// Registering a type again replaces its methods.
+    ///
+    /// ```
+    /// use maat_vm::embed::{Handle, Runtime, UserData};
+    ///
+    /// struct Counter { n: i64 }
+    /// impl UserData for Counter {}
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// rt.register_type::<Counter>("Counter", |t| {
+    ///     t.method("add", |c, (k,): (i64,)| { c.n += k; Ok::<_, String>(c.n) });
+    ///     t.field_mut("n", |c| c.n, |c, n: i64| c.n = n);
+    /// });
+    /// rt.eval("fn bump(c) { c.add(2); c.n = c.n * 10; return c; }").unwrap();
+    /// let c: Handle = rt.call("bump", (Counter { n: 1 },)).unwrap();
+    /// assert_eq!(rt.with_user(&c, |c: &mut Counter| c.n).unwrap(), 30);
+    /// ```
+    pub fn register_type<T: UserData>(&mut self, name: &str, build: impl FnOnce(&mut TypeBuilder<T>)) {
+        let mut builder = TypeBuilder::new(name, false);
+        build(&mut builder);
+        Arc::make_mut(&mut self.types).add(std::any::TypeId::of::<T>(), builder.build());
+    }
+
+    /// Registers a `Sync` Rust type whose methods take `&T` only: its
+    /// objects are never locked, on any number of threads.
+    pub fn register_sync_type<T: UserData + Sync>(&mut self, name: &str, build: impl FnOnce(&mut SyncTypeBuilder<T>)) {
+        let mut builder = SyncTypeBuilder::new(name);
+        build(&mut builder);
+        Arc::make_mut(&mut self.types).add(std::any::TypeId::of::<T>(), builder.build());
+    }
+
+    /// Runs `f` on the Rust value of a user object (of type `T`), between
+    /// runs.
+    pub fn with_user<T: UserData, R>(&mut self, h: &Handle, f: impl FnOnce(&mut T) -> R) -> Result<R, Error> {
+        let heap = Heap::<Scratch>::new_in(&self.space, self.config, |_| ());
+        let stats = crate::object::SyncStats::default();
+        heap.mutate(|mc, _| {
+            let cx = crate::object::Ctx { mc, mode: self.world.mode(), stats: &stats };
+            let v = crate::interp::held(&cx, h).map_err(Error::Refused)?;
+            let wrong = || Error::Conversion {
+                expected: std::any::type_name::<T>().to_owned(),
+                actual: h.type_name().to_owned(),
+            };
+            let user = v.as_object().filter(|o| o.kind() == crate::object::kind::USER).ok_or_else(wrong)?;
+            // SAFETY: kind USER objects are UserObjects.
+            let user = unsafe { user.downcast::<crate::object::user::UserObject>() };
+            let done = crate::object::user::UserObject::with_mut(user, &cx, |v| v.downcast_mut::<T>().map(f));
+            done.map_err(|e| Error::Refused(e.to_string()))?.ok_or_else(wrong)
+        })
     }
 
     /// Runs `code` (its definitions stay for later runs; a top-level `let`
@@ -369,7 +429,7 @@ impl Runtime {
         args: Vec<HostValue>,
     ) -> Result<R, Error> {
         let space = self.space.id();
-        args.iter().try_for_each(|a| a.check(space)).map_err(Error::Refused)?;
+        args.iter().try_for_each(|a| a.check(space, &self.types)).map_err(Error::Refused)?;
         let mut out = std::mem::replace(&mut self.output, Box::new(std::io::sink()));
         let result = self.start(Call { func, closure, args }, &mut out);
         self.output = out;
@@ -389,6 +449,7 @@ impl Runtime {
         vm.set_interrupt_flag(Arc::clone(&self.interrupt));
         vm.set_limits(self.limits.start());
         vm.set_call(call);
+        vm.set_types(Arc::clone(&self.types));
         let result = vm.run_checked(out);
         self.env = vm.session_env();
         result.map_err(Error::Runtime)?;

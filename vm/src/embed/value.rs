@@ -8,6 +8,7 @@
 
 use maat_gc::Global;
 
+use super::user::{PendingUser, Types};
 use crate::interp::ValueRoot;
 
 /// A value outside the runtime: what native functions receive and return,
@@ -32,6 +33,11 @@ pub enum HostValue {
     /// Any other object (a function, an instance, a channel...), by
     /// reference.
     Object(Handle),
+    /// A value of a registered Rust type on its way into the runtime
+    /// (what [`IntoMaat`](super::IntoMaat) makes of a
+    /// [`UserData`](super::UserData) value); inside, it is an object, and it
+    /// comes back out as an [`HostValue::Object`].
+    User(PendingUser),
 }
 
 impl HostValue {
@@ -45,23 +51,26 @@ impl HostValue {
             HostValue::Array(_) => "Array",
             HostValue::Map(_) => "Map",
             HostValue::Object(h) => h.type_name(),
+            HostValue::User(_) => "UserData",
         }
     }
 
     /// Why the value cannot enter the runtime whose space is `space`, if it
-    /// cannot: a handle of another runtime, or a map key that is NaN. (What
+    /// cannot: a handle of another runtime, a map key that is NaN, a user
+    /// value of a type not registered or already moved in. (What
     /// the runtime checks before a call, so that making the arguments
     /// cannot fail.)
-    pub(crate) fn check(&self, space: u64) -> Result<(), String> {
+    pub(crate) fn check(&self, space: u64, types: &Types) -> Result<(), String> {
         match self {
-            HostValue::Array(items) => items.iter().try_for_each(|i| i.check(space)),
+            HostValue::Array(items) => items.iter().try_for_each(|i| i.check(space, types)),
             HostValue::Map(entries) => entries.iter().try_for_each(|(k, v)| {
                 if matches!(k, HostValue::Num(n) if n.is_nan()) {
                     return Err("NaN cannot be a map key".to_owned());
                 }
-                k.check(space)?;
-                v.check(space)
+                k.check(space, types)?;
+                v.check(space, types)
             }),
+            HostValue::User(p) => types.check(p),
             HostValue::Object(h) if h.space != space => {
                 Err(format!("a {} of another runtime cannot be used here", h.type_name()))
             }

@@ -8,6 +8,8 @@
 
 use super::*;
 use crate::embed::Handle;
+use crate::embed::user::{Method, Types};
+use crate::object::user::UserObject;
 
 /// The deepest nesting copied to the host.
 const MAX_HOST_DEPTH: usize = 200;
@@ -66,25 +68,33 @@ pub(crate) fn held<'gc>(cx: &Ctx<'_, 'gc>, h: &Handle) -> OpResult<Value<'gc>> {
     Ok(unsafe { cx.mc.global(h.root()) })
 }
 
-/// A host value made a Maat value in this maatine's heap.
-pub(crate) fn host_to_value<'gc>(cx: &Ctx<'_, 'gc>, h: &HostValue) -> OpResult<Value<'gc>> {
+/// A host value made a Maat value in this maatine's heap (user values of
+/// the types in `types`).
+pub(crate) fn host_to_value<'gc>(cx: &Ctx<'_, 'gc>, types: &Types, h: &HostValue) -> OpResult<Value<'gc>> {
     Ok(match h {
         HostValue::Nil => Value::nil(),
         HostValue::Bool(b) => Value::bool(*b),
         HostValue::Num(n) => Value::num(*n),
         HostValue::Str(s) => Value::object(Str::alloc(cx, s).into()),
         HostValue::Array(items) => {
-            let items = items.iter().map(|i| host_to_value(cx, i)).collect::<OpResult<Vec<_>>>()?;
+            let items = items.iter().map(|i| host_to_value(cx, types, i)).collect::<OpResult<Vec<_>>>()?;
             Value::object(Array::alloc(cx, items).into())
         }
         HostValue::Map(entries) => {
             let map = Map::alloc(cx);
             for (k, v) in entries {
-                Map::set(map, cx, host_to_value(cx, k)?, host_to_value(cx, v)?).map_err(|e| e.to_string())?;
+                Map::set(map, cx, host_to_value(cx, types, k)?, host_to_value(cx, types, v)?)
+                    .map_err(|e| e.to_string())?;
             }
             Value::object(map.into())
         }
         HostValue::Object(h) => held(cx, h)?,
+        HostValue::User(p) => {
+            types.check(p)?;
+            let (index, lock_free) = types.find(p.type_id()).expect("checked");
+            let value = p.take().ok_or_else(|| format!("this {} was already moved into the runtime", p.type_name()))?;
+            Value::object(UserObject::alloc(cx, index, lock_free, value).into())
+        }
     })
 }
 
@@ -92,4 +102,39 @@ pub(crate) fn host_to_value<'gc>(cx: &Ctx<'_, 'gc>, h: &HostValue) -> OpResult<V
 pub(crate) fn closure_function(v: Value<'_>) -> Option<u32> {
     // SAFETY: kind CLOSURE objects are Closures.
     object_of(v, kind::CLOSURE).map(|c| Gc::get(unsafe { c.downcast::<Closure>() }).func)
+}
+
+impl<'gc> Run<'_, '_, '_, 'gc> {
+    /// `obj.name(args)` on a user object: the registered method (or field).
+    pub(super) fn user_method(&self, obj: GcAny<'gc>, name: &str, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
+        // SAFETY: the caller checked the kind: USER objects are UserObjects.
+        let user = unsafe { obj.downcast::<UserObject>() };
+        let ty = &self.rt.types.types[Gc::get(user).type_index as usize];
+        let method = ty.methods.get(name).ok_or_else(|| format!("unknown method `{name}` for {}", ty.name))?;
+        let host = args.iter().map(|v| to_host(self.cx, *v, 0)).collect::<OpResult<Vec<_>>>()?;
+        let qualified = |e: String| format!("{}.{name}: {e}", ty.name);
+        let result = match method {
+            Method::Mut(m) => UserObject::with_mut(user, self.cx, |v| m(v, &host)).map_err(|e| e.to_string())?,
+            Method::Ref(m) => UserObject::with_ref(user, self.cx, |v| m(v, &host)),
+        };
+        host_to_value(self.cx, &self.rt.types, &result.map_err(qualified)?)
+    }
+
+    /// `obj.name = value` on a user object: the registered setter.
+    pub(super) fn set_user_field(&self, obj: GcAny<'gc>, name: &str, value: Value<'gc>) -> OpResult<()> {
+        // SAFETY: the caller checked the kind: USER objects are UserObjects.
+        let user = unsafe { obj.downcast::<UserObject>() };
+        let ty = &self.rt.types.types[Gc::get(user).type_index as usize];
+        let set = ty.setters.get(name).ok_or_else(|| format!("cannot set field `{name}` of {}", ty.name))?;
+        let host = to_host(self.cx, value, 0)?;
+        let done = UserObject::with_mut(user, self.cx, |v| set(v, host)).map_err(|e| e.to_string())?;
+        done.map_err(|e| format!("{}.{name}: {e}", ty.name))
+    }
+
+    /// The registered name of a user object's type.
+    pub(super) fn user_type_name(&self, obj: GcAny<'gc>) -> &str {
+        // SAFETY: the caller checked the kind: USER objects are UserObjects.
+        let user = unsafe { obj.downcast::<UserObject>() };
+        &self.rt.types.types[Gc::get(user).type_index as usize].name
+    }
 }

@@ -38,6 +38,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 if let Some(s) = text_of(recv) {
                     return self.str_method(recv, s, name, args, arity);
                 }
+                if let Some(u) = object_of(recv, kind::USER) {
+                    return self.user_method(u, name, args);
+                }
                 if let Some(r) = object_of(recv, kind::RANDOM) {
                     // SAFETY: kind RANDOM objects are Randoms.
                     return self.random_method(

@@ -101,6 +101,9 @@ pub struct State<'gc> {
     module: Box<[Gc<'gc, Slot<'gc>>]>,
     /// What the maatine returned, once its last frame returned.
     result: Value<'gc>,
+    /// An error to fail with before running at all (an embedder's call
+    /// whose arguments could not be made).
+    failure: Option<String>,
 }
 
 // SAFETY: traces every root: the live registers (below `top`), the frames
@@ -130,7 +133,8 @@ impl<'gc> State<'gc> {
         regs[..args.len()].copy_from_slice(args);
         let main = Frame { func, base: 0, pc: 0, ret: 0, closure };
         let (handlers, sections) = (Vec::new(), Vec::new());
-        State { regs, top, dirty: top + 1, frames: vec![main], handlers, sections, env, module, result: Value::nil() }
+        let (result, failure) = (Value::nil(), None);
+        State { regs, top, dirty: top + 1, frames: vec![main], handlers, sections, env, module, result, failure }
     }
 
     /// Makes the top frame's window the live registers.
@@ -382,6 +386,7 @@ impl Vm {
             interrupt: Arc::default(),
             contention: false,
             limits: crate::sched::Limits::default(),
+            types: Arc::default(),
         };
         Vm {
             rt: Some(rt),
@@ -540,16 +545,26 @@ impl Vm {
             match &call {
                 None => State::calling(program, (env, module), program.main, None, &[]),
                 Some(call) => {
-                    let checked = "the embedder checked the arguments (HostValue::check)";
-                    let args: Vec<Value> =
-                        call.args.iter().map(|a| host::host_to_value(&cx, a).expect(checked)).collect();
+                    let types = &sched.rt.types;
+                    let args = call.args.iter().map(|a| host::host_to_value(&cx, types, a));
+                    let args = args.collect::<OpResult<Vec<_>>>();
                     let closure = call.closure.as_ref().map(|h| {
-                        let v = host::held(&cx, h).expect(checked);
-                        let closure = object_of(v, kind::CLOSURE).expect("a call's closure is a closure");
-                        // SAFETY: kind CLOSURE objects are Closures.
-                        unsafe { closure.downcast::<Closure>() }
+                        let v = host::held(&cx, h)?;
+                        object_of(v, kind::CLOSURE).ok_or_else(|| format!("cannot call a {}", type_name(v)))
                     });
-                    State::calling(program, (env, module), call.func, closure, &args)
+                    let closure = closure.transpose();
+                    match (args, closure) {
+                        (Ok(args), Ok(closure)) => {
+                            // SAFETY: kind CLOSURE objects are Closures.
+                            let closure = closure.map(|c| unsafe { c.downcast::<Closure>() });
+                            State::calling(program, (env, module), call.func, closure, &args)
+                        }
+                        (Err(e), _) | (_, Err(e)) => {
+                            let mut state = State::calling(program, (env, module), call.func, None, &[]);
+                            state.failure = Some(e);
+                            state
+                        }
+                    }
                 }
             }
         });
@@ -567,6 +582,13 @@ impl Vm {
     /// Makes the main maatine run `call` instead of the main function.
     pub(crate) fn set_call(&mut self, call: Call) {
         self.call = Some(call);
+    }
+
+    /// Gives the run the embedder's registered Rust types.
+    pub(crate) fn set_types(&mut self, types: Arc<crate::embed::user::Types>) {
+        if let Some(rt) = &mut self.rt {
+            rt.types = types;
+        }
     }
 
     /// Sets the run's limits.
@@ -738,6 +760,9 @@ type OpResult<T> = Result<T, String>;
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
     fn slice(&mut self, st: &mut State<'gc>, budget: usize) -> Step {
+        if let Some(message) = st.failure.take() {
+            return Step::Failed(message);
+        }
         match self.run_for(st, budget) {
             Err(step) => return step,
             Ok(0) => {}

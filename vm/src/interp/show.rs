@@ -116,6 +116,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             let index = Gc::get(unsafe { c.downcast::<Class>() }).index;
             out.push_str("class ");
             return out.push_str(&self.rt.program.classes[index as usize].name);
+        } else if let Some(u) = object_of(v, kind::USER) {
+            return out.push_str(self.user_type_name(u));
         } else {
             return out.push_str(type_name(v));
         };

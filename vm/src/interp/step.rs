@@ -121,7 +121,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         let native = &self.rt.natives[i as usize];
                         let result =
                             native(&host).map_err(|e| format!("{}: {e}", self.rt.program.natives[i as usize]))?;
-                        host::host_to_value(self.cx, &result)?
+                        host::host_to_value(self.cx, &self.rt.types, &result)?
                     }
                     (Builtin::Std(f), args) => self.std_call(f, args)?,
                     (Builtin::Clock, _) => return Err(format!("clock takes no arguments, got {n}").into()),
@@ -336,6 +336,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             Op::SetField(o, k, v) => {
                 let (recv, name) = (st.regs[r(o)], const_str(&proto.consts[k as usize]));
                 self.held(recv)?;
+                if let Some(u) = object_of(recv, kind::USER) {
+                    self.set_user_field(u, name, st.regs[r(v)])?;
+                    return Ok(Flow::Next);
+                }
                 let inst = object_of(recv, kind::INST)
                     .ok_or_else(|| format!("cannot set field `{name}` of {}", type_name(recv)))?;
                 // SAFETY: kind INST objects are Insts.

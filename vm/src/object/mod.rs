@@ -51,6 +51,7 @@ pub mod random;
 pub mod slot;
 pub mod stats;
 pub mod string;
+pub mod user;
 
 pub use stats::SyncStats;
 
@@ -83,6 +84,8 @@ pub mod kind {
     pub const CHAN: u8 = 9;
     /// [`Random`](super::random::Random)
     pub const RANDOM: u8 = 10;
+    /// [`UserObject`](super::user::UserObject)
+    pub const USER: u8 = 11;
 
     /// The Maat name of the type of objects of kind `k`.
     pub fn name(k: u8) -> &'static str {
@@ -96,6 +99,7 @@ pub mod kind {
             HANDLE => "Handle",
             CHAN => "Chan",
             RANDOM => "Random",
+            USER => "UserData",
             _ => "Object",
         }
     }
