@@ -224,8 +224,15 @@ impl Sched {
     /// deadlock. The calling thread is worker 0; the other workers start when
     /// the runtime first becomes multi-threaded, so a program with one
     /// maatine runs on one thread (the allocator's single-threaded fast paths
-    /// included).
-    pub(crate) fn run(self: &Arc<Self>, workers: Vec<Worker<Box<Maatine>>>, out: &mut (dyn Write + Send)) {
+    /// included). `company` are maatines the host started beside the first
+    /// one: worker 0 queues them as if its first slice had spawned them (so
+    /// the runtime becomes multi-threaded before they run).
+    pub(crate) fn run(
+        self: &Arc<Self>,
+        workers: Vec<Worker<Box<Maatine>>>,
+        company: Spawned,
+        out: &mut (dyn Write + Send),
+    ) {
         let out = Mutex::new(out);
         let mut workers = workers.into_iter();
         let first = workers.next().expect("at least one worker");
@@ -236,11 +243,11 @@ impl Sched {
                     let out = &out;
                     std::thread::Builder::new()
                         .name(format!("maat-worker-{}", i + 1))
-                        .spawn_scoped(scope, move || self.work(local, out, &|| {}))
+                        .spawn_scoped(scope, move || self.work(local, Vec::new(), out, &|| {}))
                         .expect("cannot start a worker thread");
                 }
             };
-            self.work(first, &out, &start_pool);
+            self.work(first, company, &out, &start_pool);
         });
         // After a deadlock the parked maatines are still in their cells.
         let parked: Vec<_> = lock(&self.registry).drain().filter_map(|(_, r)| r.wake.take()).collect();
@@ -257,8 +264,9 @@ impl Sched {
         lock(&self.failed).iter().filter_map(|c| c.unobserved_error()).map(|e| *e).collect()
     }
 
-    fn work(self: &Arc<Self>, local: Worker<Box<Maatine>>, out: &Out<'_>, start_pool: &dyn Fn()) {
+    fn work(self: &Arc<Self>, local: Worker<Box<Maatine>>, company: Spawned, out: &Out<'_>, start_pool: &dyn Fn()) {
         let w = WorkerCx { local, ticks: core::cell::Cell::new(0), p: self.rt.world.register(), out, start_pool };
+        self.enqueue(&w, company);
         while !self.done.load(Ordering::Acquire) {
             w.p.safe_point();
             match self.find(&w) {

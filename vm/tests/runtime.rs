@@ -192,3 +192,64 @@ fn the_heap_limit_fails_a_run_and_the_runtime_goes_on() {
     rt.eval("xs = nil").unwrap();
     assert_eq!(rt.value::<u32>("[1, 2, 3].len").unwrap(), 3);
 }
+
+#[test]
+fn the_host_starts_maatines_and_gets_each_result_or_error() {
+    let mut rt = Runtime::new(torture());
+    rt.set_threads(2);
+    rt.eval("our done = 0\nfn job(n) { if n == 3 { throw \"bad job\"; } let t = 0; for ^(n * 100) -> i { t += i; } done += 1; return [n, t]; }").unwrap();
+    let job = rt.function("job").unwrap();
+    let results = rt.spawn_all::<_, Vec<f64>>(&job, (0..8).map(|n| (n,))).unwrap();
+    assert_eq!(results.len(), 8);
+    for (n, r) in results.iter().enumerate() {
+        match r {
+            Ok(pair) => {
+                let m = (n * 100) as f64;
+                assert_eq!(pair, &vec![n as f64, m * (m - 1.0) / 2.0]);
+            }
+            Err(e) => {
+                assert_eq!(n, 3);
+                assert!(e.runtime().unwrap().message.contains("bad job"), "{e}");
+            }
+        }
+    }
+    assert_eq!(rt.global::<u32>("done").unwrap(), 7);
+}
+
+#[test]
+fn maatines_stream_values_to_a_host_thread_while_they_run() {
+    let mut rt = Runtime::new(Config::default());
+    rt.set_threads(2);
+    let (tx, rx) = rt.host_channel::<f64>();
+    rt.set_global("results", tx).unwrap();
+    let run = std::thread::spawn(move || {
+        rt.eval("ma for ^4 -> w { for ^250 -> i { results.send(w * 1000 + i); } }").map(|_| rt)
+    });
+    let got: Vec<f64> = rx.iter().take(1000).collect();
+    let mut rt = run.join().unwrap().unwrap();
+    let mut sorted = got.clone();
+    sorted.sort_by(f64::total_cmp);
+    let expected: Vec<f64> = (0..4).flat_map(|w| (0..250).map(move |i| (w * 1000 + i) as f64)).collect();
+    assert_eq!(sorted, expected);
+    let e = rt.eval("results.send(\"not a number\")").unwrap_err();
+    assert!(e.to_string().contains("HostChannel.send: expected f64, got Str"), "{e}");
+}
+
+#[test]
+fn values_left_in_a_channel_are_received_between_runs() {
+    let mut rt = Runtime::new(Config::default());
+    let c: Handle = rt.value("our c = Chan.new(8)\nma for ^3 -> i { c.send({n => i}); }\nc").unwrap();
+    let mut got: Vec<HashMap<String, u8>> = std::iter::from_fn(|| rt.try_recv(&c).unwrap()).collect();
+    got.sort_by_key(|m| m["n"]);
+    assert_eq!(got, (0..3).map(|i| HashMap::from([("n".to_owned(), i)])).collect::<Vec<_>>());
+    let not_a_chan: Handle = rt.value("{ || 1 }").unwrap();
+    assert!(rt.try_recv::<f64>(&not_a_chan).is_err());
+}
+
+/// A runtime moves to another thread; it is not shared without a lock (a
+/// `&Runtime` on two threads does not compile: it is not `Sync`).
+#[test]
+fn a_runtime_is_send() {
+    fn send<T: Send>(_: &T) {}
+    send(&Runtime::new(Config::default()));
+}

@@ -30,6 +30,7 @@
 //! move ([`Incremental`]), so the closures, instances and global slots that
 //! one run made stay valid in every later one.
 
+mod concurrency;
 mod convert;
 mod error;
 pub(crate) mod user;
@@ -389,6 +390,20 @@ impl Runtime {
         }
     }
 
+    /// The function `name` as a value: a top-level function, or the
+    /// function a global variable holds.
+    pub fn function(&mut self, name: &str) -> Result<Function, Error> {
+        let Some(func) = self.compiler.function(name) else { return self.global(name) };
+        let heap = Heap::<Scratch>::new_in(&self.space, self.config, |_| ());
+        let stats = crate::object::SyncStats::default();
+        let handle = heap.mutate(|mc, _| {
+            let cx = crate::object::Ctx { mc, mode: self.world.mode(), stats: &stats };
+            let closure = crate::object::closure::Closure::alloc(&cx, func, Box::new([]));
+            crate::interp::handle(&cx, Value::object(closure.into()))
+        });
+        Ok(Function(handle))
+    }
+
     /// The value of the global variable `name` (an `our` variable, or a
     /// top-level `let` of evaluated code), converted to `R`.
     pub fn global<R: FromMaat>(&mut self, name: &str) -> Result<R, Error> {
@@ -438,6 +453,22 @@ impl Runtime {
 
     /// Runs `call` as the main maatine; what it returned (see [`Vm::returned`]).
     fn start(&mut self, call: Call, out: &mut (dyn Write + Send)) -> Result<u64, Error> {
+        let vm = self.run_calls(vec![call], out)?;
+        Ok(vm.returned().expect("the main maatine returned"))
+    }
+
+    /// Runs one maatine for each of `calls`; the run's failure if any.
+    fn run_calls(&mut self, calls: Vec<Call>, out: &mut (dyn Write + Send)) -> Result<Vm, Error> {
+        let (vm, result) = self.run_calls_keeping(calls, out);
+        result.map(|()| vm).map_err(Error::Runtime)
+    }
+
+    /// [`Runtime::run_calls`], with the virtual machine kept when it fails.
+    fn run_calls_keeping(
+        &mut self,
+        calls: Vec<Call>,
+        out: &mut (dyn Write + Send),
+    ) -> (Vm, Result<(), crate::interp::Failure>) {
         let program = Arc::clone(self.program.as_ref().expect("a call follows a compile"));
         let natives = self.natives.iter().map(|f| {
             let f = Arc::clone(f);
@@ -448,12 +479,11 @@ impl Runtime {
         self.interrupt.store(false, Ordering::Relaxed);
         vm.set_interrupt_flag(Arc::clone(&self.interrupt));
         vm.set_limits(self.limits.start());
-        vm.set_call(call);
+        vm.set_calls(calls);
         vm.set_types(Arc::clone(&self.types));
         let result = vm.run_checked(out);
         self.env = vm.session_env();
-        result.map_err(Error::Runtime)?;
-        Ok(vm.returned().expect("the main maatine returned"))
+        (vm, result)
     }
 
     /// The value a run returned, as `R`: received by a short-lived heap of

@@ -223,10 +223,12 @@ pub struct Vm {
     session: bool,
     /// The program's arguments (`ARGS`).
     args: Vec<String>,
-    /// What the main maatine runs instead of the main function.
-    call: Option<Call>,
-    /// After the run: the main maatine's cell.
-    main: Option<Arc<JoinCell>>,
+    /// What the main maatine runs instead of the main function, and what
+    /// maatines the host starts beside it.
+    calls: Vec<Call>,
+    /// After the run: the cells of the maatines the host started, the main
+    /// one first.
+    cells: Vec<Arc<JoinCell>>,
 }
 
 /// A call the main maatine makes instead of running the program's main
@@ -395,8 +397,8 @@ impl Vm {
             env: None,
             session: false,
             args: Vec::new(),
-            call: None,
-            main: None,
+            calls: Vec::new(),
+            cells: Vec::new(),
         }
     }
 
@@ -515,7 +517,9 @@ impl Vm {
         let (sched, workers) = Sched::new(rt, self.threads);
         self.sched = Some(Arc::clone(&sched));
         let (previous, mut made) = (self.env.take(), None);
-        let (session, args, call) = (self.session, std::mem::take(&mut self.args), self.call.take());
+        let (session, args) = (self.session, std::mem::take(&mut self.args));
+        let mut calls = std::mem::take(&mut self.calls).into_iter();
+        let call = calls.next();
         let main = Maatine::start(&sched, |mc| {
             let stats = SyncStats::default();
             let cx = Ctx { mc, mode: sched.rt.world.mode(), stats: &stats };
@@ -544,44 +548,39 @@ impl Vm {
             };
             match &call {
                 None => State::calling(program, (env, module), program.main, None, &[]),
-                Some(call) => {
-                    let types = &sched.rt.types;
-                    let args = call.args.iter().map(|a| host::host_to_value(&cx, types, a));
-                    let args = args.collect::<OpResult<Vec<_>>>();
-                    let closure = call.closure.as_ref().map(|h| {
-                        let v = host::held(&cx, h)?;
-                        object_of(v, kind::CLOSURE).ok_or_else(|| format!("cannot call a {}", type_name(v)))
-                    });
-                    let closure = closure.transpose();
-                    match (args, closure) {
-                        (Ok(args), Ok(closure)) => {
-                            // SAFETY: kind CLOSURE objects are Closures.
-                            let closure = closure.map(|c| unsafe { c.downcast::<Closure>() });
-                            State::calling(program, (env, module), call.func, closure, &args)
-                        }
-                        (Err(e), _) | (_, Err(e)) => {
-                            let mut state = State::calling(program, (env, module), call.func, None, &[]);
-                            state.failure = Some(e);
-                            state
-                        }
-                    }
-                }
+                Some(call) => call_state(&cx, &sched.rt, (env, module), call),
             }
         });
         self.env = made;
         let cell = Arc::clone(&main.cell);
-        self.main = Some(Arc::clone(&cell));
+        self.cells = vec![Arc::clone(&cell)];
         workers[0].push(main);
-        sched.run(workers, out);
+        let company = calls.map(|call| {
+            let env = self.env.clone().expect("the host starts maatines in a session");
+            let m = Maatine::start(&sched, |mc| {
+                let stats = SyncStats::default();
+                let cx = Ctx { mc, mode: sched.rt.world.mode(), stats: &stats };
+                // SAFETY: the environment is shared; its slots synchronize themselves.
+                let env = unsafe { mc.global(&env) };
+                call_state(&cx, &sched.rt, (env, Gc::get(env).module.clone()), &call)
+            });
+            self.cells.push(Arc::clone(&m.cell));
+            m
+        });
+        let company = company.collect();
+        sched.run(workers, company, out);
+        // The host observes the outcomes of the maatines it started.
         let main = cell.unobserved_error().map(|e| *e);
-        let unjoined = sched.unobserved_errors().into_iter().filter(|e| e.maatine != cell.id).collect();
+        let started: Vec<MaatineId> = self.cells.iter().map(|c| c.id).collect();
+        let unjoined = sched.unobserved_errors().into_iter().filter(|e| !started.contains(&e.maatine)).collect();
         let failure = Failure { main, unjoined, deadlock: sched.deadlock() };
         if failure == Failure::default() { Ok(()) } else { Err(failure) }
     }
 
-    /// Makes the main maatine run `call` instead of the main function.
-    pub(crate) fn set_call(&mut self, call: Call) {
-        self.call = Some(call);
+    /// Makes the run start one maatine for each of `calls` instead of the
+    /// main function (the first is the main maatine).
+    pub(crate) fn set_calls(&mut self, calls: Vec<Call>) {
+        self.calls = calls;
     }
 
     /// Gives the run the embedder's registered Rust types.
@@ -603,10 +602,16 @@ impl Vm {
     /// nothing: the caller must claim it (`Mutation::receive`) before
     /// anything else runs in the space.
     pub(crate) fn returned(&self) -> Option<u64> {
-        match self.main.as_ref()?.outcome()? {
+        match self.cells.first()?.outcome()? {
             Outcome::Returned(bits) => Some(bits),
             Outcome::Failed(_) => None,
         }
+    }
+
+    /// After a run: how each maatine the host started ended ([`Vm::set_calls`];
+    /// results as for [`Vm::returned`]).
+    pub(crate) fn outcomes(&self) -> Vec<Option<Outcome>> {
+        self.cells.iter().map(|c| c.outcome()).collect()
     }
 }
 
@@ -728,6 +733,34 @@ impl Maatine {
                 .collect()
         });
         RuntimeError { message, maatine: self.id, trace }
+    }
+}
+
+/// The state of a maatine the host starts on `call` (failing at once if its
+/// arguments cannot be made).
+fn call_state<'gc>(
+    cx: &Ctx<'_, 'gc>,
+    rt: &Runtime,
+    (env, module): (Gc<'gc, Env<'gc>>, Box<[Gc<'gc, Slot<'gc>>]>),
+    call: &Call,
+) -> State<'gc> {
+    let args = call.args.iter().map(|a| host::host_to_value(cx, &rt.types, a));
+    let args = args.collect::<OpResult<Vec<_>>>();
+    let closure = call.closure.as_ref().map(|h| {
+        let v = host::held(cx, h)?;
+        object_of(v, kind::CLOSURE).ok_or_else(|| format!("cannot call a {}", type_name(v)))
+    });
+    match (args, closure.transpose()) {
+        (Ok(args), Ok(closure)) => {
+            // SAFETY: kind CLOSURE objects are Closures.
+            let closure = closure.map(|c| unsafe { c.downcast::<Closure>() });
+            State::calling(&rt.program, (env, module), call.func, closure, &args)
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            let mut state = State::calling(&rt.program, (env, module), call.func, None, &[]);
+            state.failure = Some(e);
+            state
+        }
     }
 }
 
