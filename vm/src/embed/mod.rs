@@ -33,6 +33,8 @@
 mod concurrency;
 mod convert;
 mod error;
+#[cfg(feature = "serde")]
+mod serde;
 pub(crate) mod user;
 mod value;
 
@@ -45,6 +47,8 @@ use maat_gc::{Config, Global, Heap, Root, Space};
 
 pub use convert::{FromArgs, FromMaat, IntoArgs, IntoMaat};
 pub use error::{CompileError, Error};
+#[cfg(feature = "serde")]
+pub use serde::Serde;
 pub use user::{PendingUser, SyncTypeBuilder, TypeBuilder, UserData};
 pub use value::{Function, Handle, HostValue};
 
