@@ -379,15 +379,26 @@ impl Collector {
         }
     }
 
+    /// Out of memory: over the limit after the last full collection, and
+    /// still over it (a shared collection since may have freed enough).
     pub(crate) fn check_limit(&self) -> Result<(), OutOfMemory> {
         match self.limit.get() {
-            Some(limit) if self.out_of_memory.get() => Err(OutOfMemory { in_use: self.total.get(), limit }),
+            Some(limit) if self.out_of_memory.get() && self.over_limit() => {
+                Err(OutOfMemory { in_use: self.in_use(), limit })
+            }
             _ => Ok(()),
         }
     }
 
+    /// What counts against the heap limit: this heap's objects and every
+    /// global (shared, frozen or transferred) object of its space, buffers
+    /// included.
+    fn in_use(&self) -> usize {
+        self.total.get().saturating_add(self.space().global_bytes())
+    }
+
     fn over_limit(&self) -> bool {
-        self.limit.get().is_some_and(|limit| self.total.get() > limit)
+        self.limit.get().is_some_and(|limit| self.in_use() > limit)
     }
 
     // ----- barrier ---------------------------------------------------------
@@ -837,7 +848,7 @@ impl Collector {
                 h.next_link().set(self.lso.get());
                 self.lso.set(Some(obj));
             } else {
-                bytes += h.vtable().size();
+                bytes += h.held_bytes();
                 self.free(obj, &mut freed);
             }
         }

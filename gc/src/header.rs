@@ -242,6 +242,14 @@ impl Header {
         self.vtable
     }
 
+    /// The bytes this object holds: its box and the buffers it owns (what a
+    /// global object counts in its space's global bytes). The caller has
+    /// the object's contents still (a live object, or one being freed).
+    pub(crate) fn held_bytes(&self) -> usize {
+        // SAFETY: as the caller guarantees, the contents are there.
+        self.vtable.size() + unsafe { (self.vtable.heap_size)(NonNull::from(self)) }
+    }
+
     pub(crate) fn kind(&self) -> u8 {
         self.kind
     }

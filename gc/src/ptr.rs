@@ -97,6 +97,22 @@ impl<'gc> Mutation<'gc> {
     pub fn report_freed(&self, bytes: usize) {
         self.collector.account_extra(-(bytes as isize));
     }
+
+    /// The buffers `obj` owns (its `Trace::heap_size`) went from `before`
+    /// to `after` bytes: counted in this heap's bytes while `obj` is its
+    /// own, in the space's global bytes once it is global (where the heap
+    /// limit and the shared collections' pacing see them too). Every change
+    /// of an object's `heap_size` must be reported so, for the counts to
+    /// stay exact when the object is freed.
+    pub fn report_resized(&self, obj: crate::GcAny<'gc>, before: usize, after: usize) {
+        let delta = after as isize - before as isize;
+        // SAFETY: the caller holds `obj` within this mutation: it is live.
+        if unsafe { obj.header_ptr().as_ref() }.is_global() {
+            self.collector.space().resize_global_bytes(delta);
+        } else {
+            self.collector.account_extra(delta);
+        }
+    }
 }
 
 /// Allocation refused: the heap is over its maximum size even after a full

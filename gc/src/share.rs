@@ -147,11 +147,11 @@ impl Collector {
             } else {
                 header.set_mark(cycle.mark());
             }
-            let vtable = header.vtable();
-            // SAFETY: a live object (the caller holds it).
-            let owned = unsafe { (vtable.heap_size)(NonNull::from(header)) };
-            self.total.set(self.total.get().saturating_sub(vtable.size() + owned));
-            self.space().add_global_bytes(vtable.size());
+            // A live object (the caller holds it): its bytes move from the
+            // heap's count to the space's.
+            let bytes = header.held_bytes();
+            self.total.set(self.total.get().saturating_sub(bytes));
+            self.space().add_global_bytes(bytes);
         }
     }
 }

@@ -588,7 +588,7 @@ fn sweep_adopted(state: &mut SpaceState, mark: u8, sweep: Sweep) -> (u64, usize)
             link = h.next_link();
         } else {
             link.set(h.next());
-            bytes += h.vtable().size();
+            bytes += h.held_bytes();
             freed += 1;
             garbage.push(obj);
         }

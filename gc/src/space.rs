@@ -136,18 +136,15 @@ impl Space {
     /// what survived it.
     pub(crate) fn collected(&self, freed_bytes: usize) {
         // Relaxed: see `global_bytes`.
-        let live = self.inner.global_bytes.fetch_sub(freed_bytes, Ordering::Relaxed) - freed_bytes;
+        let live = saturating_sub(&self.inner.global_bytes, freed_bytes);
         self.inner.global_bytes_after.store(live, Ordering::Relaxed);
     }
 
     /// Objects of `bytes` freed by a heap's lazy sweep.
     pub(crate) fn sub_global_bytes(&self, bytes: usize) {
         // Relaxed: counters, see `global_bytes`.
-        self.inner.global_bytes.fetch_sub(bytes, Ordering::Relaxed);
-        let _ = self
-            .inner
-            .global_bytes_after
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |after| Some(after.saturating_sub(bytes)));
+        saturating_sub(&self.inner.global_bytes, bytes);
+        saturating_sub(&self.inner.global_bytes_after, bytes);
     }
 
     /// How many heaps have not yet finished their lazy sweep of the last
@@ -171,6 +168,14 @@ impl Space {
         // as it would without the count), never its correctness.
         let _ =
             self.inner.lazy_sweeps.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
+    }
+
+    /// A global object's buffers grew (or shrank, negative `bytes`).
+    pub(crate) fn resize_global_bytes(&self, bytes: isize) {
+        match usize::try_from(bytes) {
+            Ok(grown) => self.add_global_bytes(grown),
+            Err(_) => self.sub_global_bytes(bytes.unsigned_abs()),
+        }
     }
 
     pub(crate) fn add_global_bytes(&self, bytes: usize) {
@@ -320,4 +325,13 @@ impl<'gc> Mutation<'gc> {
 /// The function a member uses to trace its boxed root of type `R`.
 pub(crate) fn root_tracer<R: Root>() -> unsafe fn(NonNull<()>, &mut Tracer) {
     trace_value::<R>
+}
+
+/// Subtracts `bytes` from a counter, stopping at 0; the new value.
+/// (The counts are kept exact, box and buffers, but a figure must never
+/// wrap round to a huge one that would read as out of memory.)
+fn saturating_sub(counter: &AtomicUsize, bytes: usize) -> usize {
+    // Relaxed: counters, see `Space::global_bytes`.
+    let old = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(bytes)));
+    old.unwrap_or_else(|n| n).saturating_sub(bytes)
 }

@@ -493,6 +493,13 @@ impl Runtime {
     /// The value a run returned, as `R`: received by a short-lived heap of
     /// the runtime's space, then copied out or kept by a handle.
     fn claim<R: FromMaat>(&self, bits: u64) -> Result<R, Error> {
+        // SAFETY: as below; a value without an object needs no heap.
+        match unsafe { Value::from_raw_bits(bits) }.unpack() {
+            crate::value::Unpacked::Nil => return R::from_maat(HostValue::Nil),
+            crate::value::Unpacked::Bool(b) => return R::from_maat(HostValue::Bool(b)),
+            crate::value::Unpacked::Num(n) => return R::from_maat(HostValue::Num(n)),
+            crate::value::Unpacked::Object(_) => {}
+        }
         let heap = Heap::<Scratch>::new_in(&self.space, self.config, |_| ());
         let stats = crate::object::SyncStats::default();
         let host = heap.mutate(|mc, _| {

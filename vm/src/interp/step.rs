@@ -592,6 +592,7 @@ pub(super) fn allocates(op: Op) -> bool {
             | Op::NewChan(..)
             | Op::JoinAll(..)
             | Op::NewMap(..)
+            | Op::SetIndex(..)
             | Op::Bin(BinOp::Concat, ..)
             | Op::BinK(BinOp::Concat, ..)
             | Op::Closure(..)

@@ -112,7 +112,7 @@ impl<'gc> Array<'gc> {
         let items = unsafe { &mut *array.items.get() };
         let before = buffer_bytes(items);
         let result = f(items);
-        super::report_growth(ctx, before, buffer_bytes(items), 1);
+        super::report_growth(ctx, GcAny::from(this), before, buffer_bytes(items));
         Ok(result)
     }
 

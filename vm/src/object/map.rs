@@ -150,7 +150,7 @@ impl<'gc> Map<'gc> {
         let entries = unsafe { &mut *map.entries.get() };
         let before = entries.capacity();
         let result = f(entries);
-        super::report_growth(ctx, entry_bytes(before), entry_bytes(entries.capacity()), 1);
+        super::report_growth(ctx, GcAny::from(this), entry_bytes(before), entry_bytes(entries.capacity()));
         Ok(result)
     }
 

@@ -116,13 +116,12 @@ pub struct Ctx<'a, 'gc> {
     pub stats: &'a SyncStats,
 }
 
-/// Tells the heap that a buffer of `size`-byte elements went from `before`
-/// to `after` elements of capacity (see `Trace::heap_size`).
-pub(crate) fn report_growth(ctx: &Ctx<'_, '_>, before: usize, after: usize, size: usize) {
-    if after > before {
-        ctx.mc.report_allocated((after - before) * size);
-    } else if after < before {
-        ctx.mc.report_freed((before - after) * size);
+/// Tells the collector that the buffers of `obj` went from `before` to
+/// `after` bytes (its `Trace::heap_size`): the heap's count while `obj` is
+/// unshared, the space's once it is global.
+pub(crate) fn report_growth<'gc>(ctx: &Ctx<'_, 'gc>, obj: GcAny<'gc>, before: usize, after: usize) {
+    if after != before {
+        ctx.mc.report_resized(obj, before, after);
     }
 }
 
