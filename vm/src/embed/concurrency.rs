@@ -12,7 +12,7 @@
 use std::sync::Mutex;
 use std::sync::mpsc;
 
-use super::{Error, FromMaat, Function, Handle, HostValue, IntoArgs, IntoMaat, Runtime, Scratch, UserData};
+use super::{Error, FromMaat, Function, Handle, HostValue, IntoArgs, Runtime, Scratch, UserData};
 use crate::interp::Call;
 use crate::object::handle::Outcome;
 
@@ -80,7 +80,7 @@ impl Runtime {
     /// converts the value to `T` and hands it to the returned receiver
     /// (which any thread may read while a run goes on; a value that does
     /// not convert is an error in the sender). Give the object to Maat as
-    /// an argument or a global.
+    /// an argument or a global, as often as needed.
     ///
     /// ```
     /// use maat_vm::embed::Runtime;
@@ -91,7 +91,7 @@ impl Runtime {
     /// rt.eval("for [\"a\", \"b\"] -> s { out.send(s * 2); }").unwrap();
     /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), ["aa", "bb"]);
     /// ```
-    pub fn host_channel<T: FromMaat + Send + 'static>(&mut self) -> (HostValue, mpsc::Receiver<T>) {
+    pub fn host_channel<T: FromMaat + Send + 'static>(&mut self) -> (Handle, mpsc::Receiver<T>) {
         if self.types.find(std::any::TypeId::of::<Outbox<T>>()).is_none() {
             self.register_sync_type::<Outbox<T>>("HostChannel", |t| {
                 t.method("send", |o: &Outbox<T>, (v,): (HostValue,)| {
@@ -102,7 +102,8 @@ impl Runtime {
             });
         }
         let (tx, rx) = mpsc::channel();
-        (Outbox { tx: Mutex::new(tx) }.into_maat(), rx)
+        let outbox = self.wrap(Outbox { tx: Mutex::new(tx) }).expect("Outbox is registered just above");
+        (outbox, rx)
     }
 
     /// Receives a value that a run left in a Maat channel (`Chan`), between

@@ -271,6 +271,21 @@ impl Runtime {
         Arc::make_mut(&mut self.types).add(std::any::TypeId::of::<T>(), builder.build());
     }
 
+    /// Moves `value` into the runtime as a user object (its type
+    /// registered), kept by the returned handle, which may be passed to any
+    /// number of calls.
+    pub fn wrap<T: UserData>(&mut self, value: T) -> Result<Handle, Error> {
+        let value = value.into_maat();
+        value.check(self.space.id(), &self.types).map_err(Error::Refused)?;
+        let heap = Heap::<Scratch>::new_in(&self.space, self.config, |_| ());
+        let stats = crate::object::SyncStats::default();
+        heap.mutate(|mc, _| {
+            let cx = crate::object::Ctx { mc, mode: self.world.mode(), stats: &stats };
+            let v = crate::interp::host_to_value(&cx, &self.types, &value).map_err(Error::Refused)?;
+            Ok(crate::interp::handle(&cx, v))
+        })
+    }
+
     /// Runs `f` on the Rust value of a user object (of type `T`), between
     /// runs.
     pub fn with_user<T: UserData, R>(&mut self, h: &Handle, f: impl FnOnce(&mut T) -> R) -> Result<R, Error> {

@@ -43,7 +43,7 @@ use crate::object::string::Str;
 use crate::object::{Ctx, ObjError, SyncStats, kind};
 use crate::sched::{Runtime, Sched};
 use crate::value::{Unpacked, Value};
-pub(crate) use host::{ValueRoot, closure_function, handle, held, to_host};
+pub(crate) use host::{ValueRoot, closure_function, handle, held, host_to_value, to_host};
 use window::{Cursor, Window};
 
 pub use env::Env;
