@@ -2,7 +2,7 @@
 //! global variables, functions and classes.
 //!
 //! Each entry is compiled into the session's one growing program
-//! ([`Incremental`]): functions, classes and global variables keep their
+//! ([`Incremental`](crate::compiler::Incremental)): functions, classes and global variables keep their
 //! indexes from entry to entry, so closures, instances and the global slots
 //! that earlier entries made stay valid. The session holds the previous
 //! entry's environment (the global slots) as a global root, so the values
