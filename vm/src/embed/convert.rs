@@ -8,7 +8,33 @@ use std::hash::Hash;
 
 use super::{Error, Function, Handle, HostValue};
 
-/// A Rust value that can become a Maat value.
+/// A Rust value that can become a Maat value. Implement it for a type of
+/// your own through the types it is made of:
+///
+/// ```
+/// use maat_vm::embed::{Error, FromMaat, HostValue, IntoMaat, Runtime};
+///
+/// struct Rgb(u8, u8, u8);
+/// impl IntoMaat for Rgb {
+///     fn into_maat(self) -> HostValue {
+///         vec![self.0, self.1, self.2].into_maat()
+///     }
+/// }
+/// impl FromMaat for Rgb {
+///     fn from_maat(v: HostValue) -> Result<Self, Error> {
+///         let [r, g, b]: [u8; 3] = Vec::<u8>::from_maat(v)?.try_into().map_err(|_| Error::Conversion {
+///             expected: "three channels".into(),
+///             actual: "another length".into(),
+///         })?;
+///         Ok(Rgb(r, g, b))
+///     }
+/// }
+///
+/// let mut rt = Runtime::new(maat_gc::Config::default());
+/// rt.eval("fn darker(c) { return c.map({ |x| x // 2 }) }").unwrap();
+/// let Rgb(r, g, b) = rt.call("darker", (Rgb(200, 100, 50),)).unwrap();
+/// assert_eq!((r, g, b), (100, 50, 25));
+/// ```
 pub trait IntoMaat {
     /// The value, as the runtime will make it.
     fn into_maat(self) -> HostValue;

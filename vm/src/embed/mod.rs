@@ -26,6 +26,15 @@
 //! (numbers, strings, arrays, maps) or by reference ([`Handle`]: a global
 //! root, shared from then on).
 //!
+//! ```compile_fail,E0277
+//! // A runtime is not shared between threads without a lock: this does
+//! // not compile (`Runtime` is `Send`, not `Sync`).
+//! let rt = maat_vm::embed::Runtime::new(maat_gc::Config::default());
+//! std::thread::scope(|s| {
+//!     s.spawn(|| drop(&rt));
+//! });
+//! ```
+//!
 //! Invariant: the runtime's program only grows, and indexes in it never
 //! move ([`Incremental`]), so the closures, instances and global slots that
 //! one run made stay valid in every later one.
@@ -66,6 +75,18 @@ pub type NativeFn = Box<dyn Fn(&[HostValue]) -> Result<HostValue, String> + Send
 /// What a run may spend and touch. Exceeding a limit fails the run with a
 /// runtime error (`instruction limit of N exceeded`, `time limit of D
 /// exceeded`) in the maatine it stopped; the runtime stays usable.
+///
+/// ```
+/// use maat_vm::embed::{Limits, Runtime};
+///
+/// let mut rt = Runtime::new(maat_gc::Config::default());
+/// rt.set_limits(Limits { instructions: Some(100_000), io: false, ..Limits::default() });
+/// let e = rt.eval("while true {}").unwrap_err();
+/// assert!(e.to_string().contains("instruction limit of 100000 exceeded"));
+/// let e = rt.eval("read_file(\"/etc/hostname\")").unwrap_err();
+/// assert!(e.to_string().contains("without I/O"));
+/// assert_eq!(rt.eval("say 1").unwrap(), "1\n");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Instructions per run, counted as the interpreter's slices count
@@ -99,6 +120,20 @@ impl Limits {
 }
 
 /// Stops the run in progress from another thread ([`Runtime::interrupt_handle`]).
+///
+/// ```
+/// use maat_vm::embed::Runtime;
+///
+/// let mut rt = Runtime::new(maat_gc::Config::default());
+/// let stop = rt.interrupt_handle();
+/// let t = std::thread::spawn(move || {
+///     std::thread::sleep(std::time::Duration::from_millis(20));
+///     stop.interrupt();
+/// });
+/// let e = rt.eval("while true {}").unwrap_err();
+/// assert_eq!(e.runtime().unwrap().message, "interrupted");
+/// t.join().unwrap();
+/// ```
 #[derive(Clone, Debug)]
 pub struct Interrupt(Arc<AtomicBool>);
 
@@ -122,6 +157,15 @@ pub struct Chunk {
 /// A Maat runtime for embedders: a heap space, the program compiled so
 /// far, the global variables, the native functions, and the limits each
 /// run gets.
+///
+/// ```
+/// use maat_vm::embed::Runtime;
+///
+/// let mut rt = Runtime::new(maat_gc::Config::default());
+/// rt.set_threads(2);
+/// rt.eval("our total = 0\nma for ^4 -> i { total += i }").unwrap();
+/// assert_eq!(rt.global::<u32>("total").unwrap(), 6);
+/// ```
 pub struct Runtime {
     config: Config,
     threads: usize,
@@ -198,6 +242,14 @@ impl Runtime {
     /// Maat function of the same name takes precedence). An `Err` becomes a
     /// catchable Maat error `name: message`. Registering a name again
     /// replaces it.
+    ///
+    /// ```
+    /// use maat_vm::embed::{HostValue, Runtime};
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// rt.register("count", |args| Ok(HostValue::Num(args.len() as f64)));
+    /// assert_eq!(rt.eval("say count(1, \"two\", [3])").unwrap(), "3\n");
+    /// ```
     pub fn register(
         &mut self,
         name: &str,
@@ -265,6 +317,23 @@ impl Runtime {
 
     /// Registers a `Sync` Rust type whose methods take `&T` only: its
     /// objects are never locked, on any number of threads.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use maat_vm::embed::{Runtime, UserData};
+    ///
+    /// struct Hits(AtomicU64);
+    /// impl UserData for Hits {}
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// rt.set_threads(2);
+    /// rt.register_sync_type::<Hits>("Hits", |t| {
+    ///     t.method("hit", |h, ()| Ok::<_, String>(h.0.fetch_add(1, Ordering::Relaxed)));
+    ///     t.field("count", |h| h.0.load(Ordering::Relaxed));
+    /// });
+    /// rt.set_global("hits", Hits(AtomicU64::new(0))).unwrap();
+    /// assert_eq!(rt.eval("ma for ^4 -> i { hits.hit() }\nsay hits.count").unwrap(), "4\n");
+    /// ```
     pub fn register_sync_type<T: UserData + Sync>(&mut self, name: &str, build: impl FnOnce(&mut SyncTypeBuilder<T>)) {
         let mut builder = SyncTypeBuilder::new(name);
         build(&mut builder);
@@ -274,6 +343,23 @@ impl Runtime {
     /// Moves `value` into the runtime as a user object (its type
     /// registered), kept by the returned handle, which may be passed to any
     /// number of calls.
+    ///
+    /// ```
+    /// use maat_vm::embed::{Runtime, UserData};
+    ///
+    /// struct Log(Vec<String>);
+    /// impl UserData for Log {}
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// rt.register_type::<Log>("Log", |t| {
+    ///     t.method("add", |l, (s,): (String,)| { l.0.push(s); Ok::<_, String>(()) });
+    /// });
+    /// rt.eval("fn note(log, what) { log.add(what ~ \"!\") }").unwrap();
+    /// let log = rt.wrap(Log(vec![])).unwrap();
+    /// rt.call::<_, ()>("note", (&log, "one")).unwrap();
+    /// rt.call::<_, ()>("note", (&log, "two")).unwrap();
+    /// assert_eq!(rt.with_user(&log, |l: &mut Log| l.0.clone()).unwrap(), ["one!", "two!"]);
+    /// ```
     pub fn wrap<T: UserData>(&mut self, value: T) -> Result<Handle, Error> {
         let value = value.into_maat();
         value.check(self.space.id(), &self.types).map_err(Error::Refused)?;
@@ -308,6 +394,16 @@ impl Runtime {
 
     /// Runs `code` (its definitions stay for later runs; a top-level `let`
     /// lives on like an `our` variable) and returns what it printed.
+    ///
+    /// ```
+    /// use maat_vm::embed::{Error, Runtime};
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// rt.eval("let greeting = \"hi\"").unwrap();
+    /// assert_eq!(rt.eval("say greeting ~ \" there\"").unwrap(), "hi there\n");
+    /// let Err(Error::Compile(e)) = rt.eval("say (") else { panic!() };
+    /// assert_eq!((e.line, e.column), (1, 6));
+    /// ```
     pub fn eval(&mut self, code: &str) -> Result<String, Error> {
         let mut out = Vec::new();
         self.exec(code, &mut out)?;
@@ -346,6 +442,16 @@ impl Runtime {
 
     /// Compiles `code` (named `file` in errors) once, to [`run`](Runtime::run)
     /// as often as needed. Its definitions are made when it first runs.
+    ///
+    /// ```
+    /// use maat_vm::embed::{Error, Runtime};
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// let Err(Error::Compile(e)) = rt.compile("rules.maat", "fn ok() { return 1 }\nnope()") else { panic!() };
+    /// assert_eq!((e.message.as_str(), e.file.as_str(), e.line), ("unknown function `nope`", "rules.maat", 2));
+    /// let rules = rt.compile("rules.maat", "fn ok() { return 1 }\nok() + 1").unwrap();
+    /// assert_eq!(rt.run::<u8>(&rules).unwrap(), 2);
+    /// ```
     pub fn compile(&mut self, file: &str, code: &str) -> Result<Chunk, Error> {
         let loaded = crate::module::from_text_located(file, code).map_err(Error::Compile)?;
         let main = self.compile_loaded(loaded, Entry::Kept, true)?;
@@ -411,6 +517,15 @@ impl Runtime {
 
     /// The function `name` as a value: a top-level function, or the
     /// function a global variable holds.
+    ///
+    /// ```
+    /// use maat_vm::embed::Runtime;
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// rt.eval("fn inc(x) { return x + 1 }\nour dec = { |x| x - 1 }").unwrap();
+    /// let (inc, dec) = (rt.function("inc").unwrap(), rt.function("dec").unwrap());
+    /// assert_eq!(inc.call::<i32>(&mut rt, (1,)).unwrap() + dec.call::<i32>(&mut rt, (1,)).unwrap(), 2);
+    /// ```
     pub fn function(&mut self, name: &str) -> Result<Function, Error> {
         let Some(func) = self.compiler.function(name) else { return self.global(name) };
         let heap = Heap::<Scratch>::new_in(&self.space, self.config, |_| ());
@@ -434,6 +549,15 @@ impl Runtime {
 
     /// Sets the global variable `name` (declaring it if it is new) to
     /// `value` (shared from then on, as any value stored in a global).
+    ///
+    /// ```
+    /// use maat_vm::embed::Runtime;
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// rt.set_global("names", vec!["ann", "bo"]).unwrap();
+    /// rt.eval("names.push(\"cy\")").unwrap();
+    /// assert_eq!(rt.global::<Vec<String>>("names").unwrap(), ["ann", "bo", "cy"]);
+    /// ```
     pub fn set_global(&mut self, name: &str, value: impl IntoMaat) -> Result<(), Error> {
         if !name.chars().all(|c| c.is_alphanumeric() || c == '_') || name.starts_with(|c: char| c.is_ascii_digit()) {
             return Err(Error::Refused(format!("`{name}` is not a variable name")));

@@ -16,6 +16,17 @@ use crate::interp::ValueRoot;
 /// [`FromMaat`](super::FromMaat)) go through. Strings, arrays and maps are
 /// copied across (deeply); every other object crosses by reference, as a
 /// [`Handle`].
+///
+/// ```
+/// use maat_vm::embed::{HostValue, Runtime};
+///
+/// let mut rt = Runtime::new(maat_gc::Config::default());
+/// let v: HostValue = rt.value("[1, \"a\", {k => nil}, { || 0 }]").unwrap();
+/// let HostValue::Array(items) = v else { panic!() };
+/// assert_eq!(items[0], HostValue::Num(1.0));
+/// assert_eq!(items[2], HostValue::Map(vec![(HostValue::Str("k".into()), HostValue::Nil)]));
+/// assert_eq!(items[3].type_name(), "Closure");
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum HostValue {
     /// `nil`
@@ -85,6 +96,17 @@ impl HostValue {
 /// another runtime refuses it).
 ///
 /// Two handles are equal when they refer to the same object.
+///
+/// ```
+/// use maat_vm::embed::{Handle, Runtime};
+///
+/// let mut rt = Runtime::new(maat_gc::Config::default());
+/// rt.eval("class Box { has v = 0 }\nfn same(x) { return x }").unwrap();
+/// let b: Handle = rt.value("Box.new(v: 7)").unwrap();
+/// let back: Handle = rt.call("same", (&b,)).unwrap();
+/// assert_eq!(back, b);
+/// assert_eq!(b.type_name(), "Instance");
+/// ```
 #[derive(Clone)]
 pub struct Handle {
     root: Global<ValueRoot>,

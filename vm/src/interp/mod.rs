@@ -371,18 +371,18 @@ impl Vm {
         if let Err(e) = crate::verify::verify(&program) {
             panic!("Vm::new: the program fails verification: {e}");
         }
-        Vm::verified(Arc::new(program), config, natives)
+        Vm::verified(Arc::new(program), config, natives, maat_gc::Space::new())
     }
 
     /// [`Vm::with_natives`] for a program known to pass verification (the
     /// compiler verifies each program it makes).
-    fn verified(program: Arc<Program>, config: Config, natives: Vec<NativeFn>) -> Vm {
+    fn verified(program: Arc<Program>, config: Config, natives: Vec<NativeFn>, space: maat_gc::Space) -> Vm {
         let rt = Runtime {
             program,
             natives,
             world: World::new(),
             table: maat_sync::VarLockTable::new(),
-            space: maat_gc::Space::new(),
+            space,
             config,
             started: std::time::Instant::now(),
             interrupt: Arc::default(),
@@ -413,10 +413,7 @@ impl Vm {
         space: &maat_gc::Space,
         env: Option<Global<EnvRoot>>,
     ) -> Vm {
-        let mut vm = Vm::verified(program, config, natives);
-        if let Some(rt) = &mut vm.rt {
-            rt.space = space.clone();
-        }
+        let mut vm = Vm::verified(program, config, natives, space.clone());
         (vm.env, vm.session) = (env, true);
         vm
     }
