@@ -118,3 +118,75 @@ fn a_sync_type_runs_its_methods_without_locks_on_many_threads() {
     let out = rt.eval("ma for ^4 -> w { for ^1000 -> i { stats.hit(); } }\nsay stats.hits").unwrap();
     assert_eq!(out, "4000\n");
 }
+
+struct Node;
+impl UserData for Node {}
+
+fn nodes(config: Config) -> Runtime {
+    let mut rt = Runtime::new(config);
+    rt.register_type::<Node>("Node", |t| {
+        t.value_field("data").value_field("next");
+    });
+    rt.register_fn("node", |()| Ok::<_, String>(Node));
+    rt
+}
+
+#[test]
+fn value_fields_keep_maat_values_alive_through_collections() {
+    let mut rt = nodes(Config { torture: true, ..Config::default() });
+    let out = rt
+        .eval(
+            "let head = node()
+             head.data = [1, [2, 3]]
+             head.next = node()
+             head.next.data = { |x| x * 2 }
+             for ^300 -> i { let junk = [i, [i]]; }
+             let f = head.next.data
+             say head.data, \" \", f(21), \" \", head.next.next",
+        )
+        .unwrap();
+    assert_eq!(out, "[1, [2, 3]] 42 nil\n");
+    let head: Handle = rt.global("head").unwrap();
+    let data: Vec<HostValue> = rt.user_field(&head, "data").unwrap();
+    assert_eq!(data[0], HostValue::Num(1.0));
+    let e = rt.eval("head.nope = 1").unwrap_err();
+    assert!(e.to_string().contains("cannot set field `nope` of Node"), "{e}");
+}
+
+#[test]
+fn a_cycle_through_value_fields_is_collected() {
+    let mut rt = nodes(Config::default());
+    let out = rt
+        .eval(
+            "fn churn() {
+                 for ^20000 -> i {
+                     let a = node()
+                     let b = node()
+                     a.next = b
+                     b.next = a
+                     a.data = \"x\" * 100
+                 }
+             }
+             churn()
+             GC.collect
+             let s = GC.stats
+             say s[\"objects_freed\"] >= 50000",
+        )
+        .unwrap();
+    assert_eq!(out, "true\n", "the cycles of user objects were freed");
+}
+
+#[test]
+fn value_fields_of_a_shared_object_share_what_they_hold() {
+    let mut rt = nodes(Config::default());
+    rt.set_threads(2);
+    let out = rt
+        .eval(
+            "our shared = node()
+             shared.data = []
+             ma for ^4 -> w { for ^500 -> i { shared.data.push(i); } }
+             say shared.data.len",
+        )
+        .unwrap();
+    assert_eq!(out, "2000\n");
+}

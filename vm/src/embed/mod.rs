@@ -372,6 +372,32 @@ impl Runtime {
         })
     }
 
+    /// The value field `name` of a user object
+    /// ([`TypeBuilder::value_field`]), converted to `R`.
+    pub fn user_field<R: FromMaat>(&mut self, h: &Handle, name: &str) -> Result<R, Error> {
+        let heap = Heap::<Scratch>::new_in(&self.space, self.config, |_| ());
+        let stats = crate::object::SyncStats::default();
+        let host = heap.mutate(|mc, _| {
+            let cx = crate::object::Ctx { mc, mode: self.world.mode(), stats: &stats };
+            let v = crate::interp::held(&cx, h).map_err(Error::Refused)?;
+            let user = v.as_object().filter(|o| o.kind() == crate::object::kind::USER);
+            let user = user.ok_or_else(|| convert::mismatch("a user object", &HostValue::Object(h.clone())))?;
+            // SAFETY: kind USER objects are UserObjects.
+            let user = unsafe { user.downcast::<crate::object::user::UserObject>() };
+            let ty = &self.types.types[maat_gc::Gc::get(user).type_index as usize];
+            let i = *ty
+                .value_fields
+                .get(name)
+                .ok_or_else(|| Error::Refused(format!("{} has no value field `{name}`", ty.name)))?;
+            let field = crate::object::user::UserObject::field(user, &cx, i);
+            if R::BY_REFERENCE && field.as_object().is_some() {
+                return Ok(HostValue::Object(crate::interp::handle(&cx, field)));
+            }
+            crate::interp::to_host(&cx, field, 0).map_err(Error::Refused)
+        })?;
+        R::from_maat(host)
+    }
+
     /// Runs `f` on the Rust value of a user object (of type `T`), between
     /// runs.
     pub fn with_user<T: UserData, R>(&mut self, h: &Handle, f: impl FnOnce(&mut T) -> R) -> Result<R, Error> {

@@ -85,13 +85,15 @@ pub(crate) enum Method {
 }
 
 /// A registered type: its Maat name, whether it runs without locks, its
-/// methods (fields are methods without arguments) and its field setters.
+/// methods (fields are methods without arguments), its field setters, and
+/// its value fields (Maat values the object holds, by slot).
 #[derive(Clone)]
 pub(crate) struct UserType {
     pub(crate) name: String,
     pub(crate) lock_free: bool,
     pub(crate) methods: HashMap<String, Method>,
     pub(crate) setters: HashMap<String, Arc<Setter>>,
+    pub(crate) value_fields: HashMap<String, usize>,
 }
 
 /// Every registered type, by number (the number a user object carries).
@@ -102,10 +104,13 @@ pub(crate) struct Types {
 }
 
 impl Types {
-    /// The number of the type of `value` and whether it is lock-free, if
-    /// the type is registered.
-    pub(crate) fn find(&self, type_id: TypeId) -> Option<(u32, bool)> {
-        self.by_id.get(&type_id).map(|&i| (i, self.types[i as usize].lock_free))
+    /// The number of a type, whether it is lock-free and how many value
+    /// fields it has, if it is registered.
+    pub(crate) fn find(&self, type_id: TypeId) -> Option<(u32, bool, usize)> {
+        self.by_id.get(&type_id).map(|&i| {
+            let ty = &self.types[i as usize];
+            (i, ty.lock_free, ty.value_fields.len())
+        })
     }
 
     pub(crate) fn add(&mut self, type_id: TypeId, ty: UserType) {
@@ -160,7 +165,8 @@ fn arguments(e: Error) -> String {
 
 impl<T: UserData> TypeBuilder<T> {
     pub(crate) fn new(name: &str, lock_free: bool) -> Self {
-        let ty = UserType { name: name.to_owned(), lock_free, methods: HashMap::new(), setters: HashMap::new() };
+        let (methods, setters, value_fields) = (HashMap::new(), HashMap::new(), HashMap::new());
+        let ty = UserType { name: name.to_owned(), lock_free, methods, setters, value_fields };
         TypeBuilder { ty, _type: PhantomData }
     }
 
@@ -209,6 +215,37 @@ impl<T: UserData> TypeBuilder<T> {
     /// A read-only field: `obj.name`.
     pub fn field<R: IntoMaat>(&mut self, name: &str, get: impl Fn(&T) -> R + Send + Sync + 'static) -> &mut Self {
         self.method_ref(name, move |t: &T, (): ()| Ok::<_, String>(get(t)))
+    }
+
+    /// A field holding any Maat value (`nil` at first), read and set from
+    /// Maat like an instance's field: the object holds the value itself, by
+    /// reference, traced by the collector (a cycle through it is
+    /// collected), not copied. The host reads it with
+    /// [`Runtime::user_field`](super::Runtime::user_field).
+    ///
+    /// ```
+    /// use maat_vm::embed::{Function, Runtime, UserData};
+    ///
+    /// struct Button { clicks: u32 }
+    /// impl UserData for Button {}
+    ///
+    /// let mut rt = Runtime::new(maat_gc::Config::default());
+    /// rt.register_type::<Button>("Button", |t| {
+    ///     t.value_field("on_click");
+    ///     t.method("press", |b, ()| { b.clicks += 1; Ok::<_, String>(b.clicks) });
+    /// });
+    /// let ok = rt.wrap(Button { clicks: 0 }).unwrap();
+    /// rt.set_global("ok", &ok).unwrap();
+    /// rt.eval("our log = []\nok.on_click = { |n| log.push(n) }").unwrap();
+    /// let on_click: Function = rt.user_field(&ok, "on_click").unwrap();
+    /// let n: u32 = rt.value("ok.press()").unwrap();
+    /// let log: Vec<u32> = on_click.call(&mut rt, (n,)).unwrap(); // push returns the array
+    /// assert_eq!(log, [1]);
+    /// ```
+    pub fn value_field(&mut self, name: &str) -> &mut Self {
+        let slot = self.ty.value_fields.len();
+        self.ty.value_fields.entry(name.to_owned()).or_insert(slot);
+        self
     }
 
     /// A field that Maat may also set: `obj.name = value` (a value that
@@ -260,6 +297,12 @@ impl<T: UserData + Sync> SyncTypeBuilder<T> {
     /// A read-only field: `obj.name`.
     pub fn field<R: IntoMaat>(&mut self, name: &str, get: impl Fn(&T) -> R + Send + Sync + 'static) -> &mut Self {
         self.0.field(name, get);
+        self
+    }
+
+    /// A field holding any Maat value ([`TypeBuilder::value_field`]).
+    pub fn value_field(&mut self, name: &str) -> &mut Self {
+        self.0.value_field(name);
         self
     }
 }

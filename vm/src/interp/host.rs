@@ -91,9 +91,9 @@ pub(crate) fn host_to_value<'gc>(cx: &Ctx<'_, 'gc>, types: &Types, h: &HostValue
         HostValue::Object(h) => held(cx, h)?,
         HostValue::User(p) => {
             types.check(p)?;
-            let (index, lock_free) = types.find(p.type_id()).expect("checked");
+            let shape = types.find(p.type_id()).expect("checked");
             let value = p.take().ok_or_else(|| format!("this {} was already moved into the runtime", p.type_name()))?;
-            Value::object(UserObject::alloc(cx, index, lock_free, value).into())
+            Value::object(UserObject::alloc(cx, shape, value).into())
         }
     })
 }
@@ -110,6 +110,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         // SAFETY: the caller checked the kind: USER objects are UserObjects.
         let user = unsafe { obj.downcast::<UserObject>() };
         let ty = &self.rt.types.types[Gc::get(user).type_index as usize];
+        if let (Some(&i), []) = (ty.value_fields.get(name), args) {
+            return Ok(UserObject::field(user, self.cx, i));
+        }
         let method = ty.methods.get(name).ok_or_else(|| format!("unknown method `{name}` for {}", ty.name))?;
         let host = args.iter().map(|v| to_host(self.cx, *v, 0)).collect::<OpResult<Vec<_>>>()?;
         let qualified = |e: String| format!("{}.{name}: {e}", ty.name);
@@ -125,6 +128,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         // SAFETY: the caller checked the kind: USER objects are UserObjects.
         let user = unsafe { obj.downcast::<UserObject>() };
         let ty = &self.rt.types.types[Gc::get(user).type_index as usize];
+        if let Some(&i) = ty.value_fields.get(name) {
+            return UserObject::set_field(user, self.cx, i, value).map_err(|e| e.to_string());
+        }
         let set = ty.setters.get(name).ok_or_else(|| format!("cannot set field `{name}` of {}", ty.name))?;
         let host = to_host(self.cx, value, 0)?;
         let done = UserObject::with_mut(user, self.cx, |v| set(v, host)).map_err(|e| e.to_string())?;

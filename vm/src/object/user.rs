@@ -10,8 +10,12 @@
 //! take `&T`, and runs them without any lock. A frozen user object refuses
 //! methods that take `&mut T`.
 //!
-//! It holds no Maat values the collector could see (a Rust value keeps
-//! Maat objects through [`crate::embed::Handle`]s, which are roots).
+//! Besides the Rust value, it holds the Maat values of its type's value
+//! fields ([`crate::embed::TypeBuilder::value_field`]): traced by the
+//! collector like an instance's fields (a cycle through them is collected),
+//! stored with the same barriers and sharing rule, and accessed under the
+//! same elision rule, for every type (a `Sync` type's methods take no lock,
+//! its value fields do when the rule says so).
 
 use core::any::Any;
 use core::cell::UnsafeCell;
@@ -20,6 +24,7 @@ use maat_gc::{Gc, GcAny, Trace, Tracer};
 use maat_sync::AdaptiveLock;
 
 use super::{Ctx, ObjError, kind};
+use crate::value::Value;
 
 /// A Rust value in the heap.
 pub struct UserObject {
@@ -29,6 +34,9 @@ pub struct UserObject {
     lock_free: bool,
     lock: AdaptiveLock,
     value: UnsafeCell<Box<dyn Any + Send>>,
+    /// The value fields, as the raw bits of values this object keeps alive
+    /// (traced below).
+    fields: UnsafeCell<Box<[u64]>>,
 }
 
 // SAFETY: `&mut` access to the value happens under the elision rule (one
@@ -37,9 +45,22 @@ pub struct UserObject {
 // whose methods take `&T`.
 unsafe impl Sync for UserObject {}
 
-// SAFETY: it holds no GC references.
+// SAFETY: traces every value field, holding the lock when the tracer is
+// concurrent (as for `Inst`).
 unsafe impl Trace for UserObject {
-    fn trace(&self, _: &mut Tracer) {}
+    fn trace(&self, t: &mut Tracer) {
+        let _guard = self.lock.lock_if(t.is_concurrent());
+        // SAFETY: no writer runs meanwhile (the lock, or the owner tracing).
+        for &bits in unsafe { &*self.fields.get() }.iter() {
+            // SAFETY: the bits are a value this object keeps alive, by this trace.
+            unsafe { Value::from_raw_bits(bits) }.trace(t);
+        }
+    }
+
+    fn heap_size(&self) -> usize {
+        // SAFETY: as in `trace`; the fields never grow.
+        unsafe { &*self.fields.get() }.len() * size_of::<u64>()
+    }
 
     fn exclude_writers(&self, f: &mut dyn FnMut()) {
         let _guard = self.lock.lock();
@@ -48,15 +69,50 @@ unsafe impl Trace for UserObject {
 }
 
 impl UserObject {
-    /// Allocates a user object of registered type `type_index`.
+    /// Allocates a user object of registered type `type_index`, with
+    /// `fields` value fields (nil).
     pub fn alloc<'gc>(
         ctx: &Ctx<'_, 'gc>,
-        type_index: u32,
-        lock_free: bool,
+        (type_index, lock_free, fields): (u32, bool, usize),
         value: Box<dyn Any + Send>,
     ) -> Gc<'gc, UserObject> {
-        let object = UserObject { type_index, lock_free, lock: AdaptiveLock::new(), value: UnsafeCell::new(value) };
-        ctx.mc.alloc_kind(object, kind::USER)
+        let fields = UnsafeCell::new(vec![Value::nil().to_bits(); fields].into_boxed_slice());
+        let lock = AdaptiveLock::new();
+        ctx.mc.alloc_kind(UserObject { type_index, lock_free, lock, value: UnsafeCell::new(value), fields }, kind::USER)
+    }
+
+    /// Value field `i`.
+    pub fn field<'gc>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize) -> Value<'gc> {
+        let user = Gc::get(this);
+        let _guard = ctx.guard(GcAny::from(this), &user.lock);
+        // SAFETY: no writer runs concurrently under the elision rule; the
+        // bits are a value this object keeps alive.
+        unsafe { Value::from_raw_bits((&*user.fields.get())[i]) }
+    }
+
+    /// Sets value field `i` (as `Inst::store` does: refused when frozen, the
+    /// value shared if the object is, the barriers of both values).
+    pub fn set_field<'gc>(
+        this: Gc<'gc, Self>,
+        ctx: &Ctx<'_, 'gc>,
+        i: usize,
+        value: Value<'gc>,
+    ) -> Result<(), ObjError> {
+        let obj = GcAny::from(this);
+        let sharing = ctx.before_store(obj, "user object", &[value])?;
+        if let Some(v) = value.as_object() {
+            ctx.mc.forward_barrier(obj, v);
+        }
+        let user = Gc::get(this);
+        let guard = ctx.store_guard(obj, sharing, &user.lock, "user object")?;
+        // SAFETY: exclusive under the elision rule; not frozen (checked).
+        let old = core::mem::replace(&mut unsafe { &mut *user.fields.get() }[i], value.to_bits());
+        drop(guard);
+        // SAFETY: the old bits were a value this object kept alive until now.
+        if let Some(old) = unsafe { Value::from_raw_bits(old) }.as_object() {
+            ctx.mc.deletion_barrier(obj, old);
+        }
+        Ok(())
     }
 
     /// Runs `f` on the value, exclusively (refused if the object is frozen).
