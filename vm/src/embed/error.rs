@@ -6,6 +6,22 @@ pub use crate::error::CompileError;
 use crate::interp::{Failure, RuntimeError};
 
 /// What went wrong in a call into the runtime.
+///
+/// ```
+/// use maat_vm::embed::{Error, Runtime};
+///
+/// let mut rt = Runtime::new(maat_gc::Config::default());
+/// rt.eval("fn check(x) {\n  if x < 0 { throw \"negative\" }\n  return x\n}").unwrap();
+/// match rt.call::<_, f64>("check", (-1,)) {
+///     Err(Error::Runtime(failure)) => {
+///         let e = failure.main.unwrap();
+///         assert_eq!(e.message, "uncaught: negative");
+///         assert_eq!((e.trace[0].function.as_str(), e.trace[0].line), ("check", 2));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// assert!(matches!(rt.call::<_, String>("check", (1,)), Err(Error::Conversion { .. })));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Error {
     /// The code does not compile.

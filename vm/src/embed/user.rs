@@ -137,6 +137,29 @@ impl Types {
 
 /// The methods and fields of a type being registered, whose methods may
 /// take `&mut T` ([`Runtime::register_type`](super::Runtime::register_type)).
+///
+/// ```
+/// use maat_vm::embed::{Runtime, UserData};
+///
+/// #[derive(Default)]
+/// struct Account { balance: f64, owner: String }
+/// impl UserData for Account {}
+///
+/// let mut rt = Runtime::new(maat_gc::Config::default());
+/// rt.register_type::<Account>("Account", |t| {
+///     t.method("deposit", |a, (x,): (f64,)| {
+///         if x <= 0.0 { return Err(format!("cannot deposit {x}")); }
+///         a.balance += x;
+///         Ok(a.balance)
+///     });
+///     t.method_ref("describe", |a, ()| Ok::<_, String>(format!("{}: {}", a.owner, a.balance)));
+///     t.field("balance", |a| a.balance);
+///     t.field_mut("owner", |a| a.owner.clone(), |a, o: String| a.owner = o);
+/// });
+/// rt.set_global("acct", Account::default()).unwrap();
+/// let out = rt.eval("acct.owner = \"ann\"\nacct.deposit(5)\ntry { acct.deposit(-1) } catch e { say e }\nsay acct.describe()").unwrap();
+/// assert_eq!(out, "Account.deposit: cannot deposit -1\nann: 5\n");
+/// ```
 pub struct TypeBuilder<T> {
     ty: UserType,
     _type: PhantomData<fn(T)>,
