@@ -95,30 +95,90 @@ pub(crate) struct Runtime {
     pub(crate) types: Arc<crate::embed::user::Types>,
 }
 
+impl Runtime {
+    /// The runtime of a run of `program` in `space`, without limits,
+    /// interrupt or user types (the embedder sets those it has).
+    pub(crate) fn new(program: Arc<Program>, natives: Vec<NativeFn>, space: Space, config: Config) -> Self {
+        Runtime {
+            program,
+            natives,
+            world: World::new(),
+            table: VarLockTable::new(),
+            space,
+            config,
+            started: Instant::now(),
+            interrupt: Arc::default(),
+            contention: false,
+            limits: Limits::default(),
+            types: Arc::default(),
+        }
+    }
+}
+
 /// What a run may spend, and whether it may touch files and the standard
-/// error stream: an embedder's sandbox ([`crate::embed::Limits`]).
-#[derive(Debug, Default)]
+/// error stream: an embedder's sandbox ([`crate::embed::Limits`]). A
+/// runtime kept between calls starts each call's budget afresh
+/// ([`Limits::reset`]).
+#[derive(Debug)]
 pub(crate) struct Limits {
     /// Instructions left, counted a slice at a time.
-    pub(crate) fuel: Option<std::sync::atomic::AtomicI64>,
-    /// The limit the fuel started from (for the error).
-    pub(crate) instructions: u64,
-    /// When the run must stop, and the limit it came from.
-    pub(crate) deadline: Option<(Instant, std::time::Duration)>,
+    fuel: Option<std::sync::atomic::AtomicI64>,
+    /// The budget of a run (for the error, and each reset).
+    instructions: u64,
+    /// The time a run may take.
+    time: Option<std::time::Duration>,
+    /// When the current run must stop: nanoseconds after `base`.
+    deadline: AtomicU64,
+    base: Instant,
     /// `read_file` and `warn` refuse.
     pub(crate) no_io: bool,
 }
 
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::new(None, None, false)
+    }
+}
+
 impl Limits {
+    /// Limits of `instructions` and `time` per run, from now.
+    pub(crate) fn new(instructions: Option<u64>, time: Option<std::time::Duration>, no_io: bool) -> Self {
+        let fuel = instructions.map(|_| std::sync::atomic::AtomicI64::new(0));
+        let limits = Limits {
+            fuel,
+            instructions: instructions.unwrap_or(0),
+            time,
+            deadline: AtomicU64::new(0),
+            base: Instant::now(),
+            no_io,
+        };
+        limits.reset();
+        limits
+    }
+
+    /// A new run starts: a full budget, the time from now.
+    pub(crate) fn reset(&self) {
+        // Relaxed: set between runs, before the slices that read it start
+        // (on this thread, or on workers the run's start publishes to).
+        if let Some(fuel) = &self.fuel {
+            fuel.store(self.instructions.min(i64::MAX as u64) as i64, Ordering::Relaxed);
+        }
+        if let Some(time) = self.time {
+            let at = (self.base.elapsed() + time).as_nanos().min(u128::from(u64::MAX)) as u64;
+            self.deadline.store(at, Ordering::Relaxed);
+        }
+    }
+
     /// Why a slice of `slice` instructions must not start, if it must not.
     pub(crate) fn exceeded(&self, slice: usize) -> Option<String> {
-        if let Some((deadline, limit)) = self.deadline
-            && Instant::now() >= deadline
+        // Relaxed: as in `reset`.
+        if let Some(limit) = self.time
+            && self.base.elapsed().as_nanos() >= u128::from(self.deadline.load(Ordering::Relaxed))
         {
             return Some(format!("time limit of {limit:?} exceeded"));
         }
         // Relaxed: the counter publishes nothing; it only has to count.
-        let fuel = self.fuel.as_ref()?.fetch_sub(slice as i64, std::sync::atomic::Ordering::Relaxed);
+        let fuel = self.fuel.as_ref()?.fetch_sub(slice as i64, Ordering::Relaxed);
         (fuel <= 0).then(|| format!("instruction limit of {} exceeded", self.instructions))
     }
 }
@@ -453,7 +513,7 @@ impl Sched {
     /// enough, and finishes the one marking when it may (both at every
     /// other slice in torture mode). Between the two, every maatine does its
     /// part at its own safe points (maat-gc's `shared`).
-    fn maintain(&self, p: &Participant) {
+    pub(crate) fn maintain(&self, p: &Participant) {
         self.single_again(p);
         let space = &self.rt.space;
         let torture = self.rt.config.torture;
@@ -508,6 +568,26 @@ impl Sched {
         }
         // Relaxed: a count of slices, for a heuristic.
         self.sweep_wait.fetch_add(1, Ordering::Relaxed) >= MARKING_SLICES
+    }
+
+    /// Takes over a maatine the host ran on its own thread up to a slice
+    /// that needs the scheduler (it blocked, or it started maatines): the
+    /// slice's outcome is settled as [`Sched::drive`] settles it, and the
+    /// maatine is queued on `local` if it can go on. Then [`Sched::run`]
+    /// runs everything to the end.
+    pub(crate) fn adopt(&self, local: &Worker<Box<Maatine>>, m: Box<Maatine>, slice: Slice) {
+        match slice {
+            Slice::Yield => local.push(m),
+            Slice::Blocked => {
+                let mut last = false;
+                if let Some(again) = m.wake.clone().park(m, || last = self.parked()) {
+                    local.push(again);
+                } else if last {
+                    self.check_deadlock();
+                }
+            }
+            Slice::Finished(outcome) => self.finish(*m, outcome),
+        }
     }
 
     /// `GC.collect` in a maatine: a shared collection (which includes a full

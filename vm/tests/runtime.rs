@@ -253,3 +253,44 @@ fn a_runtime_is_send() {
     fn send<T: Send>(_: &T) {}
     send(&Runtime::new(Config::default()));
 }
+
+#[test]
+fn calls_that_start_maatines_or_wait_are_run_by_the_scheduler() {
+    let mut rt = Runtime::new(torture());
+    rt.set_threads(2);
+    rt.eval(
+        "fn par(n) { let hs = []; for ^n -> i { hs.push(ma square(i)); } let t = 0; for hs -> h { t += h.join; } return t; }
+         fn square(x) { return x * x; }
+         fn stuck() { let c = Chan.new(0); return c.recv; }
+         fn orphan() { ma fail(); return 1; }
+         fn fail() { throw \"lost\"; }",
+    )
+    .unwrap();
+    for round in 0..3 {
+        assert_eq!(rt.call::<_, f64>("square", (round,)).unwrap(), (round * round) as f64);
+        assert_eq!(rt.call::<_, f64>("par", (10,)).unwrap(), 285.0, "round {round}");
+    }
+    let e = rt.call::<_, f64>("stuck", ()).unwrap_err();
+    assert!(e.to_string().contains("deadlock"), "{e}");
+    let e = rt.call::<_, f64>("orphan", ()).unwrap_err();
+    assert!(e.to_string().contains("was never joined"), "{e}");
+    assert_eq!(rt.call::<_, f64>("square", (9,)).unwrap(), 81.0, "the runtime goes on");
+}
+
+#[test]
+fn calls_see_what_runs_between_them_did() {
+    let mut rt = Runtime::new(Config::default());
+    rt.eval("our n = 1\nfn get() { return n; }").unwrap();
+    assert_eq!(rt.call::<_, f64>("get", ()).unwrap(), 1.0);
+    rt.eval("n = 2").unwrap();
+    assert_eq!(rt.call::<_, f64>("get", ()).unwrap(), 2.0);
+    rt.eval("fn get() { return n * 100; }").unwrap();
+    assert_eq!(rt.call::<_, f64>("get", ()).unwrap(), 200.0);
+    rt.set_limits(Limits { instructions: Some(50_000), ..Limits::default() });
+    rt.eval("fn spin() { while true {} }").unwrap();
+    for _ in 0..3 {
+        let e = rt.call::<_, ()>("spin", ()).unwrap_err();
+        assert!(e.to_string().contains("instruction limit"), "{e}");
+        assert_eq!(rt.call::<_, f64>("get", ()).unwrap(), 200.0, "each call gets the whole budget");
+    }
+}

@@ -46,6 +46,7 @@ mod error;
 mod serde;
 pub(crate) mod user;
 mod value;
+mod warm;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -110,12 +111,7 @@ impl Default for Limits {
 
 impl Limits {
     fn start(self) -> crate::sched::Limits {
-        crate::sched::Limits {
-            fuel: self.instructions.map(|n| std::sync::atomic::AtomicI64::new(n.min(i64::MAX as u64) as i64)),
-            instructions: self.instructions.unwrap_or(0),
-            deadline: self.time.map(|t| (std::time::Instant::now() + t, t)),
-            no_io: !self.io,
-        }
+        crate::sched::Limits::new(self.instructions, self.time, !self.io)
     }
 }
 
@@ -179,6 +175,8 @@ pub struct Runtime {
     limits: Limits,
     output: Box<dyn Write + Send>,
     types: Arc<user::Types>,
+    /// The resident maatine of calls from Rust, kept between them.
+    warm: Option<warm::Warm>,
 }
 
 /// The root of the short-lived heap in which the host reads a run's
@@ -206,6 +204,7 @@ impl Runtime {
             limits: Limits::default(),
             output: Box::new(std::io::stdout()),
             types: Arc::default(),
+            warm: None,
         }
     }
 
@@ -622,34 +621,36 @@ impl Runtime {
 
     /// Runs `call` as the main maatine; what it returned (see [`Vm::returned`]).
     fn start(&mut self, call: Call, out: &mut (dyn Write + Send)) -> Result<u64, Error> {
-        let vm = self.run_calls(vec![call], out)?;
-        Ok(vm.returned().expect("the main maatine returned"))
+        self.warm_call(call, out)
     }
 
-    /// Runs one maatine for each of `calls`; the run's failure if any.
-    fn run_calls(&mut self, calls: Vec<Call>, out: &mut (dyn Write + Send)) -> Result<Vm, Error> {
-        let (vm, result) = self.run_calls_keeping(calls, out);
-        result.map(|()| vm).map_err(Error::Runtime)
-    }
-
-    /// [`Runtime::run_calls`], with the virtual machine kept when it fails.
-    fn run_calls_keeping(
-        &mut self,
-        calls: Vec<Call>,
-        out: &mut (dyn Write + Send),
-    ) -> (Vm, Result<(), crate::interp::Failure>) {
+    /// The scheduler's runtime for a run of the program so far.
+    fn sched_runtime(&self) -> crate::sched::Runtime {
         let program = Arc::clone(self.program.as_ref().expect("a call follows a compile"));
         let natives = self.natives.iter().map(|f| {
             let f = Arc::clone(f);
             Box::new(move |args: &[HostValue]| f(args)) as NativeFn
         });
-        let mut vm = Vm::in_session(program, self.config, natives.collect(), &self.space, self.env.take());
-        vm.set_threads(self.threads);
+        let mut rt = crate::sched::Runtime::new(program, natives.collect(), self.space.clone(), self.config);
+        rt.interrupt = Arc::clone(&self.interrupt);
+        rt.limits = self.limits.start();
+        rt.types = Arc::clone(&self.types);
+        rt
+    }
+
+    /// Runs one maatine for each of `calls` on a scheduler made for them;
+    /// the virtual machine (for the outcomes) and the run's failure, if any.
+    fn run_calls_keeping(
+        &mut self,
+        calls: Vec<Call>,
+        out: &mut (dyn Write + Send),
+    ) -> (Vm, Result<(), crate::interp::Failure>) {
+        // No other scheduler runs in the space while a warm one lives.
+        self.warm = None;
         self.interrupt.store(false, Ordering::Relaxed);
-        vm.set_interrupt_flag(Arc::clone(&self.interrupt));
-        vm.set_limits(self.limits.start());
+        let mut vm = Vm::prepared(self.sched_runtime(), self.env.take());
+        vm.set_threads(self.threads);
         vm.set_calls(calls);
-        vm.set_types(Arc::clone(&self.types));
         let result = vm.run_checked(out);
         self.env = vm.session_env();
         (vm, result)
@@ -692,21 +693,8 @@ impl Function {
         if closure.space() != rt.space.id() {
             return Err(Error::Refused("a function of another runtime cannot be called here".to_owned()));
         }
-        let func = rt.closure_function(&closure)?;
-        rt.call_index(func, Some(closure), args.into_args())
-    }
-}
-
-impl Runtime {
-    /// The function index of a closure handle.
-    fn closure_function(&self, h: &Handle) -> Result<u32, Error> {
-        let heap = Heap::<Scratch>::new_in(&self.space, self.config, |_| ());
-        let stats = crate::object::SyncStats::default();
-        heap.mutate(|mc, _| {
-            let cx = crate::object::Ctx { mc, mode: self.world.mode(), stats: &stats };
-            let v = crate::interp::held(&cx, h).map_err(Error::Refused)?;
-            crate::interp::closure_function(v).ok_or_else(|| Error::Refused("not a function".to_owned()))
-        })
+        // The closure names its function (read when the call starts).
+        rt.call_index(0, Some(closure), args.into_args())
     }
 }
 

@@ -98,12 +98,6 @@ pub(crate) fn host_to_value<'gc>(cx: &Ctx<'_, 'gc>, types: &Types, h: &HostValue
     })
 }
 
-/// The function a closure runs, if `v` is a closure.
-pub(crate) fn closure_function(v: Value<'_>) -> Option<u32> {
-    // SAFETY: kind CLOSURE objects are Closures.
-    object_of(v, kind::CLOSURE).map(|c| Gc::get(unsafe { c.downcast::<Closure>() }).func)
-}
-
 impl<'gc> Run<'_, '_, '_, 'gc> {
     /// `obj.name(args)` on a user object: the registered method (or field).
     pub(super) fn user_method(&self, obj: GcAny<'gc>, name: &str, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {

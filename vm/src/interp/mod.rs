@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use maat_gc::{Config, Gc, GcAny, Global, Heap, IN_TRANSIT, Root, Trace, Tracer};
-use maat_sync::{LockRequest, LockStatus, MaatineId, Participant, World};
+use maat_sync::{LockRequest, LockStatus, MaatineId, Participant};
 
 mod arith;
 mod calls;
@@ -43,7 +43,7 @@ use crate::object::string::Str;
 use crate::object::{Ctx, ObjError, SyncStats, kind};
 use crate::sched::{Runtime, Sched};
 use crate::value::{Unpacked, Value};
-pub(crate) use host::{ValueRoot, closure_function, handle, held, host_to_value, to_host};
+pub(crate) use host::{ValueRoot, handle, held, host_to_value, to_host};
 use window::{Cursor, Window};
 
 pub use env::Env;
@@ -234,7 +234,7 @@ pub struct Vm {
 /// A call the main maatine makes instead of running the program's main
 /// function (an embedder calling a Maat function).
 pub(crate) struct Call {
-    /// The function.
+    /// The function (a closure's own, when there is one).
     pub(crate) func: u32,
     /// Its closure, when it is one.
     pub(crate) closure: Option<crate::embed::Handle>,
@@ -377,19 +377,7 @@ impl Vm {
     /// [`Vm::with_natives`] for a program known to pass verification (the
     /// compiler verifies each program it makes).
     fn verified(program: Arc<Program>, config: Config, natives: Vec<NativeFn>, space: maat_gc::Space) -> Vm {
-        let rt = Runtime {
-            program,
-            natives,
-            world: World::new(),
-            table: maat_sync::VarLockTable::new(),
-            space,
-            config,
-            started: std::time::Instant::now(),
-            interrupt: Arc::default(),
-            contention: false,
-            limits: crate::sched::Limits::default(),
-            types: Arc::default(),
-        };
+        let rt = Runtime::new(program, natives, space, config);
         Vm {
             rt: Some(rt),
             threads: 1,
@@ -402,20 +390,11 @@ impl Vm {
         }
     }
 
-    /// One entry of a session: runs in `space`, keeping the global slots of
-    /// `env` (the previous entry's environment). The program comes from
-    /// [`Incremental::compile`](crate::compiler::Incremental::compile),
-    /// which verified it.
-    pub(crate) fn in_session(
-        program: Arc<Program>,
-        config: Config,
-        natives: Vec<NativeFn>,
-        space: &maat_gc::Space,
-        env: Option<Global<EnvRoot>>,
-    ) -> Vm {
-        let mut vm = Vm::verified(program, config, natives, space.clone());
-        (vm.env, vm.session) = (env, true);
-        vm
+    /// A session's run on a runtime the embedder made (its program
+    /// verified by the compiler), keeping the global slots of `env`.
+    pub(crate) fn prepared(rt: Runtime, env: Option<Global<EnvRoot>>) -> Vm {
+        let (calls, cells) = (Vec::new(), Vec::new());
+        Vm { rt: Some(rt), threads: 1, sched: None, env, session: true, args: Vec::new(), calls, cells }
     }
 
     /// In a session, this run's environment (after [`Vm::run`]).
@@ -513,41 +492,11 @@ impl Vm {
         rt.space.set_trace(rt.config.trace);
         let (sched, workers) = Sched::new(rt, self.threads);
         self.sched = Some(Arc::clone(&sched));
-        let (previous, mut made) = (self.env.take(), None);
+        let previous = self.env.take();
         let (session, args) = (self.session, std::mem::take(&mut self.args));
         let mut calls = std::mem::take(&mut self.calls).into_iter();
         let call = calls.next();
-        let main = Maatine::start(&sched, |mc| {
-            let stats = SyncStats::default();
-            let cx = Ctx { mc, mode: sched.rt.world.mode(), stats: &stats };
-            let program = &sched.rt.program;
-            // SAFETY: the previous environment is shared; its slots
-            // synchronize themselves.
-            let previous = previous.as_ref().map(|g| (g, unsafe { mc.global(g) }));
-            let env = match previous {
-                Some((g, env)) if Arc::ptr_eq(&Gc::get(env).program, program) => {
-                    made = Some(g.clone());
-                    env
-                }
-                previous => {
-                    let module_vars = if session { program.module_vars as usize } else { 0 };
-                    let env = Env::alloc(&cx, program, previous.map(|(_, env)| env), module_vars, &args);
-                    made = session.then(|| mc.make_global::<EnvRoot>(env));
-                    env
-                }
-            };
-            // A session's module variables live on in its environment;
-            // a program's own are its main maatine's (unshared).
-            let module = if session {
-                Gc::get(env).module.clone()
-            } else {
-                (0..program.module_vars).map(|_| Slot::alloc(&cx, Value::nil())).collect()
-            };
-            match &call {
-                None => State::calling(program, (env, module), program.main, None, &[]),
-                Some(call) => call_state(&cx, &sched.rt, (env, module), call),
-            }
-        });
+        let (main, made) = Maatine::first(&sched, previous.as_ref(), session, &args, call.as_ref());
         self.env = made;
         let cell = Arc::clone(&main.cell);
         self.cells = vec![Arc::clone(&cell)];
@@ -578,31 +527,6 @@ impl Vm {
     /// main function (the first is the main maatine).
     pub(crate) fn set_calls(&mut self, calls: Vec<Call>) {
         self.calls = calls;
-    }
-
-    /// Gives the run the embedder's registered Rust types.
-    pub(crate) fn set_types(&mut self, types: Arc<crate::embed::user::Types>) {
-        if let Some(rt) = &mut self.rt {
-            rt.types = types;
-        }
-    }
-
-    /// Sets the run's limits.
-    pub(crate) fn set_limits(&mut self, limits: crate::sched::Limits) {
-        if let Some(rt) = &mut self.rt {
-            rt.limits = limits;
-        }
-    }
-
-    /// After a run whose main maatine returned: its result, as the raw bits
-    /// of a value whose object (if any) is in transit in the space, kept by
-    /// nothing: the caller must claim it (`Mutation::receive`) before
-    /// anything else runs in the space.
-    pub(crate) fn returned(&self) -> Option<u64> {
-        match self.cells.first()?.outcome()? {
-            Outcome::Returned(bits) => Some(bits),
-            Outcome::Failed(_) => None,
-        }
     }
 
     /// After a run: how each maatine the host started ended ([`Vm::set_calls`];
@@ -636,6 +560,63 @@ impl Maatine {
             waiting: String::new(),
             sent: SentLog::default(),
         })
+    }
+
+    /// The first maatine of a run: the main one, or the host's first call.
+    /// It makes the run's environment, or reuses `previous` (a session's)
+    /// if that was made for the same program; the environment to keep, in
+    /// a session.
+    pub(crate) fn first(
+        sched: &Arc<Sched>,
+        previous: Option<&Global<EnvRoot>>,
+        session: bool,
+        args: &[String],
+        call: Option<&Call>,
+    ) -> (Box<Maatine>, Option<Global<EnvRoot>>) {
+        let mut made = None;
+        let m = Maatine::start(sched, |mc| {
+            let stats = SyncStats::default();
+            let cx = Ctx { mc, mode: sched.rt.world.mode(), stats: &stats };
+            let program = &sched.rt.program;
+            // SAFETY: the previous environment is shared; its slots
+            // synchronize themselves.
+            let previous = previous.map(|g| (g, unsafe { mc.global(g) }));
+            let env = match previous {
+                Some((g, env)) if Arc::ptr_eq(&Gc::get(env).program, program) => {
+                    made = Some(g.clone());
+                    env
+                }
+                previous => {
+                    let module_vars = if session { program.module_vars as usize } else { 0 };
+                    let env = Env::alloc(&cx, program, previous.map(|(_, env)| env), module_vars, args);
+                    made = session.then(|| mc.make_global::<EnvRoot>(env));
+                    env
+                }
+            };
+            // A session's module variables live on in its environment;
+            // a program's own are its main maatine's (unshared).
+            let module = if session {
+                Gc::get(env).module.clone()
+            } else {
+                (0..program.module_vars).map(|_| Slot::alloc(&cx, Value::nil())).collect()
+            };
+            match call {
+                None => State::calling(program, (env, module), program.main, None, &[]),
+                Some(call) => call_state(&cx, &sched.rt, (env, module), call),
+            }
+        });
+        (m, made)
+    }
+
+    /// Makes a maatine that returned (or failed) run `call` next, in the
+    /// same environment: the host's resident maatine between calls.
+    pub(crate) fn prepare(&mut self, rt: &Runtime, call: &Call) {
+        let stats = &self.stats;
+        self.heap.mutate_root(|mc, state| {
+            let cx = Ctx { mc, mode: rt.world.mode(), stats };
+            let (env, module) = (state.env, std::mem::take(&mut state.module));
+            *state = call_state(&cx, rt, (env, module), call);
+        });
     }
 
     /// Runs one slice; maatines it started go to `spawned`.
@@ -751,7 +732,9 @@ fn call_state<'gc>(
         (Ok(args), Ok(closure)) => {
             // SAFETY: kind CLOSURE objects are Closures.
             let closure = closure.map(|c| unsafe { c.downcast::<Closure>() });
-            State::calling(&rt.program, (env, module), call.func, closure, &args)
+            // A closure runs its own function.
+            let func = closure.map_or(call.func, |c| Gc::get(c).func);
+            State::calling(&rt.program, (env, module), func, closure, &args)
         }
         (Err(e), _) | (_, Err(e)) => {
             let mut state = State::calling(&rt.program, (env, module), call.func, None, &[]);
