@@ -77,7 +77,7 @@ const MARKING_SLICES: usize = 64;
 /// What every maatine of a run shares.
 pub(crate) struct Runtime {
     pub(crate) program: Arc<Program>,
-    pub(crate) natives: Vec<NativeFn>,
+    pub(crate) natives: Vec<Arc<NativeFn>>,
     pub(crate) world: Arc<World>,
     pub(crate) table: VarLockTable,
     pub(crate) space: Space,
@@ -98,7 +98,7 @@ pub(crate) struct Runtime {
 impl Runtime {
     /// The runtime of a run of `program` in `space`, without limits,
     /// interrupt or user types (the embedder sets those it has).
-    pub(crate) fn new(program: Arc<Program>, natives: Vec<NativeFn>, space: Space, config: Config) -> Self {
+    pub(crate) fn new(program: Arc<Program>, natives: Vec<Arc<NativeFn>>, space: Space, config: Config) -> Self {
         Runtime {
             program,
             natives,

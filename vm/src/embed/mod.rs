@@ -627,11 +627,8 @@ impl Runtime {
     /// The scheduler's runtime for a run of the program so far.
     fn sched_runtime(&self) -> crate::sched::Runtime {
         let program = Arc::clone(self.program.as_ref().expect("a call follows a compile"));
-        let natives = self.natives.iter().map(|f| {
-            let f = Arc::clone(f);
-            Box::new(move |args: &[HostValue]| f(args)) as NativeFn
-        });
-        let mut rt = crate::sched::Runtime::new(program, natives.collect(), self.space.clone(), self.config);
+        let natives = self.natives.clone();
+        let mut rt = crate::sched::Runtime::new(program, natives, self.space.clone(), self.config);
         rt.interrupt = Arc::clone(&self.interrupt);
         rt.limits = self.limits.start();
         rt.types = Arc::clone(&self.types);

@@ -371,12 +371,12 @@ impl Vm {
         if let Err(e) = crate::verify::verify(&program) {
             panic!("Vm::new: the program fails verification: {e}");
         }
-        Vm::verified(Arc::new(program), config, natives, maat_gc::Space::new())
+        Vm::verified(Arc::new(program), config, natives.into_iter().map(Arc::new).collect(), maat_gc::Space::new())
     }
 
     /// [`Vm::with_natives`] for a program known to pass verification (the
     /// compiler verifies each program it makes).
-    fn verified(program: Arc<Program>, config: Config, natives: Vec<NativeFn>, space: maat_gc::Space) -> Vm {
+    fn verified(program: Arc<Program>, config: Config, natives: Vec<Arc<NativeFn>>, space: maat_gc::Space) -> Vm {
         let rt = Runtime::new(program, natives, space, config);
         Vm {
             rt: Some(rt),

@@ -116,12 +116,26 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         Value::nil()
                     }
                     (Builtin::Native(i), args) => {
-                        let host: Vec<HostValue> =
-                            args.iter().map(|v| host::to_host(self.cx, *v, 0)).collect::<OpResult<_>>()?;
+                        let mut host = Vec::with_capacity(args.len());
+                        for v in args {
+                            // Numbers, booleans and nil without the general
+                            // conversion's result (moved through memory).
+                            host.push(match v.unpack() {
+                                Unpacked::Num(n) => HostValue::Num(n),
+                                Unpacked::Bool(b) => HostValue::Bool(b),
+                                Unpacked::Nil => HostValue::Nil,
+                                Unpacked::Object(_) => host::to_host(self.cx, *v, 0)?,
+                            });
+                        }
                         let native = &self.rt.natives[i as usize];
                         let result =
                             native(&host).map_err(|e| format!("{}: {e}", self.rt.program.natives[i as usize]))?;
-                        host::host_to_value(self.cx, &self.rt.types, &result)?
+                        match result {
+                            HostValue::Num(n) => Value::num(n),
+                            HostValue::Bool(b) => Value::bool(b),
+                            HostValue::Nil => Value::nil(),
+                            result => host::host_to_value(self.cx, &self.rt.types, &result)?,
+                        }
                     }
                     (Builtin::Std(f), args) => self.std_call(f, args)?,
                     (Builtin::Clock, _) => return Err(format!("clock takes no arguments, got {n}").into()),
