@@ -7,8 +7,9 @@
 //! by the [`verify`] pass before it runs), the 8-byte NaN-boxed [`value`]s
 //! and the [`object`]s with lock elision, the
 //! interpreter ([`interp`]) running maatines in slices on the scheduler's
-//! pool of OS threads (`sched`), the [`embed`]ding API, and [`session`]s
-//! (the REPL's persistent globals and declarations).
+//! pool of OS threads (`sched`), the [`embed`]ding API, [`session`]s
+//! (the REPL's persistent globals and declarations), and [`generate`], random
+//! well-formed programs for fuzzing and differential tests.
 //!
 //! ```
 //! let program = maat_vm::parse("our counter = 0;\nfn bump() { counter += 1; }").unwrap();
@@ -23,6 +24,7 @@ pub mod bytecode;
 pub mod compiler;
 pub mod embed;
 pub mod error;
+pub mod generate;
 pub mod interp;
 pub mod lexer;
 mod maatine;
