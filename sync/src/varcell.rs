@@ -107,6 +107,12 @@ impl VarCell {
         Self { lock: VarLock::new(), bits: AtomicU64::new(bits), held: AtomicU64::new(0) }
     }
 
+    /// Gives up `me`'s request for the variable's lock, which it will never
+    /// retry ([`VarLockTable::abandon`]).
+    pub fn abandon(&self, table: &VarLockTable, mode: &ThreadMode, me: MaatineId) {
+        table.abandon(&self.lock, mode, me);
+    }
+
     /// The maatine whose section holds the variable, if any (a snapshot).
     pub fn holder(&self) -> Option<MaatineId> {
         self.lock.holder()

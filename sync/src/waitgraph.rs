@@ -23,6 +23,17 @@
 //! not queued, so once it unwinds (releasing its own locks) the others
 //! proceed.
 //!
+//! # Abandoned requests
+//!
+//! A maatine that will never retry a lock request (it was stopped while it
+//! waited: interrupted, or over a limit) gives it up with
+//! [`VarLockTable::abandon`]. Still queued, it leaves the queue (and the last
+//! waiter to leave clears WAITERS, keeping invariant 1). Already woken, it
+//! passes the wake-up on: a release wakes one waiter to retry and the
+//! others wait for it, so a woken waiter that never retries would leave
+//! them queued behind a free lock forever. A lock handed to it is released
+//! as its holder would.
+//!
 //! # Fairness
 //!
 //! Releasing a lock that has waiters wakes the oldest one. Normally the lock
@@ -157,14 +168,72 @@ impl VarLockTable {
         Ok(false)
     }
 
-    /// Slow path of [`VarLock::unlock`]: WAITERS is set, so wake the oldest
-    /// waiter and either free the lock or hand it over.
+    /// Gives up `me`'s request for `lock`, which it will never retry (see
+    /// "Abandoned requests" above). Harmless when `me` holds the lock
+    /// normally or never asked for it.
+    pub fn abandon(&self, lock: &VarLock, mode: &ThreadMode, me: MaatineId) {
+        let key = lock.key();
+        let mut table = self.state.lock();
+        if table.waits_on.get(&me) == Some(&key) {
+            table.waits_on.remove(&me);
+            // Invariant 3: it is in this lock's queue.
+            let queue = table.queues.get_mut(&key).expect("a queued maatine's lock has a queue");
+            queue.waiters.retain(|w| w.id != me);
+            if queue.waiters.is_empty() {
+                table.queues.remove(&key);
+                // Invariant 1: no queue, no WAITERS. Relaxed: under the
+                // mutex (invariant 2); clearing the flag publishes nothing,
+                // it only lets the holder's fast release through.
+                lock.word.fetch_and(!WAITERS, Ordering::Relaxed);
+            }
+            return;
+        }
+        let word = lock.word.load(Ordering::Relaxed);
+        if word & HOLDER == me.get() && lock.depth.load(Ordering::Relaxed) == HANDOFF {
+            // Handed to it while it waited: claim the lock (its Acquire
+            // fence, in `reenter`), then release it as a holder would.
+            drop(table);
+            let claimed = lock.try_lock(mode, me);
+            debug_assert!(claimed, "a lock handed to `me` is `me`'s");
+            lock.unlock(self, mode, me).expect("the lock was handed to `me`");
+            return;
+        }
+        if word == WAITERS {
+            // Free, with waiters: it was woken to retry (or another was);
+            // wake the next instead. A spare wake-up only makes a waiter
+            // retry and queue again.
+            self.wake_next(table, lock, key);
+        }
+    }
+
+    /// Wakes the oldest waiter of `lock` (free, WAITERS set) to retry,
+    /// leaving the lock free; clears WAITERS if it was the last one.
+    fn wake_next(&self, mut table: crate::shim::MutexGuard<'_, Table>, lock: &VarLock, key: usize) {
+        let queue = table.queues.get_mut(&key).expect("a lock with WAITERS set has a queue");
+        let next = queue.waiters.pop_front().expect("queues are removed when they empty");
+        if queue.waiters.is_empty() {
+            table.queues.remove(&key);
+            // Relaxed: as in `abandon`; the word is free.
+            lock.word.fetch_and(!WAITERS, Ordering::Relaxed);
+        }
+        table.waits_on.remove(&next.id);
+        drop(table);
+        next.waker.wake();
+    }
+
+    /// Slow path of [`VarLock::unlock`]: the holder saw WAITERS, so wake the
+    /// oldest waiter and either free the lock or hand it over.
     pub(crate) fn release(&self, lock: &VarLock, me: MaatineId) {
         let key = lock.key();
         let mut table = self.state.lock();
         debug_assert_eq!(lock.word.load(Ordering::Relaxed) & HOLDER, me.get());
-        // Invariant 1: WAITERS is set, so the queue exists and is not empty.
-        let queue = table.queues.get_mut(&key).expect("a lock with WAITERS set has a queue");
+        // Invariant 1. Every waiter may have abandoned its request since the
+        // holder saw WAITERS: no queue, WAITERS clear, a plain release.
+        let Some(queue) = table.queues.get_mut(&key) else {
+            // Release: publishes the critical section to the next acquirer.
+            lock.word.store(0, Ordering::Release);
+            return;
+        };
         let next = queue.waiters.pop_front().expect("queues are removed when they empty");
         let more = !queue.waiters.is_empty();
         let flag = if more { WAITERS } else { 0 };

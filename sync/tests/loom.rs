@@ -209,6 +209,58 @@ fn var_lock_handoff_to_starving_waiter() {
     handoff_model(&VAR_HANDOFFS, make, |s, me| var_increment(&s.0, &s.1, me));
 }
 
+/// A maatine's parker: queueing suspends (the maatine would retry when
+/// woken); here the waiter gives up instead.
+struct Suspending;
+
+impl maat_sync::Parker for Suspending {
+    fn waker(&self) -> std::task::Waker {
+        std::task::Waker::noop().clone()
+    }
+
+    fn wait(&self) -> maat_sync::Wait {
+        maat_sync::Wait::Suspend
+    }
+}
+
+/// A waiter stopped while it waits (or after it was woken, or after the
+/// lock was handed to it) abandons its request and never retries; the
+/// other waiter still gets the lock, and the table is left empty: no
+/// wake-up is lost to the abandoned request.
+#[test]
+fn an_abandoned_request_loses_no_wakeup() {
+    model(|| {
+        let shared = Arc::new((VarLock::new(), VarLockTable::new(), multi_threaded_world(), UnsafeCell::new(0u32)));
+        let mode = || shared.2.mode();
+        let mut mine = LockRequest::new(id(1), "x");
+        assert_eq!(shared.0.lock(&shared.1, mode(), &mut mine, &ThreadParker::new()).unwrap(), LockStatus::Acquired);
+        let s = shared.clone();
+        let stopped = thread::spawn(move || {
+            let me = id(2);
+            let mut request = LockRequest::new(me, "x");
+            match s.0.lock(&s.1, s.2.mode(), &mut request, &Suspending).unwrap() {
+                LockStatus::Acquired => s.0.unlock(&s.1, s.2.mode(), me).unwrap(),
+                LockStatus::Suspended => s.1.abandon(&s.0, s.2.mode(), me),
+            }
+        });
+        let s = shared.clone();
+        let waiter = thread::spawn(move || {
+            let s = &*s;
+            let mut request = LockRequest::new(id(3), "x");
+            assert_eq!(s.0.lock(&s.1, s.2.mode(), &mut request, &ThreadParker::new()).unwrap(), LockStatus::Acquired);
+            set(&s.3, |v| v + 1);
+            s.0.unlock(&s.1, s.2.mode(), id(3)).unwrap();
+        });
+        set(&shared.3, |v| v + 1);
+        shared.0.unlock(&shared.1, mode(), id(1)).unwrap();
+        stopped.join().unwrap();
+        waiter.join().unwrap();
+        assert_eq!(get(&shared.3), 2);
+        assert_eq!(shared.0.holder(), None);
+        assert_eq!(shared.1.waiting(), 0);
+    });
+}
+
 #[test]
 fn deadlock_is_detected_never_hangs() {
     // Maatine 1 holds a and wants b; maatine 2 holds b and wants a. In every

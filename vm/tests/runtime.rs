@@ -294,3 +294,23 @@ fn calls_see_what_runs_between_them_did() {
         assert_eq!(rt.call::<_, f64>("get", ()).unwrap(), 200.0, "each call gets the whole budget");
     }
 }
+
+/// A limit that stops a maatine inside a read-modify-write section releases
+/// the variable, so a maatine waiting for it is stopped by the limit too
+/// (not left waiting: a deadlock).
+#[test]
+fn a_limit_that_stops_a_section_releases_its_variable() {
+    for threads in [1, 2] {
+        let mut rt = Runtime::new(Config::default());
+        rt.set_threads(threads);
+        rt.set_limits(Limits { instructions: Some(200_000), ..Limits::default() });
+        let e = rt
+            .eval("our x = 0\nfn slow() { let s = 0; for ^1000000 -> i { s += i } return s }\nma for ^3 -> w { x = x + slow() }")
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("instruction limit"), "{threads} threads: {text}");
+        assert!(!text.contains("deadlock"), "{threads} threads: {text}");
+        rt.set_limits(Limits::default());
+        assert_eq!(rt.value::<f64>("x = x + 1\nx").unwrap(), 1.0, "the variable is free afterwards");
+    }
+}

@@ -104,10 +104,14 @@ pub struct State<'gc> {
     /// An error to fail with before running at all (an embedder's call
     /// whose arguments could not be made).
     failure: Option<String>,
+    /// The variable whose lock the maatine waits for, while it is blocked
+    /// on one (given up if it is stopped before it retries).
+    waiting_on: Option<Gc<'gc, Slot<'gc>>>,
 }
 
 // SAFETY: traces every root: the live registers (below `top`), the frames
-// (their closures), the open sections' slots, the environment and the result.
+// (their closures), the open sections' slots, the environment, the result
+// and the variable waited for.
 unsafe impl Trace for State<'_> {
     fn trace(&self, t: &mut Tracer) {
         self.regs[..self.top.min(self.regs.len())].trace(t);
@@ -116,6 +120,7 @@ unsafe impl Trace for State<'_> {
         self.env.trace(t);
         self.module.trace(t);
         self.result.trace(t);
+        self.waiting_on.trace(t);
     }
 }
 
@@ -133,8 +138,20 @@ impl<'gc> State<'gc> {
         regs[..args.len()].copy_from_slice(args);
         let main = Frame { func, base: 0, pc: 0, ret: 0, closure };
         let (handlers, sections) = (Vec::new(), Vec::new());
-        let (result, failure) = (Value::nil(), None);
-        State { regs, top, dirty: top + 1, frames: vec![main], handlers, sections, env, module, result, failure }
+        let (result, failure, waiting_on) = (Value::nil(), None, None);
+        State {
+            regs,
+            top,
+            dirty: top + 1,
+            frames: vec![main],
+            handlers,
+            sections,
+            env,
+            module,
+            result,
+            failure,
+            waiting_on,
+        }
     }
 
     /// Makes the top frame's window the live registers.
@@ -636,6 +653,7 @@ impl Maatine {
         };
         if let Some(why) = stop {
             let error = self.error(&rt.program, why);
+            self.end_sections(rt);
             return Slice::Finished(Outcome::Failed(Box::new(error)));
         }
         let Maatine { id, heap, stats, requests, suspended_at, wake, waiting, sent, .. } = self;
@@ -644,8 +662,22 @@ impl Maatine {
             let step = heap.mutate_root(|mc, state| {
                 let cx = Ctx { mc, mode: rt.world.mode(), stats };
                 let env = state.env;
-                let mut run =
-                    Run { cx: &cx, rt, sched, me: *id, env, requests, suspended_at, wake, waiting, sent, out, spawned };
+                let blocked_on = None;
+                let mut run = Run {
+                    cx: &cx,
+                    rt,
+                    sched,
+                    me: *id,
+                    env,
+                    requests,
+                    suspended_at,
+                    wake,
+                    waiting,
+                    sent,
+                    out,
+                    spawned,
+                    blocked_on,
+                };
                 let step = run.slice(state, budget);
                 state.clear_dead(&rt.program);
                 step
@@ -672,6 +704,21 @@ impl Maatine {
                 Slice::Yield
             }
         }
+    }
+
+    /// A maatine stopped between slices (interrupted, or over a limit)
+    /// leaves its sections and gives up the lock it waited for, so that no
+    /// other maatine waits for those variables forever.
+    fn end_sections(&mut self, rt: &Runtime) {
+        let Maatine { id, heap, stats, requests, .. } = self;
+        requests.clear();
+        heap.mutate_root(|mc, state| {
+            let cx = Ctx { mc, mode: rt.world.mode(), stats };
+            if let Some(slot) = state.waiting_on.take() {
+                Slot::abandon(slot, &cx, &rt.table, *id);
+            }
+            end_sections(&cx, &rt.table, *id, state, 0);
+        });
     }
 
     /// The maatine returned: its result changes hands (it is transferred
@@ -767,6 +814,8 @@ struct Run<'r, 'a, 'o, 'gc> {
     sent: &'r mut SentLog,
     out: &'r Out<'o>,
     spawned: &'r mut Spawned,
+    /// The variable whose lock the instruction that just suspended waits for.
+    blocked_on: Option<Gc<'gc, Slot<'gc>>>,
 }
 
 type OpResult<T> = Result<T, String>;
@@ -776,7 +825,13 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         if let Some(message) = st.failure.take() {
             return Step::Failed(message);
         }
-        match self.run_for(st, budget) {
+        // Woken from a variable lock's queue: the blocked instruction retries
+        // through the lock (the general path), never as a lock-free update
+        // (the fast loop's), since a release woke this maatine alone to
+        // retry and only its own release passes the wake-up on to the
+        // waiters behind it.
+        let woken = st.waiting_on.take().is_some();
+        match self.run_for(st, budget, woken) {
             Err(step) => return step,
             Ok(0) => {}
             Ok(left) => return Step::Collect(left),
@@ -788,7 +843,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             if st.sections.is_empty() {
                 break;
             }
-            if let Err(step) = self.run_for(st, 1) {
+            if let Err(step) = self.run_for(st, 1, false) {
                 return step;
             }
         }
@@ -800,12 +855,17 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// safe point (the step that says so), or if an allocation made
     /// collection due outside read-modify-write sections (`Ok` with the
     /// instructions left).
-    fn run_for(&mut self, st: &mut State<'gc>, mut budget: usize) -> Result<usize, Step> {
+    /// With `general_first`, the first instruction runs on the general path.
+    fn run_for(&mut self, st: &mut State<'gc>, mut budget: usize, general_first: bool) -> Result<usize, Step> {
+        let mut fast = !general_first;
         while budget > 0 {
-            budget = budget.saturating_sub(self.run_simple(st, budget));
-            if budget == 0 {
-                break;
+            if fast {
+                budget = budget.saturating_sub(self.run_simple(st, budget));
+                if budget == 0 {
+                    break;
+                }
             }
+            fast = true;
             budget -= 1;
             match self.step(st) {
                 // An allocation made collection due: a safe point now, so
@@ -820,6 +880,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     // The instruction runs again when the maatine is woken.
                     st.frames.last_mut().expect("a running maatine has a frame").pc -= 1;
                     *self.waiting = what;
+                    st.waiting_on = self.blocked_on.take();
                     return Err(Step::Blocked);
                 }
                 Err(raise) => {
@@ -858,10 +919,22 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     }
 
     fn release_sections(&mut self, st: &mut State<'gc>, keep: usize) {
-        for (slot, _) in st.sections.drain(keep..).rev() {
-            // Sections are opened and closed by this maatine only: it holds them.
-            Slot::end(slot, self.cx, &self.rt.table, self.me).expect("this maatine holds its sections");
-        }
+        end_sections(self.cx, &self.rt.table, self.me, st, keep);
+    }
+}
+
+/// Closes the maatine's read-modify-write sections opened after the first
+/// `keep` (the innermost first), waking whoever waits for their variables.
+fn end_sections<'gc>(
+    cx: &Ctx<'_, 'gc>,
+    table: &maat_sync::VarLockTable,
+    me: MaatineId,
+    st: &mut State<'gc>,
+    keep: usize,
+) {
+    for (slot, _) in st.sections.drain(keep..).rev() {
+        // Sections are opened and closed by this maatine only: it holds them.
+        Slot::end(slot, cx, table, me).expect("this maatine holds its sections");
     }
 }
 

@@ -513,13 +513,18 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let held = counts && Slot::holder(slot).is_some_and(|h| h != self.me);
         let status = lock(self, request, &MaatineParker(self.wake)).map_err(|d| {
             *self.suspended_at = None;
+            // Refused, it will not retry: if a release woke it to, the
+            // wake-up goes to the next waiter.
+            Slot::abandon(slot, self.cx, &self.rt.table, self.me);
             d.to_string()
         })?;
         match status {
-            LockStatus::Suspended if counts => {
-                self.suspended_at.get_or_insert_with(std::time::Instant::now);
+            LockStatus::Suspended => {
+                self.blocked_on = Some(slot);
+                if counts {
+                    self.suspended_at.get_or_insert_with(std::time::Instant::now);
+                }
             }
-            LockStatus::Suspended => {}
             LockStatus::Acquired => self.section_begun(var, held),
         }
         Ok(status)

@@ -141,6 +141,12 @@ impl<'gc> Slot<'gc> {
         Gc::get(this).cell.try_begin(ctx.mode, me, Gc::is_shared(this))
     }
 
+    /// Gives up `me`'s waiting request for the slot's lock: `me` was
+    /// stopped while it waited and will never retry.
+    pub fn abandon(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, table: &VarLockTable, me: MaatineId) {
+        Gc::get(this).cell.abandon(table, ctx.mode, me);
+    }
+
     /// Ends a section (`RMW_END`).
     pub fn end(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, table: &VarLockTable, me: MaatineId) -> Result<(), NotHolder> {
         Gc::get(this).cell.end(table, ctx.mode, me, Gc::is_shared(this))
