@@ -314,3 +314,17 @@ fn a_limit_that_stops_a_section_releases_its_variable() {
         assert_eq!(rt.value::<f64>("x = x + 1\nx").unwrap(), 1.0, "the variable is free afterwards");
     }
 }
+
+#[test]
+fn a_call_with_the_wrong_number_of_arguments_is_an_error() {
+    let mut rt = Runtime::new(Config::default());
+    rt.eval("fn add(a, b) { return a + b }").unwrap();
+    let e = rt.call::<_, f64>("add", (1, 2, 3, 4, 5, 6)).unwrap_err();
+    assert!(e.to_string().contains("add expects 2 argument(s), got 6"), "{e}");
+    let e = rt.call::<_, f64>("add", (1,)).unwrap_err();
+    assert!(e.to_string().contains("add expects 2 argument(s), got 1"), "{e}");
+    let f = rt.function("add").unwrap();
+    let jobs = rt.spawn_all::<_, f64>(&f, [(1, 2, 3)]).unwrap();
+    assert!(jobs[0].as_ref().unwrap_err().to_string().contains("expects 2 argument(s), got 3"));
+    assert_eq!(rt.call::<_, f64>("add", (1, 2)).unwrap(), 3.0);
+}

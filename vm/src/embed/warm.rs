@@ -19,6 +19,7 @@
 use std::sync::{Arc, Mutex};
 
 use crossbeam_deque::Worker;
+use maat_sync::Participant;
 
 use super::{Error, Runtime};
 use crate::interp::{Call, Failure, Slice};
@@ -31,6 +32,9 @@ pub(super) struct Warm {
     sched: Arc<Sched>,
     workers: Vec<Worker<Box<Maatine>>>,
     resident: Box<Maatine>,
+    /// The host thread's registration with the world, kept between calls
+    /// (nothing else runs in the world then).
+    participant: Participant,
     shape: Shape,
 }
 
@@ -75,8 +79,7 @@ impl Runtime {
             None => self.warm_up(&call),
         };
         let out = Mutex::new(out);
-        let p = warm.sched.rt.world.register();
-        let Warm { sched, workers, mut resident, shape } = warm;
+        let Warm { sched, workers, mut resident, participant: p, shape } = warm;
         loop {
             let mut spawned = Vec::new();
             let slice = resident.run_slice(&sched, &p, &out, &mut spawned);
@@ -86,13 +89,16 @@ impl Runtime {
                     p.safe_point();
                 }
                 Slice::Finished(outcome) if spawned.is_empty() => {
-                    self.warm = Some(Warm { sched, workers, resident, shape });
+                    self.warm = Some(Warm { sched, workers, resident, participant: p, shape });
                     return match outcome {
                         Outcome::Returned(bits) => Ok(bits),
                         Outcome::Failed(e) => Err(Error::Runtime(Failure { main: Some(*e), ..Failure::default() })),
                     };
                 }
                 slice => {
+                    // The scheduler's worker 0, on this thread, registers
+                    // itself: two participants on one thread would wait
+                    // for each other at the first stop.
                     drop(p);
                     let cell = Arc::clone(&resident.cell);
                     sched.adopt(&workers[0], resident, slice);
@@ -110,7 +116,8 @@ impl Runtime {
         let (sched, workers) = Sched::new(self.sched_runtime(), self.threads);
         let (resident, made) = Maatine::first(&sched, self.env.as_ref(), true, &[], Some(call));
         self.env = made;
-        Warm { sched, workers, resident, shape: self.shape() }
+        let participant = sched.rt.world.register();
+        Warm { sched, workers, resident, participant, shape: self.shape() }
     }
 }
 

@@ -136,25 +136,29 @@ impl<'gc> State<'gc> {
         closure: Option<Gc<'gc, Closure<'gc>>>,
         args: &[Value<'gc>],
     ) -> Self {
-        let top = usize::from(program.functions[func as usize].registers);
-        let mut regs = vec![Value::nil(); top + 1];
-        regs[..args.len()].copy_from_slice(args);
-        let main = Frame { func, base: 0, pc: 0, ret: 0, closure };
-        let (handlers, sections) = (Vec::new(), Vec::new());
+        let (regs, frames, handlers, sections) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (result, failure, waiting_on) = (Value::nil(), None, None);
-        State {
-            regs,
-            top,
-            dirty: top + 1,
-            frames: vec![main],
-            handlers,
-            sections,
-            env,
-            module,
-            result,
-            failure,
-            waiting_on,
-        }
+        let mut state =
+            State { regs, top: 0, dirty: 0, frames, handlers, sections, env, module, result, failure, waiting_on };
+        state.call(program, func, closure, args);
+        state
+    }
+
+    /// Starts the state afresh on a call of `func` (with `closure`) on
+    /// `args`, in the same environment, keeping its buffers (the host's
+    /// resident maatine, call after call). `args` fit `func`'s registers:
+    /// the caller checked their number against its parameters.
+    fn call(&mut self, program: &Program, func: u32, closure: Option<Gc<'gc, Closure<'gc>>>, args: &[Value<'gc>]) {
+        let top = usize::from(program.functions[func as usize].registers);
+        self.regs.clear();
+        self.regs.resize(top + 1, Value::nil());
+        self.regs[..args.len()].copy_from_slice(args);
+        (self.top, self.dirty) = (top, top + 1);
+        self.frames.clear();
+        self.frames.push(Frame { func, base: 0, pc: 0, ret: 0, closure });
+        self.handlers.clear();
+        self.sections.clear();
+        (self.result, self.failure, self.waiting_on) = (Value::nil(), None, None);
     }
 
     /// Makes the top frame's window the live registers.
@@ -380,8 +384,7 @@ impl Maatine {
         let stats = &self.stats;
         self.heap.mutate_root(|mc, state| {
             let cx = Ctx { mc, mode: rt.world.mode(), stats };
-            let (env, module) = (state.env, std::mem::take(&mut state.module));
-            *state = call_state(&cx, rt, (env, module), call);
+            start_call(&cx, rt, state, call);
         });
     }
 
@@ -518,25 +521,35 @@ fn call_state<'gc>(
     (env, module): (Gc<'gc, Env<'gc>>, Box<[Gc<'gc, Slot<'gc>>]>),
     call: &Call,
 ) -> State<'gc> {
+    let mut state = State::calling(&rt.program, (env, module), call.func, None, &[]);
+    start_call(cx, rt, &mut state, call);
+    state
+}
+
+/// Makes `state` run `call` (failing at once if its arguments cannot be
+/// made or do not fit the function).
+fn start_call<'gc>(cx: &Ctx<'_, 'gc>, rt: &Runtime, state: &mut State<'gc>, call: &Call) {
     let args = call.args.iter().map(|a| host::host_to_value(cx, &rt.types, a));
     let args = args.collect::<OpResult<Vec<_>>>();
     let closure = call.closure.as_ref().map(|h| {
         let v = host::held(cx, h)?;
         object_of(v, kind::CLOSURE).ok_or_else(|| format!("cannot call a {}", type_name(v)))
     });
-    match (args, closure.transpose()) {
-        (Ok(args), Ok(closure)) => {
-            // SAFETY: kind CLOSURE objects are Closures.
-            let closure = closure.map(|c| unsafe { c.downcast::<Closure>() });
-            // A closure runs its own function.
-            let func = closure.map_or(call.func, |c| Gc::get(c).func);
-            State::calling(&rt.program, (env, module), func, closure, &args)
+    let started = args.and_then(|args| {
+        // SAFETY: kind CLOSURE objects are Closures.
+        let closure = closure.transpose()?.map(|c| unsafe { c.downcast::<Closure>() });
+        // A closure runs its own function.
+        let func = closure.map_or(call.func, |c| Gc::get(c).func);
+        let proto = &rt.program.functions[func as usize];
+        if args.len() != usize::from(proto.params) {
+            return Err(format!("{} expects {} argument(s), got {}", proto.name, proto.params, args.len()));
         }
-        (Err(e), _) | (_, Err(e)) => {
-            let mut state = State::calling(&rt.program, (env, module), call.func, None, &[]);
-            state.failure = Some(e);
-            state
-        }
+        state.call(&rt.program, func, closure, &args);
+        Ok(())
+    });
+    if let Err(e) = started {
+        state.call(&rt.program, call.func, None, &[]);
+        state.failure = Some(e);
     }
 }
 
