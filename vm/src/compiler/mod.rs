@@ -339,7 +339,9 @@ pub const ARGS: &str = "ARGS";
 #[derive(Clone, Default)]
 struct Known {
     vars: HashMap<String, u32>,
-    functions: HashMap<String, u32>,
+    /// Top-level functions by qualified name (hashed fast: an embedder calls
+    /// them by name).
+    functions: ahash::AHashMap<String, u32>,
     /// Module variables (qualified) and their slots.
     module: HashMap<String, u16>,
     classes: Vec<ClassInfo>,
@@ -354,7 +356,7 @@ struct Known {
 #[derive(Default)]
 struct Globals {
     vars: HashMap<String, u32>,
-    functions: HashMap<String, u32>,
+    functions: ahash::AHashMap<String, u32>,
     resolution: Resolution,
     /// The index of this entry's first new function: those below belong to
     /// earlier entries.
