@@ -47,6 +47,7 @@ use crate::pool::{self, Pool};
 use crate::ptr::OutOfMemory;
 use crate::space::Space;
 use crate::stats::{CollectionKind, Stats};
+use crate::tailed::{self, Head, Tailed};
 use crate::trace::{Gray, Trace, Tracer};
 
 /// Traces a heap's root (the collector does not know its type).
@@ -354,14 +355,36 @@ impl Collector {
         let ptr = self.pool.alloc(vtable.layout).cast::<GcBox<T>>();
         // SAFETY: fresh memory with the layout of `GcBox<T>` (see `pool`).
         unsafe { ptr.write(GcBox { header, value }) };
-        let h = ptr.cast::<Header>();
+        self.adopt_new(ptr.cast(), size_of::<GcBox<T>>() + owned);
+        ptr
+    }
+
+    /// Allocates a [`Tailed`] object of `head` and `len` items made by
+    /// `item` (see [`crate::tailed`]).
+    pub(crate) fn allocate_tailed<H: Head>(
+        &self,
+        head: H,
+        len: usize,
+        item: impl FnMut(usize) -> H::Item,
+        kind: u8,
+    ) -> NonNull<GcBox<Tailed<H>>> {
+        let header = Header::new(tailed::vtable::<H>(), self.white.get(), kind, self.id);
+        let layout = tailed::box_layout::<H>(len);
+        let ptr = self.pool.alloc(layout).cast::<GcBox<Tailed<H>>>();
+        // SAFETY: fresh memory of the box's layout for `len` items.
+        unsafe { tailed::write(ptr, header, head, len, item) };
+        self.adopt_new(ptr.cast(), layout.size());
+        ptr
+    }
+
+    /// Puts a box just made on the object list and counts its `bytes`.
+    fn adopt_new(&self, h: NonNull<Header>, bytes: usize) {
         // SAFETY: just allocated and not yet shared with anyone.
         unsafe { h.as_ref() }.next_link().set(self.objects.get());
         self.objects.set(Some(h));
-        self.account((size_of::<GcBox<T>>() + owned) as isize);
+        self.account(bytes as isize);
         let mut stats = self.stats.borrow_mut();
         stats.objects_allocated += 1;
-        ptr
     }
 
     pub(crate) fn account_extra(&self, bytes: isize) {
@@ -766,10 +789,11 @@ impl Collector {
         #[cfg(debug_assertions)]
         h.set_freed();
         // SAFETY: unlinked, unreachable, freed exactly once; the box was
-        // allocated with its vtable's layout.
+        // allocated with its layout.
         unsafe {
+            let layout = h.box_layout();
             (vtable.drop_value)(obj);
-            self.pool.free(obj.cast(), vtable.layout, freed.cap);
+            self.pool.free(obj.cast(), layout, freed.cap);
         }
     }
 
@@ -940,18 +964,24 @@ impl Collector {
 fn vtable<T: Trace>() -> &'static VTable {
     struct Of<T>(core::marker::PhantomData<T>);
     impl<T: Trace> Of<T> {
-        const VTABLE: VTable = VTable {
-            trace: trace_box::<T>,
-            trace_part: trace_box_part::<T>,
-            heap_size: heap_size_box::<T>,
-            exclude_writers: exclude_writers_box::<T>,
-            drop_value: drop_box::<T>,
-            layout: core::alloc::Layout::new::<GcBox<T>>(),
-            name: core::any::type_name::<T>,
-            leaf: !T::NEEDS_TRACE,
-        };
+        const VTABLE: VTable = vtable_of::<T>();
     }
     &Of::<T>::VTABLE
+}
+
+/// The operations of boxes of `T` (of a fixed size: `tailed` adds a tail).
+pub(crate) const fn vtable_of<T: Trace>() -> VTable {
+    VTable {
+        trace: trace_box::<T>,
+        trace_part: trace_box_part::<T>,
+        heap_size: heap_size_box::<T>,
+        exclude_writers: exclude_writers_box::<T>,
+        drop_value: drop_box::<T>,
+        layout: core::alloc::Layout::new::<GcBox<T>>(),
+        tail_bytes: None,
+        name: core::any::type_name::<T>,
+        leaf: !T::NEEDS_TRACE,
+    }
 }
 
 /// # Safety
@@ -1003,9 +1033,10 @@ unsafe fn drop_box<T>(h: NonNull<Header>) {
 pub(crate) unsafe fn destroy(h: NonNull<Header>) {
     // SAFETY: by the caller's contract (the vtable describes the box).
     let vtable = unsafe { h.as_ref() }.vtable();
-    // SAFETY: as above; the box was allocated with its vtable's layout.
+    // SAFETY: as above; the box was allocated with its layout.
     unsafe {
+        let layout = h.as_ref().box_layout();
         (vtable.drop_value)(h);
-        pool::release(h.cast(), vtable.layout);
+        pool::release(h.cast(), layout);
     }
 }

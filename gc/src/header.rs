@@ -172,8 +172,11 @@ pub(crate) struct VTable {
     /// Drops the value in place (the box's memory is released apart: see
     /// [`crate::pool`]).
     pub(crate) drop_value: unsafe fn(NonNull<Header>),
-    /// Layout of the whole box, as allocated.
+    /// Layout of the box, as allocated: of all of it, or of its fixed part
+    /// if it has a tail.
     pub(crate) layout: Layout,
+    /// Bytes of the box past `layout` (a [`crate::tailed`] object's items).
+    pub(crate) tail_bytes: Option<unsafe fn(NonNull<Header>) -> usize>,
     /// Rust type name, for the verifier and debugging.
     pub(crate) name: fn() -> &'static str,
     /// The type holds no references (`!Trace::NEEDS_TRACE`): marking makes
@@ -245,6 +248,14 @@ impl Header {
     /// The bytes this object holds: its box and the buffers it owns (what a
     /// global object counts in its space's global bytes). The caller has
     /// the object's contents still (a live object, or one being freed).
+    /// The layout the box was allocated with (and is freed with).
+    pub(crate) fn box_layout(&self) -> Layout {
+        let Some(tail_bytes) = self.vtable.tail_bytes else { return self.vtable.layout };
+        // SAFETY: this header heads a live box of the vtable's type.
+        let size = self.vtable.layout.size() + unsafe { tail_bytes(NonNull::from(self)) };
+        Layout::from_size_align(size, self.vtable.layout.align()).expect("a box's layout is valid")
+    }
+
     pub(crate) fn held_bytes(&self) -> usize {
         // SAFETY: as the caller guarantees, the contents are there.
         self.vtable.size() + unsafe { (self.vtable.heap_size)(NonNull::from(self)) }
@@ -400,6 +411,7 @@ pub(crate) mod loom_model {
         exclude_writers: no_writers,
         drop_value: no_drop,
         layout: Layout::new::<Header>(),
+        tail_bytes: None,
         name,
         leaf: false,
     };

@@ -14,9 +14,10 @@
 //! - [`Heap::verify`]: the heap verifier for tests.
 //!
 //! Module map: `header` (object header and colour rules), `trace`, `ptr`
-//! (handles and barriers), `pool` (freed boxes kept for reuse), `weak`
-//! (weak references to global objects), `collector` (phases and pacing: the collector in
-//! one place), `heap` (the public heap), `stats`, `verify`.
+//! (handles and barriers), `tailed` (objects whose items share their box),
+//! `pool` (freed boxes kept for reuse), `weak` (weak references to global
+//! objects), `collector` (phases and pacing: the collector in one place),
+//! `heap` (the public heap), `stats`, `verify`.
 
 mod any;
 mod collector;
@@ -30,6 +31,7 @@ pub mod shared;
 mod shim;
 pub mod space;
 mod stats;
+pub mod tailed;
 mod trace;
 pub mod transfer;
 pub mod verify;
@@ -45,6 +47,7 @@ pub use ptr::{Frozen, Gc, Lock, Mutation, OutOfMemory, RefLock, Write};
 pub use shared::Sweep;
 pub use space::{Global, Space};
 pub use stats::{CollectionKind, Collections, PauseHistogram, Stats};
+pub use tailed::{Head, Tailed};
 pub use trace::{Trace, Tracer};
 pub use transfer::{IN_TRANSIT, NotHolder};
 pub use verify::VerifyError;

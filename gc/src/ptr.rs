@@ -24,6 +24,7 @@ use core::ptr::NonNull;
 
 use crate::collector::Collector;
 use crate::header::{GcBox, Header};
+use crate::tailed::{Head, Tailed};
 use crate::trace::{Trace, Tracer};
 
 /// Makes `'gc` invariant and the holder `!Send + !Sync`.
@@ -52,6 +53,19 @@ impl<'gc> Mutation<'gc> {
     /// back with [`Gc::kind`] (the VM uses it for dispatch).
     pub fn alloc_kind<T: Trace + 'gc>(&self, value: T, kind: u8) -> Gc<'gc, T> {
         Gc::from_box(self.collector.allocate(value, kind))
+    }
+
+    /// Allocates an object of `head` and a tail of `len` items, item `i`
+    /// made by `item(i)`, in one box, tagged with `kind` as
+    /// [`Mutation::alloc_kind`] does (see [`crate::tailed`]).
+    pub fn alloc_tailed<H: Head + 'gc>(
+        &self,
+        head: H,
+        len: usize,
+        item: impl FnMut(usize) -> H::Item,
+        kind: u8,
+    ) -> Gc<'gc, Tailed<H>> {
+        Gc::from_box(self.collector.allocate_tailed(head, len, item, kind))
     }
 
     /// Allocates `value` unless the heap is out of memory: the heap is over

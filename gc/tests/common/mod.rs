@@ -44,12 +44,14 @@ impl Drop for Node<'_> {
 }
 
 /// A heap whose root is one node.
+#[allow(dead_code)]
 pub struct Graph;
 impl Root for Graph {
     type Of<'gc> = Gc<'gc, Node<'gc>>;
 }
 
 /// Adds the edge `from -> to` (through the write barrier).
+#[allow(dead_code)]
 pub fn link<'gc>(mc: &Mutation<'gc>, from: Gc<'gc, Node<'gc>>, to: Gc<'gc, Node<'gc>>) {
     Gc::write(mc, from).project(|n| &n.edges).borrow_mut().push(to);
 }

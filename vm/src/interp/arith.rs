@@ -86,7 +86,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let want = Gc::get(unsafe { class.downcast::<Class>() }).index;
         let Some(inst) = object_of(a, kind::INST) else { return Ok(false) };
         // SAFETY: kind INST objects are Insts.
-        let mut at = Some(Gc::get(unsafe { inst.downcast::<Inst<'gc>>() }).class);
+        let mut at = Some(Gc::get(unsafe { inst.downcast::<Inst<'gc>>() }).class());
         while let Some(c) = at {
             if c == want {
                 return Ok(true);

@@ -389,5 +389,5 @@ pub(super) fn cached_member<'gc>(v: Value<'gc>, cache: &MemberCache) -> Option<(
     let inst = object_of(v, kind::INST).filter(|o| o.holder().is_none())?;
     // SAFETY: kind INST objects are Insts.
     let inst = unsafe { inst.downcast::<Inst<'gc>>() };
-    Some((inst, cache.get(Gc::get(inst).class)?))
+    Some((inst, cache.get(Gc::get(inst).class())?))
 }

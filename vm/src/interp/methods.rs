@@ -17,7 +17,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             (Unpacked::Object(o), "class") if o.kind() == kind::INST => {
                 arity(0..=0)?;
                 // SAFETY: kind INST objects are Insts.
-                let class = Gc::get(unsafe { o.downcast::<Inst<'gc>>() }).class;
+                let class = Gc::get(unsafe { o.downcast::<Inst<'gc>>() }).class();
                 Ok(self.class_value(class))
             }
             (Unpacked::Object(o), "name") if o.kind() == kind::CLASS => {

@@ -103,7 +103,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         } else if let Some(i) = object_of(v, kind::INST) {
             // SAFETY: kind INST objects are Insts.
             let inst = unsafe { i.downcast::<Inst<'gc>>() };
-            let class = &self.rt.program.classes[Gc::get(inst).class as usize];
+            let class = &self.rt.program.classes[Gc::get(inst).class() as usize];
             out.push_str(&class.name);
             if !open.enter(addr) {
                 return out.push_str("(...)");

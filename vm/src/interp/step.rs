@@ -318,7 +318,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 if let Some(inst) = object_of(recv, kind::INST) {
                     // SAFETY: kind INST objects are Insts.
                     let inst = unsafe { inst.downcast::<Inst<'gc>>() };
-                    let class = Gc::get(inst).class;
+                    let class = Gc::get(inst).class();
                     match self.member(&proto.member_cache[frame.pc], class, name) {
                         Some(Member::Field(i)) if n == 0 => st.regs[r(d)] = Inst::get(inst, self.cx, i as usize),
                         Some(Member::Method(f)) => self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?,
@@ -358,7 +358,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     .ok_or_else(|| format!("cannot set field `{name}` of {}", type_name(recv)))?;
                 // SAFETY: kind INST objects are Insts.
                 let inst = unsafe { inst.downcast::<Inst<'gc>>() };
-                let class = Gc::get(inst).class;
+                let class = Gc::get(inst).class();
                 let Some(Member::Field(i)) = self.member(&proto.member_cache[frame.pc], class, name) else {
                     return Err(
                         format!("{} has no field `{name}`", self.rt.program.classes[class as usize].name).into()
@@ -396,7 +396,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         // `self`), so `self.call` below can take `self` mutably.
         let program = &self.rt.program;
         let info = &program.classes[index as usize];
-        let mut fields: Vec<Value<'gc>> = info.defaults.iter().map(|l| literal(self.cx, l.as_ref())).collect();
+        let mut fields: smallvec::SmallVec<[Value<'gc>; 16]> =
+            info.defaults.iter().map(|l| literal(self.cx, l.as_ref())).collect();
         let frame = st.frames.last().expect("a running maatine has a frame");
         let proto = &program.functions[frame.func as usize];
         let mut named = 0u64;
@@ -431,7 +432,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             }
             if info.init.is_some() { info.ctor } else { info.fill }
         };
-        let inst = Value::object(Inst::alloc(self.cx, index, fields).into());
+        let inst = Value::object(Inst::alloc(self.cx, index, fields.len(), |i| fields[i]).into());
         match ctor {
             None => st.regs[d] = inst,
             Some(f) => {

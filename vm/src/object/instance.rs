@@ -3,8 +3,9 @@
 //! [`crate::object`].
 
 use core::cell::UnsafeCell;
+use core::marker::PhantomData;
 
-use maat_gc::{Gc, GcAny, Trace, Tracer};
+use maat_gc::{Gc, GcAny, Head, Tailed, Trace, Tracer};
 use maat_sync::AdaptiveLock;
 
 use super::{Ctx, ObjError, kind};
@@ -24,13 +25,21 @@ impl Class {
     }
 }
 
-/// An instance: its class and its fields in declaration order.
-pub struct Inst<'gc> {
-    /// Index into the program's classes.
-    pub class: u32,
+/// An instance: its class and its fields in declaration order, in one box
+/// (a [`Tailed`] object: the head, then the fields), so that making one is
+/// one allocation and a field is one load away from its object.
+#[repr(transparent)]
+pub struct Inst<'gc>(Tailed<InstHead<'gc>>);
+
+/// An instance's head: its class and the lock of its fields.
+pub struct InstHead<'gc> {
+    class: u32,
     lock: AdaptiveLock,
-    fields: UnsafeCell<Vec<Value<'gc>>>,
+    _fields: PhantomData<Value<'gc>>,
 }
+
+/// A field, read and written under the elision rule.
+pub struct Field<'gc>(UnsafeCell<Value<'gc>>);
 
 // SAFETY: as for `Array`: the fields are accessed under the elision rule.
 unsafe impl Sync for Inst<'_> {}
@@ -38,18 +47,19 @@ unsafe impl Sync for Inst<'_> {}
 unsafe impl Send for Inst<'_> {}
 
 // SAFETY: traces every field, holding the lock when the tracer is
-// concurrent (as for `Array`).
-unsafe impl Trace for Inst<'_> {
-    fn trace(&self, t: &mut Tracer) {
+// concurrent (as for `Array`); the head holds no reference and has no
+// `Drop`.
+unsafe impl<'gc> Head for InstHead<'gc> {
+    type Item = Field<'gc>;
+
+    fn trace(&self, fields: &[Field<'gc>], t: &mut Tracer) {
         let _guard = self.lock.lock_if(t.is_concurrent());
-        // SAFETY: as above.
-        unsafe { &*self.fields.get() }.trace(t);
+        for field in fields {
+            // SAFETY: as above.
+            unsafe { *field.0.get() }.trace(t);
+        }
     }
 
-    fn heap_size(&self) -> usize {
-        // SAFETY: as in `trace`; the fields never grow.
-        unsafe { &*self.fields.get() }.heap_size()
-    }
     fn exclude_writers(&self, f: &mut dyn FnMut()) {
         let _guard = self.lock.lock();
         f();
@@ -57,19 +67,34 @@ unsafe impl Trace for Inst<'_> {
 }
 
 impl<'gc> Inst<'gc> {
-    /// Allocates an instance of class `class` with `fields`.
-    pub fn alloc(ctx: &Ctx<'_, 'gc>, class: u32, fields: Vec<Value<'gc>>) -> Gc<'gc, Inst<'gc>> {
-        ctx.mc.alloc_kind(Inst { class, lock: AdaptiveLock::new(), fields: UnsafeCell::new(fields) }, kind::INST)
+    /// Allocates an instance of class `class` with `len` fields, field `i`
+    /// holding `field(i)`.
+    pub fn alloc(
+        ctx: &Ctx<'_, 'gc>,
+        class: u32,
+        len: usize,
+        mut field: impl FnMut(usize) -> Value<'gc>,
+    ) -> Gc<'gc, Inst<'gc>> {
+        let head = InstHead { class, lock: AdaptiveLock::new(), _fields: PhantomData };
+        let tailed = ctx.mc.alloc_tailed(head, len, |i| Field(UnsafeCell::new(field(i))), kind::INST);
+        // SAFETY: `Inst` is a transparent wrapper of `Tailed<InstHead>`, the
+        // object's type.
+        unsafe { GcAny::from(tailed).downcast() }
+    }
+
+    /// Its class: an index into the program's classes.
+    #[inline(always)]
+    pub fn class(&self) -> u32 {
+        self.0.head().class
     }
 
     /// Field `i`.
     #[inline(always)]
     pub fn get(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize) -> Value<'gc> {
-        let inst = Gc::get(this);
-        let _guard = ctx.guard(GcAny::from(this), &inst.lock);
+        let inst = &Gc::get(this).0;
+        let _guard = ctx.guard(GcAny::from(this), &inst.head().lock);
         // SAFETY: no writer runs concurrently under the elision rule.
-        let fields = unsafe { &*inst.fields.get() };
-        fields[i]
+        unsafe { *inst.items()[i].0.get() }
     }
 
     /// Sets field `i`.
@@ -86,11 +111,10 @@ impl<'gc> Inst<'gc> {
         if let Some(v) = value.as_object() {
             ctx.mc.forward_barrier(obj, v);
         }
-        let inst = Gc::get(this);
-        let Ok(guard) = ctx.store_guard(obj, sharing, &inst.lock, "instance") else { return false };
+        let inst = &Gc::get(this).0;
+        let Ok(guard) = ctx.store_guard(obj, sharing, &inst.head().lock, "instance") else { return false };
         // SAFETY: exclusive under the elision rule; not frozen (checked).
-        let fields = unsafe { &mut *inst.fields.get() };
-        let old = core::mem::replace(&mut fields[i], value);
+        let old = core::mem::replace(unsafe { &mut *inst.items()[i].0.get() }, value);
         drop(guard);
         if let Some(old) = old.as_object() {
             ctx.mc.deletion_barrier(obj, old);
