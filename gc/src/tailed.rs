@@ -11,7 +11,7 @@
 //!
 //! The vtable's layout is the fixed part (the box with no items); its
 //! `tail_bytes` gives the rest, worked out from `len`, so a box is freed with
-//! the layout it was allocated with ([`Header::box_layout`]). The tail's bytes
+//! the layout it was allocated with (`Header::box_layout`). The tail's bytes
 //! count as the object's [`Trace::heap_size`], so that every count of an
 //! object's footprint (the vtable's size plus its heap size) includes them.
 //!
