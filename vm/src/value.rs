@@ -106,12 +106,8 @@ impl<'gc> Value<'gc> {
         match self.bits & TAG_MASK {
             NIL => Unpacked::Nil,
             BOOL => Unpacked::Bool(self.bits & 1 == 1),
-            _ => {
-                let ptr = NonNull::new((self.bits & PAYLOAD) as *mut ()).expect("object values are never null");
-                // SAFETY: object bits are only made by `Value::object` from a
-                // handle of this mutation (the brand ties the value to it).
-                Unpacked::Object(unsafe { GcAny::from_raw(ptr) })
-            }
+            // SAFETY: as in `as_object`.
+            _ => Unpacked::Object(unsafe { self.object_unchecked() }),
         }
     }
 
@@ -146,9 +142,23 @@ impl<'gc> Value<'gc> {
         if self.bits & TAG_MASK != OBJECT {
             return None;
         }
-        let ptr = NonNull::new((self.bits & PAYLOAD) as *mut ()).expect("object values are never null");
-        // SAFETY: as in `unpack`.
-        Some(unsafe { GcAny::from_raw(ptr) })
+        // SAFETY: the tag says the bits hold an object.
+        Some(unsafe { self.object_unchecked() })
+    }
+
+    /// The object of a value whose tag says it holds one.
+    ///
+    /// # Safety
+    ///
+    /// The value's tag is the object tag.
+    #[inline(always)]
+    unsafe fn object_unchecked(self) -> GcAny<'gc> {
+        debug_assert_eq!(self.bits & TAG_MASK, OBJECT);
+        // SAFETY: object bits are only made by `Value::object`, from a live
+        // handle of this mutation (the brand ties the value to it), whose
+        // address is never null (or by `from_raw_bits`, whose caller vouches
+        // for such bits); so the payload is a non-null `as_raw` address.
+        unsafe { GcAny::from_raw(NonNull::new_unchecked((self.bits & PAYLOAD) as *mut ())) }
     }
 
     /// Whether the value is `nil`.
