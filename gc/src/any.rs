@@ -41,14 +41,17 @@ impl<'gc> GcAny<'gc> {
     /// lock-elision decision of every object operation).
     #[inline]
     pub fn sharing(self) -> maat_sync::Sharing {
+        sharing_of(self.header().flags())
+    }
+
+    /// [`GcAny::sharing`], from the same one read of the flags that says
+    /// the object was not transferred to a heap ([`GcAny::holder`]); `None`
+    /// if it was (then its holder decides who may use it). An operation's
+    /// fast path decides everything on this one read.
+    #[inline(always)]
+    pub fn sharing_unless_sent(self) -> Option<maat_sync::Sharing> {
         let flags = self.header().flags();
-        if flags.contains(Flags::FROZEN) {
-            maat_sync::Sharing::Frozen
-        } else if flags.contains(Flags::SHARED) {
-            maat_sync::Sharing::Shared
-        } else {
-            maat_sync::Sharing::Unshared
-        }
+        (!flags.contains(Flags::SENT)).then(|| sharing_of(flags))
     }
 
     /// Whether the object may be reachable from several maatines.
@@ -83,6 +86,18 @@ impl<'gc> GcAny<'gc> {
     /// kept in a traced place since, so that the object is still alive).
     pub unsafe fn from_raw(raw: NonNull<()>) -> GcAny<'gc> {
         GcAny { ptr: raw.cast(), _brand: PhantomData }
+    }
+}
+
+/// The sharing state that `flags` say.
+#[inline(always)]
+fn sharing_of(flags: Flags) -> maat_sync::Sharing {
+    if flags.contains(Flags::FROZEN) {
+        maat_sync::Sharing::Frozen
+    } else if flags.contains(Flags::SHARED) {
+        maat_sync::Sharing::Shared
+    } else {
+        maat_sync::Sharing::Unshared
     }
 }
 

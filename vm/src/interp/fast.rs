@@ -94,8 +94,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             macro_rules! get_field {
                 ($d:expr, $o:expr, $k:expr) => {
                     match cached_member(w[$o], at.cache(&proto.member_cache)) {
-                        Some((inst, Member::Field(i))) => w[$d] = Inst::get(inst, self.cx, i as usize),
-                        Some((_, Member::Method(f))) => {
+                        Some((inst, sharing, Member::Field(i))) => {
+                            w[$d] = Inst::load(inst, self.cx, sharing, i as usize)
+                        }
+                        Some((_, _, Member::Method(f))) => {
                             let Some(registers) = self.callee(f, 1, st.frames.len()) else { break };
                             let (recv, top) = (w[$o], base + usize::from(proto.registers));
                             st.regs[top] = recv;
@@ -181,7 +183,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     // A method call on an instance whose class this instruction
                     // has met before (its member cache), or `map.has(key)`.
                     Op::CallMethod(d, o, k, b, n) => {
-                        if let Some((_, Member::Method(f))) = cached_member(w[o], at.cache(&proto.member_cache)) {
+                        if let Some((_, _, Member::Method(f))) = cached_member(w[o], at.cache(&proto.member_cache)) {
                             let Some(registers) = self.callee(f, usize::from(n) + 1, st.frames.len()) else {
                                 break;
                             };
@@ -205,12 +207,14 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         _ => get_field!(d, o, k),
                     },
                     Op::SetField(o, _, v) => {
-                        let Some((inst, Member::Field(i))) = cached_member(w[o], at.cache(&proto.member_cache)) else {
+                        let Some((inst, sharing, Member::Field(i))) =
+                            cached_member(w[o], at.cache(&proto.member_cache))
+                        else {
                             break;
                         };
                         // A store that fails (a frozen instance) changes nothing:
                         // the general path tries again and reports it.
-                        if !Inst::store(inst, self.cx, i as usize, w[v]) {
+                        if !Inst::store(inst, self.cx, sharing, i as usize, w[v]) {
                             break;
                         }
                     }
@@ -234,11 +238,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     // fails (out of range, frozen) changes nothing: the general
                     // path tries again and reports it.
                     Op::SetIndex(o, i, v) => {
-                        let Some(obj) = w[o].as_object().filter(|o| o.holder().is_none()) else { break };
+                        let Some((obj, sharing)) = usable(w[o]) else { break };
                         let stored = match obj.kind() {
                             kind::ARRAY => w[i].as_num().is_some_and(|index| {
                                 // SAFETY: kind ARRAY objects are Arrays.
-                                Array::store(unsafe { obj.downcast() }, self.cx, index, w[v])
+                                Array::store(unsafe { obj.downcast() }, self.cx, sharing, index, w[v])
                             }),
                             // SAFETY: kind MAP objects are Maps.
                             kind::MAP => Map::replace(unsafe { obj.downcast() }, self.cx, w[i], w[v]) == Ok(true),
@@ -355,10 +359,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// anything else takes the slow path, which reports.
     #[inline(always)]
     pub(super) fn item(&self, o: Value<'gc>, i: Value<'gc>) -> Option<Value<'gc>> {
-        let obj = o.as_object().filter(|o| o.holder().is_none())?;
+        let (obj, sharing) = usable(o)?;
         match obj.kind() {
             // SAFETY: kind ARRAY objects are Arrays.
-            kind::ARRAY => Array::load(unsafe { obj.downcast() }, self.cx, i.as_num()?),
+            kind::ARRAY => Array::load(unsafe { obj.downcast() }, self.cx, sharing, i.as_num()?),
             // SAFETY: kind MAP objects are Maps.
             kind::MAP => Map::get(unsafe { obj.downcast() }, self.cx, i).ok(),
             kind::STR => {
@@ -381,13 +385,24 @@ fn usable_map<'gc>(v: Value<'gc>) -> Option<Gc<'gc, Map<'gc>>> {
     Some(unsafe { map.downcast() })
 }
 
-/// The instance `v` holds and the member this instruction's cache has for
-/// its class, when `v` is an instance this maatine may use (not sent away)
-/// and the cache knows its class.
+/// The object `v` holds and its sharing state, from one read of its flags,
+/// when it is one this maatine may use (not sent away).
 #[inline(always)]
-pub(super) fn cached_member<'gc>(v: Value<'gc>, cache: &MemberCache) -> Option<(Gc<'gc, Inst<'gc>>, Member)> {
-    let inst = object_of(v, kind::INST).filter(|o| o.holder().is_none())?;
+fn usable(v: Value<'_>) -> Option<(GcAny<'_>, maat_sync::Sharing)> {
+    let obj = v.as_object()?;
+    Some((obj, obj.sharing_unless_sent()?))
+}
+
+/// The instance `v` holds, its sharing state and the member this
+/// instruction's cache has for its class, when `v` is an instance this
+/// maatine may use (not sent away) and the cache knows its class.
+#[inline(always)]
+pub(super) fn cached_member<'gc>(
+    v: Value<'gc>,
+    cache: &MemberCache,
+) -> Option<(Gc<'gc, Inst<'gc>>, maat_sync::Sharing, Member)> {
+    let (inst, sharing) = usable(v).filter(|(o, _)| o.kind() == kind::INST)?;
     // SAFETY: kind INST objects are Insts.
     let inst = unsafe { inst.downcast::<Inst<'gc>>() };
-    Some((inst, cache.get(Gc::get(inst).class())?))
+    Some((inst, sharing, cache.get(Gc::get(inst).class())?))
 }

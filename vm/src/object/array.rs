@@ -87,8 +87,14 @@ impl<'gc> Array<'gc> {
     /// Reads the items under the elision rule.
     #[inline(always)]
     fn read<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&Items<'gc>) -> R) -> R {
+        Self::read_as(this, ctx, GcAny::from(this).sharing(), f)
+    }
+
+    /// Reads the items under the elision rule, decided on `sharing`.
+    #[inline(always)]
+    fn read_as<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, sharing: Sharing, f: impl FnOnce(&Items<'gc>) -> R) -> R {
         let array = Gc::get(this);
-        let _guard = ctx.guard(GcAny::from(this), &array.lock);
+        let _guard = ctx.guard_as(GcAny::from(this), sharing, &array.lock);
         // SAFETY: no writer runs concurrently under the elision rule (frozen
         // arrays have none; see `crate::object` for the others).
         f(unsafe { &*array.items.get() })
@@ -127,15 +133,21 @@ impl<'gc> Array<'gc> {
     }
 
     /// The item at `i`, if `i` is an index of the array ([`Array::get`]
-    /// says why not; this is its fast part, for the interpreter's fast loop).
+    /// says why not; this is its fast part, for the interpreter's fast
+    /// loop), under the elision rule decided on `sharing`, the array's
+    /// sharing state as the caller read it.
     #[inline(always)]
-    pub fn load(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64) -> Option<Value<'gc>> {
-        Self::read(this, ctx, |items| index(i, items.len()).ok().map(|i| items[i]))
+    pub fn load(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, sharing: Sharing, i: f64) -> Option<Value<'gc>> {
+        Self::read_as(this, ctx, sharing, |items| {
+            let at = index(i, items.len()).ok()?;
+            // SAFETY: `index` checked `at` below the length.
+            Some(*unsafe { items.get_unchecked(at) })
+        })
     }
 
     /// Replaces the item at `i`.
     pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64, value: Value<'gc>) -> Result<(), ObjError> {
-        if Self::store(this, ctx, i, value) {
+        if Self::store(this, ctx, GcAny::from(this).sharing(), i, value) {
             return Ok(());
         }
         if GcAny::from(this).is_frozen() {
@@ -146,11 +158,12 @@ impl<'gc> Array<'gc> {
 
     /// Replaces the item at `i` if it can (the array is not frozen and `i`
     /// is an index of it): whether it did. [`Array::set`] says why not; this
-    /// is its fast part, for the interpreter's fast loop.
+    /// is its fast part, for the interpreter's fast loop. `sharing` is the
+    /// array's sharing state as the caller read it.
     #[inline(always)]
-    pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: f64, value: Value<'gc>) -> bool {
+    pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, sharing: Sharing, i: f64, value: Value<'gc>) -> bool {
         let obj = GcAny::from(this);
-        let Ok(sharing) = ctx.before_store(obj, "Array", &[value]) else { return false };
+        let Ok(sharing) = ctx.before_store_as(sharing, "Array", &[value]) else { return false };
         if let Some(v) = value.as_object() {
             ctx.mc.forward_barrier(obj, v);
         }
@@ -161,9 +174,11 @@ impl<'gc> Array<'gc> {
         // growth to report.
         let items = unsafe { &mut *array.items.get() };
         let Ok(at) = index(i, items.len()) else { return false };
-        let old = core::mem::replace(&mut items[at], value);
+        // SAFETY: `index` checked `at` below the length.
+        let old = core::mem::replace(unsafe { items.get_unchecked_mut(at) }, value);
         drop(guard);
-        if let Some(old) = old.as_object() {
+        // (An unshared array is not global: no deletion barrier.)
+        if let Some(old) = old.as_object().filter(|_| sharing != Sharing::Unshared) {
             ctx.mc.deletion_barrier(obj, old);
         }
         true

@@ -6,7 +6,7 @@ use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 
 use maat_gc::{Gc, GcAny, Head, Tailed, Trace, Tracer};
-use maat_sync::AdaptiveLock;
+use maat_sync::{AdaptiveLock, Sharing};
 
 use super::{Ctx, ObjError, kind};
 use crate::value::Value;
@@ -91,23 +91,35 @@ impl<'gc> Inst<'gc> {
     /// Field `i`.
     #[inline(always)]
     pub fn get(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize) -> Value<'gc> {
+        Self::load(this, ctx, GcAny::from(this).sharing(), i)
+    }
+
+    /// Field `i`, under the elision rule decided on `sharing`, the
+    /// instance's sharing state as the caller read it.
+    #[inline(always)]
+    pub fn load(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, sharing: Sharing, i: usize) -> Value<'gc> {
         let inst = &Gc::get(this).0;
-        let _guard = ctx.guard(GcAny::from(this), &inst.head().lock);
+        let _guard = ctx.guard_as(GcAny::from(this), sharing, &inst.head().lock);
         // SAFETY: no writer runs concurrently under the elision rule.
         unsafe { *inst.items()[i].0.get() }
     }
 
     /// Sets field `i`.
     pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize, value: Value<'gc>) -> Result<(), ObjError> {
-        if Self::store(this, ctx, i, value) { Ok(()) } else { Err(ObjError::Frozen("instance")) }
+        if Self::store(this, ctx, GcAny::from(this).sharing(), i, value) {
+            Ok(())
+        } else {
+            Err(ObjError::Frozen("instance"))
+        }
     }
 
     /// Sets field `i` unless the instance is frozen: whether it did (the
-    /// fast part of [`Inst::set`], for the interpreter's fast loop).
+    /// fast part of [`Inst::set`], for the interpreter's fast loop), on
+    /// `sharing`, the instance's sharing state as the caller read it.
     #[inline(always)]
-    pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize, value: Value<'gc>) -> bool {
+    pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, sharing: Sharing, i: usize, value: Value<'gc>) -> bool {
         let obj = GcAny::from(this);
-        let Ok(sharing) = ctx.before_store(obj, "instance", &[value]) else { return false };
+        let Ok(sharing) = ctx.before_store_as(sharing, "instance", &[value]) else { return false };
         if let Some(v) = value.as_object() {
             ctx.mc.forward_barrier(obj, v);
         }
@@ -116,7 +128,8 @@ impl<'gc> Inst<'gc> {
         // SAFETY: exclusive under the elision rule; not frozen (checked).
         let old = core::mem::replace(unsafe { &mut *inst.items()[i].0.get() }, value);
         drop(guard);
-        if let Some(old) = old.as_object() {
+        // (An unshared instance is not global: no deletion barrier.)
+        if let Some(old) = old.as_object().filter(|_| sharing != Sharing::Unshared) {
             ctx.mc.deletion_barrier(obj, old);
         }
         true

@@ -158,8 +158,10 @@ impl<'gc> Ctx<'_, 'gc> {
         Ok(guard)
     }
 
+    /// [`Ctx::guard`] on the sharing state `sharing` already read (with
+    /// [`GcAny::sharing_unless_sent`], in one read with the holder's check).
     #[inline(always)]
-    fn guard_as<'l>(&self, obj: GcAny<'gc>, sharing: Sharing, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
+    pub fn guard_as<'l>(&self, obj: GcAny<'gc>, sharing: Sharing, lock: &'l AdaptiveLock) -> MaybeGuard<'l> {
         self.stats
             .lock_if(lock, self.mode.needs_lock(sharing), || (obj.as_raw().as_ptr() as usize, kind::name(obj.kind())))
     }
@@ -174,7 +176,17 @@ impl<'gc> Ctx<'_, 'gc> {
         what: &'static str,
         values: &[Value<'gc>],
     ) -> Result<Sharing, ObjError> {
-        let sharing = obj.sharing();
+        self.before_store_as(obj.sharing(), what, values)
+    }
+
+    /// [`Ctx::before_store`] on the sharing state `sharing` already read.
+    #[inline(always)]
+    pub fn before_store_as(
+        &self,
+        sharing: Sharing,
+        what: &'static str,
+        values: &[Value<'gc>],
+    ) -> Result<Sharing, ObjError> {
         match sharing {
             Sharing::Frozen => return Err(ObjError::Frozen(what)),
             Sharing::Shared => {
