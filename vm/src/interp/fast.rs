@@ -26,12 +26,14 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     pub(super) fn run_simple(&mut self, st: &mut State<'gc>, budget: usize) -> usize {
         let program = &self.rt.program;
         let Env { globals, consts: all_consts, len_name, has_name, .. } = Gc::get(st.env);
-        let mut ran = 0;
+        // What is left of the budget (counted down: the test is against
+        // zero, so the loop keeps one counter and no limit in registers).
+        let mut left = budget;
         // Each pass enters the top frame: the first, and after each call and
         // return.
         'frame: loop {
-            if ran >= budget {
-                return ran;
+            if left == 0 {
+                return budget;
             }
             let frame = st.frames.last().expect("a running maatine has a frame");
             let (proto, consts) = window::frame_parts(&program.functions, all_consts, frame.func);
@@ -39,281 +41,293 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             let r = |reg: Reg| base + usize::from(reg);
             let module = &st.module;
             let mut w = Window::of_frame(&mut st.regs, base, proto.registers);
-            // A jump to `$to` (when `$taken`, else on to the next
-            // instruction). A jump taken is where control can come back,
-            // so it counts against the budget, which is checked; one not
-            // taken goes forward and counts nothing. (The two are different
-            // paths, so the jump is a branch the processor predicts, not a
-            // conditional move that would make the next instruction's
-            // address wait for the test.)
-            macro_rules! jump {
-                ($to:expr) => {
-                    jump!(true, $to)
-                };
-                ($taken:expr, $to:expr) => {{
-                    if $taken {
-                        at.jump($to as usize);
-                        ran += 1;
-                        if ran >= budget {
-                            break;
-                        }
-                        continue;
-                    }
-                }};
-            }
-            // A call of `f` (checked: its frame has `$registers`) on the
-            // arguments at register `$b`, its result to register `$d`: the
-            // caller's frame goes on after it.
-            macro_rules! call {
-                ($f:expr, $registers:expr, $closure:expr, $b:expr, $d:expr) => {{
-                    let callee = Frame { func: $f, base: $b, pc: 0, ret: $d, closure: $closure };
-                    st.frames.last_mut().expect("the caller's frame").pc = at.pc() + 1;
-                    st.push($registers, callee);
-                    ran += 1;
-                    continue 'frame;
-                }};
-            }
-            // `$d = $x $op $y` on two numbers.
-            macro_rules! arith {
-                ($d:expr, $x:expr, $y:expr, $op:tt) => {{
-                    let (Some(a), Some(b)) = (Value::num_at(&$x), Value::num_at(&$y)) else { break };
-                    Value::store_num(&mut w[$d], a $op b);
-                }};
-            }
-            // A branch on `$x $op $y` of two numbers.
-            macro_rules! compare {
-                ($x:expr, $y:expr, $op:tt, $sense:expr, $to:expr) => {{
-                    let (Some(a), Some(b)) = (Value::num_at(&$x), Value::num_at(&$y)) else { break };
-                    jump!((a $op b) == $sense, $to)
-                }};
-            }
-            // `$d = $o.name` (constant `$k`): a field, a method without
-            // arguments (in a frame past this one's registers, as in
-            // `step`), or the length of a string, an array or a map
-            // (`x.len`).
-            macro_rules! get_field {
-                ($d:expr, $o:expr, $k:expr) => {
-                    match cached_member(w[$o], at.cache(&proto.member_cache)) {
-                        Some((inst, sharing, Member::Field(i))) => {
-                            w[$d] = Inst::load(inst, self.cx, sharing, i as usize)
-                        }
-                        Some((_, _, Member::Method(f))) => {
-                            let Some(registers) = self.callee(f, 1, st.frames.len()) else { break };
-                            let (recv, top) = (w[$o], base + usize::from(proto.registers));
-                            st.regs[top] = recv;
-                            call!(f, registers, None, top, r($d))
-                        }
-                        // The name first: no length is worked out for another.
-                        None if consts[$k] == *len_name => {
-                            let Some(len) = self.length(w[$o]) else { break };
-                            w[$d] = Value::num(len);
-                        }
-                        _ => break,
-                    }
-                };
-            }
-            loop {
+            'ops: loop {
                 let op = at.op();
-                match *op {
-                    Op::LoadK(d, k) => w[d] = consts[k],
-                    Op::LoadNil(d) => w[d] = Value::nil(),
-                    Op::LoadBool(d, v) => w[d] = Value::bool(v),
-                    Op::Move(d, s) => w[d] = w[s],
-                    Op::GetGlobal(d, g) => w[d] = Slot::read(globals[g as usize]),
-                    Op::GetModule(d, i) => w[d] = Slot::read(module[usize::from(i)]),
-                    Op::Not(d, x) => w[d] = Value::bool(!w[x].truthy()),
-                    Op::Neg(d, x) => {
-                        let Some(n) = w[x].as_num() else { break };
-                        w[d] = Value::num(-n);
+                // Where a jump taken goes (every other instruction goes on
+                // to the next, or leaves the loop).
+                let to = 'jump: {
+                    // A jump to `$to` (when `$taken`, else on to the next
+                    // instruction). A jump taken is where control can come back,
+                    // so it counts against the budget, which is checked; one not
+                    // taken goes forward and counts nothing. (The two are different
+                    // paths, so the jump is a branch the processor predicts, not a
+                    // conditional move that would make the next instruction's
+                    // address wait for the test.)
+                    macro_rules! jump {
+                        ($to:expr) => {
+                            jump!(true, $to)
+                        };
+                        ($taken:expr, $to:expr) => {{
+                            if $taken {
+                                break 'jump $to as usize;
+                            }
+                        }};
                     }
-                    // Not the holder: nothing stored, the general path reports it.
-                    Op::StoreGlobal(g, s)
-                        if w[s].as_object().is_none()
-                            && Slot::store(globals[g as usize], self.cx, self.me, w[s]).is_ok() => {}
-                    Op::RmwBegin(g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
-                        self.section_begun(SyncStats::global(g), false);
-                        st.sections.push((globals[g as usize], st.frames.len()));
+                    // A call of `f` (checked: its frame has `$registers`) on the
+                    // arguments at register `$b`, its result to register `$d`: the
+                    // caller's frame goes on after it.
+                    macro_rules! call {
+                        ($f:expr, $registers:expr, $closure:expr, $b:expr, $d:expr) => {{
+                            let callee = Frame { func: $f, base: $b, pc: 0, ret: $d, closure: $closure };
+                            st.frames.last_mut().expect("the caller's frame").pc = at.pc() + 1;
+                            st.push($registers, callee);
+                            left -= 1;
+                            continue 'frame;
+                        }};
                     }
-                    Op::RmwEnd(g) => {
-                        if Slot::end(globals[g as usize], self.cx, &self.rt.table, self.me).is_err() {
-                            break;
+                    // `$d = $x $op $y` on two numbers.
+                    macro_rules! arith {
+                        ($d:expr, $x:expr, $y:expr, $op:tt) => {{
+                            let (Some(a), Some(b)) = (Value::num_at(&$x), Value::num_at(&$y)) else { break 'ops };
+                            Value::store_num(&mut w[$d], a $op b);
+                        }};
+                    }
+                    // A branch on `$x $op $y` of two numbers.
+                    macro_rules! compare {
+                        ($x:expr, $y:expr, $op:tt, $sense:expr, $to:expr) => {{
+                            let (Some(a), Some(b)) = (Value::num_at(&$x), Value::num_at(&$y)) else { break 'ops };
+                            jump!((a $op b) == $sense, $to)
+                        }};
+                    }
+                    // `$d = $o.name` (constant `$k`): a field, a method without
+                    // arguments (in a frame past this one's registers, as in
+                    // `step`), or the length of a string, an array or a map
+                    // (`x.len`).
+                    macro_rules! get_field {
+                        ($d:expr, $o:expr, $k:expr) => {
+                            match cached_member(w[$o], at.cache(&proto.member_cache)) {
+                                Some((inst, sharing, Member::Field(i))) => {
+                                    w[$d] = Inst::load(inst, self.cx, sharing, i as usize)
+                                }
+                                Some((_, _, Member::Method(f))) => {
+                                    let Some(registers) = self.callee(f, 1, st.frames.len()) else { break 'ops };
+                                    let (recv, top) = (w[$o], base + usize::from(proto.registers));
+                                    st.regs[top] = recv;
+                                    call!(f, registers, None, top, r($d))
+                                }
+                                // The name first: no length is worked out for another.
+                                None if consts[$k] == *len_name => {
+                                    let Some(len) = self.length(w[$o]) else { break 'ops };
+                                    w[$d] = Value::num(len);
+                                }
+                                _ => break 'ops,
+                            }
+                        };
+                    }
+                    match *op {
+                        Op::LoadK(d, k) => w[d] = consts[k],
+                        Op::LoadNil(d) => w[d] = Value::nil(),
+                        Op::LoadBool(d, v) => w[d] = Value::bool(v),
+                        Op::Move(d, s) => w[d] = w[s],
+                        Op::GetGlobal(d, g) => w[d] = Slot::read(globals[g as usize]),
+                        Op::GetModule(d, i) => w[d] = Slot::read(module[usize::from(i)]),
+                        Op::Not(d, x) => w[d] = Value::bool(!w[x].truthy()),
+                        Op::Neg(d, x) => {
+                            let Some(n) = w[x].as_num() else { break 'ops };
+                            w[d] = Value::num(-n);
                         }
-                        st.sections.pop();
-                    }
-                    Op::RmwGet(d, g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
-                        self.section_begun(SyncStats::global(g), false);
-                        st.sections.push((globals[g as usize], st.frames.len()));
-                        w[d] = Slot::read(globals[g as usize]);
-                    }
-                    Op::RmwSet(g, s) if w[s].as_object().is_none() => {
-                        let slot = globals[g as usize];
-                        // Not the holder: the general path stores again (the
-                        // same value, if this store was made) and reports it.
-                        if Slot::store(slot, self.cx, self.me, w[s]).is_err()
-                            || Slot::end(slot, self.cx, &self.rt.table, self.me).is_err()
-                        {
-                            break;
+                        // Not the holder: nothing stored, the general path reports it.
+                        Op::StoreGlobal(g, s)
+                            if w[s].as_object().is_none()
+                                && Slot::store(globals[g as usize], self.cx, self.me, w[s]).is_ok() => {}
+                        Op::RmwBegin(g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
+                            self.section_begun(SyncStats::global(g), false);
+                            st.sections.push((globals[g as usize], st.frames.len()));
                         }
-                        st.sections.pop();
-                    }
-                    // A whole update of a global (`x += 1`) that no other
-                    // maatine's section holds up, on numbers.
-                    Op::RmwBin(g, b, y) if self.update_now(SyncStats::global(g), globals[g as usize], b, w[y]) => {}
-                    Op::RmwBinK(g, b, k)
-                        if self.update_now(SyncStats::global(g), globals[g as usize], b, consts[k]) => {}
-                    Op::SlotBin(s, b, y) if self.update_now(self.cx.stats.captured(), slot_in(w[s]), b, w[y]) => {}
-                    Op::SlotBinK(s, b, k) if self.update_now(self.cx.stats.captured(), slot_in(w[s]), b, consts[k]) => {
-                    }
-                    Op::Jump(t) => jump!(t as usize),
-                    Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) => {
-                        let jump_if = matches!(op, Op::JumpIfTrue(..));
-                        jump!(w[c].truthy() == jump_if, t)
-                    }
-                    Op::JumpNil(x, sense, t) => jump!(w[x].is_nil() == sense, t),
-                    Op::GetIndex(d, o, i) => {
-                        let Some(v) = self.item(w[o], w[i]) else { break };
-                        w[d] = v;
-                    }
-                    // A call that fails (arity, depth) is left to the general
-                    // path, which reports it.
-                    Op::Call(d, f, b, n) => {
-                        let Some(registers) = self.callee(f, usize::from(n), st.frames.len()) else { break };
-                        call!(f, registers, None, r(b), r(d))
-                    }
-                    // A method call on an instance whose class this instruction
-                    // has met before (its member cache), or `map.has(key)`.
-                    Op::CallMethod(d, o, k, b, n) => {
-                        if let Some((_, _, Member::Method(f))) = cached_member(w[o], at.cache(&proto.member_cache)) {
-                            let Some(registers) = self.callee(f, usize::from(n) + 1, st.frames.len()) else {
-                                break;
+                        Op::RmwEnd(g) => {
+                            if Slot::end(globals[g as usize], self.cx, &self.rt.table, self.me).is_err() {
+                                break 'ops;
+                            }
+                            st.sections.pop();
+                        }
+                        Op::RmwGet(d, g) if Slot::try_begin(globals[g as usize], self.cx, self.me) => {
+                            self.section_begun(SyncStats::global(g), false);
+                            st.sections.push((globals[g as usize], st.frames.len()));
+                            w[d] = Slot::read(globals[g as usize]);
+                        }
+                        Op::RmwSet(g, s) if w[s].as_object().is_none() => {
+                            let slot = globals[g as usize];
+                            // Not the holder: the general path stores again (the
+                            // same value, if this store was made) and reports it.
+                            if Slot::store(slot, self.cx, self.me, w[s]).is_err()
+                                || Slot::end(slot, self.cx, &self.rt.table, self.me).is_err()
+                            {
+                                break 'ops;
+                            }
+                            st.sections.pop();
+                        }
+                        // A whole update of a global (`x += 1`) that no other
+                        // maatine's section holds up, on numbers.
+                        Op::RmwBin(g, b, y) if self.update_now(SyncStats::global(g), globals[g as usize], b, w[y]) => {}
+                        Op::RmwBinK(g, b, k)
+                            if self.update_now(SyncStats::global(g), globals[g as usize], b, consts[k]) => {}
+                        Op::SlotBin(s, b, y) if self.update_now(self.cx.stats.captured(), slot_in(w[s]), b, w[y]) => {}
+                        Op::SlotBinK(s, b, k)
+                            if self.update_now(self.cx.stats.captured(), slot_in(w[s]), b, consts[k]) => {}
+                        Op::Jump(t) => jump!(t as usize),
+                        Op::JumpIfFalse(c, t) | Op::JumpIfTrue(c, t) => {
+                            let jump_if = matches!(op, Op::JumpIfTrue(..));
+                            jump!(w[c].truthy() == jump_if, t)
+                        }
+                        Op::JumpNil(x, sense, t) => jump!(w[x].is_nil() == sense, t),
+                        Op::GetIndex(d, o, i) => {
+                            let Some(v) = self.item(w[o], w[i]) else { break 'ops };
+                            w[d] = v;
+                        }
+                        // A call that fails (arity, depth) is left to the general
+                        // path, which reports it.
+                        Op::Call(d, f, b, n) => {
+                            let Some(registers) = self.callee(f, usize::from(n), st.frames.len()) else { break 'ops };
+                            call!(f, registers, None, r(b), r(d))
+                        }
+                        // A method call on an instance whose class this instruction
+                        // has met before (its member cache), or `map.has(key)`.
+                        Op::CallMethod(d, o, k, b, n) => {
+                            if let Some((_, _, Member::Method(f))) = cached_member(w[o], at.cache(&proto.member_cache))
+                            {
+                                let Some(registers) = self.callee(f, usize::from(n) + 1, st.frames.len()) else {
+                                    break 'ops;
+                                };
+                                call!(f, registers, None, r(o), r(d))
+                            }
+                            if n == 1
+                                && consts[k] == *has_name
+                                && let Some(map) = usable_map(w[o])
+                                && let Ok(has) = Map::has(map, self.cx, w[b])
+                            {
+                                w[d] = Value::bool(has);
+                            } else {
+                                break 'ops;
+                            }
+                        }
+                        Op::GetField(d, o, k) => get_field!(d, o, k),
+                        // `x.abs` and the like: on a number, the function; on
+                        // anything else, a field read.
+                        Op::GetFieldNum(d, o, k, f) => match (w[o].as_num(), f.of_one_number()) {
+                            (Some(x), Some(g)) => w[d] = Value::num(g(x)),
+                            _ => get_field!(d, o, k),
+                        },
+                        Op::SetField(o, _, v) => {
+                            let Some((inst, sharing, Member::Field(i))) =
+                                cached_member(w[o], at.cache(&proto.member_cache))
+                            else {
+                                break 'ops;
                             };
-                            call!(f, registers, None, r(o), r(d))
+                            // A store that fails (a frozen instance) changes nothing:
+                            // the general path tries again and reports it.
+                            if !Inst::store(inst, self.cx, sharing, i as usize, w[v]) {
+                                break 'ops;
+                            }
                         }
-                        if n == 1
-                            && consts[k] == *has_name
-                            && let Some(map) = usable_map(w[o])
-                            && let Ok(has) = Map::has(map, self.cx, w[b])
-                        {
-                            w[d] = Value::bool(has);
-                        } else {
-                            break;
+                        Op::CallValue(d, c, b, n) => {
+                            let Some(closure) = object_of(w[c], kind::CLOSURE) else { break 'ops };
+                            // SAFETY: kind CLOSURE objects are Closures.
+                            let closure = unsafe { closure.downcast::<Closure<'gc>>() };
+                            let f = Gc::get(closure).func;
+                            let Some(registers) = self.callee(f, usize::from(n), st.frames.len()) else { break 'ops };
+                            call!(f, registers, Some(closure), r(b), r(d))
                         }
-                    }
-                    Op::GetField(d, o, k) => get_field!(d, o, k),
-                    // `x.abs` and the like: on a number, the function; on
-                    // anything else, a field read.
-                    Op::GetFieldNum(d, o, k, f) => match (w[o].as_num(), f.of_one_number()) {
-                        (Some(x), Some(g)) => w[d] = Value::num(g(x)),
-                        _ => get_field!(d, o, k),
-                    },
-                    Op::SetField(o, _, v) => {
-                        let Some((inst, sharing, Member::Field(i))) =
-                            cached_member(w[o], at.cache(&proto.member_cache))
-                        else {
-                            break;
-                        };
-                        // A store that fails (a frozen instance) changes nothing:
-                        // the general path tries again and reports it.
-                        if !Inst::store(inst, self.cx, sharing, i as usize, w[v]) {
-                            break;
+                        Op::GetUpval(d, i) => {
+                            w[d] = Slot::read(slot_in(upvalue(
+                                st.frames.last().expect("a running maatine has a frame"),
+                                i,
+                            )))
                         }
-                    }
-                    Op::CallValue(d, c, b, n) => {
-                        let Some(closure) = object_of(w[c], kind::CLOSURE) else { break };
-                        // SAFETY: kind CLOSURE objects are Closures.
-                        let closure = unsafe { closure.downcast::<Closure<'gc>>() };
-                        let f = Gc::get(closure).func;
-                        let Some(registers) = self.callee(f, usize::from(n), st.frames.len()) else { break };
-                        call!(f, registers, Some(closure), r(b), r(d))
-                    }
-                    Op::GetUpval(d, i) => {
-                        w[d] = Slot::read(slot_in(upvalue(st.frames.last().expect("a running maatine has a frame"), i)))
-                    }
-                    Op::GetCaptured(d, i) => {
-                        w[d] = upvalue(st.frames.last().expect("a running maatine has a frame"), i)
-                    }
-                    Op::GetSlot(d, s) => w[d] = Slot::read(slot_in(w[s])),
-                    // A store into an array, or into a map that has the key (a
-                    // new key may grow the map: the general path). A store that
-                    // fails (out of range, frozen) changes nothing: the general
-                    // path tries again and reports it.
-                    Op::SetIndex(o, i, v) => {
-                        let Some((obj, sharing)) = usable(w[o]) else { break };
-                        let stored = match obj.kind() {
-                            kind::ARRAY => w[i].as_num().is_some_and(|index| {
-                                // SAFETY: kind ARRAY objects are Arrays.
-                                Array::store(unsafe { obj.downcast() }, self.cx, sharing, index, w[v])
-                            }),
-                            // SAFETY: kind MAP objects are Maps.
-                            kind::MAP => Map::replace(unsafe { obj.downcast() }, self.cx, w[i], w[v]) == Ok(true),
-                            _ => false,
-                        };
-                        if !stored {
-                            break;
+                        Op::GetCaptured(d, i) => {
+                            w[d] = upvalue(st.frames.last().expect("a running maatine has a frame"), i)
                         }
-                    }
-                    // The next item of an array (a channel's waits: the
-                    // general path).
-                    Op::ForNext(var, src, index, exit) if object_of(w[src], kind::CHAN).is_none() => {
-                        let (i, limit) = (w[index], w[index + 1]);
-                        if i.as_num() < limit.as_num() {
-                            let Some(v) = self.item(w[src], i) else { break };
-                            w[var] = v;
-                        } else {
-                            jump!(exit as usize)
+                        Op::GetSlot(d, s) => w[d] = Slot::read(slot_in(w[s])),
+                        // A store into an array, or into a map that has the key (a
+                        // new key may grow the map: the general path). A store that
+                        // fails (out of range, frozen) changes nothing: the general
+                        // path tries again and reports it.
+                        Op::SetIndex(o, i, v) => {
+                            let Some((obj, sharing)) = usable(w[o]) else { break 'ops };
+                            let stored = match obj.kind() {
+                                kind::ARRAY => w[i].as_num().is_some_and(|index| {
+                                    // SAFETY: kind ARRAY objects are Arrays.
+                                    Array::store(unsafe { obj.downcast() }, self.cx, sharing, index, w[v])
+                                }),
+                                // SAFETY: kind MAP objects are Maps.
+                                kind::MAP => Map::replace(unsafe { obj.downcast() }, self.cx, w[i], w[v]) == Ok(true),
+                                _ => false,
+                            };
+                            if !stored {
+                                break 'ops;
+                            }
                         }
+                        // The next item of an array (a channel's waits: the
+                        // general path).
+                        Op::ForNext(var, src, index, exit) if object_of(w[src], kind::CHAN).is_none() => {
+                            let (i, limit) = (w[index], w[index + 1]);
+                            if i.as_num() < limit.as_num() {
+                                let Some(v) = self.item(w[src], i) else { break 'ops };
+                                w[var] = v;
+                            } else {
+                                jump!(exit as usize)
+                            }
+                        }
+                        Op::Return(_) | Op::ReturnNil if st.frames.len() > 1 => {
+                            let value = if let Op::Return(s) = *op { w[s] } else { Value::nil() };
+                            self.ret(st, value);
+                            left -= 1;
+                            continue 'frame;
+                        }
+                        // `Math.sqrt(x)` and the other functions of one number.
+                        Op::Builtin(d, Builtin::Std(f), b, 1) => {
+                            let (Some(g), Some(x)) = (f.of_one_number(), w[b].as_num()) else { break 'ops };
+                            w[d] = Value::num(g(x));
+                        }
+                        Op::GetIndexK(d, o, k) => {
+                            let Some(v) = self.item(w[o], consts[k]) else { break 'ops };
+                            w[d] = v;
+                        }
+                        Op::Bin(op, d, x, y) => {
+                            let Some(v) = simple(op, w[x], w[y]) else { break 'ops };
+                            w[d] = v;
+                        }
+                        Op::BinK(op, d, x, k) => {
+                            let Some(v) = simple(op, w[x], consts[k]) else { break 'ops };
+                            w[d] = v;
+                        }
+                        // The commonest operators, one dispatch each, on numbers
+                        // (anything else: the general path).
+                        Op::Add(d, x, y) => arith!(d, w[x], w[y], +),
+                        Op::Sub(d, x, y) => arith!(d, w[x], w[y], -),
+                        Op::Mul(d, x, y) => arith!(d, w[x], w[y], *),
+                        Op::Div(d, x, y) => arith!(d, w[x], w[y], /),
+                        Op::AddK(d, x, k) => arith!(d, w[x], consts[k], +),
+                        Op::SubK(d, x, k) => arith!(d, w[x], consts[k], -),
+                        Op::MulK(d, x, k) => arith!(d, w[x], consts[k], *),
+                        Op::DivK(d, x, k) => arith!(d, w[x], consts[k], /),
+                        Op::JumpLt(x, y, sense, t) => compare!(w[x], w[y], <, sense, t),
+                        Op::JumpLe(x, y, sense, t) => compare!(w[x], w[y], <=, sense, t),
+                        Op::JumpGt(x, y, sense, t) => compare!(w[x], w[y], >, sense, t),
+                        Op::JumpGe(x, y, sense, t) => compare!(w[x], w[y], >=, sense, t),
+                        Op::JumpLtK(x, k, sense, t) => compare!(w[x], consts[k], <, sense, t),
+                        Op::JumpLeK(x, k, sense, t) => compare!(w[x], consts[k], <=, sense, t),
+                        Op::JumpGtK(x, k, sense, t) => compare!(w[x], consts[k], >, sense, t),
+                        Op::JumpGeK(x, k, sense, t) => compare!(w[x], consts[k], >=, sense, t),
+                        Op::JumpEq(x, y, sense, t) => jump!(equal(w[x], w[y]) == sense, t),
+                        Op::JumpEqK(x, k, sense, t) => jump!(equal(w[x], consts[k]) == sense, t),
+                        // (`CmpJump` and `CmpJumpK` of every comparison are
+                        // specialized above; `specialize.rs`.)
+                        _ => break 'ops,
                     }
-                    Op::Return(_) | Op::ReturnNil if st.frames.len() > 1 => {
-                        let value = if let Op::Return(s) = *op { w[s] } else { Value::nil() };
-                        self.ret(st, value);
-                        ran += 1;
-                        continue 'frame;
-                    }
-                    // `Math.sqrt(x)` and the other functions of one number.
-                    Op::Builtin(d, Builtin::Std(f), b, 1) => {
-                        let (Some(g), Some(x)) = (f.of_one_number(), w[b].as_num()) else { break };
-                        w[d] = Value::num(g(x));
-                    }
-                    Op::GetIndexK(d, o, k) => {
-                        let Some(v) = self.item(w[o], consts[k]) else { break };
-                        w[d] = v;
-                    }
-                    Op::Bin(op, d, x, y) => {
-                        let Some(v) = simple(op, w[x], w[y]) else { break };
-                        w[d] = v;
-                    }
-                    Op::BinK(op, d, x, k) => {
-                        let Some(v) = simple(op, w[x], consts[k]) else { break };
-                        w[d] = v;
-                    }
-                    // The commonest operators, one dispatch each, on numbers
-                    // (anything else: the general path).
-                    Op::Add(d, x, y) => arith!(d, w[x], w[y], +),
-                    Op::Sub(d, x, y) => arith!(d, w[x], w[y], -),
-                    Op::Mul(d, x, y) => arith!(d, w[x], w[y], *),
-                    Op::Div(d, x, y) => arith!(d, w[x], w[y], /),
-                    Op::AddK(d, x, k) => arith!(d, w[x], consts[k], +),
-                    Op::SubK(d, x, k) => arith!(d, w[x], consts[k], -),
-                    Op::MulK(d, x, k) => arith!(d, w[x], consts[k], *),
-                    Op::DivK(d, x, k) => arith!(d, w[x], consts[k], /),
-                    Op::JumpLt(x, y, sense, t) => compare!(w[x], w[y], <, sense, t),
-                    Op::JumpLe(x, y, sense, t) => compare!(w[x], w[y], <=, sense, t),
-                    Op::JumpGt(x, y, sense, t) => compare!(w[x], w[y], >, sense, t),
-                    Op::JumpGe(x, y, sense, t) => compare!(w[x], w[y], >=, sense, t),
-                    Op::JumpLtK(x, k, sense, t) => compare!(w[x], consts[k], <, sense, t),
-                    Op::JumpLeK(x, k, sense, t) => compare!(w[x], consts[k], <=, sense, t),
-                    Op::JumpGtK(x, k, sense, t) => compare!(w[x], consts[k], >, sense, t),
-                    Op::JumpGeK(x, k, sense, t) => compare!(w[x], consts[k], >=, sense, t),
-                    Op::JumpEq(x, y, sense, t) => jump!(equal(w[x], w[y]) == sense, t),
-                    Op::JumpEqK(x, k, sense, t) => jump!(equal(w[x], consts[k]) == sense, t),
-                    // (`CmpJump` and `CmpJumpK` of every comparison are
-                    // specialized above; `specialize.rs`.)
-                    _ => break,
+                    at.advance();
+                    continue 'ops;
+                };
+                // A jump taken is where control can come back: it counts
+                // against the budget, which is checked here, in the one
+                // place all of them share.
+                at.jump(to);
+                left -= 1;
+                if left == 0 {
+                    break 'ops;
                 }
-                at.advance();
             }
             st.frames.last_mut().expect("a running maatine has a frame").pc = at.pc();
-            return ran;
+            return budget - left;
         }
     }
 
