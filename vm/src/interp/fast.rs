@@ -249,7 +249,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                                     Array::store(unsafe { obj.downcast() }, self.cx, sharing, index, w[v])
                                 }),
                                 // SAFETY: kind MAP objects are Maps.
-                                kind::MAP => Map::replace(unsafe { obj.downcast() }, self.cx, w[i], w[v]) == Ok(true),
+                                kind::MAP => {
+                                    Map::replace(unsafe { obj.downcast() }, self.cx, sharing, w[i], w[v]) == Ok(true)
+                                }
                                 _ => false,
                             };
                             if !stored {

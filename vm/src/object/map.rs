@@ -4,16 +4,17 @@
 //!
 //! Keys compare as Maat values: numbers by value (`0` and `-0` are the same
 //! key; NaN is not a valid key), strings by text, everything else by
-//! identity.
+//! identity. The keys 0, 1, 2, … inserted in order are kept without hashing
+//! (see [`super::table`]).
 
 use core::cell::UnsafeCell;
 use core::hash::{Hash, Hasher};
 
-use indexmap::IndexMap;
 use maat_gc::{Gc, GcAny, Trace, Tracer};
 use maat_sync::{AdaptiveLock, Sharing};
 
 use super::string::Str;
+use super::table::Table;
 use super::{Ctx, ObjError, kind};
 use crate::value::{Unpacked, Value};
 
@@ -79,12 +80,8 @@ unsafe impl Trace for Key<'_> {
 /// A Maat map.
 pub struct Map<'gc> {
     lock: AdaptiveLock,
-    entries: UnsafeCell<Entries<'gc>>,
+    entries: UnsafeCell<Table<'gc>>,
 }
-
-/// The entries: insertion-ordered, hashed with aHash (fast, and seeded per
-/// map so that crafted keys cannot force collisions).
-type Entries<'gc> = IndexMap<Key<'gc>, Value<'gc>, ahash::RandomState>;
 
 // SAFETY: as for `Array`: the entries are accessed under the elision rule.
 unsafe impl Sync for Map<'_> {}
@@ -97,15 +94,14 @@ unsafe impl Trace for Map<'_> {
     fn trace(&self, t: &mut Tracer) {
         let _guard = self.lock.lock_if(t.is_concurrent());
         // SAFETY: as above.
-        for (k, v) in unsafe { &*self.entries.get() } {
-            k.trace(t);
+        for v in unsafe { &*self.entries.get() }.references() {
             v.trace(t);
         }
     }
 
     fn heap_size(&self) -> usize {
         // SAFETY: as in `trace` (read at allocation and when freed).
-        entry_bytes(unsafe { &*self.entries.get() }.capacity())
+        unsafe { &*self.entries.get() }.bytes()
     }
     fn exclude_writers(&self, f: &mut dyn FnMut()) {
         let _guard = self.lock.lock();
@@ -113,20 +109,13 @@ unsafe impl Trace for Map<'_> {
     }
 }
 
-/// Bytes an index map of this capacity owns: entries (key, value, hash)
-/// and the index table.
-fn entry_bytes(capacity: usize) -> usize {
-    capacity * (size_of::<Key<'_>>() + size_of::<Value<'_>>() + 2 * size_of::<usize>())
-}
-
 impl<'gc> Map<'gc> {
     /// Allocates an empty map.
     pub fn alloc(ctx: &Ctx<'_, 'gc>) -> Gc<'gc, Map<'gc>> {
-        let entries = IndexMap::with_hasher(ahash::RandomState::new());
-        ctx.mc.alloc_kind(Map { lock: AdaptiveLock::new(), entries: UnsafeCell::new(entries) }, kind::MAP)
+        ctx.mc.alloc_kind(Map { lock: AdaptiveLock::new(), entries: UnsafeCell::new(Table::new()) }, kind::MAP)
     }
 
-    fn read<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&Entries<'gc>) -> R) -> R {
+    fn read<R>(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, f: impl FnOnce(&Table<'gc>) -> R) -> R {
         let map = Gc::get(this);
         let _guard = ctx.guard(GcAny::from(this), &map.lock);
         // SAFETY: no writer runs concurrently under the elision rule.
@@ -141,29 +130,29 @@ impl<'gc> Map<'gc> {
         this: Gc<'gc, Self>,
         ctx: &Ctx<'_, 'gc>,
         sharing: Sharing,
-        f: impl FnOnce(&mut Entries<'gc>) -> R,
+        f: impl FnOnce(&mut Table<'gc>) -> R,
     ) -> Result<R, ObjError> {
         let map = Gc::get(this);
         let _guard = ctx.store_guard(GcAny::from(this), sharing, &map.lock, "Map")?;
         // SAFETY: exclusive under the elision rule; not frozen (the caller
         // checked with `Ctx::before_store`).
         let entries = unsafe { &mut *map.entries.get() };
-        let before = entries.capacity();
+        let before = entries.bytes();
         let result = f(entries);
-        super::report_growth(ctx, GcAny::from(this), entry_bytes(before), entry_bytes(entries.capacity()));
+        super::report_growth(ctx, GcAny::from(this), before, entries.bytes());
         Ok(result)
     }
 
     /// The value for `key`, or `nil`.
     pub fn get(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>) -> Result<Value<'gc>, ObjError> {
         let key = Key::new(key)?;
-        Ok(Self::read(this, ctx, |m| m.get(&key).copied().unwrap_or(Value::nil())))
+        Ok(Self::read(this, ctx, |m| m.get(key).unwrap_or(Value::nil())))
     }
 
     /// Whether `key` is present.
     pub fn has(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>) -> Result<bool, ObjError> {
         let key = Key::new(key)?;
-        Ok(Self::read(this, ctx, |m| m.contains_key(&key)))
+        Ok(Self::read(this, ctx, |m| m.get(key).is_some()))
     }
 
     /// Sets `key` to `value`.
@@ -182,23 +171,30 @@ impl<'gc> Map<'gc> {
 
     /// Replaces the value of `key` if the map has it (nothing grows, so
     /// nothing is allocated); `false`, with nothing changed, if it has not.
+    /// `sharing` is the map's sharing state as the caller read it. (In
+    /// place, as `Array::store`: the forward barrier for what is stored,
+    /// the deletion barrier for what it replaces.)
     pub fn replace(
         this: Gc<'gc, Self>,
         ctx: &Ctx<'_, 'gc>,
+        sharing: Sharing,
         key: Value<'gc>,
         value: Value<'gc>,
     ) -> Result<bool, ObjError> {
         let obj = GcAny::from(this);
         let key = Key::new(key)?;
-        let sharing = ctx.before_store(obj, "Map", &[value])?;
-        ctx.mc.backward_barrier_in_place(obj);
+        let sharing = ctx.before_store_as(sharing, "Map", &[value])?;
+        if let Some(v) = value.as_object() {
+            ctx.mc.forward_barrier(obj, v);
+        }
         let map = Gc::get(this);
         let guard = ctx.store_guard(obj, sharing, &map.lock, "Map")?;
         // SAFETY: exclusive under the elision rule; not frozen (checked); replacing a value leaves the table's size as it is.
         let entries = unsafe { &mut *map.entries.get() };
-        let old = entries.get_mut(&key).map(|v| core::mem::replace(v, value));
+        let old = entries.get_mut(key).map(|v| core::mem::replace(v, value));
         drop(guard);
-        if let Some(o) = old.and_then(Value::as_object) {
+        // (An unshared map is not global: no deletion barrier.)
+        if let Some(o) = old.and_then(Value::as_object).filter(|_| sharing != Sharing::Unshared) {
             ctx.mc.deletion_barrier(obj, o);
         }
         Ok(old.is_some())
@@ -210,17 +206,17 @@ impl<'gc> Map<'gc> {
         let key = Key::new(key)?;
         let sharing = ctx.before_store(obj, "Map", &[])?;
         ctx.mc.backward_barrier(obj);
-        Ok(Self::write(this, ctx, sharing, |m| m.shift_remove(&key))?.unwrap_or(Value::nil()))
+        Ok(Self::write(this, ctx, sharing, |m| m.remove(key))?.unwrap_or(Value::nil()))
     }
 
     /// The number of entries.
     pub fn len(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> usize {
-        Self::read(this, ctx, IndexMap::len)
+        Self::read(this, ctx, Table::len)
     }
 
     /// The entries, in insertion order (one consistent snapshot).
     pub fn entries(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> Vec<(Value<'gc>, Value<'gc>)> {
-        Self::read(this, ctx, |m| m.iter().map(|(k, v)| (k.value(), *v)).collect())
+        Self::read(this, ctx, |m| m.iter().collect())
     }
 }
 

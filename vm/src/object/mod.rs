@@ -51,6 +51,7 @@ pub mod random;
 pub mod slot;
 pub mod stats;
 pub mod string;
+mod table;
 pub mod user;
 
 pub use stats::SyncStats;
