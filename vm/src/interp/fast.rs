@@ -248,9 +248,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                                     // SAFETY: kind ARRAY objects are Arrays.
                                     Array::store(unsafe { obj.downcast() }, self.cx, sharing, index, w[v])
                                 }),
-                                // SAFETY: kind MAP objects are Maps.
                                 kind::MAP => {
-                                    Map::replace(unsafe { obj.downcast() }, self.cx, sharing, w[i], w[v]) == Ok(true)
+                                    // SAFETY: kind MAP objects are Maps.
+                                    let map = unsafe { obj.downcast() };
+                                    Map::replace(map, self.cx, sharing, w[i], w[v]) == Ok(true)
                                 }
                                 _ => false,
                             };
