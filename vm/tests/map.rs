@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Threads, ctx};
-use maat_gc::{Config, Gc, Global, Heap, Root};
+use maat_gc::{Config, Gc, GcAny, Global, Heap, Root};
 use maat_sync::World;
 use maat_vm::object::map::{Map, is_text};
 use maat_vm::object::string::Str;
@@ -127,12 +127,18 @@ fn replace_changes_only_keys_the_map_has() {
     heap.mutate(|mc, m| {
         let cx = ctx(mc, world.mode(), &stats);
         Map::set(*m, &cx, Value::num(7.0), Value::num(1.0)).unwrap();
-        assert_eq!(Map::replace(*m, &cx, Value::num(7.0), Value::num(2.0)), Ok(true));
+        assert_eq!(Map::replace(*m, &cx, GcAny::from(*m).sharing(), Value::num(7.0), Value::num(2.0)), Ok(true));
         assert_eq!(Map::get(*m, &cx, Value::num(7.0)).unwrap().as_num(), Some(2.0));
-        assert_eq!(Map::replace(*m, &cx, Value::num(8.0), Value::num(3.0)), Ok(false));
+        assert_eq!(Map::replace(*m, &cx, GcAny::from(*m).sharing(), Value::num(8.0), Value::num(3.0)), Ok(false));
         assert_eq!(Map::len(*m, &cx), 1, "an absent key is not added");
-        assert_eq!(Map::replace(*m, &cx, Value::num(f64::NAN), Value::nil()), Err(ObjError::InvalidKey("NaN")));
+        assert_eq!(
+            Map::replace(*m, &cx, GcAny::from(*m).sharing(), Value::num(f64::NAN), Value::nil()),
+            Err(ObjError::InvalidKey("NaN"))
+        );
         mc.freeze(*m);
-        assert_eq!(Map::replace(*m, &cx, Value::num(7.0), Value::nil()), Err(ObjError::Frozen("Map")));
+        assert_eq!(
+            Map::replace(*m, &cx, GcAny::from(*m).sharing(), Value::num(7.0), Value::nil()),
+            Err(ObjError::Frozen("Map"))
+        );
     });
 }
