@@ -301,14 +301,76 @@ impl StdFn {
     /// The function that the method `name` of numbers without arguments is
     /// (`x.abs` is `Math.abs(x)`), if it is one of them.
     pub fn number_method(name: &str) -> Option<StdFn> {
-        Some(match name {
-            "floor" => StdFn::Floor,
-            "ceil" => StdFn::Ceil,
-            "round" => StdFn::Round,
-            "sqrt" => StdFn::Sqrt,
-            "abs" => StdFn::Abs,
+        Method::from_name(name).and_then(StdFn::of_number_method)
+    }
+
+    /// The function that the built-in method `m` of numbers without
+    /// arguments is, if it is one of them.
+    pub fn of_number_method(m: Method) -> Option<StdFn> {
+        Some(match m {
+            Method::Floor => StdFn::Floor,
+            Method::Ceil => StdFn::Ceil,
+            Method::Round => StdFn::Round,
+            Method::Sqrt => StdFn::Sqrt,
+            Method::Abs => StdFn::Abs,
             _ => return None,
         })
+    }
+}
+
+macro_rules! builtin_methods {
+    ($($name:ident = $text:literal),* $(,)?) => {
+        /// The built-in methods, of every type (numbers, strings, arrays,
+        /// maps, channels, handles, random generators, and the prelude's),
+        /// by name: a method call's name is resolved to one when its
+        /// function is compiled ([`Proto::methods`]), and the interpreter
+        /// dispatches on it, not on the name's text.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Method { $(#[doc = concat!("`", $text, "`")] $name),* }
+
+        impl Method {
+            /// The built-in method called `name`, if there is one.
+            pub fn from_name(name: &str) -> Option<Method> {
+                match name { $($text => Some(Method::$name),)* _ => None }
+            }
+
+            /// The name it is called by.
+            pub fn name(self) -> &'static str {
+                match self { $(Method::$name => $text),* }
+            }
+        }
+    };
+}
+
+builtin_methods! {
+    // Of every value.
+    Frozen = "frozen", ToS = "to_s", Class = "class", Name = "name",
+    // Numbers.
+    Floor = "floor", Ceil = "ceil", Round = "round", Sqrt = "sqrt", Abs = "abs", Trunc = "trunc",
+    IsInt = "is_int", Chr = "chr",
+    // Collections and strings.
+    Len = "len", IsEmpty = "is_empty", Get = "get", Set = "set", Push = "push", Pop = "pop",
+    Insert = "insert", Remove = "remove", Join = "join", Sort = "sort", Reverse = "reverse",
+    Slice = "slice", IndexOf = "index_of", Contains = "contains", Fill = "fill", Copy = "copy",
+    First = "first", Last = "last", Has = "has", Delete = "delete", Keys = "keys", Values = "values",
+    Upper = "upper", Lower = "lower", Trim = "trim", Concat = "concat", Repeat = "repeat",
+    Split = "split", Chars = "chars", Bytes = "bytes", Ord = "ord", Index = "index", Find = "find",
+    StartsWith = "starts_with", EndsWith = "ends_with", Replace = "replace", Substr = "substr",
+    ToNum = "to_num", Parse = "parse",
+    // Handles and channels.
+    Id = "id", Send = "send", Recv = "recv", TryRecv = "try_recv", Close = "close", Cap = "cap",
+    // Random generators.
+    Next = "next", Int = "int", Seed = "seed",
+    // The prelude's (methods written in Maat).
+    Map = "map", Grep = "grep", Each = "each", Any = "any", All = "all", Reduce = "reduce",
+    EachWithIndex = "each_with_index",
+}
+
+impl Method {
+    /// The built-in method each string constant of `consts` names, one for
+    /// each constant ([`Proto::methods`]).
+    pub fn of_constants(consts: &[Const]) -> Box<[Option<Method>]> {
+        consts.iter().map(|c| if let Const::Str(s) = c { Method::from_name(s) } else { None }).collect()
     }
 }
 
@@ -365,6 +427,10 @@ pub struct Proto {
     /// One inline cache per instruction, used by field and method accesses
     /// on instances (see [`MemberCache`]).
     pub member_cache: Box<[MemberCache]>,
+    /// The built-in method each constant names, if it names one (made from
+    /// `consts` by [`Method::of_constants`]): a method call's name constant
+    /// says which without comparing text.
+    pub methods: Box<[Option<Method>]>,
 }
 
 /// What a field or method name resolved to for the last class seen at one
@@ -421,8 +487,8 @@ pub struct Program {
     /// Names of the embedder's native functions, by number.
     pub natives: Vec<String>,
     /// Built-in methods written in Maat: for each object kind (the index),
-    /// name and function.
-    pub methods: Vec<Vec<(String, u32)>>,
+    /// the method and its function.
+    pub methods: Vec<Vec<(Method, u32)>>,
     /// The program's files, by number (the main file's first).
     pub files: Vec<String>,
     /// Module variables: top-level `let`s that functions use, each in a

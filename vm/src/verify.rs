@@ -42,6 +42,9 @@ impl Checker<'_> {
         if self.proto.lines.len() != len || self.proto.member_cache.len() != len {
             return Err("lines or member caches do not match the code".into());
         }
+        if self.proto.methods.len() != self.proto.consts.len() {
+            return Err("the constants' methods do not match the constants".into());
+        }
         if self.proto.params > self.proto.registers {
             return Err("more parameters than registers".into());
         }
@@ -182,6 +185,7 @@ mod tests {
             registers: main.registers,
             lines: vec![1; code.len()],
             member_cache: code.iter().map(|_| MemberCache::default()).collect(),
+            methods: main.methods.clone(),
             code,
             consts: main.consts.clone(),
             file: main.file,

@@ -293,6 +293,7 @@ pub(super) fn constructor(name: &str, chain: &[u32], init: Option<(u32, u16)>) -
         code,
         consts: Vec::new(),
         member_cache,
+        methods: Box::new([]),
         file: 0,
     }
 }

@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::ast::*;
-use crate::bytecode::{Builtin, ClassInfo, Const, GcOp, Literal, MemberCache, Op, Program, Proto, Reg, StdFn};
+use crate::bytecode::{Builtin, ClassInfo, Const, GcOp, Literal, MemberCache, Method, Op, Program, Proto, Reg, StdFn};
 use crate::error::{Span, SyntaxError};
 use crate::module::{Loaded, Module, Sources};
 use crate::resolve::{DEFAULTS_PARAMS, Resolution, SELF, resolve};
@@ -103,7 +103,7 @@ pub enum Entry {
 pub struct Incremental {
     known: Known,
     functions: Vec<Arc<Proto>>,
-    methods: Vec<Vec<(String, u32)>>,
+    methods: Vec<Vec<(Method, u32)>>,
     files: Vec<String>,
     /// The main function of the last [`Entry::Once`] entry.
     scratch: Option<u32>,
@@ -621,6 +621,7 @@ impl<'a> FnCompiler<'a> {
         self.emit(Op::ReturnNil);
         self.proto.registers = self.proto.registers.max(self.next);
         self.proto.member_cache = self.proto.code.iter().map(|_| MemberCache::default()).collect();
+        self.proto.methods = Method::of_constants(&self.proto.consts);
         Ok(self.proto)
     }
 

@@ -51,7 +51,7 @@ fn Array_sort(a, f) {
 ";
 
 /// Compiles the prelude's methods; returns each object kind's (name, function).
-pub(super) fn compile_prelude(globals: &mut Globals, units: &[Unit]) -> CResult<Vec<Vec<(String, u32)>>> {
+pub(super) fn compile_prelude(globals: &mut Globals, units: &[Unit]) -> CResult<Vec<Vec<(Method, u32)>>> {
     let prelude = crate::parser::parse_at(PRELUDE, PRELUDE_BASE).expect("the prelude parses");
     let mut methods = Vec::new();
     for stmt in &prelude {
@@ -70,7 +70,7 @@ pub(super) fn compile_prelude(globals: &mut Globals, units: &[Unit]) -> CResult<
         if methods.len() <= kind {
             methods.resize_with(kind + 1, Vec::new);
         }
-        methods[kind].push((name.to_owned(), index));
+        methods[kind].push((Method::from_name(name).expect("the prelude's methods are built-in methods"), index));
     }
     Ok(methods)
 }

@@ -168,12 +168,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     }
 
     /// Methods of handles and channels, some of which wait; `None` for any
-    /// other receiver.
+    /// other receiver (the caller checks the kind first: most are not).
     pub(super) fn concurrency_method(
         &mut self,
         st: &mut State<'gc>,
         recv: Value<'gc>,
-        name: &str,
+        (m, name): (Option<Method>, &str),
         d: usize,
         base: usize,
         n: usize,
@@ -188,8 +188,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         if let Some(h) = object_of(recv, kind::HANDLE) {
             // SAFETY: kind HANDLE objects are Handles.
             let handle = Gc::get(unsafe { h.downcast::<Handle>() });
-            match name {
-                "join" => {
+            match m {
+                Some(Method::Join) => {
                     arity(0)?;
                     return Ok(Some(match self.join(st, handle)? {
                         Ok(v) => {
@@ -199,7 +199,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         Err(block) => block,
                     }));
                 }
-                "id" => {
+                Some(Method::Id) => {
                     arity(0)?;
                     st.regs[d] = Value::num(handle.cell.id.get() as f64);
                     return Ok(Some(Flow::Next));
@@ -210,8 +210,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let Some(c) = object_of(recv, kind::CHAN) else { return Ok(None) };
         // SAFETY: kind CHAN objects are Chans.
         let chan = Gc::get(unsafe { c.downcast::<Chan>() });
-        let flow = match name {
-            "send" => {
+        let flow = match m {
+            Some(Method::Send) => {
                 arity(1)?;
                 let v = st.regs[base];
                 self.held(v)?;
@@ -235,32 +235,33 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     Err(SendError::Closed) => return Err("send on a closed channel".to_owned().into()),
                 }
             }
-            "recv" | "try_recv" => {
+            Some(Method::Recv | Method::TryRecv) => {
                 arity(0)?;
-                match self.recv(chan, name == "recv") {
+                let wait = m == Some(Method::Recv);
+                match self.recv(chan, wait) {
                     Some(v) => {
                         st.regs[d] = v.unwrap_or_else(Value::nil);
                         Flow::Next
                     }
-                    None if name == "recv" => Flow::Block(self.waits_at("to receive from a channel", st)),
+                    None if wait => Flow::Block(self.waits_at("to receive from a channel", st)),
                     None => {
                         st.regs[d] = Value::nil();
                         Flow::Next
                     }
                 }
             }
-            "close" => {
+            Some(Method::Close) => {
                 arity(0)?;
                 chan.close();
                 st.regs[d] = recv;
                 Flow::Next
             }
-            "len" => {
+            Some(Method::Len) => {
                 arity(0)?;
                 st.regs[d] = Value::num(chan.len() as f64);
                 Flow::Next
             }
-            "cap" => {
+            Some(Method::Cap) => {
                 arity(0)?;
                 st.regs[d] = Value::num(chan.capacity() as f64);
                 Flow::Next

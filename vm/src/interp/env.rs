@@ -21,10 +21,6 @@ pub struct Env<'gc> {
     /// The one-character strings of the ASCII characters, by code (what
     /// `s[i]` gives, made once).
     pub(super) chars: Box<[Gc<'gc, Str>]>,
-    /// The strings `len` and `has` (interned: a method name constant `len`
-    /// is this object), for the fast loop's lengths and map lookups.
-    pub(super) len_name: Value<'gc>,
-    pub(super) has_name: Value<'gc>,
     /// A session's module variables (imported modules' top-level `let`s),
     /// which live on between its runs; empty for a program run once, whose
     /// main maatine keeps its own.
@@ -40,8 +36,6 @@ unsafe impl Trace for Env<'_> {
         self.consts.trace(t);
         self.classes.trace(t);
         self.chars.trace(t);
-        self.len_name.trace(t);
-        self.has_name.trace(t);
         self.module.trace(t);
     }
 }
@@ -76,16 +70,12 @@ impl<'gc> Env<'gc> {
         let module = (0..module_vars)
             .map(|i| kept_module.get(i).copied().unwrap_or_else(|| Slot::alloc(cx, Value::nil())))
             .collect();
-        let name = |text: &str| Value::object(Str::alloc(cx, text).into());
-        let (chars, len_name, has_name) = match previous {
-            Some(p) => (p.chars.clone(), p.len_name, p.has_name),
-            None => {
-                let chars = (0..128u8).map(|c| Str::alloc(cx, char::from(c).encode_utf8(&mut [0; 4]))).collect();
-                (chars, name("len"), name("has"))
-            }
+        let chars = match previous {
+            Some(p) => p.chars.clone(),
+            None => (0..128u8).map(|c| Str::alloc(cx, char::from(c).encode_utf8(&mut [0; 4]))).collect(),
         };
         let program = Arc::clone(program);
-        let env = cx.mc.alloc(Env { globals, consts, classes, chars, len_name, has_name, module, program });
+        let env = cx.mc.alloc(Env { globals, consts, classes, chars, module, program });
         cx.mc.share(env);
         env
     }

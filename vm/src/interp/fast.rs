@@ -25,7 +25,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// on the instructions in between.
     pub(super) fn run_simple(&mut self, st: &mut State<'gc>, budget: usize) -> usize {
         let program = &self.rt.program;
-        let Env { globals, consts: all_consts, len_name, has_name, .. } = Gc::get(st.env);
+        let Env { globals, consts: all_consts, .. } = Gc::get(st.env);
         // What is left of the budget (counted down: the test is against
         // zero, so the loop keeps one counter and no limit in registers).
         let mut left = budget;
@@ -106,7 +106,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                                     call!(f, registers, None, top, r($d))
                                 }
                                 // The name first: no length is worked out for another.
-                                None if consts[$k] == *len_name => {
+                                None if window::method(&proto.methods, $k) == Some(Method::Len) => {
                                     let Some(len) = self.length(w[$o]) else { break 'ops };
                                     w[$d] = Value::num(len);
                                 }
@@ -191,7 +191,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                                 call!(f, registers, None, r(o), r(d))
                             }
                             if n == 1
-                                && consts[k] == *has_name
+                                && window::method(&proto.methods, k) == Some(Method::Has)
                                 && let Some(map) = usable_map(w[o])
                                 && let Ok(has) = Map::has(map, self.cx, w[b])
                             {

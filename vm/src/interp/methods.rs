@@ -1,26 +1,40 @@
-//! Built-in methods of numbers, strings, arrays and maps (resolved by name),
-//! and the prelude's methods written in Maat.
+//! Built-in methods of numbers, strings, arrays and maps (dispatched on
+//! the [`Method`] a call's name resolved to when it was compiled), and the
+//! prelude's methods written in Maat.
 
 use super::*;
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
-    pub(super) fn method(&self, recv: Value<'gc>, name: &str, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
+    /// `recv.name(args)`: the built-in method `m` (what `name` resolved to
+    /// when compiled; `None` if it names no built-in one), or a method of an
+    /// embedder's type (by name: those are the embedder's).
+    pub(super) fn method(
+        &self,
+        recv: Value<'gc>,
+        m: Option<Method>,
+        name: &str,
+        args: &[Value<'gc>],
+    ) -> OpResult<Value<'gc>> {
+        if let Some(u) = object_of(recv, kind::USER) {
+            return self.user_method(u, name, args);
+        }
+        let Some(m) = m else { return Err(unknown_method(recv, name)) };
         let arity = |range| check_arity(range, args.len(), || format!("{}.{name}", type_name(recv)));
-        match (recv.unpack(), name) {
-            (Unpacked::Num(n), _) => self.num_method(n, name, args, arity),
-            (Unpacked::Object(o), "frozen") => arity(0..=0).map(|_| Value::bool(o.is_frozen())),
-            (_, "frozen") => arity(0..=0).map(|_| Value::bool(true)),
-            (_, "to_s") => {
+        match (recv.unpack(), m) {
+            (Unpacked::Num(n), _) => self.num_method(n, m, args, arity),
+            (Unpacked::Object(o), Method::Frozen) => arity(0..=0).map(|_| Value::bool(o.is_frozen())),
+            (_, Method::Frozen) => arity(0..=0).map(|_| Value::bool(true)),
+            (_, Method::ToS) => {
                 arity(0..=0)?;
                 Ok(self.text(self.show(recv)))
             }
-            (Unpacked::Object(o), "class") if o.kind() == kind::INST => {
+            (Unpacked::Object(o), Method::Class) if o.kind() == kind::INST => {
                 arity(0..=0)?;
                 // SAFETY: kind INST objects are Insts.
                 let class = Gc::get(unsafe { o.downcast::<Inst<'gc>>() }).class();
                 Ok(self.class_value(class))
             }
-            (Unpacked::Object(o), "name") if o.kind() == kind::CLASS => {
+            (Unpacked::Object(o), Method::Name) if o.kind() == kind::CLASS => {
                 arity(0..=0)?;
                 // SAFETY: kind CLASS objects are Classes.
                 let class = Gc::get(unsafe { o.downcast::<Class>() }).index;
@@ -29,23 +43,20 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             _ => {
                 if let Some(a) = object_of(recv, kind::ARRAY) {
                     // SAFETY: kind ARRAY objects are Arrays.
-                    return self.array_method(recv, unsafe { a.downcast() }, name, args, arity);
+                    return self.array_method(recv, unsafe { a.downcast() }, m, args, arity);
                 }
-                if let Some(m) = object_of(recv, kind::MAP) {
+                if let Some(map) = object_of(recv, kind::MAP) {
                     // SAFETY: kind MAP objects are Maps.
-                    return self.map_method(recv, unsafe { m.downcast() }, name, args, arity);
+                    return self.map_method(recv, unsafe { map.downcast() }, m, args, arity);
                 }
                 if let Some(s) = text_of(recv) {
-                    return self.str_method(recv, s, name, args, arity);
-                }
-                if let Some(u) = object_of(recv, kind::USER) {
-                    return self.user_method(u, name, args);
+                    return self.str_method(recv, s, m, args, arity);
                 }
                 if let Some(r) = object_of(recv, kind::RANDOM) {
                     // SAFETY: kind RANDOM objects are Randoms.
                     return self.random_method(
                         Gc::get(unsafe { r.downcast::<crate::object::random::Random>() }),
-                        name,
+                        m,
                         args,
                     );
                 }
@@ -62,30 +73,30 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     pub(super) fn num_method(
         &self,
         n: f64,
-        name: &str,
+        m: Method,
         args: &[Value<'gc>],
         arity: impl Fn(std::ops::RangeInclusive<usize>) -> OpResult<()>,
     ) -> OpResult<Value<'gc>> {
         let unary = |f: fn(f64) -> f64| arity(0..=0).map(|_| Value::num(f(n)));
-        if let Some(f) = crate::bytecode::StdFn::number_method(name).and_then(|f| f.of_one_number()) {
+        if let Some(f) = crate::bytecode::StdFn::of_number_method(m).and_then(|f| f.of_one_number()) {
             return unary(f);
         }
-        match name {
-            "trunc" => unary(f64::trunc),
-            "is_int" => arity(0..=0).map(|_| Value::bool(arith::int_of(n).is_some())),
-            "to_s" => {
+        match m {
+            Method::Trunc => unary(f64::trunc),
+            Method::IsInt => arity(0..=0).map(|_| Value::bool(arith::int_of(n).is_some())),
+            Method::ToS => {
                 arity(0..=1)?;
                 let Some(&digits) = args.first() else { return Ok(self.text(arith::show_num(n))) };
                 let digits = whole(digits, "to_s's number of decimals")?;
                 Ok(self.text(format!("{n:.digits$}")))
             }
-            "chr" => {
+            Method::Chr => {
                 arity(0..=0)?;
                 let c = arith::int_of(n).and_then(|i| u32::try_from(i).ok()).and_then(char::from_u32);
                 let c = c.ok_or_else(|| format!("chr needs a Unicode code point, got {}", arith::show_num(n)))?;
                 Ok(self.text(c.to_string()))
             }
-            _ => Err(unknown_method(Value::num(n), name)),
+            _ => Err(unknown_method(Value::num(n), m.name())),
         }
     }
 
@@ -93,24 +104,26 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         &self,
         recv: Value<'gc>,
         a: Gc<'gc, Array<'gc>>,
-        name: &str,
+        m: Method,
         args: &[Value<'gc>],
         arity: impl Fn(std::ops::RangeInclusive<usize>) -> OpResult<()>,
     ) -> OpResult<Value<'gc>> {
         let cx = self.cx;
         let err = |e: ObjError| e.to_string();
         let new = |items: Vec<Value<'gc>>| Value::object(GcAny::from(Array::alloc(cx, items)));
-        match name {
-            "push" => arity(1..=1).and_then(|_| Array::push(a, cx, args[0]).map_err(err)).map(|_| recv),
-            "pop" => arity(0..=0).and_then(|_| Array::pop(a, cx).map_err(err)),
-            "len" => arity(0..=0).map(|_| Value::num(Array::len(a, cx) as f64)),
-            "get" => arity(1..=1).and_then(|_| Array::get(a, cx, num(args[0])?).map_err(err)),
-            "set" => arity(2..=2).and_then(|_| Array::set(a, cx, num(args[0])?, args[1]).map_err(err)).map(|_| recv),
-            "insert" => {
+        match m {
+            Method::Push => arity(1..=1).and_then(|_| Array::push(a, cx, args[0]).map_err(err)).map(|_| recv),
+            Method::Pop => arity(0..=0).and_then(|_| Array::pop(a, cx).map_err(err)),
+            Method::Len => arity(0..=0).map(|_| Value::num(Array::len(a, cx) as f64)),
+            Method::Get => arity(1..=1).and_then(|_| Array::get(a, cx, num(args[0])?).map_err(err)),
+            Method::Set => {
+                arity(2..=2).and_then(|_| Array::set(a, cx, num(args[0])?, args[1]).map_err(err)).map(|_| recv)
+            }
+            Method::Insert => {
                 arity(2..=2).and_then(|_| Array::insert(a, cx, num(args[0])?, args[1]).map_err(err)).map(|_| recv)
             }
-            "remove" => arity(1..=1).and_then(|_| Array::remove(a, cx, num(args[0])?).map_err(err)),
-            "join" => arity(0..=1).map(|_| {
+            Method::Remove => arity(1..=1).and_then(|_| Array::remove(a, cx, num(args[0])?).map_err(err)),
+            Method::Join => arity(0..=1).map(|_| {
                 let sep = args.first().map(|s| self.show(*s)).unwrap_or_default();
                 let mut out = String::new();
                 for (i, v) in Array::snapshot(a, cx).into_iter().enumerate() {
@@ -121,69 +134,69 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
                 self.text(out)
             }),
-            "sort" => arity(0..=0).and_then(|_| Array::replace_all(a, cx, sorted)).map(|_| recv),
-            "reverse" => arity(0..=0).map(|_| new(Array::snapshot(a, cx).into_iter().rev().collect())),
-            "slice" => {
+            Method::Sort => arity(0..=0).and_then(|_| Array::replace_all(a, cx, sorted)).map(|_| recv),
+            Method::Reverse => arity(0..=0).map(|_| new(Array::snapshot(a, cx).into_iter().rev().collect())),
+            Method::Slice => {
                 arity(1..=2)?;
                 let items = Array::snapshot(a, cx);
                 let (from, to) = bounds(args, items.len(), "slice")?;
                 Ok(new(items[from..to].to_vec()))
             }
-            "index_of" => arity(1..=1).map(|_| {
+            Method::IndexOf => arity(1..=1).map(|_| {
                 let at = Array::snapshot(a, cx).into_iter().position(|v| equal(v, args[0]));
                 Value::num(at.map_or(-1.0, |i| i as f64))
             }),
-            "contains" => {
+            Method::Contains => {
                 arity(1..=1).map(|_| Value::bool(Array::snapshot(a, cx).into_iter().any(|v| equal(v, args[0]))))
             }
-            "fill" => {
+            Method::Fill => {
                 arity(1..=1)?;
                 for i in 0..Array::len(a, cx) {
                     Array::set(a, cx, i as f64, args[0]).map_err(err)?;
                 }
                 Ok(recv)
             }
-            "copy" => arity(0..=0).map(|_| new(Array::snapshot(a, cx))),
-            "is_empty" => arity(0..=0).map(|_| Value::bool(Array::len(a, cx) == 0)),
-            "first" => arity(0..=0).map(|_| Array::get(a, cx, 0.0).unwrap_or(Value::nil())),
-            "last" => arity(0..=0).map(|_| {
+            Method::Copy => arity(0..=0).map(|_| new(Array::snapshot(a, cx))),
+            Method::IsEmpty => arity(0..=0).map(|_| Value::bool(Array::len(a, cx) == 0)),
+            Method::First => arity(0..=0).map(|_| Array::get(a, cx, 0.0).unwrap_or(Value::nil())),
+            Method::Last => arity(0..=0).map(|_| {
                 let n = Array::len(a, cx);
                 if n == 0 { Value::nil() } else { Array::get(a, cx, (n - 1) as f64).unwrap_or(Value::nil()) }
             }),
-            _ => Err(unknown_method(recv, name)),
+            _ => Err(unknown_method(recv, m.name())),
         }
     }
 
     pub(super) fn map_method(
         &self,
         recv: Value<'gc>,
-        m: Gc<'gc, Map<'gc>>,
-        name: &str,
+        map: Gc<'gc, Map<'gc>>,
+        m: Method,
         args: &[Value<'gc>],
         arity: impl Fn(std::ops::RangeInclusive<usize>) -> OpResult<()>,
     ) -> OpResult<Value<'gc>> {
         let cx = self.cx;
         let err = |e: ObjError| e.to_string();
         let column = |keys: bool| {
-            let items = Map::entries(m, cx).into_iter().map(|(k, v)| if keys { k } else { v });
+            let items = Map::entries(map, cx).into_iter().map(|(k, v)| if keys { k } else { v });
             Value::object(GcAny::from(Array::alloc(cx, items)))
         };
-        match name {
-            "get" => arity(1..=2).and_then(|_| {
-                let v = Map::get(m, cx, args[0]).map_err(err)?;
+        match m {
+            Method::Get => arity(1..=2).and_then(|_| {
+                let v = Map::get(map, cx, args[0]).map_err(err)?;
                 match args.get(1) {
-                    Some(default) if v.is_nil() && !Map::has(m, cx, args[0]).map_err(err)? => Ok(*default),
+                    Some(default) if v.is_nil() && !Map::has(map, cx, args[0]).map_err(err)? => Ok(*default),
                     _ => Ok(v),
                 }
             }),
-            "set" => arity(2..=2).and_then(|_| Map::set(m, cx, args[0], args[1]).map_err(err)).map(|_| recv),
-            "has" => arity(1..=1).and_then(|_| Map::has(m, cx, args[0]).map_err(err)).map(Value::bool),
-            "delete" => arity(1..=1).and_then(|_| Map::delete(m, cx, args[0]).map_err(err)),
-            "len" => arity(0..=0).map(|_| Value::num(Map::len(m, cx) as f64)),
-            "is_empty" => arity(0..=0).map(|_| Value::bool(Map::len(m, cx) == 0)),
-            "keys" => arity(0..=0).map(|_| column(true)),
-            "values" => arity(0..=0).map(|_| column(false)),
-            _ => Err(unknown_method(recv, name)),
+            Method::Set => arity(2..=2).and_then(|_| Map::set(map, cx, args[0], args[1]).map_err(err)).map(|_| recv),
+            Method::Has => arity(1..=1).and_then(|_| Map::has(map, cx, args[0]).map_err(err)).map(Value::bool),
+            Method::Delete => arity(1..=1).and_then(|_| Map::delete(map, cx, args[0]).map_err(err)),
+            Method::Len => arity(0..=0).map(|_| Value::num(Map::len(map, cx) as f64)),
+            Method::IsEmpty => arity(0..=0).map(|_| Value::bool(Map::len(map, cx) == 0)),
+            Method::Keys => arity(0..=0).map(|_| column(true)),
+            Method::Values => arity(0..=0).map(|_| column(false)),
+            _ => Err(unknown_method(recv, m.name())),
         }
     }
 
@@ -191,7 +204,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         &self,
         recv: Value<'gc>,
         s: &str,
-        name: &str,
+        m: Method,
         args: &[Value<'gc>],
         arity: impl Fn(std::ops::RangeInclusive<usize>) -> OpResult<()>,
     ) -> OpResult<Value<'gc>> {
@@ -199,17 +212,18 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let ascii = Str::of(recv).is_some_and(Str::is_ascii);
         let piece = |p: &str| Value::object(Str::alloc(cx, p).into());
         let array = |items: Vec<Value<'gc>>| Value::object(GcAny::from(Array::alloc(cx, items)));
-        let arg_text =
-            |i: usize| text_of(args[i]).ok_or_else(|| format!("Str.{name} needs a string, got {}", type_name(args[i])));
-        match name {
-            "len" => arity(0..=0).map(|_| Value::num(char_len(s, ascii) as f64)),
-            "upper" => arity(0..=0).map(|_| self.text(s.to_uppercase())),
-            "lower" => arity(0..=0).map(|_| self.text(s.to_lowercase())),
-            "trim" => arity(0..=0).map(|_| piece(s.trim())),
-            "concat" => arity(1..=1).map(|_| self.text(format!("{s}{}", self.show(args[0])))),
-            "repeat" => arity(1..=1).and_then(|_| self.binary(BinOp::Mul, recv, args[0])),
-            "reverse" => arity(0..=0).map(|_| self.text(s.chars().rev().collect())),
-            "split" => arity(0..=1).map(|_| {
+        let arg_text = |i: usize| {
+            text_of(args[i]).ok_or_else(|| format!("Str.{} needs a string, got {}", m.name(), type_name(args[i])))
+        };
+        match m {
+            Method::Len => arity(0..=0).map(|_| Value::num(char_len(s, ascii) as f64)),
+            Method::Upper => arity(0..=0).map(|_| self.text(s.to_uppercase())),
+            Method::Lower => arity(0..=0).map(|_| self.text(s.to_lowercase())),
+            Method::Trim => arity(0..=0).map(|_| piece(s.trim())),
+            Method::Concat => arity(1..=1).map(|_| self.text(format!("{s}{}", self.show(args[0])))),
+            Method::Repeat => arity(1..=1).and_then(|_| self.binary(BinOp::Mul, recv, args[0])),
+            Method::Reverse => arity(0..=0).map(|_| self.text(s.chars().rev().collect())),
+            Method::Split => arity(0..=1).map(|_| {
                 let sep = args.first().map(|a| self.show(*a)).unwrap_or_default();
                 if sep.is_empty() {
                     array(s.char_indices().map(|(at, c)| piece(&s[at..at + c.len_utf8()])).collect())
@@ -217,11 +231,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     array(s.split(sep.as_str()).map(piece).collect())
                 }
             }),
-            "chars" => {
+            Method::Chars => {
                 arity(0..=0).map(|_| array(s.char_indices().map(|(at, c)| piece(&s[at..at + c.len_utf8()])).collect()))
             }
-            "bytes" => arity(0..=0).map(|_| array(s.bytes().map(|b| Value::num(f64::from(b))).collect())),
-            "ord" => {
+            Method::Bytes => arity(0..=0).map(|_| array(s.bytes().map(|b| Value::num(f64::from(b))).collect())),
+            Method::Ord => {
                 arity(0..=1)?;
                 let i = match args.first() {
                     Some(i) => whole(*i, "ord's index")?,
@@ -233,7 +247,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     .ok_or_else(|| format!("ord: index {i} is past the end (length {})", char_len(s, ascii)))?;
                 Ok(Value::num(f64::from(u32::from(c))))
             }
-            "index" | "find" => arity(1..=2).and_then(|_| {
+            Method::Index | Method::Find => arity(1..=2).and_then(|_| {
                 let needle = self.show(args[0]);
                 let from = match args.get(1) {
                     Some(f) => whole(*f, "find's start")?,
@@ -244,11 +258,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     s[start..].find(&needle).map_or(-1.0, |at| (from + char_len(&s[start..start + at], ascii)) as f64),
                 ))
             }),
-            "contains" => arity(1..=1).and_then(|_| Ok(Value::bool(s.contains(arg_text(0)?)))),
-            "starts_with" => arity(1..=1).and_then(|_| Ok(Value::bool(s.starts_with(arg_text(0)?)))),
-            "ends_with" => arity(1..=1).and_then(|_| Ok(Value::bool(s.ends_with(arg_text(0)?)))),
-            "replace" => arity(2..=2).and_then(|_| Ok(self.text(s.replace(arg_text(0)?, &self.show(args[1]))))),
-            "substr" => arity(1..=2).and_then(|_| {
+            Method::Contains => arity(1..=1).and_then(|_| Ok(Value::bool(s.contains(arg_text(0)?)))),
+            Method::StartsWith => arity(1..=1).and_then(|_| Ok(Value::bool(s.starts_with(arg_text(0)?)))),
+            Method::EndsWith => arity(1..=1).and_then(|_| Ok(Value::bool(s.ends_with(arg_text(0)?)))),
+            Method::Replace => arity(2..=2).and_then(|_| Ok(self.text(s.replace(arg_text(0)?, &self.show(args[1]))))),
+            Method::Substr => arity(1..=2).and_then(|_| {
                 let from = whole(args[0], "substr's start")?;
                 let len = match args.get(1) {
                     Some(l) => whole(*l, "substr's length")?,
@@ -256,14 +270,14 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 };
                 Ok(self.text(s.chars().skip(from).take(len).collect()))
             }),
-            "slice" => arity(1..=2).and_then(|_| {
+            Method::Slice => arity(1..=2).and_then(|_| {
                 let (from, to) = bounds(args, char_len(s, ascii), "slice")?;
                 let (a, b) = (byte_at(s, from, ascii).unwrap_or(s.len()), byte_at(s, to, ascii).unwrap_or(s.len()));
                 Ok(piece(&s[a..b]))
             }),
-            "to_num" | "parse" => arity(0..=0).map(|_| parse_num(s).map_or(Value::nil(), Value::num)),
-            "is_empty" => arity(0..=0).map(|_| Value::bool(s.is_empty())),
-            _ => Err(unknown_method(recv, name)),
+            Method::ToNum | Method::Parse => arity(0..=0).map(|_| parse_num(s).map_or(Value::nil(), Value::num)),
+            Method::IsEmpty => arity(0..=0).map(|_| Value::bool(s.is_empty())),
+            _ => Err(unknown_method(recv, m.name())),
         }
     }
 
@@ -287,12 +301,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// The prelude function implementing `recv.name`, if any.
     /// (with `n` arguments: `sort` with a comparator is the prelude's, without
     /// one the built-in).
-    pub(super) fn prelude_method(&self, recv: Value<'gc>, name: &str, n: usize) -> Option<u32> {
+    pub(super) fn prelude_method(&self, recv: Value<'gc>, m: Method, n: usize) -> Option<u32> {
         let kind = recv.as_object()?.kind();
         let program = &self.rt.program;
         let params = |f: u32| usize::from(program.functions[f as usize].params);
         let of_kind = program.methods.get(usize::from(kind))?;
-        of_kind.iter().find(|(m, f)| m == name && params(*f) == n + 1).map(|&(_, f)| f)
+        of_kind.iter().find(|&&(method, f)| method == m && params(f) == n + 1).map(|&(_, f)| f)
     }
 
     /// `GC.stats`: the heap's statistics as a map.

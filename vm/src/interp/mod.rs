@@ -29,7 +29,7 @@ use arith::{equal, simple, type_error};
 use methods::unknown_method;
 
 use crate::ast::BinOp;
-use crate::bytecode::{Builtin, Const, GcOp, Literal, Member, MemberCache, Op, Program, Reg};
+use crate::bytecode::{Builtin, Const, GcOp, Literal, Member, MemberCache, Method, Op, Program, Reg};
 use crate::embed::{HostValue, NativeFn};
 use crate::maatine::{Maatine, MaatineParker, SentLog, Spawned, WakeCell};
 use crate::object::array::Array;

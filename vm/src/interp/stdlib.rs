@@ -70,8 +70,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 std::io::stderr().write_all(line.as_bytes()).map_err(|e| format!("warn: cannot write: {e}"))?;
                 Ok(Value::nil())
             }
-            StdFn::Chr => arity(1..=1).and_then(|_| self.method(args[0], "chr", &[])),
-            StdFn::Ord => arity(1..=1).and_then(|_| self.method(args[0], "ord", &[])),
+            StdFn::Chr => arity(1..=1).and_then(|_| self.method(args[0], Some(Method::Chr), "chr", &[])),
+            StdFn::Ord => arity(1..=1).and_then(|_| self.method(args[0], Some(Method::Ord), "ord", &[])),
             StdFn::ArrayNew => {
                 arity(0..=2)?;
                 let n = match args.first() {
@@ -106,24 +106,27 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
 
     /// The methods of a `Random`: `next` (a number in [0, 1)), `int(n)` (an
     /// integer in [0, n)), `int(a, b)` (in [a, b]) and `seed(s)`.
-    pub(super) fn random_method(&self, r: &Random, name: &str, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
+    pub(super) fn random_method(&self, r: &Random, m: Method, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
+        let name = m.name();
         let int = |i: usize| {
             args[i]
                 .as_num()
                 .and_then(arith::int_of)
                 .ok_or_else(|| format!("Random.{name} needs integers, got {}", describe(args[i])))
         };
-        match (name, args.len()) {
-            ("next", 0) => Ok(Value::num(r.next_float())),
-            ("int", 1) if int(0)? > 0 => Ok(Value::num(r.int_in(0, int(0)? - 1) as f64)),
-            ("int", 1) => Err(format!("Random.int(n) needs n > 0, got {}", describe(args[0]))),
-            ("int", 2) if int(0)? <= int(1)? => Ok(Value::num(r.int_in(int(0)?, int(1)?) as f64)),
-            ("int", 2) => Err("Random.int(a, b) needs a <= b".to_owned()),
-            ("seed", 1) => {
+        match (m, args.len()) {
+            (Method::Next, 0) => Ok(Value::num(r.next_float())),
+            (Method::Int, 1) if int(0)? > 0 => Ok(Value::num(r.int_in(0, int(0)? - 1) as f64)),
+            (Method::Int, 1) => Err(format!("Random.int(n) needs n > 0, got {}", describe(args[0]))),
+            (Method::Int, 2) if int(0)? <= int(1)? => Ok(Value::num(r.int_in(int(0)?, int(1)?) as f64)),
+            (Method::Int, 2) => Err("Random.int(a, b) needs a <= b".to_owned()),
+            (Method::Seed, 1) => {
                 r.reseed(seed_of(args[0])?);
                 Ok(Value::nil())
             }
-            ("next" | "int" | "seed", n) => Err(format!("Random.{name} does not take {n} argument(s)")),
+            (Method::Next | Method::Int | Method::Seed, n) => {
+                Err(format!("Random.{name} does not take {n} argument(s)"))
+            }
             _ => Err(format!("unknown method `{name}` for Random")),
         }
     }

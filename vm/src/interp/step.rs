@@ -313,6 +313,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             Op::JoinAll(a, count) => return self.join_all(st, r(a), r(count)),
             Op::CallMethod(d, o, k, base, n) => {
                 let name: &str = const_str(&proto.consts[k as usize]);
+                let method = proto.methods[k as usize];
                 let recv = st.regs[r(o)];
                 self.held(recv)?;
                 if let Some(inst) = object_of(recv, kind::INST) {
@@ -327,20 +328,23 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                             let info = &self.rt.program.classes[class as usize];
                             match info.methods.iter().find(|(m, _)| **m == *name) {
                                 Some(&(_, f)) => self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?,
-                                None if matches!(name, "class" | "to_s" | "frozen") => {
+                                None if matches!(method, Some(Method::Class | Method::ToS | Method::Frozen)) => {
                                     let args = &st.regs[r(base)..r(base) + usize::from(n)];
-                                    st.regs[r(d)] = self.method(recv, name, args)?;
+                                    st.regs[r(d)] = self.method(recv, method, name, args)?;
                                 }
                                 None => return Err(format!("{} has no field or method `{name}`", info.name).into()),
                             }
                         }
                     }
-                } else if let Some(flow) = self.concurrency_method(st, recv, name, r(d), r(base), usize::from(n))? {
+                } else if recv.as_object().is_some_and(|o| matches!(o.kind(), kind::HANDLE | kind::CHAN))
+                    && let Some(flow) =
+                        self.concurrency_method(st, recv, (method, name), r(d), r(base), usize::from(n))?
+                {
                     return Ok(flow);
-                } else if let Some(f) = self.prelude_method(recv, name, usize::from(n)) {
+                } else if let Some(f) = method.and_then(|m| self.prelude_method(recv, m, usize::from(n))) {
                     self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?;
                 } else {
-                    let value = self.method(recv, name, &st.regs[r(base)..r(base) + usize::from(n)])?;
+                    let value = self.method(recv, method, name, &st.regs[r(base)..r(base) + usize::from(n)])?;
                     st.regs[r(d)] = value;
                 }
             }

@@ -18,7 +18,7 @@ use std::ops::{Index, IndexMut};
 
 use std::sync::Arc;
 
-use crate::bytecode::{MemberCache, Op, Proto, Reg};
+use crate::bytecode::{MemberCache, Method, Op, Proto, Reg};
 use crate::value::Value;
 
 /// Function `func`'s code and its constants as values, for a frame of it:
@@ -35,6 +35,17 @@ pub(super) fn frame_parts<'p, 'c, 'gc>(
     // SAFETY: `func` is a frame's function, an index of the program's
     // functions and of the constants made from them (`Frame`'s invariant).
     unsafe { (functions.get_unchecked(f), Consts(consts.get_unchecked(f))) }
+}
+
+/// The built-in method constant `k` of a function names (`methods`, its
+/// [`Proto::methods`]), if it names one: `k` is a constant an instruction
+/// names, which the verifier checked exists, and there are as many methods
+/// as constants (verifier). Debug builds check it all the same.
+#[inline(always)]
+pub(super) fn method(methods: &[Option<Method>], k: u32) -> Option<Method> {
+    debug_assert!((k as usize) < methods.len(), "constant {k} outside the function's");
+    // SAFETY: as above.
+    unsafe { *methods.get_unchecked(k as usize) }
 }
 
 /// A frame's registers: `regs[base .. base + registers]`.
