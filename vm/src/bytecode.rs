@@ -4,6 +4,7 @@
 //! heap.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::ast::BinOp;
 
@@ -433,14 +434,18 @@ pub struct Proto {
     pub methods: Box<[Option<Method>]>,
 }
 
-/// What a field or method name resolved to for the last class seen at one
-/// instruction: a class's members never change, so a stale entry is only a
-/// miss. Shared by the maatines running the function on any thread;
-/// `Relaxed` suffices, since the entry is one word that says everything
-/// (class + 1 in the high half, the member in the low half) and every value
-/// ever stored is correct for the class it names.
+/// What a field or method name resolved to for the last two classes seen
+/// at one instruction (an inline cache of two entries: a method inherited by
+/// a subclass sees instances of both). The fast loop tests the first entry;
+/// the general path finds the second without looking the name up, and
+/// swaps them. A class's members never
+/// change, so a stale entry is only a miss. Shared by the maatines running
+/// the function on any thread; `Relaxed` suffices, since each entry is one
+/// word that says everything (class + 1 in the high half, the member in the
+/// low half), every value ever stored is correct for the class it names,
+/// and a reader takes each word whole.
 #[derive(Debug, Default)]
-pub struct MemberCache(std::sync::atomic::AtomicU64);
+pub struct MemberCache([AtomicU64; 2]);
 
 /// A resolved member of a class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -452,25 +457,45 @@ pub enum Member {
 }
 
 impl MemberCache {
-    /// The member cached for `class`, if any.
-    #[inline]
+    /// The member cached first, if it is `class`'s (the fast loop's test:
+    /// a monomorphic site's member, the common case).
+    #[inline(always)]
     pub fn get(&self, class: u32) -> Option<Member> {
-        let word = self.0.load(std::sync::atomic::Ordering::Relaxed);
-        if (word >> 32) != u64::from(class) + 1 {
+        Self::member_of(self.0[0].load(Ordering::Relaxed), class)
+    }
+
+    /// The member cached for `class` in either entry, if any; found second,
+    /// it moves first (the general path's test, before it looks the name up).
+    pub fn get_any(&self, class: u32) -> Option<Member> {
+        if let Some(member) = self.get(class) {
+            return Some(member);
+        }
+        let second = self.0[1].load(Ordering::Relaxed);
+        let member = Self::member_of(second, class)?;
+        self.0[1].store(self.0[0].load(Ordering::Relaxed), Ordering::Relaxed);
+        self.0[0].store(second, Ordering::Relaxed);
+        Some(member)
+    }
+
+    #[inline(always)]
+    fn member_of(word: u64, class: u32) -> Option<Member> {
+        if word >> 32 != u64::from(class) + 1 {
             return None;
         }
         let low = word as u32;
         Some(if low & 1 == 0 { Member::Field(low >> 1) } else { Member::Method(low >> 1) })
     }
 
-    /// Remembers that the name resolves to `member` for `class`.
+    /// Remembers that the name resolves to `member` for `class`, first; the
+    /// class that was first moves second (the one second is forgotten).
     pub fn set(&self, class: u32, member: Member) {
         let low = match member {
             Member::Field(i) => i << 1,
             Member::Method(f) => (f << 1) | 1,
         };
         let word = ((u64::from(class) + 1) << 32) | u64::from(low);
-        self.0.store(word, std::sync::atomic::Ordering::Relaxed);
+        self.0[1].store(self.0[0].load(Ordering::Relaxed), Ordering::Relaxed);
+        self.0[0].store(word, Ordering::Relaxed);
     }
 }
 

@@ -9,7 +9,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// method), through the instruction's inline cache.
     #[inline]
     pub(super) fn member(&self, cache: &MemberCache, class: u32, name: &str) -> Option<Member> {
-        if let Some(member) = cache.get(class) {
+        if let Some(member) = cache.get_any(class) {
             return Some(member);
         }
         let info = &self.rt.program.classes[class as usize];
