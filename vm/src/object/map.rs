@@ -5,7 +5,7 @@
 //! Keys compare as Maat values: numbers by value (`0` and `-0` are the same
 //! key; NaN is not a valid key), strings by text, everything else by
 //! identity. The keys 0, 1, 2, … inserted in order are kept without hashing
-//! (see [`super::table`]).
+//! (see `object/table.rs`).
 
 use core::cell::UnsafeCell;
 use core::hash::{Hash, Hasher};
