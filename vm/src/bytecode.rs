@@ -291,7 +291,7 @@ macro_rules! std_functions {
 
 std_functions! {
     Format = "format", Divmod = "divmod", ReadFile = "read_file", Warn = "warn", Chr = "chr", Ord = "ord",
-    ArrayNew = "Array.new", RandomNew = "Random.new",
+    ArrayNew = "Array.new", RandomNew = "Random.new", PVecNew = "PVec.new", PMapNew = "PMap.new",
     Sin = "Math.sin", Cos = "Math.cos", Tan = "Math.tan", Asin = "Math.asin", Acos = "Math.acos",
     Atan = "Math.atan", Atan2 = "Math.atan2", Exp = "Math.exp", Log = "Math.log", Pow = "Math.pow",
     Sqrt = "Math.sqrt", Floor = "Math.floor", Ceil = "Math.ceil", Round = "Math.round", Abs = "Math.abs",
@@ -357,7 +357,7 @@ builtin_methods! {
     Upper = "upper", Lower = "lower", Trim = "trim", Concat = "concat", Repeat = "repeat",
     Split = "split", Chars = "chars", Bytes = "bytes", Ord = "ord", Index = "index", Find = "find",
     StartsWith = "starts_with", EndsWith = "ends_with", Replace = "replace", Substr = "substr",
-    ToNum = "to_num", Parse = "parse",
+    ToNum = "to_num", Parse = "parse", Put = "put", ToA = "to_a",
     // Handles and channels.
     Id = "id", Send = "send", Recv = "recv", TryRecv = "try_recv", Close = "close", Cap = "cap",
     // Random generators.

@@ -7,6 +7,8 @@
 //! verifier's word.
 
 use super::*;
+use crate::object::pmap::PMap;
+use crate::object::pvec::PVec;
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
     /// The fast path: runs instructions that cannot fail, allocate or block
@@ -366,6 +368,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             kind::ARRAY => Array::len(unsafe { o.downcast() }, self.cx) as f64,
             // SAFETY: kind MAP objects are Maps.
             kind::MAP => Map::len(unsafe { o.downcast() }, self.cx) as f64,
+            // SAFETY: kind PVEC objects are PVecs.
+            kind::PVEC => Gc::get(unsafe { o.downcast::<PVec<'gc>>() }).len() as f64,
+            // SAFETY: kind PMAP objects are PMaps.
+            kind::PMAP => Gc::get(unsafe { o.downcast::<PMap<'gc>>() }).len() as f64,
             _ => return None,
         })
     }
@@ -382,6 +388,14 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             kind::ARRAY => Array::load(unsafe { obj.downcast() }, self.cx, sharing, i.as_num()?),
             // SAFETY: kind MAP objects are Maps.
             kind::MAP => Map::get(unsafe { obj.downcast() }, self.cx, i).ok(),
+            // Immutable: no lock in any mode.
+            kind::PVEC => {
+                let at = arith::int_of(i.as_num()?).and_then(|n| usize::try_from(n).ok())?;
+                // SAFETY: kind PVEC objects are PVecs.
+                Gc::get(unsafe { obj.downcast::<PVec<'gc>>() }).get(at)
+            }
+            // SAFETY: kind PMAP objects are PMaps.
+            kind::PMAP => Some(Gc::get(unsafe { obj.downcast::<PMap<'gc>>() }).get(i).ok()?.unwrap_or(Value::nil())),
             kind::STR => {
                 // SAFETY: kind STR objects are Strs.
                 let s = Gc::get(unsafe { obj.downcast::<Str>() });

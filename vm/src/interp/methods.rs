@@ -52,6 +52,14 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 if let Some(s) = text_of(recv) {
                     return self.str_method(recv, s, m, args, arity);
                 }
+                if let Some(p) = object_of(recv, kind::PVEC) {
+                    // SAFETY: kind PVEC objects are PVecs.
+                    return self.pvec_method(unsafe { p.downcast() }, m, args, arity);
+                }
+                if let Some(p) = object_of(recv, kind::PMAP) {
+                    // SAFETY: kind PMAP objects are PMaps.
+                    return self.pmap_method(unsafe { p.downcast() }, m, args, arity);
+                }
                 if let Some(r) = object_of(recv, kind::RANDOM) {
                     // SAFETY: kind RANDOM objects are Randoms.
                     return self.random_method(

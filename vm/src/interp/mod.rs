@@ -19,6 +19,7 @@ mod fast;
 mod format;
 mod host;
 mod methods;
+mod persistent;
 mod show;
 mod stdlib;
 mod step;

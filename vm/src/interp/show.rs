@@ -7,6 +7,8 @@
 use std::collections::HashSet;
 
 use super::*;
+use crate::object::pmap::PMap;
+use crate::object::pvec::PVec;
 
 /// What is left to write: a value, fixed text, or the end of a container
 /// (which leaves the set of containers being shown).
@@ -100,6 +102,24 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             // SAFETY: kind MAP objects are Maps.
             let entries = Map::entries(unsafe { m.downcast() }, self.cx);
             (entries.into_iter().map(|(k, v)| (None, Some(k), v)).collect(), "}")
+        } else if let Some(p) = object_of(v, kind::PVEC) {
+            if !open.enter(addr) {
+                return out.push_str("PVec[...]");
+            }
+            out.push_str("PVec[");
+            // SAFETY: kind PVEC objects are PVecs.
+            let items = Gc::get(unsafe { p.downcast::<PVec<'gc>>() }).items();
+            (items.into_iter().map(|i| (None, None, i)).collect(), "]")
+        } else if let Some(p) = object_of(v, kind::PMAP) {
+            if !open.enter(addr) {
+                return out.push_str("PMap{...}");
+            }
+            out.push_str("PMap{");
+            // SAFETY: kind PMAP objects are PMaps.
+            let mut entries = Gc::get(unsafe { p.downcast::<PMap<'gc>>() }).entries();
+            // Its own order follows hashes that change from run to run.
+            entries.sort_by(|a, b| display_order(a.0, b.0));
+            (entries.into_iter().map(|(k, v)| (None, Some(k), v)).collect(), "}")
         } else if let Some(i) = object_of(v, kind::INST) {
             // SAFETY: kind INST objects are Insts.
             let inst = unsafe { i.downcast::<Inst<'gc>>() };
@@ -137,6 +157,21 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             }
         }
     }
+}
+
+/// The order a persistent map's keys are shown in: numbers by value, then
+/// strings by text, then the rest as they come.
+fn display_order(a: Value<'_>, b: Value<'_>) -> std::cmp::Ordering {
+    let rank = |v: Value<'_>| match (v.as_num(), text_of(v)) {
+        (Some(_), _) => 0,
+        (_, Some(_)) => 1,
+        _ => 2,
+    };
+    rank(a).cmp(&rank(b)).then_with(|| match (a.as_num(), b.as_num(), text_of(a), text_of(b)) {
+        (Some(x), Some(y), ..) => x.total_cmp(&y),
+        (_, _, Some(x), Some(y)) => x.cmp(y),
+        _ => std::cmp::Ordering::Equal,
+    })
 }
 
 /// Writes `v` if it is a number, another immediate value or a string;

@@ -85,6 +85,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 let fill = args.get(1).copied().unwrap_or(Value::nil());
                 Ok(Value::object(Array::alloc(self.cx, std::iter::repeat_n(fill, n)).into()))
             }
+            StdFn::PVecNew => self.new_pvec(args),
+            StdFn::PMapNew => self.new_pmap(args),
             StdFn::RandomNew => {
                 arity(0..=1)?;
                 let seed = match args.first() {

@@ -268,6 +268,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 self.held(v)?;
                 st.regs[r(d)] = if object_of(v, kind::CHAN).is_some() {
                     Value::num(f64::INFINITY)
+                } else if let Some(p) = object_of(v, kind::PVEC) {
+                    // SAFETY: kind PVEC objects are PVecs.
+                    Value::num(Gc::get(unsafe { p.downcast::<crate::object::pvec::PVec<'gc>>() }).len() as f64)
                 } else {
                     let array =
                         object_of(v, kind::ARRAY).ok_or_else(|| format!("cannot iterate over {}", type_name(v)))?;
@@ -579,6 +582,15 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             let index = i.as_num().ok_or_else(|| format!("string index must be a number, got {}", type_name(i)))?;
             return self.char_at(s, index);
         }
+        if let Some(p) = object_of(o, kind::PVEC) {
+            // SAFETY: kind PVEC objects are PVecs.
+            return persistent::pvec_item(Gc::get(unsafe { p.downcast() }), i);
+        }
+        if let Some(p) = object_of(o, kind::PMAP) {
+            // SAFETY: kind PMAP objects are PMaps.
+            let map = Gc::get(unsafe { p.downcast::<crate::object::pmap::PMap<'gc>>() });
+            return Ok(map.get(i).map_err(|e| e.to_string())?.unwrap_or(Value::nil()));
+        }
         Err(format!("cannot index {}", type_name(o)))
     }
 
@@ -591,6 +603,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         if let Some(m) = object_of(o, kind::MAP) {
             // SAFETY: kind MAP objects are Maps.
             return Map::set(unsafe { m.downcast() }, self.cx, i, v).map_err(|e| e.to_string());
+        }
+        if let Some(p) = o.as_object().filter(|p| matches!(p.kind(), kind::PVEC | kind::PMAP)) {
+            let how = if p.kind() == kind::PVEC { "v.set(i, x)" } else { "m.put(k, x)" };
+            return Err(format!("{} is immutable: {how} returns a changed copy", type_name(o)));
         }
         Err(format!("cannot index {}", type_name(o)))
     }

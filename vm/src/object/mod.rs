@@ -47,6 +47,9 @@ pub mod handle;
 pub mod instance;
 pub mod intern;
 pub mod map;
+pub mod pmap;
+pub mod pnode;
+pub mod pvec;
 pub mod random;
 pub mod slot;
 pub mod stats;
@@ -87,6 +90,12 @@ pub mod kind {
     pub const RANDOM: u8 = 10;
     /// [`UserObject`](super::user::UserObject)
     pub const USER: u8 = 11;
+    /// [`PVec`](super::pvec::PVec)
+    pub const PVEC: u8 = 12;
+    /// [`PMap`](super::pmap::PMap)
+    pub const PMAP: u8 = 13;
+    /// [`PNode`](super::pnode::PNode): a persistent collection's node
+    pub const PNODE: u8 = 14;
 
     /// The Maat name of the type of objects of kind `k`.
     pub fn name(k: u8) -> &'static str {
@@ -101,6 +110,9 @@ pub mod kind {
             CHAN => "Chan",
             RANDOM => "Random",
             USER => "UserData",
+            PVEC => "PVec",
+            PMAP => "PMap",
+            PNODE => "PNode",
             _ => "Object",
         }
     }

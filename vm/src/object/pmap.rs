@@ -1,0 +1,395 @@
+//! PMap: a persistent (immutable) map. Every operation that changes it
+//! returns a new map and leaves the old one as it was; the two share every
+//! node the change did not touch.
+//!
+//! # Layout: a hash array mapped trie (CHAMP)
+//!
+//! Each [`PNode`] covers 5 bits of the keys' 64-bit hashes: `datamap` marks
+//! the slots that hold an entry (key and value, in the items' front, in bit
+//! order), `nodemap` those that hold a child node (after the entries). A key
+//! is found by following its hash five bits at a time: a lookup or an update
+//! touches ⌈log32 n⌉ nodes on average. Keys whose whole hashes are equal
+//! meet in a collision node below the 64th bit (its entries in a list).
+//!
+//! Keys compare as a `Map`'s do (numbers by value, strings by text, other
+//! objects by identity). Iteration follows the hashes: it is not the order
+//! of insertion (and, since string hashes are seeded per process, it may
+//! differ from run to run; `show` prints the entries sorted).
+//!
+//! # Invariant (canonical shape)
+//!
+//! A node below the root holds at least two entries or one child: a delete
+//! that leaves a child with a single entry moves the entry up into the
+//! parent. So equal maps made by different histories have the same nodes'
+//! shapes, and no path is longer than its keys need.
+
+use maat_gc::{Gc, Trace};
+
+use super::map::Key;
+use super::pnode::PNode;
+use super::string::Str;
+use super::{Ctx, ObjError, kind};
+use crate::value::Value;
+
+const BITS: u32 = 5;
+
+/// How a key is hashed ([`hash`]; tests give keys equal hashes).
+type Hasher<'gc> = fn(Key<'gc>) -> u64;
+
+/// A persistent map.
+#[derive(Trace)]
+pub struct PMap<'gc> {
+    len: usize,
+    /// The root node, or nil when empty.
+    root: Value<'gc>,
+}
+
+/// A key's 64-bit hash: a string's own (of its text), a number's bits or
+/// an object's address, mixed (splitmix64) so that every 5-bit slice
+/// varies.
+fn hash(key: Key<'_>) -> u64 {
+    let bits = match Str::of(key.value()) {
+        Some(s) => s.hash_code(),
+        None => key.value().to_bits(),
+    };
+    let mut z = bits.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn frag(h: u64, shift: u32) -> u32 {
+    1 << ((h >> shift) & 31)
+}
+
+/// The position among the bits of `map` below `bit`.
+fn index(map: u32, bit: u32) -> usize {
+    (map & (bit - 1)).count_ones() as usize
+}
+
+/// What an update of a node did.
+enum Change<'gc> {
+    /// Nothing: the key was absent (delete) or had that value (put).
+    None,
+    /// The node was replaced; `grew` says whether an entry was added or
+    /// removed.
+    Node(Value<'gc>, bool),
+    /// (Delete) The node is left with one entry, which moves to the parent.
+    Single(Value<'gc>, Value<'gc>),
+    /// (Delete) Nothing is left of the node.
+    Empty,
+}
+
+impl<'gc> PMap<'gc> {
+    /// The empty map.
+    pub fn empty(ctx: &Ctx<'_, 'gc>) -> Gc<'gc, PMap<'gc>> {
+        Self::make(ctx, 0, Value::nil())
+    }
+
+    fn make(ctx: &Ctx<'_, 'gc>, len: usize, root: Value<'gc>) -> Gc<'gc, PMap<'gc>> {
+        ctx.mc.alloc_kind(PMap { len, root }, kind::PMAP)
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The value of `key`, if present.
+    pub fn get(&self, key: Value<'gc>) -> Result<Option<Value<'gc>>, ObjError> {
+        let key = Key::new(key)?;
+        Ok(self.get_hashed(key, hash(key)))
+    }
+
+    /// The value of `key`, whose hash is `h`.
+    fn get_hashed(&self, key: Key<'gc>, h: u64) -> Option<Value<'gc>> {
+        if self.root.is_nil() {
+            return None;
+        }
+        let (mut node, mut shift) = (PNode::of(self.root), 0);
+        loop {
+            let (head, items) = (node.head(), node.items());
+            if head.collision {
+                return items.chunks(2).find(|e| Key::new(e[0]).is_ok_and(|k| k == key)).map(|e| e[1]);
+            }
+            let bit = frag(h, shift);
+            if head.datamap & bit != 0 {
+                let i = 2 * index(head.datamap, bit);
+                return (Key::new(items[i]).is_ok_and(|k| k == key)).then(|| items[i + 1]);
+            }
+            if head.nodemap & bit == 0 {
+                return None;
+            }
+            node = PNode::of(items[2 * head.datamap.count_ones() as usize + index(head.nodemap, bit)]);
+            shift += BITS;
+        }
+    }
+
+    /// The map with `key` set to `value`.
+    pub fn put(
+        this: Gc<'gc, Self>,
+        ctx: &Ctx<'_, 'gc>,
+        key: Value<'gc>,
+        value: Value<'gc>,
+    ) -> Result<Gc<'gc, PMap<'gc>>, ObjError> {
+        let key = Key::new(key)?;
+        Ok(Self::put_hashed(this, ctx, (key, hash(key)), value, hash))
+    }
+
+    /// `put` of `key`, whose hash is `h`, where `hash_of` gives the hash of
+    /// a key already in the map.
+    fn put_hashed(
+        this: Gc<'gc, Self>,
+        ctx: &Ctx<'_, 'gc>,
+        (key, h): (Key<'gc>, u64),
+        value: Value<'gc>,
+        hash_of: Hasher<'gc>,
+    ) -> Gc<'gc, PMap<'gc>> {
+        let p = Gc::get(this);
+        if p.root.is_nil() {
+            let root = PNode::alloc(ctx, (frag(h, 0), 0, false), &[key.value(), value]);
+            return Self::make(ctx, 1, PNode::value(root));
+        }
+        match put_in(ctx, PNode::of(p.root), 0, (key, h), value, hash_of) {
+            Change::Node(root, grew) => Self::make(ctx, p.len + usize::from(grew), root),
+            _ => this,
+        }
+    }
+
+    /// The map without `key` (the same map if it has no such key).
+    pub fn delete(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>) -> Result<Gc<'gc, PMap<'gc>>, ObjError> {
+        let key = Key::new(key)?;
+        Ok(Self::delete_hashed(this, ctx, (key, hash(key))))
+    }
+
+    fn delete_hashed(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, (key, h): (Key<'gc>, u64)) -> Gc<'gc, PMap<'gc>> {
+        let p = Gc::get(this);
+        if p.root.is_nil() {
+            return this;
+        }
+        match delete_in(ctx, PNode::of(p.root), 0, (key, h)) {
+            Change::None => this,
+            Change::Empty => Self::empty(ctx),
+            Change::Node(root, _) => Self::make(ctx, p.len - 1, root),
+            // (Only a node below the root gives its last entry up.)
+            Change::Single(..) => unreachable!("the root keeps its last entry"),
+        }
+    }
+
+    /// The entries, in the trie's order.
+    pub fn entries(&self) -> Vec<(Value<'gc>, Value<'gc>)> {
+        let mut out = Vec::with_capacity(self.len);
+        if !self.root.is_nil() {
+            collect(PNode::of(self.root), &mut out);
+        }
+        out
+    }
+}
+
+fn collect<'gc>(node: &PNode<'gc>, out: &mut Vec<(Value<'gc>, Value<'gc>)>) {
+    let (head, items) = (node.head(), node.items());
+    let data = if head.collision { items.len() / 2 } else { head.datamap.count_ones() as usize };
+    out.extend(items[..2 * data].chunks(2).map(|e| (e[0], e[1])));
+    items[2 * data..].iter().for_each(|c| collect(PNode::of(*c), out));
+}
+
+/// A node of the two entries `a` and `b` (whose keys differ) at `shift`.
+fn pair<'gc>(
+    ctx: &Ctx<'_, 'gc>,
+    shift: u32,
+    a: (Value<'gc>, u64, Value<'gc>),
+    b: (Value<'gc>, u64, Value<'gc>),
+) -> Value<'gc> {
+    if shift >= 64 {
+        return PNode::value(PNode::alloc(ctx, (0, 0, true), &[a.0, a.2, b.0, b.2]));
+    }
+    let (fa, fb) = (frag(a.1, shift), frag(b.1, shift));
+    if fa == fb {
+        let child = pair(ctx, shift + BITS, a, b);
+        return PNode::value(PNode::alloc(ctx, (0, fa, false), &[child]));
+    }
+    let items = if fa < fb { [a.0, a.2, b.0, b.2] } else { [b.0, b.2, a.0, a.2] };
+    PNode::value(PNode::alloc(ctx, (fa | fb, 0, false), &items))
+}
+
+fn put_in<'gc>(
+    ctx: &Ctx<'_, 'gc>,
+    node: &PNode<'gc>,
+    shift: u32,
+    (key, h): (Key<'gc>, u64),
+    value: Value<'gc>,
+    hash_of: Hasher<'gc>,
+) -> Change<'gc> {
+    let (head, items) = (node.head(), node.items());
+    let mut new = items.to_vec();
+    if head.collision {
+        match items.chunks(2).position(|e| Key::new(e[0]).is_ok_and(|k| k == key)) {
+            Some(i) if items[2 * i + 1] == value => return Change::None,
+            Some(i) => new[2 * i + 1] = value,
+            None => new.extend([key.value(), value]),
+        }
+        let grew = new.len() > items.len();
+        return Change::Node(PNode::value(PNode::alloc(ctx, (0, 0, true), &new)), grew);
+    }
+    let bit = frag(h, shift);
+    let data = head.datamap.count_ones() as usize;
+    let (mut datamap, mut nodemap) = (head.datamap, head.nodemap);
+    let grew = if head.datamap & bit != 0 {
+        let i = 2 * index(head.datamap, bit);
+        let other = Key::new(items[i]).expect("a stored key is valid");
+        if other == key {
+            if items[i + 1] == value {
+                return Change::None;
+            }
+            new[i + 1] = value;
+            false
+        } else {
+            // Two keys in one slot: a child holds both, one level down.
+            let child = pair(ctx, shift + BITS, (items[i], hash_of(other), items[i + 1]), (key.value(), h, value));
+            new.drain(i..i + 2);
+            datamap ^= bit;
+            nodemap |= bit;
+            new.insert(2 * (data - 1) + index(nodemap, bit), child);
+            true
+        }
+    } else if head.nodemap & bit != 0 {
+        let c = 2 * data + index(head.nodemap, bit);
+        match put_in(ctx, PNode::of(items[c]), shift + BITS, (key, h), value, hash_of) {
+            Change::Node(child, grew) => {
+                new[c] = child;
+                grew
+            }
+            _ => return Change::None,
+        }
+    } else {
+        let i = 2 * index(head.datamap, bit);
+        new.splice(i..i, [key.value(), value]);
+        datamap |= bit;
+        true
+    };
+    Change::Node(PNode::value(PNode::alloc(ctx, (datamap, nodemap, false), &new)), grew)
+}
+
+fn delete_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (Key<'gc>, u64)) -> Change<'gc> {
+    let (head, items) = (node.head(), node.items());
+    if head.collision {
+        let Some(i) = items.chunks(2).position(|e| Key::new(e[0]).is_ok_and(|k| k == key)) else { return Change::None };
+        let mut new = items.to_vec();
+        new.drain(2 * i..2 * i + 2);
+        return match new.len() {
+            2 => Change::Single(new[0], new[1]),
+            _ => Change::Node(PNode::value(PNode::alloc(ctx, (0, 0, true), &new)), true),
+        };
+    }
+    let bit = frag(h, shift);
+    let data = head.datamap.count_ones() as usize;
+    let mut new = items.to_vec();
+    let (mut datamap, mut nodemap) = (head.datamap, head.nodemap);
+    if head.datamap & bit != 0 {
+        let i = 2 * index(head.datamap, bit);
+        if Key::new(items[i]).is_ok_and(|k| k != key) {
+            return Change::None;
+        }
+        new.drain(i..i + 2);
+        datamap ^= bit;
+    } else if head.nodemap & bit != 0 {
+        let c = 2 * data + index(head.nodemap, bit);
+        match delete_in(ctx, PNode::of(items[c]), shift + BITS, (key, h)) {
+            Change::None => return Change::None,
+            Change::Node(child, _) => new[c] = child,
+            Change::Empty => {
+                new.remove(c);
+                nodemap ^= bit;
+            }
+            Change::Single(k, v) => {
+                // The child's last entry moves up into this node.
+                new.remove(c);
+                nodemap ^= bit;
+                let i = 2 * index(datamap, bit);
+                new.splice(i..i, [k, v]);
+                datamap |= bit;
+            }
+        }
+    } else {
+        return Change::None;
+    }
+    match (datamap.count_ones(), nodemap) {
+        (0, 0) => Change::Empty,
+        (1, 0) if shift > 0 => Change::Single(new[0], new[1]),
+        _ => Change::Node(PNode::value(PNode::alloc(ctx, (datamap, nodemap, false), &new)), true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Collision nodes, which real hashes almost never reach: keys given
+    //! equal (or nearly equal) hashes by hand.
+
+    use maat_gc::{Config, Heap, Root};
+    use maat_sync::World;
+
+    use super::*;
+    use crate::object::SyncStats;
+
+    struct Nothing;
+    impl Root for Nothing {
+        type Of<'gc> = ();
+    }
+
+    #[test]
+    fn keys_with_equal_hashes_meet_in_a_collision_node_and_leave_it() {
+        let (world, stats) = (World::new(), SyncStats::default());
+        let heap = Heap::<Nothing>::new(Config::default(), |_| ());
+        heap.mutate(|mc, _| {
+            let cx = Ctx { mc, mode: world.mode(), stats: &stats };
+            let key = |i: u32| Key::new(Value::num(f64::from(i))).unwrap();
+            // Keys 0..6 share one hash; 6..9 differ from it in the last slice only.
+            fn fake(k: Key<'_>) -> u64 {
+                let i = k.value().as_num().unwrap() as u64;
+                if i < 6 { 0xABCD_EF01_2345_6789 } else { 0xABCD_EF01_2345_6789 ^ (i << 60) }
+            }
+            let h = |i: u32| fake(key(i));
+            let mut map = PMap::empty(&cx);
+            let mut versions = vec![map];
+            for i in 0..9 {
+                map = PMap::put_hashed(map, &cx, (key(i), h(i)), Value::num(f64::from(i * 10)), fake);
+                for j in 0..=i {
+                    assert!(
+                        Gc::get(map).get_hashed(key(j), h(j)).is_some(),
+                        "key {j} after putting {i}: {:?}",
+                        Gc::get(map).entries()
+                    );
+                }
+                versions.push(map);
+            }
+            assert_eq!(Gc::get(map).len(), 9);
+            for i in 0..9 {
+                assert_eq!(Gc::get(map).get_hashed(key(i), h(i)), Some(Value::num(f64::from(i * 10))), "key {i}");
+            }
+            assert_eq!(Gc::get(map).get_hashed(key(20), h(0)), None, "a missing key with a colliding hash");
+            // Replacing a value in the collision node.
+            let changed = PMap::put_hashed(map, &cx, (key(2), h(2)), Value::num(-1.0), fake);
+            assert_eq!(Gc::get(changed).get_hashed(key(2), h(2)), Some(Value::num(-1.0)));
+            assert_eq!(Gc::get(map).get_hashed(key(2), h(2)), Some(Value::num(20.0)), "the old version is unchanged");
+            // Deleting every key, the colliding ones last.
+            for i in (0..9).rev() {
+                map = PMap::delete_hashed(map, &cx, (key(i), h(i)));
+                assert_eq!(Gc::get(map).len(), i as usize);
+                for j in 0..i {
+                    assert!(Gc::get(map).get_hashed(key(j), h(j)).is_some(), "key {j} after deleting {i}");
+                }
+            }
+            assert!(Gc::get(map).root.is_nil());
+            // Every version kept its entries.
+            for (n, v) in versions.iter().enumerate() {
+                assert_eq!(Gc::get(*v).len(), n);
+                assert_eq!(Gc::get(*v).entries().len(), n);
+            }
+        });
+    }
+}

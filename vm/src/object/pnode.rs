@@ -1,0 +1,85 @@
+//! The nodes of the persistent collections ([`super::pvec`], [`super::pmap`]):
+//! immutable from birth, one box each (a [`Tailed`] object: two bitmaps, then
+//! the items), shared between every version that did not change them.
+//!
+//! A node never changes after it is made (there is no mutating operation),
+//! so reading one takes no lock in any mode, on any thread; an update makes
+//! new nodes along one path and shares the rest (path copying).
+
+use core::marker::PhantomData;
+
+use maat_gc::{Gc, GcAny, Head, Tailed, Trace, Tracer};
+
+use super::{Ctx, kind};
+use crate::value::Value;
+
+/// A node: a vector's items or children, or a map's entries (key, value
+/// pairs, in bit order of `datamap`) then children (in bit order of
+/// `nodemap`).
+#[repr(transparent)]
+pub struct PNode<'gc>(Tailed<NodeHead<'gc>>);
+
+/// A node's head: the bitmaps of a map node (a vector node's are 0), and
+/// whether it is a map's collision node (entries whose hashes are equal).
+pub struct NodeHead<'gc> {
+    pub(super) datamap: u32,
+    pub(super) nodemap: u32,
+    pub(super) collision: bool,
+    _items: PhantomData<Value<'gc>>,
+}
+
+// SAFETY: traces every item; the head holds no reference and has no `Drop`.
+unsafe impl<'gc> Head for NodeHead<'gc> {
+    type Item = Value<'gc>;
+
+    fn trace(&self, items: &[Value<'gc>], t: &mut Tracer) {
+        items.trace(t);
+    }
+}
+
+// SAFETY: never written after it is made: any thread may read it.
+unsafe impl Sync for PNode<'_> {}
+// SAFETY: as above.
+unsafe impl Send for PNode<'_> {}
+
+impl<'gc> PNode<'gc> {
+    /// A node with bitmaps `datamap` and `nodemap` and `items`.
+    pub(super) fn alloc(
+        ctx: &Ctx<'_, 'gc>,
+        (datamap, nodemap, collision): (u32, u32, bool),
+        items: &[Value<'gc>],
+    ) -> Gc<'gc, PNode<'gc>> {
+        let head = NodeHead { datamap, nodemap, collision, _items: PhantomData };
+        let node = ctx.mc.alloc_tailed(head, items.len(), |i| items[i], kind::PNODE);
+        // SAFETY: `PNode` is a transparent wrapper of `Tailed<NodeHead>`, the
+        // object's type.
+        unsafe { GcAny::from(node).downcast() }
+    }
+
+    /// A vector node (no bitmaps) of `items`.
+    pub(super) fn vector(ctx: &Ctx<'_, 'gc>, items: &[Value<'gc>]) -> Gc<'gc, PNode<'gc>> {
+        Self::alloc(ctx, (0, 0, false), items)
+    }
+
+    /// The head.
+    pub(super) fn head(&self) -> &NodeHead<'gc> {
+        self.0.head()
+    }
+
+    /// The items.
+    pub(super) fn items(&self) -> &[Value<'gc>] {
+        self.0.items()
+    }
+
+    /// The node `v` holds, as a child position of a node holds one.
+    pub(super) fn of(v: Value<'gc>) -> &'gc PNode<'gc> {
+        let o = v.as_object().filter(|o| o.kind() == kind::PNODE).expect("a child position holds a node");
+        // SAFETY: kind PNODE objects are `PNode`s.
+        Gc::get(unsafe { o.downcast::<PNode<'gc>>() })
+    }
+
+    /// The value of a new child `node`.
+    pub(super) fn value(node: Gc<'gc, PNode<'gc>>) -> Value<'gc> {
+        Value::object(node.into())
+    }
+}

@@ -1,0 +1,186 @@
+//! PVec: a persistent (immutable) vector. Every operation that changes it
+//! returns a new vector and leaves the old one as it was; the two share every
+//! node the change did not touch.
+//!
+//! # Layout
+//!
+//! A trie of 32-way nodes ([`PNode`]): leaves hold up to 32 items, inner
+//! nodes up to 32 children; item `i` is found by taking `i`'s bits five at a
+//! time from the top (`shift` is the root's level: 0 when the root is a
+//! leaf). Every level is full but the last path, so a vector of `n` items
+//! has depth ⌈log32 n⌉: reads and updates touch that many nodes
+//! (five for a million items).
+
+use maat_gc::{Gc, Trace};
+
+use super::pnode::PNode;
+use super::{Ctx, kind};
+use crate::value::Value;
+
+/// Children or items a node holds at most.
+const WIDTH: usize = 32;
+const BITS: u32 = 5;
+
+/// A persistent vector.
+#[derive(Trace)]
+pub struct PVec<'gc> {
+    len: usize,
+    shift: u32,
+    /// The root node, or nil when empty.
+    root: Value<'gc>,
+}
+
+impl<'gc> PVec<'gc> {
+    /// The empty vector.
+    pub fn empty(ctx: &Ctx<'_, 'gc>) -> Gc<'gc, PVec<'gc>> {
+        Self::make(ctx, 0, 0, Value::nil())
+    }
+
+    /// A vector of `items`.
+    pub fn of(ctx: &Ctx<'_, 'gc>, items: &[Value<'gc>]) -> Gc<'gc, PVec<'gc>> {
+        if items.is_empty() {
+            return Self::empty(ctx);
+        }
+        // Leaves of 32, then levels of 32 children, until one node is left.
+        let mut level: Vec<Value<'gc>> = items.chunks(WIDTH).map(|c| PNode::value(PNode::vector(ctx, c))).collect();
+        let mut shift = 0;
+        while level.len() > 1 {
+            level = level.chunks(WIDTH).map(|c| PNode::value(PNode::vector(ctx, c))).collect();
+            shift += BITS;
+        }
+        Self::make(ctx, items.len(), shift, level[0])
+    }
+
+    fn make(ctx: &Ctx<'_, 'gc>, len: usize, shift: u32, root: Value<'gc>) -> Gc<'gc, PVec<'gc>> {
+        ctx.mc.alloc_kind(PVec { len, shift, root }, kind::PVEC)
+    }
+
+    /// The number of items.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it has no items.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Item `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<Value<'gc>> {
+        if i >= self.len {
+            return None;
+        }
+        let mut node = PNode::of(self.root);
+        let mut level = self.shift;
+        while level > 0 {
+            node = PNode::of(node.items()[(i >> level) & (WIDTH - 1)]);
+            level -= BITS;
+        }
+        Some(node.items()[i & (WIDTH - 1)])
+    }
+
+    /// The vector with item `i` replaced by `v`.
+    ///
+    /// # Panics
+    ///
+    /// If `i` is not an index of the vector (callers check it).
+    pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize, v: Value<'gc>) -> Gc<'gc, PVec<'gc>> {
+        let p = Gc::get(this);
+        assert!(i < p.len, "PVec::set of an index past the end");
+        let root = set_in(ctx, PNode::of(p.root), p.shift, i, v);
+        Self::make(ctx, p.len, p.shift, root)
+    }
+
+    /// The vector with `v` added last.
+    pub fn push(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, v: Value<'gc>) -> Gc<'gc, PVec<'gc>> {
+        let p = Gc::get(this);
+        if p.len == 0 {
+            return Self::make(ctx, 1, 0, PNode::value(PNode::vector(ctx, &[v])));
+        }
+        if p.len == 1 << (p.shift + BITS) {
+            // Full: a new root over the old one and a path to the new item.
+            let root = PNode::vector(ctx, &[p.root, new_path(ctx, p.shift, v)]);
+            return Self::make(ctx, p.len + 1, p.shift + BITS, PNode::value(root));
+        }
+        let root = push_in(ctx, PNode::of(p.root), p.shift, p.len, v);
+        Self::make(ctx, p.len + 1, p.shift, root)
+    }
+
+    /// The vector without its last item (the empty one stays empty).
+    pub fn pop(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> Gc<'gc, PVec<'gc>> {
+        let p = Gc::get(this);
+        match p.len {
+            0 => this,
+            1 => Self::empty(ctx),
+            len => {
+                let mut root = pop_in(ctx, PNode::of(p.root), p.shift, len - 1).expect("items are left");
+                let mut shift = p.shift;
+                // A root with one child is that child, a level lower.
+                while shift > 0 && PNode::of(root).items().len() == 1 {
+                    root = PNode::of(root).items()[0];
+                    shift -= BITS;
+                }
+                Self::make(ctx, len - 1, shift, root)
+            }
+        }
+    }
+
+    /// The items, in order.
+    pub fn items(&self) -> Vec<Value<'gc>> {
+        let mut out = Vec::with_capacity(self.len);
+        if !self.root.is_nil() {
+            collect(PNode::of(self.root), self.shift, &mut out);
+        }
+        out
+    }
+}
+
+fn collect<'gc>(node: &PNode<'gc>, level: u32, out: &mut Vec<Value<'gc>>) {
+    if level == 0 {
+        out.extend_from_slice(node.items());
+    } else {
+        node.items().iter().for_each(|c| collect(PNode::of(*c), level - BITS, out));
+    }
+}
+
+/// `node` (at `level`) with item `i` replaced by `v`: a new node on each
+/// level of the path.
+fn set_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, level: u32, i: usize, v: Value<'gc>) -> Value<'gc> {
+    let at = (i >> level) & (WIDTH - 1);
+    let mut items = node.items().to_vec();
+    items[at] = if level == 0 { v } else { set_in(ctx, PNode::of(items[at]), level - BITS, i, v) };
+    PNode::value(PNode::vector(ctx, &items))
+}
+
+/// A path of new nodes from `level` down to a leaf holding `v`.
+fn new_path<'gc>(ctx: &Ctx<'_, 'gc>, level: u32, v: Value<'gc>) -> Value<'gc> {
+    let child = if level == 0 { v } else { new_path(ctx, level - BITS, v) };
+    PNode::value(PNode::vector(ctx, &[child]))
+}
+
+/// `node` (at `level`, not full) with `v` added as item `i` (its length).
+fn push_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, level: u32, i: usize, v: Value<'gc>) -> Value<'gc> {
+    let at = (i >> level) & (WIDTH - 1);
+    let mut items = node.items().to_vec();
+    if level == 0 {
+        items.push(v);
+    } else if at < items.len() {
+        items[at] = push_in(ctx, PNode::of(items[at]), level - BITS, i, v);
+    } else {
+        items.push(new_path(ctx, level - BITS, v));
+    }
+    PNode::value(PNode::vector(ctx, &items))
+}
+
+/// `node` (at `level`) without item `i` (its last), or `None` when nothing
+/// is left of it.
+fn pop_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, level: u32, i: usize) -> Option<Value<'gc>> {
+    let at = (i >> level) & (WIDTH - 1);
+    let mut items = node.items()[..at].to_vec();
+    if level > 0
+        && let Some(child) = pop_in(ctx, PNode::of(node.items()[at]), level - BITS, i)
+    {
+        items.push(child);
+    }
+    (!items.is_empty()).then(|| PNode::value(PNode::vector(ctx, &items)))
+}

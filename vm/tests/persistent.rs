@@ -1,0 +1,214 @@
+//! Persistent collections against plain models: random sequences of
+//! changes give the model's contents at every step, and every earlier
+//! version keeps its contents (nothing a change shares is changed); the
+//! versions survive collections, kept only by the root.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Nothing, Threads, ctx};
+use maat_gc::{Config, Gc, Global, Heap, RefLock, Root};
+use maat_sync::World;
+use maat_vm::object::SyncStats;
+use maat_vm::object::pmap::PMap;
+use maat_vm::object::pvec::PVec;
+use maat_vm::value::Value;
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum VecOp {
+    Push(u16),
+    Pop,
+    Set(usize, u16),
+}
+
+fn vec_ops() -> impl Strategy<Value = Vec<VecOp>> {
+    let op = prop_oneof![
+        6 => any::<u16>().prop_map(VecOp::Push),
+        1 => Just(VecOp::Pop),
+        2 => (any::<usize>(), any::<u16>()).prop_map(|(i, v)| VecOp::Set(i, v)),
+    ];
+    prop::collection::vec(op, 0..1500)
+}
+
+#[derive(Clone, Debug)]
+enum MapOp {
+    Put(u16, u16),
+    Delete(u16),
+}
+
+fn map_ops() -> impl Strategy<Value = Vec<MapOp>> {
+    // Keys from a small range: puts replace and deletes hit often.
+    let op = prop_oneof![
+        3 => (0..600u16, any::<u16>()).prop_map(|(k, v)| MapOp::Put(k, v)),
+        1 => (0..600u16).prop_map(MapOp::Delete),
+    ];
+    prop::collection::vec(op, 0..1500)
+}
+
+fn nums(values: &[Value<'_>]) -> Vec<u16> {
+    values.iter().map(|v| v.as_num().expect("a number") as u16).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_vector_is_its_model_at_every_version(ops in vec_ops()) {
+        let (world, stats) = (World::new(), SyncStats::default());
+        let heap = Heap::<Nothing>::new(Config::default(), |_| ());
+        heap.mutate(|mc, _| {
+            let cx = ctx(mc, world.mode(), &stats);
+            let (mut v, mut model) = (PVec::empty(&cx), Vec::<u16>::new());
+            let mut versions = vec![(v, model.clone())];
+            for op in &ops {
+                match *op {
+                    VecOp::Push(x) => {
+                        v = PVec::push(v, &cx, Value::num(f64::from(x)));
+                        model.push(x);
+                    }
+                    VecOp::Pop => {
+                        v = PVec::pop(v, &cx);
+                        model.pop();
+                    }
+                    VecOp::Set(i, x) if !model.is_empty() => {
+                        let i = i % model.len();
+                        v = PVec::set(v, &cx, i, Value::num(f64::from(x)));
+                        model[i] = x;
+                    }
+                    VecOp::Set(..) => {}
+                }
+                versions.push((v, model.clone()));
+            }
+            for (v, model) in &versions {
+                let p = Gc::get(*v);
+                assert_eq!(p.len(), model.len());
+                assert_eq!(nums(&p.items()), *model);
+                for (i, x) in model.iter().enumerate() {
+                    assert_eq!(p.get(i).and_then(Value::as_num), Some(f64::from(*x)));
+                }
+                assert!(p.get(model.len()).is_none());
+            }
+        });
+    }
+
+    #[test]
+    fn a_map_is_its_model_at_every_version(ops in map_ops()) {
+        let (world, stats) = (World::new(), SyncStats::default());
+        let heap = Heap::<Nothing>::new(Config::default(), |_| ());
+        heap.mutate(|mc, _| {
+            let cx = ctx(mc, world.mode(), &stats);
+            let (mut m, mut model) = (PMap::empty(&cx), BTreeMap::<u16, u16>::new());
+            let mut versions = vec![(m, model.clone())];
+            for op in &ops {
+                match *op {
+                    MapOp::Put(k, x) => {
+                        m = PMap::put(m, &cx, Value::num(f64::from(k)), Value::num(f64::from(x))).unwrap();
+                        model.insert(k, x);
+                    }
+                    MapOp::Delete(k) => {
+                        m = PMap::delete(m, &cx, Value::num(f64::from(k))).unwrap();
+                        model.remove(&k);
+                    }
+                }
+                versions.push((m, model.clone()));
+            }
+            for (m, model) in &versions {
+                let p = Gc::get(*m);
+                assert_eq!(p.len(), model.len());
+                let mut entries: Vec<(u16, u16)> =
+                    p.entries().iter().map(|(k, v)| (k.as_num().unwrap() as u16, v.as_num().unwrap() as u16)).collect();
+                entries.sort_unstable();
+                assert_eq!(entries, model.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>());
+                for k in 0..600u16 {
+                    let got = p.get(Value::num(f64::from(k))).unwrap().and_then(Value::as_num);
+                    assert_eq!(got, model.get(&k).map(|x| f64::from(*x)), "key {k}");
+                }
+            }
+        });
+    }
+}
+
+/// The versions kept by a root.
+struct Versions;
+impl Root for Versions {
+    type Of<'gc> = Gc<'gc, RefLock<Vec<Gc<'gc, PMap<'gc>>>>>;
+}
+
+#[test]
+fn versions_kept_by_the_root_survive_collections_and_the_rest_are_freed() {
+    let (world, stats) = (World::new(), SyncStats::default());
+    let mut heap = Heap::<Versions>::new(Config::default(), |mc| mc.alloc(RefLock::new(Vec::new())));
+    // 200 versions of a map of 2,000 entries, each differing by one entry;
+    // every tenth is kept.
+    heap.mutate(|mc, kept| {
+        let cx = ctx(mc, world.mode(), &stats);
+        let mut m = PMap::empty(&cx);
+        for k in 0..2000 {
+            m = PMap::put(m, &cx, Value::num(f64::from(k)), Value::num(0.0)).unwrap();
+        }
+        for version in 0..200 {
+            m = PMap::put(m, &cx, Value::num(f64::from(version)), Value::num(f64::from(version + 1))).unwrap();
+            if version % 10 == 0 {
+                Gc::write(mc, *kept).borrow_mut().push(m);
+            }
+        }
+    });
+    let before = heap.stats().bytes_freed;
+    heap.collect();
+    heap.collect();
+    heap.verify().unwrap();
+    assert!(heap.stats().bytes_freed > before, "the versions no one keeps are freed");
+    heap.mutate(|_, kept| {
+        for (n, m) in kept.borrow().iter().enumerate() {
+            let version = 10 * n as u32;
+            let m = Gc::get(*m);
+            assert_eq!(m.len(), 2000);
+            for k in 0..200u32 {
+                // Version v set keys 0..=v to their version + 1.
+                let want = if k <= version { k + 1 } else { 0 };
+                assert_eq!(m.get(Value::num(f64::from(k))).unwrap().and_then(Value::as_num), Some(f64::from(want)));
+            }
+        }
+    });
+}
+
+struct Shared;
+impl Root for Shared {
+    type Of<'gc> = Gc<'gc, PMap<'gc>>;
+}
+
+#[test]
+fn threads_read_one_shared_map_without_locks() {
+    const THREADS: usize = 4;
+    const KEYS: u32 = 5000;
+    let threads = Threads::new();
+    let (world, stats) = (&threads.world, &threads.stats);
+    let shared: Global<Shared> = threads.creator.mutate(|mc, _| {
+        let cx = ctx(mc, world.mode(), stats);
+        let mut m = PMap::empty(&cx);
+        for k in 0..KEYS {
+            m = PMap::put(m, &cx, Value::num(f64::from(k)), Value::num(f64::from(k * 3))).unwrap();
+        }
+        mc.make_global::<Shared>(m)
+    });
+    let s = shared.clone();
+    let sums = threads.run(THREADS, move |_, heap, _, _| {
+        let mut sum = 0u64;
+        for _ in 0..4 {
+            heap.mutate(|mc, _| {
+                // SAFETY: a persistent map is never written: any thread may read it.
+                let m = Gc::get(unsafe { mc.global(&s) });
+                for k in 0..KEYS {
+                    sum += m.get(Value::num(f64::from(k))).unwrap().and_then(Value::as_num).unwrap() as u64;
+                }
+            });
+            heap.collect_debt();
+        }
+        sum
+    });
+    let want = 4 * 3 * u64::from(KEYS) * u64::from(KEYS - 1) / 2;
+    assert!(sums.iter().all(|&s| s == want), "{sums:?} != {want}");
+    drop(shared);
+}
