@@ -39,10 +39,13 @@
 //!
 //! # Orderings
 //!
-//! - Seal: `held` is written before the CAS that seals (Release), so a
-//!   reader that sees `SEALED` (Acquire) reads that value of `held` or a
-//!   later one. The CAS is also Acquire: the sealer sees every update's
-//!   writes before it, as a lock acquisition would.
+//! - Seal: the value is read with Acquire and copied into `held` with
+//!   Release before the CAS that seals (Release), so a reader that sees
+//!   `SEALED` (Acquire) reads that value of `held` or a later one, and
+//!   one that saw an earlier section's `SEALED` and reads this copy sees
+//!   what the value's writer published. The CAS is also Acquire: the
+//!   sealer sees every update's writes before it, as a lock acquisition
+//!   would.
 //! - Store in a section: `held` Release, read Acquire: publishes what the
 //!   stored value refers to.
 //! - Unseal: `bits` Release, before the unlock's own Release.
@@ -178,15 +181,24 @@ impl VarCell {
 
     /// The lock's holder seals the value, unless its outer section did.
     fn seal(&self) {
-        let mut bits = self.bits.load(Ordering::Relaxed);
+        // Acquire (here and on a failed CAS): the value copied into `held`
+        // below must carry what its writer published with it, since a
+        // reader may take it from `held`.
+        let mut bits = self.bits.load(Ordering::Acquire);
         // Held by us: only our own outer section can have sealed it.
         while bits != SEALED {
-            // Relaxed: the sealing CAS below publishes it (Release).
-            self.held.store(bits, Ordering::Relaxed);
+            // Release: a reader that saw the previous section's SEALED may
+            // read `held` now, before this seal's CAS, and find this copy
+            // of the value; it must see what the value refers to. (With a
+            // Relaxed store, it read the previous writer's objects without
+            // a happens-before edge: the loom model
+            // `a_version_is_published_whole_and_later_reads_see_the_commit`
+            // found it.)
+            self.held.store(bits, Ordering::Release);
             // AcqRel: Release publishes `held` to readers that see SEALED;
             // Acquire orders every update before the seal before this
             // section. Weak: a spurious failure just goes round again.
-            match self.bits.compare_exchange_weak(bits, SEALED, Ordering::AcqRel, Ordering::Relaxed) {
+            match self.bits.compare_exchange_weak(bits, SEALED, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return,
                 Err(now) => bits = now,
             }

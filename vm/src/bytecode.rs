@@ -292,6 +292,7 @@ macro_rules! std_functions {
 std_functions! {
     Format = "format", Divmod = "divmod", ReadFile = "read_file", Warn = "warn", Chr = "chr", Ord = "ord",
     ArrayNew = "Array.new", RandomNew = "Random.new", PVecNew = "PVec.new", PMapNew = "PMap.new",
+    VersionedNew = "Versioned.new",
     Sin = "Math.sin", Cos = "Math.cos", Tan = "Math.tan", Asin = "Math.asin", Acos = "Math.acos",
     Atan = "Math.atan", Atan2 = "Math.atan2", Exp = "Math.exp", Log = "Math.log", Pow = "Math.pow",
     Sqrt = "Math.sqrt", Floor = "Math.floor", Ceil = "Math.ceil", Round = "Math.round", Abs = "Math.abs",
@@ -360,6 +361,8 @@ builtin_methods! {
     ToNum = "to_num", Parse = "parse", Put = "put", ToA = "to_a",
     // Handles and channels.
     Id = "id", Send = "send", Recv = "recv", TryRecv = "try_recv", Close = "close", Cap = "cap",
+    // Versioned roots and their drafts.
+    Now = "now", Version = "version", Update = "update", BeginUpdate = "begin_update", Commit = "commit",
     // Random generators.
     Next = "next", Int = "int", Seed = "seed",
     // The prelude's (methods written in Maat).

@@ -397,7 +397,8 @@ pub(super) fn is_literal(e: &Expr) -> bool {
 /// namespaces (not shadowed by a variable) and it has that member.
 pub(super) fn std_name(recv: &Expr, name: &str, c: &FnCompiler<'_>) -> Option<String> {
     let ExprKind::Var(ns) = &recv.kind else { return None };
-    if !matches!(ns.as_str(), "Math" | "Array" | "Random" | "PVec" | "PMap") || !is_namespace(recv, ns, c) {
+    if !matches!(ns.as_str(), "Math" | "Array" | "Random" | "PVec" | "PMap" | "Versioned") || !is_namespace(recv, ns, c)
+    {
         return None;
     }
     let full = format!("{ns}.{name}");

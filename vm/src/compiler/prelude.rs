@@ -18,6 +18,7 @@ fn Array_all(a, f) { for a -> v { if !f(v) { return false; } } return true; }
 fn Array_find(a, f) { for a -> v { if f(v) { return v; } } return nil; }
 fn Array_reduce(a, acc, f) { for a -> v { acc = f(acc, v); } return acc; }
 fn Array_each_with_index(a, f) { for ^a.len -> i { f(a[i], i); } return a; }
+fn Versioned_update(db, f) { let d = db.begin_update; f(d); return db.commit(d); }
 fn Array_sort(a, f) {
     let n = a.len
     let src = a.copy
@@ -57,7 +58,12 @@ pub(super) fn compile_prelude(globals: &mut Globals, units: &[Unit]) -> CResult<
     for stmt in &prelude {
         let StmtKind::Fn(f) = &stmt.kind else { unreachable!("the prelude declares functions only") };
         let (ty, name) = f.name.split_once('_').expect("prelude names are TYPE_NAME");
-        let kind = if ty == "Array" { crate::object::kind::ARRAY } else { crate::object::kind::MAP };
+        let kind = match ty {
+            "Array" => crate::object::kind::ARRAY,
+            "Map" => crate::object::kind::MAP,
+            "Versioned" => crate::object::kind::VERSIONED,
+            _ => unreachable!("the prelude's methods are of arrays, maps and versioned roots"),
+        };
         let index = globals.reserve();
         let full = format!("{ty}.{name}");
         let prelude = units.len() - 1;

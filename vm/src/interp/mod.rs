@@ -23,6 +23,7 @@ mod persistent;
 mod show;
 mod stdlib;
 mod step;
+mod versioned;
 mod vm;
 mod window;
 

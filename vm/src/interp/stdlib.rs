@@ -87,6 +87,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             }
             StdFn::PVecNew => self.new_pvec(args),
             StdFn::PMapNew => self.new_pmap(args),
+            StdFn::VersionedNew => self.new_versioned(args),
             StdFn::RandomNew => {
                 arity(0..=1)?;
                 let seed = match args.first() {

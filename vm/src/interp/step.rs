@@ -344,6 +344,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         self.concurrency_method(st, recv, (method, name), r(d), r(base), usize::from(n))?
                 {
                     return Ok(flow);
+                } else if recv.as_object().is_some_and(|o| matches!(o.kind(), kind::VERSIONED | kind::DRAFT))
+                    && let Some(flow) =
+                        self.versioned_method(st, recv, (method, name), (r(d), r(base), usize::from(n)))?
+                {
+                    return Ok(flow);
                 } else if let Some(f) = method.and_then(|m| self.prelude_method(recv, m, usize::from(n))) {
                     self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?;
                 } else {
@@ -502,7 +507,18 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         slot: Gc<'gc, Slot<'gc>>,
         lock: impl FnOnce(&Self, &mut LockRequest, &MaatineParker<'_>) -> Result<LockStatus, maat_sync::Deadlock>,
     ) -> OpResult<LockStatus> {
-        let mut request = LockRequest::new(self.me, CAPTURED);
+        self.slot_lock(slot, CAPTURED, lock)
+    }
+
+    /// Locks `slot` (a captured variable's, or another cell's: its `name`
+    /// in deadlock reports) for this maatine.
+    pub(super) fn slot_lock(
+        &mut self,
+        slot: Gc<'gc, Slot<'gc>>,
+        name: &str,
+        lock: impl FnOnce(&Self, &mut LockRequest, &MaatineParker<'_>) -> Result<LockStatus, maat_sync::Deadlock>,
+    ) -> OpResult<LockStatus> {
+        let mut request = LockRequest::new(self.me, name);
         self.counted_lock(self.cx.stats.captured(), slot, &mut request, lock)
     }
 
@@ -591,6 +607,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             let map = Gc::get(unsafe { p.downcast::<crate::object::pmap::PMap<'gc>>() });
             return Ok(map.get(i).map_err(|e| e.to_string())?.unwrap_or(Value::nil()));
         }
+        if let Some(d) = object_of(o, kind::DRAFT) {
+            return self.draft_get_index(d, i);
+        }
         Err(format!("cannot index {}", type_name(o)))
     }
 
@@ -603,6 +622,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         if let Some(m) = object_of(o, kind::MAP) {
             // SAFETY: kind MAP objects are Maps.
             return Map::set(unsafe { m.downcast() }, self.cx, i, v).map_err(|e| e.to_string());
+        }
+        if let Some(d) = object_of(o, kind::DRAFT) {
+            return self.draft_set_index(d, i, v);
         }
         if let Some(p) = o.as_object().filter(|p| matches!(p.kind(), kind::PVEC | kind::PMAP)) {
             let how = if p.kind() == kind::PVEC { "v.set(i, x)" } else { "m.put(k, x)" };

@@ -56,6 +56,7 @@ pub mod stats;
 pub mod string;
 mod table;
 pub mod user;
+pub mod versioned;
 
 pub use stats::SyncStats;
 
@@ -96,6 +97,12 @@ pub mod kind {
     pub const PMAP: u8 = 13;
     /// [`PNode`](super::pnode::PNode): a persistent collection's node
     pub const PNODE: u8 = 14;
+    /// [`Versioned`](super::versioned::Versioned)
+    pub const VERSIONED: u8 = 15;
+    /// [`Version`](super::versioned::Version)
+    pub const VERSION: u8 = 16;
+    /// [`Draft`](super::versioned::Draft)
+    pub const DRAFT: u8 = 17;
 
     /// The Maat name of the type of objects of kind `k`.
     pub fn name(k: u8) -> &'static str {
@@ -113,6 +120,9 @@ pub mod kind {
             PVEC => "PVec",
             PMAP => "PMap",
             PNODE => "PNode",
+            VERSIONED => "Versioned",
+            VERSION => "Version",
+            DRAFT => "Draft",
             _ => "Object",
         }
     }

@@ -20,7 +20,9 @@
 use core::marker::PhantomData;
 
 use maat_gc::{Gc, GcAny, Trace, Tracer};
-use maat_sync::{Deadlock, LockRequest, LockStatus, MaatineId, NotHolder, Parker, Update, VarCell, VarLockTable};
+use maat_sync::{
+    Deadlock, LockRequest, LockStatus, MaatineId, NotHolder, Parker, Sharing, Update, VarCell, VarLockTable,
+};
 
 use super::{Ctx, kind};
 use crate::value::Value;
@@ -50,6 +52,16 @@ impl<'gc> Slot<'gc> {
         // SAFETY: the bits were stored from a value whose object this slot
         // keeps alive (it is traced through the slot).
         unsafe { Value::from_raw_bits(bits) }
+    }
+
+    /// Whether other maatines may reach the slot: it is shared, or frozen
+    /// (a slot reachable from a frozen closure or value stays a variable:
+    /// freezing what holds it does not make it a constant, and maatines that
+    /// reach it through the frozen graph synchronize on it as on a shared
+    /// one).
+    #[inline(always)]
+    fn global(this: Gc<'gc, Self>) -> bool {
+        GcAny::from(this).sharing() != Sharing::Unshared
     }
 
     /// The maatine holding the variable's lock, if any.
@@ -86,7 +98,7 @@ impl<'gc> Slot<'gc> {
     /// Stores `value` inside `me`'s section (or into an unshared slot).
     pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, me: MaatineId, value: Value<'gc>) -> Result<(), NotHolder> {
         let slot = GcAny::from(this);
-        let shared = Gc::is_shared(this);
+        let shared = Self::global(this);
         if let Some(v) = value.as_object() {
             if shared {
                 ctx.mc.share(v);
@@ -114,7 +126,7 @@ impl<'gc> Slot<'gc> {
     ) -> Option<u32> {
         // Numbers in and out: nothing for the barriers to do.
         let numbers = |bits: u64| Some(Value::num(f(Self::value_of(bits).as_num()?)?).to_bits());
-        match Gc::get(this).cell.update(ctx.mode, me, Gc::is_shared(this), numbers) {
+        match Gc::get(this).cell.update(ctx.mode, me, Self::global(this), numbers) {
             Update::Done { retries } => Some(retries),
             Update::Refused => None,
         }
@@ -130,7 +142,7 @@ impl<'gc> Slot<'gc> {
         request: &mut LockRequest,
         parker: &P,
     ) -> Result<LockStatus, Deadlock> {
-        Gc::get(this).cell.begin(table, ctx.mode, request, parker, Gc::is_shared(this))
+        Gc::get(this).cell.begin(table, ctx.mode, request, parker, Self::global(this))
     }
 
     /// Begins a section only if that needs no waiting (the slot is
@@ -138,7 +150,7 @@ impl<'gc> Slot<'gc> {
     /// nothing changed.
     #[inline]
     pub fn try_begin(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, me: MaatineId) -> bool {
-        Gc::get(this).cell.try_begin(ctx.mode, me, Gc::is_shared(this))
+        Gc::get(this).cell.try_begin(ctx.mode, me, Self::global(this))
     }
 
     /// Gives up `me`'s waiting request for the slot's lock: `me` was
@@ -149,6 +161,6 @@ impl<'gc> Slot<'gc> {
 
     /// Ends a section (`RMW_END`).
     pub fn end(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, table: &VarLockTable, me: MaatineId) -> Result<(), NotHolder> {
-        Gc::get(this).cell.end(table, ctx.mode, me, Gc::is_shared(this))
+        Gc::get(this).cell.end(table, ctx.mode, me, Self::global(this))
     }
 }

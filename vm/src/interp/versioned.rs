@@ -1,0 +1,299 @@
+//! Versioned roots from the interpreter's side (the protocol is
+//! `object/versioned.rs`'s): `Versioned.new`, reading (`now`, `version`),
+//! an update's section (`begin_update`, `commit`, which the prelude's
+//! `update` wraps around its block), a draft's operations, and what enters
+//! a version: values, copied in where they are mutable, frozen at commit.
+
+use std::collections::HashMap;
+
+use super::methods::check_arity;
+use super::*;
+use crate::object::pmap::PMap;
+use crate::object::pvec::PVec;
+use crate::object::versioned::{Draft, Versioned};
+
+/// The name of a versioned root's lock in deadlock reports.
+const ROOT: &str = "versioned root";
+/// Deepest nesting a value entering a version may have.
+const MAX_DEPTH: usize = 10_000;
+
+impl<'gc> Run<'_, '_, '_, 'gc> {
+    /// `Versioned.new(root)`.
+    pub(super) fn new_versioned(&self, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
+        let [root] = args else {
+            return Err(format!("Versioned.new expects 1 argument(s), got {}", args.len()));
+        };
+        let root = self.enter(*root)?;
+        Ok(Value::object(Versioned::alloc(self.cx, root).into()))
+    }
+
+    /// Methods of versioned roots and drafts that need the maatine's state
+    /// (a section, a wait); `None` for the others (the prelude's `update`).
+    pub(super) fn versioned_method(
+        &mut self,
+        st: &mut State<'gc>,
+        recv: Value<'gc>,
+        (m, name): (Option<Method>, &str),
+        (d, base, n): (usize, usize, usize),
+    ) -> Result<Option<Flow>, Raise<'gc>> {
+        let arity =
+            |want: usize| check_arity(want..=want, n, || format!("{}.{name}", type_name(recv))).map_err(Raise::from);
+        if let Some(draft) = object_of(recv, kind::DRAFT) {
+            // SAFETY: kind DRAFT objects are Drafts.
+            let draft = unsafe { draft.downcast::<Draft<'gc>>() };
+            let args = st.regs[base..base + n].to_vec();
+            st.regs[d] = self.draft_method(draft, (m, name), &args)?;
+            return Ok(Some(Flow::Next));
+        }
+        let db = object_of(recv, kind::VERSIONED).expect("a versioned root or a draft");
+        // SAFETY: kind VERSIONED objects are Versioneds.
+        let db = unsafe { db.downcast::<Versioned<'gc>>() };
+        let value = match m {
+            Some(Method::Now) => arity(0).map(|_| Gc::get(db).now().root)?,
+            Some(Method::Version) => arity(0).map(|_| Value::num(Gc::get(db).now().number as f64))?,
+            Some(Method::BeginUpdate) => {
+                arity(0)?;
+                return self.begin_update(st, db, d);
+            }
+            Some(Method::Commit) => {
+                arity(1)?;
+                self.commit(st, db, st.regs[base])?
+            }
+            Some(Method::Update) => return Ok(None),
+            _ => return Err(unknown_method(recv, name).into()),
+        };
+        st.regs[d] = value;
+        Ok(Some(Flow::Next))
+    }
+
+    /// Begins an update of `db`: waits (parked) for another maatine's
+    /// update to end, then holds the section and puts a new draft in `d`.
+    fn begin_update(
+        &mut self,
+        st: &mut State<'gc>,
+        db: Gc<'gc, Versioned<'gc>>,
+        d: usize,
+    ) -> Result<Option<Flow>, Raise<'gc>> {
+        let slot = Gc::get(db).slot();
+        if Slot::holder(slot) == Some(self.me) {
+            return Err("this maatine is already updating this versioned root: updates of one root do not nest \
+                        (the inner one's version would be lost when the outer one commits)"
+                .to_owned()
+                .into());
+        }
+        if Slot::try_begin(slot, self.cx, self.me) {
+            self.section_begun(self.cx.stats.captured(), false);
+        } else {
+            let status = self
+                .slot_lock(slot, ROOT, |rt, request, parker| Slot::begin(slot, rt.cx, &rt.rt.table, request, parker))?;
+            if status == LockStatus::Suspended {
+                return Ok(Some(self.blocked_on_variable(ROOT, slot)));
+            }
+        }
+        st.sections.push((slot, st.frames.len()));
+        st.regs[d] = Value::object(Versioned::draft(db, self.cx, self.me).into());
+        Ok(Some(Flow::Next))
+    }
+
+    /// Commits `draft` as `db`'s next version and ends the update: the new
+    /// version's number.
+    fn commit(&mut self, st: &mut State<'gc>, db: Gc<'gc, Versioned<'gc>>, draft: Value<'gc>) -> OpResult<Value<'gc>> {
+        let draft = self.current_draft(draft)?;
+        if !Gc::ptr_eq(Gc::get(draft).db, db) {
+            return Err("commit of a draft of another versioned root".to_owned());
+        }
+        let (v, slot) = (Gc::get(db), Gc::get(db).slot());
+        let number = v.now().number + 1;
+        let version = crate::object::versioned::Version::alloc(self.cx, number, Gc::get(draft).root());
+        self.cx.mc.freeze(version);
+        Slot::store(slot, self.cx, self.me, Value::object(version.into())).map_err(|e| e.to_string())?;
+        v.close();
+        let at = st.sections.iter().rposition(|(s, _)| Gc::ptr_eq(*s, slot)).expect("the update's section is open");
+        st.sections.remove(at);
+        Slot::end(slot, self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;
+        Ok(Value::num(number as f64))
+    }
+
+    /// The draft `v` holds, if it is the one of the update this maatine
+    /// runs now; why not otherwise.
+    fn current_draft(&self, v: Value<'gc>) -> OpResult<Gc<'gc, Draft<'gc>>> {
+        let draft = object_of(v, kind::DRAFT).ok_or_else(|| format!("commit needs a draft, got {}", type_name(v)))?;
+        // SAFETY: kind DRAFT objects are Drafts.
+        let draft = unsafe { draft.downcast::<Draft<'gc>>() };
+        let db = Gc::get(Gc::get(draft).db);
+        if !db.is_current(Gc::get(draft), self.me) || Slot::holder(db.slot()) != Some(self.me) {
+            return Err("this draft's update is over (it committed or failed, or belongs to another maatine): \
+                        a draft lives only inside its update block"
+                .to_owned());
+        }
+        if GcAny::from(draft).sharing() != maat_sync::Sharing::Unshared {
+            return Err("a draft cannot be shared with other maatines: it is its update's own".to_owned());
+        }
+        Ok(draft)
+    }
+
+    /// A draft's methods: reading its root (`now`, `get`, `len`, `has`)
+    /// and changing it (`set` the whole root; `put`, `delete` and `push`
+    /// on a persistent map or vector root).
+    fn draft_method(
+        &self,
+        draft: Gc<'gc, Draft<'gc>>,
+        (m, name): (Option<Method>, &str),
+        args: &[Value<'gc>],
+    ) -> OpResult<Value<'gc>> {
+        self.current_draft(Value::object(draft.into()))?;
+        let arity = |range| check_arity(range, args.len(), || format!("Draft.{name}"));
+        let d = Gc::get(draft);
+        let root = d.root();
+        let change = |new: Value<'gc>| {
+            d.set_root(self.cx, new);
+            Value::object(draft.into())
+        };
+        match m {
+            Some(Method::Now) => arity(0..=0).map(|_| root),
+            Some(Method::Set) if args.len() == 1 => Ok(change(self.enter(args[0])?)),
+            Some(Method::Get) if args.len() == 1 => self.get_index(root, args[0]),
+            Some(Method::Put | Method::Set) => {
+                arity(2..=2)?;
+                let (k, v) = (self.enter(args[0])?, self.enter(args[1])?);
+                Ok(change(self.put_in_root(root, k, v)?))
+            }
+            Some(
+                m @ (Method::Get
+                | Method::Len
+                | Method::Has
+                | Method::Delete
+                | Method::Push
+                | Method::Pop
+                | Method::Keys
+                | Method::Values),
+            ) => {
+                let args = match m {
+                    Method::Push => vec![self.enter(args[0])?],
+                    _ => args.to_vec(),
+                };
+                let result = self.method(root, Some(m), name, &args)?;
+                Ok(if matches!(m, Method::Delete | Method::Push | Method::Pop) { change(result) } else { result })
+            }
+            _ => Err(unknown_method(Value::object(draft.into()), name)),
+        }
+    }
+
+    /// `root` with `k` set to `v`: a persistent map's `put`, a persistent
+    /// vector's `set`.
+    fn put_in_root(&self, root: Value<'gc>, k: Value<'gc>, v: Value<'gc>) -> OpResult<Value<'gc>> {
+        if let Some(p) = object_of(root, kind::PMAP) {
+            // SAFETY: kind PMAP objects are PMaps.
+            let map = unsafe { p.downcast::<PMap<'gc>>() };
+            return Ok(Value::object(PMap::put(map, self.cx, k, v).map_err(|e| e.to_string())?.into()));
+        }
+        if let Some(p) = object_of(root, kind::PVEC) {
+            return self.method(Value::object(p), Some(Method::Set), "set", &[k, v]);
+        }
+        Err(format!(
+            "a draft's root is a {}: d[k] = v needs a PMap or a PVec (d.set(root) replaces it whole)",
+            type_name(root)
+        ))
+    }
+
+    /// `draft[k] = v`.
+    pub(super) fn draft_set_index(&self, draft: GcAny<'gc>, k: Value<'gc>, v: Value<'gc>) -> OpResult<()> {
+        // SAFETY: kind DRAFT objects are Drafts.
+        let draft = unsafe { draft.downcast::<Draft<'gc>>() };
+        self.draft_method(draft, (Some(Method::Put), "put"), &[k, v]).map(|_| ())
+    }
+
+    /// `draft[k]`.
+    pub(super) fn draft_get_index(&self, draft: GcAny<'gc>, k: Value<'gc>) -> OpResult<Value<'gc>> {
+        // SAFETY: kind DRAFT objects are Drafts.
+        let draft = unsafe { draft.downcast::<Draft<'gc>>() };
+        self.draft_method(draft, (Some(Method::Get), "get"), &[k])
+    }
+
+    /// `v` as it enters a version: itself if it is immutable (numbers,
+    /// strings, frozen objects, versioned roots, and persistent collections
+    /// of such values); a copy, frozen at commit, if it is an array, a map or
+    /// an instance (so a version shares nothing mutable with its writer);
+    /// an error for what is not a value (functions, channels, handles).
+    pub(super) fn enter(&self, v: Value<'gc>) -> OpResult<Value<'gc>> {
+        self.enter_at(v, &mut HashMap::new(), 0)
+    }
+
+    fn enter_at(&self, v: Value<'gc>, copies: &mut HashMap<usize, Value<'gc>>, depth: usize) -> OpResult<Value<'gc>> {
+        let Some(o) = v.as_object() else { return Ok(v) };
+        if o.is_frozen() || matches!(o.kind(), kind::STR | kind::CLASS | kind::VERSIONED) {
+            return Ok(v);
+        }
+        if depth > MAX_DEPTH {
+            return Err(format!("a value nested more than {MAX_DEPTH} deep cannot enter a version"));
+        }
+        let addr = o.as_raw().as_ptr() as usize;
+        if let Some(copy) = copies.get(&addr) {
+            return Ok(*copy);
+        }
+        self.held(v)?;
+        let cx = self.cx;
+        macro_rules! enter {
+            ($x:expr) => {
+                self.enter_at($x, copies, depth + 1)
+            };
+        }
+        Ok(match o.kind() {
+            kind::ARRAY => {
+                let copy = Array::alloc(cx, Vec::new());
+                copies.insert(addr, Value::object(copy.into()));
+                // SAFETY: kind ARRAY objects are Arrays.
+                for item in Array::snapshot(unsafe { o.downcast() }, cx) {
+                    Array::push(copy, cx, enter!(item)?).map_err(|e| e.to_string())?;
+                }
+                Value::object(copy.into())
+            }
+            kind::MAP => {
+                let copy = Map::alloc(cx);
+                copies.insert(addr, Value::object(copy.into()));
+                // SAFETY: kind MAP objects are Maps.
+                for (k, x) in Map::entries(unsafe { o.downcast() }, cx) {
+                    Map::set(copy, cx, enter!(k)?, enter!(x)?).map_err(|e| e.to_string())?;
+                }
+                Value::object(copy.into())
+            }
+            kind::INST => {
+                // SAFETY: kind INST objects are Insts.
+                let inst = unsafe { o.downcast::<Inst<'gc>>() };
+                let class = Gc::get(inst).class();
+                let n = self.rt.program.classes[class as usize].fields.len();
+                let copy = Inst::alloc(cx, class, n, |_| Value::nil());
+                copies.insert(addr, Value::object(copy.into()));
+                for i in 0..n {
+                    Inst::set(copy, cx, i, enter!(Inst::get(inst, cx, i))?).map_err(|e| e.to_string())?;
+                }
+                Value::object(copy.into())
+            }
+            kind::PVEC => {
+                // SAFETY: kind PVEC objects are PVecs.
+                let items = Gc::get(unsafe { o.downcast::<PVec<'gc>>() }).items();
+                let entered = items.iter().map(|x| enter!(*x)).collect::<OpResult<Vec<_>>>()?;
+                if entered == items { v } else { Value::object(PVec::of(cx, &entered).into()) }
+            }
+            kind::PMAP => {
+                // SAFETY: kind PMAP objects are PMaps.
+                let entries = Gc::get(unsafe { o.downcast::<PMap<'gc>>() }).entries();
+                let mut changed = false;
+                let mut map = PMap::empty(cx);
+                for (k, x) in &entries {
+                    let (k2, x2) = (enter!(*k)?, enter!(*x)?);
+                    changed |= (k2, x2) != (*k, *x);
+                    map = PMap::put(map, cx, k2, x2).map_err(|e| e.to_string())?;
+                }
+                if changed { Value::object(map.into()) } else { v }
+            }
+            _ => {
+                return Err(format!(
+                    "a {} cannot enter a versioned graph: only values do (numbers, strings, arrays, maps, \
+                     instances, persistent collections and versioned roots; the mutable ones are copied in)",
+                    type_name(v)
+                ));
+            }
+        })
+    }
+}
