@@ -117,12 +117,19 @@ impl Collector {
             return visit(header) as usize;
         }
         let mut stack = vec![start];
+        // One listing tracer for the whole walk: each object's children are
+        // listed into its buffer and moved onto the stack (no allocation per
+        // object).
+        let mut listing = Tracer::listing();
         let mut visited = 0;
         while let Some(h) = stack.pop() {
             // SAFETY: reachable from a live handle within a mutation: live.
-            if visit(unsafe { h.as_ref() }) {
+            let header = unsafe { h.as_ref() };
+            if visit(header) {
                 visited += 1;
-                stack.extend(children(h));
+                // SAFETY: as above.
+                unsafe { (header.vtable().trace)(h, &mut listing) };
+                listing.move_listed(&mut stack);
             }
         }
         visited

@@ -166,6 +166,12 @@ impl Tracer {
         core::mem::take(&mut self.gray)
     }
 
+    /// Moves the references recorded by a listing tracer onto `out`,
+    /// keeping the tracer's buffer for the next listing.
+    pub(crate) fn move_listed(&mut self, out: &mut Vec<NonNull<Header>>) {
+        out.append(&mut self.gray);
+    }
+
     /// Makes a local tracer record the shared and frozen objects it meets.
     pub(crate) fn set_reporting(&mut self, on: bool) {
         self.mode = if on { Mode::LocalReporting } else { Mode::Local };

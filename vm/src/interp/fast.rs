@@ -112,6 +112,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                                     let Some(len) = self.length(w[$o]) else { break 'ops };
                                     w[$d] = Value::num(len);
                                 }
+                                // A versioned root's current version (one load).
+                                None if window::method(&proto.methods, $k) == Some(Method::Now) => {
+                                    let Some(now) = current_version(w[$o]) else { break 'ops };
+                                    w[$d] = now;
+                                }
                                 _ => break 'ops,
                             }
                         };
@@ -406,6 +411,15 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             _ => None,
         }
     }
+}
+
+/// The root of the current version of the versioned root `v` holds, if it
+/// holds one (one atomic load: never locks).
+#[inline(never)]
+fn current_version(v: Value<'_>) -> Option<Value<'_>> {
+    let db = object_of(v, kind::VERSIONED)?;
+    // SAFETY: kind VERSIONED objects are Versioneds.
+    Some(Gc::get(unsafe { db.downcast::<crate::object::versioned::Versioned<'_>>() }).now().root)
 }
 
 /// The map `v` holds, when it is one this maatine may use (not sent away).

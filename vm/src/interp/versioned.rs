@@ -277,15 +277,24 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             }
             kind::PMAP => {
                 // SAFETY: kind PMAP objects are PMaps.
-                let entries = Gc::get(unsafe { o.downcast::<PMap<'gc>>() }).entries();
-                let mut changed = false;
-                let mut map = PMap::empty(cx);
-                for (k, x) in &entries {
-                    let (k2, x2) = (enter!(*k)?, enter!(*x)?);
-                    changed |= (k2, x2) != (*k, *x);
-                    map = PMap::put(map, cx, k2, x2).map_err(|e| e.to_string())?;
+                let map = unsafe { o.downcast::<PMap<'gc>>() };
+                let mut changed = Vec::new();
+                for (k, x) in Gc::get(map).entries() {
+                    let (k2, x2) = (enter!(k)?, enter!(x)?);
+                    if (k2, x2) != (k, x) {
+                        changed.push((k, k2, x2));
+                    }
                 }
-                if changed { Value::object(map.into()) } else { v }
+                // Only the entries whose key or value was copied change (a
+                // copied key is another key: the old one goes).
+                let mut out = map;
+                for (k, k2, x2) in changed {
+                    if k2 != k {
+                        out = PMap::delete(out, cx, k).map_err(|e| e.to_string())?;
+                    }
+                    out = PMap::put(out, cx, k2, x2).map_err(|e| e.to_string())?;
+                }
+                Value::object(out.into())
             }
             _ => {
                 return Err(format!(

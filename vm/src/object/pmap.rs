@@ -26,7 +26,7 @@
 use maat_gc::{Gc, Trace};
 
 use super::map::Key;
-use super::pnode::PNode;
+use super::pnode::{Items, PNode};
 use super::string::Str;
 use super::{Ctx, ObjError, kind};
 use crate::value::Value;
@@ -56,6 +56,13 @@ fn hash(key: Key<'_>) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// Whether `stored`, a key of the map, is `key`: the same bits (a number, or
+/// the same object) at once, else the same text.
+#[inline(always)]
+fn is_key<'gc>(stored: Value<'gc>, key: Key<'gc>) -> bool {
+    stored == key.value() || Key::new(stored).is_ok_and(|k| k == key)
 }
 
 fn frag(h: u64, shift: u32) -> u32 {
@@ -115,12 +122,12 @@ impl<'gc> PMap<'gc> {
         loop {
             let (head, items) = (node.head(), node.items());
             if head.collision {
-                return items.chunks(2).find(|e| Key::new(e[0]).is_ok_and(|k| k == key)).map(|e| e[1]);
+                return items.chunks(2).find(|e| is_key(e[0], key)).map(|e| e[1]);
             }
             let bit = frag(h, shift);
             if head.datamap & bit != 0 {
                 let i = 2 * index(head.datamap, bit);
-                return (Key::new(items[i]).is_ok_and(|k| k == key)).then(|| items[i + 1]);
+                return is_key(items[i], key).then(|| items[i + 1]);
             }
             if head.nodemap & bit == 0 {
                 return None;
@@ -226,9 +233,9 @@ fn put_in<'gc>(
     hash_of: Hasher<'gc>,
 ) -> Change<'gc> {
     let (head, items) = (node.head(), node.items());
-    let mut new = items.to_vec();
+    let mut new = Items::from_slice(items);
     if head.collision {
-        match items.chunks(2).position(|e| Key::new(e[0]).is_ok_and(|k| k == key)) {
+        match items.chunks(2).position(|e| is_key(e[0], key)) {
             Some(i) if items[2 * i + 1] == value => return Change::None,
             Some(i) => new[2 * i + 1] = value,
             None => new.extend([key.value(), value]),
@@ -268,7 +275,7 @@ fn put_in<'gc>(
         }
     } else {
         let i = 2 * index(head.datamap, bit);
-        new.splice(i..i, [key.value(), value]);
+        new.insert_many(i, [key.value(), value]);
         datamap |= bit;
         true
     };
@@ -278,8 +285,8 @@ fn put_in<'gc>(
 fn delete_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (Key<'gc>, u64)) -> Change<'gc> {
     let (head, items) = (node.head(), node.items());
     if head.collision {
-        let Some(i) = items.chunks(2).position(|e| Key::new(e[0]).is_ok_and(|k| k == key)) else { return Change::None };
-        let mut new = items.to_vec();
+        let Some(i) = items.chunks(2).position(|e| is_key(e[0], key)) else { return Change::None };
+        let mut new = Items::from_slice(items);
         new.drain(2 * i..2 * i + 2);
         return match new.len() {
             2 => Change::Single(new[0], new[1]),
@@ -288,11 +295,11 @@ fn delete_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (
     }
     let bit = frag(h, shift);
     let data = head.datamap.count_ones() as usize;
-    let mut new = items.to_vec();
+    let mut new = Items::from_slice(items);
     let (mut datamap, mut nodemap) = (head.datamap, head.nodemap);
     if head.datamap & bit != 0 {
         let i = 2 * index(head.datamap, bit);
-        if Key::new(items[i]).is_ok_and(|k| k != key) {
+        if !is_key(items[i], key) {
             return Change::None;
         }
         new.drain(i..i + 2);
@@ -311,7 +318,7 @@ fn delete_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (
                 new.remove(c);
                 nodemap ^= bit;
                 let i = 2 * index(datamap, bit);
-                new.splice(i..i, [k, v]);
+                new.insert_many(i, [k, v]);
                 datamap |= bit;
             }
         }

@@ -13,6 +13,10 @@ use maat_gc::{Gc, GcAny, Head, Tailed, Trace, Tracer};
 use super::{Ctx, kind};
 use crate::value::Value;
 
+/// A node's items while a change builds them (no heap buffer for up to
+/// 64: a full map node's entries).
+pub(super) type Items<'gc> = smallvec::SmallVec<[Value<'gc>; 64]>;
+
 /// A node: a vector's items or children, or a map's entries (key, value
 /// pairs, in bit order of `datamap`) then children (in bit order of
 /// `nodemap`).

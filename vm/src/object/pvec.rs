@@ -13,7 +13,7 @@
 
 use maat_gc::{Gc, Trace};
 
-use super::pnode::PNode;
+use super::pnode::{Items, PNode};
 use super::{Ctx, kind};
 use crate::value::Value;
 
@@ -147,7 +147,7 @@ fn collect<'gc>(node: &PNode<'gc>, level: u32, out: &mut Vec<Value<'gc>>) {
 /// level of the path.
 fn set_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, level: u32, i: usize, v: Value<'gc>) -> Value<'gc> {
     let at = (i >> level) & (WIDTH - 1);
-    let mut items = node.items().to_vec();
+    let mut items = Items::from_slice(node.items());
     items[at] = if level == 0 { v } else { set_in(ctx, PNode::of(items[at]), level - BITS, i, v) };
     PNode::value(PNode::vector(ctx, &items))
 }
@@ -161,7 +161,7 @@ fn new_path<'gc>(ctx: &Ctx<'_, 'gc>, level: u32, v: Value<'gc>) -> Value<'gc> {
 /// `node` (at `level`, not full) with `v` added as item `i` (its length).
 fn push_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, level: u32, i: usize, v: Value<'gc>) -> Value<'gc> {
     let at = (i >> level) & (WIDTH - 1);
-    let mut items = node.items().to_vec();
+    let mut items = Items::from_slice(node.items());
     if level == 0 {
         items.push(v);
     } else if at < items.len() {
@@ -176,7 +176,7 @@ fn push_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, level: u32, i: usize, v: 
 /// is left of it.
 fn pop_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, level: u32, i: usize) -> Option<Value<'gc>> {
     let at = (i >> level) & (WIDTH - 1);
-    let mut items = node.items()[..at].to_vec();
+    let mut items = Items::from_slice(&node.items()[..at]);
     if level > 0
         && let Some(child) = pop_in(ctx, PNode::of(node.items()[at]), level - BITS, i)
     {
