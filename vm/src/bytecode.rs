@@ -268,28 +268,32 @@ pub enum Builtin {
     Std(StdFn),
 }
 
-macro_rules! std_functions {
-    ($($name:ident = $text:literal),* $(,)?) => {
-        /// The standard library's functions, by the name a program calls
-        /// them with (`Math.sin`, `format`).
+/// An enum of names: each variant documented by its text, with `from_name`
+/// and `name` (the standard library's functions, the built-in methods).
+macro_rules! named {
+    ($(#[$meta:meta])* $enum:ident { $($name:ident = $text:literal),* $(,)? }) => {
+        $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum StdFn { $(#[doc = concat!("`", $text, "`")] $name),* }
+        pub enum $enum { $(#[doc = concat!("`", $text, "`")] $name),* }
 
-        impl StdFn {
-            /// The function called `name`, if there is one.
-            pub fn from_name(name: &str) -> Option<StdFn> {
-                match name { $($text => Some(StdFn::$name),)* _ => None }
+        impl $enum {
+            /// The one called `name`, if there is one.
+            pub fn from_name(name: &str) -> Option<$enum> {
+                match name { $($text => Some($enum::$name),)* _ => None }
             }
 
             /// The name it is called by.
             pub fn name(self) -> &'static str {
-                match self { $(StdFn::$name => $text),* }
+                match self { $($enum::$name => $text),* }
             }
         }
     };
 }
 
-std_functions! {
+named! {
+    /// The standard library's functions, by the name a program calls them
+    /// with (`Math.sin`, `format`).
+    StdFn {
     Format = "format", Divmod = "divmod", ReadFile = "read_file", Warn = "warn", Chr = "chr", Ord = "ord",
     ArrayNew = "Array.new", RandomNew = "Random.new", PVecNew = "PVec.new", PMapNew = "PMap.new",
     VersionedNew = "Versioned.new",
@@ -297,6 +301,7 @@ std_functions! {
     Atan = "Math.atan", Atan2 = "Math.atan2", Exp = "Math.exp", Log = "Math.log", Pow = "Math.pow",
     Sqrt = "Math.sqrt", Floor = "Math.floor", Ceil = "Math.ceil", Round = "Math.round", Abs = "Math.abs",
     Min = "Math.min", Max = "Math.max",
+    }
 }
 
 impl StdFn {
@@ -320,31 +325,13 @@ impl StdFn {
     }
 }
 
-macro_rules! builtin_methods {
-    ($($name:ident = $text:literal),* $(,)?) => {
-        /// The built-in methods, of every type (numbers, strings, arrays,
-        /// maps, channels, handles, random generators, and the prelude's),
-        /// by name: a method call's name is resolved to one when its
-        /// function is compiled ([`Proto::methods`]), and the interpreter
-        /// dispatches on it, not on the name's text.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum Method { $(#[doc = concat!("`", $text, "`")] $name),* }
-
-        impl Method {
-            /// The built-in method called `name`, if there is one.
-            pub fn from_name(name: &str) -> Option<Method> {
-                match name { $($text => Some(Method::$name),)* _ => None }
-            }
-
-            /// The name it is called by.
-            pub fn name(self) -> &'static str {
-                match self { $(Method::$name => $text),* }
-            }
-        }
-    };
-}
-
-builtin_methods! {
+named! {
+    /// The built-in methods, of every type (numbers, strings, arrays, maps,
+    /// channels, handles, random generators, versioned roots, and the
+    /// prelude's), by name: a method call's name is resolved to one when
+    /// its function is compiled ([`Proto::methods`]), and the interpreter
+    /// dispatches on it, not on the name's text.
+    Method {
     // Of every value.
     Frozen = "frozen", ToS = "to_s", Class = "class", Name = "name",
     // Numbers.
@@ -368,6 +355,7 @@ builtin_methods! {
     // The prelude's (methods written in Maat).
     Map = "map", Grep = "grep", Each = "each", Any = "any", All = "all", Reduce = "reduce",
     EachWithIndex = "each_with_index",
+    }
 }
 
 impl Method {
