@@ -14,6 +14,8 @@ use crate::object::versioned::{Draft, Versioned};
 
 /// The name of a versioned root's lock in deadlock reports.
 const ROOT: &str = "versioned root";
+/// Why a draft other maatines can reach is refused.
+const SHARED_DRAFT: &str = "a draft cannot be shared with other maatines: it is its update's own";
 /// Deepest nesting a value entering a version may have.
 const MAX_DEPTH: usize = 10_000;
 
@@ -127,7 +129,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 .to_owned());
         }
         if GcAny::from(draft).sharing() != maat_sync::Sharing::Unshared {
-            return Err("a draft cannot be shared with other maatines: it is its update's own".to_owned());
+            return Err(SHARED_DRAFT.to_owned());
         }
         Ok(draft)
     }
@@ -145,18 +147,22 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let arity = |range| check_arity(range, args.len(), || format!("Draft.{name}"));
         let d = Gc::get(draft);
         let root = d.root();
-        let change = |new: Value<'gc>| {
-            d.set_root(self.cx, new);
-            Value::object(draft.into())
+        // (`current_draft` checked that the draft is unshared: its slot
+        // takes the store.)
+        let change = |new: Value<'gc>| -> OpResult<Value<'gc>> {
+            if !d.set_root(self.cx, new) {
+                return Err(SHARED_DRAFT.to_owned());
+            }
+            Ok(Value::object(draft.into()))
         };
         match m {
             Some(Method::Now) => arity(0..=0).map(|_| root),
-            Some(Method::Set) if args.len() == 1 => Ok(change(self.enter(args[0])?)),
+            Some(Method::Set) if args.len() == 1 => change(self.enter(args[0])?),
             Some(Method::Get) if args.len() == 1 => self.get_index(root, args[0]),
             Some(Method::Put | Method::Set) => {
                 arity(2..=2)?;
                 let (k, v) = (self.enter(args[0])?, self.enter(args[1])?);
-                Ok(change(self.put_in_root(root, k, v)?))
+                change(self.put_in_root(root, k, v)?)
             }
             Some(
                 m @ (Method::Get
@@ -173,7 +179,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     _ => args.to_vec(),
                 };
                 let result = self.method(root, Some(m), name, &args)?;
-                Ok(if matches!(m, Method::Delete | Method::Push | Method::Pop) { change(result) } else { result })
+                if matches!(m, Method::Delete | Method::Push | Method::Pop) { change(result) } else { Ok(result) }
             }
             _ => Err(unknown_method(Value::object(draft.into()), name)),
         }
