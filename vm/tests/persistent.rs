@@ -130,6 +130,33 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_map_built_at_once_is_the_map_of_its_entries(entries in prop::collection::vec((0..400u16, any::<u16>()), 0..1200)) {
+        let (world, stats) = (World::new(), SyncStats::default());
+        let heap = Heap::<Nothing>::new(Config::default(), |_| ());
+        heap.mutate(|mc, _| {
+            let cx = ctx(mc, world.mode(), &stats);
+            let values: Vec<(Value, Value)> =
+                entries.iter().map(|(k, v)| (Value::num(f64::from(*k)), Value::num(f64::from(*v)))).collect();
+            let model: BTreeMap<u16, u16> = entries.iter().copied().collect();
+            let m = PMap::of(&cx, &values).unwrap();
+            let p = Gc::get(m);
+            assert_eq!(p.len(), model.len());
+            for k in 0..400u16 {
+                let got = p.get(Value::num(f64::from(k))).unwrap().and_then(Value::as_num);
+                assert_eq!(got, model.get(&k).map(|x| f64::from(*x)), "key {k}");
+            }
+            // And changing it afterwards works as on a map grown by puts.
+            let m2 = PMap::delete(m, &cx, Value::num(0.0)).unwrap();
+            let m2 = PMap::put(m2, &cx, Value::num(1000.0), Value::num(1.0)).unwrap();
+            assert_eq!(Gc::get(m2).len(), model.len() - usize::from(model.contains_key(&0)) + 1);
+        });
+    }
+}
+
 /// The versions kept by a root.
 struct Versions;
 impl Root for Versions {

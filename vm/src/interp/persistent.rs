@@ -25,21 +25,16 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// `PMap.new()`, or `PMap.new(map)`: a persistent map of the map's
     /// entries.
     pub(super) fn new_pmap(&self, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
-        let mut map = PMap::empty(self.cx);
-        match args {
-            [] => {}
-            [m] => {
+        let entries = match args {
+            [] => Vec::new(),
+            [m] => match object_of(*m, kind::MAP) {
                 // SAFETY: kind MAP objects are Maps.
-                let Some(m) = object_of(*m, kind::MAP).map(|m| unsafe { m.downcast::<Map<'gc>>() }) else {
-                    return Err(format!("PMap.new takes a map, got {}", type_name(*m)));
-                };
-                for (k, v) in Map::entries(m, self.cx) {
-                    map = PMap::put(map, self.cx, k, v).map_err(|e| e.to_string())?;
-                }
-            }
+                Some(m) => Map::entries(unsafe { m.downcast() }, self.cx),
+                None => return Err(format!("PMap.new takes a map, got {}", type_name(*m))),
+            },
             _ => return Err(format!("PMap.new expects 0 to 1 argument(s), got {}", args.len())),
-        }
-        Ok(Value::object(map.into()))
+        };
+        Ok(Value::object(PMap::of(self.cx, &entries).map_err(|e| e.to_string())?.into()))
     }
 
     pub(super) fn pvec_method(

@@ -93,6 +93,36 @@ impl<'gc> PMap<'gc> {
         Self::make(ctx, 0, Value::nil())
     }
 
+    /// A map of `entries` (a key given twice keeps its last value), built
+    /// at once: each node is made once, children before their parent, so
+    /// a map loaded in bulk has its nodes together in memory and leaves no
+    /// garbage (a map grown by `put` leaves each replaced path behind).
+    pub fn of(ctx: &Ctx<'_, 'gc>, entries: &[(Value<'gc>, Value<'gc>)]) -> Result<Gc<'gc, PMap<'gc>>, ObjError> {
+        let mut keyed = Vec::with_capacity(entries.len());
+        for (i, (k, v)) in entries.iter().enumerate() {
+            let key = Key::new(*k)?;
+            keyed.push((hash(key), i, key, *v));
+        }
+        // Equal keys have equal hashes: sorted by hash, then by position,
+        // the last of equal keys is the one kept.
+        keyed.sort_by_key(|e| (e.0, e.1));
+        let mut unique: Vec<(u64, Key<'gc>, Value<'gc>)> = Vec::with_capacity(keyed.len());
+        for (h, _, key, v) in keyed {
+            match unique.iter().rev().take_while(|e| e.0 == h).position(|e| e.1 == key) {
+                Some(back) => {
+                    let at = unique.len() - 1 - back;
+                    unique[at].2 = v;
+                }
+                None => unique.push((h, key, v)),
+            }
+        }
+        if unique.is_empty() {
+            return Ok(Self::empty(ctx));
+        }
+        let root = build(ctx, &unique, 0);
+        Ok(Self::make(ctx, unique.len(), root))
+    }
+
     fn make(ctx: &Ctx<'_, 'gc>, len: usize, root: Value<'gc>) -> Gc<'gc, PMap<'gc>> {
         ctx.mc.alloc_kind(PMap { len, root }, kind::PMAP)
     }
@@ -203,6 +233,38 @@ fn collect<'gc>(node: &PNode<'gc>, out: &mut Vec<(Value<'gc>, Value<'gc>)>) {
     let data = if head.collision { items.len() / 2 } else { head.datamap.count_ones() as usize };
     out.extend(items[..2 * data].chunks(2).map(|e| (e[0], e[1])));
     items[2 * data..].iter().for_each(|c| collect(PNode::of(*c), out));
+}
+
+/// The node of `entries` (distinct keys, at least one, all in the same slot
+/// of the levels above) at level `shift`: one entry per slot inline, a
+/// child for a slot of several.
+fn build<'gc>(ctx: &Ctx<'_, 'gc>, entries: &[(u64, Key<'gc>, Value<'gc>)], shift: u32) -> Value<'gc> {
+    if shift >= 64 {
+        let items: Items = entries.iter().flat_map(|e| [e.1.value(), e.2]).collect();
+        return PNode::value(PNode::alloc(ctx, (0, 0, true), &items));
+    }
+    let mut slots: [Vec<usize>; 32] = Default::default();
+    for (i, e) in entries.iter().enumerate() {
+        slots[((e.0 >> shift) & 31) as usize].push(i);
+    }
+    let (mut datamap, mut nodemap) = (0u32, 0u32);
+    let (mut data, mut children) = (Items::new(), Items::new());
+    for (slot, members) in slots.iter().enumerate() {
+        match members.as_slice() {
+            [] => {}
+            [one] => {
+                datamap |= 1 << slot;
+                data.extend([entries[*one].1.value(), entries[*one].2]);
+            }
+            many => {
+                nodemap |= 1 << slot;
+                let group: Vec<_> = many.iter().map(|&i| entries[i]).collect();
+                children.push(build(ctx, &group, shift + BITS));
+            }
+        }
+    }
+    data.extend(children);
+    PNode::value(PNode::alloc(ctx, (datamap, nodemap, false), &data))
 }
 
 /// A node of the two entries `a` and `b` (whose keys differ) at `shift`.
