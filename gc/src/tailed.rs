@@ -37,7 +37,9 @@ use crate::trace::{Trace, Tracer};
 /// # Safety
 ///
 /// `trace` reports every reference the head and the items hold, as
-/// [`Trace::trace`] must.
+/// [`Trace::trace`] must; and the head's `Drop`, if it has one, touches no
+/// `Gc` (a sweep frees objects in no order, as `#[trace(unsafe_drop)]`
+/// says for derived types).
 pub unsafe trait Head: Sized {
     /// What the tail holds. Items are never dropped (`alloc_tailed` refuses
     /// types that need it).
