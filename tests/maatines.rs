@@ -619,3 +619,56 @@ fn versioned_roots_stay_whole_in_gc_torture_mode() {
         assert_eq!(out, "0 40 40 true\n", "{threads} thread(s)");
     }
 }
+
+/// A ring of `stages` maatines passes `graphs` detached graphs along: each
+/// stage attaches a graph, adds one to every counter in it, and detaches
+/// it to the next; the last stage sums the counters.
+fn detached_ring(stages: usize, graphs: usize) -> String {
+    format!(
+        "fn make(g) {{
+             let items = []
+             for ^10 -> i {{ items.push({{n => g}}) }}
+             return {{items => items, shared => items[0]}}
+         }}
+         fn stage(inbox, outbox, graphs) {{
+             for ^graphs -> k {{
+                 let g = inbox.recv.attach
+                 for g[\"items\"] -> item {{ item[\"n\"] = item[\"n\"] + 1 }}
+                 outbox.send(g.detach)
+             }}
+         }}
+         let chans = []
+         for 0..{stages} -> i {{ chans.push(Chan.new(2)) }}
+         let hs = []
+         for ^{stages} -> s {{ hs.push(ma stage(chans[s], chans[s + 1], {graphs})) }}
+         fn feed(c, n) {{ for ^n -> g {{ c.send(make(g).detach) }} }}
+         let feeder = ma feed(chans[0], {graphs})
+         let total = 0
+         let aliased = true
+         for ^{graphs} -> k {{
+             let g = chans[{stages}].recv.attach
+             for g[\"items\"] -> item {{ total += item[\"n\"] }}
+             aliased = aliased && g[\"shared\"] == g[\"items\"][0]
+         }}
+         for hs -> h {{ h.join }}
+         feeder.join
+         say total, \" \", aliased"
+    )
+}
+
+#[test]
+fn detached_graphs_pass_along_a_ring_of_maatines_whole() {
+    // Graph g has 10 counters starting at g, and each of the stages adds 1.
+    let (stages, graphs) = (6, 40);
+    let total: usize = (0..graphs).map(|g| 10 * (g + stages)).sum();
+    for threads in [1, 2, 4] {
+        let out = run_ok(&detached_ring(stages, graphs), threads, Config::default());
+        assert_eq!(out, format!("{total} true\n"), "{threads} thread(s)");
+    }
+    let torture = Config { torture: true, ..Config::default() };
+    let total: usize = (0..8).map(|g| 10 * (g + 3)).sum();
+    for threads in [1, 2, 4] {
+        let out = run_ok(&detached_ring(3, 8), threads, torture);
+        assert_eq!(out, format!("{total} true\n"), "{threads} thread(s), torture");
+    }
+}

@@ -15,12 +15,14 @@
 //!
 //! Module map: `header` (object header and colour rules), `trace`, `ptr`
 //! (handles and barriers), `tailed` (objects whose items share their box),
+//! `detach` (the check before a subgraph leaves its heap whole),
 //! `pool` (freed boxes kept for reuse), `weak` (weak references to global
 //! objects), `collector` (phases and pacing: the collector in one place),
 //! `heap` (the public heap), `stats`, `verify`.
 
 mod any;
 mod collector;
+pub mod detach;
 mod generational;
 mod header;
 mod heap;
@@ -39,6 +41,7 @@ pub mod weak;
 
 pub use any::GcAny;
 pub use collector::{Mode, Params, Phase};
+pub use detach::Outside;
 pub use header::Age;
 pub use heap::{Config, Heap, Root};
 /// `#[derive(Trace)]`: traces every field; see [`maat_gc_derive`].

@@ -350,6 +350,8 @@ named! {
     Id = "id", Send = "send", Recv = "recv", TryRecv = "try_recv", Close = "close", Cap = "cap",
     // Versioned roots and their drafts.
     Now = "now", Version = "version", Update = "update", BeginUpdate = "begin_update", Commit = "commit",
+    // Detached graphs.
+    Detach = "detach", Attach = "attach",
     // Random generators.
     Next = "next", Int = "int", Seed = "seed",
     // The prelude's (methods written in Maat).

@@ -331,6 +331,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                             let info = &self.rt.program.classes[class as usize];
                             match info.methods.iter().find(|(m, _)| **m == *name) {
                                 Some(&(_, f)) => self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?,
+                                None if method == Some(Method::Detach) && n == 0 => {
+                                    st.regs[r(d)] = self.detach(st, recv)?;
+                                }
                                 None if matches!(method, Some(Method::Class | Method::ToS | Method::Frozen)) => {
                                     let args = &st.regs[r(base)..r(base) + usize::from(n)];
                                     st.regs[r(d)] = self.method(recv, method, name, args)?;
@@ -349,6 +352,13 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                         self.versioned_method(st, recv, (method, name), (r(d), r(base), usize::from(n)))?
                 {
                     return Ok(flow);
+                } else if method == Some(Method::Detach) && n == 0 {
+                    st.regs[r(d)] = self.detach(st, recv)?;
+                } else if method == Some(Method::Attach)
+                    && n == 0
+                    && let Some(token) = object_of(recv, kind::DETACHED)
+                {
+                    st.regs[r(d)] = self.attach(token)?;
                 } else if let Some(f) = method.and_then(|m| self.prelude_method(recv, m, usize::from(n))) {
                     self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?;
                 } else {

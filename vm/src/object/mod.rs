@@ -43,6 +43,7 @@
 pub mod array;
 pub mod chan;
 pub mod closure;
+pub mod detached;
 pub mod handle;
 pub mod instance;
 pub mod intern;
@@ -103,6 +104,8 @@ pub mod kind {
     pub const VERSION: u8 = 16;
     /// [`Draft`](super::versioned::Draft)
     pub const DRAFT: u8 = 17;
+    /// [`Detached`](super::detached::Detached)
+    pub const DETACHED: u8 = 18;
 
     /// The Maat name of the type of objects of kind `k`.
     pub fn name(k: u8) -> &'static str {
@@ -123,6 +126,7 @@ pub mod kind {
             VERSIONED => "Versioned",
             VERSION => "Version",
             DRAFT => "Draft",
+            DETACHED => "Detached",
             _ => "Object",
         }
     }
