@@ -414,6 +414,11 @@ pub struct Proto {
     pub code: Vec<Op>,
     /// Source line of each instruction.
     pub lines: Vec<u32>,
+    /// The first register free at each instruction: from it up, no
+    /// register holds a value the function reads again (the compiler
+    /// allocates registers as a stack); a register there may still hold
+    /// what an earlier statement left.
+    pub free: Vec<Reg>,
     /// Its file, in [`Program::files`].
     pub file: u16,
     /// Constants.

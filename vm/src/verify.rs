@@ -39,8 +39,8 @@ struct Checker<'p> {
 impl Checker<'_> {
     fn function(&self) -> Result<(), String> {
         let len = self.proto.code.len();
-        if self.proto.lines.len() != len || self.proto.member_cache.len() != len {
-            return Err("lines or member caches do not match the code".into());
+        if self.proto.lines.len() != len || self.proto.member_cache.len() != len || self.proto.free.len() != len {
+            return Err("lines, member caches or free registers do not match the code".into());
         }
         if self.proto.methods.len() != self.proto.consts.len() {
             return Err("the constants' methods do not match the constants".into());
@@ -184,6 +184,7 @@ mod tests {
             params: main.params,
             registers: main.registers,
             lines: vec![1; code.len()],
+            free: vec![main.registers; code.len()],
             member_cache: code.iter().map(|_| MemberCache::default()).collect(),
             methods: main.methods.clone(),
             code,

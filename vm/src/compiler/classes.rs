@@ -290,6 +290,8 @@ pub(super) fn constructor(name: &str, chain: &[u32], init: Option<(u32, u16)>) -
         params: 2 + args,
         registers: t + args + 2,
         lines: vec![0; code.len()],
+        // (Nothing here needs it: every register counts as in use.)
+        free: vec![t + args + 2; code.len()],
         code,
         consts: Vec::new(),
         member_cache,

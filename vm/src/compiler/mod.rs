@@ -635,6 +635,7 @@ impl<'a> FnCompiler<'a> {
         }
         self.proto.code.push(op);
         self.proto.lines.push(self.line);
+        self.proto.free.push(self.next);
         self.proto.code.len() - 1
     }
 

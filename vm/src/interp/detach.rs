@@ -14,16 +14,18 @@
 //! collector, as long as it lives; the copy is a new graph, identity kept
 //! within it: shared parts and cycles stay as they were).
 
-use std::collections::HashMap;
-
 use maat_gc::Outside;
 
 use super::*;
 use crate::object::detached::Detached;
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
-    /// `v.detach`: the token of `v`'s graph, or why it cannot leave.
-    pub(super) fn detach(&mut self, st: &mut State<'gc>, v: Value<'gc>) -> OpResult<Value<'gc>> {
+    /// `v.detach`: the token of `v`'s graph, or why it cannot leave. From
+    /// register `free` (the instruction's first free one, `Proto::free`) to
+    /// the end of the frame no register holds a live value, so they are
+    /// cleared before the check, which would otherwise see what earlier
+    /// statements' temporaries left there.
+    pub(super) fn detach(&mut self, st: &mut State<'gc>, v: Value<'gc>, free: usize) -> OpResult<Value<'gc>> {
         self.held(v)?;
         let what = type_name(v);
         let Some(o) = v.as_object().filter(|o| is_container(o.kind())) else {
@@ -42,6 +44,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             }
         }
         st.set_top(&self.rt.program);
+        let end = st.top.min(st.regs.len());
+        st.regs[free.min(end)..end].fill(Value::nil());
         if let Some(outside) = self.cx.mc.outside_reference(&*st, o, |h| h.kind() == kind::SLOT) {
             return Err(self.why_not_detached(what, o, outside));
         }
@@ -75,54 +79,18 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         if let Some(o) = root.as_object() {
             self.cx.mc.receive(o);
         }
-        self.adopt(root, &mut HashMap::new())
+        self.adopt(root)
     }
 
     /// `v` as this maatine's own: the arrays, maps and instances it holds
-    /// by transfer copied (deeply, cycles and shared parts kept), anything
-    /// else as it is.
-    fn adopt(&self, v: Value<'gc>, copies: &mut HashMap<usize, Value<'gc>>) -> OpResult<Value<'gc>> {
-        let Some(o) = v.as_object() else { return Ok(v) };
-        if o.holder() != Some(self.cx.mc.heap_id()) || !is_container(o.kind()) {
-            return Ok(v);
-        }
-        let addr = o.as_raw().as_ptr() as usize;
-        if let Some(copy) = copies.get(&addr) {
-            return Ok(*copy);
-        }
-        let cx = self.cx;
-        let err = |e: ObjError| e.to_string();
-        Ok(match o.kind() {
-            kind::ARRAY => {
-                let copy = Array::alloc(cx, Vec::new());
-                copies.insert(addr, Value::object(copy.into()));
-                // SAFETY: kind ARRAY objects are Arrays.
-                for item in Array::snapshot(unsafe { o.downcast() }, cx) {
-                    Array::push(copy, cx, self.adopt(item, copies)?).map_err(err)?;
-                }
-                Value::object(copy.into())
-            }
-            kind::MAP => {
-                let copy = Map::alloc(cx);
-                copies.insert(addr, Value::object(copy.into()));
-                // SAFETY: kind MAP objects are Maps.
-                for (k, x) in Map::entries(unsafe { o.downcast() }, cx) {
-                    Map::set(copy, cx, self.adopt(k, copies)?, self.adopt(x, copies)?).map_err(err)?;
-                }
-                Value::object(copy.into())
-            }
-            _ => {
-                // SAFETY: the containers are arrays, maps and instances.
-                let inst = unsafe { o.downcast::<Inst<'gc>>() };
-                let class = Gc::get(inst).class();
-                let n = self.rt.program.classes[class as usize].fields.len();
-                let copy = Inst::alloc(cx, class, n, |_| Value::nil());
-                copies.insert(addr, Value::object(copy.into()));
-                for i in 0..n {
-                    Inst::set(copy, cx, i, self.adopt(Inst::get(inst, cx, i), copies)?).map_err(err)?;
-                }
-                Value::object(copy.into())
-            }
+    /// by transfer copied (deeply, cycles and aliasing kept, and the
+    /// persistent collections among them rebuilt where they hold one),
+    /// anything else as it is.
+    fn adopt(&self, v: Value<'gc>) -> OpResult<Value<'gc>> {
+        let me = self.cx.mc.heap_id();
+        self.copy_graph(v, "to attach", &|o| {
+            Ok(o.holder() == Some(me)
+                && matches!(o.kind(), kind::ARRAY | kind::MAP | kind::INST | kind::PVEC | kind::PMAP))
         })
     }
 }

@@ -14,6 +14,7 @@ use maat_sync::{LockRequest, LockStatus, MaatineId, Participant};
 mod arith;
 mod calls;
 mod concurrency;
+mod copy;
 mod detach;
 mod env;
 mod fast;

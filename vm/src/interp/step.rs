@@ -332,7 +332,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                             match info.methods.iter().find(|(m, _)| **m == *name) {
                                 Some(&(_, f)) => self.call(st, f, None, r(o), usize::from(n) + 1, r(d))?,
                                 None if method == Some(Method::Detach) && n == 0 => {
-                                    st.regs[r(d)] = self.detach(st, recv)?;
+                                    st.regs[r(d)] = self.detach(st, recv, r(proto.free[frame.pc]))?;
                                 }
                                 None if matches!(method, Some(Method::Class | Method::ToS | Method::Frozen)) => {
                                     let args = &st.regs[r(base)..r(base) + usize::from(n)];
@@ -353,7 +353,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 {
                     return Ok(flow);
                 } else if method == Some(Method::Detach) && n == 0 {
-                    st.regs[r(d)] = self.detach(st, recv)?;
+                    st.regs[r(d)] = self.detach(st, recv, r(proto.free[frame.pc]))?;
                 } else if method == Some(Method::Attach)
                     && n == 0
                     && let Some(token) = object_of(recv, kind::DETACHED)

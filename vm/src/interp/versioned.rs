@@ -4,20 +4,15 @@
 //! `update` wraps around its block), a draft's operations, and what enters
 //! a version: values, copied in where they are mutable, frozen at commit.
 
-use std::collections::HashMap;
-
 use super::methods::check_arity;
 use super::*;
 use crate::object::pmap::PMap;
-use crate::object::pvec::PVec;
 use crate::object::versioned::{Draft, Versioned};
 
 /// The name of a versioned root's lock in deadlock reports.
 const ROOT: &str = "versioned root";
 /// Why a draft other maatines can reach is refused.
 const SHARED_DRAFT: &str = "a draft cannot be shared with other maatines: it is its update's own";
-/// Deepest nesting a value entering a version may have.
-const MAX_DEPTH: usize = 10_000;
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
     /// `Versioned.new(root)`.
@@ -222,93 +217,19 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// an instance (so a version shares nothing mutable with its writer);
     /// an error for what is not a value (functions, channels, handles).
     pub(super) fn enter(&self, v: Value<'gc>) -> OpResult<Value<'gc>> {
-        self.enter_at(v, &mut HashMap::new(), 0)
-    }
-
-    fn enter_at(&self, v: Value<'gc>, copies: &mut HashMap<usize, Value<'gc>>, depth: usize) -> OpResult<Value<'gc>> {
-        let Some(o) = v.as_object() else { return Ok(v) };
-        if o.is_frozen() || matches!(o.kind(), kind::STR | kind::CLASS | kind::VERSIONED) {
-            return Ok(v);
-        }
-        if depth > MAX_DEPTH {
-            return Err(format!("a value nested more than {MAX_DEPTH} deep cannot enter a version"));
-        }
-        let addr = o.as_raw().as_ptr() as usize;
-        if let Some(copy) = copies.get(&addr) {
-            return Ok(*copy);
-        }
-        self.held(v)?;
-        let cx = self.cx;
-        macro_rules! enter {
-            ($x:expr) => {
-                self.enter_at($x, copies, depth + 1)
-            };
-        }
-        Ok(match o.kind() {
-            kind::ARRAY => {
-                let copy = Array::alloc(cx, Vec::new());
-                copies.insert(addr, Value::object(copy.into()));
-                // SAFETY: kind ARRAY objects are Arrays.
-                for item in Array::snapshot(unsafe { o.downcast() }, cx) {
-                    Array::push(copy, cx, enter!(item)?).map_err(|e| e.to_string())?;
-                }
-                Value::object(copy.into())
+        self.copy_graph(v, "into a version", &|o| {
+            if o.is_frozen() || matches!(o.kind(), kind::STR | kind::CLASS | kind::VERSIONED) {
+                return Ok(false);
             }
-            kind::MAP => {
-                let copy = Map::alloc(cx);
-                copies.insert(addr, Value::object(copy.into()));
-                // SAFETY: kind MAP objects are Maps.
-                for (k, x) in Map::entries(unsafe { o.downcast() }, cx) {
-                    Map::set(copy, cx, enter!(k)?, enter!(x)?).map_err(|e| e.to_string())?;
-                }
-                Value::object(copy.into())
-            }
-            kind::INST => {
-                // SAFETY: kind INST objects are Insts.
-                let inst = unsafe { o.downcast::<Inst<'gc>>() };
-                let class = Gc::get(inst).class();
-                let n = self.rt.program.classes[class as usize].fields.len();
-                let copy = Inst::alloc(cx, class, n, |_| Value::nil());
-                copies.insert(addr, Value::object(copy.into()));
-                for i in 0..n {
-                    Inst::set(copy, cx, i, enter!(Inst::get(inst, cx, i))?).map_err(|e| e.to_string())?;
-                }
-                Value::object(copy.into())
-            }
-            kind::PVEC => {
-                // SAFETY: kind PVEC objects are PVecs.
-                let items = Gc::get(unsafe { o.downcast::<PVec<'gc>>() }).items();
-                let entered = items.iter().map(|x| enter!(*x)).collect::<OpResult<Vec<_>>>()?;
-                if entered == items { v } else { Value::object(PVec::of(cx, &entered).into()) }
-            }
-            kind::PMAP => {
-                // SAFETY: kind PMAP objects are PMaps.
-                let map = unsafe { o.downcast::<PMap<'gc>>() };
-                let mut changed = Vec::new();
-                for (k, x) in Gc::get(map).entries() {
-                    let (k2, x2) = (enter!(k)?, enter!(x)?);
-                    if (k2, x2) != (k, x) {
-                        changed.push((k, k2, x2));
-                    }
-                }
-                // Only the entries whose key or value was copied change (a
-                // copied key is another key: the old one goes).
-                let mut out = map;
-                for (k, k2, x2) in changed {
-                    if k2 != k {
-                        out = PMap::delete(out, cx, k).map_err(|e| e.to_string())?;
-                    }
-                    out = PMap::put(out, cx, k2, x2).map_err(|e| e.to_string())?;
-                }
-                Value::object(out.into())
-            }
-            _ => {
+            if !matches!(o.kind(), kind::ARRAY | kind::MAP | kind::INST | kind::PVEC | kind::PMAP) {
                 return Err(format!(
                     "a {} cannot enter a versioned graph: only values do (numbers, strings, arrays, maps, \
                      instances, persistent collections and versioned roots; the mutable ones are copied in)",
-                    type_name(v)
+                    type_name(Value::object(o))
                 ));
             }
+            self.held(Value::object(o))?;
+            Ok(true)
         })
     }
 }
