@@ -10,14 +10,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// `PVec.new()`, or `PVec.new(array)`: a persistent vector of the
     /// array's items.
     pub(super) fn new_pvec(&self, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
-        let items = match args {
-            [] => Vec::new(),
-            [a] => match object_of(*a, kind::ARRAY) {
-                // SAFETY: kind ARRAY objects are Arrays.
-                Some(a) => Array::snapshot(unsafe { a.downcast() }, self.cx),
-                None => return Err(format!("PVec.new takes an array, got {}", type_name(*a))),
-            },
-            _ => return Err(format!("PVec.new expects 0 to 1 argument(s), got {}", args.len())),
+        let items = match from_one(args, "PVec.new", kind::ARRAY)? {
+            // SAFETY: kind ARRAY objects are Arrays.
+            Some(a) => Array::snapshot(unsafe { a.downcast() }, self.cx),
+            None => Vec::new(),
         };
         Ok(Value::object(PVec::of(self.cx, &items).into()))
     }
@@ -25,14 +21,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// `PMap.new()`, or `PMap.new(map)`: a persistent map of the map's
     /// entries.
     pub(super) fn new_pmap(&self, args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
-        let entries = match args {
-            [] => Vec::new(),
-            [m] => match object_of(*m, kind::MAP) {
-                // SAFETY: kind MAP objects are Maps.
-                Some(m) => Map::entries(unsafe { m.downcast() }, self.cx),
-                None => return Err(format!("PMap.new takes a map, got {}", type_name(*m))),
-            },
-            _ => return Err(format!("PMap.new expects 0 to 1 argument(s), got {}", args.len())),
+        let entries = match from_one(args, "PMap.new", kind::MAP)? {
+            // SAFETY: kind MAP objects are Maps.
+            Some(m) => Map::entries(unsafe { m.downcast() }, self.cx),
+            None => Vec::new(),
         };
         Ok(Value::object(PMap::of(self.cx, &entries).map_err(|e| e.to_string())?.into()))
     }
@@ -93,6 +85,23 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             Method::Values => arity(0..=0).map(|_| column(false)),
             _ => Err(unknown_method(Value::object(p.into()), m.name())),
         }
+    }
+}
+
+/// The one optional argument of constructor `what`, an object of kind `k`
+/// (an array, a map) to make the collection from.
+fn from_one<'gc>(args: &[Value<'gc>], what: &str, k: u8) -> OpResult<Option<GcAny<'gc>>> {
+    match args {
+        [] => Ok(None),
+        [a] => match object_of(*a, k) {
+            Some(o) => Ok(Some(o)),
+            None => Err(format!(
+                "{what} takes {}, got {}",
+                if k == kind::ARRAY { "an array" } else { "a map" },
+                type_name(*a)
+            )),
+        },
+        _ => Err(format!("{what} expects 0 to 1 argument(s), got {}", args.len())),
     }
 }
 
