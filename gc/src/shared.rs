@@ -575,16 +575,22 @@ impl<'a> Members<'a> {
 }
 
 /// Frees the adopted objects the marking did not reach; returns how many,
-/// and their boxes' bytes.
+/// and the bytes they held (boxes and buffers).
+///
+/// `adopted_bytes` is recounted here from the survivors: an adopted object
+/// may have grown or shrunk since its heap ended (a shared array another
+/// maatine pushed to), and only now, with the world stopped, can its
+/// buffers be measured without racing with their writers.
 fn sweep_adopted(state: &mut SpaceState, mark: u8, sweep: Sweep) -> (u64, usize) {
     let adopted = Cell::new(state.adopted);
     let mut link = &adopted;
-    let (mut freed, mut bytes) = (0, 0);
+    let (mut freed, mut bytes, mut kept) = (0, 0, 0);
     let mut garbage = Vec::new();
     while let Some(obj) = link.get() {
         // SAFETY: adopted objects are live until freed.
         let h = unsafe { obj.as_ref() };
         if h.colour() == mark {
+            kept += h.held_bytes();
             link = h.next_link();
         } else {
             link.set(h.next());
@@ -594,7 +600,7 @@ fn sweep_adopted(state: &mut SpaceState, mark: u8, sweep: Sweep) -> (u64, usize)
         }
     }
     state.adopted = adopted.get();
-    state.adopted_bytes -= bytes;
+    state.adopted_bytes = kept;
     state.stats.bytes_freed += bytes as u64;
     let garbage = Garbage(garbage);
     match sweep {

@@ -110,7 +110,9 @@ impl Space {
         self.state().stats.clone()
     }
 
-    /// Bytes held by objects adopted from heaps that ended.
+    /// Bytes held by objects adopted from heaps that ended: their boxes and
+    /// buffers as measured by the last shared collection, plus the boxes of
+    /// objects adopted since.
     pub fn adopted_bytes(&self) -> usize {
         self.state().adopted_bytes
     }
@@ -205,6 +207,9 @@ impl Space {
             next = header.next();
             header.next_link().set(state.adopted);
             state.adopted = Some(h);
+            // The box only: the object's buffers may be resized by
+            // another thread's maatine at this moment; the next shared
+            // collection measures them (see `sweep_adopted`).
             state.adopted_bytes += header.vtable().size();
         }
     }

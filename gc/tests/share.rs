@@ -48,6 +48,10 @@ unsafe impl Trace for Item<'_> {
     fn trace(&self, t: &mut Tracer) {
         self.edges.trace(t);
     }
+
+    fn heap_size(&self) -> usize {
+        self.edges.heap_size()
+    }
 }
 
 struct Items;

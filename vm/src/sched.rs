@@ -209,6 +209,23 @@ struct WorkerCx<'a, 'o> {
     start_pool: &'a dyn Fn(),
 }
 
+/// Ends the run when its worker unwinds (a panic in a host function or in
+/// the runtime itself): the other workers would otherwise wait for the
+/// maatine it was running, or sleep with work queued only it would find,
+/// and the run would hang instead of handing the panic to its caller (the
+/// thread scope re-raises it once every worker has stopped). The unwinding
+/// worker's stopped world, if any, and its participant end in their own
+/// `Drop`s.
+struct StopOnPanic<'a>(&'a Sched);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop_all();
+        }
+    }
+}
+
 /// The scheduler of one run.
 pub(crate) struct Sched {
     pub(crate) rt: Runtime,
@@ -298,16 +315,24 @@ impl Sched {
         let first = workers.next().expect("at least one worker");
         let pending = Mutex::new(workers.collect::<Vec<_>>());
         std::thread::scope(|scope| {
+            let started = Mutex::new(Vec::new());
             let start_pool = || {
                 for (i, local) in lock(&pending).drain(..).enumerate() {
                     let out = &out;
-                    std::thread::Builder::new()
+                    let worker = std::thread::Builder::new()
                         .name(format!("maat-worker-{}", i + 1))
                         .spawn_scoped(scope, move || self.work(local, Vec::new(), out, &|| {}))
                         .expect("cannot start a worker thread");
+                    lock(&started).push(worker);
                 }
             };
             self.work(first, company, &out, &start_pool);
+            // A worker's panic goes to the caller as it was raised (the
+            // scope would replace it with its own message).
+            let workers = std::mem::take(&mut *lock(&started));
+            if let Some(panic) = workers.into_iter().filter_map(|t| t.join().err()).next() {
+                std::panic::resume_unwind(panic);
+            }
         });
         // After a deadlock the parked maatines are still in their cells.
         let parked: Vec<_> = lock(&self.registry).drain().filter_map(|(_, r)| r.wake.take()).collect();
@@ -325,6 +350,7 @@ impl Sched {
     }
 
     fn work(self: &Arc<Self>, local: Worker<Box<Maatine>>, company: Spawned, out: &Out<'_>, start_pool: &dyn Fn()) {
+        let _stop = StopOnPanic(self);
         let w = WorkerCx { local, ticks: core::cell::Cell::new(0), p: self.rt.world.register(), out, start_pool };
         self.enqueue(&w, company);
         while !self.done.load(Ordering::Acquire) {

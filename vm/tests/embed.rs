@@ -84,3 +84,25 @@ fn cyclic_or_deep_values_passed_to_natives_are_errors_not_crashes() {
     assert_eq!(out, "caught\n");
     assert_eq!(rt.eval("let v = []; for ^100 -> i { v = [v]; } say describe(v)[\"n\"];").unwrap(), "1\n");
 }
+
+#[test]
+fn a_panicking_native_function_ends_the_run_with_its_panic_on_any_number_of_threads() {
+    // The panic unwinds the worker running the maatine that called the
+    // function; the run must end (not wait for that maatine forever) and
+    // hand the panic to the caller.
+    let program = "fn work(i) { if i == 3 { explode(i) } return i }
+                   let hs = []
+                   for ^8 -> i { hs.push(ma work(i)) }
+                   for hs -> h { h.join }";
+    for threads in [1, 2, 4] {
+        for _ in 0..10 {
+            let mut rt = Runtime::new(Config::default());
+            rt.set_threads(threads);
+            rt.register("explode", |args| panic!("host function failed on {args:?}"));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.eval(program)));
+            let payload = result.expect_err("the panic reaches the caller");
+            let message = payload.downcast_ref::<String>().cloned().unwrap_or_default();
+            assert_eq!(message, "host function failed on [Num(3.0)]", "{threads} thread(s)");
+        }
+    }
+}

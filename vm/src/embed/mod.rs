@@ -240,7 +240,9 @@ impl Runtime {
     /// Makes `f` callable from Maat as `name(...)`, over [`HostValue`]s (a
     /// Maat function of the same name takes precedence). An `Err` becomes a
     /// catchable Maat error `name: message`. Registering a name again
-    /// replaces it.
+    /// replaces it. A panic in `f` is a bug of the host, not an error of the
+    /// program: it ends the run (every worker stops) and continues out of
+    /// the call that ran the program, as it was raised.
     ///
     /// ```
     /// use maat_vm::embed::{HostValue, Runtime};

@@ -72,7 +72,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         d: usize,
     ) -> Result<Option<Flow>, Raise<'gc>> {
         let slot = Gc::get(db).slot();
-        if Slot::holder(slot) == Some(self.me) {
+        // Its own open section, not the lock's holder: a lock released to
+        // this maatine while it waited names it as the holder before it
+        // retries (the handoff).
+        if st.sections.iter().any(|(s, _)| Gc::ptr_eq(*s, slot)) {
             return Err("this maatine is already updating this versioned root: updates of one root do not nest \
                         (the inner one's version would be lost when the outer one commits)"
                 .to_owned()
