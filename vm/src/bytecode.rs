@@ -191,7 +191,9 @@ pub enum Op {
     /// defaults in `base`; then, with names constant k, the named fields
     /// from regs `base + 2 ..`; or without names (k is `u32::MAX`), `init`'s
     /// arguments are there. Computed defaults and `init` run in a call of the class's
-    /// constructor (with `base + 1` saying which fields were named).
+    /// constructor (with `base + 1` saying which fields were named); without
+    /// computed defaults `init` is called on the instance in `base + 1` and
+    /// the arguments after it, and returns it.
     New(Reg, Reg, u32, Reg, u16),
     /// `obj.name k = src` (a field).
     SetField(Reg, u32, Reg),
@@ -234,11 +236,14 @@ pub struct ClassInfo {
     pub methods: Vec<(String, u32)>,
     /// `init`'s function and its parameter count (without `self`).
     pub init: Option<(u32, u16)>,
-    /// The constructor run by `new` with positional arguments: computed
-    /// defaults, then `init` (parameters: self, named-fields mask, init's).
+    /// The constructor run by `new` with positional arguments, when the
+    /// class has computed defaults: they, then `init` (parameters: self,
+    /// named-fields mask, init's). Without computed defaults `new` calls
+    /// `init` directly.
     pub ctor: Option<u32>,
-    /// The constructor run by `new` with named arguments: computed defaults
-    /// of the fields not named (parameters: self, named-fields mask).
+    /// The constructor run by `new` with named arguments, when the class
+    /// has computed defaults: those of the fields not named (parameters:
+    /// self, named-fields mask).
     pub fill: Option<u32>,
 }
 

@@ -215,6 +215,7 @@ pub(super) fn class_info(
             upvalues: vec![],
             class: Some(index),
             method: Some(m.name.clone()),
+            init: m.name == "init",
             module,
         });
         match info.methods.iter_mut().find(|(n, _)| *n == m.name) {
@@ -240,14 +241,15 @@ pub(super) fn class_info(
             upvalues: vec![],
             class: Some(index),
             method: None,
+            init: false,
             module,
         });
     }
     let name = format!("{}.new", c.name);
+    // Without computed defaults there is no constructor: `new` calls
+    // `init`, if any, itself.
     if !chain.is_empty() {
         info.fill = Some(globals.add_proto(constructor(&name, &chain, None)));
-    }
-    if info.init.is_some() || !chain.is_empty() {
         info.ctor = Some(globals.add_proto(constructor(&name, &chain, info.init)));
     }
     globals.chains[index as usize] = chain;

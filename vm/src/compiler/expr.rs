@@ -382,6 +382,7 @@ impl FnCompiler<'_> {
             // A closure in a method sees its `self` and class.
             class: self.class,
             method: self.method.clone(),
+            init: false,
             module: self.module,
         });
         Ok(())

@@ -187,7 +187,7 @@ impl Incremental {
         }
         while let Some(c) = globals.pending.pop() {
             let mut f = FnCompiler::new(&c.name, &c.params, c.start, c.upvalues, &mut globals, &units, c.module);
-            (f.class, f.method) = (c.class, c.method);
+            (f.class, f.method, f.init) = (c.class, c.method, c.init);
             let proto = f.body(&c.body)?;
             globals.define(c.index, proto);
         }
@@ -438,6 +438,8 @@ struct PendingClosure {
     class: Option<u32>,
     /// The method's name.
     method: Option<String>,
+    /// Whether it is a class's `init` (see [`FnCompiler::init`]).
+    init: bool,
     /// The module whose code it is.
     module: usize,
 }
@@ -508,6 +510,10 @@ struct FnCompiler<'a> {
     class: Option<u32>,
     /// The method's name (for `super(args)`).
     method: Option<String>,
+    /// A class's `init`, which returns the instance (register 0, `self`):
+    /// its `return` takes no value, and so `new` may call it directly,
+    /// with the instance as the call's result.
+    init: bool,
     /// In top-level code: the module variables declared so far.
     declared: std::collections::HashSet<String>,
 }
@@ -571,6 +577,7 @@ impl<'a> FnCompiler<'a> {
             label: 0,
             class: None,
             method: None,
+            init: false,
             declared: Default::default(),
         }
     }
@@ -614,11 +621,11 @@ impl<'a> FnCompiler<'a> {
                 }
                 self.line = self.units[self.module].lines.line(span.start);
                 let r = self.expr_any(e)?;
-                self.emit(Op::Return(r));
+                self.emit(Op::Return(if self.init { 0 } else { r }));
             }
             _ => self.block(body)?,
         }
-        self.emit(Op::ReturnNil);
+        self.emit(if self.init { Op::Return(0) } else { Op::ReturnNil });
         self.proto.registers = self.proto.registers.max(self.next);
         self.proto.member_cache = self.proto.code.iter().map(|_| MemberCache::default()).collect();
         self.proto.methods = Method::of_constants(&self.proto.consts);

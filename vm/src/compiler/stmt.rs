@@ -93,11 +93,17 @@ impl FnCompiler<'_> {
             StmtKind::For { iter, var, body, parallel: true } => self.ma_for(iter, var, body, stmt.span)?,
             StmtKind::For { iter, var, body, .. } => self.for_stmt(iter, var, body, stmt.span.start)?,
             StmtKind::Return(value) => match value {
+                Some(e) if self.init => {
+                    return Err(SyntaxError::new(
+                        "`init` returns the new instance: its `return` takes no value",
+                        e.span,
+                    ));
+                }
                 Some(e) => {
                     let r = self.expr_any(e)?;
                     self.emit(Op::Return(r));
                 }
-                None => drop(self.emit(Op::ReturnNil)),
+                None => drop(self.emit(if self.init { Op::Return(0) } else { Op::ReturnNil })),
             },
             StmtKind::Break | StmtKind::Next => self.jump_out(matches!(stmt.kind, StmtKind::Break), stmt.span)?,
             StmtKind::Say(values, newline) => {

@@ -559,7 +559,7 @@ impl Runtime {
         let stats = crate::object::SyncStats::default();
         let handle = heap.mutate(|mc, _| {
             let cx = crate::object::Ctx { mc, mode: self.world.mode(), stats: &stats };
-            let closure = crate::object::closure::Closure::alloc(&cx, func, Box::new([]));
+            let closure = crate::object::closure::Closure::alloc(&cx, func, &[]);
             crate::interp::handle(&cx, Value::object(closure.into()))
         });
         Ok(Function(handle))

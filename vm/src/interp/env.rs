@@ -18,6 +18,9 @@ pub struct Env<'gc> {
     pub(super) globals: Box<[Gc<'gc, Slot<'gc>>]>,
     pub(super) consts: Box<[Box<[Value<'gc>]>]>,
     pub(super) classes: Box<[Gc<'gc, Class>]>,
+    /// Each class's literal field defaults, what a new instance's fields
+    /// start as (a string default is made once: strings are immutable).
+    pub(super) defaults: Box<[Box<[Value<'gc>]>]>,
     /// The one-character strings of the ASCII characters, by code (what
     /// `s[i]` gives, made once).
     pub(super) chars: Box<[Gc<'gc, Str>]>,
@@ -35,6 +38,7 @@ unsafe impl Trace for Env<'_> {
         self.globals.trace(t);
         self.consts.trace(t);
         self.classes.trace(t);
+        self.defaults.trace(t);
         self.chars.trace(t);
         self.module.trace(t);
     }
@@ -66,6 +70,8 @@ impl<'gc> Env<'gc> {
         let classes = (0..program.classes.len())
             .map(|c| kept_classes.get(c).copied().unwrap_or_else(|| Class::alloc(cx, c as u32)))
             .collect();
+        let defaults =
+            (program.classes.iter()).map(|c| c.defaults.iter().map(|l| literal(cx, l.as_ref())).collect()).collect();
         let kept_module = previous.map_or(&[][..], |p| &p.module[..]);
         let module = (0..module_vars)
             .map(|i| kept_module.get(i).copied().unwrap_or_else(|| Slot::alloc(cx, Value::nil())))
@@ -75,7 +81,7 @@ impl<'gc> Env<'gc> {
             None => (0..128u8).map(|c| Str::alloc(cx, char::from(c).encode_utf8(&mut [0; 4]))).collect(),
         };
         let program = Arc::clone(program);
-        let env = cx.mc.alloc(Env { globals, consts, classes, chars, module, program });
+        let env = cx.mc.alloc(Env { globals, consts, classes, defaults, chars, module, program });
         cx.mc.share(env);
         env
     }
@@ -91,6 +97,16 @@ fn initial<'gc>(cx: &Ctx<'_, 'gc>, name: &str, args: &[String]) -> Value<'gc> {
     let array = Array::alloc(cx, items.collect::<Vec<_>>());
     cx.mc.freeze(array);
     Value::object(array.into())
+}
+
+/// A field default's value.
+fn literal<'gc>(cx: &Ctx<'_, 'gc>, l: Option<&Literal>) -> Value<'gc> {
+    match l {
+        None => Value::nil(),
+        Some(Literal::Bool(b)) => Value::bool(*b),
+        Some(Literal::Num(n)) => Value::num(*n),
+        Some(Literal::Str(s)) => Value::object(Str::alloc(cx, s).into()),
+    }
 }
 
 fn constant<'gc>(cx: &Ctx<'_, 'gc>, c: &Const) -> Value<'gc> {

@@ -543,7 +543,7 @@ fn start_call<'gc>(cx: &Ctx<'_, 'gc>, rt: &Runtime, state: &mut State<'gc>, call
         // SAFETY: kind CLOSURE objects are Closures.
         let closure = closure.transpose()?.map(|c| unsafe { c.downcast::<Closure>() });
         // A closure runs its own function.
-        let func = closure.map_or(call.func, |c| Gc::get(c).func);
+        let func = closure.map_or(call.func, |c| Gc::get(c).func());
         let proto = &rt.program.functions[func as usize];
         if args.len() != usize::from(proto.params) {
             return Err(format!("{} expects {} argument(s), got {}", proto.name, proto.params, args.len()));
@@ -554,15 +554,6 @@ fn start_call<'gc>(cx: &Ctx<'_, 'gc>, rt: &Runtime, state: &mut State<'gc>, call
     if let Err(e) = started {
         state.call(&rt.program, call.func, None, &[]);
         state.failure = Some(e);
-    }
-}
-
-fn literal<'gc>(cx: &Ctx<'_, 'gc>, l: Option<&Literal>) -> Value<'gc> {
-    match l {
-        None => Value::nil(),
-        Some(Literal::Bool(b)) => Value::bool(*b),
-        Some(Literal::Num(n)) => Value::num(*n),
-        Some(Literal::Str(s)) => Value::object(Str::alloc(cx, s).into()),
     }
 }
 
@@ -629,6 +620,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 budget = budget.saturating_sub(self.run_simple(st, budget));
                 if budget == 0 {
                     break;
+                }
+                // The fast loop's allocation (`new`) made collection due.
+                if self.cx.mc.collection_due() && st.sections.is_empty() {
+                    return Ok(budget);
                 }
             }
             fast = true;
@@ -721,7 +716,7 @@ fn slot_in(v: Value<'_>) -> Gc<'_, Slot<'_>> {
 /// value (the instruction says which).
 fn upvalue<'gc>(frame: &Frame<'gc>, i: u16) -> Value<'gc> {
     let closure = frame.closure.expect("only closures have upvalues");
-    Gc::get(closure).upvalues[usize::from(i)]
+    Gc::get(closure).upvalues()[usize::from(i)]
 }
 
 fn object_of(v: Value<'_>, k: u8) -> Option<GcAny<'_>> {

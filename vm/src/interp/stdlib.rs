@@ -75,13 +75,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             StdFn::ArrayNew => {
                 arity(0..=2)?;
                 let n = match args.first() {
-                    Some(n) => whole(*n, "Array.new's length")?,
+                    Some(n) => self.array_length(*n)?,
                     None => 0,
                 };
-                let limit = self.rt.config.max_heap.map_or(MAX_ARRAY, |m| m / size_of::<Value>()).min(MAX_ARRAY);
-                if n > limit {
-                    return Err(format!("out of memory: Array.new({n}) needs more than the heap limit allows"));
-                }
                 let fill = args.get(1).copied().unwrap_or(Value::nil());
                 Ok(Value::object(Array::alloc(self.cx, std::iter::repeat_n(fill, n)).into()))
             }
@@ -105,6 +101,17 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 Ok(Value::num(g(num(0)?)))
             }
         }
+    }
+
+    /// `Array.new`'s length argument, or why it is not one: a whole number
+    /// of items that fits under the heap limit.
+    pub(super) fn array_length(&self, n: Value<'gc>) -> OpResult<usize> {
+        let n = whole(n, "Array.new's length")?;
+        let limit = self.rt.config.max_heap.map_or(MAX_ARRAY, |m| m / size_of::<Value>()).min(MAX_ARRAY);
+        if n > limit {
+            return Err(format!("out of memory: Array.new({n}) needs more than the heap limit allows"));
+        }
+        Ok(n)
     }
 
     /// The methods of a `Random`: `next` (a number in [0, 1)), `int(n)` (an

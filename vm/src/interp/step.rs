@@ -3,6 +3,7 @@
 //! classes and `new`, variable locks, indexing of any object.
 
 use super::*;
+use crate::bytecode::ClassInfo;
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
     /// Executes one instruction. Every instruction that allocates comes
@@ -191,10 +192,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     object_of(callee, kind::CLOSURE).ok_or_else(|| format!("cannot call {}", type_name(callee)))?;
                 // SAFETY: kind CLOSURE objects are Closures.
                 let closure = unsafe { closure.downcast::<Closure<'gc>>() };
-                self.call(st, Gc::get(closure).func, Some(closure), r(base), usize::from(n), r(d))?;
+                self.call(st, Gc::get(closure).func(), Some(closure), r(base), usize::from(n), r(d))?;
             }
             Op::Closure(d, f, base, n) => {
-                let captured = st.regs[r(base)..r(base) + usize::from(n)].into();
+                let captured = &st.regs[r(base)..r(base) + usize::from(n)];
                 st.regs[r(d)] = Value::object(Closure::alloc(self.cx, f, captured).into());
             }
             Op::NewSlot(d, s) => st.regs[r(d)] = Value::object(Slot::alloc(self.cx, st.regs[r(s)]).into()),
@@ -311,7 +312,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     .ok_or_else(|| format!("cannot run {} in a maatine", type_name(callee)))?;
                 // SAFETY: kind CLOSURE objects are Closures.
                 let closure = unsafe { closure.downcast::<Closure<'gc>>() };
-                st.regs[r(d)] = self.spawn(st, Gc::get(closure).func, Some(closure), r(base), usize::from(n))?;
+                st.regs[r(d)] = self.spawn(st, Gc::get(closure).func(), Some(closure), r(base), usize::from(n))?;
             }
             Op::JoinAll(a, count) => return self.join_all(st, r(a), r(count)),
             Op::CallMethod(d, o, k, base, n) => {
@@ -401,7 +402,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// `class.new(…)` into register `d` (see [`Op::New`]): the instance is
     /// made with its literal defaults and named fields here; computed
     /// defaults and `init` run in a call of the class's constructor, which
-    /// returns the instance.
+    /// returns the instance, or, without computed defaults, `init` is
+    /// called directly (it returns its `self`).
     pub(super) fn new_instance(
         &mut self,
         st: &mut State<'gc>,
@@ -419,31 +421,15 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let program = &self.rt.program;
         let info = &program.classes[index as usize];
         let mut fields: smallvec::SmallVec<[Value<'gc>; 16]> =
-            info.defaults.iter().map(|l| literal(self.cx, l.as_ref())).collect();
-        let frame = st.frames.last().expect("a running maatine has a frame");
-        let proto = &program.functions[frame.func as usize];
+            Gc::get(self.env).defaults[index as usize].iter().copied().collect();
         let mut named = 0u64;
-        let ctor = if k == u32::MAX {
-            match info.init {
-                Some((_, want)) if usize::from(want) != n => {
-                    return Err(format!("{}.init expects {want} argument(s), got {n}", info.name));
-                }
-                None if n > 0 => {
-                    return Err(format!(
-                        "{}.new takes named arguments (`field: value`): the class defines no `init` for {n} positional one(s)",
-                        info.name
-                    ));
-                }
-                _ => info.ctor,
-            }
+        let construct = if k == u32::MAX {
+            Construct::positional(info, n)?
         } else {
-            if info.init.is_some_and(|(_, want)| want > 0) {
-                return Err(format!(
-                    "{} defines `init`: {}.new takes init's arguments, not named ones",
-                    info.name, info.name
-                ));
-            }
-            let Const::Names(names) = &proto.consts[k as usize] else { unreachable!("new has a names constant") };
+            let frame = st.frames.last().expect("a running maatine has a frame");
+            let Const::Names(names) = &program.functions[frame.func as usize].consts[k as usize] else {
+                unreachable!("new has a names constant")
+            };
             for (name, value) in names.iter().zip(&st.regs[base + 2..base + 2 + n]) {
                 let i = info.fields.iter().position(|f| **f == **name);
                 let i = i.ok_or_else(|| format!("{} has no field `{name}`", info.name))?;
@@ -452,12 +438,17 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     named |= 1 << bit;
                 }
             }
-            if info.init.is_some() { info.ctor } else { info.fill }
+            Construct::named(info)?
         };
         let inst = Value::object(Inst::alloc(self.cx, index, fields.len(), |i| fields[i]).into());
-        match ctor {
-            None => st.regs[d] = inst,
-            Some(f) => {
+        match construct {
+            Construct::Plain => st.regs[d] = inst,
+            Construct::Init(f) => {
+                st.regs[base + 1] = inst;
+                let args = if k == u32::MAX { n } else { 0 };
+                self.call(st, f, None, base + 1, args + 1, d)?;
+            }
+            Construct::Ctor(f) => {
                 st.regs[base] = inst;
                 st.regs[base + 1] = Value::num(named as f64);
                 let args = if k == u32::MAX { n } else { 0 };
@@ -683,5 +674,56 @@ pub(super) fn const_str(c: &Const) -> &str {
     match c {
         Const::Str(s) => s,
         other => unreachable!("a name constant, not {other:?}"),
+    }
+}
+
+/// What `new` runs once the instance is made (see [`Op::New`]).
+#[derive(Clone, Copy)]
+pub(super) enum Construct {
+    /// Nothing: the instance is the result.
+    Plain,
+    /// `init`, on the instance (in register `base + 1`) and the arguments
+    /// after it; it returns the instance.
+    Init(u32),
+    /// The constructor, on the instance, the mask of named fields and
+    /// `init`'s arguments (from register `base`): computed defaults, then
+    /// `init`; it returns the instance.
+    Ctor(u32),
+}
+
+impl Construct {
+    /// For `new` with `n` positional arguments (`init`'s), or why not.
+    #[inline]
+    pub(super) fn positional(info: &ClassInfo, n: usize) -> Result<Construct, String> {
+        match info.init {
+            Some((_, want)) if usize::from(want) != n => {
+                Err(format!("{}.init expects {want} argument(s), got {n}", info.name))
+            }
+            None if n > 0 => Err(format!(
+                "{}.new takes named arguments (`field: value`): the class defines no `init` for {n} positional one(s)",
+                info.name
+            )),
+            _ => Ok(Construct::of(info.ctor, info.init)),
+        }
+    }
+
+    /// For `new` with named fields, or why not.
+    fn named(info: &ClassInfo) -> Result<Construct, String> {
+        match info.init {
+            Some((_, want)) if want > 0 => {
+                Err(format!("{} defines `init`: {}.new takes init's arguments, not named ones", info.name, info.name))
+            }
+            Some(_) => Ok(Construct::of(info.ctor, info.init)),
+            None => Ok(Construct::of(info.fill, None)),
+        }
+    }
+
+    #[inline]
+    fn of(ctor: Option<u32>, init: Option<(u32, u16)>) -> Construct {
+        match (ctor, init) {
+            (Some(f), _) => Construct::Ctor(f),
+            (None, Some((f, _))) => Construct::Init(f),
+            (None, None) => Construct::Plain,
+        }
     }
 }
