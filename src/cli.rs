@@ -56,6 +56,8 @@ pub struct Options {
     pub gc: Mode,
     /// One line per collection on stderr.
     pub gc_trace: bool,
+    /// Collect at every safe point (GC torture mode).
+    pub gc_torture: bool,
     /// Collector and lock statistics on stderr at the end.
     pub stats: bool,
     /// The heap limit in bytes.
@@ -76,6 +78,7 @@ Options (before or after `run`):
   --threads N       OS threads running maatines, 1 to 1024 (default: the number of cores)
   --gc inc|gen      collector mode (default: inc)
   --gc-trace        print one line per collection to stderr
+  --gc-torture      collect at every safe point (slow: for testing the runtime)
   --stats           print collector and lock statistics to stderr at the end
   --max-heap SIZE   maximum heap size, in bytes or with a K, M or G suffix
   --bytecode        print the compiled bytecode of every function instead of running
@@ -166,6 +169,7 @@ impl Parser {
         let o = &mut self.options;
         let flag = match name {
             "--gc-trace" => &mut o.gc_trace,
+            "--gc-torture" => &mut o.gc_torture,
             "--stats" => &mut o.stats,
             "--bytecode" => &mut o.bytecode,
             "--threads" => return value().and_then(|v| parse_threads(&v)).map(|n| o.threads = Some(n)),
@@ -255,6 +259,7 @@ mod tests {
         assert!(matches!(i.options.gc, Mode::Incremental) && i.options.threads.is_none() && !i.options.stats);
         assert!(matches!(run(&["-esay 2"]).unwrap().target, Target::Code(ref c) if c == "say 2"));
         assert!(matches!(run(&["--gc-trace"]).unwrap().target, Target::Prompt));
+        assert!(run(&["--gc-torture", "-e", "say 1"]).unwrap().options.gc_torture);
         assert!(matches!(parse(["-h".to_owned()]), Ok(Action::Help)));
         assert!(matches!(parse(["run".to_owned(), "--version".to_owned()]), Ok(Action::Version)));
     }

@@ -30,7 +30,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = Config { mode: options.gc, trace: options.gc_trace, max_heap: options.max_heap, ..Config::default() };
+    let config = Config {
+        mode: options.gc,
+        trace: options.gc_trace,
+        torture: options.gc_torture,
+        max_heap: options.max_heap,
+        ..Config::default()
+    };
     let threads = options.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let (name, source, path) = match target {
         Target::File(file) => match std::fs::read_to_string(&file) {

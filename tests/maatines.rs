@@ -407,6 +407,26 @@ fn a_parked_maatine_keeps_its_shared_objects_through_shared_collections() {
     }
 }
 
+/// A producer and a consumer on a channel of one slot block at nearly
+/// every message and never use up a slice: the shared objects they pass
+/// (each message is shared when sent) are still collected, between slices
+/// that end by blocking.
+#[test]
+fn maatines_that_only_block_still_have_their_shared_garbage_collected() {
+    let src = "let pipe = Chan.new(1);
+         fn producer(n) { for ^n -> i { pipe.send([i, \"item \" ~ i]); } }
+         fn consumer(n) { let s = 0; for ^n -> i { s += pipe.recv[0]; } return s; }
+         let p = ma producer(150000);
+         let c = ma consumer(150000);
+         p.join;
+         say c.join;";
+    for threads in [1, 2] {
+        let (out, result, shared) = run_with_stats(src, threads, Config::default());
+        assert_eq!((out.as_str(), result), ("11249925000\n", Ok(())), "{threads} thread(s)");
+        assert!(shared >= 2, "{threads} thread(s): shared collections ran ({shared})");
+    }
+}
+
 /// Maatines count the same 50 short keys (interned strings, shared from
 /// birth) into one shared map, while distinct throwaway strings make enough
 /// garbage for shared collections to free interned strings and lookups to

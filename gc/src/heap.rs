@@ -25,7 +25,7 @@
 
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering};
+use maat_sync::annotate::atomic::{AtomicU32, Ordering};
 
 use crate::collector::{Collector, Mode, Params, Phase};
 use crate::ptr::Mutation;

@@ -70,9 +70,10 @@
 
 use core::cell::Cell;
 use core::ptr::NonNull;
-use std::sync::Mutex;
+use maat_sync::Mutex;
+use maat_sync::annotate::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use maat_sync::annotate::{happens_after, happens_before};
 use std::sync::Weak;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -213,8 +214,8 @@ impl SharedCycle {
         self.epoch.load(Ordering::Relaxed)
     }
 
-    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Queued>> {
-        self.gray.lock().unwrap_or_else(|e| e.into_inner())
+    fn queue(&self) -> maat_sync::MutexGuard<'_, Vec<Queued>> {
+        self.gray.lock()
     }
 
     fn requeue(&self, grays: impl Iterator<Item = Gray>) {
@@ -528,10 +529,27 @@ impl<'a> Members<'a> {
     /// Runs `f` for every member and sums what it returns: in parallel on
     /// rayon's threads if there are several, here if there is one (a single
     /// heap is not worth waking the pool for, let alone starting it).
+    /// (rayon hands work over with atomics valgrind's race detectors do
+    /// not see: the hand-over and the return are announced to them,
+    /// `maat_sync::annotate`.)
     fn sum(&self, f: impl Fn(usize) -> u64 + Send + Sync) -> u64 {
         match self.0.len() {
             0 | 1 => (0..self.0.len()).map(f).sum(),
-            n => (0..n).into_par_iter().map(f).sum(),
+            n => {
+                let (start, done) = (&self.0 as *const _ as usize, &self.0 as *const _ as usize + 1);
+                happens_before(start as *const u8);
+                let total = (0..n)
+                    .into_par_iter()
+                    .map(|i| {
+                        happens_after(start as *const u8);
+                        let part = f(i);
+                        happens_before(done as *const u8);
+                        part
+                    })
+                    .sum();
+                happens_after(done as *const u8);
+                total
+            }
         }
     }
 
@@ -607,7 +625,15 @@ fn sweep_adopted(state: &mut SpaceState, mark: u8, sweep: Sweep) -> (u64, usize)
         Sweep::Now => garbage.free(),
         // Freeing a heap's worth of objects (their buffers too) took
         // milliseconds of the stopped world.
-        Sweep::Lazily if !garbage.0.is_empty() => rayon::spawn(move || garbage.free()),
+        Sweep::Lazily if !garbage.0.is_empty() => {
+            // (Announced to valgrind's race detectors, as in `Members::sum`.)
+            let tag = garbage.0.as_ptr() as usize;
+            happens_before(tag as *const u8);
+            rayon::spawn(move || {
+                happens_after(tag as *const u8);
+                garbage.free()
+            })
+        }
         Sweep::Lazily => {}
     }
     (freed, bytes)

@@ -9,9 +9,10 @@
 
 use core::marker::PhantomData;
 use core::ptr::NonNull;
+use maat_sync::annotate::atomic::{AtomicU64, AtomicUsize, Ordering};
+use maat_sync::{Mutex, MutexGuard};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 
 use crate::collector::Collector;
 use crate::header::Header;
@@ -97,7 +98,7 @@ impl Space {
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, SpaceState> {
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.state.lock()
     }
 
     /// Number of heaps in the space.
@@ -221,7 +222,7 @@ impl Space {
 
 impl Drop for SpaceInner {
     fn drop(&mut self) {
-        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let state = self.state.get_mut();
         let mut next = state.adopted.take();
         while let Some(h) = next {
             // SAFETY: no heap is left, so nothing can reach adopted objects.

@@ -371,6 +371,13 @@ unsafe impl Trace for String {
 }
 leaf!(std::rc::Rc<str>, std::sync::Arc<str>);
 leaf!(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU32, std::sync::atomic::AtomicBool);
+// (The same types in normal builds; the annotating ones under `maat_valgrind`.)
+#[cfg(maat_valgrind)]
+leaf!(
+    maat_sync::annotate::atomic::AtomicU64,
+    maat_sync::annotate::atomic::AtomicU32,
+    maat_sync::annotate::atomic::AtomicBool
+);
 
 // SAFETY: traces the boxed value.
 unsafe impl<T: Trace + ?Sized> Trace for Box<T> {

@@ -14,7 +14,12 @@
 //! - [`VarCell`]: a variable's value with its lock, updated either in a
 //!   section under the lock or lock-free by compare-and-swap;
 //! - [`ParkCell`], [`Idle`]: how a suspended maatine and an idle worker
-//!   thread wait without losing a wake-up.
+//!   thread wait without losing a wake-up;
+//! - [`Mutex`], [`RwLock`]: the blocking locks every crate of the runtime
+//!   uses for state outside objects;
+//! - [`annotate`]: the atomics every crate uses, and the happens-before
+//!   announcements that let valgrind's race detectors check the runtime
+//!   (built with `--cfg maat_valgrind`; `scripts/races`).
 //!
 //! The elision rule every object operation follows:
 //!
@@ -38,9 +43,11 @@
 //! module, which swaps in loom's types under `cfg(loom)`; the models live in
 //! `sync/tests/loom.rs`.
 
+pub mod annotate;
 mod id;
 mod lock;
 mod mode;
+mod mutex;
 mod park;
 pub mod safepoint;
 mod shim;
@@ -53,6 +60,7 @@ pub mod wakeup;
 pub use id::MaatineId;
 pub use lock::{AdaptiveGuard, AdaptiveLock, MaybeGuard, STARVATION_BOUND};
 pub use mode::{Mode, Sharing, ThreadMode};
+pub use mutex::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use park::{Parker, ThreadParker, Wait};
 pub use safepoint::{Participant, StoppedWorld, World};
 pub use varcell::{SEALED, Update, VarCell};

@@ -9,7 +9,7 @@
 //! Nothing outside this module names a platform primitive directly.
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+pub(crate) use crate::annotate::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
@@ -51,7 +51,8 @@ mod thread {
 
 #[cfg(not(loom))]
 mod sync {
-    pub(crate) use parking_lot::{Mutex, MutexGuard};
+    use crate::annotate::{atomic_only, happens_after, happens_before};
+    pub(crate) use crate::mutex::{Mutex, MutexGuard};
 
     /// A condition variable with the `std` calling convention, so that the
     /// loom build can share the callers' code.
@@ -63,16 +64,23 @@ mod sync {
             Self(parking_lot::Condvar::new())
         }
 
+        /// Unlocks, waits, locks again: an unlock and a lock of the mutex
+        /// to the race detectors (`annotate.rs`).
         pub(crate) fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-            self.0.wait(&mut guard);
+            atomic_only(&self.0);
+            happens_before(guard.mutex());
+            self.0.wait(&mut guard.inner);
+            happens_after(guard.mutex());
             guard
         }
 
         pub(crate) fn notify_all(&self) {
+            atomic_only(&self.0);
             self.0.notify_all();
         }
 
         pub(crate) fn notify_one(&self) {
+            atomic_only(&self.0);
             self.0.notify_one();
         }
     }

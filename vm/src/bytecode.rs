@@ -3,8 +3,8 @@
 //! through an `Arc`); the values it creates live in the running maatine's
 //! heap.
 
+use maat_sync::annotate::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::ast::BinOp;
 

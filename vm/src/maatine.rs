@@ -43,6 +43,9 @@ pub(crate) struct Maatine {
     pub(crate) waiting: String,
     /// What it sent or returned lately, for use-after-send errors.
     pub(crate) sent: SentLog,
+    /// Started by the host, which claims its result after the run: until
+    /// then the result is reachable from no root (see `Sched::finish`).
+    pub(crate) host: bool,
 }
 
 // SAFETY: a maatine moves between OS threads only as a whole, between

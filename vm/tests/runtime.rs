@@ -216,6 +216,34 @@ fn the_host_starts_maatines_and_gets_each_result_or_error() {
     assert_eq!(rt.global::<u32>("done").unwrap(), 7);
 }
 
+/// A job that returns at once leaves its result in transit (claimed after
+/// the run) while longer jobs go on for many slices, making shared
+/// garbage: the shared collections they would start must not free it.
+#[test]
+fn a_host_jobs_result_survives_while_the_other_jobs_make_shared_garbage() {
+    for threads in [1, 2] {
+        let mut rt = Runtime::new(torture());
+        rt.set_threads(threads);
+        rt.eval(
+            "our junk = []\n\
+             fn job(n) {\n\
+                 if n == 0 { return [\"early\", 1, 2, 3]; }\n\
+                 for ^20000 -> i { junk.push([i]); if junk.len > 8 { junk.pop(); } }\n\
+                 return [\"late\", n];\n\
+             }",
+        )
+        .unwrap();
+        let job = rt.function("job").unwrap();
+        let results = rt.spawn_all::<_, Vec<maat_vm::embed::HostValue>>(&job, (0..3).map(|n| (n,))).unwrap();
+        let first = results[0].as_ref().unwrap();
+        assert_eq!(
+            format!("{first:?}"),
+            format!("{:?}", rt.value::<Vec<maat_vm::embed::HostValue>>("[\"early\", 1, 2, 3]").unwrap()),
+            "{threads} thread(s)"
+        );
+    }
+}
+
 #[test]
 fn maatines_stream_values_to_a_host_thread_while_they_run() {
     let mut rt = Runtime::new(Config::default());

@@ -16,7 +16,8 @@
 //! of the runtime drops it first, so no other scheduler runs in the space
 //! while its heap lives.
 
-use std::sync::{Arc, Mutex};
+use maat_sync::Mutex;
+use std::sync::Arc;
 
 use crossbeam_deque::Worker;
 use maat_sync::Participant;
@@ -102,7 +103,7 @@ impl Runtime {
                     drop(p);
                     let cell = Arc::clone(&resident.cell);
                     sched.adopt(&workers[0], resident, slice);
-                    let out = out.into_inner().unwrap_or_else(|e| e.into_inner());
+                    let out = out.into_inner();
                     sched.run(workers, spawned, out);
                     return outcome(&sched, &cell);
                 }

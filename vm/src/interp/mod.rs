@@ -4,9 +4,10 @@
 //! heap pays its allocation debt, and the scheduler may move it to another OS
 //! thread, park it, or stop it for a shared collection.
 
+use maat_sync::Mutex;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use maat_gc::{Config, Gc, GcAny, Global, Heap, IN_TRANSIT, Root, Trace, Tracer};
 use maat_sync::{LockRequest, LockStatus, MaatineId, Participant};
@@ -333,6 +334,7 @@ impl Maatine {
             wake,
             waiting: String::new(),
             sent: SentLog::default(),
+            host: false,
         })
     }
 

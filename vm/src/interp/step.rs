@@ -261,7 +261,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 if newline {
                     text.push('\n');
                 }
-                let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+                let mut out = self.out.lock();
                 out.write_all(text.as_bytes()).map_err(|e| format!("cannot write output: {e}"))?;
             }
             Op::Len(d, o) => {

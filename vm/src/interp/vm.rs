@@ -164,7 +164,7 @@ impl Vm {
     /// shared collections.
     pub fn gc_stats(&self) -> maat_gc::Stats {
         let Some(sched) = &self.sched else { return maat_gc::Stats::default() };
-        let mut stats = sched.totals.lock().unwrap_or_else(|e| e.into_inner()).gc.clone();
+        let mut stats = sched.totals.lock().gc.clone();
         stats.merge(&sched.rt.space.stats());
         stats
     }
@@ -172,7 +172,7 @@ impl Vm {
     /// Object operations that took their lock, and that elided it.
     pub fn lock_stats(&self) -> (u64, u64) {
         let Some(sched) = &self.sched else { return (0, 0) };
-        let totals = sched.totals.lock().unwrap_or_else(|e| e.into_inner());
+        let totals = sched.totals.lock();
         (totals.taken, totals.elided)
     }
 
@@ -185,7 +185,7 @@ impl Vm {
     /// counted.
     pub fn contention(&self) -> Contention {
         let Some(sched) = &self.sched else { return Contention::default() };
-        let totals = sched.totals.lock().unwrap_or_else(|e| e.into_inner());
+        let totals = sched.totals.lock();
         let names = sched.rt.program.globals.iter().map(|n| n.to_string()).chain([CAPTURED_AND_MODULE.to_owned()]);
         let vars =
             names.zip(totals.contention.vars.iter().copied()).filter(|(_, v)| *v != VarStats::default()).collect();
@@ -218,20 +218,22 @@ impl Vm {
         let (session, args) = (self.session, std::mem::take(&mut self.args));
         let mut calls = std::mem::take(&mut self.calls).into_iter();
         let call = calls.next();
-        let (main, made) = Maatine::first(&sched, previous.as_ref(), session, &args, call.as_ref());
+        let (mut main, made) = Maatine::first(&sched, previous.as_ref(), session, &args, call.as_ref());
+        main.host = true;
         self.env = made;
         let cell = Arc::clone(&main.cell);
         self.cells = vec![Arc::clone(&cell)];
         workers[0].push(main);
         let company = calls.map(|call| {
             let env = self.env.clone().expect("the host starts maatines in a session");
-            let m = Maatine::start(&sched, |mc| {
+            let mut m = Maatine::start(&sched, |mc| {
                 let stats = SyncStats::default();
                 let cx = Ctx { mc, mode: sched.rt.world.mode(), stats: &stats };
                 // SAFETY: the environment is shared; its slots synchronize themselves.
                 let env = unsafe { mc.global(&env) };
                 call_state(&cx, &sched.rt, (env, Gc::get(env).module.clone()), &call)
             });
+            m.host = true;
             self.cells.push(Arc::clone(&m.cell));
             m
         });

@@ -22,8 +22,8 @@
 //! subgraph (maat-gc's `transfer`) before `push` stores it, under the mutex,
 //! and the receiver claims it after `pop`; the mutex publishes both.
 
+use maat_sync::{Mutex, MutexGuard};
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
 use std::task::Waker;
 
 use maat_gc::{Gc, Trace, Tracer};
@@ -90,7 +90,7 @@ impl Chan {
     }
 
     fn lock(&self) -> MutexGuard<'_, ChanState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Sends the value `publish` returns (called under the mutex, once the

@@ -5,7 +5,7 @@
 //! attaching maatine then. The token is immutable but for `taken`, which
 //! one attach alone turns on.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use maat_sync::annotate::atomic::{AtomicBool, Ordering};
 
 use maat_gc::{Gc, Trace, Tracer};
 

@@ -16,7 +16,8 @@
 //! The result object outlives the finished maatine's heap (it is global and
 //! was adopted by the space); the handle keeps it alive by tracing it.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use maat_sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::Waker;
 
 use maat_gc::{Gc, Trace, Tracer};
@@ -54,7 +55,7 @@ impl JoinCell {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// The outcome if the maatine finished (marking it observed); otherwise

@@ -28,7 +28,8 @@
 //!   takes a lock while collecting) runs at a safe point, outside any lookup.
 
 use core::ptr::NonNull;
-use std::sync::{LazyLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use maat_sync::RwLock;
+use std::sync::LazyLock;
 
 use hashbrown::HashTable;
 use maat_gc::{Gc, GcAny, Mutation};
@@ -82,16 +83,6 @@ fn shard(hash: u64) -> &'static Shard {
     &TABLE[(hash >> 32) as usize % SHARDS]
 }
 
-fn read(shard: &Shard) -> RwLockReadGuard<'_, HashTable<Entry>> {
-    // A panic under the lock leaves the table consistent (one insert or
-    // remove is the only change).
-    shard.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write(shard: &Shard) -> RwLockWriteGuard<'_, HashTable<Entry>> {
-    shard.write().unwrap_or_else(|e| e.into_inner())
-}
-
 /// The interned string of `text` (whose hash is `hash`), made if needed.
 /// `make` allocates a new `Str`.
 pub(super) fn intern<'gc>(
@@ -102,12 +93,12 @@ pub(super) fn intern<'gc>(
 ) -> Gc<'gc, Str> {
     let space = mc.space_id();
     let shard = shard(hash);
-    if let Some(s) = find(mc, &read(shard), hash, space, text) {
+    if let Some(s) = find(mc, &shard.read(), hash, space, text) {
         return s;
     }
     let made = make();
     mc.share(made);
-    let mut table = write(shard);
+    let mut table = shard.write();
     if let Some(s) = find(mc, &table, hash, space, text) {
         // Another maatine added it meanwhile; `made` is garbage.
         return s;
@@ -136,7 +127,7 @@ fn find<'gc>(mc: &Mutation<'gc>, table: &HashTable<Entry>, hash: u64, space: u64
 /// A string is being freed: its entry, if it has one, goes first.
 pub(super) fn forget(s: &Str) {
     let me = NonNull::from(s);
-    if let Ok(entry) = write(shard(s.hash_code())).find_entry(s.hash_code(), |e| e.str == me) {
+    if let Ok(entry) = shard(s.hash_code()).write().find_entry(s.hash_code(), |e| e.str == me) {
         entry.remove();
     }
 }

@@ -5,7 +5,7 @@
 //! maatines drawing at once get different numbers, never a torn state.
 //! `Relaxed` suffices: the word is the whole state and publishes nothing else.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use maat_sync::annotate::atomic::{AtomicU64, Ordering};
 
 use maat_gc::{Gc, Trace};
 

@@ -27,7 +27,7 @@
 //!   update changes; a draft whose update committed, failed or belongs to
 //!   another maatine is refused.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use maat_sync::annotate::atomic::{AtomicU64, Ordering};
 
 use maat_gc::{Gc, Trace, Tracer};
 use maat_sync::MaatineId;
