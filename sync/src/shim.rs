@@ -141,7 +141,13 @@ mod park {
         // parking_lot.
         let result = unsafe { parking_lot_core::park(key, validate, || {}, |_, _| {}, ParkToken(token), None) };
         match result {
-            ParkResult::Unparked(UnparkToken(t)) => Some(t),
+            ParkResult::Unparked(UnparkToken(t)) => {
+                // The unparker's `happens_before` on the key: a lock handed
+                // over through the token is acquired here, with no atomic
+                // of the lock's own for the race detectors to see.
+                crate::annotate::happens_after(key as *const u8);
+                Some(t)
+            }
             ParkResult::Invalid | ParkResult::TimedOut => None,
         }
     }
@@ -160,6 +166,9 @@ mod park {
                 FilterOp::Unpark
             }
         };
+        // What the unparker did happens before the woken thread goes on
+        // (see `park`).
+        crate::annotate::happens_before(key as *const u8);
         // SAFETY: as in `park`; `filter` and `decide` only touch the lock
         // word and local cells: they neither panic nor re-enter parking_lot.
         unsafe {

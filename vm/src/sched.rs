@@ -385,11 +385,8 @@ impl Sched {
             // producer and a consumer on a channel) never yield, and their
             // shared garbage would never be collected. (After a finished
             // maatine's `finish`: until then its result is reachable from
-            // no root.) The thread mode only after a slice that yielded, by
-            // the worker that goes on running the maatine (see "Thread
-            // mode" above). (Checked after blocking slices too, it let
-            // helgrind see a shared map read without its lock on two
-            // threads, `scripts/races`: how is not yet understood.)
+            // no root; and the thread mode is not this worker's to decide
+            // then: see "Thread mode" above.)
             match slice {
                 Slice::Yield => {
                     self.maintain(p);
@@ -401,7 +398,7 @@ impl Sched {
                     }
                 }
                 Slice::Blocked => {
-                    self.look_after_shared(p);
+                    self.maintain(p);
                     let mut last = false;
                     match m.wake.clone().park(m, || last = self.parked()) {
                         Some(again) => m = again,
