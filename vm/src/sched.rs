@@ -243,9 +243,10 @@ pub(crate) struct Sched {
     failed: Mutex<Vec<Arc<JoinCell>>>,
     /// Slices that found the shared marking settled (see `maintain`).
     marking_slices: AtomicUsize,
-    /// Whether a maatine the host started has returned: its result waits,
-    /// reachable from no root, for the host to claim it after the run, so
-    /// no shared collection may start or finish until then.
+    /// Whether a maatine the host started has returned an object: the
+    /// object waits, reachable from no root, for the host to claim it
+    /// after the run, so no shared collection may start or finish until
+    /// then.
     results_in_transit: AtomicBool,
     /// Slices a due shared collection has waited for the last one's lazy
     /// sweeps (see `Sched::sweeps_settled`).
@@ -497,7 +498,7 @@ impl Sched {
 
     fn finish(&self, m: Maatine, outcome: Outcome) {
         let Maatine { id, heap, stats, cell, host, .. } = m;
-        if host && matches!(outcome, Outcome::Returned(_)) {
+        if host && matches!(outcome, Outcome::Returned(bits) if crate::value::Value::bits_hold_object(bits)) {
             // Before the result is published (`cell.finish`): SeqCst, read
             // by `maintain` on any worker.
             self.results_in_transit.store(true, Ordering::SeqCst);
@@ -516,8 +517,12 @@ impl Sched {
             self.failed.lock().push(Arc::clone(&cell));
         }
         self.registry.lock().remove(&id);
-        cell.finish(outcome);
+        // Before the joiners are woken: a joiner that is then the last
+        // maatine must see it at the end of its next slice (`single_again`),
+        // not once this thread gets round to it (a loaded machine ran four
+        // slices locked in between).
         let live = self.live.fetch_sub(1, Ordering::SeqCst) - 1;
+        cell.finish(outcome);
         let active = self.active.fetch_sub(1, Ordering::SeqCst) - 1;
         if live == 0 {
             return self.stop_all();

@@ -176,6 +176,12 @@ impl<'gc> Value<'gc> {
         self.bits
     }
 
+    /// Whether bits from [`Value::to_bits`] hold an object (a test of the
+    /// tag: the object need not be alive).
+    pub fn bits_hold_object(bits: u64) -> bool {
+        bits & TAG_MASK == OBJECT
+    }
+
     /// A value back from [`Value::to_bits`].
     ///
     /// # Safety
