@@ -1,7 +1,7 @@
 //! The fast loop: runs, with the frame held in locals, the instructions
 //! that cannot fail or block (and calls and returns between them), until
-//! one that needs the general path (`step.rs`). The common allocations
-//! (`new` of a class without a constructor, `Array.new`) are made
+//! one that needs the general path (`step.rs`). The commonest allocation
+//! (`new` of a class without computed defaults) is made
 //! here under the heap limit, and the loop returns to its caller, a safe
 //! point, as soon as one makes a collection due. Every object
 //! operation it makes is the general path's own (`Inst::get`, `Array::set`,
@@ -11,7 +11,6 @@
 
 use super::step::Construct;
 use super::*;
-use crate::bytecode::StdFn;
 use crate::object::pmap::PMap;
 use crate::object::pvec::PVec;
 
@@ -21,7 +20,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// sections, arithmetic and comparison, jumps, calls of functions,
     /// methods and closures and returns to a caller, fields and methods
     /// through member caches, array reads, stores and loops, lengths, and
-    /// the allocations above while the heap is under its limit) with
+    /// `new` while the heap is under its limit) with
     /// the frame held in locals (reloaded after a call or a return), until
     /// one that needs [`Run::step`] or the budget is spent. Returns how much
     /// of the budget it spent.
@@ -87,19 +86,6 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                                 return budget - left;
                             }
                             continue 'frame;
-                        }};
-                    }
-                    // `$d =` the object `$made` allocated, if it could (and
-                    // the loop returns for the safe point if that made
-                    // collection due).
-                    macro_rules! made {
-                        ($d:expr, $made:expr) => {{
-                            let Some((object, due)) = $made else { break 'ops };
-                            w[$d] = object;
-                            if due {
-                                at.advance();
-                                break 'ops;
-                            }
                         }};
                     }
                     // `$d = $x $op $y` on two numbers.
@@ -251,6 +237,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                                 break 'ops;
                             }
                         }
+                        // (`Array.new`, closures and slots are made on the general
+                        // path: an arm here for each cost the loop a register or
+                        // its layout: 2-4% more instructions everywhere for
+                        // closures, Mandelbrot 0.19 s -> 0.31 s for `Array.new`.)
                         // `C.new(args)` of a class without computed defaults:
                         // the instance, then a call of its `init`. After an
                         // allocation that made collection due the loop
@@ -270,14 +260,6 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                                 at.advance();
                                 break 'ops;
                             }
-                        }
-                        // `Array.new(n, x)`, when it cannot fail. (Closures and
-                        // slots are made on the general path: their arms here
-                        // cost the loop a register, 2-4% of the instructions
-                        // of every benchmark, for 2.6% of Havlak's.)
-                        Op::Builtin(d, Builtin::Std(StdFn::ArrayNew), b, n @ 1..=2) => {
-                            let fill = if n == 2 { w[b + 1] } else { Value::nil() };
-                            made!(d, self.new_array_now(w[b], fill))
                         }
                         Op::CallValue(d, c, b, n) => {
                             let Some(closure) = object_of(w[c], kind::CLOSURE) else { break 'ops };
@@ -432,17 +414,6 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let defaults = &Gc::get(self.env).defaults[index as usize];
         let inst = Inst::alloc(self.cx, index, defaults.len(), |i| defaults[i]);
         Some((inst, init, self.cx.mc.collection_due()))
-    }
-
-    /// `Array.new(length, fill)` when it cannot fail (see
-    /// [`Run::array_length`]) and the heap is under its limit, and whether
-    /// collection is now due. (Out of line: see `new_now`.)
-    #[inline(never)]
-    fn new_array_now(&self, length: Value<'gc>, fill: Value<'gc>) -> Option<(Value<'gc>, bool)> {
-        let n = self.array_length(length).ok()?;
-        self.cx.mc.check_limit().ok()?;
-        let array = Array::alloc(self.cx, std::iter::repeat_n(fill, n));
-        Some((Value::object(array.into()), self.cx.mc.collection_due()))
     }
 
     /// The length of a string, or of an array or a map this maatine may use.
