@@ -32,20 +32,27 @@
 /// what any thread does after a later [`happens_after`] on `tag`.
 #[inline(always)]
 pub fn happens_before<T: ?Sized>(tag: *const T) {
-    #[cfg(maat_valgrind)]
-    client::request(client::HAPPENS_BEFORE, tag.cast::<()>() as usize, 0);
-    #[cfg(not(maat_valgrind))]
-    let _ = tag;
+    announce(tag, true);
 }
 
 /// Tells the race detectors that what this thread does from now on happens
 /// after what every thread did before its [`happens_before`] on `tag`.
 #[inline(always)]
 pub fn happens_after<T: ?Sized>(tag: *const T) {
+    announce(tag, false);
+}
+
+/// One half of a happens-before edge on `tag`: its start (`before`) or its
+/// end.
+#[inline(always)]
+fn announce<T: ?Sized>(tag: *const T, before: bool) {
     #[cfg(maat_valgrind)]
-    client::request(client::HAPPENS_AFTER, tag.cast::<()>() as usize, 0);
+    {
+        let code = if before { client::HAPPENS_BEFORE } else { client::HAPPENS_AFTER };
+        client::request(code, tag.cast::<()>() as usize, 0);
+    }
     #[cfg(not(maat_valgrind))]
-    let _ = tag;
+    let _ = (tag, before);
 }
 
 /// Tells the race detectors to stop checking the bytes of `at`: a foreign

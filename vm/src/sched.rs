@@ -254,16 +254,16 @@ pub(crate) struct Sched {
     pub(crate) totals: Mutex<Totals>,
 }
 
-/// The first success of `attempt`, tried again while it says `Retry` (a
-/// steal that raced with another); `None` when the queues are empty.
 /// A maatine about to go on a run queue, announced to valgrind's race
 /// detectors (the deques order it with atomics they cannot see; `find`
 /// announces the other end; `maat_sync::annotate`).
-pub(crate) fn queued(m: Box<Maatine>) -> Box<Maatine> {
+fn queued(m: Box<Maatine>) -> Box<Maatine> {
     happens_before(&*m);
     m
 }
 
+/// The first success of `attempt`, tried again while it says `Retry` (a
+/// steal that raced with another); `None` when the queues are empty.
 fn steal<T>(attempt: impl FnMut() -> Steal<T>) -> Option<T> {
     std::iter::repeat_with(attempt).find(|s| !s.is_retry()).and_then(Steal::success)
 }
@@ -499,8 +499,10 @@ impl Sched {
     fn finish(&self, m: Maatine, outcome: Outcome) {
         let Maatine { id, heap, stats, cell, host, .. } = m;
         if host && matches!(outcome, Outcome::Returned(bits) if crate::value::Value::bits_hold_object(bits)) {
-            // Before the result is published (`cell.finish`): SeqCst, read
-            // by `maintain` on any worker.
+            // SeqCst, before the result is published (`cell.finish`) and
+            // before this worker's next safe point: a worker that read
+            // `false` and then stopped the world reads it again in the
+            // stopped world, which comes after that safe point.
             self.results_in_transit.store(true, Ordering::SeqCst);
         }
         {
@@ -580,7 +582,10 @@ impl Sched {
     /// The shared collection's part of [`Sched::maintain`]: starts one, or
     /// finishes the one marking.
     fn look_after_shared(&self, p: &Participant) {
-        if self.results_in_transit.load(Ordering::SeqCst) {
+        // Read again once the world is stopped: a maatine the host started
+        // may return while this worker waits for the others to stop.
+        let in_transit = || self.results_in_transit.load(Ordering::SeqCst);
+        if in_transit() {
             return;
         }
         let space = &self.rt.space;
@@ -588,6 +593,9 @@ impl Sched {
         if space.shared_marking() {
             if torture || self.marking_may_finish() {
                 let _stopped = p.stop_world();
+                if in_transit() {
+                    return;
+                }
                 // SAFETY: the world is stopped: every other worker waits at a
                 // safe point between slices or is outside Maat code, and this
                 // one is between slices, so no heap is in a mutation; parked
@@ -597,7 +605,10 @@ impl Sched {
             }
             return;
         }
-        let due = || torture || (space.shared_collection_due(SHARED_PAUSE, SHARED_FLOOR) && self.sweeps_settled());
+        let due = || {
+            !in_transit()
+                && (torture || (space.shared_collection_due(SHARED_PAUSE, SHARED_FLOOR) && self.sweeps_settled()))
+        };
         if due() {
             let _stopped = p.stop_world();
             if due() {

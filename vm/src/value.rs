@@ -139,7 +139,7 @@ impl<'gc> Value<'gc> {
     /// The object, if it is one (one test of the tag, not a whole unpack).
     #[inline]
     pub fn as_object(self) -> Option<GcAny<'gc>> {
-        if self.bits & TAG_MASK != OBJECT {
+        if !Self::bits_hold_object(self.bits) {
             return None;
         }
         // SAFETY: the tag says the bits hold an object.
@@ -178,6 +178,7 @@ impl<'gc> Value<'gc> {
 
     /// Whether bits from [`Value::to_bits`] hold an object (a test of the
     /// tag: the object need not be alive).
+    #[inline(always)]
     pub fn bits_hold_object(bits: u64) -> bool {
         bits & TAG_MASK == OBJECT
     }
