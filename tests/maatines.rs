@@ -692,3 +692,65 @@ fn detached_graphs_pass_along_a_ring_of_maatines_whole() {
         assert_eq!(out, format!("{total} true\n"), "{threads} thread(s), torture");
     }
 }
+
+/// What a maatine receives (a message, a joined result, an attached
+/// graph) is copied into its heap: its arrays, maps and instances run
+/// without locks even while other maatines live (here an idle one keeps
+/// the runtime multi-threaded), and the sender's originals are left alone.
+#[test]
+fn received_values_run_without_locks() {
+    let src = "class P { has x; }
+fn produce(c, n) { for ^n -> i { c.send([i, {k => i}, P.new(x: i)]); } c.close; }
+fn build(n) { let a = []; for ^n -> i { a.push(i); } return a; }
+fn idle(c) { return c.recv; }
+let stop = Chan.new(1);
+let bg = ma idle(stop);
+let c = Chan.new(8);
+ma produce(c, 200);
+let sum = 0;
+for c -> m {
+    for ^20 -> j { m[0] = m[0] + 1; m[1][\"k\"] = m[1][\"k\"] + 1; m[2].x = m[2].x + 1; }
+    sum += m[0] + m[1][\"k\"] + m[2].x;
+}
+let t = (ma build(100)).join;
+for ^100 -> i { t[i] = t[i] * 2; }
+let d = build(50).detach;
+let g = (ma { |tok| let a = tok.attach; for ^50 -> i { a[i] = a[i] + 1; } return a.len; }(d)).join;
+stop.send(1);
+bg.join;
+say sum, \" \", t[99], \" \", g;";
+    for threads in [1, 2, 4] {
+        let ast = maat::vm::parse(src).unwrap();
+        let program = maat::vm::compiler::compile(&ast, "test.maat", src).unwrap();
+        let mut vm = maat::vm::Vm::new(program, Config::default());
+        vm.set_threads(threads);
+        vm.count_contention(true);
+        let mut out = Vec::new();
+        vm.run(&mut out).unwrap();
+        // Each message's three numbers: (i + 20) three times, summed.
+        let expected: usize = (0..200).map(|i| 3 * (i + 20)).sum();
+        assert_eq!(String::from_utf8(out).unwrap(), format!("{expected} 198 50\n"));
+        let locked: Vec<_> =
+            vm.contention().objects.into_iter().filter(|o| ["Array", "Map", "instance"].contains(&o.kind)).collect();
+        let most = locked.iter().map(|o| o.taken).max().unwrap_or(0);
+        assert!(most <= 2, "{threads} thread(s): {} objects locked, one {most} times", locked.len());
+    }
+}
+
+/// A received graph is copied without recursion: a list 100,000 links
+/// long arrives through a channel, a join, an attach and into a version.
+#[test]
+fn long_lists_are_received_and_versioned_whole() {
+    let src = "fn list(n) { let head = nil; for ^n -> i { head = {v => i, rest => head}; } return head; }
+fn count(l) { let n = 0; while l != nil { n += 1; l = l[\"rest\"]; } return n; }
+let c = Chan.new(1);
+c.send(list(100000));
+let a = count(c.recv);
+let b = count((ma list(100000)).join);
+let d = count(list(100000).detach.attach);
+let e = count(Versioned.new(list(100000)).now);
+say a, \" \", b, \" \", d, \" \", e;";
+    for threads in [1, 2] {
+        assert_eq!(run_ok(src, threads, Config::default()), "100000 100000 100000 100000\n", "{threads} thread(s)");
+    }
+}

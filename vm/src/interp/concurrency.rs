@@ -98,8 +98,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         Ok(Value::object(handle.into()))
     }
 
-    /// `h.join`: the maatine's result (claimed by this maatine), its error
-    /// rethrown, or a wait until it finishes.
+    /// `h.join`: the maatine's result (not yet claimed: see
+    /// [`Run::claim_result`]), its error rethrown, or a wait until it
+    /// finishes.
     pub(super) fn join(&mut self, st: &State<'gc>, handle: &Handle) -> Result<Result<Value<'gc>, Flow>, Raise<'gc>> {
         if handle.cell.id == self.me {
             return Err(format!("{} cannot join itself", self.me).into());
@@ -108,16 +109,30 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         match outcome {
             None => Ok(Err(Flow::Block(self.waits_at(&format!("to join {}", handle.cell.id), st)))),
             Some(Outcome::Failed(e)) => Err(Raise::Message(e.rethrown())),
-            Some(Outcome::Returned(bits)) => {
-                // SAFETY: the result is global and the handle (reachable from
-                // this maatine's registers) keeps it alive.
-                let v = unsafe { Value::from_raw_bits(bits) };
-                if let Some(o) = v.as_object() {
-                    self.cx.mc.receive(o);
-                }
-                Ok(Ok(v))
-            }
+            // SAFETY: the result is global and the handle (reachable from
+            // this maatine's registers) keeps it alive.
+            Some(Outcome::Returned(bits)) => Ok(Ok(unsafe { Value::from_raw_bits(bits) })),
         }
+    }
+
+    /// The result `v` of the maatine behind handle `h`, as this joiner's
+    /// own: the first join through a handle only this maatine reaches
+    /// copies the result into its heap (unshared, so it runs without
+    /// locks) and the handle keeps the copy for later joins; through a
+    /// shared handle the result is held as it was transferred (locked like
+    /// a shared object), so that every join returns the same object.
+    fn claim_result(&self, h: Gc<'gc, Handle>, v: Value<'gc>) -> OpResult<Value<'gc>> {
+        let Some(o) = v.as_object() else { return Ok(v) };
+        if let Some(copy) = Handle::claimed(h) {
+            return Ok(copy);
+        }
+        let first = self.cx.mc.receive(o) > 0;
+        if !first || Gc::is_shared(h) {
+            return Ok(v);
+        }
+        let copy = self.adopt(v)?;
+        Handle::claim(h, self.cx, copy);
+        Ok(copy)
     }
 
     /// The end of `ma for`: joins the handles in the array in `a`, from the
@@ -148,23 +163,38 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         }
     }
 
-    /// A value from `chan` (claimed by this maatine): `Some(None)` once it
-    /// is closed and empty, `None` if this maatine must wait (and `wait`).
-    pub(super) fn recv(&mut self, chan: &Chan, wait: bool) -> Option<Option<Value<'gc>>> {
+    /// A value from `chan`, as this maatine's own (see [`Run::adopt`]):
+    /// `Some(None)` once it is closed and empty, `None` if this maatine
+    /// must wait (and `wait`).
+    pub(super) fn recv(&mut self, chan: &Chan, wait: bool) -> OpResult<Option<Option<Value<'gc>>>> {
         let waker = wait.then_some(|| std::task::Waker::from(Arc::clone(self.wake)));
-        match chan.recv(waker) {
+        Ok(match chan.recv(waker) {
             Received::Value(bits) => {
                 // SAFETY: buffered values are global and were kept alive by
                 // the channel, which this maatine's registers refer to.
                 let v = unsafe { Value::from_raw_bits(bits) };
-                if let Some(o) = v.as_object() {
-                    self.cx.mc.receive(o);
+                match v.as_object() {
+                    Some(o) if self.cx.mc.receive(o) > 0 => Some(Some(self.adopt(v)?)),
+                    _ => Some(Some(v)),
                 }
-                Some(Some(v))
             }
             Received::Closed => Some(None),
             Received::Empty => None,
-        }
+        })
+    }
+
+    /// `v`, just received (a message, a result, an attached graph), as this
+    /// maatine's own: the arrays, maps and instances it holds by transfer
+    /// are copied into its heap (deeply, cycles and aliasing kept, and the
+    /// persistent collections among them rebuilt where they hold one), so
+    /// they are unshared and run without locks; shared and frozen parts
+    /// are kept. A graph that holds, by transfer, an object whose parts the
+    /// copy could not redirect (a closure's captured variables, a draft, a
+    /// host's object) stays as it is, held by this maatine and locked like
+    /// a shared one.
+    pub(super) fn adopt(&self, v: Value<'gc>) -> OpResult<Value<'gc>> {
+        let me = self.cx.mc.heap_id();
+        self.copy_graph(v, &|o| Ok(if o.holder() == Some(me) { received(o.kind()) } else { Part::Keep }))
     }
 
     /// Methods of handles and channels, some of which wait; `None` for any
@@ -193,7 +223,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     arity(0)?;
                     return Ok(Some(match self.join(st, handle)? {
                         Ok(v) => {
-                            st.regs[d] = v;
+                            // SAFETY: kind HANDLE objects are Handles.
+                            st.regs[d] = self.claim_result(unsafe { h.downcast() }, v)?;
                             Flow::Next
                         }
                         Err(block) => block,
@@ -238,7 +269,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             Some(Method::Recv | Method::TryRecv) => {
                 arity(0)?;
                 let wait = m == Some(Method::Recv);
-                match self.recv(chan, wait) {
+                match self.recv(chan, wait)? {
                     Some(v) => {
                         st.regs[d] = v.unwrap_or_else(Value::nil);
                         Flow::Next
@@ -269,5 +300,19 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             _ => return Err(unknown_method(recv, name).into()),
         };
         Ok(Some(flow))
+    }
+}
+
+/// What receiving does with an object of kind `k` held by transfer.
+fn received(k: u8) -> Part {
+    match k {
+        kind::ARRAY | kind::MAP | kind::INST | kind::PVEC | kind::PMAP => Part::Copy,
+        // No parts, or parts that are not this graph's (a handle's result,
+        // a token's graph, a versioned root's versions).
+        kind::STR | kind::HANDLE | kind::CHAN | kind::RANDOM | kind::CLASS | kind::PNODE => Part::Keep,
+        kind::VERSIONED | kind::VERSION | kind::DETACHED => Part::Keep,
+        // Closures, slots, drafts, host objects: they may refer to the
+        // graph's collections, and the copy could not redirect them.
+        _ => Part::Whole,
     }
 }

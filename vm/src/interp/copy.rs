@@ -1,10 +1,24 @@
-//! Deep copies of object graphs, for what enters a version (copied in, to
-//! be frozen) and for a detached graph's attach (copied into the attaching
-//! heap). One walk serves both: a caller's rule says, object by object,
-//! whether it is copied (or, for a persistent collection, looked into),
-//! kept as it is, or refused. The copy keeps the graph's shape: an object
-//! met twice is copied once (cycles and aliasing stay), and a persistent
-//! collection is rebuilt only where its contents changed.
+//! Deep copies of object graphs: what enters a version (copied in, to be
+//! frozen), and what a maatine receives (a message, a joined result, an
+//! attached graph: copied into its own heap). One walk serves all of them:
+//! a caller's rule says, object by object, whether it is copied (or, for a
+//! persistent collection, looked into), kept as it is, or whether the graph
+//! must stay whole; an error refuses the whole copy. The copy keeps the
+//! graph's shape: an object met twice is copied once (cycles and aliasing
+//! stay), and a persistent collection is rebuilt only where its contents
+//! changed.
+//!
+//! The walk is iterative (a graph may be a list millions of links long):
+//! 1. *discover*: depth first from the root, each object the rule copies
+//!    gets its parts listed and, if it is an array, a map or an instance,
+//!    an empty copy (a shell) at once, so that cycles through it close;
+//! 2. *persistent collections*, in the walk's post-order (a persistent
+//!    collection's persistent parts are built before it; they cannot form
+//!    a cycle of their own, being immutable);
+//! 3. *fill* every shell with its parts' copies.
+//!
+//! No collection runs during the copy (it is one mutation), so the Rust
+//! vectors may hold the objects meanwhile.
 
 use std::collections::HashMap;
 
@@ -12,106 +26,211 @@ use super::*;
 use crate::object::pmap::PMap;
 use crate::object::pvec::PVec;
 
-/// Deepest nesting a copied graph may have (the copy recurses).
-const MAX_DEPTH: usize = 10_000;
+/// What a copy does with one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Part {
+    /// Copy it (a persistent collection: rebuild it if a part is copied).
+    Copy,
+    /// Keep it as it is.
+    Keep,
+    /// The graph cannot be copied exactly (it holds an object whose parts
+    /// the copy cannot redirect): keep the whole graph as it is.
+    Whole,
+}
 
-/// What a copy does with an object: copy it (or look into it), or keep it
-/// as it is; an error refuses the whole copy.
-pub(super) type Rule<'r, 'gc> = &'r dyn Fn(GcAny<'gc>) -> OpResult<bool>;
+/// The caller's rule; an error refuses the whole copy.
+pub(super) type Rule<'r, 'gc> = &'r dyn Fn(GcAny<'gc>) -> OpResult<Part>;
+
+/// An object being copied, with its parts (a map's as key, value, key, …).
+struct Node<'gc> {
+    from: GcAny<'gc>,
+    parts: Vec<Value<'gc>>,
+}
+
+/// The copy in progress.
+struct Copier<'gc> {
+    nodes: Vec<Node<'gc>>,
+    /// Post-order of `nodes` (indices).
+    order: Vec<usize>,
+    /// Each object met, by address: its copy (itself if kept), or, while a
+    /// persistent collection's copy is still to be built, nothing yet.
+    copies: HashMap<usize, Option<Value<'gc>>>,
+}
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
-    /// A copy of `v`'s graph under `copy` (see the module); `what` names
-    /// the copy in the error a too deeply nested graph gives.
-    pub(super) fn copy_graph(&self, v: Value<'gc>, what: &str, copy: Rule<'_, 'gc>) -> OpResult<Value<'gc>> {
-        self.copy_at(v, &mut HashMap::new(), 0, (what, copy))
+    /// A copy of `v`'s graph under `rule` (see the module).
+    pub(super) fn copy_graph(&self, v: Value<'gc>, rule: Rule<'_, 'gc>) -> OpResult<Value<'gc>> {
+        let mut c = Copier { nodes: Vec::new(), order: Vec::new(), copies: HashMap::new() };
+        match self.walk(&mut c, v, rule) {
+            Ok(()) => {}
+            Err(Whole::Kept) => return Ok(v),
+            Err(Whole::Refused(why)) => return Err(why),
+        }
+        self.build_persistent(&mut c)?;
+        self.fill_shells(&c)?;
+        Ok(c.copy_of(v))
     }
 
-    fn copy_at(
-        &self,
-        v: Value<'gc>,
-        copies: &mut HashMap<usize, Value<'gc>>,
-        depth: usize,
-        (what, rule): (&str, Rule<'_, 'gc>),
-    ) -> OpResult<Value<'gc>> {
-        let Some(o) = v.as_object() else { return Ok(v) };
+    /// Step 1: discovers the graph from `v` depth first, recording the
+    /// post-order.
+    fn walk(&self, c: &mut Copier<'gc>, v: Value<'gc>, rule: Rule<'_, 'gc>) -> Result<(), Whole> {
+        let Some(root) = self.discover(c, v, rule)? else { return Ok(()) };
+        let mut stack = vec![(root, 0)];
+        while let Some(&(i, next)) = stack.last() {
+            let Some(&part) = c.nodes[i].parts.get(next) else {
+                c.order.push(i);
+                stack.pop();
+                continue;
+            };
+            stack.last_mut().expect("not empty").1 += 1;
+            if let Some(j) = self.discover(c, part, rule)? {
+                stack.push((j, 0));
+            }
+        }
+        Ok(())
+    }
+
+    /// Meets `v`: the index of its new node if the rule copies it and it
+    /// was not met before.
+    fn discover(&self, c: &mut Copier<'gc>, v: Value<'gc>, rule: Rule<'_, 'gc>) -> Result<Option<usize>, Whole> {
+        let Some(o) = v.as_object() else { return Ok(None) };
         let addr = o.as_raw().as_ptr() as usize;
-        if let Some(copy) = copies.get(&addr) {
-            return Ok(*copy);
+        if c.copies.contains_key(&addr) {
+            return Ok(None);
         }
-        if !rule(o)? {
-            return Ok(v);
-        }
-        if depth > MAX_DEPTH {
-            return Err(format!("a value nested more than {MAX_DEPTH} deep cannot be copied ({what})"));
+        match rule(o).map_err(Whole::Refused)? {
+            Part::Keep => {
+                c.copies.insert(addr, Some(v));
+                return Ok(None);
+            }
+            Part::Whole => return Err(Whole::Kept),
+            Part::Copy => {}
         }
         let cx = self.cx;
-        let err = |e: ObjError| e.to_string();
-        macro_rules! copy {
-            ($x:expr) => {
-                self.copy_at($x, copies, depth + 1, (what, rule))?
-            };
-        }
-        let out = match o.kind() {
+        let (parts, shell) = match o.kind() {
             kind::ARRAY => {
-                let copy = Array::alloc(cx, Vec::new());
-                copies.insert(addr, Value::object(copy.into()));
                 // SAFETY: kind ARRAY objects are Arrays.
-                for item in Array::snapshot(unsafe { o.downcast() }, cx) {
-                    Array::push(copy, cx, copy!(item)).map_err(err)?;
-                }
-                Value::object(copy.into())
+                let parts = Array::snapshot(unsafe { o.downcast() }, cx);
+                (parts, Some(Value::object(Array::alloc(cx, []).into())))
             }
             kind::MAP => {
-                let copy = Map::alloc(cx);
-                copies.insert(addr, Value::object(copy.into()));
                 // SAFETY: kind MAP objects are Maps.
-                for (k, x) in Map::entries(unsafe { o.downcast() }, cx) {
-                    Map::set(copy, cx, copy!(k), copy!(x)).map_err(err)?;
-                }
-                Value::object(copy.into())
+                let entries = Map::entries(unsafe { o.downcast() }, cx);
+                (entries.into_iter().flat_map(|(k, x)| [k, x]).collect(), Some(Value::object(Map::alloc(cx).into())))
             }
             kind::INST => {
                 // SAFETY: kind INST objects are Insts.
                 let inst = unsafe { o.downcast::<Inst<'gc>>() };
                 let class = Gc::get(inst).class();
                 let n = self.rt.program.classes[class as usize].fields.len();
-                let copy = Inst::alloc(cx, class, n, |_| Value::nil());
-                copies.insert(addr, Value::object(copy.into()));
-                for i in 0..n {
-                    Inst::set(copy, cx, i, copy!(Inst::get(inst, cx, i))).map_err(err)?;
-                }
-                Value::object(copy.into())
+                let parts = (0..n).map(|i| Inst::get(inst, cx, i)).collect();
+                (parts, Some(Value::object(Inst::alloc(cx, class, n, |_| Value::nil()).into())))
             }
-            kind::PVEC => {
-                // SAFETY: kind PVEC objects are PVecs.
-                let items = Gc::get(unsafe { o.downcast::<PVec<'gc>>() }).items();
-                let mut copied = Vec::with_capacity(items.len());
-                for x in &items {
-                    copied.push(copy!(*x));
-                }
-                if copied == items { v } else { Value::object(PVec::of(cx, &copied).into()) }
-            }
+            // SAFETY: kind PVEC objects are PVecs.
+            kind::PVEC => (Gc::get(unsafe { o.downcast::<PVec<'gc>>() }).items(), None),
             kind::PMAP => {
                 // SAFETY: kind PMAP objects are PMaps.
-                let map = unsafe { o.downcast::<PMap<'gc>>() };
-                let mut out = map;
-                for (k, x) in Gc::get(map).entries() {
-                    let (k2, x2) = (copy!(k), copy!(x));
-                    // Only the entries whose key or value was copied change
-                    // (a copied key is another key: the old one goes).
-                    if k2 != k {
-                        out = PMap::delete(out, cx, k).map_err(err)?;
-                    }
-                    if (k2, x2) != (k, x) {
-                        out = PMap::put(out, cx, k2, x2).map_err(err)?;
-                    }
-                }
-                Value::object(out.into())
+                let entries = Gc::get(unsafe { o.downcast::<PMap<'gc>>() }).entries();
+                (entries.into_iter().flat_map(|(k, x)| [k, x]).collect(), None)
             }
             // Nothing else has parts to copy: a rule that copies it keeps it.
-            _ => v,
+            _ => {
+                c.copies.insert(addr, Some(v));
+                return Ok(None);
+            }
         };
-        copies.insert(addr, out);
-        Ok(out)
+        c.copies.insert(addr, shell);
+        c.nodes.push(Node { from: o, parts });
+        Ok(Some(c.nodes.len() - 1))
+    }
+
+    /// Step 2: the persistent collections' copies, parts first.
+    fn build_persistent(&self, c: &mut Copier<'gc>) -> OpResult<()> {
+        let err = |e: ObjError| e.to_string();
+        for &i in &c.order {
+            let node = &c.nodes[i];
+            let from = Value::object(node.from);
+            let copy = match node.from.kind() {
+                kind::PVEC => {
+                    let items: Vec<_> = node.parts.iter().map(|&x| c.copy_of(x)).collect();
+                    if items == node.parts { from } else { Value::object(PVec::of(self.cx, &items).into()) }
+                }
+                kind::PMAP => {
+                    // SAFETY: kind PMAP objects are PMaps.
+                    let mut out = unsafe { node.from.downcast::<PMap<'gc>>() };
+                    for kx in node.parts.chunks_exact(2) {
+                        let (k, x) = (kx[0], kx[1]);
+                        let (k2, x2) = (c.copy_of(k), c.copy_of(x));
+                        // Only the entries whose key or value was copied
+                        // change (a copied key is another key: the old one
+                        // goes).
+                        if k2 != k {
+                            out = PMap::delete(out, self.cx, k).map_err(err)?;
+                        }
+                        if (k2, x2) != (k, x) {
+                            out = PMap::put(out, self.cx, k2, x2).map_err(err)?;
+                        }
+                    }
+                    Value::object(out.into())
+                }
+                _ => continue,
+            };
+            c.copies.insert(node.from.as_raw().as_ptr() as usize, Some(copy));
+        }
+        Ok(())
+    }
+
+    /// Step 3: every shell gets its parts' copies.
+    fn fill_shells(&self, c: &Copier<'gc>) -> OpResult<()> {
+        let cx = self.cx;
+        let err = |e: ObjError| e.to_string();
+        for node in &c.nodes {
+            let copy = c.copy_of(Value::object(node.from));
+            let Some(shell) = copy.as_object() else { continue };
+            let parts = node.parts.iter().map(|&x| c.copy_of(x));
+            // The shell has the original's kind.
+            match node.from.kind() {
+                kind::ARRAY => {
+                    let items: Vec<_> = parts.collect();
+                    // SAFETY: the shell of an Array is an Array.
+                    Array::replace_all(unsafe { shell.downcast() }, cx, |_| Ok(items))?;
+                }
+                kind::MAP => {
+                    // SAFETY: the shell of a Map is a Map.
+                    let map = unsafe { shell.downcast() };
+                    let parts: Vec<_> = parts.collect();
+                    for kx in parts.chunks_exact(2) {
+                        Map::set(map, cx, kx[0], kx[1]).map_err(err)?;
+                    }
+                }
+                kind::INST => {
+                    // SAFETY: the shell of an instance is an instance.
+                    let inst = unsafe { shell.downcast() };
+                    for (i, x) in parts.enumerate() {
+                        Inst::set(inst, cx, i, x).map_err(err)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a copy stopped early.
+enum Whole {
+    /// The rule asked to keep the whole graph.
+    Kept,
+    /// The rule refused an object.
+    Refused(String),
+}
+
+impl<'gc> Copier<'gc> {
+    /// What stands for `v` in the copy (itself if it is not copied).
+    fn copy_of(&self, v: Value<'gc>) -> Value<'gc> {
+        match v.as_object() {
+            Some(o) => self.copies.get(&(o.as_raw().as_ptr() as usize)).copied().flatten().unwrap_or(v),
+            None => v,
+        }
     }
 }

@@ -9,10 +9,8 @@
 //! meanwhile, and using it is an error that says it was detached) and
 //! returns a token. `attach`, by any one
 //! maatine, takes the graph out of the token and copies it into that
-//! maatine's own heap: it gets unshared objects, which run without locks
-//! (a transferred object stays shared for the lock rule, and for the
-//! collector, as long as it lives; the copy is a new graph, identity kept
-//! within it: shared parts and cycles stay as they were).
+//! maatine's own heap, as a receive does (`Run::adopt`): it gets unshared
+//! objects, which run without locks.
 
 use maat_gc::Outside;
 
@@ -80,18 +78,6 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             self.cx.mc.receive(o);
         }
         self.adopt(root)
-    }
-
-    /// `v` as this maatine's own: the arrays, maps and instances it holds
-    /// by transfer copied (deeply, cycles and aliasing kept, and the
-    /// persistent collections among them rebuilt where they hold one),
-    /// anything else as it is.
-    fn adopt(&self, v: Value<'gc>) -> OpResult<Value<'gc>> {
-        let me = self.cx.mc.heap_id();
-        self.copy_graph(v, "to attach", &|o| {
-            Ok(o.holder() == Some(me)
-                && matches!(o.kind(), kind::ARRAY | kind::MAP | kind::INST | kind::PVEC | kind::PMAP))
-        })
     }
 }
 

@@ -31,6 +31,7 @@ mod vm;
 mod window;
 
 use arith::{equal, simple, type_error};
+use copy::Part;
 use methods::unknown_method;
 
 use crate::ast::BinOp;

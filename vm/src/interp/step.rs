@@ -283,7 +283,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 let source = st.regs[r(src)];
                 if let Some(chan) = object_of(source, kind::CHAN) {
                     // SAFETY: kind CHAN objects are Chans.
-                    match self.recv(Gc::get(unsafe { chan.downcast::<Chan>() }), true) {
+                    match self.recv(Gc::get(unsafe { chan.downcast::<Chan>() }), true)? {
                         Some(Some(v)) => st.regs[r(var)] = v,
                         Some(None) => st.frames.last_mut().expect("checked").pc = exit as usize,
                         None => return Ok(Flow::Block(self.waits_at("to receive from a channel", st))),

@@ -220,9 +220,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// an instance (so a version shares nothing mutable with its writer);
     /// an error for what is not a value (functions, channels, handles).
     pub(super) fn enter(&self, v: Value<'gc>) -> OpResult<Value<'gc>> {
-        self.copy_graph(v, "into a version", &|o| {
+        self.copy_graph(v, &|o| {
             if o.is_frozen() || matches!(o.kind(), kind::STR | kind::CLASS | kind::VERSIONED) {
-                return Ok(false);
+                return Ok(Part::Keep);
             }
             if !matches!(o.kind(), kind::ARRAY | kind::MAP | kind::INST | kind::PVEC | kind::PMAP) {
                 return Err(format!(
@@ -232,7 +232,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 ));
             }
             self.held(Value::object(o))?;
-            Ok(true)
+            Ok(Part::Copy)
         })
     }
 }

@@ -15,7 +15,18 @@
 //!
 //! The result object outlives the finished maatine's heap (it is global and
 //! was adopted by the space); the handle keeps it alive by tracing it.
+//!
+//! # The claimed copy
+//!
+//! Joining through a handle only the joiner reaches (an unshared one)
+//! copies the result into the joiner's heap once (see `interp/copy.rs`),
+//! and the handle keeps that copy, which every later join returns, so the
+//! result keeps one identity. It is written only while the handle is
+//! unshared (by its one maatine, with the collector's barrier); sharing the
+//! handle later shares the copy with it (the handle traces it), and the
+//! sharing's Release publishes it.
 
+use maat_sync::annotate::atomic::{AtomicU64, Ordering};
 use maat_sync::{Mutex, MutexGuard};
 use std::sync::Arc;
 use std::task::Waker;
@@ -99,14 +110,19 @@ impl JoinCell {
     }
 }
 
-/// A Maat maatine handle. Immutable; the cell synchronizes itself.
+/// A Maat maatine handle. The cell synchronizes itself; the claimed copy
+/// is written once, by the handle's only maatine (see the module).
 pub struct Handle {
     /// The cell shared with the maatine.
     pub cell: Arc<JoinCell>,
+    /// The joiner's copy of the result (raw bits of an object value), or
+    /// nil's bits before it is claimed. Relaxed: written and read by the
+    /// one maatine that reaches the handle, or published by sharing it.
+    claimed: AtomicU64,
 }
 
-// SAFETY: traces the result once the maatine returned it; the cell's mutex
-// orders the read with the maatine's store.
+// SAFETY: traces the result once the maatine returned it (the cell's mutex
+// orders the read with the maatine's store), and the claimed copy.
 unsafe impl Trace for Handle {
     fn trace(&self, t: &mut Tracer) {
         if let State::Finished { outcome: Outcome::Returned(bits), .. } = &*self.cell.state() {
@@ -114,12 +130,31 @@ unsafe impl Trace for Handle {
             // alive: the handle keeps it alive by this very trace.
             unsafe { Value::from_raw_bits(*bits) }.trace(t);
         }
+        // SAFETY: nil or a copy this trace keeps alive.
+        unsafe { Value::from_raw_bits(self.claimed.load(Ordering::Relaxed)) }.trace(t);
     }
 }
 
 impl Handle {
     /// Allocates the handle of a maatine.
     pub fn alloc<'gc>(ctx: &Ctx<'_, 'gc>, cell: Arc<JoinCell>) -> Gc<'gc, Handle> {
-        ctx.mc.alloc_kind(Handle { cell }, kind::HANDLE)
+        let claimed = AtomicU64::new(Value::nil().to_bits());
+        ctx.mc.alloc_kind(Handle { cell, claimed }, kind::HANDLE)
+    }
+
+    /// The joiner's copy of the result, once claimed.
+    pub fn claimed<'gc>(this: Gc<'gc, Handle>) -> Option<Value<'gc>> {
+        // SAFETY: nil or a copy the handle traces, alive as long as the
+        // handle (reachable: `this` is a handle of this mutation).
+        let v = unsafe { Value::from_raw_bits(Gc::get(this).claimed.load(Ordering::Relaxed)) };
+        (!v.is_nil()).then_some(v)
+    }
+
+    /// Keeps `copy` as the claimed copy of the result. Only for an
+    /// unshared handle (see the module).
+    pub fn claim<'gc>(this: Gc<'gc, Handle>, ctx: &Ctx<'_, 'gc>, copy: Value<'gc>) {
+        debug_assert!(!Gc::is_shared(this), "only an unshared handle keeps a copy");
+        ctx.mc.backward_barrier(this.into());
+        Gc::get(this).claimed.store(copy.to_bits(), Ordering::Relaxed);
     }
 }
