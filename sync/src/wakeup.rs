@@ -30,10 +30,22 @@
 //! notifying under the mutex when it is not zero. By the SeqCst total order
 //! either the worker's second look sees the work or the producer sees the
 //! sleeper, and the notification cannot slip in between the look and the
-//! wait because both hold the mutex (loom model `idle_*`). The producer's
+//! wait because both hold the mutex (loom models `idle_*`). The producer's
 //! queue must make its push visible to a later SeqCst-ordered look (the
 //! crossbeam-deque queues the VM uses do: pushes are Release stores and the
 //! fence orders them before the read of `sleepers`).
+//!
+//! `sleepers` counts the sleepers no notification is on its way to: the
+//! notifier takes its sleeper out of the count (under the mutex) and leaves
+//! a token for it, so a burst of producers wakes one sleeper once, not once
+//! per item queued before it gets up (each such notification was a futex
+//! system call: 100 spawns in a row woke the other worker 100 times). A
+//! woken sleeper takes a token; one that wakes without one (spuriously)
+//! takes itself out of the count. Every change of the count after the
+//! announcement holds the mutex, so a notifier that read a sleeper before
+//! locking checks again under it: the sleeper may have left (it saw work,
+//! and looks again before it sleeps) or been notified by another producer
+//! (it is getting up, and will look).
 
 use crate::shim::{AtomicUsize, Condvar, Mutex, Ordering, fence};
 
@@ -107,47 +119,67 @@ impl<T> ParkCell<T> {
 /// The idle protocol of a pool of workers (see the module documentation).
 #[derive(Default)]
 pub struct Idle {
-    lock: Mutex<()>,
+    /// Notifications sent and not yet taken by a woken sleeper.
+    tokens: Mutex<usize>,
     wakeup: Condvar,
+    /// Sleepers no notification is on its way to.
     sleepers: AtomicUsize,
 }
 
 impl Idle {
     /// A pool with no sleeper.
     pub fn new() -> Self {
-        Idle { lock: Mutex::new(()), wakeup: Condvar::new(), sleepers: AtomicUsize::new(0) }
+        Idle { tokens: Mutex::new(0), wakeup: Condvar::new(), sleepers: AtomicUsize::new(0) }
     }
 
     /// Sleeps until notified, unless `ready` (asked after announcing the
     /// sleeper, under the idle mutex) says there is work or a reason to stop.
     /// Callers loop: a return only means "look again".
     pub fn sleep(&self, ready: impl FnOnce() -> bool) {
-        let guard = self.lock.lock();
+        let tokens = self.tokens.lock();
         // SeqCst, then a SeqCst fence: the sleeper's half of the Dekker pair.
         // The fence orders the announcement before whatever loads `ready`
         // makes, whatever their own ordering (without it loom finds the
         // producer's work missed and the worker asleep for good).
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        let guard = if ready() { guard } else { self.wakeup.wait(guard) };
-        self.sleepers.fetch_sub(1, Ordering::SeqCst);
-        drop(guard);
+        if ready() {
+            // No notifier counted this sleeper out: they check again under
+            // the mutex, which this holds.
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        let mut tokens = self.wakeup.wait(tokens);
+        if *tokens > 0 {
+            *tokens -= 1;
+        } else {
+            // Woken spuriously: nobody counted this sleeper out.
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 
-    /// After queuing work: wakes one sleeper, if any.
+    /// After queuing work: wakes one sleeper that no notification is on its
+    /// way to, if there is one.
     pub fn notify_one(&self) {
         // SeqCst: the producer's half of the Dekker pair.
         fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::SeqCst) > 0 {
-            let _guard = self.lock.lock();
-            self.wakeup.notify_one();
+            let mut tokens = self.tokens.lock();
+            // Again under the mutex: the sleeper may have left, or another
+            // producer notified it, since the read above.
+            if self.sleepers.load(Ordering::SeqCst) > 0 {
+                self.sleepers.fetch_sub(1, Ordering::SeqCst);
+                *tokens += 1;
+                self.wakeup.notify_one();
+            }
         }
     }
 
     /// Wakes every sleeper (after a change every worker must see, made
     /// visible before this call, such as a stop flag).
     pub fn notify_all(&self) {
-        let _guard = self.lock.lock();
+        let mut tokens = self.tokens.lock();
+        *tokens += self.sleepers.swap(0, Ordering::SeqCst);
         self.wakeup.notify_all();
     }
 }

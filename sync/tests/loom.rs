@@ -523,6 +523,47 @@ fn park_cell_remembers_a_wake_up_for_the_next_park() {
     });
 }
 
+/// Two workers, one producer queuing two items with a notification each:
+/// a notification counts its sleeper out, so the second may find no one
+/// to wake (the first is getting up). Neither item is left behind, and no
+/// worker sleeps through the end (loom fails the model if every thread
+/// blocks).
+#[test]
+fn idle_workers_take_every_item_of_a_burst() {
+    use loom::sync::atomic::AtomicUsize;
+    use std::sync::atomic::Ordering::{Acquire, Release};
+    model(|| {
+        let idle = Arc::new(maat_sync::Idle::new());
+        let queued = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::new(AtomicUsize::new(0));
+        let worker = |idle: Arc<maat_sync::Idle>, queued: Arc<AtomicUsize>, taken: Arc<AtomicUsize>| {
+            move || {
+                while taken.load(Acquire) < 2 {
+                    let t = taken.load(Acquire);
+                    if queued.load(Acquire) > t {
+                        if taken.compare_exchange(t, t + 1, Release, Acquire).is_ok() && t + 1 == 2 {
+                            idle.notify_all();
+                        }
+                        continue;
+                    }
+                    idle.sleep(|| queued.load(Acquire) > taken.load(Acquire) || taken.load(Acquire) == 2);
+                }
+            }
+        };
+        let other = thread::spawn(worker(idle.clone(), queued.clone(), taken.clone()));
+        let (i, q) = (idle.clone(), queued.clone());
+        let producer = thread::spawn(move || {
+            for _ in 0..2 {
+                q.fetch_add(1, Release);
+                i.notify_one();
+            }
+        });
+        worker(idle, queued, taken)();
+        producer.join().unwrap();
+        other.join().unwrap();
+    });
+}
+
 /// A worker goes idle while a producer queues work and notifies: the worker
 /// never sleeps through it (loom fails the model if every thread blocks).
 #[test]

@@ -238,7 +238,8 @@ pub(crate) struct Sched {
     active: AtomicUsize,
     done: AtomicBool,
     next_id: AtomicU64,
-    registry: Mutex<HashMap<MaatineId, Registered>>,
+    /// Live maatines (ahash: one insert and one removal per maatine).
+    registry: Mutex<HashMap<MaatineId, Registered, ahash::RandomState>>,
     deadlock: Mutex<Option<String>>,
     failed: Mutex<Vec<Arc<JoinCell>>>,
     /// Slices that found the shared marking settled (see `maintain`).
@@ -281,7 +282,7 @@ impl Sched {
             active: AtomicUsize::new(0),
             done: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
-            registry: Mutex::new(HashMap::new()),
+            registry: Mutex::new(HashMap::default()),
             deadlock: Mutex::new(None),
             failed: Mutex::new(Vec::new()),
             marking_slices: AtomicUsize::new(0),

@@ -2,6 +2,8 @@
 //! sending (which gives values away), receiving, and refusing values this
 //! maatine gave away.
 
+use smallvec::SmallVec;
+
 use super::*;
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
@@ -75,9 +77,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         for slot in st.module.iter() {
             self.cx.mc.share(*slot);
         }
-        let (env, program) = (st.env, &self.sched.rt.program);
-        let bits: Vec<u64> = args.iter().map(|v| v.to_bits()).collect();
-        let module: Vec<usize> = st.module.iter().map(|s| GcAny::from(*s).as_raw().as_ptr() as usize).collect();
+        let (env, program, module) = (st.env, &self.sched.rt.program, &st.module);
         let child = Maatine::start(self.sched, |_| {
             // SAFETY: the environment, the closure, the module slots and the
             // arguments are shared (or immediate values): global objects any
@@ -86,9 +86,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             let (env, closure, module, args) = unsafe {
                 let env = GcAny::from_raw(GcAny::from(env).as_raw()).downcast::<Env>();
                 let closure = closure.map(|c| GcAny::from_raw(GcAny::from(c).as_raw()).downcast::<Closure>());
-                let raw = |p: usize| std::ptr::NonNull::new(p as *mut ()).expect("a live slot");
-                let module: Box<[_]> = module.iter().map(|p| GcAny::from_raw(raw(*p)).downcast::<Slot>()).collect();
-                let args: Vec<Value> = bits.iter().map(|b| Value::from_raw_bits(*b)).collect();
+                let module: Box<[_]> =
+                    module.iter().map(|s| GcAny::from_raw(GcAny::from(*s).as_raw()).downcast::<Slot>()).collect();
+                let args: SmallVec<[Value; 8]> = args.iter().map(|v| Value::from_raw_bits(v.to_bits())).collect();
                 (env, closure, module, args)
             };
             State::calling(program, (env, module), f, closure, &args)

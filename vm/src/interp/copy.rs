@@ -52,15 +52,17 @@ struct Copier<'gc> {
     nodes: Vec<Node<'gc>>,
     /// Post-order of `nodes` (indices).
     order: Vec<usize>,
-    /// Each object met, by address: its copy (itself if kept), or, while a
-    /// persistent collection's copy is still to be built, nothing yet.
-    copies: HashMap<usize, Option<Value<'gc>>>,
+    /// Each object met that the rule copies, by address: its copy, or,
+    /// while a persistent collection's copy is still to be built, nothing
+    /// yet. (What the rule keeps is not recorded: asking the rule again is
+    /// cheaper than hashing every string of a large graph.)
+    copies: HashMap<usize, Option<Value<'gc>>, ahash::RandomState>,
 }
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
     /// A copy of `v`'s graph under `rule` (see the module).
     pub(super) fn copy_graph(&self, v: Value<'gc>, rule: Rule<'_, 'gc>) -> OpResult<Value<'gc>> {
-        let mut c = Copier { nodes: Vec::new(), order: Vec::new(), copies: HashMap::new() };
+        let mut c = Copier { nodes: Vec::new(), order: Vec::new(), copies: HashMap::default() };
         match self.walk(&mut c, v, rule) {
             Ok(()) => {}
             Err(Whole::Kept) => return Ok(v),
@@ -99,10 +101,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             return Ok(None);
         }
         match rule(o).map_err(Whole::Refused)? {
-            Part::Keep => {
-                c.copies.insert(addr, Some(v));
-                return Ok(None);
-            }
+            Part::Keep => return Ok(None),
             Part::Whole => return Err(Whole::Kept),
             Part::Copy => {}
         }
