@@ -23,8 +23,13 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             Eq => Value::bool(equal(a, b)),
             Ne => Value::bool(!equal(a, b)),
             Concat => {
-                let mut text = self.show(a);
-                self.write_shown(&mut text, b);
+                // Made at its exact length: see `Str::alloc_string`.
+                let text = match (text_of(a), text_of(b)) {
+                    (Some(x), Some(y)) => [x, y].concat(),
+                    (Some(x), None) => [x, &self.show(b)].concat(),
+                    (None, Some(y)) => [&self.show(a), y].concat(),
+                    (None, None) => [self.show(a), self.show(b)].concat(),
+                };
                 Value::object(Str::alloc_string(self.cx, text).into())
             }
             Is => Value::bool(self.is_instance(a, b)?),

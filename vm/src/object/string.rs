@@ -77,12 +77,19 @@ impl Str {
         if text.len() <= MAX_SHORT { intern::intern(ctx.mc, text, hash, make) } else { make() }
     }
 
-    /// The string of `text`; a long one keeps `text`'s buffer (no copy).
+    /// The string of `text`; a long one keeps `text`'s buffer if it is
+    /// exactly as long as the text, and is copied into one that is
+    /// otherwise. Shrinking the buffer in place would leave the rest of it
+    /// as a free hole behind a string that may live long, too small for
+    /// the next string built the same way: a program that keeps 200,000
+    /// strings of 1 KiB, each built by appending to a copy of another,
+    /// peaked at 1.6 times the memory its strings take.
     pub fn alloc_string<'gc>(ctx: &Ctx<'_, 'gc>, text: String) -> Gc<'gc, Str> {
         if text.len() <= MAX_SHORT {
             return Str::alloc(ctx, &text);
         }
-        Str::new_box(ctx, intern::hash(&text), Text::heap(text.into_boxed_str()))
+        let exact = if text.capacity() == text.len() { text.into_boxed_str() } else { Box::from(text.as_str()) };
+        Str::new_box(ctx, intern::hash(&exact), Text::heap(exact))
     }
 
     fn new_box<'gc>(ctx: &Ctx<'_, 'gc>, hash: u64, text: Text) -> Gc<'gc, Str> {
