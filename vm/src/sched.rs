@@ -69,6 +69,14 @@ use crate::object::stats::ContentionTotals;
 const SHARED_FLOOR: usize = 8 << 20;
 /// ... and grow past this percentage of what the last one left.
 const SHARED_PAUSE: usize = 200;
+/// A due shared collection waits for the heaps' lazy sweeps of the last
+/// one (see `Sched::sweeps_settled`) until global objects pass this
+/// percentage of what the last one left; then it starts, and its stopped
+/// world finishes the sweeps: a heap whose sweep lags far behind its
+/// allocation must not let the global objects grow for 64 slices (the
+/// GC-latency program with four maatines started collections at 7 times
+/// their live data while one heap had not swept).
+const SHARED_PAUSE_MAX: usize = 250;
 /// A worker looks at the injector before its own queue once in this many
 /// finds (Go's scheduler checks its global queue once in 61 ticks).
 const INJECTOR_TICK: u32 = 61;
@@ -608,7 +616,9 @@ impl Sched {
         }
         let due = || {
             !in_transit()
-                && (torture || (space.shared_collection_due(SHARED_PAUSE, SHARED_FLOOR) && self.sweeps_settled()))
+                && (torture
+                    || (space.shared_collection_due(SHARED_PAUSE, SHARED_FLOOR)
+                        && (self.sweeps_settled() || space.shared_collection_due(SHARED_PAUSE_MAX, SHARED_FLOOR))))
         };
         if due() {
             let _stopped = p.stop_world();
@@ -638,12 +648,15 @@ impl Sched {
         space.heaps_to_contribute() <= parked || slices >= MARKING_SLICES
     }
 
-    /// Whether the heaps have finished the last shared collection's lazy
-    /// sweeps, or a start has waited `MARKING_SLICES` slices for them
-    /// (parked heaps never sweep): the start finishes what is left in its
-    /// stopped world, which took milliseconds when a heap had just begun.
+    /// Whether the heaps that run have finished the last shared
+    /// collection's lazy sweeps (no more are pending than maatines are
+    /// parked: a parked heap never sweeps), or a start has waited
+    /// `MARKING_SLICES` slices for them: the start finishes what is left in
+    /// its stopped world, which took milliseconds when a heap had just
+    /// begun.
     fn sweeps_settled(&self) -> bool {
-        if self.rt.space.lazy_sweeps_pending() == 0 {
+        let parked = self.live.load(Ordering::SeqCst).saturating_sub(self.active.load(Ordering::SeqCst));
+        if self.rt.space.lazy_sweeps_pending() <= parked {
             return true;
         }
         // Relaxed: a count of slices, for a heuristic.
