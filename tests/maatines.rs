@@ -496,6 +496,19 @@ fn runtimes_running_at_once_keep_their_interned_strings_apart() {
     }
 }
 
+/// Runs `src` on `threads` threads counting contention (`--stats`): its
+/// output and the counts.
+fn run_counting(src: &str, threads: usize) -> (String, maat::vm::interp::Contention) {
+    let ast = maat::vm::parse(src).unwrap();
+    let program = maat::vm::compiler::compile(&ast, "test.maat", src).unwrap();
+    let mut vm = maat::vm::Vm::new(program, Config::default());
+    vm.set_threads(threads);
+    vm.count_contention(true);
+    let mut out = Vec::new();
+    vm.run(&mut out).unwrap();
+    (String::from_utf8(out).unwrap(), vm.contention())
+}
+
 /// `--stats`' contention counts: every update and section of a variable is
 /// counted once, whichever way it ran; a shared object counts each locked
 /// operation; nothing is counted unless asked for.
@@ -510,15 +523,8 @@ fn captured() { let n = 0; ma for ^4 -> k { for ^250 -> j { n += 1; } } return n
 ma for ^4 -> k { work(2500); }
 say counter, \" \", total, \" \", items.len, \" \", captured();";
     for threads in [1, 2] {
-        let ast = maat::vm::parse(src).unwrap();
-        let program = maat::vm::compiler::compile(&ast, "test.maat", src).unwrap();
-        let mut vm = maat::vm::Vm::new(program, Config::default());
-        vm.set_threads(threads);
-        vm.count_contention(true);
-        let mut out = Vec::new();
-        vm.run(&mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "10000 10000 10000 1000\n");
-        let c = vm.contention();
+        let (out, c) = run_counting(src, threads);
+        assert_eq!(out, "10000 10000 10000 1000\n");
         let var = |name: &str| c.vars.iter().find(|(n, _)| n == name).map(|(_, v)| *v).unwrap();
         let counter = var("counter");
         // `our counter = 0` is a write (a section); every `+= 1` an update.
@@ -720,18 +726,12 @@ stop.send(1);
 bg.join;
 say sum, \" \", t[99], \" \", g;";
     for threads in [1, 2, 4] {
-        let ast = maat::vm::parse(src).unwrap();
-        let program = maat::vm::compiler::compile(&ast, "test.maat", src).unwrap();
-        let mut vm = maat::vm::Vm::new(program, Config::default());
-        vm.set_threads(threads);
-        vm.count_contention(true);
-        let mut out = Vec::new();
-        vm.run(&mut out).unwrap();
+        let (out, contention) = run_counting(src, threads);
         // Each message's three numbers: (i + 20) three times, summed.
         let expected: usize = (0..200).map(|i| 3 * (i + 20)).sum();
-        assert_eq!(String::from_utf8(out).unwrap(), format!("{expected} 198 50\n"));
+        assert_eq!(out, format!("{expected} 198 50\n"));
         let locked: Vec<_> =
-            vm.contention().objects.into_iter().filter(|o| ["Array", "Map", "instance"].contains(&o.kind)).collect();
+            contention.objects.into_iter().filter(|o| ["Array", "Map", "instance"].contains(&o.kind)).collect();
         let most = locked.iter().map(|o| o.taken).max().unwrap_or(0);
         assert!(most <= 2, "{threads} thread(s): {} objects locked, one {most} times", locked.len());
     }
