@@ -489,7 +489,7 @@ impl Collector {
         }
         let started = Instant::now();
         self.batch.set(Some(false));
-        let swept = self.sweep_pending(LAZY_SWEEP).0 > 0;
+        let swept = (self.sweep_pending(LAZY_SWEEP).0 > 0) | self.space().sweep_adopted_part(LAZY_SWEEP);
         self.pay_debt(root);
         let shared = self.shared_part(root);
         let stepped = self.batch.take() == Some(true);
@@ -503,6 +503,7 @@ impl Collector {
     fn idle(&self) -> bool {
         self.debt.get() <= 0
             && self.pending.get().is_none()
+            && !self.space().adopted_unswept()
             && !self.torture.get()
             && !self.over_limit()
             && !self.space().inner.cycle.marking()

@@ -68,7 +68,6 @@
 //! points see them; colours change by CAS (see `Header::shade`); the gray
 //! queue is a mutex-protected vector that heaps take batches from.
 
-use core::cell::Cell;
 use core::ptr::NonNull;
 use maat_sync::Mutex;
 use maat_sync::annotate::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
@@ -424,6 +423,13 @@ impl Space {
         let members = Members::of(state);
         members.each(|i| members.finish_pending(i));
         let cycle = &self.inner.cycle;
+        // The adopted objects the heaps have not swept since the last
+        // finish, before the flip makes their mark meaningless (few: the
+        // heaps sweep them at their safe points meanwhile).
+        let (garbage, bytes) = sweep_unswept(state, cycle.mark(), usize::MAX);
+        self.inner.adopted_unswept.store(false, Ordering::Relaxed);
+        self.sub_global_bytes(bytes);
+        garbage.free();
         // Relaxed stores: see `SharedCycle`.
         cycle.mark.store(cycle.mark() ^ (BLACK | MARK1), Ordering::Relaxed);
         cycle.epoch.fetch_add(1, Ordering::Relaxed);
@@ -452,9 +458,10 @@ impl Space {
         cycle.marking.store(false, Ordering::Relaxed);
         // Each heap's sweep takes its objects' bytes off the global count.
         let freed = members.sum(|i| members.sweep(i, sweep));
-        let (adopted, adopted_bytes) = sweep_adopted(state, cycle.mark(), sweep);
+        let (_, adopted_bytes) = sweep_adopted(state, cycle.mark(), sweep);
+        self.inner.adopted_unswept.store(state.adopted_unswept.is_some(), Ordering::Relaxed);
         self.collected(adopted_bytes);
-        state.stats.objects_freed += freed + adopted;
+        state.stats.objects_freed += freed;
         state.stats.count(CollectionKind::Shared);
     }
 }
@@ -592,51 +599,114 @@ impl<'a> Members<'a> {
     }
 }
 
-/// Frees the adopted objects the marking did not reach; returns how many,
-/// and the bytes they held (boxes and buffers).
+impl Space {
+    /// Whether adopted objects wait for the heaps' safe points to sweep
+    /// them.
+    pub(crate) fn adopted_unswept(&self) -> bool {
+        // Relaxed: a hint; the list itself is read under the mutex.
+        self.inner.adopted_unswept.load(Ordering::Relaxed)
+    }
+
+    /// A heap's part, at its safe point, of the sweep of the adopted
+    /// objects the last shared collection left unswept (see
+    /// `sweep_adopted`): up to `max` objects, the unreachable ones freed on
+    /// this thread. Returns whether there was any to sweep. No start runs
+    /// meanwhile (a heap at its safe point is in use), so the mark is the
+    /// one the last marking left.
+    pub(crate) fn sweep_adopted_part(&self, max: usize) -> bool {
+        if !self.adopted_unswept() {
+            return false;
+        }
+        let (garbage, bytes) = {
+            let mut state = self.state();
+            let part = sweep_unswept(&mut state, self.inner.cycle.mark(), max);
+            self.inner.adopted_unswept.store(state.adopted_unswept.is_some(), Ordering::Relaxed);
+            part
+        };
+        self.sub_global_bytes(bytes);
+        garbage.free();
+        true
+    }
+}
+
+/// The adopted objects at the end of a shared marking. Swept now (the
+/// unmarked freed, on a rayon thread after the world runs again unless
+/// `sweep` is `Now`), or, lazily, left to the heaps' safe points a part at
+/// a time ([`Space::sweep_adopted_part`]): walking them took milliseconds
+/// of the stopped world once a heap with a large window of strings had
+/// ended. Returns how many objects were freed now, and the bytes they held.
 ///
-/// `adopted_bytes` is recounted here from the survivors: an adopted object
-/// may have grown or shrunk since its heap ended (a shared array another
-/// maatine pushed to), and only now, with the world stopped, can its
-/// buffers be measured without racing with their writers.
+/// A sweep now recounts `adopted_bytes` from the survivors: an adopted
+/// object may have grown or shrunk since its heap ended (a shared array
+/// another maatine pushed to), and only with the world stopped can its
+/// buffers be measured without racing with their writers. A lazy sweep
+/// takes the bytes of what it frees off the count instead.
 fn sweep_adopted(state: &mut SpaceState, mark: u8, sweep: Sweep) -> (u64, usize) {
-    let adopted = Cell::new(state.adopted);
-    let mut link = &adopted;
-    let (mut freed, mut bytes, mut kept) = (0, 0, 0);
-    let mut garbage = Vec::new();
-    while let Some(obj) = link.get() {
+    if sweep == Sweep::Lazily {
+        debug_assert!(state.adopted_unswept.is_none(), "the start swept the last ones");
+        state.adopted_unswept = state.adopted.take();
+        return (0, 0);
+    }
+    let list = state.adopted.take();
+    let (_, garbage, bytes) = sweep_adopted_list(state, list, mark, usize::MAX);
+    state.adopted_bytes = adopted_held_bytes(state);
+    let freed = garbage.0.len() as u64;
+    garbage.free();
+    (freed, bytes)
+}
+
+/// Sweeps up to `max` objects of the unswept adopted list (of the last
+/// shared marking, whose mark is `mark`); returns the garbage, to be freed
+/// once the space's mutex is released, and its bytes.
+fn sweep_unswept(state: &mut SpaceState, mark: u8, max: usize) -> (Garbage, usize) {
+    let list = state.adopted_unswept.take();
+    let (rest, garbage, bytes) = sweep_adopted_list(state, list, mark, max);
+    state.adopted_unswept = rest;
+    (garbage, bytes)
+}
+
+/// Sweeps up to `max` objects of `list`, adopted objects the marking with
+/// `mark` has finished with: the marked go (back) on the adopted list, the
+/// others are unlinked and returned, with the bytes they held (measured
+/// safely: they are unreachable, so no writer races with the measure).
+/// Returns the rest of the list as well.
+fn sweep_adopted_list(
+    state: &mut SpaceState,
+    list: Option<NonNull<Header>>,
+    mark: u8,
+    max: usize,
+) -> (Option<NonNull<Header>>, Garbage, usize) {
+    let (mut next, mut garbage, mut bytes) = (list, Vec::new(), 0);
+    for _ in 0..max {
+        let Some(obj) = next else { break };
         // SAFETY: adopted objects are live until freed.
         let h = unsafe { obj.as_ref() };
+        next = h.next();
         if h.colour() == mark {
-            kept += h.held_bytes();
-            link = h.next_link();
+            h.next_link().set(state.adopted);
+            state.adopted = Some(obj);
         } else {
-            link.set(h.next());
             bytes += h.held_bytes();
-            freed += 1;
             garbage.push(obj);
         }
     }
-    state.adopted = adopted.get();
-    state.adopted_bytes = kept;
+    state.adopted_bytes = state.adopted_bytes.saturating_sub(bytes);
     state.stats.bytes_freed += bytes as u64;
-    let garbage = Garbage(garbage);
-    match sweep {
-        Sweep::Now => garbage.free(),
-        // Freeing a heap's worth of objects (their buffers too) took
-        // milliseconds of the stopped world.
-        Sweep::Lazily if !garbage.0.is_empty() => {
-            // (Announced to valgrind's race detectors, as in `Members::sum`.)
-            let tag = garbage.0.as_ptr() as usize;
-            happens_before(tag as *const u8);
-            rayon::spawn(move || {
-                happens_after(tag as *const u8);
-                garbage.free()
-            })
-        }
-        Sweep::Lazily => {}
+    state.stats.objects_freed += garbage.len() as u64;
+    (next, Garbage(garbage), bytes)
+}
+
+/// The bytes the adopted objects hold, boxes and buffers; the world is
+/// stopped.
+fn adopted_held_bytes(state: &SpaceState) -> usize {
+    let (mut next, mut bytes) = (state.adopted, 0);
+    while let Some(obj) = next {
+        // SAFETY: adopted objects are live until freed.
+        let h = unsafe { obj.as_ref() };
+        bytes += h.held_bytes();
+        next = h.next();
     }
-    (freed, bytes)
+    bytes
 }
 
 /// Unreachable global objects unlinked from the adopted list, to be freed.

@@ -9,7 +9,7 @@
 
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use maat_sync::annotate::atomic::{AtomicU64, AtomicUsize, Ordering};
+use maat_sync::annotate::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use maat_sync::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -41,6 +41,9 @@ pub(crate) struct SpaceInner {
     global_bytes_after: AtomicUsize,
     /// Heaps with a lazy sweep of the last shared collection still to do.
     lazy_sweeps: AtomicUsize,
+    /// Whether `SpaceState::adopted_unswept` may hold objects: a hint that
+    /// spares the heaps' safe points the mutex when it does not.
+    pub(crate) adopted_unswept: AtomicBool,
 }
 
 #[derive(Default)]
@@ -50,6 +53,10 @@ pub(crate) struct SpaceState {
     pub(crate) members: HashMap<NonNull<Collector>, Member, ahash::RandomState>,
     /// Global objects of heaps that ended.
     pub(crate) adopted: Option<NonNull<Header>>,
+    /// Adopted objects the last shared collection has not yet swept (it
+    /// leaves them to the heaps' safe points, a part at a time; the next
+    /// start sweeps what is left before it flips the mark).
+    pub(crate) adopted_unswept: Option<NonNull<Header>>,
     pub(crate) adopted_bytes: usize,
     pub(crate) globals: Vec<Weak<GlobalSlot>>,
     pub(crate) stats: Stats,
@@ -82,6 +89,7 @@ impl Default for SpaceInner {
             global_bytes: AtomicUsize::new(0),
             global_bytes_after: AtomicUsize::new(0),
             lazy_sweeps: AtomicUsize::new(0),
+            adopted_unswept: AtomicBool::new(false),
         }
     }
 }
@@ -224,13 +232,16 @@ impl Space {
 impl Drop for SpaceInner {
     fn drop(&mut self) {
         let state = self.state.get_mut();
-        let mut next = state.adopted.take();
-        while let Some(h) = next {
-            // SAFETY: no heap is left, so nothing can reach adopted objects.
-            let header = unsafe { h.as_ref() };
-            next = header.next();
-            // SAFETY: freed exactly once, here.
-            unsafe { crate::collector::destroy(h) };
+        for list in [state.adopted.take(), state.adopted_unswept.take()] {
+            let mut next = list;
+            while let Some(h) = next {
+                // SAFETY: no heap is left, so nothing can reach adopted
+                // objects.
+                let header = unsafe { h.as_ref() };
+                next = header.next();
+                // SAFETY: freed exactly once, here.
+                unsafe { crate::collector::destroy(h) };
+            }
         }
     }
 }

@@ -412,3 +412,46 @@ fn a_lazy_shared_collection_leaves_the_sweep_to_the_heap_safe_points() {
     assert_eq!(live.get(), 3);
     heap.verify().unwrap();
 }
+
+/// A lazy shared collection leaves the adopted objects unswept: the heaps'
+/// safe points sweep them (freeing the unreachable, keeping the rest), and
+/// a start sweeps what is left before it flips the mark.
+#[test]
+fn adopted_objects_are_swept_at_safe_points_after_a_lazy_shared_collection() {
+    let live = Live::default();
+    let space = Space::new();
+    let mut keeper = heap_in(&space, &live);
+    let (kept, dropped): (Global<Board>, Global<Board>) = {
+        let heap = heap_in(&space, &live);
+        heap.mutate(|mc, _| {
+            (mc.make_global::<Board>(chain(mc, &live, 1..4)), mc.make_global::<Board>(chain(mc, &live, 10..12)))
+        })
+    };
+    keeper.mutate(|mc, root| {
+        // SAFETY: single-threaded test.
+        let item = unsafe { mc.global(&kept) };
+        link(mc, *root, item);
+    });
+    drop((kept, dropped));
+    assert_eq!(live.get(), 1 + 3 + 2, "the keeper's root and two adopted chains");
+    // SAFETY: no heap is in use.
+    unsafe { space.collect_shared_lazily() };
+    assert_eq!(live.get(), 6, "the marking is done, the adopted list not yet swept");
+    keeper.collect_debt();
+    assert_eq!(live.get(), 4, "the keeper's safe point freed the unreachable chain");
+    assert!(space.adopted_bytes() > 0, "and kept the reachable one");
+    keeper.mutate(|mc, root| Gc::write(mc, *root).project(|n| &n.edges).borrow_mut().clear());
+    // SAFETY: as above; the second collection's start sweeps nothing left
+    // over, its finish leaves the chain unswept again, and the third's
+    // start sweeps it.
+    unsafe { space.collect_shared_lazily() };
+    assert_eq!(live.get(), 4);
+    // SAFETY: as above.
+    unsafe { space.collect_shared() };
+    assert_eq!(live.get(), 1);
+    assert_eq!(space.adopted_bytes(), 0);
+    keeper.verify().unwrap();
+    drop(keeper);
+    drop(space);
+    assert_eq!(live.get(), 0, "nothing leaks");
+}
