@@ -458,7 +458,7 @@ impl Space {
         cycle.marking.store(false, Ordering::Relaxed);
         // Each heap's sweep takes its objects' bytes off the global count.
         let freed = members.sum(|i| members.sweep(i, sweep));
-        let (_, adopted_bytes) = sweep_adopted(state, cycle.mark(), sweep);
+        let adopted_bytes = sweep_adopted(state, cycle.mark(), sweep);
         self.inner.adopted_unswept.store(state.adopted_unswept.is_some(), Ordering::Relaxed);
         self.collected(adopted_bytes);
         state.stats.objects_freed += freed;
@@ -629,30 +629,28 @@ impl Space {
     }
 }
 
-/// The adopted objects at the end of a shared marking. Swept now (the
-/// unmarked freed, on a rayon thread after the world runs again unless
-/// `sweep` is `Now`), or, lazily, left to the heaps' safe points a part at
-/// a time ([`Space::sweep_adopted_part`]): walking them took milliseconds
-/// of the stopped world once a heap with a large window of strings had
-/// ended. Returns how many objects were freed now, and the bytes they held.
+/// The adopted objects at the end of a shared marking: swept now (the
+/// unmarked freed at once), or, lazily, left to the heaps' safe points a
+/// part at a time ([`Space::sweep_adopted_part`]): walking them took
+/// milliseconds of the stopped world once a heap with a large window of
+/// strings had ended. Returns the bytes freed now.
 ///
 /// A sweep now recounts `adopted_bytes` from the survivors: an adopted
 /// object may have grown or shrunk since its heap ended (a shared array
 /// another maatine pushed to), and only with the world stopped can its
 /// buffers be measured without racing with their writers. A lazy sweep
 /// takes the bytes of what it frees off the count instead.
-fn sweep_adopted(state: &mut SpaceState, mark: u8, sweep: Sweep) -> (u64, usize) {
+fn sweep_adopted(state: &mut SpaceState, mark: u8, sweep: Sweep) -> usize {
     if sweep == Sweep::Lazily {
         debug_assert!(state.adopted_unswept.is_none(), "the start swept the last ones");
         state.adopted_unswept = state.adopted.take();
-        return (0, 0);
+        return 0;
     }
     let list = state.adopted.take();
     let (_, garbage, bytes) = sweep_adopted_list(state, list, mark, usize::MAX);
     state.adopted_bytes = adopted_held_bytes(state);
-    let freed = garbage.0.len() as u64;
     garbage.free();
-    (freed, bytes)
+    bytes
 }
 
 /// Sweeps up to `max` objects of the unswept adopted list (of the last

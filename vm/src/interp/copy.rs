@@ -14,7 +14,9 @@
 //!    an empty copy (a shell) at once, so that cycles through it close;
 //! 2. *persistent collections*, in the walk's post-order (a persistent
 //!    collection's persistent parts are built before it; they cannot form
-//!    a cycle of their own, being immutable);
+//!    a cycle of their own, being immutable; one that contains itself
+//!    through a copied container keeps the original there, the one place
+//!    a copy does not keep the graph's identity);
 //! 3. *fill* every shell with its parts' copies.
 //!
 //! No collection runs during the copy (it is one mutation), so the Rust
