@@ -754,3 +754,18 @@ say a, \" \", b, \" \", d, \" \", e;";
         assert_eq!(run_ok(src, threads, Config::default()), "100000 100000 100000 100000\n", "{threads} thread(s)");
     }
 }
+
+/// A result joined through a shared handle is not copied (other maatines
+/// may join it too): every join returns the one object, held by the first
+/// joiner, and a change through one join shows through the next.
+#[test]
+fn a_result_joined_through_a_shared_handle_keeps_one_identity() {
+    let src = "fn make(n) { let a = []; for ^n -> i { a.push(i); } return a; }
+let hs = [ma make(3)].share;
+let first = hs[0].join;
+first.push(9);
+say hs[0].join == first, \" \", hs[0].join;";
+    for threads in [1, 2] {
+        assert_eq!(run_ok(src, threads, Config::default()), "true [0, 1, 2, 9]\n", "{threads} thread(s)");
+    }
+}

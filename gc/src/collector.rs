@@ -503,10 +503,10 @@ impl Collector {
     fn idle(&self) -> bool {
         self.debt.get() <= 0
             && self.pending.get().is_none()
-            && !self.space().adopted_unswept()
             && !self.torture.get()
             && !self.over_limit()
             && !self.space().inner.cycle.marking()
+            && !self.space().adopted_unswept()
     }
 
     /// Steps while the debt is positive (or a full collection in torture

@@ -223,14 +223,19 @@ fn an_ended_heap_frees_its_local_objects_and_hands_shared_ones_to_the_space() {
     unsafe { space.collect_shared() };
     assert_eq!(live.get(), 4, "still referenced by the keeper");
     keeper.mutate(|mc, root| Gc::write(mc, *root).project(|n| &n.edges).borrow_mut().clear());
-    // SAFETY: as above.
+    only_the_keeper_is_left(&space, keeper, &live);
+    drop(space);
+    assert_eq!(live.get(), 0, "nothing leaks");
+}
+
+/// After a shared collection only the keeper's root is alive, nothing is
+/// adopted any more, and the keeper verifies; then it ends.
+fn only_the_keeper_is_left(space: &Space, keeper: Heap<Items>, live: &Live) {
+    // SAFETY: no heap is in use.
     unsafe { space.collect_shared() };
     assert_eq!(live.get(), 1);
     assert_eq!(space.adopted_bytes(), 0);
     keeper.verify().unwrap();
-    drop(keeper);
-    drop(space);
-    assert_eq!(live.get(), 0, "nothing leaks");
 }
 
 /// A shared board that several threads update: each slot holds one shared
@@ -446,12 +451,7 @@ fn adopted_objects_are_swept_at_safe_points_after_a_lazy_shared_collection() {
     // start sweeps it.
     unsafe { space.collect_shared_lazily() };
     assert_eq!(live.get(), 4);
-    // SAFETY: as above.
-    unsafe { space.collect_shared() };
-    assert_eq!(live.get(), 1);
-    assert_eq!(space.adopted_bytes(), 0);
-    keeper.verify().unwrap();
-    drop(keeper);
+    only_the_keeper_is_left(&space, keeper, &live);
     drop(space);
     assert_eq!(live.get(), 0, "nothing leaks");
 }

@@ -644,8 +644,14 @@ impl Sched {
         }
         // Relaxed: a count of slices, for a heuristic.
         let slices = self.marking_slices.fetch_add(1, Ordering::Relaxed);
-        let parked = self.live.load(Ordering::SeqCst).saturating_sub(self.active.load(Ordering::SeqCst));
-        space.heaps_to_contribute() <= parked || slices >= MARKING_SLICES
+        space.heaps_to_contribute() <= self.parked_count() || slices >= MARKING_SLICES
+    }
+
+    /// How many live maatines are parked, for the pacing heuristics above
+    /// and below (a stale count only moves a start or a finish; the
+    /// stopped world does for parked heaps whatever they did not do).
+    fn parked_count(&self) -> usize {
+        self.live.load(Ordering::SeqCst).saturating_sub(self.active.load(Ordering::SeqCst))
     }
 
     /// Whether the heaps that run have finished the last shared
@@ -655,8 +661,7 @@ impl Sched {
     /// its stopped world, which took milliseconds when a heap had just
     /// begun.
     fn sweeps_settled(&self) -> bool {
-        let parked = self.live.load(Ordering::SeqCst).saturating_sub(self.active.load(Ordering::SeqCst));
-        if self.rt.space.lazy_sweeps_pending() <= parked {
+        if self.rt.space.lazy_sweeps_pending() <= self.parked_count() {
             return true;
         }
         // Relaxed: a count of slices, for a heuristic.

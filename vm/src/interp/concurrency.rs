@@ -307,8 +307,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
 fn received(k: u8) -> Part {
     match k {
         kind::ARRAY | kind::MAP | kind::INST | kind::PVEC | kind::PMAP => Part::Copy,
-        // No parts, or parts that are not this graph's (a handle's result,
-        // a token's graph, a versioned root's versions).
+        // No parts, or parts that are not this graph's to copy: a handle's
+        // result and the copy it keeps (held as they are, so the handle's
+        // joins still agree), a token's graph, a versioned root's versions.
         kind::STR | kind::HANDLE | kind::CHAN | kind::RANDOM | kind::CLASS | kind::PNODE => Part::Keep,
         kind::VERSIONED | kind::VERSION | kind::DETACHED => Part::Keep,
         // Closures, slots, drafts, host objects: they may refer to the
