@@ -1,11 +1,14 @@
-//! Source positions and syntax errors, rendered with the file name, line and
-//! column, the source line and a caret (through codespan-reporting).
+//! The errors a program meets: syntax errors at source positions, rendered
+//! with the file name, line and column, the source line and a caret
+//! (through codespan-reporting); and runtime errors, with the maatine and
+//! its stack trace.
 
 use std::fmt;
 
 use codespan_reporting::diagnostic::{Diagnostic, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, Config};
+use maat_sync::MaatineId;
 
 /// A byte range of the source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -131,3 +134,66 @@ impl std::fmt::Display for CompileError {
 }
 
 impl std::error::Error for CompileError {}
+
+/// A runtime error: the message, the maatine, and the stack trace
+/// (innermost call first).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuntimeError {
+    /// What went wrong.
+    pub message: String,
+    /// In which maatine.
+    pub maatine: MaatineId,
+    /// The calls under way, innermost first.
+    pub trace: Vec<TraceFrame>,
+}
+
+/// One call of a stack trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceFrame {
+    /// The function's name (`Class.method` for methods).
+    pub function: String,
+    /// Its file.
+    pub file: String,
+    /// The line being run; 0 in built-in code.
+    pub line: u32,
+}
+
+impl std::fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "error: ")?;
+        self.describe(f)
+    }
+}
+
+impl RuntimeError {
+    /// The message, the maatine and the trace, without the `error: ` prefix
+    /// (what a joiner rethrows).
+    fn describe(&self, f: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        writeln!(f, "{}", self.message)?;
+        write!(f, "  in {}", self.maatine)?;
+        const SHOWN: usize = 20;
+        for (i, TraceFrame { function, file, line }) in self.trace.iter().enumerate() {
+            if i == SHOWN / 2 && self.trace.len() > SHOWN {
+                write!(f, "\n  ... {} more frames ...", self.trace.len() - SHOWN)?;
+            }
+            if i < SHOWN / 2 || i >= self.trace.len().saturating_sub(SHOWN / 2) {
+                if *line == 0 {
+                    write!(f, "\n  at {function} (built-in)")?;
+                } else {
+                    write!(f, "\n  at {function} ({file}:{line})")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The error as a joiner rethrows it: the failed maatine's message and
+    /// trace, indented under `maatine N failed:`.
+    pub(crate) fn rethrown(&self) -> String {
+        let mut text = String::new();
+        let _ = self.describe(&mut text);
+        format!("{} failed: {}", self.maatine, text.replace('\n', "\n  "))
+    }
+}
+
+impl std::error::Error for RuntimeError {}

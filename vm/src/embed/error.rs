@@ -3,7 +3,8 @@
 //! conversion), and, through `Display`, as the `maat` command shows it.
 
 pub use crate::error::CompileError;
-use crate::interp::{Failure, RuntimeError};
+use crate::error::RuntimeError;
+use crate::interp::Failure;
 
 /// What went wrong in a call into the runtime.
 ///
@@ -27,7 +28,7 @@ pub enum Error {
     /// The code does not compile.
     Compile(CompileError),
     /// The program failed: the main maatine's error (message, maatine and
-    /// stack trace as [`TraceFrame`](crate::interp::TraceFrame)s), other
+    /// stack trace as [`TraceFrame`](crate::TraceFrame)s), other
     /// maatines' errors that nobody joined, or a deadlock. A limit that
     /// stopped the run ([`Limits`](super::Limits)) and an interrupt are
     /// runtime errors of the maatine they stopped.

@@ -110,8 +110,8 @@ impl Default for Limits {
 }
 
 impl Limits {
-    fn start(self) -> crate::sched::Limits {
-        crate::sched::Limits::new(self.instructions, self.time, !self.io)
+    fn start(self) -> crate::runtime::Limits {
+        crate::runtime::Limits::new(self.instructions, self.time, !self.io)
     }
 }
 
@@ -627,10 +627,10 @@ impl Runtime {
     }
 
     /// The scheduler's runtime for a run of the program so far.
-    fn sched_runtime(&self) -> crate::sched::Runtime {
+    fn sched_runtime(&self) -> crate::runtime::Runtime {
         let program = Arc::clone(self.program.as_ref().expect("a call follows a compile"));
         let natives = self.natives.clone();
-        let mut rt = crate::sched::Runtime::new(program, natives, self.space.clone(), self.config);
+        let mut rt = crate::runtime::Runtime::new(program, natives, self.space.clone(), self.config);
         rt.interrupt = Arc::clone(&self.interrupt);
         rt.limits = self.limits.start();
         rt.types = Arc::clone(&self.types);

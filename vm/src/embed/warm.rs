@@ -23,15 +23,14 @@ use crossbeam_deque::Worker;
 use maat_sync::Participant;
 
 use super::{Error, Runtime};
-use crate::interp::{Call, Failure, Slice};
-use crate::maatine::Maatine;
+use crate::interp::{Call, Failure, Maatine};
 use crate::object::handle::Outcome;
-use crate::sched::Sched;
+use crate::sched::{Queued, Sched, Slice, Task};
 
 /// A scheduler and its resident maatine, kept between calls.
 pub(super) struct Warm {
     sched: Arc<Sched>,
-    workers: Vec<Worker<Box<Maatine>>>,
+    workers: Vec<Worker<Queued>>,
     resident: Box<Maatine>,
     /// The host thread's registration with the world, kept between calls
     /// (nothing else runs in the world then).

@@ -21,6 +21,7 @@ mod env;
 mod fast;
 mod format;
 mod host;
+mod maatine;
 mod methods;
 mod persistent;
 mod show;
@@ -37,7 +38,7 @@ use methods::unknown_method;
 use crate::ast::BinOp;
 use crate::bytecode::{Builtin, Const, GcOp, Literal, Member, MemberCache, Method, Op, Program, Reg};
 use crate::embed::{HostValue, NativeFn};
-use crate::maatine::{Maatine, MaatineParker, SentLog, Spawned, WakeCell};
+use crate::error::{RuntimeError, TraceFrame};
 use crate::object::array::Array;
 use crate::object::chan::{Chan, Received, SendError};
 use crate::object::closure::Closure;
@@ -48,17 +49,18 @@ use crate::object::slot::Slot;
 use crate::object::stats::{ObjectStats, VarStats};
 use crate::object::string::Str;
 use crate::object::{Ctx, ObjError, SyncStats, kind};
-use crate::sched::{Runtime, Sched};
+use crate::runtime::Runtime;
+use crate::sched::{MaatineParker, Out, Queued, Sched, Spawned, WakeCell};
 use crate::value::{Unpacked, Value};
 pub(crate) use host::{ValueRoot, handle, held, host_to_value, to_host};
 use window::{Cursor, Window};
 
+pub(crate) use maatine::Maatine;
+use maatine::SentLog;
+
 pub use env::Env;
 pub(crate) use vm::Call;
 pub use vm::{CAPTURED_AND_MODULE, Contention, Failure, Vm, run_source};
-
-/// Where `say` writes: the program's output, shared by the worker threads.
-pub(crate) type Out<'o> = Mutex<&'o mut (dyn Write + Send)>;
 
 /// A slice's budget: instructions of the general path, and jumps, calls
 /// and returns of the fast loop (which does not count the straight-line
@@ -179,83 +181,10 @@ impl Root for Machine {
     type Of<'gc> = State<'gc>;
 }
 
-/// A runtime error: the message, the maatine, and the stack trace
-/// (innermost call first).
-#[derive(Clone, Debug, PartialEq)]
-pub struct RuntimeError {
-    /// What went wrong.
-    pub message: String,
-    /// In which maatine.
-    pub maatine: MaatineId,
-    /// The calls under way, innermost first.
-    pub trace: Vec<TraceFrame>,
-}
-
-/// One call of a stack trace.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TraceFrame {
-    /// The function's name (`Class.method` for methods).
-    pub function: String,
-    /// Its file.
-    pub file: String,
-    /// The line being run; 0 in built-in code.
-    pub line: u32,
-}
-
-impl std::fmt::Display for RuntimeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "error: ")?;
-        self.describe(f)
-    }
-}
-
-impl RuntimeError {
-    /// The message, the maatine and the trace, without the `error: ` prefix
-    /// (what a joiner rethrows).
-    fn describe(&self, f: &mut dyn std::fmt::Write) -> std::fmt::Result {
-        writeln!(f, "{}", self.message)?;
-        write!(f, "  in {}", self.maatine)?;
-        const SHOWN: usize = 20;
-        for (i, TraceFrame { function, file, line }) in self.trace.iter().enumerate() {
-            if i == SHOWN / 2 && self.trace.len() > SHOWN {
-                write!(f, "\n  ... {} more frames ...", self.trace.len() - SHOWN)?;
-            }
-            if i < SHOWN / 2 || i >= self.trace.len().saturating_sub(SHOWN / 2) {
-                if *line == 0 {
-                    write!(f, "\n  at {function} (built-in)")?;
-                } else {
-                    write!(f, "\n  at {function} ({file}:{line})")?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The error as a joiner rethrows it: the failed maatine's message and
-    /// trace, indented under `maatine N failed:`.
-    fn rethrown(&self) -> String {
-        let mut text = String::new();
-        let _ = self.describe(&mut text);
-        format!("{} failed: {}", self.maatine, text.replace('\n', "\n  "))
-    }
-}
-
-impl std::error::Error for RuntimeError {}
-
 /// The environment as a global root (what a session keeps between entries).
 pub(crate) struct EnvRoot;
 impl Root for EnvRoot {
     type Of<'gc> = Gc<'gc, Env<'gc>>;
-}
-
-/// How a slice ended, for the scheduler.
-pub(crate) enum Slice {
-    /// The budget ran out; the maatine can go on.
-    Yield,
-    /// It waits for something; its waker will make it runnable.
-    Blocked,
-    /// It returned or failed.
-    Finished(Outcome),
 }
 
 enum Step {
@@ -310,214 +239,6 @@ struct Handler {
     error: usize,
     /// Read-modify-write sections open when it began.
     sections: usize,
-}
-
-impl Maatine {
-    /// A new maatine of `sched` whose heap root `make_root` builds; live
-    /// and active from here on.
-    pub(crate) fn start(
-        sched: &Arc<Sched>,
-        make_root: impl for<'gc> FnOnce(&maat_gc::Mutation<'gc>) -> State<'gc>,
-    ) -> Box<Maatine> {
-        let heap = Heap::<Machine>::new_in(&sched.rt.space, sched.rt.config, make_root);
-        let (id, wake) = sched.register(heap.id());
-        Box::new(Maatine {
-            id,
-            heap,
-            stats: if sched.rt.contention {
-                SyncStats::counting(sched.rt.program.globals.len())
-            } else {
-                SyncStats::default()
-            },
-            requests: HashMap::new(),
-            suspended_at: None,
-            cell: JoinCell::new(id),
-            wake,
-            waiting: String::new(),
-            sent: SentLog::default(),
-            host: false,
-        })
-    }
-
-    /// The first maatine of a run: the main one, or the host's first call.
-    /// It makes the run's environment, or reuses `previous` (a session's)
-    /// if that was made for the same program; the environment to keep, in
-    /// a session.
-    pub(crate) fn first(
-        sched: &Arc<Sched>,
-        previous: Option<&Global<EnvRoot>>,
-        session: bool,
-        args: &[String],
-        call: Option<&Call>,
-    ) -> (Box<Maatine>, Option<Global<EnvRoot>>) {
-        let mut made = None;
-        let m = Maatine::start(sched, |mc| {
-            let stats = SyncStats::default();
-            let cx = Ctx { mc, mode: sched.rt.world.mode(), stats: &stats };
-            let program = &sched.rt.program;
-            // SAFETY: the previous environment is shared; its slots
-            // synchronize themselves.
-            let previous = previous.map(|g| (g, unsafe { mc.global(g) }));
-            let env = match previous {
-                Some((g, env)) if Arc::ptr_eq(&Gc::get(env).program, program) => {
-                    made = Some(g.clone());
-                    env
-                }
-                previous => {
-                    let module_vars = if session { program.module_vars as usize } else { 0 };
-                    let env = Env::alloc(&cx, program, previous.map(|(_, env)| env), module_vars, args);
-                    made = session.then(|| mc.make_global::<EnvRoot>(env));
-                    env
-                }
-            };
-            // A session's module variables live on in its environment;
-            // a program's own are its main maatine's (unshared).
-            let module = if session {
-                Gc::get(env).module.clone()
-            } else {
-                (0..program.module_vars).map(|_| Slot::alloc(&cx, Value::nil())).collect()
-            };
-            match call {
-                None => State::calling(program, (env, module), program.main, None, &[]),
-                Some(call) => call_state(&cx, &sched.rt, (env, module), call),
-            }
-        });
-        (m, made)
-    }
-
-    /// Makes a maatine that returned (or failed) run `call` next, in the
-    /// same environment: the host's resident maatine between calls.
-    pub(crate) fn prepare(&mut self, rt: &Runtime, call: &Call) {
-        let stats = &self.stats;
-        self.heap.mutate_root(|mc, state| {
-            let cx = Ctx { mc, mode: rt.world.mode(), stats };
-            start_call(&cx, rt, state, call);
-        });
-    }
-
-    /// Runs one slice; maatines it started go to `spawned`.
-    pub(crate) fn run_slice(
-        &mut self,
-        sched: &Arc<Sched>,
-        p: &Participant,
-        out: &Out<'_>,
-        spawned: &mut Spawned,
-    ) -> Slice {
-        let rt = &sched.rt;
-        // Relaxed: the flag publishes nothing; a slice that misses it sees it at the next one.
-        let stop = if rt.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-            Some("interrupted".to_owned())
-        } else {
-            rt.limits.exceeded(SLICE)
-        };
-        if let Some(why) = stop {
-            let error = self.error(&rt.program, why);
-            self.end_sections(rt);
-            return Slice::Finished(Outcome::Failed(Box::new(error)));
-        }
-        let Maatine { id, heap, stats, requests, suspended_at, wake, waiting, sent, .. } = self;
-        let mut budget = SLICE;
-        let step = loop {
-            let step = heap.mutate_root(|mc, state| {
-                let cx = Ctx { mc, mode: rt.world.mode(), stats };
-                let env = state.env;
-                let blocked_on = None;
-                let mut run = Run {
-                    cx: &cx,
-                    rt,
-                    sched,
-                    me: *id,
-                    env,
-                    requests,
-                    suspended_at,
-                    wake,
-                    waiting,
-                    sent,
-                    out,
-                    spawned,
-                    blocked_on,
-                };
-                let step = run.slice(state, budget);
-                state.clear_dead(&rt.program);
-                step
-            });
-            heap.collect_debt();
-            match step {
-                Step::Collect(left) => budget = left,
-                step => break step,
-            }
-        };
-        match step {
-            Step::Continue => Slice::Yield,
-            Step::Collect(_) => unreachable!("the loop above takes the safe point and goes on"),
-            Step::Blocked => Slice::Blocked,
-            Step::Done => self.finish(&rt.program),
-            Step::Failed(message) => Slice::Finished(Outcome::Failed(Box::new(self.error(&rt.program, message)))),
-            Step::Request(Request::Collect) => {
-                self.heap.collect();
-                sched.collect_everything(p);
-                Slice::Yield
-            }
-            Step::Request(Request::Mode(mode)) => {
-                self.heap.set_mode(mode);
-                Slice::Yield
-            }
-        }
-    }
-
-    /// A maatine stopped between slices (interrupted, or over a limit)
-    /// leaves its sections and gives up the lock it waited for, so that no
-    /// other maatine waits for those variables forever.
-    fn end_sections(&mut self, rt: &Runtime) {
-        let Maatine { id, heap, stats, requests, .. } = self;
-        requests.clear();
-        heap.mutate_root(|mc, state| {
-            let cx = Ctx { mc, mode: rt.world.mode(), stats };
-            if let Some(slot) = state.waiting_on.take() {
-                Slot::abandon(slot, &cx, &rt.table, *id);
-            }
-            end_sections(&cx, &rt.table, *id, state, 0);
-        });
-    }
-
-    /// The maatine returned: its result changes hands (it is transferred
-    /// out of the heap that is about to end, for the joiner to claim).
-    fn finish(&mut self, program: &Program) -> Slice {
-        let id = self.id;
-        let sent = self.heap.mutate(|mc, state| {
-            let result = state.result;
-            match result.as_object().map(|o| mc.transfer(o)) {
-                Some(Err(_)) => Err(format!(
-                    "cannot return this {}: it was sent to another maatine, so {id} no longer holds it",
-                    type_name(result)
-                )),
-                _ => Ok(result.to_bits()),
-            }
-        });
-        match sent {
-            Ok(bits) => Slice::Finished(Outcome::Returned(bits)),
-            Err(message) => Slice::Finished(Outcome::Failed(Box::new(self.error(program, message)))),
-        }
-    }
-
-    fn error(&mut self, program: &Program, message: String) -> RuntimeError {
-        let trace = self.heap.mutate_root(|_, state| {
-            state
-                .frames
-                .iter()
-                .rev()
-                .map(|f| {
-                    let proto = &program.functions[f.func as usize];
-                    TraceFrame {
-                        function: proto.name.clone(),
-                        file: program.files.get(usize::from(proto.file)).cloned().unwrap_or_default(),
-                        line: proto.lines.get(f.pc.saturating_sub(1)).copied().unwrap_or(0),
-                    }
-                })
-                .collect()
-        });
-        RuntimeError { message, maatine: self.id, trace }
-    }
 }
 
 /// The state of a maatine the host starts on `call` (failing at once if its

@@ -235,7 +235,7 @@ impl Vm {
             });
             m.host = true;
             self.cells.push(Arc::clone(&m.cell));
-            m
+            m as Queued
         });
         let company = company.collect();
         sched.run(workers, company, out);

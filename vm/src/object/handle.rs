@@ -35,7 +35,7 @@ use maat_gc::{Gc, Trace, Tracer};
 use maat_sync::MaatineId;
 
 use super::{Ctx, kind};
-use crate::interp::RuntimeError;
+use crate::error::RuntimeError;
 use crate::value::Value;
 
 /// How a maatine ended.

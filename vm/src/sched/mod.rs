@@ -52,18 +52,21 @@ use maat_sync::annotate::{happens_after, happens_before};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Instant;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
-use maat_gc::{Config, Space, Stats, Sweep};
-use maat_sync::{Idle, MaatineId, Mode, Participant, VarLockTable, World};
+use maat_gc::{Stats, Sweep};
+use maat_sync::{Idle, MaatineId, Mode, Participant};
 
-use crate::bytecode::Program;
-use crate::embed::NativeFn;
-use crate::interp::{Out, RuntimeError, Slice};
-use crate::maatine::{Maatine, Spawned, WakeCell};
+use crate::error::RuntimeError;
 use crate::object::handle::{JoinCell, Outcome};
 use crate::object::stats::ContentionTotals;
+use crate::runtime::Runtime;
+
+mod task;
+mod wake;
+
+pub(crate) use task::{Out, Queued, Slice, Spawned, Task};
+pub(crate) use wake::{MaatineParker, WakeCell};
 
 /// Shared collections wait until global objects reach this many bytes.
 const SHARED_FLOOR: usize = 8 << 20;
@@ -84,115 +87,6 @@ const INJECTOR_TICK: u32 = 61;
 /// slices even if some heap has not contributed at its own safe point.
 const MARKING_SLICES: usize = 64;
 
-/// What every maatine of a run shares.
-pub(crate) struct Runtime {
-    pub(crate) program: Arc<Program>,
-    pub(crate) natives: Vec<Arc<NativeFn>>,
-    pub(crate) world: Arc<World>,
-    pub(crate) table: VarLockTable,
-    pub(crate) space: Space,
-    pub(crate) config: Config,
-    pub(crate) started: Instant,
-    /// Set from another thread to stop the program: each maatine fails
-    /// with `interrupted` at its next slice.
-    pub(crate) interrupt: Arc<std::sync::atomic::AtomicBool>,
-    /// Whether maatines count contention per variable and object
-    /// (`--stats`).
-    pub(crate) contention: bool,
-    /// The run's limits (an embedder's sandbox).
-    pub(crate) limits: Limits,
-    /// The embedder's registered Rust types.
-    pub(crate) types: Arc<crate::embed::user::Types>,
-}
-
-impl Runtime {
-    /// The runtime of a run of `program` in `space`, without limits,
-    /// interrupt or user types (the embedder sets those it has).
-    pub(crate) fn new(program: Arc<Program>, natives: Vec<Arc<NativeFn>>, space: Space, config: Config) -> Self {
-        Runtime {
-            program,
-            natives,
-            world: World::new(),
-            table: VarLockTable::new(),
-            space,
-            config,
-            started: Instant::now(),
-            interrupt: Arc::default(),
-            contention: false,
-            limits: Limits::default(),
-            types: Arc::default(),
-        }
-    }
-}
-
-/// What a run may spend, and whether it may touch files and the standard
-/// error stream: an embedder's sandbox ([`crate::embed::Limits`]). A
-/// runtime kept between calls starts each call's budget afresh
-/// ([`Limits::reset`]).
-#[derive(Debug)]
-pub(crate) struct Limits {
-    /// Instructions left, counted a slice at a time.
-    fuel: Option<std::sync::atomic::AtomicI64>,
-    /// The budget of a run (for the error, and each reset).
-    instructions: u64,
-    /// The time a run may take.
-    time: Option<std::time::Duration>,
-    /// When the current run must stop: nanoseconds after `base`.
-    deadline: AtomicU64,
-    base: Instant,
-    /// `read_file` and `warn` refuse.
-    pub(crate) no_io: bool,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits::new(None, None, false)
-    }
-}
-
-impl Limits {
-    /// Limits of `instructions` and `time` per run, from now.
-    pub(crate) fn new(instructions: Option<u64>, time: Option<std::time::Duration>, no_io: bool) -> Self {
-        let fuel = instructions.map(|_| std::sync::atomic::AtomicI64::new(0));
-        let limits = Limits {
-            fuel,
-            instructions: instructions.unwrap_or(0),
-            time,
-            deadline: AtomicU64::new(0),
-            base: Instant::now(),
-            no_io,
-        };
-        limits.reset();
-        limits
-    }
-
-    /// A new run starts: a full budget, the time from now.
-    pub(crate) fn reset(&self) {
-        // Relaxed: set between runs, before the slices that read it start
-        // (on this thread, or on workers the run's start publishes to).
-        if let Some(fuel) = &self.fuel {
-            fuel.store(self.instructions.min(i64::MAX as u64) as i64, Ordering::Relaxed);
-        }
-        if let Some(time) = self.time {
-            let at = (self.base.elapsed() + time).as_nanos().min(u128::from(u64::MAX)) as u64;
-            self.deadline.store(at, Ordering::Relaxed);
-        }
-    }
-
-    /// Why a slice of `slice` instructions must not start, if it must not.
-    pub(crate) fn exceeded(&self, slice: usize) -> Option<String> {
-        // Relaxed: as in `reset`.
-        if let Some(limit) = self.time
-            && self.base.elapsed().as_nanos() >= u128::from(self.deadline.load(Ordering::Relaxed))
-        {
-            return Some(format!("time limit of {limit:?} exceeded"));
-        }
-        // Relaxed: the counter publishes nothing; it only has to count.
-        let fuel = self.fuel.as_ref()?.fetch_sub(slice as i64, Ordering::Relaxed);
-        (fuel <= 0).then(|| format!("instruction limit of {} exceeded", self.instructions))
-    }
-}
-
 /// A live maatine, as the registry knows it.
 struct Registered {
     heap: u32,
@@ -211,9 +105,12 @@ pub(crate) struct Totals {
 /// What a worker thread keeps: its queue, its membership in the world,
 /// where `say` writes, and how to start the other workers.
 struct WorkerCx<'a, 'o> {
-    local: Worker<Box<Maatine>>,
+    local: Worker<Queued>,
     /// Maatines taken since the injector was last looked at first.
     ticks: core::cell::Cell<u32>,
+    /// What the slice running now starts; empty between slices, and kept
+    /// from slice to slice so that its buffer is allocated once.
+    spawned: core::cell::RefCell<Spawned>,
     p: Participant,
     out: &'a Out<'o>,
     start_pool: &'a dyn Fn(),
@@ -239,8 +136,8 @@ impl Drop for StopOnPanic<'_> {
 /// The scheduler of one run.
 pub(crate) struct Sched {
     pub(crate) rt: Runtime,
-    injector: Injector<Box<Maatine>>,
-    stealers: Vec<Stealer<Box<Maatine>>>,
+    injector: Injector<Queued>,
+    stealers: Vec<Stealer<Queued>>,
     idle: Idle,
     live: AtomicUsize,
     active: AtomicUsize,
@@ -266,7 +163,7 @@ pub(crate) struct Sched {
 /// A maatine about to go on a run queue, announced to valgrind's race
 /// detectors (the deques order it with atomics they cannot see; `find`
 /// announces the other end; `maat_sync::annotate`).
-fn queued(m: Box<Maatine>) -> Box<Maatine> {
+fn queued(m: Queued) -> Queued {
     happens_before(&*m);
     m
 }
@@ -279,7 +176,7 @@ fn steal<T>(attempt: impl FnMut() -> Steal<T>) -> Option<T> {
 
 impl Sched {
     /// A scheduler with `threads` workers (their queues made here).
-    pub(crate) fn new(rt: Runtime, threads: usize) -> (Arc<Sched>, Vec<Worker<Box<Maatine>>>) {
+    pub(crate) fn new(rt: Runtime, threads: usize) -> (Arc<Sched>, Vec<Worker<Queued>>) {
         let workers: Vec<_> = (0..threads.max(1)).map(|_| Worker::new_fifo()).collect();
         let sched = Sched {
             rt,
@@ -325,12 +222,7 @@ impl Sched {
     /// included). `company` are maatines the host started beside the first
     /// one: worker 0 queues them as if its first slice had spawned them (so
     /// the runtime becomes multi-threaded before they run).
-    pub(crate) fn run(
-        self: &Arc<Self>,
-        workers: Vec<Worker<Box<Maatine>>>,
-        company: Spawned,
-        out: &mut (dyn Write + Send),
-    ) {
+    pub(crate) fn run(self: &Arc<Self>, workers: Vec<Worker<Queued>>, company: Spawned, out: &mut (dyn Write + Send)) {
         let out = Mutex::new(out);
         let mut workers = workers.into_iter();
         let first = workers.next().expect("at least one worker");
@@ -370,10 +262,11 @@ impl Sched {
         self.failed.lock().iter().filter_map(|c| c.unobserved_error()).map(|e| *e).collect()
     }
 
-    fn work(self: &Arc<Self>, local: Worker<Box<Maatine>>, company: Spawned, out: &Out<'_>, start_pool: &dyn Fn()) {
+    fn work(self: &Arc<Self>, local: Worker<Queued>, mut company: Spawned, out: &Out<'_>, start_pool: &dyn Fn()) {
         let _stop = StopOnPanic(self);
-        let w = WorkerCx { local, ticks: core::cell::Cell::new(0), p: self.rt.world.register(), out, start_pool };
-        self.enqueue(&w, company);
+        let (ticks, spawned) = (core::cell::Cell::new(0), core::cell::RefCell::default());
+        let w = WorkerCx { local, ticks, spawned, p: self.rt.world.register(), out, start_pool };
+        self.enqueue(&w, &mut company);
         while !self.done.load(Ordering::Acquire) {
             w.p.safe_point();
             match self.find(&w) {
@@ -384,12 +277,15 @@ impl Sched {
     }
 
     /// Runs `m` slice after slice until it blocks, finishes, or others wait.
-    fn drive(self: &Arc<Self>, w: &WorkerCx<'_, '_>, mut m: Box<Maatine>) {
+    fn drive(self: &Arc<Self>, w: &WorkerCx<'_, '_>, mut m: Queued) {
         let (p, local) = (&w.p, &w.local);
         loop {
-            let mut spawned = Vec::new();
-            let slice = m.run_slice(self, p, w.out, &mut spawned);
-            self.enqueue(w, spawned);
+            let slice = {
+                let mut spawned = w.spawned.borrow_mut();
+                let slice = m.run_slice(self, p, w.out, &mut spawned);
+                self.enqueue(w, &mut spawned);
+                slice
+            };
             // The shared collection is looked after at the end of every
             // slice, however it ended: maatines that only ever block (a
             // producer and a consumer on a channel) never yield, and their
@@ -410,7 +306,7 @@ impl Sched {
                 Slice::Blocked => {
                     self.maintain(p);
                     let mut last = false;
-                    match m.wake.clone().park(m, || last = self.parked()) {
+                    match m.wake_cell().clone().park(m, || last = self.parked()) {
                         Some(again) => m = again,
                         // Checked once the cell's mutex is released: the
                         // check takes every cell's mutex, this one included.
@@ -419,7 +315,7 @@ impl Sched {
                     }
                 }
                 Slice::Finished(outcome) => {
-                    self.finish(*m, outcome);
+                    self.finish(m, outcome);
                     return self.look_after_shared(p);
                 }
             }
@@ -434,7 +330,7 @@ impl Sched {
     /// there every time would run a joiner as soon as each of its children
     /// ends, and park it again at the next join (spawn + join across
     /// threads took 3.4 µs instead of 2.4).
-    fn find(&self, w: &WorkerCx<'_, '_>) -> Option<Box<Maatine>> {
+    fn find(&self, w: &WorkerCx<'_, '_>) -> Option<Queued> {
         let local = &w.local;
         let tick = w.ticks.get() + 1;
         w.ticks.set(if tick == INJECTOR_TICK { 0 } else { tick });
@@ -469,9 +365,9 @@ impl Sched {
         self.idle.notify_all();
     }
 
-    /// Queues maatines created by a slice, first making the runtime
-    /// multi-threaded if they are the first company.
-    fn enqueue(&self, w: &WorkerCx<'_, '_>, spawned: Spawned) {
+    /// Queues the maatines created by a slice (emptying `spawned`), first
+    /// making the runtime multi-threaded if they are the first company.
+    fn enqueue(&self, w: &WorkerCx<'_, '_>, spawned: &mut Spawned) {
         if spawned.is_empty() {
             return;
         }
@@ -485,7 +381,7 @@ impl Sched {
             drop(stopped);
             (w.start_pool)();
         }
-        spawned.into_iter().for_each(|m| w.local.push(queued(m)));
+        spawned.drain(..).for_each(|m| w.local.push(queued(m)));
         // On the switch to multi-threaded mode a burst of maatines is queued
         // at once (and the pool may just have started): every worker looks.
         if woke_pool { self.idle.notify_all() } else { self.notify() }
@@ -493,7 +389,7 @@ impl Sched {
 
     /// A woken maatine goes back to the run queue (called under its wake
     /// cell's mutex).
-    pub(crate) fn resume(&self, m: Box<Maatine>) {
+    pub(crate) fn resume(&self, m: Queued) {
         self.active.fetch_add(1, Ordering::SeqCst);
         self.injector.push(queued(m));
         self.notify();
@@ -505,25 +401,19 @@ impl Sched {
         self.active.fetch_sub(1, Ordering::SeqCst) == 1
     }
 
-    fn finish(&self, m: Maatine, outcome: Outcome) {
-        let Maatine { id, heap, stats, cell, host, .. } = m;
-        if host && matches!(outcome, Outcome::Returned(bits) if crate::value::Value::bits_hold_object(bits)) {
+    fn finish(&self, m: Queued, outcome: Outcome) {
+        if m.started_by_host()
+            && matches!(outcome, Outcome::Returned(bits) if crate::value::Value::bits_hold_object(bits))
+        {
             // SeqCst, before the result is published (`cell.finish`) and
             // before this worker's next safe point: a worker that read
             // `false` and then stopped the world reads it again in the
             // stopped world, which comes after that safe point.
             self.results_in_transit.store(true, Ordering::SeqCst);
         }
-        {
-            let mut totals = self.totals.lock();
-            heap.add_stats_to(&mut totals.gc);
-            totals.taken += stats.taken();
-            totals.elided += stats.elided();
-            totals.contention.add(&stats);
-        }
         // The heap ends: local garbage is freed now, global objects (the
         // result among them) are adopted by the space.
-        drop(heap);
+        let (id, cell) = m.retire(&self.totals);
         if matches!(outcome, Outcome::Failed(_)) {
             self.failed.lock().push(Arc::clone(&cell));
         }
@@ -673,18 +563,18 @@ impl Sched {
     /// slice's outcome is settled as [`Sched::drive`] settles it, and the
     /// maatine is queued on `local` if it can go on. Then [`Sched::run`]
     /// runs everything to the end.
-    pub(crate) fn adopt(&self, local: &Worker<Box<Maatine>>, m: Box<Maatine>, slice: Slice) {
+    pub(crate) fn adopt(&self, local: &Worker<Queued>, m: Queued, slice: Slice) {
         match slice {
             Slice::Yield => local.push(queued(m)),
             Slice::Blocked => {
                 let mut last = false;
-                if let Some(again) = m.wake.clone().park(m, || last = self.parked()) {
+                if let Some(again) = m.wake_cell().clone().park(m, || last = self.parked()) {
                     local.push(queued(again));
                 } else if last {
                     self.check_deadlock();
                 }
             }
-            Slice::Finished(outcome) => self.finish(*m, outcome),
+            Slice::Finished(outcome) => self.finish(m, outcome),
         }
     }
 
