@@ -25,6 +25,7 @@ pub mod compiler;
 pub mod embed;
 pub mod error;
 pub mod generate;
+mod host;
 pub mod interp;
 pub mod lexer;
 pub mod module;

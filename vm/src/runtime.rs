@@ -11,7 +11,7 @@ use maat_gc::{Config, Space};
 use maat_sync::{VarLockTable, World};
 
 use crate::bytecode::Program;
-use crate::embed::NativeFn;
+use crate::host::{NativeFn, Types};
 
 /// What every maatine of a run shares.
 pub(crate) struct Runtime {
@@ -31,7 +31,7 @@ pub(crate) struct Runtime {
     /// The run's limits (an embedder's sandbox).
     pub(crate) limits: Limits,
     /// The embedder's registered Rust types.
-    pub(crate) types: Arc<crate::embed::user::Types>,
+    pub(crate) types: Arc<Types>,
 }
 
 impl Runtime {

@@ -45,7 +45,6 @@ mod error;
 #[cfg(feature = "serde")]
 mod serde;
 pub(crate) mod user;
-mod value;
 mod warm;
 
 use std::io::Write;
@@ -55,12 +54,12 @@ use std::time::Duration;
 
 use maat_gc::{Config, Global, Heap, Root, Space};
 
+pub use crate::host::{Function, Handle, HostValue, NativeFn, PendingUser, UserData};
 pub use convert::{FromArgs, FromMaat, IntoArgs, IntoMaat};
 pub use error::{CompileError, Error};
 #[cfg(feature = "serde")]
 pub use serde::Serde;
-pub use user::{PendingUser, SyncTypeBuilder, TypeBuilder, UserData};
-pub use value::{Function, Handle, HostValue};
+pub use user::{SyncTypeBuilder, TypeBuilder};
 
 use crate::ast::StmtKind;
 use crate::bytecode::Program;
@@ -68,10 +67,6 @@ use crate::compiler::{Entry, Incremental};
 use crate::interp::{Call, EnvRoot, Vm};
 use crate::module::Loaded;
 use crate::value::Value;
-
-/// A native function: gets the call's arguments, returns a value or an error
-/// message (a catchable Maat error, prefixed with the function's name).
-pub type NativeFn = Box<dyn Fn(&[HostValue]) -> Result<HostValue, String> + Send + Sync>;
 
 /// What a run may spend and touch. Exceeding a limit fails the run with a
 /// runtime error (`instruction limit of N exceeded`, `time limit of D
@@ -174,7 +169,7 @@ pub struct Runtime {
     interrupt: Arc<AtomicBool>,
     limits: Limits,
     output: Box<dyn Write + Send>,
-    types: Arc<user::Types>,
+    types: Arc<crate::host::Types>,
     /// The resident maatine of calls from Rust, kept between them.
     warm: Option<warm::Warm>,
 }

@@ -7,18 +7,11 @@
 //! from then on (another thread may reach it through the host).
 
 use super::*;
-use crate::embed::Handle;
-use crate::embed::user::{Method, Types};
+use crate::host::{Handle, Method, Types, ValueRoot};
 use crate::object::user::UserObject;
 
 /// The deepest nesting copied to the host.
 const MAX_HOST_DEPTH: usize = 200;
-
-/// The root type of a handle: one value.
-pub(crate) struct ValueRoot;
-impl Root for ValueRoot {
-    type Of<'gc> = Value<'gc>;
-}
 
 /// A value as the embedder sees it (a deep copy of strings, arrays and
 /// maps; a handle to any other object).

@@ -37,8 +37,8 @@ use methods::unknown_method;
 
 use crate::ast::BinOp;
 use crate::bytecode::{Builtin, Const, GcOp, Literal, Member, MemberCache, Method, Op, Program, Reg};
-use crate::embed::{HostValue, NativeFn};
 use crate::error::{RuntimeError, TraceFrame};
+use crate::host::{HostValue, NativeFn};
 use crate::object::array::Array;
 use crate::object::chan::{Chan, Received, SendError};
 use crate::object::closure::Closure;
@@ -52,7 +52,7 @@ use crate::object::{Ctx, ObjError, SyncStats, kind};
 use crate::runtime::Runtime;
 use crate::sched::{MaatineParker, Out, Queued, Sched, Spawned, WakeCell};
 use crate::value::{Unpacked, Value};
-pub(crate) use host::{ValueRoot, handle, held, host_to_value, to_host};
+pub(crate) use host::{handle, held, host_to_value, to_host};
 use window::{Cursor, Window};
 
 pub(crate) use maatine::Maatine;

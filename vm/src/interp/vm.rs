@@ -29,7 +29,7 @@ pub(crate) struct Call {
     /// The function (a closure's own, when there is one).
     pub(crate) func: u32,
     /// Its closure, when it is one.
-    pub(crate) closure: Option<crate::embed::Handle>,
+    pub(crate) closure: Option<crate::host::Handle>,
     /// The arguments, checked ([`HostValue::check`]).
     pub(crate) args: Vec<HostValue>,
 }

@@ -6,14 +6,20 @@
 //! thread, may use it afterwards; the collector keeps it while a clone of
 //! the handle lives.
 
-use maat_gc::Global;
+use maat_gc::{Global, Root};
 
-use super::user::{PendingUser, Types};
-use crate::interp::ValueRoot;
+use super::types::{PendingUser, Types};
+use crate::value::Value;
+
+/// The root type of a handle: one value.
+pub(crate) struct ValueRoot;
+impl Root for ValueRoot {
+    type Of<'gc> = Value<'gc>;
+}
 
 /// A value outside the runtime: what native functions receive and return,
-/// and what conversions ([`IntoMaat`](super::IntoMaat),
-/// [`FromMaat`](super::FromMaat)) go through. Strings, arrays and maps are
+/// and what conversions ([`IntoMaat`](crate::embed::IntoMaat),
+/// [`FromMaat`](crate::embed::FromMaat)) go through. Strings, arrays and maps are
 /// copied across (deeply); every other object crosses by reference, as a
 /// [`Handle`].
 ///
@@ -45,7 +51,7 @@ pub enum HostValue {
     /// reference.
     Object(Handle),
     /// A value of a registered Rust type on its way into the runtime
-    /// (what [`IntoMaat`](super::IntoMaat) makes of a
+    /// (what [`IntoMaat`](crate::embed::IntoMaat) makes of a
     /// [`UserData`](super::UserData) value); inside, it is an object, and it
     /// comes back out as an [`HostValue::Object`].
     User(PendingUser),
