@@ -62,10 +62,17 @@ pub use env::Env;
 pub(crate) use vm::Call;
 pub use vm::{CAPTURED_AND_MODULE, Contention, Failure, Vm, run_source};
 
-/// A slice's budget: instructions of the general path, and jumps, calls
-/// and returns of the fast loop (which does not count the straight-line
-/// instructions between them; see `Run::run_simple`).
+/// A slice's budget, in units of about 10 to 60 ns: jumps, calls and
+/// returns of the fast loop (which does not count the straight-line
+/// instructions between them; see `Run::run_simple`), and instructions of
+/// the general path, [`GENERAL_UNITS`] each. A slice then lasts 0.1 to 0.5
+/// ms on the Are-We-Fast-Yet programs and on the GC-latency one: a maatine
+/// that shares its thread waits about one slice for its turn.
 const SLICE: usize = 10_000;
+/// What an instruction of the general path costs of the budget: it does
+/// the work of several fast-loop instructions, and often allocates (at one
+/// unit each, the GC-latency program's slices took 2 ms; at eight, 0.37).
+const GENERAL_UNITS: usize = 8;
 /// Deepest call nesting before a stack overflow error.
 const MAX_FRAMES: usize = 10_000;
 
@@ -351,7 +358,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
             }
             fast = true;
-            budget -= 1;
+            budget = budget.saturating_sub(GENERAL_UNITS);
             match self.step(st) {
                 // An allocation made collection due: a safe point now, so
                 // that each pays for about one step of allocation (short
