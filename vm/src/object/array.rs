@@ -138,11 +138,15 @@ impl<'gc> Array<'gc> {
     /// sharing state as the caller read it.
     #[inline(always)]
     pub fn load(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, sharing: Sharing, i: f64) -> Option<Value<'gc>> {
-        Self::read_as(this, ctx, sharing, |items| {
-            let at = index(i, items.len()).ok()?;
-            // SAFETY: `index` checked `at` below the length.
-            Some(*unsafe { items.get_unchecked(at) })
-        })
+        // `read_as` written out: through its closure, LLVM made the read an
+        // out-of-line call from the fast loop.
+        let array = Gc::get(this);
+        let _guard = ctx.guard_as(GcAny::from(this), sharing, &array.lock);
+        // SAFETY: as in `read_as`.
+        let items = unsafe { &*array.items.get() };
+        let at = index(i, items.len()).ok()?;
+        // SAFETY: `index` checked `at` below the length.
+        Some(*unsafe { items.get_unchecked(at) })
     }
 
     /// Replaces the item at `i`.
