@@ -138,41 +138,37 @@ impl<'gc> PMap<'gc> {
     }
 
     /// The value of `key`, if present.
-    pub fn get(&self, key: Value<'gc>) -> Result<Option<Value<'gc>>, ObjError> {
-        let key = Key::new(key)?;
-        Ok(self.get_hashed(key, hash(key)))
-    }
-
-    /// The value of `key`, whose hash is `h`: the lookup compiled with the
-    /// processor's population count where it has one (a level counts one
-    /// or two bitmaps' bits; in software, a count is about 15 instructions,
-    /// and they were a third of a lookup's).
-    fn get_hashed(&self, key: Key<'gc>, h: u64) -> Option<Value<'gc>> {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("popcnt") {
-            // SAFETY: the processor has the instruction (detected just now).
-            return unsafe { self.lookup_popcnt(key, h) };
-        }
-        self.lookup(key, h)
-    }
-
-    /// [`PMap::lookup`] with the population count instruction.
-    ///
-    /// # Safety
-    /// The processor has `popcnt`.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "popcnt")]
-    unsafe fn lookup_popcnt(&self, key: Key<'gc>, h: u64) -> Option<Value<'gc>> {
-        self.lookup(key, h)
-    }
-
-    /// The value of `key`, whose hash is `h`.
     #[inline(always)]
-    fn lookup(&self, key: Key<'gc>, h: u64) -> Option<Value<'gc>> {
-        if self.root.is_nil() {
+    pub fn get(&self, key: Value<'gc>) -> Result<Option<Value<'gc>>, ObjError> {
+        Self::get_in(self.root, key)
+    }
+
+    /// The value of `key` in the map whose root node is `root`. (The
+    /// caller passes the root, not the map: the interpreter's fast loop is
+    /// sensitive to the bytes of its call sites, and this is the code it
+    /// had when `get` took the map.)
+    #[inline(never)]
+    fn get_in(root: Value<'gc>, key: Value<'gc>) -> Result<Option<Value<'gc>>, ObjError> {
+        let key = Key::new(key)?;
+        Ok(Self::lookup(root, key, hash(key)))
+    }
+
+    /// The value of `key`, whose hash is `h` (tests give keys equal hashes).
+    #[cfg(test)]
+    fn get_hashed(&self, key: Key<'gc>, h: u64) -> Option<Value<'gc>> {
+        Self::lookup(self.root, key, h)
+    }
+
+    /// The value of `key`, whose hash is `h`, in the map whose root node is
+    /// `root`. A level counts the bits of one bitmap (the node keeps the
+    /// number of its entries): without a population count instruction in
+    /// x86-64's baseline, a count is about 15 instructions, and two per
+    /// level were a third of a lookup's.
+    fn lookup(root: Value<'gc>, key: Key<'gc>, h: u64) -> Option<Value<'gc>> {
+        if root.is_nil() {
             return None;
         }
-        let (mut node, mut shift) = (PNode::of(self.root), 0);
+        let (mut node, mut shift) = (PNode::of(root), 0);
         loop {
             let (head, items) = (node.head(), node.items());
             if head.collision {
@@ -186,7 +182,7 @@ impl<'gc> PMap<'gc> {
             if head.nodemap & bit == 0 {
                 return None;
             }
-            node = PNode::of(items[2 * head.datamap.count_ones() as usize + index(head.nodemap, bit)]);
+            node = PNode::of(items[2 * usize::from(head.entries) + index(head.nodemap, bit)]);
             shift += BITS;
         }
     }
@@ -254,7 +250,7 @@ impl<'gc> PMap<'gc> {
 
 fn collect<'gc>(node: &PNode<'gc>, out: &mut Vec<(Value<'gc>, Value<'gc>)>) {
     let (head, items) = (node.head(), node.items());
-    let data = if head.collision { items.len() / 2 } else { head.datamap.count_ones() as usize };
+    let data = if head.collision { items.len() / 2 } else { usize::from(head.entries) };
     out.extend(items[..2 * data].chunks(2).map(|e| (e[0], e[1])));
     items[2 * data..].iter().for_each(|c| collect(PNode::of(*c), out));
 }

@@ -28,6 +28,9 @@ pub struct PNode<'gc>(Tailed<NodeHead<'gc>>);
 pub struct NodeHead<'gc> {
     pub(super) datamap: u32,
     pub(super) nodemap: u32,
+    /// The bits set in `datamap`: a map node's entries before its children
+    /// (counted once, when the node is made, not at every lookup).
+    pub(super) entries: u8,
     pub(super) collision: bool,
     _items: PhantomData<Value<'gc>>,
 }
@@ -53,7 +56,8 @@ impl<'gc> PNode<'gc> {
         (datamap, nodemap, collision): (u32, u32, bool),
         items: &[Value<'gc>],
     ) -> Gc<'gc, PNode<'gc>> {
-        let head = NodeHead { datamap, nodemap, collision, _items: PhantomData };
+        let entries = datamap.count_ones() as u8;
+        let head = NodeHead { datamap, nodemap, entries, collision, _items: PhantomData };
         let node = ctx.mc.alloc_tailed(head, items.len(), |i| items[i], kind::PNODE);
         // SAFETY: `PNode` is a transparent wrapper of `Tailed<NodeHead>`, the
         // object's type.
