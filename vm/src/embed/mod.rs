@@ -616,7 +616,8 @@ impl Runtime {
         self.claim(result?)
     }
 
-    /// Runs `call` as the main maatine; what it returned (see [`Vm::returned`]).
+    /// Runs `call` as the main maatine; the bits of what it returned (see
+    /// [`Runtime::claim`]).
     fn start(&mut self, call: Call, out: &mut (dyn Write + Send)) -> Result<u64, Error> {
         self.warm_call(call, out)
     }

@@ -12,7 +12,7 @@
 //! finishes like any other, and the next call makes a new one.
 //!
 //! Invariant: a warm runtime is only used for the program, types, natives,
-//! limits and thread count it was made with ([`Warm::fits`]); any other run
+//! limits and thread count it was made with (its `Shape`); any other run
 //! of the runtime drops it first, so no other scheduler runs in the space
 //! while its heap lives.
 
@@ -63,8 +63,8 @@ impl Runtime {
 }
 
 impl Runtime {
-    /// Runs `call` on the resident maatine; what it returned, as for
-    /// [`crate::interp::Vm::returned`].
+    /// Runs `call` on the resident maatine; the bits of what it returned
+    /// (an object transferred out of its heap, for [`Runtime::claim`]).
     pub(super) fn warm_call(&mut self, call: Call, out: &mut (dyn std::io::Write + Send)) -> Result<u64, Error> {
         if self.warm.as_ref().is_some_and(|w| w.shape != self.shape()) {
             self.warm = None;

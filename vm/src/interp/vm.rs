@@ -254,7 +254,8 @@ impl Vm {
     }
 
     /// After a run: how each maatine the host started ended ([`Vm::set_calls`];
-    /// results as for [`Vm::returned`]).
+    /// a result is the bits of what it returned, an object transferred out
+    /// of its ended heap for the host to claim).
     pub(crate) fn outcomes(&self) -> Vec<Option<Outcome>> {
         self.cells.iter().map(|c| c.outcome()).collect()
     }

@@ -19,7 +19,7 @@
 //!
 //! `live`: maatines created and not finished. `active`: live maatines that
 //! are queued or running (not parked). A maatine becomes active when created
-//! and when woken (under its wake cell's mutex, see [`crate::maatine`]), and
+//! and when woken (under its wake cell's mutex, see [`wake`]), and
 //! stops being active when it parks (under the same mutex) or finishes.
 //!
 //! # Deadlocks
