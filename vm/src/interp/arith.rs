@@ -9,6 +9,8 @@
 //! two's complement, and refuse a result outside that range rather than
 //! round it.
 
+use std::borrow::Cow;
+
 use super::*;
 
 /// 2^53: integers up to this magnitude are exact.
@@ -24,12 +26,8 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             Ne => Value::bool(!equal(a, b)),
             Concat => {
                 // Made at its exact length: see `Str::alloc_string`.
-                let text = match (text_of(a), text_of(b)) {
-                    (Some(x), Some(y)) => [x, y].concat(),
-                    (Some(x), None) => [x, &self.show(b)].concat(),
-                    (None, Some(y)) => [&self.show(a), y].concat(),
-                    (None, None) => [self.show(a), self.show(b)].concat(),
-                };
+                let shown = |v| text_of(v).map_or_else(|| Cow::Owned(self.show(v)), Cow::Borrowed);
+                let text = [shown(a), shown(b)].concat();
                 Value::object(Str::alloc_string(self.cx, text).into())
             }
             Is => Value::bool(self.is_instance(a, b)?),

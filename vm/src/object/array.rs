@@ -139,7 +139,9 @@ impl<'gc> Array<'gc> {
     #[inline(always)]
     pub fn load(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, sharing: Sharing, i: f64) -> Option<Value<'gc>> {
         // `read_as` written out: through its closure, LLVM made the read an
-        // out-of-line call from the fast loop.
+        // out-of-line call from the fast loop (and returning the items with
+        // their guard in a struct cost Queens and Sieve 1.4-2.4% more
+        // instructions).
         let array = Gc::get(this);
         let _guard = ctx.guard_as(GcAny::from(this), sharing, &array.lock);
         // SAFETY: as in `read_as`.
