@@ -30,6 +30,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// between two of them is at most a function's length, so a unit is a
     /// bounded number of instructions, and nothing is counted or checked
     /// on the instructions in between.
+    // SAFETY (of the attribute): `.text.maat_fast_loop` is an executable
+    // section that holds only this function, after `layout.rs`'s padding;
+    // nothing else is placed in it or depends on its name.
+    #[cfg_attr(all(target_arch = "x86_64", target_os = "linux"), unsafe(link_section = ".text.maat_fast_loop"))]
     pub(super) fn run_simple(&mut self, st: &mut State<'gc>, budget: usize) -> usize {
         let program = &self.rt.program;
         let Env { globals, consts: all_consts, .. } = Gc::get(st.env);

@@ -21,6 +21,8 @@ mod env;
 mod fast;
 mod format;
 mod host;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod layout;
 mod maatine;
 mod methods;
 mod persistent;
