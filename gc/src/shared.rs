@@ -647,8 +647,7 @@ fn sweep_adopted(state: &mut SpaceState, mark: u8, sweep: Sweep) -> usize {
         return 0;
     }
     let list = state.adopted.take();
-    let (_, garbage, bytes) = sweep_adopted_list(state, list, mark, usize::MAX);
-    state.adopted_bytes = adopted_held_bytes(state);
+    let (_, garbage, bytes) = sweep_adopted_list(state, list, mark, usize::MAX, Recount::Survivors);
     garbage.free();
     bytes
 }
@@ -658,9 +657,22 @@ fn sweep_adopted(state: &mut SpaceState, mark: u8, sweep: Sweep) -> usize {
 /// once the space's mutex is released, and its bytes.
 fn sweep_unswept(state: &mut SpaceState, mark: u8, max: usize) -> (Garbage, usize) {
     let list = state.adopted_unswept.take();
-    let (rest, garbage, bytes) = sweep_adopted_list(state, list, mark, max);
+    let (rest, garbage, bytes) = sweep_adopted_list(state, list, mark, max, Recount::Freed);
     state.adopted_unswept = rest;
     (garbage, bytes)
+}
+
+/// How a sweep of adopted objects keeps `adopted_bytes` (see
+/// [`sweep_adopted`]).
+#[derive(Clone, Copy, PartialEq)]
+enum Recount {
+    /// Takes the freed objects' bytes off it: a part of a lazy sweep, while
+    /// the survivors' writers run.
+    Freed,
+    /// Counts it afresh from the survivors, in the same walk: the world is
+    /// stopped and the whole list is swept at once (onto an empty adopted
+    /// list).
+    Survivors,
 }
 
 /// Sweeps up to `max` objects of `list`, adopted objects the marking with
@@ -673,14 +685,18 @@ fn sweep_adopted_list(
     list: Option<NonNull<Header>>,
     mark: u8,
     max: usize,
+    recount: Recount,
 ) -> (Option<NonNull<Header>>, Garbage, usize) {
-    let (mut next, mut garbage, mut bytes) = (list, Vec::new(), 0);
+    let (mut next, mut garbage, mut bytes, mut kept) = (list, Vec::new(), 0, 0);
     for _ in 0..max {
         let Some(obj) = next else { break };
         // SAFETY: adopted objects are live until freed.
         let h = unsafe { obj.as_ref() };
         next = h.next();
         if h.colour() == mark {
+            if recount == Recount::Survivors {
+                kept += h.held_bytes();
+            }
             h.next_link().set(state.adopted);
             state.adopted = Some(obj);
         } else {
@@ -688,23 +704,13 @@ fn sweep_adopted_list(
             garbage.push(obj);
         }
     }
-    state.adopted_bytes = state.adopted_bytes.saturating_sub(bytes);
+    state.adopted_bytes = match recount {
+        Recount::Freed => state.adopted_bytes.saturating_sub(bytes),
+        Recount::Survivors => kept,
+    };
     state.stats.bytes_freed += bytes as u64;
     state.stats.objects_freed += garbage.len() as u64;
     (next, Garbage(garbage), bytes)
-}
-
-/// The bytes the adopted objects hold, boxes and buffers; the world is
-/// stopped.
-fn adopted_held_bytes(state: &SpaceState) -> usize {
-    let (mut next, mut bytes) = (state.adopted, 0);
-    while let Some(obj) = next {
-        // SAFETY: adopted objects are live until freed.
-        let h = unsafe { obj.as_ref() };
-        bytes += h.held_bytes();
-        next = h.next();
-    }
-    bytes
 }
 
 /// Unreachable global objects unlinked from the adopted list, to be freed.
