@@ -23,7 +23,8 @@
 //! assert_eq!(heap.mutate(|_, list| *list.borrow()[0]), 42);
 //! ```
 
-use core::mem::ManuallyDrop;
+use core::marker::PhantomData;
+use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ptr::NonNull;
 use maat_sync::annotate::atomic::{AtomicU32, Ordering};
 
@@ -67,9 +68,25 @@ static NEXT_HEAP_ID: AtomicU32 = AtomicU32::new(1);
 
 /// A garbage-collected heap with root `R`.
 pub struct Heap<R: Root> {
-    /// The boxed root (its address is registered with the space).
+    /// The collector and the root, in one allocation (a maatine's heap is
+    /// made and dropped with every spawn).
+    parts: NonNull<Parts<R>>,
+    /// `parts`' collector (its address is registered with the space).
+    collector: NonNull<Collector>,
+    /// `parts`' root, written once the collector exists (its address is
+    /// registered with the space).
     root: NonNull<R::Of<'static>>,
-    collector: Box<Collector>,
+    _owns: PhantomData<Box<Parts<R>>>,
+}
+
+/// What a heap allocates for itself. Only raw pointers to its two fields
+/// are made (never a reference to the whole), so that the root can be
+/// borrowed mutably while the collector is borrowed.
+struct Parts<R: Root> {
+    collector: Collector,
+    /// Initialized by `Heap::new_in`, dropped by `Heap::drop` (before the
+    /// collector frees the objects it refers to).
+    root: MaybeUninit<R::Of<'static>>,
 }
 
 impl<R: Root> Heap<R> {
@@ -86,49 +103,65 @@ impl<R: Root> Heap<R> {
         make_root: impl for<'gc> FnOnce(&Mutation<'gc>) -> R::Of<'gc>,
     ) -> Self {
         let id = NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed);
-        let collector = Box::new(Collector::new(id, space.clone()));
-        collector.set_params(config.params);
-        collector.set_limit(config.max_heap);
-        collector.set_torture(config.torture);
-        collector.set_trace(config.trace);
-        let root = make_root(&Mutation::new(&collector));
-        let mode = config.mode;
+        let parts = NonNull::from(Box::leak(Box::new(Parts::<R> {
+            collector: Collector::new(id, space.clone()),
+            root: MaybeUninit::uninit(),
+        })));
+        // SAFETY: `parts` is a live allocation of ours; the field pointers
+        // are made without a reference to the whole.
+        let (collector, root) = unsafe {
+            let p = parts.as_ptr();
+            (
+                NonNull::new_unchecked(&raw mut (*p).collector),
+                NonNull::new_unchecked((&raw mut (*p).root).cast::<R::Of<'static>>()),
+            )
+        };
+        // SAFETY: the collector is initialized and lives until `drop` frees
+        // `parts`. (If `make_root` panics, `parts` leaks: there is no root
+        // to drop.)
+        let c: &Collector = unsafe { collector.as_ref() };
+        c.set_params(config.params);
+        c.set_limit(config.max_heap);
+        c.set_torture(config.torture);
+        c.set_trace(config.trace);
+        let made = make_root(&Mutation::new(c));
         // SAFETY: only the brand changes. The root is only ever handed out
         // again re-branded with the lifetime of a borrow of the heap.
-        let root = unsafe { rebrand_owned::<R>(root) };
-        let root = NonNull::from(Box::leak(Box::new(root)));
-        space.join(Member { collector: NonNull::from(&*collector), root: root.cast(), trace_root: root_tracer::<R>() });
-        let mut heap = Heap { root, collector };
-        heap.set_mode(mode);
+        let made = unsafe { rebrand_owned::<R>(made) };
+        // SAFETY: the root field is ours and uninitialized until this write.
+        unsafe { root.as_ptr().write(made) };
+        space.join(Member { collector, root: root.cast(), trace_root: root_tracer::<R>() });
+        let mut heap = Heap { parts, collector, root, _owns: PhantomData };
+        heap.set_mode(config.mode);
         heap
     }
 
     /// Switches between incremental and generational collection; entering
     /// generational mode runs a major collection.
     pub fn set_mode(&mut self, mode: Mode) {
-        self.collector.set_mode(mode, &|t| self.root_ref().trace(t));
+        self.collector().set_mode(mode, &|t| self.root_ref().trace(t));
     }
 
     /// How the heap collects now (a bad major collection switches a
     /// generational heap to incremental mode until a good marking).
     pub fn mode(&self) -> Mode {
-        self.collector.mode.get()
+        self.collector().mode.get()
     }
 
     /// The space this heap belongs to.
     pub fn space(&self) -> &Space {
-        self.collector.space()
+        self.collector().space()
     }
 
     /// The heap's id (the owner id written in its objects' headers).
     pub fn id(&self) -> u32 {
-        self.collector.id()
+        self.collector().id()
     }
 
     /// Runs `f` with the root and an allocation context. No collection happens
     /// inside; call [`Heap::collect_debt`] between mutations.
     pub fn mutate<T>(&self, f: impl for<'gc> FnOnce(&Mutation<'gc>, &R::Of<'gc>) -> T) -> T {
-        let mc = Mutation::new(&self.collector);
+        let mc = Mutation::new(self.collector());
         // SAFETY: the root is re-branded with this borrow's lifetime; handles
         // cannot outlive `f` (higher-ranked), so none survive a collection.
         let root = unsafe { self.root.cast::<R::Of<'_>>().as_ref() };
@@ -139,7 +172,7 @@ impl<R: Root> Heap<R> {
     /// changed without barriers (the collector re-traces it before a cycle
     /// ends).
     pub fn mutate_root<T>(&mut self, f: impl for<'gc> FnOnce(&Mutation<'gc>, &mut R::Of<'gc>) -> T) -> T {
-        let mc = Mutation::new(&self.collector);
+        let mc = Mutation::new(self.collector());
         // SAFETY: as in `mutate`, with a unique borrow.
         let root = unsafe { self.root.cast::<R::Of<'_>>().as_mut() };
         f(&mc, root)
@@ -151,78 +184,80 @@ impl<R: Root> Heap<R> {
     /// [`Mutation::try_alloc`] fail until it is not. A mutation can therefore
     /// exceed the maximum by what it allocates between two safe points.
     pub fn collect_debt(&mut self) {
-        self.collector.collect_debt(&|t| self.root_ref().trace(t));
+        self.collector().collect_debt(&|t| self.root_ref().trace(t));
     }
 
     /// One incremental step, whatever the debt.
     pub fn step(&mut self) {
-        self.collector.step(&|t| self.root_ref().trace(t));
+        self.collector().step(&|t| self.root_ref().trace(t));
     }
 
     /// A full collection: afterwards every object unreachable from the root
     /// has been freed.
     pub fn collect(&mut self) {
-        self.collector.collect_full(&|t| self.root_ref().trace(t));
+        self.collector().collect_full(&|t| self.root_ref().trace(t));
     }
 
     /// Where the incremental cycle stands.
     pub fn phase(&self) -> Phase {
-        self.collector.phase()
+        self.collector().phase()
     }
 
     /// Bytes in use: live and not yet collected objects, plus reported extra
     /// memory.
     pub fn total_bytes(&self) -> usize {
-        self.collector.total()
+        self.collector().total()
     }
 
     /// Allocation debt in bytes: positive when steps are due.
     pub fn debt(&self) -> isize {
-        self.collector.debt()
+        self.collector().debt()
     }
 
     /// The pacing parameters.
     pub fn params(&self) -> Params {
-        self.collector.params()
+        self.collector().params()
     }
 
     /// Changes the pacing parameters.
     pub fn set_params(&mut self, params: Params) {
-        self.collector.set_params(params);
+        self.collector().set_params(params);
     }
 
     /// Changes the maximum heap size.
     pub fn set_max_heap(&mut self, limit: Option<usize>) {
-        self.collector.set_limit(limit);
+        self.collector().set_limit(limit);
     }
 
     /// Turns torture mode (a full collection at every safe point) on or off.
     pub fn set_torture(&mut self, on: bool) {
-        self.collector.set_torture(on);
+        self.collector().set_torture(on);
     }
 
     /// Turns the per-collection trace line on or off.
     pub fn set_trace(&mut self, on: bool) {
-        self.collector.set_trace(on);
+        self.collector().set_trace(on);
     }
 
     /// A snapshot of the statistics.
     pub fn stats(&self) -> Stats {
-        self.collector.stats()
+        self.collector().stats()
     }
 
     /// Adds this heap's statistics to `total` (without copying them first).
     pub fn add_stats_to(&self, total: &mut Stats) {
-        self.collector.add_stats_to(total);
+        self.collector().add_stats_to(total);
     }
 
     /// Forgets the pauses recorded so far (to measure a phase of a program).
     pub fn reset_pauses(&mut self) {
-        self.collector.reset_pauses();
+        self.collector().reset_pauses();
     }
 
     pub(crate) fn collector(&self) -> &Collector {
-        &self.collector
+        // SAFETY: the collector lives as long as the heap (in `parts`), and
+        // is only ever borrowed shared (its state is in cells).
+        unsafe { self.collector.as_ref() }
     }
 
     pub(crate) fn root_ref(&self) -> &R::Of<'_> {
@@ -233,14 +268,17 @@ impl<R: Root> Heap<R> {
 
 impl<R: Root> Drop for Heap<R> {
     fn drop(&mut self) {
-        let collector = NonNull::from(&*self.collector);
         let root = self.root;
-        self.collector.space().leave(collector, || {
-            // SAFETY: the root was boxed in `new_in` and is dropped once, here,
-            // before the objects it references are freed.
-            drop(unsafe { Box::from_raw(root.as_ptr()) });
-            self.collector.dissolve()
+        self.collector().space().leave(self.collector, || {
+            // SAFETY: the root was written in `new_in` and is dropped once,
+            // here, before the objects it references are freed.
+            unsafe { root.as_ptr().drop_in_place() };
+            self.collector().dissolve()
         });
+        // SAFETY: `parts` came from a box in `new_in`; its root was dropped
+        // above (`MaybeUninit` does not drop it again) and the space forgot
+        // the heap in `leave`, so nothing refers to either field any more.
+        drop(unsafe { Box::from_raw(self.parts.as_ptr()) });
     }
 }
 
