@@ -19,6 +19,10 @@ trap 'rm -rf "$bins"' EXIT
 for offset in "${offsets[@]}"; do
     MAAT_FAST_LOOP_OFFSET=$offset cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin maat
     cp "$root/target/release/maat" "$bins/maat-$offset"
+    # The padding must have put the loop where asked.
+    address=$(nm "$bins/maat-$offset" | awk '/run_simple/ && !seen { print $1; seen = 1 }')
+    placed=$(( 16#$address % 64 ))
+    [ "$placed" -eq "$offset" ] || { echo "the loop starts $placed bytes past a 64-byte boundary, not $offset" >&2; exit 1; }
 done
 # Leave the default build in target/ as it was.
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin maat
