@@ -69,13 +69,9 @@ static NEXT_HEAP_ID: AtomicU32 = AtomicU32::new(1);
 /// A garbage-collected heap with root `R`.
 pub struct Heap<R: Root> {
     /// The collector and the root, in one allocation (a maatine's heap is
-    /// made and dropped with every spawn).
+    /// made and dropped with every spawn); the space holds the addresses of
+    /// both.
     parts: NonNull<Parts<R>>,
-    /// `parts`' collector (its address is registered with the space).
-    collector: NonNull<Collector>,
-    /// `parts`' root, written once the collector exists (its address is
-    /// registered with the space).
-    root: NonNull<R::Of<'static>>,
     _owns: PhantomData<Box<Parts<R>>>,
 }
 
@@ -87,6 +83,21 @@ struct Parts<R: Root> {
     /// Initialized by `Heap::new_in`, dropped by `Heap::drop` (before the
     /// collector frees the objects it refers to).
     root: MaybeUninit<R::Of<'static>>,
+}
+
+impl<R: Root> Parts<R> {
+    /// The collector's address (a field pointer: no reference to the whole).
+    fn collector(parts: NonNull<Self>) -> NonNull<Collector> {
+        // SAFETY: a field of a live allocation, so not null; only its
+        // address is taken.
+        unsafe { NonNull::new_unchecked(&raw mut (*parts.as_ptr()).collector) }
+    }
+
+    /// The root's address (a field pointer: no reference to the whole).
+    fn root(parts: NonNull<Self>) -> NonNull<R::Of<'static>> {
+        // SAFETY: as in `collector`.
+        unsafe { NonNull::new_unchecked((&raw mut (*parts.as_ptr()).root).cast()) }
+    }
 }
 
 impl<R: Root> Heap<R> {
@@ -107,18 +118,10 @@ impl<R: Root> Heap<R> {
             collector: Collector::new(id, space.clone()),
             root: MaybeUninit::uninit(),
         })));
-        // SAFETY: `parts` is a live allocation of ours; the field pointers
-        // are made without a reference to the whole.
-        let (collector, root) = unsafe {
-            let p = parts.as_ptr();
-            (
-                NonNull::new_unchecked(&raw mut (*p).collector),
-                NonNull::new_unchecked((&raw mut (*p).root).cast::<R::Of<'static>>()),
-            )
-        };
-        // SAFETY: the collector is initialized and lives until `drop` frees
-        // `parts`. (If `make_root` panics, `parts` leaks: there is no root
-        // to drop.)
+        // Not a `Heap` until the root is written: if `make_root` panics,
+        // `parts` leaks (there is no root to drop).
+        let (collector, root) = (Parts::collector(parts), Parts::root(parts));
+        // SAFETY: the collector is initialized and lives as long as `parts`.
         let c: &Collector = unsafe { collector.as_ref() };
         c.set_params(config.params);
         c.set_limit(config.max_heap);
@@ -131,7 +134,7 @@ impl<R: Root> Heap<R> {
         // SAFETY: the root field is ours and uninitialized until this write.
         unsafe { root.as_ptr().write(made) };
         space.join(Member { collector, root: root.cast(), trace_root: root_tracer::<R>() });
-        let mut heap = Heap { parts, collector, root, _owns: PhantomData };
+        let mut heap = Heap { parts, _owns: PhantomData };
         heap.set_mode(config.mode);
         heap
     }
@@ -164,7 +167,7 @@ impl<R: Root> Heap<R> {
         let mc = Mutation::new(self.collector());
         // SAFETY: the root is re-branded with this borrow's lifetime; handles
         // cannot outlive `f` (higher-ranked), so none survive a collection.
-        let root = unsafe { self.root.cast::<R::Of<'_>>().as_ref() };
+        let root = unsafe { Parts::root(self.parts).cast::<R::Of<'_>>().as_ref() };
         f(&mc, root)
     }
 
@@ -174,7 +177,7 @@ impl<R: Root> Heap<R> {
     pub fn mutate_root<T>(&mut self, f: impl for<'gc> FnOnce(&Mutation<'gc>, &mut R::Of<'gc>) -> T) -> T {
         let mc = Mutation::new(self.collector());
         // SAFETY: as in `mutate`, with a unique borrow.
-        let root = unsafe { self.root.cast::<R::Of<'_>>().as_mut() };
+        let root = unsafe { Parts::root(self.parts).cast::<R::Of<'_>>().as_mut() };
         f(&mc, root)
     }
 
@@ -257,19 +260,19 @@ impl<R: Root> Heap<R> {
     pub(crate) fn collector(&self) -> &Collector {
         // SAFETY: the collector lives as long as the heap (in `parts`), and
         // is only ever borrowed shared (its state is in cells).
-        unsafe { self.collector.as_ref() }
+        unsafe { Parts::collector(self.parts).as_ref() }
     }
 
     pub(crate) fn root_ref(&self) -> &R::Of<'_> {
         // SAFETY: re-branded with this borrow's lifetime, as in `mutate`.
-        unsafe { self.root.cast::<R::Of<'_>>().as_ref() }
+        unsafe { Parts::root(self.parts).cast::<R::Of<'_>>().as_ref() }
     }
 }
 
 impl<R: Root> Drop for Heap<R> {
     fn drop(&mut self) {
-        let root = self.root;
-        self.collector().space().leave(self.collector, || {
+        let root = Parts::root(self.parts);
+        self.collector().space().leave(Parts::collector(self.parts), || {
             // SAFETY: the root was written in `new_in` and is dropped once,
             // here, before the objects it references are freed.
             unsafe { root.as_ptr().drop_in_place() };

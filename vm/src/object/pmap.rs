@@ -350,7 +350,7 @@ fn put_in<'gc>(
         return Change::Node(PNode::value(PNode::alloc(ctx, (0, 0, true), &new)), grew);
     }
     let bit = frag(h, shift);
-    let data = head.datamap.count_ones() as usize;
+    let data = usize::from(head.entries);
     let (mut datamap, mut nodemap) = (head.datamap, head.nodemap);
     let grew = if head.datamap & bit != 0 {
         let i = 2 * index(head.datamap, bit);
@@ -400,7 +400,7 @@ fn delete_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (
         };
     }
     let bit = frag(h, shift);
-    let data = head.datamap.count_ones() as usize;
+    let data = usize::from(head.entries);
     let mut new = Items::from_slice(items);
     let (mut datamap, mut nodemap) = (head.datamap, head.nodemap);
     if head.datamap & bit != 0 {
@@ -452,6 +452,30 @@ mod tests {
     struct Nothing;
     impl Root for Nothing {
         type Of<'gc> = ();
+    }
+
+    /// Real hashes, enough keys for nodes three and four levels down: each
+    /// lookup (through `get_hashed`) runs both compilations of the walk,
+    /// for present keys and absent ones.
+    #[test]
+    fn both_walks_find_every_key_of_a_deep_trie_and_no_other() {
+        let (world, stats) = (World::new(), SyncStats::default());
+        let heap = Heap::<Nothing>::new(Config::default(), |_| ());
+        heap.mutate(|mc, _| {
+            let cx = Ctx { mc, mode: world.mode(), stats: &stats };
+            let key = |i: u32| Key::new(Value::num(f64::from(i))).unwrap();
+            let mut map = PMap::empty(&cx);
+            for i in 0..50_000 {
+                map = PMap::put(map, &cx, key(i).value(), Value::num(f64::from(i) * 2.0)).unwrap();
+            }
+            for i in 0..50_000 {
+                let found = Gc::get(map).get_hashed(key(i), hash(key(i)));
+                assert_eq!(found, Some(Value::num(f64::from(i) * 2.0)), "key {i}");
+            }
+            for i in 50_000..60_000 {
+                assert_eq!(Gc::get(map).get_hashed(key(i), hash(key(i))), None, "absent key {i}");
+            }
+        });
     }
 
     #[test]
