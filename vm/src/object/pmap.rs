@@ -454,19 +454,23 @@ mod tests {
         type Of<'gc> = ();
     }
 
+    /// Runs `f` in a fresh heap, single-threaded.
+    fn in_a_heap(f: impl for<'gc> FnOnce(&Ctx<'_, 'gc>)) {
+        let (world, stats) = (World::new(), SyncStats::default());
+        let heap = Heap::<Nothing>::new(Config::default(), |_| ());
+        heap.mutate(|mc, _| f(&Ctx { mc, mode: world.mode(), stats: &stats }));
+    }
+
     /// Real hashes, enough keys for nodes three and four levels down: each
     /// lookup (through `get_hashed`) runs both compilations of the walk,
     /// for present keys and absent ones.
     #[test]
     fn both_walks_find_every_key_of_a_deep_trie_and_no_other() {
-        let (world, stats) = (World::new(), SyncStats::default());
-        let heap = Heap::<Nothing>::new(Config::default(), |_| ());
-        heap.mutate(|mc, _| {
-            let cx = Ctx { mc, mode: world.mode(), stats: &stats };
+        in_a_heap(|cx| {
             let key = |i: u32| Key::new(Value::num(f64::from(i))).unwrap();
-            let mut map = PMap::empty(&cx);
+            let mut map = PMap::empty(cx);
             for i in 0..50_000 {
-                map = PMap::put(map, &cx, key(i).value(), Value::num(f64::from(i) * 2.0)).unwrap();
+                map = PMap::put(map, cx, key(i).value(), Value::num(f64::from(i) * 2.0)).unwrap();
             }
             for i in 0..50_000 {
                 let found = Gc::get(map).get_hashed(key(i), hash(key(i)));
@@ -480,10 +484,7 @@ mod tests {
 
     #[test]
     fn keys_with_equal_hashes_meet_in_a_collision_node_and_leave_it() {
-        let (world, stats) = (World::new(), SyncStats::default());
-        let heap = Heap::<Nothing>::new(Config::default(), |_| ());
-        heap.mutate(|mc, _| {
-            let cx = Ctx { mc, mode: world.mode(), stats: &stats };
+        in_a_heap(|cx| {
             let key = |i: u32| Key::new(Value::num(f64::from(i))).unwrap();
             // Keys 0..6 share one hash; 6..9 differ from it in the last slice only.
             fn fake(k: Key<'_>) -> u64 {
@@ -491,10 +492,10 @@ mod tests {
                 if i < 6 { 0xABCD_EF01_2345_6789 } else { 0xABCD_EF01_2345_6789 ^ (i << 60) }
             }
             let h = |i: u32| fake(key(i));
-            let mut map = PMap::empty(&cx);
+            let mut map = PMap::empty(cx);
             let mut versions = vec![map];
             for i in 0..9 {
-                map = PMap::put_hashed(map, &cx, (key(i), h(i)), Value::num(f64::from(i * 10)), fake);
+                map = PMap::put_hashed(map, cx, (key(i), h(i)), Value::num(f64::from(i * 10)), fake);
                 for j in 0..=i {
                     assert!(
                         Gc::get(map).get_hashed(key(j), h(j)).is_some(),
@@ -510,12 +511,12 @@ mod tests {
             }
             assert_eq!(Gc::get(map).get_hashed(key(20), h(0)), None, "a missing key with a colliding hash");
             // Replacing a value in the collision node.
-            let changed = PMap::put_hashed(map, &cx, (key(2), h(2)), Value::num(-1.0), fake);
+            let changed = PMap::put_hashed(map, cx, (key(2), h(2)), Value::num(-1.0), fake);
             assert_eq!(Gc::get(changed).get_hashed(key(2), h(2)), Some(Value::num(-1.0)));
             assert_eq!(Gc::get(map).get_hashed(key(2), h(2)), Some(Value::num(20.0)), "the old version is unchanged");
             // Deleting every key, the colliding ones last.
             for i in (0..9).rev() {
-                map = PMap::delete_hashed(map, &cx, (key(i), h(i)));
+                map = PMap::delete_hashed(map, cx, (key(i), h(i)));
                 assert_eq!(Gc::get(map).len(), i as usize);
                 for j in 0..i {
                     assert!(Gc::get(map).get_hashed(key(j), h(j)).is_some(), "key {j} after deleting {i}");
