@@ -112,7 +112,7 @@ impl<'gc> crate::Mutation<'gc> {
     }
 
     /// The backward barrier for a change that moves no reference to another
-    /// position of `obj`: appending, replacing in place, removing the last
+    /// position of `obj`: removing the last item, or any store in place
     /// (each removed or replaced reference reported to
     /// [`Mutation::deletion_barrier`](crate::Mutation::deletion_barrier)). On a global object it needs nothing
     /// during a shared marking (what is stored is shaded by `share`, what is
@@ -126,9 +126,11 @@ impl<'gc> crate::Mutation<'gc> {
     }
 
     /// The forward barrier for such an object: call it before storing
-    /// `value` into an existing slot of `container` in place (what
+    /// `value` into a slot of `container` in place, or appending it, without
+    /// moving the references already there (what
     /// [`Gc::write_forward`](crate::Gc::write_forward) does), and report the
-    /// reference it replaces with [`Mutation::deletion_barrier`](crate::Mutation::deletion_barrier). Any other
+    /// reference it replaces with [`Mutation::deletion_barrier`](crate::Mutation::deletion_barrier). A trace in
+    /// parts resumes at positions, so it still reaches every item. Any other
     /// change needs [`Mutation::backward_barrier`](crate::Mutation::backward_barrier) first.
     pub fn forward_barrier(&self, container: GcAny<'gc>, value: GcAny<'gc>) {
         self.collector.barrier_forward(container.header_ptr(), value.header_ptr());

@@ -332,23 +332,27 @@ impl Collector {
     }
 
     /// grayagain after a minor collection: TOUCHED1 become black TOUCHED2
-    /// and stay; TOUCHED2 become OLD and leave; everything else leaves.
-    fn correct_grayagain(&self, again: Vec<NonNull<Header>>) {
-        let mut kept = self.grayagain.borrow_mut();
-        for h in again {
+    /// and stay; TOUCHED2 become OLD and leave; everything else leaves. The
+    /// list is filtered in place and kept (`keep_grayagain`).
+    fn correct_grayagain(&self, mut again: Vec<NonNull<Header>>) {
+        again.retain(|h| {
             // SAFETY: as in `mark_young`.
             let header = unsafe { h.as_ref() };
             match header.age() {
-                _ if header.is_global() => {}
+                _ if header.is_global() => false,
                 Age::Touched1 => {
                     header.set_black();
                     header.set_age(Age::Touched2);
-                    kept.push(h);
+                    true
                 }
-                Age::Touched2 => header.set_age(Age::Old),
-                _ => {}
+                Age::Touched2 => {
+                    header.set_age(Age::Old);
+                    false
+                }
+                _ => false,
             }
-        }
+        });
+        self.keep_grayagain(again);
     }
 
     fn set_minor_debt(&self) {

@@ -142,3 +142,57 @@ fn replace_changes_only_keys_the_map_has() {
         );
     });
 }
+
+/// A text too long to be interned (an interned string is global, and no
+/// local collection would free it).
+fn long(what: &str, n: i32) -> String {
+    format!("{what} number {n}, long enough to have a heap object of its own")
+}
+
+/// A map made old (generational mode) given new keys and values: both
+/// survive every minor collection after it, although the map is not
+/// traversed again (`set` marks or touches them, not the map).
+#[test]
+fn entries_set_in_an_old_map_survive_minor_collections() {
+    let world = World::new();
+    let stats = SyncStats::default();
+    // (No major collection: one would traverse the map again.)
+    let params = maat_gc::Params { major_multiplier: 100_000, ..maat_gc::Params::default() };
+    let config = Config { mode: maat_gc::Mode::Generational, params, ..Config::default() };
+    // (Entries from the start, so that the heap is large enough for the
+    // major multiplier to mean something.)
+    let mut heap = Heap::<M>::new(config, |mc| {
+        let cx = ctx(mc, world.mode(), &stats);
+        let m = Map::alloc(&cx);
+        for i in 0..1000 {
+            Map::set(m, &cx, Value::num(f64::from(-1 - i)), Value::nil()).unwrap();
+        }
+        m
+    });
+    heap.collect();
+    let majors = heap.stats().collections.major;
+    for round in 0..6 {
+        heap.mutate(|mc, m| {
+            let cx = ctx(mc, world.mode(), &stats);
+            for i in 0..100 {
+                let n = round * 100 + i;
+                let (key, value) = (text(&cx, &long("key", n)), text(&cx, &long("value", n)));
+                Map::set(*m, &cx, key, value).unwrap();
+            }
+        });
+        for _ in 0..3 {
+            heap.step();
+            heap.verify().unwrap();
+        }
+    }
+    heap.mutate(|mc, m| {
+        let cx = ctx(mc, world.mode(), &stats);
+        for n in 0..600 {
+            let value = Map::get(*m, &cx, text(&cx, &long("key", n))).unwrap();
+            assert_eq!(Str::of(value).map(Str::as_str), Some(long("value", n).as_str()));
+        }
+    });
+    let collections = heap.stats().collections;
+    assert_eq!(collections.major, majors, "no major collection traversed it again");
+    assert!(collections.minor >= 15, "{} minor collections", collections.minor);
+}

@@ -194,7 +194,9 @@ impl<'gc> Array<'gc> {
     pub fn push(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, value: Value<'gc>) -> Result<(), ObjError> {
         let obj = GcAny::from(this);
         let sharing = ctx.before_store(obj, "Array", &[value])?;
-        ctx.mc.backward_barrier_in_place(obj);
+        // The items already there stay where they are (a trace in parts
+        // resumes at the same positions and reaches the new one).
+        ctx.store_barrier(obj, &[value]);
         Self::write(this, ctx, sharing, |items| items.push(value))
     }
 

@@ -161,7 +161,7 @@ impl<'gc> Map<'gc> {
         let key = Key::new(key)?;
         let sharing = ctx.before_store(obj, "Map", &[key.value(), value])?;
         // A new key is appended, an existing one keeps its place.
-        ctx.mc.backward_barrier_in_place(obj);
+        ctx.store_barrier(obj, &[key.value(), value]);
         let old = Self::write(this, ctx, sharing, |m| m.insert(key, value))?;
         if let Some(o) = old.and_then(Value::as_object) {
             ctx.mc.deletion_barrier(obj, o);

@@ -28,8 +28,10 @@
 //!
 //! A reference overwritten or removed in place (`Array.set`, `Array.pop`,
 //! `Map.set`, an instance field, a slot) goes through maat-gc's deletion
-//! barrier, with `backward_barrier_in_place` for appends and in-place
-//! changes; every change that moves references (`insert`, `remove`, `sort`,
+//! barrier; a value stored without moving the references already there
+//! (replacing, appending: `Ctx::store_barrier`) through its forward
+//! barrier, and `pop` through `backward_barrier_in_place`; every change
+//! that moves references (`insert`, `remove`, `sort`,
 //! `Map.delete`) runs the backward barrier first, which traces a global
 //! object not yet marked before it changes; stored values are shared first, which shades
 //! them; values that cross between maatines by channel or as results go
@@ -204,6 +206,19 @@ impl<'gc> Ctx<'_, 'gc> {
         values: &[Value<'gc>],
     ) -> Result<Sharing, ObjError> {
         self.before_store_as(obj.sharing(), what, values)
+    }
+
+    /// The forward barrier for storing `values` into `obj` without moving a
+    /// reference already in it (an item appended, a map entry set): each
+    /// stored object is marked, or in generational mode touched, instead of
+    /// `obj` being traversed again. A backward barrier there would make an
+    /// old array that only grows be traversed whole in the next two minor
+    /// collections after every append (2 ms for 200,000 items).
+    #[inline]
+    pub fn store_barrier(&self, obj: GcAny<'gc>, values: &[Value<'gc>]) {
+        for v in values.iter().filter_map(|v| v.as_object()) {
+            self.mc.forward_barrier(obj, v);
+        }
     }
 
     /// [`Ctx::before_store`] on the sharing state `sharing` already read.
