@@ -111,27 +111,16 @@ impl<'gc> crate::Mutation<'gc> {
         self.collector.barrier_back(obj.header_ptr());
     }
 
-    /// The backward barrier for a change that moves no reference to another
-    /// position of `obj`: removing the last item, or any store in place
-    /// (each removed or replaced reference reported to
-    /// [`Mutation::deletion_barrier`](crate::Mutation::deletion_barrier)). On a global object it needs nothing
-    /// during a shared marking (what is stored is shaded by `share`, what is
-    /// removed by the deletion barrier, and a trace in parts resumes at the
-    /// same positions), so a large shared container is not traced whole
-    /// first as [`Mutation::backward_barrier`](crate::Mutation::backward_barrier) does.
-    pub fn backward_barrier_in_place(&self, obj: GcAny<'gc>) {
-        if !obj.header().is_global() {
-            self.collector.barrier_back(obj.header_ptr());
-        }
-    }
-
     /// The forward barrier for such an object: call it before storing
     /// `value` into a slot of `container` in place, or appending it, without
     /// moving the references already there (what
     /// [`Gc::write_forward`](crate::Gc::write_forward) does), and report the
-    /// reference it replaces with [`Mutation::deletion_barrier`](crate::Mutation::deletion_barrier). A trace in
-    /// parts resumes at positions, so it still reaches every item. Any other
-    /// change needs [`Mutation::backward_barrier`](crate::Mutation::backward_barrier) first.
+    /// reference it replaces with
+    /// [`Mutation::deletion_barrier`](crate::Mutation::deletion_barrier). A
+    /// trace in parts resumes at positions, so it still reaches every item.
+    /// Taking the last references away (a pop) needs only the deletion
+    /// barrier. Any other change needs
+    /// [`Mutation::backward_barrier`](crate::Mutation::backward_barrier) first.
     pub fn forward_barrier(&self, container: GcAny<'gc>, value: GcAny<'gc>) {
         self.collector.barrier_forward(container.header_ptr(), value.header_ptr());
     }

@@ -241,7 +241,11 @@ impl<'gc> Array<'gc> {
     pub fn pop(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> Result<Value<'gc>, ObjError> {
         let obj = GcAny::from(this);
         let sharing = ctx.before_store(obj, "Array", &[])?;
-        ctx.mc.backward_barrier_in_place(obj);
+        // Taking the last item away moves no other, and the local marking
+        // needs no barrier for a reference removed (the backward barrier
+        // keeps black objects from pointing to white ones, which a removal
+        // cannot break; a trace in parts resuming past the end traces
+        // nothing). A global array's marking shades what was removed.
         let popped = Self::write(this, ctx, sharing, |items| items.pop().unwrap_or(Value::nil()))?;
         if let Some(o) = popped.as_object() {
             ctx.mc.deletion_barrier(obj, o);

@@ -29,9 +29,8 @@
 //! A reference overwritten or removed in place (`Array.set`, `Array.pop`,
 //! `Map.set`, an instance field, a slot) goes through maat-gc's deletion
 //! barrier; a value stored without moving the references already there
-//! (replacing, appending: `Ctx::store_barrier`) through its forward
-//! barrier, and `pop` through `backward_barrier_in_place`; every change
-//! that moves references (`insert`, `remove`, `sort`,
+//! (replacing, appending: `Ctx::store_barrier`) goes through its forward
+//! barrier; every change that moves references (`insert`, `remove`, `sort`,
 //! `Map.delete`) runs the backward barrier first, which traces a global
 //! object not yet marked before it changes; stored values are shared first, which shades
 //! them; values that cross between maatines by channel or as results go
