@@ -1,4 +1,4 @@
-//! The block pool: a heap's freed small boxes, kept by size class and handed
+//! The block pool: a heap's freed boxes, kept by size class and handed
 //! back to its next allocations of the same class.
 //!
 //! A collector frees objects in bursts (a sweep step frees a few hundred at
@@ -7,39 +7,72 @@
 //! would go through its slow paths twice: once to free, once to allocate
 //! again. The pool makes both a push or a pop on a free list.
 //!
+//! # Classes
+//!
+//! Small boxes (up to [`MAX_SMALL`] bytes) have a class per size, in steps
+//! of [`GRAIN`]: a block is exactly its box. Large ones (up to
+//! [`MAX_POOLED`]) have a class per [`LARGE_STEP`] bytes, and their blocks
+//! are the size of their class, rounded up from the box's: so any box of a
+//! class can take any of its blocks. Their free lists are made the first
+//! time the pool keeps a large block (a maatine's heap that never frees one
+//! stays a word larger, not a list head per class). Strings are the large
+//! boxes most programs make: after a collection had freed many 1 KiB
+//! strings, glibc took up to a millisecond for the next one when each went
+//! back to it (docs/gc.md).
+//!
 //! # Invariants
 //!
-//! - Every box is allocated with its type's layout (`Layout::new` of its
-//!   `GcBox`, kept in its vtable), and released with the same layout: to the
-//!   pool, or to the global allocator.
+//! - Every box's block has the layout [`block_layout`] gives for the box's
+//!   layout (`Layout::new` of its `GcBox`, kept in its vtable): it is
+//!   allocated with it, by [`Pool::alloc`], and released with it, to the
+//!   pool or by [`release`], the only two ways a block is given back.
 //! - A block on a free list is a box's memory no longer in use, of its
-//!   list's class ([`GRAIN`] × (index + 1) bytes, aligned to [`GRAIN`]),
-//!   owned by the pool alone; its first word links the list.
+//!   list's class ([`class_layout`]), owned by the pool alone; its first
+//!   word links the list.
 //! - The pool belongs to one heap and is used by whoever runs that heap's
 //!   collector: its thread, or a collector running while the heap is stopped
 //!   (the same rule as the rest of the collector's state). It holds at most
 //!   the cap its caller gives; dropping it returns every block.
 
 use core::alloc::Layout;
-use core::cell::Cell;
+use core::cell::{Cell, OnceCell};
 use core::ptr::NonNull;
 use std::alloc::{alloc, dealloc, handle_alloc_error};
 
-/// Size classes step by this many bytes (the alignment of every header).
+/// Small classes step by this many bytes (the alignment of every header).
 const GRAIN: usize = 8;
+/// The largest small box.
+const MAX_SMALL: usize = 256;
+const SMALL: usize = MAX_SMALL / GRAIN;
+/// Large classes step by this many bytes.
+const LARGE_STEP: usize = 64;
 /// Larger boxes are not pooled.
-const MAX_POOLED: usize = 256;
-const CLASSES: usize = MAX_POOLED / GRAIN;
+const MAX_POOLED: usize = 4096;
+const LARGE: usize = (MAX_POOLED - MAX_SMALL) / LARGE_STEP;
 
-/// The free list for blocks of `layout`, if they are pooled.
+/// The free list for blocks of `layout`, if they are pooled: small classes
+/// first, then large ones.
 fn class(layout: Layout) -> Option<usize> {
     let size = layout.size();
-    (layout.align() == GRAIN && size <= MAX_POOLED && size % GRAIN == 0).then(|| size / GRAIN - 1)
+    if layout.align() != GRAIN || size % GRAIN != 0 || size > MAX_POOLED {
+        return None;
+    }
+    Some(match size {
+        ..=MAX_SMALL => size / GRAIN - 1,
+        _ => SMALL + (size - MAX_SMALL).div_ceil(LARGE_STEP) - 1,
+    })
 }
 
 /// The layout of the blocks of class `c`.
 fn class_layout(c: usize) -> Layout {
-    Layout::from_size_align((c + 1) * GRAIN, GRAIN).expect("a size class is a valid layout")
+    let size = if c < SMALL { (c + 1) * GRAIN } else { MAX_SMALL + (c - SMALL + 1) * LARGE_STEP };
+    Layout::from_size_align(size, GRAIN).expect("a size class is a valid layout")
+}
+
+/// The layout of the block of a box of `layout`: its class', or its own if
+/// it is not pooled.
+pub(crate) fn block_layout(layout: Layout) -> Layout {
+    class(layout).map_or(layout, class_layout)
 }
 
 /// A free block: its first word links the next one of its class.
@@ -47,36 +80,50 @@ struct Block {
     next: Option<NonNull<Block>>,
 }
 
+type Heads<const N: usize> = [Cell<Option<NonNull<Block>>>; N];
+
 /// A heap's free lists by size class.
 pub(crate) struct Pool {
-    heads: [Cell<Option<NonNull<Block>>>; CLASSES],
+    small: Heads<SMALL>,
+    /// Made when the first large block is kept.
+    large: OnceCell<Box<Heads<LARGE>>>,
     /// Bytes on the free lists.
     bytes: Cell<usize>,
 }
 
 impl Pool {
     pub(crate) fn new() -> Self {
-        Pool { heads: [const { Cell::new(None) }; CLASSES], bytes: Cell::new(0) }
+        Pool { small: [const { Cell::new(None) }; SMALL], large: OnceCell::new(), bytes: Cell::new(0) }
+    }
+
+    /// The free list of class `c`, if it exists yet.
+    fn head(&self, c: usize) -> Option<&Cell<Option<NonNull<Block>>>> {
+        match c.checked_sub(SMALL) {
+            None => Some(&self.small[c]),
+            Some(l) => self.large.get().map(|large| &large[l]),
+        }
     }
 
     /// Memory for a box of `layout`: a pooled block of its class, or a new
     /// one from the global allocator.
     pub(crate) fn alloc(&self, layout: Layout) -> NonNull<u8> {
-        if let Some(c) = class(layout)
-            && let Some(block) = self.heads[c].get()
+        let c = class(layout);
+        if let Some(head) = c.and_then(|c| self.head(c))
+            && let Some(block) = head.get()
         {
             // SAFETY: a block on a free list is unused memory the pool owns,
             // and its first word is its link (module invariants).
             let next = unsafe { block.as_ref() }.next;
-            self.heads[c].set(next);
+            head.set(next);
             if let Some(next) = next {
                 prefetch(next);
             }
-            self.bytes.set(self.bytes.get() - layout.size());
+            self.bytes.set(self.bytes.get() - block_layout(layout).size());
             return block.cast();
         }
+        let block = c.map_or(layout, class_layout);
         // SAFETY: a box's layout has a non-zero size (it holds a header).
-        NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout))
+        NonNull::new(unsafe { alloc(block) }).unwrap_or_else(|| handle_alloc_error(block))
     }
 
     /// Takes back the memory of a box of `layout` whose value was dropped:
@@ -84,17 +131,22 @@ impl Pool {
     /// to the global allocator.
     ///
     /// # Safety
-    /// `block` came from [`Pool::alloc`] (of any heap's pool) or the global
-    /// allocator with `layout`, holds no live value, and is not used again.
+    /// `block` came from [`Pool::alloc`] (of any heap's pool) for a box of
+    /// `layout`, holds no live value, and is not used again.
     pub(crate) unsafe fn free(&self, block: NonNull<u8>, layout: Layout, cap: usize) {
+        let size = block_layout(layout).size();
         match class(layout) {
-            Some(c) if self.bytes.get() + layout.size() <= cap => {
+            Some(c) if self.bytes.get() + size <= cap => {
+                let head = match c.checked_sub(SMALL) {
+                    None => &self.small[c],
+                    Some(l) => &self.large.get_or_init(|| Box::new([const { Cell::new(None) }; LARGE]))[l],
+                };
                 let block = block.cast::<Block>();
                 // SAFETY: the caller gives up the block, at least one word
                 // long and aligned to `GRAIN`; the pool now owns it.
-                unsafe { block.write(Block { next: self.heads[c].get() }) };
-                self.heads[c].set(Some(block));
-                self.bytes.set(self.bytes.get() + layout.size());
+                unsafe { block.write(Block { next: head.get() }) };
+                head.set(Some(block));
+                self.bytes.set(self.bytes.get() + size);
             }
             // SAFETY: by the caller's contract.
             _ => unsafe { release(block, layout) },
@@ -117,18 +169,20 @@ fn prefetch(block: NonNull<Block>) {
     let _ = block;
 }
 
-/// Returns a box's memory to the global allocator.
+/// Returns the memory of a box of `layout` to the global allocator.
 ///
 /// # Safety
 /// As [`Pool::free`].
 pub(crate) unsafe fn release(block: NonNull<u8>, layout: Layout) {
-    // SAFETY: allocated with `layout` (module invariants), unused.
-    unsafe { dealloc(block.as_ptr(), layout) };
+    // SAFETY: allocated with the box's block layout (module invariants),
+    // unused.
+    unsafe { dealloc(block.as_ptr(), block_layout(layout)) };
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        for (c, head) in self.heads.iter().enumerate() {
+        let large = self.large.get().into_iter().flat_map(|large| large.iter());
+        for (c, head) in self.small.iter().chain(large).enumerate() {
             let layout = class_layout(c);
             let mut next = head.get();
             while let Some(block) = next {
@@ -171,9 +225,32 @@ mod tests {
     }
 
     #[test]
+    fn a_large_class_takes_boxes_of_several_sizes() {
+        let pool = Pool::new();
+        let (a_box, b_box, other) = (box_layout(264, 8), box_layout(320, 8), box_layout(328, 8));
+        assert_eq!(block_layout(a_box), b_box, "a large box's block is its class' size");
+        let a = pool.alloc(a_box);
+        // SAFETY: allocated for `a_box` just above, unused.
+        unsafe { pool.free(a, a_box, usize::MAX) };
+        assert_eq!(pool.bytes.get(), 320, "the pool counts the block, not the box");
+        let c = pool.alloc(other);
+        assert_ne!(c, a, "the next class does not take it");
+        let b = pool.alloc(b_box);
+        assert_eq!(b, a, "a box of another size of its class does");
+        assert_eq!(pool.bytes.get(), 0);
+        // SAFETY: each block was allocated for its box's layout and is
+        // unused; dropping the pool returns those it keeps.
+        unsafe {
+            pool.free(b, b_box, usize::MAX);
+            pool.free(c, other, usize::MAX);
+        }
+        assert_eq!(pool.bytes.get(), 320 + 384);
+    }
+
+    #[test]
     fn the_cap_and_large_or_overaligned_boxes_go_to_the_allocator() {
         let pool = Pool::new();
-        for layout in [box_layout(512, 8), box_layout(64, 16)] {
+        for layout in [box_layout(MAX_POOLED + GRAIN, 8), box_layout(64, 16)] {
             let a = pool.alloc(layout);
             // SAFETY: allocated with `layout` just above, unused.
             unsafe { pool.free(a, layout, usize::MAX) };

@@ -72,9 +72,16 @@ static TABLE: [Shard; SHARDS] = [const { RwLock::new(HashTable::new()) }; SHARDS
 /// cannot be chosen to collide.
 static HASHER: LazyLock<ahash::RandomState> = LazyLock::new(ahash::RandomState::new);
 
-/// The hash of a text (the same for equal texts).
+/// The bits of a hash that are always 0: a string's head keeps its flags
+/// there (see `string::StrHead`). Bits no user of the hash needs: the
+/// string table's shards take bits 32–37, hash tables (hashbrown's) their
+/// low bits and the top seven, and maps and persistent maps mix the hash
+/// again first.
+pub const SPARE_BITS: u64 = 0b11 << 48;
+
+/// The hash of a text (the same for equal texts), with [`SPARE_BITS`] 0.
 pub fn hash(text: &str) -> u64 {
-    HASHER.hash_one(text)
+    HASHER.hash_one(text) & !SPARE_BITS
 }
 
 /// The shard of a hash: chosen by middle bits, since a shard's hash table
@@ -124,10 +131,10 @@ fn find<'gc>(mc: &Mutation<'gc>, table: &HashTable<Entry>, hash: u64, space: u64
     Some(unsafe { any.downcast::<Str>() })
 }
 
-/// A string is being freed: its entry, if it has one, goes first.
-pub(super) fn forget(s: &Str) {
-    let me = NonNull::from(s);
-    if let Ok(entry) = shard(s.hash_code()).write().find_entry(s.hash_code(), |e| e.str == me) {
+/// The string at `me`, whose hash is `hash`, is being freed: its entry, if
+/// it has one, goes first.
+pub(super) fn forget(hash: u64, me: NonNull<Str>) {
+    if let Ok(entry) = shard(hash).write().find_entry(hash, |e| e.str == me) {
         entry.remove();
     }
 }

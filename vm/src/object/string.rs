@@ -1,78 +1,64 @@
 //! Str: an immutable string. Immutable objects need no lock in any mode; a
 //! string is shared like any object when it is stored into a shared one.
 //! Short strings are interned (see [`super::intern`]): they are shared from
-//! birth, and equal short strings of one runtime are one object. Texts of
-//! up to [`INLINE`] bytes live in the object itself (a 56-byte box with its
-//! header), longer ones in a buffer of their own.
+//! birth, and equal short strings of one runtime are one object.
+//!
+//! # Layout
+//!
+//! One box: the header, then [`StrHead`] (the hash, whether the text is
+//! ASCII and whether it is interned, in one word), the text's length and
+//! its bytes (a [`Tailed`] object). A string is one allocation whatever its length, so
+//! a long one is recycled by its heap's pool like any box (a text in a
+//! buffer of its own went to the system allocator, which after a
+//! collection freed many of them could take a millisecond for the next
+//! one; docs/gc.md). The hash sits next to the header's kind: a map
+//! lookup reads both from one cache line.
 
-use maat_gc::{Gc, Trace};
+use core::ptr::NonNull;
+
+use maat_gc::{Gc, GcAny, Head, Tailed, Tracer};
 
 use super::intern::{self, MAX_SHORT};
 use super::{Ctx, kind};
 use crate::value::Value;
 
-/// A Maat string: its text and a hash computed once.
-///
-/// `repr(C)` puts the hash first, next to the header: a map lookup reads
-/// the header's kind and then the hash, and at offsets 19 and 24..32 of a
-/// 16-byte-aligned box the two always share a cache line. (Rust's own
-/// layout put the hash last, at 48..56, and three boxes in four then took
-/// two cache misses where one does.)
-#[derive(Trace)]
-#[repr(C)]
-// `Drop` touches no `Gc`: it removes the string from the string table.
-#[trace(unsafe_drop)]
-pub struct Str {
-    hash: u64,
-    text: Text,
+/// A Maat string: a [`StrHead`] and the text's bytes.
+#[repr(transparent)]
+pub struct Str(Tailed<StrHead>);
+
+/// A string's head, one word: the hash of its text, computed once, two of
+/// whose bits (always 0 in a hash: [`intern::SPARE_BITS`]) say whether the
+/// text is all ASCII (so that indexing by character is indexing by byte:
+/// worked out once, not at each `s[i]`) and whether the string is interned.
+/// With the length after it, a text of up to 16 bytes makes a 56-byte box.
+pub struct StrHead(u64);
+
+const ASCII: u64 = 1 << 48;
+const INTERNED: u64 = 1 << 49;
+const _: () = assert!((ASCII | INTERNED) & !intern::SPARE_BITS == 0, "the flags fit the hash's spare bits");
+
+impl StrHead {
+    fn hash(&self) -> u64 {
+        self.0 & !intern::SPARE_BITS
+    }
 }
 
-/// Texts up to this many bytes are stored in the string object.
-pub const INLINE: usize = 22;
-
-/// A string's text.
-enum Text {
-    /// Up to `INLINE` bytes, in place: `len` bytes of valid UTF-8.
-    Inline { len: u8, bytes: [u8; INLINE] },
-    /// A longer text, and whether it is all ASCII (so that indexing by
-    /// character is indexing by byte: worked out once, not at each `s[i]`).
-    Heap(Box<str>, bool),
-}
-
-// SAFETY: no references.
-unsafe impl Trace for Text {
+// SAFETY: a string holds no reference; its `Drop` touches no `Gc` (it
+// removes the string from the string table).
+unsafe impl Head for StrHead {
+    type Item = u8;
     const NEEDS_TRACE: bool = false;
-    fn trace(&self, _: &mut maat_gc::Tracer) {}
-    fn heap_size(&self) -> usize {
-        match self {
-            Text::Inline { .. } => 0,
-            Text::Heap(text, _) => text.len(),
-        }
-    }
+
+    fn trace(&self, _: &[u8], _: &mut Tracer) {}
 }
 
-impl Text {
-    fn new(text: &str) -> Text {
-        if text.len() > INLINE {
-            return Text::heap(text.into());
+impl Drop for StrHead {
+    fn drop(&mut self) {
+        if self.0 & INTERNED != 0 {
+            // The head is the string's first field (`Tailed` is `repr(C)`,
+            // `Str` transparent): its address is the string's.
+            intern::forget(self.hash(), NonNull::from(&*self).cast::<Str>());
         }
-        let mut bytes = [0; INLINE];
-        bytes[..text.len()].copy_from_slice(text.as_bytes());
-        Text::Inline { len: text.len() as u8, bytes }
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            // SAFETY: the first `len` bytes were copied from a `str`
-            // (`Text::new`) and never change.
-            Text::Inline { len, bytes } => unsafe { core::str::from_utf8_unchecked(&bytes[..*len as usize]) },
-            Text::Heap(text, _) => text,
-        }
-    }
-
-    fn heap(text: Box<str>) -> Text {
-        let ascii = text.is_ascii();
-        Text::Heap(text, ascii)
     }
 }
 
@@ -80,27 +66,24 @@ impl Str {
     /// The string of `text`: the interned one if `text` is short.
     pub fn alloc<'gc>(ctx: &Ctx<'_, 'gc>, text: &str) -> Gc<'gc, Str> {
         let hash = intern::hash(text);
-        let make = || Str::new_box(ctx, hash, Text::new(text));
-        if text.len() <= MAX_SHORT { intern::intern(ctx.mc, text, hash, make) } else { make() }
+        let interned = text.len() <= MAX_SHORT;
+        let make = || Str::make(ctx, hash, text, interned);
+        if interned { intern::intern(ctx.mc, text, hash, make) } else { make() }
     }
 
-    /// The string of `text`; a long one keeps `text`'s buffer if it is
-    /// exactly as long as the text, and is copied into one that is
-    /// otherwise. Shrinking the buffer in place would leave the rest of it
-    /// as a free hole behind a string that may live long, too small for
-    /// the next string built the same way: a program that keeps 200,000
-    /// strings of 1 KiB, each built by appending to a copy of another,
-    /// peaked at 1.6 times the memory its strings take.
+    /// The string of `text` (copied into the string's box).
     pub fn alloc_string<'gc>(ctx: &Ctx<'_, 'gc>, text: String) -> Gc<'gc, Str> {
-        if text.len() <= MAX_SHORT {
-            return Str::alloc(ctx, &text);
-        }
-        let exact = if text.capacity() == text.len() { text.into_boxed_str() } else { Box::from(text.as_str()) };
-        Str::new_box(ctx, intern::hash(&exact), Text::heap(exact))
+        Str::alloc(ctx, &text)
     }
 
-    fn new_box<'gc>(ctx: &Ctx<'_, 'gc>, hash: u64, text: Text) -> Gc<'gc, Str> {
-        ctx.mc.alloc_kind(Str { hash, text }, kind::STR)
+    fn make<'gc>(ctx: &Ctx<'_, 'gc>, hash: u64, text: &str, interned: bool) -> Gc<'gc, Str> {
+        let flags = if text.is_ascii() { ASCII } else { 0 } | if interned { INTERNED } else { 0 };
+        let head = StrHead(hash | flags);
+        let bytes = text.as_bytes();
+        let made = ctx.mc.alloc_tailed(head, bytes.len(), |i| bytes[i], kind::STR);
+        // SAFETY: `Str` is a transparent wrapper of `Tailed<StrHead>`, the
+        // object's type.
+        unsafe { GcAny::from(made).downcast() }
     }
 
     /// The string `v` holds, if it holds one.
@@ -111,36 +94,26 @@ impl Str {
     }
 
     /// The text.
+    #[inline]
     pub fn as_str(&self) -> &str {
-        self.text.as_str()
+        // SAFETY: the bytes were copied from a `str` (`Str::make`) and never
+        // change.
+        unsafe { core::str::from_utf8_unchecked(self.0.items()) }
     }
 
     /// Whether the text is all ASCII (one byte per character).
     pub fn is_ascii(&self) -> bool {
-        match &self.text {
-            Text::Heap(_, ascii) => *ascii,
-            Text::Inline { .. } => self.as_str().is_ascii(),
-        }
+        self.0.head().0 & ASCII != 0
     }
 
     /// The hash of the text (the same for equal texts).
     pub fn hash_code(&self) -> u64 {
-        self.hash
+        self.0.head().hash()
     }
 
     /// Whether `self` and `other` have the same text. Two short strings of
     /// one runtime are equal only if they are the same object.
     pub fn same_text(&self, other: &Str) -> bool {
-        core::ptr::eq(self, other) || (self.hash == other.hash && self.as_str() == other.as_str())
-    }
-}
-
-const _: () = assert!(size_of::<Str>() == 32, "a string with its header is a 56-byte box");
-
-impl Drop for Str {
-    fn drop(&mut self) {
-        if self.as_str().len() <= MAX_SHORT {
-            intern::forget(self);
-        }
+        core::ptr::eq(self, other) || (self.hash_code() == other.hash_code() && self.as_str() == other.as_str())
     }
 }
