@@ -56,3 +56,32 @@ fn a_collected_string_is_made_again() {
     make(&mut h, text);
     assert_eq!(h.stats().objects_allocated, 2, "and made again");
 }
+
+/// A string keeps its text whatever its length (one box, pooled up to
+/// 4 KiB, larger ones not), says whether it is ASCII, and its hash is the
+/// text's (the flags kept beside it do not show).
+#[test]
+fn texts_of_every_length_keep_their_text_hash_and_ascii_flag() {
+    let (world, stats) = (World::new(), SyncStats::default());
+    let mut h = heap(&Space::new());
+    let texts: Vec<String> = [0, 1, 16, 17, 40, 41, 1024, 4000, 5000]
+        .into_iter()
+        .flat_map(|n| ["x".repeat(n), format!("é{}", "y".repeat(n))])
+        .collect();
+    let long = texts.iter().filter(|t| t.len() > maat_vm::object::intern::MAX_SHORT).count() as u64;
+    for round in 0..2u64 {
+        for text in &texts {
+            h.mutate_root(|mc, kept| {
+                let s = Gc::get(Str::alloc(&Ctx { mc, mode: world.mode(), stats: &stats }, text));
+                assert_eq!(s.as_str(), text);
+                assert_eq!(s.is_ascii(), text.is_ascii(), "{text:?}");
+                assert_eq!(s.hash_code(), maat_vm::object::intern::hash(text));
+                *kept = None;
+            });
+        }
+        // The long (not interned) strings are freed here, and the second
+        // round takes their boxes back from the pool.
+        h.collect();
+        assert_eq!(h.stats().objects_freed, (round + 1) * long, "the long strings of each round");
+    }
+}
