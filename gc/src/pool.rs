@@ -181,10 +181,17 @@ pub(crate) unsafe fn release(block: NonNull<u8>, layout: Layout) {
 
 impl Drop for Pool {
     fn drop(&mut self) {
+        // (A maatine's heap is dropped at every join: most lists are empty.)
+        if self.bytes.get() == 0 {
+            return;
+        }
         let large = self.large.get().into_iter().flat_map(|large| large.iter());
         for (c, head) in self.small.iter().chain(large).enumerate() {
-            let layout = class_layout(c);
             let mut next = head.get();
+            if next.is_none() {
+                continue;
+            }
+            let layout = class_layout(c);
             while let Some(block) = next {
                 // SAFETY: pooled blocks are owned by the pool, linked by
                 // their first word, and allocated with their class' layout.
