@@ -52,21 +52,24 @@ const LARGE: usize = (MAX_POOLED - MAX_SMALL) / LARGE_STEP;
 
 /// The free list for blocks of `layout`, if they are pooled: small classes
 /// first, then large ones.
+#[inline(always)]
 fn class(layout: Layout) -> Option<usize> {
     let size = layout.size();
     if layout.align() != GRAIN || size % GRAIN != 0 || size > MAX_POOLED {
         return None;
     }
-    Some(match size {
-        ..=MAX_SMALL => size / GRAIN - 1,
-        _ => SMALL + (size - MAX_SMALL).div_ceil(LARGE_STEP) - 1,
-    })
+    Some(if size <= MAX_SMALL { size / GRAIN - 1 } else { SMALL + (size - MAX_SMALL).div_ceil(LARGE_STEP) - 1 })
+}
+
+/// The size of the blocks of class `c`.
+#[inline(always)]
+fn class_size(c: usize) -> usize {
+    if c < SMALL { (c + 1) * GRAIN } else { MAX_SMALL + (c - SMALL + 1) * LARGE_STEP }
 }
 
 /// The layout of the blocks of class `c`.
 fn class_layout(c: usize) -> Layout {
-    let size = if c < SMALL { (c + 1) * GRAIN } else { MAX_SMALL + (c - SMALL + 1) * LARGE_STEP };
-    Layout::from_size_align(size, GRAIN).expect("a size class is a valid layout")
+    Layout::from_size_align(class_size(c), GRAIN).expect("a size class is a valid layout")
 }
 
 /// The layout of the block of a box of `layout`: its class', or its own if
@@ -97,18 +100,17 @@ impl Pool {
     }
 
     /// The free list of class `c`, if it exists yet.
+    #[inline(always)]
     fn head(&self, c: usize) -> Option<&Cell<Option<NonNull<Block>>>> {
-        match c.checked_sub(SMALL) {
-            None => Some(&self.small[c]),
-            Some(l) => self.large.get().map(|large| &large[l]),
-        }
+        if c < SMALL { Some(&self.small[c]) } else { self.large.get().map(|large| &large[c - SMALL]) }
     }
 
     /// Memory for a box of `layout`: a pooled block of its class, or a new
     /// one from the global allocator.
     pub(crate) fn alloc(&self, layout: Layout) -> NonNull<u8> {
         let c = class(layout);
-        if let Some(head) = c.and_then(|c| self.head(c))
+        if let Some(c) = c
+            && let Some(head) = self.head(c)
             && let Some(block) = head.get()
         {
             // SAFETY: a block on a free list is unused memory the pool owns,
@@ -118,7 +120,7 @@ impl Pool {
             if let Some(next) = next {
                 prefetch(next);
             }
-            self.bytes.set(self.bytes.get() - block_layout(layout).size());
+            self.bytes.set(self.bytes.get() - class_size(c));
             return block.cast();
         }
         let block = c.map_or(layout, class_layout);
@@ -134,19 +136,19 @@ impl Pool {
     /// `block` came from [`Pool::alloc`] (of any heap's pool) for a box of
     /// `layout`, holds no live value, and is not used again.
     pub(crate) unsafe fn free(&self, block: NonNull<u8>, layout: Layout, cap: usize) {
-        let size = block_layout(layout).size();
         match class(layout) {
-            Some(c) if self.bytes.get() + size <= cap => {
-                let head = match c.checked_sub(SMALL) {
-                    None => &self.small[c],
-                    Some(l) => &self.large.get_or_init(|| Box::new([const { Cell::new(None) }; LARGE]))[l],
+            Some(c) if self.bytes.get() + class_size(c) <= cap => {
+                let head = if c < SMALL {
+                    &self.small[c]
+                } else {
+                    &self.large.get_or_init(|| Box::new([const { Cell::new(None) }; LARGE]))[c - SMALL]
                 };
                 let block = block.cast::<Block>();
                 // SAFETY: the caller gives up the block, at least one word
                 // long and aligned to `GRAIN`; the pool now owns it.
                 unsafe { block.write(Block { next: head.get() }) };
                 head.set(Some(block));
-                self.bytes.set(self.bytes.get() + size);
+                self.bytes.set(self.bytes.get() + class_size(c));
             }
             // SAFETY: by the caller's contract.
             _ => unsafe { release(block, layout) },
