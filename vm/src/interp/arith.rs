@@ -25,10 +25,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             Eq => Value::bool(equal(a, b)),
             Ne => Value::bool(!equal(a, b)),
             Concat => {
-                // Made at its exact length: see `Str::alloc_string`.
                 let shown = |v| text_of(v).map_or_else(|| Cow::Owned(self.show(v)), Cow::Borrowed);
                 let text = [shown(a), shown(b)].concat();
-                Value::object(Str::alloc_string(self.cx, text).into())
+                Value::object(Str::alloc(self.cx, &text).into())
             }
             Is => Value::bool(self.is_instance(a, b)?),
             Lt | Le | Gt | Ge => {
@@ -77,7 +76,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 text.len()
             ));
         }
-        Ok(Value::object(Str::alloc_string(self.cx, text.repeat(count as usize)).into()))
+        Ok(Value::object(Str::alloc(self.cx, &text.repeat(count as usize)).into()))
     }
 
     /// `a is b`: whether `a` is an instance of class `b` or of a class that

@@ -75,7 +75,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
 
     /// A new string value.
     pub(super) fn text(&self, t: String) -> Value<'gc> {
-        Value::object(Str::alloc_string(self.cx, t).into())
+        Value::object(Str::alloc(self.cx, &t).into())
     }
 
     pub(super) fn num_method(

@@ -405,7 +405,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let end = st.top.min(st.regs.len());
         st.regs[h.error + 1..end.max(h.error + 1)].fill(Value::nil());
         st.regs[h.error] = match raise {
-            Raise::Message(m) => Value::object(Str::alloc_string(self.cx, m).into()),
+            Raise::Message(m) => Value::object(Str::alloc(self.cx, &m).into()),
             Raise::Thrown(v) => v,
         };
         st.frames.last_mut().expect("the handler's frame").pc = h.target;

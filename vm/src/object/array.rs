@@ -170,9 +170,7 @@ impl<'gc> Array<'gc> {
     pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, sharing: Sharing, i: f64, value: Value<'gc>) -> bool {
         let obj = GcAny::from(this);
         let Ok(sharing) = ctx.before_store_as(sharing, "Array", &[value]) else { return false };
-        if let Some(v) = value.as_object() {
-            ctx.mc.forward_barrier(obj, v);
-        }
+        ctx.store_barrier(obj, value);
         let array = Gc::get(this);
         let Ok(guard) = ctx.store_guard(obj, sharing, &array.lock, "Array") else { return false };
         // SAFETY: exclusive, as in `write` (not frozen: checked);
@@ -196,7 +194,7 @@ impl<'gc> Array<'gc> {
         let sharing = ctx.before_store(obj, "Array", &[value])?;
         // The items already there stay where they are (a trace in parts
         // resumes at the same positions and reaches the new one).
-        ctx.store_barrier(obj, &[value]);
+        ctx.store_barrier(obj, value);
         Self::write(this, ctx, sharing, |items| items.push(value))
     }
 

@@ -120,9 +120,7 @@ impl<'gc> Inst<'gc> {
     pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, sharing: Sharing, i: usize, value: Value<'gc>) -> bool {
         let obj = GcAny::from(this);
         let Ok(sharing) = ctx.before_store_as(sharing, "instance", &[value]) else { return false };
-        if let Some(v) = value.as_object() {
-            ctx.mc.forward_barrier(obj, v);
-        }
+        ctx.store_barrier(obj, value);
         let inst = &Gc::get(this).0;
         let Ok(guard) = ctx.store_guard(obj, sharing, &inst.head().lock, "instance") else { return false };
         // SAFETY: exclusive under the elision rule; not frozen (checked).

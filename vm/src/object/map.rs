@@ -161,7 +161,8 @@ impl<'gc> Map<'gc> {
         let key = Key::new(key)?;
         let sharing = ctx.before_store(obj, "Map", &[key.value(), value])?;
         // A new key is appended, an existing one keeps its place.
-        ctx.store_barrier(obj, &[key.value(), value]);
+        ctx.store_barrier(obj, key.value());
+        ctx.store_barrier(obj, value);
         let old = Self::write(this, ctx, sharing, |m| m.insert(key, value))?;
         if let Some(o) = old.and_then(Value::as_object) {
             ctx.mc.deletion_barrier(obj, o);
@@ -184,9 +185,7 @@ impl<'gc> Map<'gc> {
         let obj = GcAny::from(this);
         let key = Key::new(key)?;
         let sharing = ctx.before_store_as(sharing, "Map", &[value])?;
-        if let Some(v) = value.as_object() {
-            ctx.mc.forward_barrier(obj, v);
-        }
+        ctx.store_barrier(obj, value);
         let map = Gc::get(this);
         let guard = ctx.store_guard(obj, sharing, &map.lock, "Map")?;
         // SAFETY: exclusive under the elision rule; not frozen (checked); replacing a value leaves the table's size as it is.

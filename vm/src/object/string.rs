@@ -5,14 +5,14 @@
 //!
 //! # Layout
 //!
-//! One box: the header, then [`StrHead`] (the hash, whether the text is
+//! One box: the header, then `StrHead` (the hash, whether the text is
 //! ASCII and whether it is interned, in one word), the text's length and
-//! its bytes (a [`Tailed`] object). A string is one allocation whatever its length, so
-//! a long one is recycled by its heap's pool like any box (a text in a
-//! buffer of its own went to the system allocator, which after a
+//! its bytes (a [`Tailed`] object). A string is one allocation whatever
+//! its length, so a long one is recycled by its heap's pool like any box (a
+//! text in a buffer of its own went to the system allocator, which after a
 //! collection freed many of them could take a millisecond for the next
-//! one; docs/gc.md). The hash sits next to the header's kind: a map
-//! lookup reads both from one cache line.
+//! one; docs/gc.md). The hash sits next to the header's kind: a map lookup
+//! reads both from one cache line.
 
 use core::ptr::NonNull;
 
@@ -22,7 +22,7 @@ use super::intern::{self, MAX_SHORT};
 use super::{Ctx, kind};
 use crate::value::Value;
 
-/// A Maat string: a [`StrHead`] and the text's bytes.
+/// A Maat string: a `StrHead` and the text's bytes.
 #[repr(transparent)]
 pub struct Str(Tailed<StrHead>);
 
@@ -31,7 +31,7 @@ pub struct Str(Tailed<StrHead>);
 /// text is all ASCII (so that indexing by character is indexing by byte:
 /// worked out once, not at each `s[i]`) and whether the string is interned.
 /// With the length after it, a text of up to 16 bytes makes a 56-byte box.
-pub struct StrHead(u64);
+struct StrHead(u64);
 
 const ASCII: u64 = 1 << 48;
 const INTERNED: u64 = 1 << 49;
@@ -63,17 +63,13 @@ impl Drop for StrHead {
 }
 
 impl Str {
-    /// The string of `text`: the interned one if `text` is short.
+    /// The string of `text` (copied into its box): the interned one if
+    /// `text` is short.
     pub fn alloc<'gc>(ctx: &Ctx<'_, 'gc>, text: &str) -> Gc<'gc, Str> {
         let hash = intern::hash(text);
         let interned = text.len() <= MAX_SHORT;
         let make = || Str::make(ctx, hash, text, interned);
         if interned { intern::intern(ctx.mc, text, hash, make) } else { make() }
-    }
-
-    /// The string of `text` (copied into the string's box).
-    pub fn alloc_string<'gc>(ctx: &Ctx<'_, 'gc>, text: String) -> Gc<'gc, Str> {
-        Str::alloc(ctx, &text)
     }
 
     fn make<'gc>(ctx: &Ctx<'_, 'gc>, hash: u64, text: &str, interned: bool) -> Gc<'gc, Str> {

@@ -100,9 +100,7 @@ impl UserObject {
     ) -> Result<(), ObjError> {
         let obj = GcAny::from(this);
         let sharing = ctx.before_store(obj, "user object", &[value])?;
-        if let Some(v) = value.as_object() {
-            ctx.mc.forward_barrier(obj, v);
-        }
+        ctx.store_barrier(obj, value);
         let user = Gc::get(this);
         let guard = ctx.store_guard(obj, sharing, &user.lock, "user object")?;
         // SAFETY: exclusive under the elision rule; not frozen (checked).
