@@ -848,7 +848,9 @@ impl Collector {
     /// for the space to adopt.
     pub(crate) fn dissolve(&self) -> Option<NonNull<Header>> {
         self.sweep_pending(usize::MAX);
-        let mut freed = self.tally();
+        // No cap: the pool, dropped with the heap, gives its lists to the
+        // depot whole, where one box at a time would take the depot's lock.
+        let mut freed = Freed { cap: usize::MAX, ..self.tally() };
         while let Some(obj) = self.objects.get() {
             // SAFETY: objects on the list are live until freed or moved here.
             let h = unsafe { obj.as_ref() };

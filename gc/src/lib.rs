@@ -16,12 +16,13 @@
 //! Module map: `header` (object header and colour rules), `trace`, `ptr`
 //! (handles and barriers), `tailed` (objects whose items share their box),
 //! `detach` (the check before a subgraph leaves its heap whole),
-//! `pool` (freed boxes kept for reuse), `weak` (weak references to global
+//! `pool` (freed boxes kept for reuse), `depot` (small blocks between pools, and regions), `weak` (weak references to global
 //! objects), `collector` (phases and pacing: the collector in one place),
 //! `heap` (the public heap), `stats`, `verify`.
 
 mod any;
 mod collector;
+mod depot;
 pub mod detach;
 mod generational;
 mod header;

@@ -10,9 +10,13 @@
 //! # Classes
 //!
 //! Small boxes (up to [`MAX_SMALL`] bytes) have a class per size, in steps
-//! of [`GRAIN`]: a block is exactly its box. Large ones (up to
-//! [`MAX_POOLED`]) have a class per [`LARGE_STEP`] bytes, and their blocks
-//! are the size of their class, rounded up from the box's: so any box of a
+//! of [`GRAIN`]: a block is exactly its box. A pool carves them, in address
+//! order, from a region it holds alone (see [`crate::depot`]): a heap's
+//! small objects lie densely together, and marking and sweeping them touch
+//! fewer lines and pages than blocks scattered among the system
+//! allocator's. Large ones (up to [`MAX_POOLED`]) have a class per
+//! [`LARGE_STEP`] bytes, and their blocks come from the system allocator,
+//! at the size of their class, rounded up from the box's: so any box of a
 //! class can take any of its blocks. Their free lists are made the first
 //! time the pool keeps a large block (a maatine's heap that never frees one
 //! stays a word larger, not a list head per class). Strings are the large
@@ -26,24 +30,31 @@
 //!   layout (`Layout::new` of its `GcBox`, kept in its vtable): it is
 //!   allocated with it, by [`Pool::alloc`], and released with it, to the
 //!   pool or by [`release`], the only two ways a block is given back.
+//! - A small block is carved from a region and never returns to the system
+//!   allocator: what no pool keeps goes to the depot. A large block comes
+//!   from the system allocator and returns to it.
 //! - A block on a free list is a box's memory no longer in use, of its
 //!   list's class ([`class_layout`]), owned by the pool alone; its first
-//!   word links the list.
+//!   word links the list. So is the rest of the pool's region, not yet
+//!   carved.
 //! - The pool belongs to one heap and is used by whoever runs that heap's
 //!   collector: its thread, or a collector running while the heap is stopped
 //!   (the same rule as the rest of the collector's state). It holds at most
-//!   the cap its caller gives; dropping it returns every block.
+//!   the cap its caller gives; dropping it gives back every block.
 
 use core::alloc::Layout;
 use core::cell::{Cell, OnceCell};
 use core::ptr::NonNull;
 use std::alloc::{alloc, dealloc, handle_alloc_error};
 
+use crate::depot::{self, MAX_REGION, MIN_REGION};
+
 /// Small classes step by this many bytes (the alignment of every header).
 const GRAIN: usize = 8;
 /// The largest small box.
 const MAX_SMALL: usize = 256;
-const SMALL: usize = MAX_SMALL / GRAIN;
+/// The number of small classes.
+pub(crate) const SMALL: usize = MAX_SMALL / GRAIN;
 /// Large classes step by this many bytes.
 const LARGE_STEP: usize = 64;
 /// Larger boxes are not pooled.
@@ -79,9 +90,12 @@ pub(crate) fn block_layout(layout: Layout) -> Layout {
 }
 
 /// A free block: its first word links the next one of its class.
-struct Block {
-    next: Option<NonNull<Block>>,
+pub(crate) struct Block {
+    pub(crate) next: Option<NonNull<Block>>,
 }
+
+/// A pool takes up to this many bytes of blocks at once from the depot.
+const DEPOT_BATCH: usize = 16 * 1024;
 
 type Heads<const N: usize> = [Cell<Option<NonNull<Block>>>; N];
 
@@ -92,11 +106,24 @@ pub(crate) struct Pool {
     large: OnceCell<Box<Heads<LARGE>>>,
     /// Bytes on the free lists.
     bytes: Cell<usize>,
+    /// The region's next uncarved byte (dangling while `left` is 0).
+    fresh: Cell<NonNull<u8>>,
+    /// Bytes of the region not carved yet.
+    left: Cell<usize>,
+    /// The size of the next region the pool makes.
+    grow: Cell<usize>,
 }
 
 impl Pool {
     pub(crate) fn new() -> Self {
-        Pool { small: [const { Cell::new(None) }; SMALL], large: OnceCell::new(), bytes: Cell::new(0) }
+        Pool {
+            small: [const { Cell::new(None) }; SMALL],
+            large: OnceCell::new(),
+            bytes: Cell::new(0),
+            fresh: Cell::new(NonNull::dangling()),
+            left: Cell::new(0),
+            grow: Cell::new(MIN_REGION),
+        }
     }
 
     /// The free list of class `c`, if it exists yet.
@@ -106,7 +133,7 @@ impl Pool {
     }
 
     /// Memory for a box of `layout`: a pooled block of its class, or a new
-    /// one from the global allocator.
+    /// one: carved if it is small, else from the global allocator.
     pub(crate) fn alloc(&self, layout: Layout) -> NonNull<u8> {
         let c = class(layout);
         if let Some(c) = c
@@ -122,6 +149,11 @@ impl Pool {
             }
             self.bytes.set(self.bytes.get() - class_size(c));
             return block.cast();
+        }
+        if let Some(c) = c
+            && c < SMALL
+        {
+            return self.carve(c);
         }
         let block = c.map_or(layout, class_layout);
         // SAFETY: a box's layout has a non-zero size (it holds a header).
@@ -143,15 +175,76 @@ impl Pool {
                 } else {
                     &self.large.get_or_init(|| Box::new([const { Cell::new(None) }; LARGE]))[c - SMALL]
                 };
-                let block = block.cast::<Block>();
-                // SAFETY: the caller gives up the block, at least one word
-                // long and aligned to `GRAIN`; the pool now owns it.
-                unsafe { block.write(Block { next: head.get() }) };
-                head.set(Some(block));
-                self.bytes.set(self.bytes.get() + class_size(c));
+                // SAFETY: the caller gives up the block, of class `c`.
+                unsafe { self.keep(head, block, c) };
             }
             // SAFETY: by the caller's contract.
             _ => unsafe { release(block, layout) },
+        }
+    }
+
+    /// Puts `block`, of class `c`, on its free list `head`.
+    ///
+    /// # Safety
+    /// `block` is unused memory of class `c`, at least one word long and
+    /// aligned to `GRAIN`, which the caller gives up to the pool.
+    unsafe fn keep(&self, head: &Cell<Option<NonNull<Block>>>, block: NonNull<u8>, c: usize) {
+        let block = block.cast::<Block>();
+        // SAFETY: by the caller's contract, the pool now owns the block.
+        unsafe { block.write(Block { next: head.get() }) };
+        head.set(Some(block));
+        self.bytes.set(self.bytes.get() + class_size(c));
+    }
+
+    /// A new small block of class `c`, its free list being empty: carved
+    /// from the region, or taken from the depot (with more of its class for
+    /// the list) once the region is used up, or carved from a new region.
+    #[inline(never)]
+    fn carve(&self, c: usize) -> NonNull<u8> {
+        let size = class_size(c);
+        if self.left.get() < size {
+            if let Some((block, n)) = depot::take(c, DEPOT_BATCH / size) {
+                // SAFETY: the depot handed over `n` linked blocks of class
+                // `c`: the pool owns them now (module invariants).
+                self.small[c].set(unsafe { block.as_ref() }.next);
+                self.bytes.set(self.bytes.get() + (n - 1) * size);
+                return block.cast();
+            }
+            self.next_region();
+        }
+        let block = self.fresh.get();
+        // SAFETY: the region has `left >= size` bytes from `fresh`.
+        self.fresh.set(unsafe { block.add(size) });
+        self.left.set(self.left.get() - size);
+        block
+    }
+
+    /// Replaces the region, whose rest (smaller than any box that asked)
+    /// becomes a block on its class' list.
+    fn next_region(&self) {
+        self.carve_rest(usize::MAX);
+        let region = depot::region(self.grow.get());
+        self.grow.set((self.grow.get() * 2).min(MAX_REGION));
+        self.fresh.set(region.start);
+        self.left.set(region.len);
+    }
+
+    /// Cuts the rest of the region into blocks on their classes' lists, the
+    /// largest first, if it is shorter than `under` bytes.
+    fn carve_rest(&self, under: usize) {
+        if self.left.get() >= under {
+            return;
+        }
+        while self.left.get() > 0 {
+            let size = self.left.get().min(MAX_SMALL);
+            let (c, block) = (size / GRAIN - 1, self.fresh.get());
+            // SAFETY: the rest of the region is unused memory the pool owns,
+            // a multiple of `GRAIN` long (every carve is) and aligned to it.
+            unsafe {
+                self.keep(&self.small[c], block, c);
+                self.fresh.set(block.add(size));
+            }
+            self.left.set(self.left.get() - size);
         }
     }
 }
@@ -171,29 +264,93 @@ fn prefetch(block: NonNull<Block>) {
     let _ = block;
 }
 
-/// Returns the memory of a box of `layout` to the global allocator.
+/// Gives back the memory of a box of `layout` outside any pool: to the
+/// depot if it is small, else to the global allocator.
 ///
 /// # Safety
 /// As [`Pool::free`].
 pub(crate) unsafe fn release(block: NonNull<u8>, layout: Layout) {
-    // SAFETY: allocated with the box's block layout (module invariants),
-    // unused.
-    unsafe { dealloc(block.as_ptr(), block_layout(layout)) };
+    match class(layout) {
+        Some(c) if c < SMALL => {
+            let block = block.cast::<Block>();
+            // SAFETY: a small block, unused, of class `c`, given up.
+            unsafe { depot::give(c, block, block) };
+        }
+        // SAFETY: allocated with the box's block layout (module
+        // invariants), unused.
+        _ => unsafe { dealloc(block.as_ptr(), block_layout(layout)) },
+    }
+}
+
+/// A list this long is given to the depot in address order.
+const SORT_MIN: usize = 4096;
+
+/// Gives the list from `first`, of class `c`, to the depot: in address
+/// order if it is long, so that the heaps that take it next carve their
+/// objects side by side again, as from a new region (the list's order is
+/// that of the frees, scattered over the heap's regions).
+///
+/// # Safety
+/// The list from `first` is made of unused blocks of class `c`, linked by
+/// their first words, owned by the caller, which gives them up.
+unsafe fn give_in_order(c: usize, mut first: NonNull<Block>) {
+    let (mut last, mut len) = (first, 1);
+    // SAFETY: as the caller guarantees, each block's first word links the
+    // next.
+    while let Some(next) = unsafe { last.as_ref() }.next {
+        (last, len) = (next, len + 1);
+    }
+    if len >= SORT_MIN {
+        // SAFETY: as above.
+        (first, last) = unsafe { sort(first, len) };
+    }
+    // SAFETY: the list runs from `first` to `last`, given up.
+    unsafe { depot::give(c, first, last) };
+}
+
+/// Relinks the `len` blocks of the list from `first` in address order;
+/// returns its new ends.
+///
+/// # Safety
+/// As [`give_in_order`]'s, and the list is `len` blocks long.
+unsafe fn sort(first: NonNull<Block>, len: usize) -> (NonNull<Block>, NonNull<Block>) {
+    let mut blocks = Vec::with_capacity(len);
+    let mut next = Some(first);
+    while let Some(block) = next {
+        blocks.push(block);
+        // SAFETY: by the caller's contract.
+        next = unsafe { block.as_ref() }.next;
+    }
+    blocks.sort_unstable();
+    let mut link = None;
+    for &block in blocks.iter().rev() {
+        // SAFETY: the caller owns the blocks; each is relinked once.
+        unsafe { block.write(Block { next: link }) };
+        link = Some(block);
+    }
+    (blocks[0], blocks[len - 1])
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        // (A maatine's heap is dropped at every join: most lists are empty.)
+        // (A maatine's heap is dropped at every join: most pools are empty.)
+        self.carve_rest(MIN_REGION);
+        if self.left.get() > 0 {
+            depot::spare(depot::Region { start: self.fresh.get(), len: self.left.get() });
+        }
         if self.bytes.get() == 0 {
             return;
         }
-        let large = self.large.get().into_iter().flat_map(|large| large.iter());
-        for (c, head) in self.small.iter().chain(large).enumerate() {
-            let mut next = head.get();
-            if next.is_none() {
-                continue;
+        for (c, head) in self.small.iter().enumerate() {
+            if let Some(first) = head.get() {
+                // SAFETY: the pool owns its lists' blocks, of class `c`, and
+                // gives them up.
+                unsafe { give_in_order(c, first) };
             }
-            let layout = class_layout(c);
+        }
+        for (c, head) in self.large.get().into_iter().flat_map(|large| large.iter()).enumerate() {
+            let mut next = head.get();
+            let layout = class_layout(SMALL + c);
             while let Some(block) = next {
                 // SAFETY: pooled blocks are owned by the pool, linked by
                 // their first word, and allocated with their class' layout.
@@ -256,8 +413,42 @@ mod tests {
         assert_eq!(pool.bytes.get(), 320 + 384);
     }
 
+    // The two tests below use classes no other test of this crate
+    // allocates, since the depot is the process's.
+
     #[test]
-    fn the_cap_and_large_or_overaligned_boxes_go_to_the_allocator() {
+    fn small_blocks_are_carved_side_by_side() {
+        let pool = Pool::new();
+        let layout = box_layout(232, 8);
+        let blocks: Vec<_> = (0..2).map(|_| pool.alloc(layout)).collect();
+        assert_eq!(blocks[1].addr().get() - blocks[0].addr().get(), 232, "the next block is the next 232 bytes");
+        assert_eq!(pool.bytes.get(), 0, "carving keeps nothing on the lists");
+        for block in blocks {
+            // SAFETY: allocated with `layout` above, unused.
+            unsafe { pool.free(block, layout, usize::MAX) };
+        }
+    }
+
+    #[test]
+    fn a_dropped_pools_blocks_serve_the_next_pool() {
+        let layout = box_layout(224, 8);
+        let first = Pool::new();
+        let given: Vec<_> = (0..3).map(|_| first.alloc(layout)).collect();
+        for &block in &given {
+            // SAFETY: allocated with `layout` above, unused.
+            unsafe { first.free(block, layout, usize::MAX) };
+        }
+        drop(first);
+        let next = Pool::new();
+        let block = next.alloc(layout);
+        assert!(given.contains(&block), "the depot's blocks come before a new region's");
+        assert_eq!(next.bytes.get(), 2 * 224, "the rest of the batch is on the list");
+        // SAFETY: allocated with `layout` just above, unused.
+        unsafe { next.free(block, layout, usize::MAX) };
+    }
+
+    #[test]
+    fn the_cap_and_large_or_overaligned_boxes_leave_the_pool() {
         let pool = Pool::new();
         for layout in [box_layout(MAX_POOLED + GRAIN, 8), box_layout(64, 16)] {
             let a = pool.alloc(layout);
