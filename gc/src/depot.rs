@@ -26,7 +26,8 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 use std::alloc::{alloc, handle_alloc_error};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use maat_sync::Mutex;
 
 use crate::pool::{Block, SMALL};
 
@@ -58,12 +59,6 @@ static SPARE: Mutex<Vec<Region>> = Mutex::new(Vec::new());
 /// The address of every region ever made (see the module invariants).
 static REGIONS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
-/// Locks `m`: the depot's lists stay consistent whatever a holder did, since
-/// no code under these locks can panic between a read and its write.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Adds the linked blocks from `first` to `last` (of class `c`) to the
 /// depot.
 ///
@@ -71,7 +66,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The blocks are unused memory of class `c`, linked by their first words
 /// from `first` to `last`, owned by the caller, which gives them up.
 pub(crate) unsafe fn give(c: usize, first: NonNull<Block>, mut last: NonNull<Block>) {
-    let mut chain = lock(&FREE[c]);
+    let mut chain = FREE[c].lock();
     // SAFETY: the caller owns `last` until it is on the list.
     unsafe { last.as_mut() }.next = chain.head;
     chain.head = Some(first);
@@ -80,7 +75,7 @@ pub(crate) unsafe fn give(c: usize, first: NonNull<Block>, mut last: NonNull<Blo
 /// Takes up to `max` blocks of class `c` from the depot, linked, with the
 /// number taken.
 pub(crate) fn take(c: usize, max: usize) -> Option<(NonNull<Block>, usize)> {
-    let mut chain = lock(&FREE[c]);
+    let mut chain = FREE[c].lock();
     let first = chain.head?;
     let (mut last, mut n) = (first, 1);
     while n < max {
@@ -98,7 +93,7 @@ pub(crate) fn take(c: usize, max: usize) -> Option<(NonNull<Block>, usize)> {
 /// that): the start of a spare one if there is any (its rest stays spare
 /// if it is a region's worth), else a new one.
 pub(crate) fn region(len: usize) -> Region {
-    let mut spares = lock(&SPARE);
+    let mut spares = SPARE.lock();
     if let Some(spare) = spares.pop() {
         if spare.len >= len + MIN_REGION {
             // SAFETY: `len` is within the spare region.
@@ -111,12 +106,12 @@ pub(crate) fn region(len: usize) -> Region {
     let layout = Layout::from_size_align(len, 64).expect("a region's layout is valid");
     // SAFETY: a region has a non-zero size.
     let start = NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout));
-    lock(&REGIONS).push(start.as_ptr().addr());
+    REGIONS.lock().push(start.as_ptr().addr());
     Region { start, len }
 }
 
 /// Keeps the uncarved rest of a pool's region (at least [`MIN_REGION`]
 /// bytes) for another pool.
 pub(crate) fn spare(region: Region) {
-    lock(&SPARE).push(region);
+    SPARE.lock().push(region);
 }
