@@ -448,6 +448,42 @@ mod tests {
     }
 
     #[test]
+    fn pools_on_several_threads_never_share_a_block() {
+        let layout = box_layout(216, 8);
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for round in 0..200u64 {
+                        let pool = Pool::new();
+                        let blocks: Vec<_> = (0..64).map(|_| pool.alloc(layout)).collect();
+                        let tag = |i: usize| (t << 32) | (round << 8) | i as u64;
+                        for (i, block) in blocks.iter().enumerate() {
+                            // SAFETY: a block of 216 bytes, aligned to 8, this pool's alone.
+                            unsafe { block.cast::<[u64; 27]>().write([tag(i); 27]) };
+                        }
+                        for (i, block) in blocks.iter().enumerate() {
+                            // SAFETY: written just above, still this pool's.
+                            let words = unsafe { block.cast::<[u64; 27]>().read() };
+                            assert!(words.iter().all(|&w| w == tag(i)), "another pool wrote into a block of this one");
+                        }
+                        // Half go back through the pool (and the depot when
+                        // it drops), half straight to the depot.
+                        for (i, block) in blocks.into_iter().enumerate() {
+                            // SAFETY: allocated with `layout` above, unused.
+                            unsafe {
+                                if i % 2 == 0 { pool.free(block, layout, usize::MAX) } else { release(block, layout) }
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("no pool saw another's writes");
+        }
+    }
+
+    #[test]
     fn the_cap_and_large_or_overaligned_boxes_leave_the_pool() {
         let pool = Pool::new();
         for layout in [box_layout(MAX_POOLED + GRAIN, 8), box_layout(64, 16)] {
