@@ -32,9 +32,9 @@ use maat_sync::Mutex;
 use crate::pool::{Block, SMALL};
 
 /// A pool's regions start at this many bytes and double up to
-/// [`MAX_REGION`]: a maatine's heap that allocates a few objects takes
-/// little more than it uses, a large heap few regions.
-pub(crate) const MIN_REGION: usize = 512;
+/// [`MAX_REGION`]: a heap that allocates little holds little it does not
+/// use, a large heap few regions.
+pub(crate) const MIN_REGION: usize = 4 * 1024;
 pub(crate) const MAX_REGION: usize = 256 * 1024;
 
 /// Uncarved memory: `len` bytes from `start`.

@@ -10,8 +10,9 @@
 //! # Classes
 //!
 //! Small boxes (up to [`MAX_SMALL`] bytes) have a class per size, in steps
-//! of [`GRAIN`]: a block is exactly its box. A pool carves them, in address
-//! order, from a region it holds alone (see [`crate::depot`]): a heap's
+//! of [`GRAIN`]: a block is exactly its box. A pool past its first
+//! [`TINY`] bytes carves them, in address order, from a region it holds
+//! alone (see [`crate::depot`]): a heap's
 //! small objects lie densely together, and marking and sweeping them touch
 //! fewer lines and pages than blocks scattered among the system
 //! allocator's. Large ones (up to [`MAX_POOLED`]) have a class per
@@ -30,9 +31,10 @@
 //!   layout (`Layout::new` of its `GcBox`, kept in its vtable): it is
 //!   allocated with it, by [`Pool::alloc`], and released with it, to the
 //!   pool or by [`release`], the only two ways a block is given back.
-//! - A small block is carved from a region and never returns to the system
-//!   allocator: what no pool keeps goes to the depot. A large block comes
-//!   from the system allocator and returns to it.
+//! - A small block is carved from a region, or, for a heap's first few
+//!   KiB, allocated alone by the system allocator; either way it never
+//!   returns to the system allocator: what no pool keeps goes to the depot.
+//!   A large block comes from the system allocator and returns to it.
 //! - A block on a free list is a box's memory no longer in use, of its
 //!   list's class ([`class_layout`]), owned by the pool alone; its first
 //!   word links the list. So is the rest of the pool's region, not yet
@@ -55,6 +57,8 @@ const GRAIN: usize = 8;
 const MAX_SMALL: usize = 256;
 /// The number of small classes.
 pub(crate) const SMALL: usize = MAX_SMALL / GRAIN;
+// `carve` takes any small box from a new region without checking its size.
+const _: () = assert!(MIN_REGION >= MAX_SMALL, "every region holds the largest small box");
 /// Large classes step by this many bytes.
 const LARGE_STEP: usize = 64;
 /// Larger boxes are not pooled.
@@ -94,8 +98,16 @@ pub(crate) struct Block {
     pub(crate) next: Option<NonNull<Block>>,
 }
 
-/// A pool takes up to this many bytes of blocks at once from the depot.
-const DEPOT_BATCH: usize = 16 * 1024;
+/// A pool takes blocks from the depot in batches of about the bytes it has
+/// taken so far, between these two: a maatine's heap that allocates a few
+/// objects takes a few blocks, not a large heap's share.
+const MIN_BATCH: usize = 256;
+const MAX_BATCH: usize = 16 * 1024;
+/// A pool takes its first region once it has taken this many bytes of
+/// small blocks; before that, the blocks the depot does not have come from
+/// the system allocator one by one, so that a heap that allocates a few
+/// objects holds no region it barely uses.
+const TINY: usize = 4 * 1024;
 
 type Heads<const N: usize> = [Cell<Option<NonNull<Block>>>; N];
 
@@ -112,6 +124,9 @@ pub(crate) struct Pool {
     left: Cell<usize>,
     /// The size of the next region the pool makes.
     grow: Cell<usize>,
+    /// Bytes of small blocks the pool has taken: from the depot, the system
+    /// allocator and its regions.
+    taken: Cell<usize>,
 }
 
 impl Pool {
@@ -123,6 +138,7 @@ impl Pool {
             fresh: Cell::new(NonNull::dangling()),
             left: Cell::new(0),
             grow: Cell::new(MIN_REGION),
+            taken: Cell::new(0),
         }
     }
 
@@ -133,7 +149,8 @@ impl Pool {
     }
 
     /// Memory for a box of `layout`: a pooled block of its class, or a new
-    /// one: carved if it is small, else from the global allocator.
+    /// one: carved if it is small and the heap not tiny, else from the
+    /// global allocator.
     pub(crate) fn alloc(&self, layout: Layout) -> NonNull<u8> {
         let c = class(layout);
         if let Some(c) = c
@@ -197,18 +214,27 @@ impl Pool {
     }
 
     /// A new small block of class `c`, its free list being empty: carved
-    /// from the region, or taken from the depot (with more of its class for
-    /// the list) once the region is used up, or carved from a new region.
+    /// from the region; or, once the region is used up, taken from the
+    /// depot (with more of its class for the list), or from the system
+    /// allocator while the pool is [`TINY`], or carved from a new region.
     #[inline(never)]
     fn carve(&self, c: usize) -> NonNull<u8> {
         let size = class_size(c);
         if self.left.get() < size {
-            if let Some((block, n)) = depot::take(c, DEPOT_BATCH / size) {
+            let batch = self.taken.get().clamp(MIN_BATCH, MAX_BATCH) / size;
+            if let Some((block, n)) = depot::take(c, batch) {
                 // SAFETY: the depot handed over `n` linked blocks of class
                 // `c`: the pool owns them now (module invariants).
                 self.small[c].set(unsafe { block.as_ref() }.next);
                 self.bytes.set(self.bytes.get() + (n - 1) * size);
+                self.taken.set(self.taken.get() + n * size);
                 return block.cast();
+            }
+            if self.taken.get() < TINY {
+                self.taken.set(self.taken.get() + size);
+                let layout = class_layout(c);
+                // SAFETY: a class has a non-zero size.
+                return NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout));
             }
             self.next_region();
         }
@@ -225,6 +251,7 @@ impl Pool {
         self.carve_rest(usize::MAX);
         let region = depot::region(self.grow.get());
         self.grow.set((self.grow.get() * 2).min(MAX_REGION));
+        self.taken.set(self.taken.get() + region.len);
         self.fresh.set(region.start);
         self.left.set(region.len);
     }
@@ -419,10 +446,23 @@ mod tests {
     #[test]
     fn small_blocks_are_carved_side_by_side() {
         let pool = Pool::new();
+        // The pool's region: 1 KiB that stays allocated (what the pool
+        // does not use goes to the depot with it, which keeps it).
+        let region: &'static mut [u64; 128] = Box::leak(Box::new([0; 128]));
+        pool.fresh.set(NonNull::from(region).cast());
+        pool.left.set(1024);
+        pool.taken.set(TINY);
         let layout = box_layout(232, 8);
-        let blocks: Vec<_> = (0..2).map(|_| pool.alloc(layout)).collect();
-        assert_eq!(blocks[1].addr().get() - blocks[0].addr().get(), 232, "the next block is the next 232 bytes");
-        assert_eq!(pool.bytes.get(), 0, "carving keeps nothing on the lists");
+        let blocks: Vec<_> = (0..5).map(|_| pool.alloc(layout)).collect();
+        for pair in blocks[..4].windows(2) {
+            assert_eq!(pair[1].addr().get() - pair[0].addr().get(), 232, "the next block is the next 232 bytes");
+        }
+        assert_eq!(
+            pool.bytes.get(),
+            96,
+            "the fifth did not fit: the region's last 96 bytes are a block of their class"
+        );
+        assert!(pool.small[class(box_layout(96, 8)).unwrap()].get().is_some());
         for block in blocks {
             // SAFETY: allocated with `layout` above, unused.
             unsafe { pool.free(block, layout, usize::MAX) };
@@ -439,12 +479,20 @@ mod tests {
             unsafe { first.free(block, layout, usize::MAX) };
         }
         drop(first);
-        let next = Pool::new();
-        let block = next.alloc(layout);
-        assert!(given.contains(&block), "the depot's blocks come before a new region's");
-        assert_eq!(next.bytes.get(), 2 * 224, "the rest of the batch is on the list");
+        let tiny = Pool::new();
+        let block = tiny.alloc(layout);
+        assert!(given.contains(&block), "the depot's blocks come before new ones");
+        assert_eq!(tiny.bytes.get(), 0, "a new pool takes one block of 224 bytes at a time");
+        let grown = Pool::new();
+        grown.taken.set(MAX_BATCH);
+        let other = grown.alloc(layout);
+        assert!(given.contains(&other) && other != block);
+        assert_eq!(grown.bytes.get(), 224, "a pool that took much takes all the depot has");
         // SAFETY: allocated with `layout` just above, unused.
-        unsafe { next.free(block, layout, usize::MAX) };
+        unsafe {
+            tiny.free(block, layout, usize::MAX);
+            grown.free(other, layout, usize::MAX);
+        }
     }
 
     #[test]
