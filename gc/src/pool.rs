@@ -111,6 +111,16 @@ const TINY: usize = 4 * 1024;
 
 type Heads<const N: usize> = [Cell<Option<NonNull<Block>>>; N];
 
+/// The region a pool carves from.
+struct Carver {
+    /// The next uncarved byte (dangling while `left` is 0).
+    fresh: Cell<NonNull<u8>>,
+    /// Bytes not carved yet.
+    left: Cell<usize>,
+    /// The size of the next region the pool makes.
+    grow: Cell<usize>,
+}
+
 /// A heap's free lists by size class.
 pub(crate) struct Pool {
     small: Heads<SMALL>,
@@ -118,12 +128,10 @@ pub(crate) struct Pool {
     large: OnceCell<Box<Heads<LARGE>>>,
     /// Bytes on the free lists.
     bytes: Cell<usize>,
-    /// The region's next uncarved byte (dangling while `left` is 0).
-    fresh: Cell<NonNull<u8>>,
-    /// Bytes of the region not carved yet.
-    left: Cell<usize>,
-    /// The size of the next region the pool makes.
-    grow: Cell<usize>,
+    /// The region, made with the first one (a maatine's heap is made at
+    /// every spawn, and a larger one cost glibc's slower paths: 20,000
+    /// spawns ran 12 M more instructions with four more words here).
+    region: OnceCell<Box<Carver>>,
     /// Bytes of small blocks the pool has taken: from the depot, the system
     /// allocator and its regions.
     taken: Cell<usize>,
@@ -135,9 +143,7 @@ impl Pool {
             small: [const { Cell::new(None) }; SMALL],
             large: OnceCell::new(),
             bytes: Cell::new(0),
-            fresh: Cell::new(NonNull::dangling()),
-            left: Cell::new(0),
-            grow: Cell::new(MIN_REGION),
+            region: OnceCell::new(),
             taken: Cell::new(0),
         }
     }
@@ -220,7 +226,7 @@ impl Pool {
     #[inline(never)]
     fn carve(&self, c: usize) -> NonNull<u8> {
         let size = class_size(c);
-        if self.left.get() < size {
+        if self.left() < size {
             let batch = self.taken.get().clamp(MIN_BATCH, MAX_BATCH) / size;
             if let Some((block, n)) = depot::take(c, batch) {
                 // SAFETY: the depot handed over `n` linked blocks of class
@@ -238,40 +244,47 @@ impl Pool {
             }
             self.next_region();
         }
-        let block = self.fresh.get();
+        let region = self.region.get().expect("a region was made");
+        let block = region.fresh.get();
         // SAFETY: the region has `left >= size` bytes from `fresh`.
-        self.fresh.set(unsafe { block.add(size) });
-        self.left.set(self.left.get() - size);
+        region.fresh.set(unsafe { block.add(size) });
+        region.left.set(region.left.get() - size);
         block
+    }
+
+    /// Bytes of the region not carved yet.
+    fn left(&self) -> usize {
+        self.region.get().map_or(0, |region| region.left.get())
     }
 
     /// Replaces the region, whose rest (smaller than any box that asked)
     /// becomes a block on its class' list.
     fn next_region(&self) {
         self.carve_rest(usize::MAX);
-        let region = depot::region(self.grow.get());
-        self.grow.set((self.grow.get() * 2).min(MAX_REGION));
+        let carver = self.region.get_or_init(|| {
+            Box::new(Carver { fresh: Cell::new(NonNull::dangling()), left: Cell::new(0), grow: Cell::new(MIN_REGION) })
+        });
+        let region = depot::region(carver.grow.get());
+        carver.grow.set((carver.grow.get() * 2).min(MAX_REGION));
         self.taken.set(self.taken.get() + region.len);
-        self.fresh.set(region.start);
-        self.left.set(region.len);
+        carver.fresh.set(region.start);
+        carver.left.set(region.len);
     }
 
     /// Cuts the rest of the region into blocks on their classes' lists, the
     /// largest first, if it is shorter than `under` bytes.
     fn carve_rest(&self, under: usize) {
-        if self.left.get() >= under {
-            return;
-        }
-        while self.left.get() > 0 {
-            let size = self.left.get().min(MAX_SMALL);
-            let (c, block) = (size / GRAIN - 1, self.fresh.get());
+        let Some(region) = self.region.get().filter(|region| region.left.get() < under) else { return };
+        while region.left.get() > 0 {
+            let size = region.left.get().min(MAX_SMALL);
+            let (c, block) = (size / GRAIN - 1, region.fresh.get());
             // SAFETY: the rest of the region is unused memory the pool owns,
             // a multiple of `GRAIN` long (every carve is) and aligned to it.
             unsafe {
                 self.keep(&self.small[c], block, c);
-                self.fresh.set(block.add(size));
+                region.fresh.set(block.add(size));
             }
-            self.left.set(self.left.get() - size);
+            region.left.set(region.left.get() - size);
         }
     }
 }
@@ -362,8 +375,10 @@ impl Drop for Pool {
     fn drop(&mut self) {
         // (A maatine's heap is dropped at every join: most pools are empty.)
         self.carve_rest(MIN_REGION);
-        if self.left.get() > 0 {
-            depot::spare(depot::Region { start: self.fresh.get(), len: self.left.get() });
+        if let Some(region) = self.region.get()
+            && region.left.get() > 0
+        {
+            depot::spare(depot::Region { start: region.fresh.get(), len: region.left.get() });
         }
         if self.bytes.get() == 0 {
             return;
@@ -449,8 +464,12 @@ mod tests {
         // The pool's region: 1 KiB that stays allocated (what the pool
         // does not use goes to the depot with it, which keeps it).
         let region: &'static mut [u64; 128] = Box::leak(Box::new([0; 128]));
-        pool.fresh.set(NonNull::from(region).cast());
-        pool.left.set(1024);
+        let carver = Carver {
+            fresh: Cell::new(NonNull::from(region).cast()),
+            left: Cell::new(1024),
+            grow: Cell::new(MIN_REGION),
+        };
+        assert!(pool.region.set(Box::new(carver)).is_ok());
         pool.taken.set(TINY);
         let layout = box_layout(232, 8);
         let blocks: Vec<_> = (0..5).map(|_| pool.alloc(layout)).collect();
