@@ -89,9 +89,9 @@ pub(crate) fn take(c: usize, max: usize) -> Option<(NonNull<Block>, usize)> {
     Some((first, n))
 }
 
-/// A region of at least [`MIN_REGION`] bytes and about `len` (at least
-/// that): the start of a spare one if there is any (its rest stays spare
-/// if it is a region's worth), else a new one.
+/// A region of at least [`MIN_REGION`] bytes: the last spare one if there
+/// is any (less than `len` bytes, or its first `len` if its rest is a
+/// region's worth, which stays spare), else a new one of `len` bytes.
 pub(crate) fn region(len: usize) -> Region {
     let mut spares = SPARE.lock();
     if let Some(spare) = spares.pop() {

@@ -113,7 +113,7 @@ type Heads<const N: usize> = [Cell<Option<NonNull<Block>>>; N];
 
 /// The region a pool carves from.
 struct Carver {
-    /// The next uncarved byte (dangling while `left` is 0).
+    /// The next uncarved byte.
     fresh: Cell<NonNull<u8>>,
     /// Bytes not carved yet.
     left: Cell<usize>,
@@ -261,14 +261,15 @@ impl Pool {
     /// becomes a block on its class' list.
     fn next_region(&self) {
         self.carve_rest(usize::MAX);
-        let carver = self.region.get_or_init(|| {
-            Box::new(Carver { fresh: Cell::new(NonNull::dangling()), left: Cell::new(0), grow: Cell::new(MIN_REGION) })
-        });
-        let region = depot::region(carver.grow.get());
-        carver.grow.set((carver.grow.get() * 2).min(MAX_REGION));
+        let len = self.region.get().map_or(MIN_REGION, |carver| carver.grow.get());
+        let region = depot::region(len);
         self.taken.set(self.taken.get() + region.len);
+        let carver = self.region.get_or_init(|| {
+            Box::new(Carver { fresh: Cell::new(region.start), left: Cell::new(0), grow: Cell::new(len) })
+        });
         carver.fresh.set(region.start);
         carver.left.set(region.len);
+        carver.grow.set((len * 2).min(MAX_REGION));
     }
 
     /// Cuts the rest of the region into blocks on their classes' lists, the
