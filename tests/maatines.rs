@@ -176,6 +176,37 @@ fn a_hundred_thousand_short_lived_maatines_run_and_end() {
 }
 
 #[test]
+fn maatines_started_in_ended_maatines_memory_start_clean() {
+    // Every spawn after the first maatine ends reuses an ended one's heap,
+    // record and buffers: deep ones (whose buffers are freed, not kept),
+    // ones that allocate, closures, and failed ones, mixed, in torture mode
+    // too (a collection at every safe point, on the reused heaps).
+    let src = "
+        fn depth(n) { if n == 0 { return 0; } return 1 + depth(n - 1); }
+        fn fill(k) { let xs = []; for ^k -> i { xs.push([i, \"x\" ~ i]); } return xs[k - 1][0]; }
+        fn fail(i) { throw \"failed \" ~ i; }
+        let total = 0;
+        let failures = 0;
+        for ^40 -> round {
+            let base = round * 10;
+            let closure = { || base };
+            let hs = [ma depth(300 + round), ma fill(round + 1), ma fail(round), ma closure()];
+            for hs -> h { try { total += h.join; } catch e { failures += 1; } }
+        }
+        say total;
+        say failures;";
+    // depth: sum of 300 + r; fill: sum of r; closures: sum of 10 r.
+    let rounds: u64 = 40;
+    let sum_r = rounds * (rounds - 1) / 2;
+    let expected = format!("{}\n{rounds}\n", 300 * rounds + sum_r + sum_r + 10 * sum_r);
+    for threads in [1, 2, 4] {
+        assert_eq!(run_ok(src, threads, Config::default()), expected, "on {threads} thread(s)");
+    }
+    let torture = Config { torture: true, ..Config::default() };
+    assert_eq!(run_ok(src, 2, torture), expected, "in torture mode");
+}
+
+#[test]
 fn using_a_sent_value_is_an_error_on_every_thread_count() {
     let src = "
         fn keep(c) { let v = c.recv; v.push(1); return nil; }

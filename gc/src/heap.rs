@@ -77,11 +77,12 @@ pub struct Heap<R: Root> {
 
 /// What a heap allocates for itself. Only raw pointers to its two fields
 /// are made (never a reference to the whole), so that the root can be
-/// borrowed mutably while the collector is borrowed.
+/// borrowed mutably while the collector is borrowed. Both fields are
+/// written by [`Shell::restart`] and dropped by `Heap::retire` (the root
+/// first, before the collector frees the objects it refers to); in a
+/// [`Shell`] both are dead.
 struct Parts<R: Root> {
-    collector: Collector,
-    /// Initialized by `Heap::new_in`, dropped by `Heap::drop` (before the
-    /// collector frees the objects it refers to).
+    collector: MaybeUninit<Collector>,
     root: MaybeUninit<R::Of<'static>>,
 }
 
@@ -90,7 +91,7 @@ impl<R: Root> Parts<R> {
     fn collector(parts: NonNull<Self>) -> NonNull<Collector> {
         // SAFETY: a field of a live allocation, so not null; only its
         // address is taken.
-        unsafe { NonNull::new_unchecked(&raw mut (*parts.as_ptr()).collector) }
+        unsafe { NonNull::new_unchecked((&raw mut (*parts.as_ptr()).collector).cast()) }
     }
 
     /// The root's address (a field pointer: no reference to the whole).
@@ -113,30 +114,7 @@ impl<R: Root> Heap<R> {
         config: Config,
         make_root: impl for<'gc> FnOnce(&Mutation<'gc>) -> R::Of<'gc>,
     ) -> Self {
-        let id = NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed);
-        let parts = NonNull::from(Box::leak(Box::new(Parts::<R> {
-            collector: Collector::new(id, space.clone()),
-            root: MaybeUninit::uninit(),
-        })));
-        // Not a `Heap` until the root is written: if `make_root` panics,
-        // `parts` leaks (there is no root to drop).
-        let (collector, root) = (Parts::collector(parts), Parts::root(parts));
-        // SAFETY: the collector is initialized and lives as long as `parts`.
-        let c: &Collector = unsafe { collector.as_ref() };
-        c.set_params(config.params);
-        c.set_limit(config.max_heap);
-        c.set_torture(config.torture);
-        c.set_trace(config.trace);
-        let made = make_root(&Mutation::new(c));
-        // SAFETY: only the brand changes. The root is only ever handed out
-        // again re-branded with the lifetime of a borrow of the heap.
-        let made = unsafe { rebrand_owned::<R>(made) };
-        // SAFETY: the root field is ours and uninitialized until this write.
-        unsafe { root.as_ptr().write(made) };
-        space.join(Member { collector, root: root.cast(), trace_root: root_tracer::<R>() });
-        let mut heap = Heap { parts, _owns: PhantomData };
-        heap.set_mode(config.mode);
-        heap
+        Shell::new().restart(space, config, make_root)
     }
 
     /// Switches between incremental and generational collection; entering
@@ -269,19 +247,107 @@ impl<R: Root> Heap<R> {
     }
 }
 
-impl<R: Root> Drop for Heap<R> {
-    fn drop(&mut self) {
-        let root = Parts::root(self.parts);
-        self.collector().space().leave(Parts::collector(self.parts), || {
-            // SAFETY: the root was written in `new_in` and is dropped once,
+impl<R: Root> Heap<R> {
+    /// Ends the heap as dropping it would (its root dropped, its local
+    /// objects freed, its global ones adopted by its space) and keeps its
+    /// memory for another heap: [`Shell::restart`]. A runtime that starts
+    /// and ends a heap with every lightweight thread keeps the shells of
+    /// ended ones and calls the allocator only when it has none spare.
+    pub fn end(self) -> Shell<R> {
+        let parts = ManuallyDrop::new(self).parts;
+        // SAFETY: the heap is live (it was not dropped: `ManuallyDrop`),
+        // and nothing uses it after this.
+        unsafe { Self::retire(parts) };
+        // SAFETY: `parts` came from the shell's box in `restart`; `retire`
+        // left both its fields dead, which `MaybeUninit` allows.
+        Shell { parts: unsafe { Box::from_raw(parts.as_ptr().cast()) } }
+    }
+
+    /// Drops the root, frees the objects, leaves the space and drops the
+    /// collector: afterwards `parts` holds no live value.
+    ///
+    /// # Safety
+    /// `parts` is a live heap's, and nothing uses the heap afterwards.
+    unsafe fn retire(parts: NonNull<Parts<R>>) {
+        let (root, collector) = (Parts::root(parts), Parts::collector(parts));
+        // SAFETY: the collector is live until the drop at the end.
+        let c = unsafe { collector.as_ref() };
+        c.space().leave(collector, || {
+            // SAFETY: the root was written in `restart` and is dropped once,
             // here, before the objects it references are freed.
             unsafe { root.as_ptr().drop_in_place() };
-            self.collector().dissolve()
+            c.dissolve()
         });
-        // SAFETY: `parts` came from a box in `new_in`; its root was dropped
-        // above (`MaybeUninit` does not drop it again) and the space forgot
-        // the heap in `leave`, so nothing refers to either field any more.
-        drop(unsafe { Box::from_raw(self.parts.as_ptr()) });
+        // SAFETY: the space forgot the heap in `leave`, so nothing refers to
+        // the collector any more; it is dropped once, here.
+        unsafe { collector.as_ptr().drop_in_place() };
+    }
+}
+
+impl<R: Root> Drop for Heap<R> {
+    fn drop(&mut self) {
+        // SAFETY: the heap is live and is being dropped.
+        unsafe { Self::retire(self.parts) };
+        // SAFETY: as in `end`; the box frees the memory without dropping
+        // the dead fields.
+        drop(unsafe { Box::<MaybeUninit<Parts<R>>>::from_raw(self.parts.as_ptr().cast()) });
+    }
+}
+
+/// A heap's memory between two heaps: what [`Heap::end`] leaves, and what
+/// [`Shell::restart`] starts a heap in. It holds no live value, so it may
+/// be kept and moved freely (a runtime keeps spare ones).
+pub struct Shell<R: Root> {
+    parts: Box<MaybeUninit<Parts<R>>>,
+}
+
+// SAFETY: a shell holds memory only, no value of any type.
+unsafe impl<R: Root> Send for Shell<R> {}
+
+impl<R: Root> Default for Shell<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: Root> Shell<R> {
+    /// Memory for one heap, from the allocator.
+    pub fn new() -> Self {
+        Shell { parts: Box::new_uninit() }
+    }
+
+    /// A new heap in this memory, in `space`, whose root `make_root` builds
+    /// (it may allocate). It has a new id: nothing of the heap that ended
+    /// here carries over.
+    pub fn restart(
+        self,
+        space: &Space,
+        config: Config,
+        make_root: impl for<'gc> FnOnce(&Mutation<'gc>) -> R::Of<'gc>,
+    ) -> Heap<R> {
+        let id = NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed);
+        let parts: NonNull<Parts<R>> = NonNull::from(Box::leak(self.parts)).cast();
+        let (collector, root) = (Parts::collector(parts), Parts::root(parts));
+        // SAFETY: the field is ours and dead (a new or an ended shell).
+        unsafe { collector.as_ptr().write(Collector::new(id, space.clone())) };
+        // Not a `Heap` until the root is written: if `make_root` panics,
+        // `parts` leaks (there is no root to drop).
+        // SAFETY: the collector is initialized and lives as long as `parts`.
+        let c: &Collector = unsafe { collector.as_ref() };
+        c.set_params(config.params);
+        c.set_limit(config.max_heap);
+        c.set_torture(config.torture);
+        c.set_trace(config.trace);
+        let made = make_root(&Mutation::new(c));
+        // SAFETY: only the brand changes. The root is only ever handed out
+        // again re-branded with the lifetime of a borrow of the heap.
+        let made = unsafe { rebrand_owned::<R>(made) };
+        // SAFETY: the root field is ours and dead until this write.
+        unsafe { root.as_ptr().write(made) };
+        space.join(Member { collector, root: root.cast(), trace_root: root_tracer::<R>() });
+        let mut heap = Heap { parts, _owns: PhantomData };
+        heap.set_mode(config.mode);
+        heap
     }
 }
 

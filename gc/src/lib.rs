@@ -5,6 +5,8 @@
 //!
 //! - [`Heap`]: a heap with a root; all access through [`Heap::mutate`],
 //!   collection at safe points between mutations ([`Heap::collect_debt`]).
+//!   [`Heap::end`] leaves its memory as a [`Shell`] that another heap
+//!   starts in ([`Shell::restart`]).
 //! - [`Gc`]: a `Copy` handle branded with the mutation it belongs to;
 //!   [`Gc::write`] runs the write barrier and grants write access to
 //!   [`Lock`] and [`RefLock`] fields.
@@ -44,7 +46,7 @@ pub use any::GcAny;
 pub use collector::{Mode, Params, Phase};
 pub use detach::Outside;
 pub use header::Age;
-pub use heap::{Config, Heap, Root};
+pub use heap::{Config, Heap, Root, Shell};
 /// `#[derive(Trace)]`: traces every field; see [`maat_gc_derive`].
 pub use maat_gc_derive::Trace;
 pub use ptr::{Frozen, Gc, Lock, Mutation, OutOfMemory, RefLock, Write};

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Graph, Node, link, live};
-use maat_gc::{Config, Gc, Heap, Mode, Params, Phase, Root, Trace, Tracer};
+use maat_gc::{Config, Gc, Heap, Mode, Params, Phase, Root, Space, Trace, Tracer};
 
 fn new_graph(config: Config) -> Heap<Graph> {
     Heap::<Graph>::new(config, |mc| mc.alloc(Node::new(0)))
@@ -54,6 +54,49 @@ fn full_collection_frees_exactly_the_unreachable() {
     assert_eq!(ids, (0..=50).collect::<Vec<_>>());
     drop(heap);
     assert_eq!(live(), 0, "dropping the heap frees everything");
+}
+
+#[test]
+fn an_ended_heap_frees_its_objects_and_its_shell_starts_a_fresh_heap() {
+    let heap = new_graph(Config::default());
+    let first = heap.id();
+    heap.mutate(|mc, root| {
+        for i in 1..=20 {
+            link(mc, *root, mc.alloc(Node::new(i)));
+        }
+    });
+    assert_eq!(live(), 21);
+    let shell = heap.end();
+    assert_eq!(live(), 0, "ending the heap frees everything, as dropping it does");
+    let config = Config { mode: Mode::Generational, ..Config::default() };
+    let mut heap = shell.restart(&Space::new(), config, |mc| mc.alloc(Node::new(7)));
+    assert_ne!(heap.id(), first, "the new heap has an id of its own");
+    assert_eq!(heap.mode(), Mode::Generational, "and the new configuration");
+    let stats = heap.stats();
+    assert_eq!((stats.objects_allocated, stats.objects_freed), (1, 0), "nothing of the old heap's counts");
+    heap.mutate(|mc, root| link(mc, *root, mc.alloc(Node::new(8))));
+    heap.collect();
+    heap.verify().unwrap();
+    assert_eq!(heap.mutate(|_, root| (root.id, Gc::get(*root).edges.borrow()[0].id)), (7, 8));
+    drop(heap);
+    assert_eq!(live(), 0);
+}
+
+#[test]
+fn a_shell_ended_on_one_thread_starts_a_heap_on_another() {
+    let space = Space::new();
+    let shell = std::thread::scope(|s| {
+        s.spawn(|| {
+            let heap = Heap::<Graph>::new_in(&space, Config::default(), |mc| mc.alloc(Node::new(1)));
+            heap.end()
+        })
+        .join()
+        .unwrap()
+    });
+    let mut heap = shell.restart(&space, Config::default(), |mc| mc.alloc(Node::new(2)));
+    heap.collect();
+    heap.verify().unwrap();
+    assert_eq!(heap.mutate(|_, root| root.id), 2);
 }
 
 #[test]

@@ -78,7 +78,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             self.cx.mc.share(*slot);
         }
         let (env, program, module) = (st.env, &self.sched.rt.program, &st.module);
-        let child = Maatine::start(self.sched, |_| {
+        let child = Maatine::start(self.sched, |_, buffers| {
             // SAFETY: the environment, the closure, the module slots and the
             // arguments are shared (or immediate values): global objects any
             // heap may refer to. The new heap's root refers to them from here
@@ -91,7 +91,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 let args: SmallVec<[Value; 8]> = args.iter().map(|v| Value::from_raw_bits(v.to_bits())).collect();
                 (env, closure, module, args)
             };
-            State::calling(program, (env, module), f, closure, &args)
+            State::calling(program, (env, module), (f, closure), &args, buffers)
         });
         let handle = Handle::alloc(self.cx, Arc::clone(&child.cell));
         self.spawned.push(child);

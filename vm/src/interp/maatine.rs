@@ -2,8 +2,10 @@
 //! root is the interpreter state), its id, its counters, its wake cell and
 //! what it gave away; and how the scheduler drives it (its [`Task`]).
 
+use core::mem::MaybeUninit;
 use std::collections::{HashMap, VecDeque};
 
+use super::spare::{self, Spare};
 use super::*;
 use crate::sched::{Out, Slice, Spawned, Task, Totals, WakeCell};
 
@@ -38,15 +40,17 @@ pub(crate) struct Maatine {
 unsafe impl Send for Maatine {}
 
 impl Maatine {
-    /// A new maatine of `sched` whose heap root `make_root` builds; live
-    /// and active from here on.
+    /// A new maatine of `sched` whose heap root `make_root` builds, in a
+    /// spare one's memory if this thread has one; live and active from
+    /// here on.
     pub(crate) fn start(
         sched: &Arc<Sched>,
-        make_root: impl for<'gc> FnOnce(&maat_gc::Mutation<'gc>) -> State<'gc>,
+        make_root: impl for<'gc> FnOnce(&maat_gc::Mutation<'gc>, Buffers) -> State<'gc>,
     ) -> Box<Maatine> {
-        let heap = Heap::<Machine>::new_in(&sched.rt.space, sched.rt.config, make_root);
+        let Spare { heap, mut record, buffers } = spare::take().unwrap_or_default();
+        let heap = heap.restart(&sched.rt.space, sched.rt.config, |mc| make_root(mc, buffers));
         let (id, wake) = sched.register(heap.id());
-        Box::new(Maatine {
+        record.write(Maatine {
             id,
             heap,
             stats: if sched.rt.contention {
@@ -61,7 +65,9 @@ impl Maatine {
             waiting: String::new(),
             sent: SentLog::default(),
             host: false,
-        })
+        });
+        // SAFETY: written just above.
+        unsafe { record.assume_init() }
     }
 
     /// The first maatine of a run: the main one, or the host's first call.
@@ -76,7 +82,7 @@ impl Maatine {
         call: Option<&Call>,
     ) -> (Box<Maatine>, Option<Global<EnvRoot>>) {
         let mut made = None;
-        let m = Maatine::start(sched, |mc| {
+        let m = Maatine::start(sched, |mc, buffers| {
             let stats = SyncStats::default();
             let cx = Ctx { mc, mode: sched.rt.world.mode(), stats: &stats };
             let program = &sched.rt.program;
@@ -103,8 +109,8 @@ impl Maatine {
                 (0..program.module_vars).map(|_| Slot::alloc(&cx, Value::nil())).collect()
             };
             match call {
-                None => State::calling(program, (env, module), program.main, None, &[]),
-                Some(call) => call_state(&cx, &sched.rt, (env, module), call),
+                None => State::calling(program, (env, module), (program.main, None), &[], buffers),
+                Some(call) => call_state(&cx, &sched.rt, (env, module), call, buffers),
             }
         });
         (m, made)
@@ -252,7 +258,8 @@ impl Task for Maatine {
     }
 
     fn retire(self: Box<Self>, totals: &Mutex<Totals>) -> (MaatineId, Arc<JoinCell>) {
-        let Maatine { id, heap, stats, cell, .. } = *self;
+        let (maatine, record) = vacate(self);
+        let Maatine { id, mut heap, stats, cell, .. } = maatine;
         {
             let mut totals = totals.lock();
             heap.add_stats_to(&mut totals.gc);
@@ -260,9 +267,19 @@ impl Task for Maatine {
             totals.elided += stats.elided();
             totals.contention.add(&stats);
         }
-        drop(heap);
+        let buffers = heap.mutate_root(|_, state| state.buffers());
+        spare::give(Spare { heap: heap.end(), record, buffers });
         (id, cell)
     }
+}
+
+/// The value of a box, and the box's memory (to be used again).
+fn vacate<T>(b: Box<T>) -> (T, Box<MaybeUninit<T>>) {
+    let raw = Box::into_raw(b);
+    // SAFETY: `raw` is a box's live `T`: reading moves it out, and the
+    // memory, now dead, goes back into a box of `MaybeUninit<T>` (the same
+    // layout), which frees it without dropping anything.
+    unsafe { (raw.read(), Box::from_raw(raw.cast())) }
 }
 
 /// The last values a maatine gave away, by object address: what, where, to

@@ -27,6 +27,7 @@ mod maatine;
 mod methods;
 mod persistent;
 mod show;
+mod spare;
 mod stdlib;
 mod step;
 mod versioned;
@@ -144,16 +145,49 @@ unsafe impl Trace for State<'_> {
     }
 }
 
+/// A state's register and frame buffers, empty: what an ended maatine's
+/// state leaves for the next one's (their capacity; a deep recursion's are
+/// freed instead, see [`State::buffers`]).
+#[derive(Default)]
+pub(crate) struct Buffers {
+    regs: Vec<Value<'static>>,
+    frames: Vec<Frame<'static>>,
+}
+
+// SAFETY: both vectors are always empty (made only by `emptied` and
+// `Default`), so no value, and no handle into any heap, moves with them:
+// only their memory does.
+unsafe impl Send for Buffers {}
+
+/// The largest register file an ended maatine leaves as a buffer.
+const KEPT_REGS: usize = 256;
+/// The largest frame stack an ended maatine leaves as a buffer.
+const KEPT_FRAMES: usize = 32;
+
+/// `v`'s memory as an empty vector of `B`, a type of the same size and
+/// alignment (here: the same type under another brand).
+fn emptied<A, B>(v: Vec<A>) -> Vec<B> {
+    const { assert!(size_of::<A>() == size_of::<B>() && align_of::<A>() == align_of::<B>()) };
+    let mut v = core::mem::ManuallyDrop::new(v);
+    v.clear();
+    // SAFETY: the memory was allocated for `capacity` values of `A`, which
+    // have `B`'s size and alignment (asserted above), and the vector keeps
+    // none of them (length 0), so no value is reinterpreted.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast(), 0, v.capacity()) }
+}
+
 impl<'gc> State<'gc> {
-    /// The state of a maatine about to call `func` (with `closure`) on `args`.
+    /// The state of a maatine about to call `func` (with `closure`) on
+    /// `args`, in `buffers` (an ended maatine's, or new ones).
     fn calling(
         program: &Program,
         (env, module): (Gc<'gc, Env<'gc>>, Box<[Gc<'gc, Slot<'gc>>]>),
-        func: u32,
-        closure: Option<Gc<'gc, Closure<'gc>>>,
+        (func, closure): (u32, Option<Gc<'gc, Closure<'gc>>>),
         args: &[Value<'gc>],
+        buffers: Buffers,
     ) -> Self {
-        let (regs, frames, handlers, sections) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (regs, frames) = (emptied(buffers.regs), emptied(buffers.frames));
+        let (handlers, sections) = (Vec::new(), Vec::new());
         let (result, failure, waiting_on) = (Value::nil(), None, None);
         let mut state =
             State { regs, top: 0, dirty: 0, frames, handlers, sections, env, module, result, failure, waiting_on };
@@ -176,6 +210,17 @@ impl<'gc> State<'gc> {
         self.handlers.clear();
         self.sections.clear();
         (self.result, self.failure, self.waiting_on) = (Value::nil(), None, None);
+    }
+
+    /// Its register and frame buffers, emptied, unless they are larger
+    /// than a maatine usually needs (the maatine ended: its registers and
+    /// frames are dead).
+    fn buffers(&mut self) -> Buffers {
+        let (regs, frames) = (core::mem::take(&mut self.regs), core::mem::take(&mut self.frames));
+        Buffers {
+            regs: if regs.capacity() <= KEPT_REGS { emptied(regs) } else { Vec::new() },
+            frames: if frames.capacity() <= KEPT_FRAMES { emptied(frames) } else { Vec::new() },
+        }
     }
 
     /// Makes the top frame's window the live registers.
@@ -257,8 +302,9 @@ fn call_state<'gc>(
     rt: &Runtime,
     (env, module): (Gc<'gc, Env<'gc>>, Box<[Gc<'gc, Slot<'gc>>]>),
     call: &Call,
+    buffers: Buffers,
 ) -> State<'gc> {
-    let mut state = State::calling(&rt.program, (env, module), call.func, None, &[]);
+    let mut state = State::calling(&rt.program, (env, module), (call.func, None), &[], buffers);
     start_call(cx, rt, &mut state, call);
     state
 }

@@ -226,12 +226,12 @@ impl Vm {
         workers[0].push(main);
         let company = calls.map(|call| {
             let env = self.env.clone().expect("the host starts maatines in a session");
-            let mut m = Maatine::start(&sched, |mc| {
+            let mut m = Maatine::start(&sched, |mc, buffers| {
                 let stats = SyncStats::default();
                 let cx = Ctx { mc, mode: sched.rt.world.mode(), stats: &stats };
                 // SAFETY: the environment is shared; its slots synchronize themselves.
                 let env = unsafe { mc.global(&env) };
-                call_state(&cx, &sched.rt, (env, Gc::get(env).module.clone()), &call)
+                call_state(&cx, &sched.rt, (env, Gc::get(env).module.clone()), &call, buffers)
             });
             m.host = true;
             self.cells.push(Arc::clone(&m.cell));
