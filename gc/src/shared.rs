@@ -109,6 +109,17 @@ struct Queued(Gray);
 // through the queue's mutex; global objects may be traced from any thread.
 unsafe impl Send for Queued {}
 
+/// The space's gray queue.
+#[derive(Default)]
+struct GrayQueue {
+    /// Gray global objects waiting to be traced (from a position).
+    grays: Vec<Queued>,
+    /// Safe-point parts of the tracing under way, holding grays they took
+    /// from `grays`: what a part does not finish comes back when it ends.
+    /// Changed and read under the queue's mutex only.
+    parts: usize,
+}
+
 /// The marking state of a space's shared collection.
 pub(crate) struct SharedCycle {
     /// A marking is in progress.
@@ -121,8 +132,9 @@ pub(crate) struct SharedCycle {
     /// Heaps of the space that still owe the current marking their
     /// contribution.
     uncontributed: AtomicUsize,
-    /// Gray global objects waiting to be traced (from a position).
-    gray: Mutex<Vec<Queued>>,
+    /// Gray global objects waiting to be traced, and the parts of the
+    /// tracing under way with some of them.
+    gray: Mutex<GrayQueue>,
     /// What the trace line of a cycle reports.
     log: SharedLog,
 }
@@ -189,7 +201,7 @@ impl Default for SharedCycle {
             mark: AtomicU8::new(BLACK),
             epoch: AtomicU64::new(0),
             uncontributed: AtomicUsize::new(0),
-            gray: Mutex::new(Vec::new()),
+            gray: Mutex::new(GrayQueue { grays: Vec::new(), parts: 0 }),
             log: SharedLog::default(),
         }
     }
@@ -213,14 +225,14 @@ impl SharedCycle {
         self.epoch.load(Ordering::Relaxed)
     }
 
-    fn queue(&self) -> maat_sync::MutexGuard<'_, Vec<Queued>> {
+    fn queue(&self) -> maat_sync::MutexGuard<'_, GrayQueue> {
         self.gray.lock()
     }
 
     fn requeue(&self, grays: impl Iterator<Item = Gray>) {
         let mut grays = grays.map(Queued).peekable();
         if grays.peek().is_some() {
-            self.queue().extend(grays);
+            self.queue().grays.extend(grays);
         }
     }
 
@@ -228,7 +240,7 @@ impl SharedCycle {
     pub(crate) fn shade(&self, h: NonNull<Header>) {
         // SAFETY: callers hold a handle to it or found it by tracing: live.
         if unsafe { h.as_ref() }.shade(self.mark()) {
-            self.queue().push(Queued(Gray::whole(h)));
+            self.queue().grays.push(Queued(Gray::whole(h)));
         }
     }
 
@@ -254,20 +266,27 @@ impl SharedCycle {
         self.log.timed(&self.log.longest_part, || self.trace_budget(budget));
     }
 
+    /// The part counts itself in the queue's `parts` from before it takes
+    /// its first batch until it has given back what it did not finish, so
+    /// that the queue looks empty only when no part holds grays either
+    /// ([`Space::shared_marking_settled`]).
     fn trace_budget(&self, budget: usize) {
         let mut tracer = Tracer::shared(SharedMarking { mark: self.mark(), concurrent: true });
+        self.queue().parts += 1;
         let mut work = 0;
         while work < budget {
             if !tracer.has_gray() {
                 let mut queue = self.queue();
-                let from = queue.len().saturating_sub(BATCH);
-                queue.drain(from..).for_each(|Queued(g)| tracer.queue(g));
+                let from = queue.grays.len().saturating_sub(BATCH);
+                queue.grays.drain(from..).for_each(|Queued(g)| tracer.queue(g));
             }
             let Some(gray) = tracer.pop_gray() else { break };
             tracer.traverse(gray);
             work += tracer.take_work();
         }
-        self.requeue(tracer.take_grays());
+        let mut queue = self.queue();
+        queue.grays.extend(tracer.take_grays().map(Queued));
+        queue.parts -= 1;
     }
 
     /// Traces `h` whole now and marks it, unless it is marked (the barrier
@@ -294,10 +313,17 @@ impl Space {
         self.inner.cycle.marking()
     }
 
-    /// Whether the marking has nothing left to trace now (the gray queue is
-    /// empty); heaps that have not contributed may still find more.
+    /// Whether the marking has nothing left to trace now: the gray queue is
+    /// empty, and no heap's safe-point part holds grays it took from it;
+    /// heaps that have not contributed may still find more. (A part takes a
+    /// batch and gives back what it does not finish: while it ran, the
+    /// queue looked empty, and a finish then traced the rest in the stopped
+    /// world. With four maatines each replacing strings in a shared array
+    /// of 50,000, that rest was their arrays, and the finish took 2 to 4
+    /// ms.)
     pub fn shared_marking_settled(&self) -> bool {
-        self.inner.cycle.queue().is_empty()
+        let queue = self.inner.cycle.queue();
+        queue.grays.is_empty() && queue.parts == 0
     }
 
     /// Heaps that have not yet contributed to the marking in progress.
@@ -450,7 +476,12 @@ impl Space {
         members.each(|i| members.contribute(i));
         let cycle = &self.inner.cycle;
         let mut tracer = Tracer::shared(SharedMarking { mark: cycle.mark(), concurrent: false });
-        core::mem::take(&mut *cycle.queue()).into_iter().for_each(|Queued(g)| tracer.queue(g));
+        let grays = {
+            let mut queue = cycle.queue();
+            debug_assert_eq!(queue.parts, 0, "no part of the tracing runs in the stopped world");
+            core::mem::take(&mut queue.grays)
+        };
+        grays.into_iter().for_each(|Queued(g)| tracer.queue(g));
         while let Some(gray) = tracer.pop_gray() {
             tracer.traverse(gray);
         }

@@ -205,3 +205,50 @@ fn a_reference_handed_to_a_heap_that_contributed_is_shaded() {
     assert_eq!(live(), 3, "both roots and X");
     first.mutate(|_, root| assert_eq!(edge(*root, 0).id, 11));
 }
+
+#[test]
+fn the_marking_is_not_settled_while_a_safe_point_traces_what_it_took_from_the_queue() {
+    // A shared chain far longer than the safe points below trace: each
+    // takes the one gray node from the queue, traces it, and gives back
+    // its successor. A thread that asks meanwhile whether the marking is
+    // settled (what decides when the finish stops the world) must never
+    // hear yes: the queue is empty only while a part holds its node.
+    reset_live();
+    const CHAIN: u64 = 100_000;
+    let space = Space::new();
+    let mut heap = Heap::<Graph>::new_in(&space, config(), |mc| node(mc, 0));
+    heap.mutate(|mc, root| {
+        let head = node(mc, 1);
+        let mut last = head;
+        for id in 2..=CHAIN {
+            let next = node(mc, id);
+            link(mc, last, next);
+            last = next;
+        }
+        mc.share(head);
+        link(mc, *root, head);
+    });
+    // SAFETY: the space's only heap is between mutations.
+    unsafe { space.start_shared_collection() };
+    // The contribution: the chain's head is queued (and its first part traced).
+    heap.collect_debt();
+    assert_eq!(space.heaps_to_contribute(), 0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let settled_seen = std::thread::scope(|s| {
+        let asker = s.spawn(|| {
+            let mut seen = 0;
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                seen += usize::from(space.shared_marking_settled());
+            }
+            seen
+        });
+        for _ in 0..5_000 {
+            heap.collect_debt();
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+        asker.join().unwrap()
+    });
+    assert_eq!(settled_seen, 0, "the marking looked settled with most of the chain untraced");
+    assert!(!space.shared_marking_settled());
+    finish_and_check(&space, &mut heap, CHAIN as usize + 1);
+}
