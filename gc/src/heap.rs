@@ -5,6 +5,8 @@
 //! access goes through [`Heap::mutate`] / [`Heap::mutate_root`]; collection
 //! runs between those calls, at the embedder's safe points
 //! ([`Heap::collect_debt`], [`Heap::step`], [`Heap::collect`]).
+//! [`Heap::end`] ends a heap and keeps its memory, a [`Shell`] that
+//! [`Shell::restart`] starts another heap in.
 //!
 //! ```
 //! use maat_gc::{Gc, Heap, Config, RefLock, Root};
@@ -69,8 +71,8 @@ static NEXT_HEAP_ID: AtomicU32 = AtomicU32::new(1);
 /// A garbage-collected heap with root `R`.
 pub struct Heap<R: Root> {
     /// The collector and the root, in one allocation (a maatine's heap is
-    /// made and dropped with every spawn); the space holds the addresses of
-    /// both.
+    /// made with every spawn, in an ended one's [`Shell`] where the runtime
+    /// keeps one); the space holds the addresses of both.
     parts: NonNull<Parts<R>>,
     _owns: PhantomData<Box<Parts<R>>>,
 }
