@@ -206,7 +206,9 @@ impl<'gc> PMap<'gc> {
             if head.nodemap & bit == 0 {
                 return None;
             }
-            node = PNode::of(items[2 * usize::from(head.entries) + index(head.nodemap, bit)]);
+            let child = items[2 * usize::from(head.entries) + index(head.nodemap, bit)];
+            PNode::prefetch(child);
+            node = PNode::of(child);
             shift += BITS;
         }
     }
