@@ -73,6 +73,15 @@ impl<'gc> GcAny<'gc> {
         Gc::from_box(self.ptr.cast())
     }
 
+    /// Starts loading the `line`th 64-byte cache line of the object's box
+    /// (line 0 holds its header), and reads nothing: a hint for a VM that
+    /// will need that part of the object soon, say an item its header does
+    /// not yet tell it the place of. A line past the box's end is harmless.
+    #[inline(always)]
+    pub fn prefetch(self, line: usize) {
+        crate::pool::prefetch(self.ptr.as_ptr().cast_const().cast::<u8>().wrapping_add(line * 64));
+    }
+
     /// The object's address, to keep in a value's own bits. Never null.
     pub fn as_raw(self) -> NonNull<()> {
         self.ptr.cast()

@@ -25,11 +25,10 @@
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
-use std::alloc::{alloc, handle_alloc_error};
 
 use maat_sync::Mutex;
 
-use crate::pool::{Block, SMALL};
+use crate::pool::{Block, SMALL, system_alloc};
 
 /// A pool's regions start at this many bytes and double up to
 /// [`MAX_REGION`]: a heap that allocates little holds little it does not
@@ -103,9 +102,7 @@ pub(crate) fn region(len: usize) -> Region {
         return spare;
     }
     drop(spares);
-    let layout = Layout::from_size_align(len, 64).expect("a region's layout is valid");
-    // SAFETY: a region has a non-zero size.
-    let start = NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout));
+    let start = system_alloc(Layout::from_size_align(len, 64).expect("a region's layout is valid"));
     REGIONS.lock().push(start.as_ptr().addr());
     Region { start, len }
 }

@@ -18,9 +18,11 @@
 //! Module map: `header` (object header and colour rules), `trace`, `ptr`
 //! (handles and barriers), `tailed` (objects whose items share their box),
 //! `detach` (the check before a subgraph leaves its heap whole),
-//! `pool` (freed boxes kept for reuse), `depot` (small blocks between pools, and regions), `weak` (weak references to global
-//! objects), `collector` (phases and pacing: the collector in one place),
-//! `heap` (the public heap), `stats`, `verify`.
+//! `pool` (freed boxes kept for reuse, memory from the system allocator),
+//! `depot` (small blocks between pools, and regions), `weak` (weak
+//! references to global objects), `collector` (phases and pacing: the
+//! collector in one place), `heap` (the public heap and its shell), `stats`,
+//! `verify`.
 
 mod any;
 mod collector;

@@ -168,7 +168,7 @@ impl Pool {
             let next = unsafe { block.as_ref() }.next;
             head.set(next);
             if let Some(next) = next {
-                prefetch(next);
+                prefetch(next.as_ptr().cast_const().cast());
             }
             self.bytes.set(self.bytes.get() - class_size(c));
             return block.cast();
@@ -178,9 +178,7 @@ impl Pool {
         {
             return self.carve(c);
         }
-        let block = c.map_or(layout, class_layout);
-        // SAFETY: a box's layout has a non-zero size (it holds a header).
-        NonNull::new(unsafe { alloc(block) }).unwrap_or_else(|| handle_alloc_error(block))
+        system_alloc(c.map_or(layout, class_layout))
     }
 
     /// Takes back the memory of a box of `layout` whose value was dropped:
@@ -238,9 +236,7 @@ impl Pool {
             }
             if self.taken.get() < TINY {
                 self.taken.set(self.taken.get() + size);
-                let layout = class_layout(c);
-                // SAFETY: a class has a non-zero size.
-                return NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout));
+                return system_alloc(class_layout(c));
             }
             self.next_region();
         }
@@ -290,19 +286,30 @@ impl Pool {
     }
 }
 
-/// Starts loading `block`'s line into the cache: the next allocation of
-/// its class reads its link and writes its header, and a block that a sweep
-/// freed long ago is usually cold.
+/// Starts loading the cache line of `at` (an object's, or a free block's
+/// that the next allocation of its class reads and writes: a block a sweep
+/// freed long ago is usually cold). A hint: it reads nothing.
 #[inline(always)]
-fn prefetch(block: NonNull<Block>) {
+pub(crate) fn prefetch(at: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint that never faults and reads nothing the
     // program sees, whatever the address; SSE is part of x86-64's baseline.
     unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(block.as_ptr().cast());
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(at.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = block;
+    let _ = at;
+}
+
+/// New memory of `layout` from the global allocator (which aborts the
+/// process when it has none).
+///
+/// # Panics
+/// If `layout` has size zero (no block or region has).
+pub(crate) fn system_alloc(layout: Layout) -> NonNull<u8> {
+    assert_ne!(layout.size(), 0, "a block has a size");
+    // SAFETY: the layout has a non-zero size (checked above).
+    NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout))
 }
 
 /// Gives back the memory of a box of `layout` outside any pool: to the

@@ -201,7 +201,7 @@ impl Default for SharedCycle {
             mark: AtomicU8::new(BLACK),
             epoch: AtomicU64::new(0),
             uncontributed: AtomicUsize::new(0),
-            gray: Mutex::new(GrayQueue { grays: Vec::new(), parts: 0 }),
+            gray: Mutex::new(GrayQueue::default()),
             log: SharedLog::default(),
         }
     }

@@ -176,6 +176,12 @@ fn emptied<A, B>(v: Vec<A>) -> Vec<B> {
     unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast(), 0, v.capacity()) }
 }
 
+/// `v`'s memory as a buffer to keep, [`emptied`], if it holds at most
+/// `most` values; else nothing (a new vector, `v` freed).
+fn kept<A, B>(v: Vec<A>, most: usize) -> Vec<B> {
+    if v.capacity() <= most { emptied(v) } else { Vec::new() }
+}
+
 impl<'gc> State<'gc> {
     /// The state of a maatine about to call `func` (with `closure`) on
     /// `args`, in `buffers` (an ended maatine's, or new ones).
@@ -216,10 +222,9 @@ impl<'gc> State<'gc> {
     /// than a maatine usually needs (the maatine ended: its registers and
     /// frames are dead).
     fn buffers(&mut self) -> Buffers {
-        let (regs, frames) = (core::mem::take(&mut self.regs), core::mem::take(&mut self.frames));
         Buffers {
-            regs: if regs.capacity() <= KEPT_REGS { emptied(regs) } else { Vec::new() },
-            frames: if frames.capacity() <= KEPT_FRAMES { emptied(frames) } else { Vec::new() },
+            regs: kept(core::mem::take(&mut self.regs), KEPT_REGS),
+            frames: kept(core::mem::take(&mut self.frames), KEPT_FRAMES),
         }
     }
 

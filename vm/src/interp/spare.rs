@@ -55,12 +55,11 @@ pub(super) fn take() -> Option<Spare> {
 }
 
 /// Keeps `spare` for a later [`take`], on this thread or in the shared
-/// stock; frees it (and any that do not fit) when both are full.
+/// stock; frees it (and any that do not fit) when both are full. What is
+/// freed is freed here, outside the stock's lock (`spare` itself, if this
+/// thread's stock is gone).
 pub(super) fn give(spare: Spare) {
-    // Freed here, outside the stock's lock (and `spare` itself, if this
-    // thread's stock is gone).
-    let over = KEPT.try_with(|kept| STOCK.give(&mut kept.borrow_mut(), spare));
-    drop(over);
+    let _freed = KEPT.try_with(|kept| STOCK.give(&mut kept.borrow_mut(), spare));
 }
 
 /// The shared stock, and how a thread's own stock (`kept`) trades with it.
@@ -147,6 +146,18 @@ mod tests {
         }
         assert_eq!(taken.len(), LOCAL * 2 - finishing.len(), "all the shared ones, half a stock at a time");
         assert!(taken.iter().all(|at| given.contains(at)));
+    }
+
+    #[test]
+    fn buffers_are_kept_empty_and_only_up_to_their_bound() {
+        use super::super::kept;
+        let mut small: Vec<u64> = Vec::with_capacity(200);
+        small.extend(0..150);
+        let small: Vec<u64> = kept(small, 256);
+        assert!(small.is_empty() && small.capacity() >= 200, "kept: empty, with its memory");
+        let deep: Vec<u64> = Vec::with_capacity(10_000);
+        let deep: Vec<u64> = kept(deep, 256);
+        assert_eq!(deep.capacity(), 0, "a deep recursion's buffer is freed, not kept");
     }
 
     #[test]

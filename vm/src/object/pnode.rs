@@ -93,22 +93,10 @@ impl<'gc> PNode<'gc> {
     /// header's bitmap). See docs/concurrency.md for what it measured.
     #[inline(always)]
     pub(super) fn prefetch(v: Value<'gc>) {
-        #[cfg(target_arch = "x86_64")]
         if let Some(o) = v.as_object() {
-            use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            const LINE: usize = 64;
-            let at = o.as_raw().as_ptr().cast::<i8>().cast_const();
-            // SAFETY: a prefetch is a hint: it reads nothing the program
-            // sees and cannot fault, whatever the address (here within the
-            // node, or just past a small one); SSE is part of x86-64's
-            // baseline.
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(LINE));
-                _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(2 * LINE));
-            }
+            o.prefetch(1);
+            o.prefetch(2);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = v;
     }
 
     /// The value of a new child `node`.
