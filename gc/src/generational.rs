@@ -53,7 +53,7 @@
 use core::ptr::NonNull;
 use std::time::Instant;
 
-use crate::collector::{Collector, ListLink, MIN_THRESHOLD, Mode, Phase, RootTracer, list_work};
+use crate::collector::{Collector, ListLink, MIN_THRESHOLD, Mode, Phase, RootTracer, Swept, list_work};
 use crate::header::{Age, Header};
 use crate::stats::CollectionKind;
 use crate::trace::Gray;
@@ -171,15 +171,15 @@ impl Collector {
 
     /// One generational step: a minor collection, or a major one when the
     /// heap has grown enough since the last major.
-    pub(crate) fn gen_step(&self, root: RootTracer<'_>) {
+    pub(crate) fn gen_step(&self, root: RootTracer<'_>) -> usize {
         let params = self.params.get();
         let base = self.estimate.get();
         let growth = (base / 100).saturating_mul(params.major_multiplier as usize);
         if self.total.get() <= base + growth {
-            self.minor(root);
-            return;
+            return self.minor(root);
         }
         self.begin_major();
+        1
     }
 
     /// Starts an incremental major collection (see the module doc).
@@ -187,7 +187,7 @@ impl Collector {
         self.start_cycle_log();
         self.begin_whiten();
         self.to_old.set(true);
-        self.debt.set(0);
+        self.set_debt(0);
     }
 
     /// The atomic phase of a cycle that returns to generational mode: the
@@ -262,15 +262,16 @@ impl Collector {
 
     /// A minor collection (one pause): only young objects are traced and
     /// swept.
-    pub(crate) fn minor(&self, root: RootTracer<'_>) {
+    pub(crate) fn minor(&self, root: RootTracer<'_>) -> usize {
         let started = Instant::now();
         self.start_cycle_log();
         self.mark_old1();
-        let again = self.mark_young(root);
+        let (again, marked) = self.mark_young(root);
         // The nursery, then the survivals; `survivals` stays the link to the
         // first survival, which after its sweep heads the new OLD1 segment.
-        let survivals = self.sweep_gen(&self.objects, self.survival.get());
-        self.sweep_gen(survivals, self.old1.get());
+        let nursery = self.sweep_gen(&self.objects, self.survival.get());
+        let survivals = nursery.link;
+        let swept = nursery.work + self.sweep_gen(survivals, self.old1.get()).work;
         self.reallyold.set(self.old1.get());
         self.old1.set(survivals.get());
         self.survival.set(self.objects.get());
@@ -278,6 +279,7 @@ impl Collector {
         self.record_pause(started.elapsed());
         self.finish_cycle(CollectionKind::Minor);
         self.set_minor_debt();
+        marked + swept
     }
 
     /// The OLD1 segment becomes OLD; its black objects are traversed again.
@@ -299,11 +301,11 @@ impl Collector {
     }
 
     /// Marks from the root and grayagain, then flips the white. Returns the
-    /// grayagain objects (for `correct_grayagain`).
-    fn mark_young(&self, root: RootTracer<'_>) -> Vec<NonNull<Header>> {
+    /// grayagain objects (for `correct_grayagain`) and the work done.
+    fn mark_young(&self, root: RootTracer<'_>) -> (Vec<NonNull<Header>>, usize) {
         let mut tracer = self.tracer.borrow_mut();
         root(&mut tracer);
-        self.propagate_all(&mut tracer);
+        let mut work = self.propagate_all(&mut tracer);
         let again = core::mem::take(&mut *self.grayagain.borrow_mut());
         for &h in &again {
             // SAFETY: grayagain holds old (never minor-swept) live objects.
@@ -311,15 +313,15 @@ impl Collector {
                 tracer.traverse(Gray::whole(h));
             }
         }
-        self.propagate_all(&mut tracer);
+        work += self.propagate_all(&mut tracer);
         tracer.take_traversed();
         self.white.set(self.white.get() ^ crate::header::WHITES);
-        again
+        (again, work)
     }
 
     /// Sweeps young objects from `link` up to `limit`; returns the link where
-    /// it stopped.
-    fn sweep_gen<'a>(&'a self, link: &'a ListLink, limit: Option<NonNull<Header>>) -> &'a ListLink {
+    /// it stopped, and the work done.
+    fn sweep_gen<'a>(&'a self, link: &'a ListLink, limit: Option<NonNull<Header>>) -> Swept<'a> {
         let white = self.white.get();
         let keep_young = |h: &Header| {
             if h.age() == Age::New {
@@ -328,7 +330,7 @@ impl Collector {
             h.set_age(h.age().next());
         };
         // After the flip every unmarked young object is white: dead.
-        self.sweep_list(link, limit, usize::MAX, Header::is_white, keep_young).link
+        self.sweep_list(link, limit, usize::MAX, Header::is_white, keep_young)
     }
 
     /// grayagain after a minor collection: TOUCHED1 become black TOUCHED2
@@ -359,6 +361,6 @@ impl Collector {
         let params = self.params.get();
         let allowance = (self.total.get() / 100).saturating_mul(params.minor_multiplier as usize);
         let allowance = allowance.min(params.minor_max.max(MIN_THRESHOLD / 4));
-        self.debt.set(-(allowance.max(MIN_THRESHOLD / 4) as isize));
+        self.set_debt(-(allowance.max(MIN_THRESHOLD / 4) as isize));
     }
 }

@@ -99,7 +99,7 @@ impl<'gc> Mutation<'gc> {
     /// worth of allocation: steps stay short and the heap does not
     /// overshoot.
     pub fn collection_due(&self) -> bool {
-        self.collector.debt() > 0
+        self.collector.debt.get() > 0
     }
 
     /// A snapshot of this heap's statistics.

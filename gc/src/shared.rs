@@ -77,7 +77,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::collector::{Collector, RootTracer};
+use crate::collector::{Collector, LAZY_SWEEP_WORK, RootTracer};
 use crate::header::{BLACK, Header, MARK1};
 use crate::space::{Member, Space, SpaceState};
 use crate::stats::CollectionKind;
@@ -262,15 +262,16 @@ impl SharedCycle {
 
     /// Traces about `budget` bytes from the gray queue, concurrently with
     /// mutators, taking `BATCH` objects from it whenever its own run out.
-    fn trace_some(&self, budget: usize) {
-        self.log.timed(&self.log.longest_part, || self.trace_budget(budget));
+    /// Returns the work done.
+    fn trace_some(&self, budget: usize) -> usize {
+        self.log.timed(&self.log.longest_part, || self.trace_budget(budget))
     }
 
     /// The part counts itself in the queue's `parts` from before it takes
     /// its first batch until it has given back what it did not finish, so
     /// that the queue looks empty only when no part holds grays either
     /// ([`Space::shared_marking_settled`]).
-    fn trace_budget(&self, budget: usize) {
+    fn trace_budget(&self, budget: usize) -> usize {
         let mut tracer = Tracer::shared(SharedMarking { mark: self.mark(), concurrent: true });
         self.queue().parts += 1;
         let mut work = 0;
@@ -287,6 +288,7 @@ impl SharedCycle {
         let mut queue = self.queue();
         queue.grays.extend(tracer.take_grays().map(Queued));
         queue.parts -= 1;
+        work
     }
 
     /// Traces `h` whole now and marks it, unless it is marked (the barrier
@@ -452,10 +454,10 @@ impl Space {
         // The adopted objects the heaps have not swept since the last
         // finish, before the flip makes their mark meaningless (few: the
         // heaps sweep them at their safe points meanwhile).
-        let (garbage, bytes) = sweep_unswept(state, cycle.mark(), usize::MAX);
+        let swept = sweep_unswept(state, cycle.mark(), usize::MAX);
         self.inner.adopted_unswept.store(false, Ordering::Relaxed);
-        self.sub_global_bytes(bytes);
-        garbage.free();
+        self.sub_global_bytes(swept.bytes);
+        swept.garbage.free();
         // Relaxed stores: see `SharedCycle`.
         cycle.mark.store(cycle.mark() ^ (BLACK | MARK1), Ordering::Relaxed);
         cycle.epoch.fetch_add(1, Ordering::Relaxed);
@@ -500,28 +502,29 @@ impl Space {
 impl Collector {
     /// This heap's part of a shared marking at its safe point: its
     /// contribution once per cycle, then some tracing (more if it
-    /// allocated more since its last part). Returns whether it did anything.
-    pub(crate) fn shared_part(&self, root: RootTracer<'_>) -> bool {
+    /// allocated more since its last part). Returns the work done (at least
+    /// 1 if it did anything).
+    pub(crate) fn shared_part(&self, root: RootTracer<'_>) -> usize {
         let cycle = &self.space().inner.cycle;
         if !cycle.marking() {
-            return false;
+            return 0;
         }
-        self.contribute(root);
+        let contributed = self.contribute(root);
         let allocated = self.stats.borrow().bytes_allocated;
         let since = allocated.saturating_sub(self.shared_paid.replace(allocated)) as usize;
         let least = self.params().step_size.saturating_mul(SHARED_STEPS);
-        cycle.trace_some(least.max(since.saturating_mul(2)));
-        true
+        1 + contributed + cycle.trace_some(least.max(since.saturating_mul(2)))
     }
 
     /// This heap's contribution to the marking in progress, unless it made
     /// it already: a full local collection reporting the global objects it
-    /// reaches, which are shaded.
-    pub(crate) fn contribute(&self, root: RootTracer<'_>) {
+    /// reaches, which are shaded. Returns the work done, the collection's
+    /// counted as the heap's bytes (which it traverses).
+    pub(crate) fn contribute(&self, root: RootTracer<'_>) -> usize {
         let cycle = &self.space().inner.cycle;
         let epoch = cycle.epoch();
         if self.contributed.get() == epoch {
-            return;
+            return 0;
         }
         for h in self.collect_full_reporting(root) {
             cycle.shade(h);
@@ -530,6 +533,7 @@ impl Collector {
         self.shared_paid.set(self.stats.borrow().bytes_allocated);
         // Relaxed: see `SharedCycle::joined`.
         cycle.uncontributed.fetch_sub(1, Ordering::Relaxed);
+        self.total.get()
     }
 
     /// The shared marking's barrier for a global object `h` about to be
@@ -641,22 +645,23 @@ impl Space {
     /// A heap's part, at its safe point, of the sweep of the adopted
     /// objects the last shared collection left unswept (see
     /// `sweep_adopted`): up to `max` objects, the unreachable ones freed on
-    /// this thread. Returns whether there was any to sweep. No start runs
-    /// meanwhile (a heap at its safe point is in use), so the mark is the
-    /// one the last marking left.
-    pub(crate) fn sweep_adopted_part(&self, max: usize) -> bool {
+    /// this thread. Returns the work done ([`LAZY_SWEEP_WORK`] an object
+    /// visited; 0 if there was none to sweep). No start runs meanwhile (a
+    /// heap at its safe point is in use), so the mark is the one the last
+    /// marking left.
+    pub(crate) fn sweep_adopted_part(&self, max: usize) -> usize {
         if !self.adopted_unswept() {
-            return false;
+            return 0;
         }
-        let (garbage, bytes) = {
+        let part = {
             let mut state = self.state();
             let part = sweep_unswept(&mut state, self.inner.cycle.mark(), max);
             self.inner.adopted_unswept.store(state.adopted_unswept.is_some(), Ordering::Relaxed);
             part
         };
-        self.sub_global_bytes(bytes);
-        garbage.free();
-        true
+        self.sub_global_bytes(part.bytes);
+        part.garbage.free();
+        part.work
     }
 }
 
@@ -678,19 +683,19 @@ fn sweep_adopted(state: &mut SpaceState, mark: u8, sweep: Sweep) -> usize {
         return 0;
     }
     let list = state.adopted.take();
-    let (_, garbage, bytes) = sweep_adopted_list(state, list, mark, usize::MAX, Recount::Survivors);
-    garbage.free();
-    bytes
+    let swept = sweep_adopted_list(state, list, mark, usize::MAX, Recount::Survivors);
+    swept.garbage.free();
+    swept.bytes
 }
 
 /// Sweeps up to `max` objects of the unswept adopted list (of the last
 /// shared marking, whose mark is `mark`); returns the garbage, to be freed
-/// once the space's mutex is released, and its bytes.
-fn sweep_unswept(state: &mut SpaceState, mark: u8, max: usize) -> (Garbage, usize) {
+/// once the space's mutex is released.
+fn sweep_unswept(state: &mut SpaceState, mark: u8, max: usize) -> AdoptedSwept {
     let list = state.adopted_unswept.take();
-    let (rest, garbage, bytes) = sweep_adopted_list(state, list, mark, max, Recount::Freed);
-    state.adopted_unswept = rest;
-    (garbage, bytes)
+    let mut swept = sweep_adopted_list(state, list, mark, max, Recount::Freed);
+    state.adopted_unswept = swept.rest.take();
+    swept
 }
 
 /// How a sweep of adopted objects keeps `adopted_bytes` (see
@@ -717,13 +722,14 @@ fn sweep_adopted_list(
     mark: u8,
     max: usize,
     recount: Recount,
-) -> (Option<NonNull<Header>>, Garbage, usize) {
-    let (mut next, mut garbage, mut bytes, mut kept) = (list, Vec::new(), 0, 0);
+) -> AdoptedSwept {
+    let (mut next, mut garbage, mut bytes, mut kept, mut work) = (list, Vec::new(), 0, 0, 0);
     for _ in 0..max {
         let Some(obj) = next else { break };
         // SAFETY: adopted objects are live until freed.
         let h = unsafe { obj.as_ref() };
         next = h.next();
+        work += LAZY_SWEEP_WORK;
         if h.colour() == mark {
             if recount == Recount::Survivors {
                 kept += h.held_bytes();
@@ -741,7 +747,19 @@ fn sweep_adopted_list(
     };
     state.stats.bytes_freed += bytes as u64;
     state.stats.objects_freed += garbage.len() as u64;
-    (next, Garbage(garbage), bytes)
+    AdoptedSwept { rest: next, garbage: Garbage(garbage), bytes, work }
+}
+
+/// What a walk of adopted objects left and found.
+struct AdoptedSwept {
+    /// The objects it did not reach.
+    rest: Option<NonNull<Header>>,
+    /// The unreachable ones, unlinked.
+    garbage: Garbage,
+    /// The bytes these held.
+    bytes: usize,
+    /// The work done: [`LAZY_SWEEP_WORK`] an object visited.
+    work: usize,
 }
 
 /// Unreachable global objects unlinked from the adopted list, to be freed.

@@ -184,7 +184,9 @@ fn apply(heap: &mut Heap<G>, space: &Space, model: &mut Model, op: &Op) {
             heap.mutate(|mc, root| mc.freeze(handles(*root)[&n]));
         }
         Op::Step => heap.step(),
-        Op::CollectDebt => heap.collect_debt(),
+        Op::CollectDebt => {
+            heap.collect_debt();
+        }
         Op::Collect => heap.collect(),
         // SAFETY: the space's only heap is not in use.
         Op::CollectShared => unsafe { space.collect_shared() },

@@ -252,3 +252,44 @@ fn the_marking_is_not_settled_while_a_safe_point_traces_what_it_took_from_the_qu
     assert!(!space.shared_marking_settled());
     finish_and_check(&space, &mut heap, CHAIN as usize + 1);
 }
+
+#[test]
+fn while_a_shared_marking_runs_a_heap_meets_a_safe_point_every_16_kib_without_its_pacing_changing() {
+    // A heap just collected owes nothing for 64 KiB of allocation, so its
+    // own pacing asks for no safe point until then; while a shared marking
+    // runs, it must meet one every 16 KiB for the marking's parts, and each
+    // reports the work it did; the debt it reports stays its own pacing's.
+    reset_live();
+    let space = Space::new();
+    let mut heap = Heap::<Graph>::new_in(&space, Config::default(), |mc| node(mc, 0));
+    heap.mutate(|mc, root| {
+        let s = node(mc, 1);
+        mc.share(s);
+        link(mc, *root, s);
+    });
+    assert_eq!(heap.collect_debt(), 0, "nothing due, nothing done");
+    // SAFETY: the space's only heap is between mutations.
+    unsafe { space.start_shared_collection() };
+    assert!(heap.collect_debt() > 0, "the contribution is work");
+    let mut paced = heap.debt();
+    assert!(paced < -48 * 1024, "the contribution's collection left the heap far from its next one: {paced}");
+    for _ in 0..3 {
+        let before = heap.stats().bytes_allocated;
+        while !heap.mutate(|mc, _| {
+            node(mc, 9);
+            mc.collection_due()
+        }) {}
+        let allocated = (heap.stats().bytes_allocated - before) as isize;
+        assert!((16 * 1024..17 * 1024).contains(&allocated), "a safe point after {allocated} bytes");
+        paced += allocated;
+        assert_eq!(heap.debt(), paced, "the pacing counts every byte");
+        assert!(heap.collect_debt() > 0, "the marking's part is work");
+        assert_eq!(heap.debt(), paced, "and the safe point, far from a step, paid nothing of it");
+        heap.verify().unwrap();
+    }
+    // SAFETY: the space's only heap is between mutations.
+    unsafe { space.finish_shared_collection(Sweep::Lazily) };
+    heap.collect();
+    heap.verify().unwrap();
+    assert_eq!(live(), 2, "the root and the shared node; the garbage nodes freed");
+}

@@ -20,6 +20,7 @@
 //!   outside(f):  running -= 1, f(), wait until !stopping, running += 1
 //!   stop_world:  (while another stop is in progress, behave as a safe point)
 //!                stopping = true, running -= 1, wait until running == 0
+//!   try_stop_world: stopping ? behave as a safe point, give up : stop_world
 //!   drop token:  stopping = false, running += 1, wake everyone
 //! ```
 //!
@@ -175,6 +176,29 @@ impl Participant {
         while barrier.stopping {
             barrier = world.pause(barrier);
         }
+        self.stop(barrier)
+    }
+
+    /// [`Participant::stop_world`], unless another thread is stopping the
+    /// world: then this one stops for it, as at a safe point, and returns
+    /// `None` once it has resumed, having seen everything written in that
+    /// stop. For stops another thread's may have made needless (two workers
+    /// that both find a collection due): the caller looks again instead of
+    /// waiting for every other thread a second time, which costs a whole
+    /// slice of the slowest of them.
+    pub fn try_stop_world(&self) -> Option<StoppedWorld<'_>> {
+        let world = &*self.world;
+        let barrier = world.barrier.lock();
+        if barrier.stopping {
+            drop(world.pause(barrier));
+            return None;
+        }
+        Some(self.stop(barrier))
+    }
+
+    /// Requests the stop (none is in progress) and waits for the others.
+    fn stop<'a>(&'a self, mut barrier: MutexGuard<'_, Barrier>) -> StoppedWorld<'a> {
+        let world = &*self.world;
         barrier.stopping = true;
         world.stop_requested.store(true, Ordering::Relaxed);
         barrier.running -= 1;

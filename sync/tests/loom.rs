@@ -174,6 +174,27 @@ fn concurrent_stops_do_not_deadlock() {
     });
 }
 
+#[test]
+fn a_stop_given_up_for_another_sees_what_that_stop_did() {
+    // Two threads both find a stop due. One stops the world and writes; the
+    // other either stops after it (and sees the write: stops never overlap),
+    // or gives up because a stop is in progress, and then too sees the write
+    // once it resumes (loom reports a race otherwise). Neither hangs.
+    model(|| {
+        let world = World::new();
+        let done = Arc::new(UnsafeCell::new(0u32));
+        let attempt = |p: &maat_sync::Participant, done: &UnsafeCell<u32>| match p.try_stop_world() {
+            Some(_stopped) => set(done, |v| v + 1),
+            None => assert!(get(done) >= 1, "gave up for a stop that did nothing"),
+        };
+        let (w, d) = (world.clone(), done.clone());
+        let t = thread::spawn(move || attempt(&w.register(), &d));
+        attempt(&world.register(), &done);
+        t.join().unwrap();
+        assert!((1..=2).contains(&get(&done)));
+    });
+}
+
 fn var_increment(s: &(VarLock, VarLockTable, StdArc<World>), cell: &UnsafeCell<u32>, me: MaatineId) {
     let mut request = LockRequest::new(me, "x");
     let status = s.0.lock(&s.1, s.2.mode(), &mut request, &ThreadParker::new()).unwrap();

@@ -221,9 +221,14 @@ impl Task for Maatine {
                 state.clear_dead(&rt.program);
                 step
             });
-            heap.collect_debt();
+            let work = heap.collect_debt();
             match step {
-                Step::Collect(left) => budget = left,
+                Step::Collect(left) => {
+                    budget = left.saturating_sub(work / GC_WORK_PER_UNIT);
+                    if budget == 0 {
+                        break Step::Continue;
+                    }
+                }
                 step => break step,
             }
         };

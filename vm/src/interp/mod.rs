@@ -67,11 +67,22 @@ pub use vm::{CAPTURED_AND_MODULE, Contention, Failure, Vm, run_source};
 
 /// A slice's budget, in units of about 10 to 60 ns: jumps, calls and
 /// returns of the fast loop (which does not count the straight-line
-/// instructions between them; see `Run::run_simple`), and instructions of
-/// the general path, [`GENERAL_UNITS`] each. A slice then lasts 0.1 to 0.5
-/// ms on the Are-We-Fast-Yet programs and on the GC-latency one: a maatine
-/// that shares its thread waits about one slice for its turn.
+/// instructions between them; see `Run::run_simple`), instructions of the
+/// general path, [`GENERAL_UNITS`] each, and the collector's work at the
+/// safe points inside the slice, [`GC_WORK_PER_UNIT`] to the unit. A slice
+/// then lasts 0.1 to 0.5 ms on the Are-We-Fast-Yet programs and on the
+/// GC-latency one: a maatine that shares its thread waits about one slice
+/// for its turn, and a worker that stops the world about one slice of each
+/// other worker.
 const SLICE: usize = 10_000;
+/// The collector's work (see `maat_gc::Heap::collect_debt`: about 1 to 3
+/// ns each) that costs a slice one unit of its budget. Uncharged, the safe
+/// points of a slice that allocates much while a collection is under way
+/// made it last up to 4 ms with four maatines on two threads (thirteen
+/// safe points of 0.3 ms, 15 µs of the maatine's own code between them).
+/// Counted, not timed, so that maatines sharing one thread interleave the
+/// same way on every run.
+const GC_WORK_PER_UNIT: usize = 16;
 /// What an instruction of the general path costs of the budget: it does
 /// the work of several fast-loop instructions, and often allocates (at one
 /// unit each, the GC-latency program's slices took 2 ms; at eight, 0.37).

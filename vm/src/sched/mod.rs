@@ -479,7 +479,11 @@ impl Sched {
     }
 
     /// The shared collection's part of [`Sched::maintain`]: starts one, or
-    /// finishes the one marking.
+    /// finishes the one marking. A worker that finds another stopping the
+    /// world first gives up (`try_stop_world`) and looks again after its
+    /// next slice: the other most likely did the same, and stopping again
+    /// at once would wait a second time for the slowest worker's slice (1.5
+    /// to 2.7 ms of the worst replacements with four maatines).
     fn look_after_shared(&self, p: &Participant) {
         // Read again once the world is stopped: a maatine the host started
         // may return while this worker waits for the others to stop.
@@ -491,7 +495,7 @@ impl Sched {
         let torture = self.rt.config.torture;
         if space.shared_marking() {
             if torture || self.marking_may_finish() {
-                let _stopped = p.stop_world();
+                let Some(_stopped) = p.try_stop_world() else { return };
                 if in_transit() {
                     return;
                 }
@@ -511,7 +515,7 @@ impl Sched {
                         && (self.sweeps_settled() || space.shared_collection_due(SHARED_PAUSE_MAX, SHARED_FLOOR))))
         };
         if due() {
-            let _stopped = p.stop_world();
+            let Some(_stopped) = p.try_stop_world() else { return };
             if due() {
                 self.marking_slices.store(0, Ordering::Relaxed);
                 self.sweep_wait.store(0, Ordering::Relaxed);
