@@ -41,6 +41,7 @@ use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
 use std::time::{Duration, Instant};
 
+use crate::chain::Chain;
 use crate::header::Flags;
 use crate::header::{Age, GcBox, Header, VTable, WHITE0, WHITES};
 use crate::pool::{self, Pool};
@@ -157,6 +158,17 @@ pub(crate) type ListLink = Cell<Option<NonNull<Header>>>;
 /// The link the sweep resumes from.
 type Link = NonNull<ListLink>;
 
+/// What an ended heap leaves the space (see [`Collector::dissolve`]).
+pub(crate) struct Ended {
+    /// Global objects that survived the last shared collection, or were
+    /// shared since: adopted.
+    pub(crate) lso: Chain,
+    /// The pending lazy sweep of the last shared collection: joins the
+    /// space's own (`SpaceState::adopted_unswept`), which uses the same
+    /// mark.
+    pub(crate) pending: Chain,
+}
+
 /// Where a sweep stopped.
 pub(crate) struct Swept<'a> {
     /// The link to continue from.
@@ -187,11 +199,11 @@ pub(crate) struct Collector {
     pub(crate) objects: Cell<Option<NonNull<Header>>>,
     /// The list of shared objects (LSO): global objects this heap allocated,
     /// swept only by shared collections.
-    pub(crate) lso: Cell<Option<NonNull<Header>>>,
+    pub(crate) lso: Chain,
     /// The LSO as the last lazy shared collection left it: its black
     /// objects survived, the others are garbage; swept at this heap's safe
     /// points (see `space`).
-    pub(crate) pending: Cell<Option<NonNull<Header>>>,
+    pub(crate) pending: Chain,
     /// Boxes freed by this heap's sweeps, kept for its allocations.
     pool: Pool,
     pub(crate) tracer: RefCell<Tracer>,
@@ -264,8 +276,8 @@ impl Collector {
             id,
             space,
             objects: Cell::new(None),
-            lso: Cell::new(None),
-            pending: Cell::new(None),
+            lso: Chain::default(),
+            pending: Chain::default(),
             pool: Pool::new(),
             tracer: RefCell::new(Tracer::new()),
             grayagain: RefCell::new(Vec::new()),
@@ -381,10 +393,6 @@ impl Collector {
 
     pub(crate) fn objects(&self) -> Option<NonNull<Header>> {
         self.objects.get()
-    }
-
-    pub(crate) fn lso(&self) -> &Cell<Option<NonNull<Header>>> {
-        &self.lso
     }
 
     /// Whether a gray object is queued for traversal (verifier).
@@ -553,7 +561,7 @@ impl Collector {
     /// before reading the clock).
     fn idle(&self) -> bool {
         self.debt.get() <= 0
-            && self.pending.get().is_none()
+            && self.pending.is_empty()
             && !self.torture.get()
             && !self.over_limit()
             && !self.space().inner.cycle.marking()
@@ -841,8 +849,7 @@ impl Collector {
         // SAFETY: `obj` is the live object `link` points to.
         let h = unsafe { obj.as_ref() };
         link.set(h.next());
-        h.next_link().set(self.lso.get());
-        self.lso.set(Some(obj));
+        self.lso.push(obj);
     }
 
     /// Frees an unlinked, unreachable object, recording it in `freed` (a
@@ -899,10 +906,10 @@ impl Collector {
     }
 
     /// The heap ends: frees its unshared objects at once (nothing else can
-    /// reach them, by Invariant S) and returns its global objects, linked,
-    /// for the space to adopt.
-    pub(crate) fn dissolve(&self) -> Option<NonNull<Header>> {
-        self.sweep_pending(usize::MAX);
+    /// reach them, by Invariant S) and returns its global objects for the
+    /// space to adopt: its LSO, with the global objects still on its object
+    /// list, and its pending lazy sweep, unswept.
+    pub(crate) fn dissolve(&self) -> Ended {
         // No cap: the pool, dropped with the heap, gives its lists to the
         // depot whole, where one box at a time would take the depot's lock.
         let mut freed = Freed { cap: usize::MAX, ..self.tally() };
@@ -911,25 +918,24 @@ impl Collector {
             let h = unsafe { obj.as_ref() };
             self.objects.set(h.next());
             if h.is_global() {
-                h.next_link().set(self.lso.get());
-                self.lso.set(Some(obj));
+                self.lso.push(obj);
             } else {
                 self.free(obj, &mut freed);
             }
         }
         self.settle(freed);
-        self.lso.take()
+        Ended { lso: self.lso.take(), pending: self.pending.take() }
     }
 
     /// Hands the LSO to the lazy sweep (`pending` must be empty: see
     /// `space`); the LSO starts over empty.
     pub(crate) fn detach_lso(&self) {
-        debug_assert!(self.pending.get().is_none(), "the previous lazy sweep finished first");
+        debug_assert!(self.pending.is_empty(), "the previous lazy sweep finished first");
         let lso = self.lso.take();
-        if lso.is_some() {
+        if !lso.is_empty() {
             self.space().lazy_sweep_started();
         }
-        self.pending.set(lso);
+        self.pending.put(lso);
     }
 
     /// Sweeps up to `max` objects of the pending LSO: those with the last
@@ -940,16 +946,14 @@ impl Collector {
     pub(crate) fn sweep_pending(&self, max: usize) -> (u64, usize) {
         let mark = self.space().inner.cycle.mark();
         let (mut freed, mut bytes, mut work) = (self.tally(), 0, 0);
-        let had = self.pending.get().is_some();
+        let had = !self.pending.is_empty();
         for _ in 0..max {
-            let Some(obj) = self.pending.get() else { break };
+            let Some(obj) = self.pending.pop() else { break };
             // SAFETY: objects on the pending list are live until freed here.
             let h = unsafe { obj.as_ref() };
-            self.pending.set(h.next());
             work += LAZY_SWEEP_WORK;
             if h.colour() == mark {
-                h.next_link().set(self.lso.get());
-                self.lso.set(Some(obj));
+                self.lso.push(obj);
             } else {
                 bytes += h.held_bytes();
                 self.free(obj, &mut freed);
@@ -960,7 +964,7 @@ impl Collector {
         if bytes > 0 {
             self.space().sub_global_bytes(bytes);
         }
-        if had && self.pending.get().is_none() {
+        if had && self.pending.is_empty() {
             self.space().lazy_sweep_done();
         }
         (objects, work)

@@ -15,7 +15,8 @@
 //! - [`Stats`]: allocation, collection and pause statistics.
 //! - [`Heap::verify`]: the heap verifier for tests.
 //!
-//! Module map: `header` (object header and colour rules), `trace`, `ptr`
+//! Module map: `header` (object header and colour rules), `chain` (object
+//! lists that change hands whole), `trace`, `ptr`
 //! (handles and barriers), `tailed` (objects whose items share their box),
 //! `detach` (the check before a subgraph leaves its heap whole),
 //! `pool` (freed boxes kept for reuse, memory from the system allocator),
@@ -25,6 +26,7 @@
 //! `verify`.
 
 mod any;
+mod chain;
 mod collector;
 mod depot;
 pub mod detach;

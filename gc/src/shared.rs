@@ -433,7 +433,7 @@ impl Space {
         if tracing && what != Stopped::Finish {
             log.global_bytes.store(self.global_bytes(), Ordering::Relaxed);
         }
-        let mut state = self.state();
+        let mut state = self.state_with_no_heap_ending();
         if phase(self, &mut state) {
             let pause = started.elapsed();
             state.stats.pauses.record(pause);

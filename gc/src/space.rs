@@ -14,7 +14,7 @@ use maat_sync::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use crate::collector::Collector;
+use crate::collector::{Collector, Ended};
 use crate::header::Header;
 use crate::heap::Root;
 use crate::ptr::Mutation;
@@ -58,6 +58,12 @@ pub(crate) struct SpaceState {
     /// start sweeps what is left before it flips the mark).
     pub(crate) adopted_unswept: Option<NonNull<Header>>,
     pub(crate) adopted_bytes: usize,
+    /// Heaps that left but have not handed their global objects over yet
+    /// (`Space::leave`). A stopped world's phase waits until there is none
+    /// ([`Space::state_with_no_heap_ending`]): a start must sweep the
+    /// pending lazy sweeps before it flips the mark, and an ended heap's
+    /// joins the space's then.
+    pub(crate) ending: usize,
     pub(crate) globals: Vec<Weak<GlobalSlot>>,
     pub(crate) stats: Stats,
 }
@@ -203,25 +209,49 @@ impl Space {
         self.inner.cycle.joined();
     }
 
-    /// Ends a heap under the space lock: runs `end` (which drops its root and
-    /// frees its unshared objects) and adopts the global objects it returns.
-    pub(crate) fn leave(&self, collector: NonNull<Collector>, end: impl FnOnce() -> Option<NonNull<Header>>) {
-        let mut state = self.state();
-        state.members.remove(&collector);
-        // SAFETY: the heap's own thread ends it; the collector is alive.
-        self.inner.cycle.left(unsafe { collector.as_ref() });
-        let mut next = end();
-        while let Some(h) = next {
-            // SAFETY: the ended heap's global objects are live and now ours.
-            let header = unsafe { h.as_ref() };
-            next = header.next();
-            header.next_link().set(state.adopted);
-            state.adopted = Some(h);
-            // The box only: the object's buffers may be resized by
-            // another thread's maatine at this moment; the next shared
-            // collection measures them (see `sweep_adopted`).
-            state.adopted_bytes += header.vtable().size();
+    /// Ends a heap: it stops being a member, then `end` (which drops its
+    /// root and frees its unshared objects) runs outside the space's mutex,
+    /// and the global objects it returns are adopted, in constant time:
+    /// the LSO joins the adopted objects, the pending lazy sweep the
+    /// adopted objects the last shared collection left unswept (judged by
+    /// the same mark: no start can come between, see `ending`). The bytes
+    /// counted are the boxes only: an object's buffers may be resized by
+    /// another thread's maatine meanwhile; the next shared collection
+    /// measures them (see `sweep_adopted`).
+    pub(crate) fn leave(&self, collector: NonNull<Collector>, end: impl FnOnce() -> Ended) {
+        {
+            let mut state = self.state();
+            state.members.remove(&collector);
+            // SAFETY: the heap's own thread ends it; the collector is alive.
+            self.inner.cycle.left(unsafe { collector.as_ref() });
+            state.ending += 1;
         }
+        let Ended { lso, pending } = end();
+        let unswept = !pending.is_empty();
+        let mut state = self.state();
+        let state = &mut *state;
+        state.adopted_bytes += lso.prepend_to(&mut state.adopted) + pending.prepend_to(&mut state.adopted_unswept);
+        if unswept {
+            // Relaxed: a hint, as in `sweep_adopted_part`.
+            self.inner.adopted_unswept.store(true, Ordering::Relaxed);
+            self.lazy_sweep_done();
+        }
+        state.ending -= 1;
+    }
+
+    /// The space's state once no heap is between leaving and handing over
+    /// its objects (see `SpaceState::ending`), for a stopped world's phase.
+    pub(crate) fn state_with_no_heap_ending(&self) -> MutexGuard<'_, SpaceState> {
+        let mut state = self.state();
+        while state.ending > 0 {
+            // Rare, and short: a heap ends on a running thread, which a
+            // stopped world waits for; only a heap dropped outside the
+            // world can be caught here, walking its own objects.
+            drop(state);
+            std::thread::yield_now();
+            state = self.state();
+        }
+        state
     }
 
     fn register_global(&self, slot: &Arc<GlobalSlot>) {

@@ -52,11 +52,14 @@ impl<R: Root> Heap<R> {
     pub fn verify(&self) -> Result<(), VerifyError> {
         let c = self.collector();
         let objects = list(c.objects(), HashSet::new())?;
-        let pending = list(c.pending.get(), HashSet::new())?;
+        let pending = list(c.pending.head(), HashSet::new())?;
+        for (what, chain) in [("LSO", &c.lso), ("pending LSO", &c.pending)] {
+            chain.check().or_else(|e| fail(format!("the {what}: {e}")))?;
+        }
         if let Some(h) = objects.intersection(&pending).next() {
             return fail(format!("object at {h:p} is on the object list and the pending LSO"));
         }
-        let all = list(c.lso().get(), objects.union(&pending).copied().collect())?;
+        let all = list(c.lso.head(), objects.union(&pending).copied().collect())?;
         let mut roots = Tracer::listing();
         self.root_ref().trace(&mut roots);
         reachable_are_listed(&all, roots.take_listed())?;

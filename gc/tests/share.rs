@@ -426,6 +426,57 @@ fn a_lazy_shared_collection_leaves_the_sweep_to_the_heap_safe_points() {
     heap.verify().unwrap();
 }
 
+/// A heap that ends with its lazy sweep still pending hands the pending
+/// objects to the space unswept (its mutex held for a splice, not a walk):
+/// the other heaps' safe points sweep them a part at a time, with the mark
+/// that judged them, and the next start sweeps what is left before it
+/// flips the mark; the reachable ones are adopted.
+#[test]
+fn a_heap_that_ends_with_its_lazy_sweep_pending_leaves_it_to_the_space() {
+    let live = Live::default();
+    let space = Space::new();
+    let mut keeper = heap_in(&space, &live);
+    let kept: Global<Board> = {
+        let mut heap = heap_in(&space, &live);
+        let kept = heap.mutate(|mc, _| {
+            mc.share(chain(mc, &live, 10..2010)); // garbage once shared
+            mc.make_global::<Board>(chain(mc, &live, 1..4))
+        });
+        heap.collect(); // moves the shared objects to the LSO
+        // SAFETY: no heap is in use.
+        unsafe { space.collect_shared_lazily() };
+        assert_eq!(space.lazy_sweeps_pending(), 1);
+        assert_eq!(live.get(), 2 + 3 + 2000, "two roots, and nothing swept yet: the sweep is the heap's");
+        kept
+    };
+    assert_eq!(space.lazy_sweeps_pending(), 0, "the ended heap's sweep is the space's now");
+    assert_eq!(live.get(), 1 + 3 + 2000, "its root freed at once, its pending objects left unswept");
+    keeper.collect_debt();
+    let after_one = live.get();
+    assert!(after_one > 4 && after_one < 2004, "a safe point swept a bounded part: {after_one}");
+    keeper.verify().unwrap();
+    keeper.mutate(|mc, root| {
+        // SAFETY: single-threaded test.
+        let item = unsafe { mc.global(&kept) };
+        assert!(item.valid(), "the reachable chain was adopted, not freed");
+        link(mc, *root, item);
+    });
+    drop(kept);
+    // SAFETY: no heap is in use. The start sweeps the rest first.
+    unsafe { space.collect_shared() };
+    assert_eq!(live.get(), 4, "the garbage freed, the keeper's chain alive");
+    let adopted = space.adopted_bytes();
+    assert!(adopted > 0);
+    // SAFETY: as above.
+    unsafe { space.collect_shared() };
+    assert_eq!(space.adopted_bytes(), adopted, "the same survivors, the same count");
+    keeper.verify().unwrap();
+    keeper.mutate(|mc, root| Gc::write(mc, *root).project(|n| &n.edges).borrow_mut().clear());
+    only_the_keeper_is_left(&space, keeper, &live);
+    drop(space);
+    assert_eq!(live.get(), 0, "nothing leaks");
+}
+
 /// A lazy shared collection leaves the adopted objects unswept: the heaps'
 /// safe points sweep them (freeing the unreachable, keeping the rest), and
 /// a start sweeps what is left before it flips the mark.
