@@ -159,6 +159,48 @@ fn a_channel_pipeline_delivers_every_message_once() {
     }
 }
 
+/// Two maatines share one thread: `heavy` builds `live` small arrays that
+/// stay live (every marking of its heap traces them), then runs a loop
+/// that makes garbage and counts its slices (each time `light` ran in
+/// between, `tick` moved). Prints the count.
+fn slices_beside_a_spinner(live: usize) -> String {
+    format!(
+        "
+        our tick = 0;
+        our done = false;
+        fn heavy() {{
+            let keep = [];
+            for ^{live} -> i {{ keep.push([i]); }}
+            let last = -1;
+            let slices = 0;
+            for ^60000 -> i {{
+                let garbage = [[i], [i], [i], [i]];
+                if tick != last {{ slices += 1; last = tick; }}
+            }}
+            done = true;
+            return slices;
+        }}
+        fn light() {{ while !done {{ tick += 1; }} }}
+        let h = ma heavy();
+        let l = ma light();
+        say h.join;
+        l.join;"
+    )
+}
+
+#[test]
+fn a_slice_is_charged_for_the_collector_work_of_its_safe_points() {
+    // The same loop costs the same units of its own either way; with a
+    // large live set its safe points trace much more, and the slices that
+    // pay for it end sooner: more of them (about 1.4 times as many; 1.0
+    // times without the charge). Counted, not timed: the same on every run.
+    let slices =
+        |live| -> usize { run_ok(&slices_beside_a_spinner(live), 1, Config::default()).trim().parse().unwrap() };
+    let (idle, busy) = (slices(0), slices(100_000));
+    assert!(busy * 4 >= idle * 5, "{busy} slices with a live set against {idle} without");
+    assert_eq!(slices(100_000), busy, "one thread interleaves the same way on every run");
+}
+
 #[test]
 fn a_hundred_thousand_short_lived_maatines_run_and_end() {
     let src = "
