@@ -536,8 +536,8 @@ impl Collector {
     /// A safe point: sweeps part of the pending LSO, pays the allocation
     /// debt, and does this heap's part of a shared marking in progress. All
     /// of it is recorded as one pause, if anything was done. Returns the
-    /// work done, in the pacing's unit (bytes traversed, or what sweeping
-    /// is charged as: [`list_work`]).
+    /// work done, in the pacing's unit: bytes traversed, or what sweeping
+    /// is charged as ([`list_work`], [`LAZY_SWEEP_WORK`]).
     pub(crate) fn collect_debt(&self, root: RootTracer<'_>) -> usize {
         self.release_debt();
         if self.idle() {
@@ -605,7 +605,7 @@ impl Collector {
         }
     }
 
-    /// One incremental step, measured as one pause.
+    /// One incremental step, measured as one pause; returns the work done.
     pub(crate) fn step(&self, root: RootTracer<'_>) -> usize {
         if self.mode.get() == Mode::Generational {
             return self.gen_step(root);

@@ -171,9 +171,10 @@ impl<R: Root> Heap<R> {
     /// objects traversed, with each object a sweep visits charged as a
     /// quarter of its size up to 32 bytes (32 in the lazy sweeps of global
     /// objects, whose objects are cold), and a full collection as the
-    /// heap's bytes. About 1 to 3 ns each. 0 when there was nothing to do. A scheduler charges it
-    /// to the mutator's time slice, so that a slice with long safe points
-    /// ends sooner: the same count on every run, unlike a clock.
+    /// heap's bytes; about 1 to 3 ns each, and 0 when there was nothing to
+    /// do. A scheduler charges it to the mutator's time slice, so that a
+    /// slice with long safe points ends sooner: the same count on every
+    /// run, unlike a clock.
     pub fn collect_debt(&mut self) -> usize {
         self.collector().collect_debt(&|t| self.root_ref().trace(t))
     }
