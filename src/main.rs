@@ -114,13 +114,14 @@ fn print_contention(c: &maat::vm::interp::Contention) {
     vars.sort_by_key(|(_, v)| std::cmp::Reverse((v.contended, v.waited, v.retries, v.sections + v.updates)));
     for (name, v) in vars.iter().take(VARS_LISTED) {
         eprintln!(
-            "variable {name}: {} sections, {} lock-free updates ({} retried), {} contended, {} parked for {:.3} ms",
+            "variable {name}: {} sections, {} lock-free updates ({} retried), {} contended, {} parked for {:.3} ms (longest {:.3} ms)",
             v.sections,
             v.updates,
             v.retries,
             v.contended,
             v.waits,
-            v.waited.as_secs_f64() * 1e3
+            v.waited.as_secs_f64() * 1e3,
+            v.longest.as_secs_f64() * 1e3
         );
     }
     if vars.len() > VARS_LISTED {
@@ -128,11 +129,12 @@ fn print_contention(c: &maat::vm::interp::Contention) {
     }
     for o in c.objects.iter().take(OBJECTS_LISTED) {
         eprintln!(
-            "shared {}: lock taken {} times, {} contended, waited {:.3} ms",
+            "shared {}: lock taken {} times, {} contended, waited {:.3} ms (longest {:.3} ms)",
             o.kind,
             o.taken,
             o.contended,
-            o.waited.as_secs_f64() * 1e3
+            o.waited.as_secs_f64() * 1e3,
+            o.longest.as_secs_f64() * 1e3
         );
     }
     if c.objects.len() > OBJECTS_LISTED {

@@ -46,6 +46,8 @@ pub struct VarStats {
     pub waits: u64,
     /// Time spent parked.
     pub waited: Duration,
+    /// The longest of those waits.
+    pub longest: Duration,
 }
 
 /// What one shared object's lock cost, summed over maatines.
@@ -59,6 +61,8 @@ pub struct ObjectStats {
     pub contended: u64,
     /// Time spent getting it when it was held (spinning or parked).
     pub waited: Duration,
+    /// The longest of those waits.
+    pub longest: Duration,
 }
 
 impl VarStats {
@@ -69,6 +73,7 @@ impl VarStats {
         self.contended += other.contended;
         self.waits += other.waits;
         self.waited += other.waited;
+        self.longest = self.longest.max(other.longest);
     }
 }
 
@@ -77,6 +82,7 @@ impl ObjectStats {
         self.taken += other.taken;
         self.contended += other.contended;
         self.waited += other.waited;
+        self.longest = self.longest.max(other.longest);
     }
 }
 
@@ -144,7 +150,14 @@ impl SyncStats {
         let waited = waited.unwrap_or_default();
         self.count(
             var,
-            VarStats { sections: 1, contended: u64::from(contended), waits, waited, ..VarStats::default() },
+            VarStats {
+                sections: 1,
+                contended: u64::from(contended),
+                waits,
+                waited,
+                longest: waited,
+                ..VarStats::default()
+            },
         );
     }
 
@@ -188,7 +201,7 @@ impl SyncStats {
         let mut objects = objects.borrow_mut();
         let entry = objects.entry(address).or_insert(ObjectStats { kind, ..ObjectStats::default() });
         let (contended, waited) = (u64::from(waited.is_some()), waited.unwrap_or_default());
-        entry.merge(&ObjectStats { kind, taken: 1, contended, waited });
+        entry.merge(&ObjectStats { kind, taken: 1, contended, waited, longest: waited });
         guard.into()
     }
 }
@@ -213,5 +226,27 @@ impl ContentionTotals {
         for (&address, o) in objects.borrow().iter() {
             self.objects.entry(address).or_insert(ObjectStats { kind: o.kind, ..ObjectStats::default() }).merge(o);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_add_up_and_the_longest_is_kept_across_maatines() {
+        let ms = Duration::from_millis;
+        let (first, second) = (SyncStats::counting(1), SyncStats::counting(1));
+        first.section(0, true, Some(ms(2)));
+        first.section(0, true, Some(ms(5)));
+        first.section(0, false, None);
+        second.section(0, true, Some(ms(3)));
+        let mut totals = ContentionTotals::default();
+        totals.add(&first);
+        totals.add(&second);
+        let v = totals.vars[0];
+        assert_eq!((v.sections, v.contended, v.waits), (4, 3, 3));
+        assert_eq!((v.waited, v.longest), (ms(10), ms(5)), "the sum, and the longest single wait");
+        assert_eq!(totals.vars[1], VarStats::default(), "another variable's counts are its own");
     }
 }
