@@ -88,8 +88,11 @@ unsafe impl Sync for Map<'_> {}
 // SAFETY: as above; an unshared map moves only with its whole heap.
 unsafe impl Send for Map<'_> {}
 
-// SAFETY: traces every key and value, holding the lock when the tracer is
-// concurrent (as for `Array`).
+// SAFETY: traces every key and value, reading them under the lock when
+// the tracer is concurrent; in parts, each part's references copied out
+// under it and marked after (as for `Array`, whose comment says why that
+// is sound; a map's positions move only on a delete, which takes the
+// backward barrier: `Table::copy_references`).
 unsafe impl Trace for Map<'_> {
     fn trace(&self, t: &mut Tracer) {
         let _guard = self.lock.lock_if(t.is_concurrent());
@@ -97,6 +100,20 @@ unsafe impl Trace for Map<'_> {
         for v in unsafe { &*self.entries.get() }.references() {
             v.trace(t);
         }
+    }
+
+    /// Parts of [`Tracer::PART`] references, so that neither a heap's step
+    /// nor a shared marking's part traverses a large map at once, nor holds
+    /// its lock while marking.
+    fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
+        let mut part = [Value::nil(); Tracer::PART];
+        let (len, next) = {
+            let _guard = self.lock.lock_if(t.is_concurrent());
+            // SAFETY: as above.
+            unsafe { &*self.entries.get() }.copy_references(from, &mut part)
+        };
+        part[..len].trace(t);
+        next
     }
 
     fn heap_size(&self) -> usize {

@@ -123,10 +123,65 @@ impl<'gc> Table<'gc> {
         self.dense.iter().copied().chain(self.hashed.iter().flat_map(|(k, v)| [k.value(), *v]))
     }
 
+    /// Copies the references of the entries from position `from` on (the
+    /// dense values, then the hashed entries' keys and values, in order:
+    /// `references`' order) into `out`, as many whole entries as fit;
+    /// returns how many it copied, and the position after the last entry
+    /// copied if entries remain. Positions are stable while entries are
+    /// set (a new key goes last); only a delete moves entries, and it
+    /// takes the backward barrier, which traces the map whole first.
+    pub(crate) fn copy_references(&self, from: usize, out: &mut [Value<'gc>]) -> (usize, Option<usize>) {
+        let (dense, total) = (self.dense.len(), self.dense.len() + self.hashed.len());
+        let (mut copied, mut at) = (0, from);
+        while at < total {
+            let refs = if at < dense { 1 } else { 2 };
+            let Some(slots) = out.get_mut(copied..copied + refs) else { break };
+            if at < dense {
+                slots[0] = self.dense[at];
+            } else {
+                let (key, value) = self.hashed.get_index(at - dense).expect("a position below the entries' count");
+                slots.copy_from_slice(&[key.value(), *value]);
+            }
+            (copied, at) = (copied + refs, at + 1);
+        }
+        (copied, (at < total).then_some(at))
+    }
+
     /// Bytes the table owns: the dense vector and the hashed part's entries
     /// (key, value, hash) and index.
     pub(crate) fn bytes(&self) -> usize {
         self.dense.capacity() * size_of::<Value<'_>>()
             + self.hashed.capacity() * (size_of::<Key<'_>>() + size_of::<Value<'_>>() + 2 * size_of::<usize>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: f64) -> Key<'static> {
+        Key::new(Value::num(n)).unwrap()
+    }
+
+    #[test]
+    fn references_are_copied_in_parts_of_whole_entries_in_their_order() {
+        let mut table = Table::new();
+        for (k, v) in [(0.0, 100.0), (1.0, 101.0), (10.5, 102.0), (-1.0, 103.0)] {
+            table.insert(key(k), Value::num(v));
+        }
+        let mut copied = Vec::new();
+        let (mut from, mut parts) = (Some(0), Vec::new());
+        while let Some(at) = from {
+            let mut out = [Value::nil(); 3];
+            let (len, next) = table.copy_references(at, &mut out);
+            copied.extend_from_slice(&out[..len]);
+            parts.push((at, len));
+            from = next;
+        }
+        // Two dense values, then a hashed entry's key and value: the second
+        // hashed entry does not fit in the first part's last slot.
+        assert_eq!(parts, [(0, 2), (2, 2), (3, 2)]);
+        assert_eq!(copied, table.references().collect::<Vec<_>>(), "every reference, once, in order");
+        assert_eq!(table.copy_references(4, &mut [Value::nil(); 3]), (0, None), "past the end: nothing");
     }
 }
