@@ -57,18 +57,13 @@ unsafe impl Trace for Array<'_> {
             // SAFETY: as above.
             return unsafe { &*self.items.get() }.as_slice().trace_part(t, from);
         }
-        let mut part = [Value::nil(); Tracer::PART];
-        let (len, next) = {
-            let _guard = self.lock.lock();
-            // SAFETY: as above.
-            let items = unsafe { &*self.items.get() };
-            let held = items.get(from..).unwrap_or_default();
+        super::trace_copied(t, &self.lock, |part| {
+            // SAFETY: as above (under the lock).
+            let held = unsafe { &*self.items.get() }.get(from..).unwrap_or_default();
             let len = held.len().min(Tracer::PART);
-            part[..len].copy_from_slice(&held[..len]);
-            (len, (len < held.len()).then_some(from + len))
-        };
-        part[..len].trace(t);
-        next
+            part.extend_from_slice(&held[..len]);
+            (len < held.len()).then_some(from + len)
+        })
     }
 
     fn heap_size(&self) -> usize {

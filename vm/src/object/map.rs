@@ -92,7 +92,7 @@ unsafe impl Send for Map<'_> {}
 // the tracer is concurrent; in parts, each part's references copied out
 // under it and marked after (as for `Array`, whose comment says why that
 // is sound; a map's positions move only on a delete, which takes the
-// backward barrier: `Table::copy_references`).
+// backward barrier: `Table::references_from`).
 unsafe impl Trace for Map<'_> {
     fn trace(&self, t: &mut Tracer) {
         let _guard = self.lock.lock_if(t.is_concurrent());
@@ -106,14 +106,12 @@ unsafe impl Trace for Map<'_> {
     /// nor a shared marking's part traverses a large map at once, nor holds
     /// its lock while marking.
     fn trace_part(&self, t: &mut Tracer, from: usize) -> Option<usize> {
-        let mut part = [Value::nil(); Tracer::PART];
-        let (len, next) = {
-            let _guard = self.lock.lock_if(t.is_concurrent());
-            // SAFETY: as above.
-            unsafe { &*self.entries.get() }.copy_references(from, &mut part)
-        };
-        part[..len].trace(t);
-        next
+        // SAFETY: as above (under the lock when the tracer is concurrent).
+        let entries = || unsafe { &*self.entries.get() };
+        if !t.is_concurrent() {
+            return entries().references_from(from, Tracer::PART, |v| v.trace(t));
+        }
+        super::trace_copied(t, &self.lock, |part| entries().references_from(from, Tracer::PART, |v| part.push(v)))
     }
 
     fn heap_size(&self) -> usize {

@@ -64,10 +64,31 @@ pub use stats::SyncStats;
 
 use core::fmt;
 
-use maat_gc::{GcAny, Mutation};
+use maat_gc::{GcAny, Mutation, Trace, Tracer};
 use maat_sync::{AdaptiveLock, MaybeGuard, Sharing, ThreadMode};
+use smallvec::SmallVec;
 
 use crate::value::Value;
+
+/// A concurrent tracer's part of a container guarded by `lock`: `copy` puts
+/// the part's references (at most [`Tracer::PART`]) in a buffer under the
+/// lock and says where the next part starts, and they are marked after the
+/// lock is released (see `Array`'s `Trace` for why that is sound). The
+/// container's writers wait for a copy, about a microsecond, never for the
+/// marking. The buffer lives on the stack, uninitialized until filled.
+pub(crate) fn trace_copied<'gc>(
+    t: &mut Tracer,
+    lock: &AdaptiveLock,
+    copy: impl FnOnce(&mut SmallVec<[Value<'gc>; Tracer::PART]>) -> Option<usize>,
+) -> Option<usize> {
+    let mut part = SmallVec::new();
+    let next = {
+        let _guard = lock.lock();
+        copy(&mut part)
+    };
+    part.as_slice().trace(t);
+    next
+}
 
 /// The kind byte of each object type (the GC header's kind).
 pub mod kind {

@@ -123,28 +123,36 @@ impl<'gc> Table<'gc> {
         self.dense.iter().copied().chain(self.hashed.iter().flat_map(|(k, v)| [k.value(), *v]))
     }
 
-    /// Copies the references of the entries from position `from` on (the
-    /// dense values, then the hashed entries' keys and values, in order:
-    /// `references`' order) into `out`, as many whole entries as fit;
-    /// returns how many it copied, and the position after the last entry
-    /// copied if entries remain. Positions are stable while entries are
-    /// set (a new key goes last); only a delete moves entries, and it
-    /// takes the backward barrier, which traces the map whole first.
-    pub(crate) fn copy_references(&self, from: usize, out: &mut [Value<'gc>]) -> (usize, Option<usize>) {
+    /// Hands `visit` the references of the entries from position `from`
+    /// on (the dense values, then the hashed entries' keys and values, in
+    /// `references`' order), as many whole entries as make at most `limit`
+    /// references; returns the position after the last entry visited if
+    /// entries remain. Positions are stable while entries are set (a new
+    /// key goes last); only a delete moves entries, and it takes the
+    /// backward barrier, which traces the map whole first.
+    pub(crate) fn references_from(
+        &self,
+        from: usize,
+        limit: usize,
+        mut visit: impl FnMut(Value<'gc>),
+    ) -> Option<usize> {
         let (dense, total) = (self.dense.len(), self.dense.len() + self.hashed.len());
-        let (mut copied, mut at) = (0, from);
+        let (mut visited, mut at) = (0, from);
         while at < total {
             let refs = if at < dense { 1 } else { 2 };
-            let Some(slots) = out.get_mut(copied..copied + refs) else { break };
+            if visited + refs > limit {
+                break;
+            }
             if at < dense {
-                slots[0] = self.dense[at];
+                visit(self.dense[at]);
             } else {
                 let (key, value) = self.hashed.get_index(at - dense).expect("a position below the entries' count");
-                slots.copy_from_slice(&[key.value(), *value]);
+                visit(key.value());
+                visit(*value);
             }
-            (copied, at) = (copied + refs, at + 1);
+            (visited, at) = (visited + refs, at + 1);
         }
-        (copied, (at < total).then_some(at))
+        (at < total).then_some(at)
     }
 
     /// Bytes the table owns: the dense vector and the hashed part's entries
@@ -172,16 +180,15 @@ mod tests {
         let mut copied = Vec::new();
         let (mut from, mut parts) = (Some(0), Vec::new());
         while let Some(at) = from {
-            let mut out = [Value::nil(); 3];
-            let (len, next) = table.copy_references(at, &mut out);
-            copied.extend_from_slice(&out[..len]);
-            parts.push((at, len));
-            from = next;
+            let before = copied.len();
+            from = table.references_from(at, 3, |v| copied.push(v));
+            parts.push((at, copied.len() - before));
         }
         // Two dense values, then a hashed entry's key and value: the second
         // hashed entry does not fit in the first part's last slot.
         assert_eq!(parts, [(0, 2), (2, 2), (3, 2)]);
         assert_eq!(copied, table.references().collect::<Vec<_>>(), "every reference, once, in order");
-        assert_eq!(table.copy_references(4, &mut [Value::nil(); 3]), (0, None), "past the end: nothing");
+        let mut past = Vec::new();
+        assert_eq!((table.references_from(4, 3, |v| past.push(v)), past.len()), (None, 0), "past the end: nothing");
     }
 }
