@@ -405,7 +405,10 @@ impl Collector {
     pub(crate) fn allocate<T: Trace>(&self, value: T, kind: u8) -> NonNull<GcBox<T>> {
         let vtable = vtable::<T>();
         let header = Header::new(vtable, self.white.get(), kind, self.id);
-        let owned = value.heap_size();
+        // A type without drop glue owns nothing outside its box (see
+        // `VTable::plain`): freeing it will not ask either.
+        let owned = if vtable.plain { 0 } else { value.heap_size() };
+        debug_assert!(!vtable.plain || value.heap_size() == 0, "a type without drop glue owns no buffers");
         let ptr = self.pool.alloc(vtable.layout).cast::<GcBox<T>>();
         // SAFETY: fresh memory with the layout of `GcBox<T>` (see `pool`).
         unsafe { ptr.write(GcBox { header, value }) };
@@ -828,6 +831,11 @@ impl Collector {
             };
             // SAFETY: objects on the list are live until freed here.
             let h = unsafe { obj.as_ref() };
+            // The next header is usually a miss (the list follows the
+            // allocations, not addresses): it loads while this one is freed.
+            if let Some(next) = h.next() {
+                crate::pool::prefetch(next.as_ptr().cast_const().cast());
+            }
             work += list_work(h);
             if h.is_global() {
                 self.move_to_lso(link, obj);
@@ -859,7 +867,7 @@ impl Collector {
         let h = unsafe { obj.as_ref() };
         let vtable = h.vtable();
         // SAFETY: still live until `free` below.
-        let bytes = vtable.size() + unsafe { (vtable.heap_size)(obj) };
+        let bytes = vtable.size() + unsafe { vtable.owned(obj) };
         if h.is_global() {
             freed.global += bytes;
         } else {
@@ -875,7 +883,7 @@ impl Collector {
         // allocated with its layout.
         unsafe {
             let layout = h.box_layout();
-            (vtable.drop_value)(obj);
+            vtable.drop(obj);
             self.pool.free(obj.cast(), layout, freed.cap);
         }
     }
@@ -889,6 +897,7 @@ impl Collector {
     /// bytes in use when it became global (see `leave_local`), so only the
     /// statistics see it go.
     pub(crate) fn settle(&self, freed: Freed) {
+        self.pool.give_spilled();
         if freed.local > 0 {
             self.account(-(freed.local as isize));
         }
@@ -1064,6 +1073,7 @@ pub(crate) const fn vtable_of<T: Trace>() -> VTable {
         tail_bytes: None,
         name: core::any::type_name::<T>,
         leaf: !T::NEEDS_TRACE,
+        plain: !core::mem::needs_drop::<T>(),
     }
 }
 
@@ -1119,7 +1129,7 @@ pub(crate) unsafe fn destroy(h: NonNull<Header>) {
     // SAFETY: as above; the box was allocated with its layout.
     unsafe {
         let layout = h.as_ref().box_layout();
-        (vtable.drop_value)(h);
+        vtable.drop(h);
         pool::release(h.cast(), layout);
     }
 }

@@ -182,12 +182,40 @@ pub(crate) struct VTable {
     /// The type holds no references (`!Trace::NEEDS_TRACE`): marking makes
     /// it black at once, with nothing to traverse.
     pub(crate) leaf: bool,
+    /// The value has no drop glue and the box no tail: dropping it does
+    /// nothing and it owns nothing outside its box (a type that owns memory
+    /// frees it when dropped), so freeing it calls neither `drop_value` nor
+    /// `heap_size` (see [`VTable::owned`], [`VTable::drop`]).
+    pub(crate) plain: bool,
 }
 
 impl VTable {
     /// Size of the whole box in bytes.
     pub(crate) fn size(&self) -> usize {
         self.layout.size()
+    }
+
+    /// Bytes the value owns outside its box (its `Trace::heap_size`).
+    ///
+    /// # Safety
+    /// `h` heads a live box of this vtable's type.
+    #[inline]
+    pub(crate) unsafe fn owned(&self, h: NonNull<Header>) -> usize {
+        // SAFETY: by the caller's contract.
+        if self.plain { 0 } else { unsafe { (self.heap_size)(h) } }
+    }
+
+    /// Drops the value in place.
+    ///
+    /// # Safety
+    /// As `drop_value`: `h` heads a live, unreachable box of this vtable's
+    /// type, whose value is dropped exactly once.
+    #[inline]
+    pub(crate) unsafe fn drop(&self, h: NonNull<Header>) {
+        if !self.plain {
+            // SAFETY: by the caller's contract.
+            unsafe { (self.drop_value)(h) };
+        }
     }
 }
 
@@ -258,7 +286,7 @@ impl Header {
 
     pub(crate) fn held_bytes(&self) -> usize {
         // SAFETY: as the caller guarantees, the contents are there.
-        self.vtable.size() + unsafe { (self.vtable.heap_size)(NonNull::from(self)) }
+        self.vtable.size() + unsafe { self.vtable.owned(NonNull::from(self)) }
     }
 
     pub(crate) fn kind(&self) -> u8 {
@@ -414,6 +442,7 @@ pub(crate) mod loom_model {
         tail_bytes: None,
         name,
         leaf: false,
+        plain: true,
     };
 
     #[test]

@@ -152,7 +152,7 @@ pub(crate) fn vtable<H: Head>() -> &'static VTable {
     struct Of<H>(core::marker::PhantomData<H>);
     impl<H: Head> Of<H> {
         const VTABLE: VTable =
-            VTable { tail_bytes: Some(tail_bytes::<H>), ..crate::collector::vtable_of::<Tailed<H>>() };
+            VTable { tail_bytes: Some(tail_bytes::<H>), plain: false, ..crate::collector::vtable_of::<Tailed<H>>() };
     }
     &Of::<H>::VTABLE
 }

@@ -63,6 +63,8 @@ pub unsafe trait Trace {
     /// footprint. Read when the object is allocated and when it is freed; an
     /// object whose buffers grow in between reports the growth with
     /// [`Mutation::report_allocated`](crate::Mutation::report_allocated).
+    /// Not read for a type without drop glue: such a value owns nothing
+    /// outside its box, since owned memory is freed by a drop.
     fn heap_size(&self) -> usize {
         0
     }
