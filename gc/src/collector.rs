@@ -831,11 +831,6 @@ impl Collector {
             };
             // SAFETY: objects on the list are live until freed here.
             let h = unsafe { obj.as_ref() };
-            // The next header is usually a miss (the list follows the
-            // allocations, not addresses): it loads while this one is freed.
-            if let Some(next) = h.next() {
-                crate::pool::prefetch(next.as_ptr().cast_const().cast());
-            }
             work += list_work(h);
             if h.is_global() {
                 self.move_to_lso(link, obj);
