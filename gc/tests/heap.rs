@@ -301,6 +301,52 @@ fn verifier_reports_a_black_to_white_edge() {
 }
 
 #[test]
+fn what_only_the_root_holds_when_the_gray_stack_runs_out_is_traversed_in_steps_before_the_atomic_phase() {
+    let small = Params { step_size: 64, ..Params::default() };
+    let mut heap = new_graph(Config { params: small, ..Config::default() });
+    heap.mutate(|mc, root| {
+        let mut prev = *root;
+        for i in 1..=1000 {
+            let n = mc.alloc(Node::new(i));
+            link(mc, prev, n);
+            prev = n;
+        }
+    });
+    heap.step();
+    assert_eq!(heap.phase(), Phase::Propagate, "1,000 nodes take more than a step of 64 bytes");
+    // As a VM's registers hold a structure under construction: each
+    // mutation puts a new node in front of the root, and the root has no
+    // barrier, so every node made during the marking is white until the
+    // marking traces the root again.
+    const FIRST: u64 = 10_000;
+    let mut new_black_in_propagate = false;
+    for i in FIRST.. {
+        heap.mutate_root(|mc, root| {
+            let n = mc.alloc(Node::new(i));
+            link(mc, n, *root);
+            *root = n;
+        });
+        heap.step();
+        heap.verify().unwrap();
+        if heap.phase() != Phase::Propagate {
+            break;
+        }
+        new_black_in_propagate |= heap.mutate(|_, root| {
+            let mut n = *root;
+            let mut black = maat_gc::verify::is_black(n);
+            while Gc::get(n).id != FIRST {
+                n = Gc::get(n).edges.borrow()[0];
+                black |= maat_gc::verify::is_black(n);
+            }
+            black
+        });
+    }
+    assert!(new_black_in_propagate, "the nodes made during the marking were left to the atomic phase");
+    heap.collect();
+    heap.verify().unwrap();
+}
+
+#[test]
 fn generational_minor_collections_free_young_garbage_and_keep_old_objects() {
     let config = Config { mode: Mode::Generational, ..Config::default() };
     let mut heap = new_graph(config);
