@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use crate::chain::Chain;
 use crate::header::Flags;
-use crate::header::{Age, GcBox, Header, VTable, WHITE0, WHITES};
+use crate::header::{Age, BLACK, GcBox, Header, VTable, WHITE0, WHITES};
 use crate::pool::{self, Pool};
 use crate::ptr::OutOfMemory;
 use crate::space::Space;
@@ -257,9 +257,6 @@ pub(crate) struct Collector {
     /// sweep makes the survivors old and ends in generational mode (see
     /// `generational`).
     pub(crate) to_old: Cell<bool>,
-    /// The first survivor the to-old sweep made old: the head of the old
-    /// segments once it ends.
-    pub(crate) first_old: Cell<Option<NonNull<Header>>>,
     /// Objects its marking reached.
     pub(crate) marked_by_major: Cell<usize>,
     /// A to-old sweep ended in the last steps (already counted).
@@ -313,7 +310,6 @@ impl Collector {
             reallyold: Cell::new(None),
             last_atomic: Cell::new(0),
             to_old: Cell::new(false),
-            first_old: Cell::new(None),
             marked_by_major: Cell::new(0),
             ended_major: Cell::new(false),
             torture: Cell::new(false),
@@ -420,7 +416,7 @@ impl Collector {
 
     pub(crate) fn allocate<T: Trace>(&self, value: T, kind: u8) -> NonNull<GcBox<T>> {
         let vtable = vtable::<T>();
-        let header = Header::new(vtable, self.white.get(), kind, self.id);
+        let header = self.new_header(vtable, kind);
         // A type without drop glue owns nothing outside its box (see
         // `VTable::plain`): freeing it will not ask either.
         let owned = if vtable.plain { 0 } else { value.heap_size() };
@@ -441,13 +437,26 @@ impl Collector {
         item: impl FnMut(usize) -> H::Item,
         kind: u8,
     ) -> NonNull<GcBox<Tailed<H>>> {
-        let header = Header::new(tailed::vtable::<H>(), self.white.get(), kind, self.id);
+        let header = self.new_header(tailed::vtable::<H>(), kind);
         let layout = tailed::box_layout::<H>(len);
         let ptr = self.pool.alloc(layout).cast::<GcBox<Tailed<H>>>();
         // SAFETY: fresh memory of the box's layout for `len` items.
         unsafe { tailed::write(ptr, header, head, len, item) };
         self.adopt_new(ptr.cast(), layout.size());
         ptr
+    }
+
+    /// The header of a new object: of the current white, and young; but
+    /// black and old while a major collection's sweep makes the survivors
+    /// old (see `generational`), so that the list is all old when it ends.
+    #[inline]
+    fn new_header(&self, vtable: &'static VTable, kind: u8) -> Header {
+        if self.to_old.get() && self.phase.get() == Phase::Sweep {
+            let header = Header::new(vtable, BLACK, kind, self.id);
+            header.set_age(Age::Old);
+            return header;
+        }
+        Header::new(vtable, self.white.get(), kind, self.id)
     }
 
     /// Puts a box just made on the object list and counts its `bytes`.

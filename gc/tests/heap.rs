@@ -384,6 +384,59 @@ fn generational_minor_collections_free_young_garbage_and_keep_old_objects() {
 }
 
 #[test]
+fn objects_made_while_a_major_collection_sweeps_are_born_old() {
+    let params = Params { step_size: 256, minor_multiplier: 1, major_multiplier: 5, ..Params::default() };
+    let mut heap = new_graph(Config { mode: Mode::Generational, params, ..Config::default() });
+    let grow = |heap: &mut Heap<Graph>, from: u64| {
+        heap.mutate(|mc, root| {
+            for i in 0..20 {
+                link(mc, *root, mc.alloc(Node::new(from + i)));
+            }
+        });
+        heap.collect_debt();
+        heap.verify().unwrap();
+    };
+    // Live data grows until an incremental major collection sweeps.
+    let mut round = 0;
+    while !(heap.mode() == Mode::Incremental && heap.phase() == Phase::Sweep) {
+        grow(&mut heap, round * 100);
+        round += 1;
+        assert!(round < 10_000, "no major collection swept");
+    }
+    const BORN: u64 = 1 << 40;
+    let black = heap.mutate(|mc, root| {
+        let n = mc.alloc(Node::new(BORN));
+        link(mc, *root, n);
+        maat_gc::verify::is_black(n)
+    });
+    assert!(black, "an object made while the major sweeps is born black (and old)");
+    heap.verify().unwrap();
+    // Back in generational mode (garbage only from here), through minor
+    // collections, it stays old: no minor marks it or sweeps it.
+    let mut minors = 0;
+    for _ in 0..10_000 {
+        heap.mutate(|mc, _| {
+            for i in 0..20 {
+                mc.alloc(Node::new(i));
+            }
+        });
+        heap.collect_debt();
+        heap.verify().unwrap();
+        minors += u64::from(heap.mode() == Mode::Generational);
+        if minors == 50 {
+            break;
+        }
+    }
+    assert_eq!(minors, 50, "the heap returns to generational mode");
+    let still_black = heap.mutate(|_, root| {
+        let edges = Gc::get(*root).edges.borrow();
+        let n = edges.iter().find(|n| n.id == BORN).expect("still linked");
+        maat_gc::verify::is_black(*n)
+    });
+    assert!(still_black, "old objects stay black between major collections");
+}
+
+#[test]
 fn a_bad_major_collection_switches_to_incremental_and_a_good_marking_back() {
     let params = Params { step_size: 1024, ..Params::default() };
     let mut heap = new_graph(Config { mode: Mode::Generational, params, ..Config::default() });
