@@ -75,14 +75,18 @@ pub use vm::{CAPTURED_AND_MODULE, Contention, Failure, Vm, run_source};
 /// for its turn, and a worker that stops the world about one slice of each
 /// other worker.
 const SLICE: usize = 10_000;
-/// The collector's work (see `maat_gc::Heap::collect_debt`: about 1 to 3
-/// ns each) that costs a slice one unit of its budget. Uncharged, the safe
-/// points of a slice that allocates much while a collection is under way
-/// made it last up to 4 ms with four maatines on two threads (thirteen
-/// safe points of 0.3 ms, 15 µs of the maatine's own code between them).
-/// Counted, not timed, so that maatines sharing one thread interleave the
-/// same way on every run.
-const GC_WORK_PER_UNIT: usize = 16;
+/// The collector's work (see `maat_gc::Heap::collect_debt`: 1 to 3 ns
+/// each when it traces, up to 6 when it frees) that costs a slice one unit
+/// of its budget. Uncharged, the safe points of a slice that allocates much
+/// while a collection is under way made it last up to 4 ms with four
+/// maatines on two threads (thirteen safe points of 0.3 ms, 15 µs of the
+/// maatine's own code between them). At 16 to the unit, the GC-latency
+/// program's slices with four maatines on one thread still took 0.9 ms,
+/// 0.85 of it in four safe points (147,000 of work: 5.8 ns each, mostly
+/// lazy sweeps freeing 1 KiB strings), and a maatine waited 3.1–3.5 ms for
+/// the three others; at 4, 1.75 ms. Counted, not timed, so that maatines
+/// sharing one thread interleave the same way on every run.
+const GC_WORK_PER_UNIT: usize = 4;
 /// What an instruction of the general path costs of the budget: it does
 /// the work of several fast-loop instructions, and often allocates (at one
 /// unit each, the GC-latency program's slices took 2 ms; at eight, 0.37).
