@@ -38,11 +38,13 @@
 //! - A block on a free list is a box's memory no longer in use, of its
 //!   list's class ([`class_layout`]), owned by the pool alone; its first
 //!   word links the list. So is the rest of the pool's region, not yet
-//!   carved.
+//!   carved, and so is a block on the spill (a small block freed over the
+//!   cap), until [`Pool::give_spilled`] hands its chain to the depot.
 //! - The pool belongs to one heap and is used by whoever runs that heap's
 //!   collector: its thread, or a collector running while the heap is stopped
-//!   (the same rule as the rest of the collector's state). It holds at most
-//!   the cap its caller gives; dropping it gives back every block.
+//!   (the same rule as the rest of the collector's state). Its free lists
+//!   hold at most the cap its caller gives, and its spill only until the
+//!   walk that filled it settles; dropping it gives back every block.
 
 use core::alloc::Layout;
 use core::cell::{Cell, OnceCell};
