@@ -540,8 +540,10 @@ impl Collector {
     /// OLD0 in spirit): it becomes TOUCHED1 and is listed on grayagain, so the
     /// next two minor collections traverse it (keeping its young children
     /// alive while they age) and it is old afterwards, as the container
-    /// needs; a large container is not traversed again. The same holds
-    /// while an incremental major collection sweeps survivors to old.
+    /// needs; a large container is not traversed again. (While an
+    /// incremental major collection sweeps survivors to old, no value is
+    /// white: everything reachable was marked, and new objects are born
+    /// black; see `Collector::new_header`.)
     #[inline]
     pub(crate) fn barrier_forward(&self, container: NonNull<Header>, value: NonNull<Header>) {
         // SAFETY: both are held by live handles within a mutation.
@@ -549,8 +551,8 @@ impl Collector {
         if !c.is_black() || c.is_global() || !v.is_white() || v.is_global() {
             return;
         }
-        let sweeping_to_old = self.to_old.get() && self.phase.get() == Phase::Sweep;
-        if self.mode.get() == Mode::Generational || sweeping_to_old {
+        debug_assert!(!(self.to_old.get() && self.phase.get() == Phase::Sweep), "no white value while sweeping to old");
+        if self.mode.get() == Mode::Generational {
             v.set_gray();
             v.set_age(Age::Touched1);
             self.grayagain.borrow_mut().push(value);

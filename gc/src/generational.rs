@@ -34,14 +34,15 @@
 //! (`to_old`), so that its pauses are steps, not the whole heap: the heap
 //! leaves generational mode (every object white and young again), marks
 //! incrementally, and its sweep makes the survivors old as it goes. Objects
-//! allocated after the atomic phase stay white and NEW (they head the
-//! list). While the sweep runs, the barriers already follow the
+//! allocated after the atomic phase are born black and OLD (they head the
+//! list): everything reachable is black by then, so they point to nothing
+//! younger. While the sweep runs, the barriers already follow the
 //! generational rules, so that no write into an object made old goes
 //! unnoticed by the next minor collection: the backward barrier makes the
 //! object TOUCHED1 (a listed object the sweep reaches later stays gray and
-//! becomes TOUCHED1), the forward one makes the young value TOUCHED1. When the sweep ends, the old segments start at
-//! the first survivor, and the heap is generational again (or incremental,
-//! if the major collection was bad). Explicit collections (`collect`,
+//! becomes TOUCHED1). When the sweep ends, every object is old, the old
+//! segments start at the list's head, and the heap is generational again
+//! (or incremental, if the major collection was bad). Explicit collections (`collect`,
 //! entering generational mode) still make the major collection one pause.
 //!
 //! # Pacing

@@ -21,8 +21,9 @@
 //!
 //! The rule the collector keeps while marking (the tri-colour invariant): **no
 //! black object points to a white one**. Allocation colours new objects with
-//! the current white; the backward write barrier turns a black container that
-//! receives a store gray again. The atomic phase flips the current white, so
+//! the current white (black, and old, while a generational major collection
+//! sweeps: see [`crate::generational`]); the backward write barrier turns a
+//! black container that receives a store gray again. The atomic phase flips the current white, so
 //! every object still white with the old white is garbage and the sweep frees
 //! it, repainting the survivors with the new white.
 //!
