@@ -80,6 +80,10 @@ fn the_maat_binary_runs_files_and_code_and_fails_with_status_1() {
         report.contains("variable count: ") && report.contains(" lock-free updates ("),
         "per-variable counts:\n{report}"
     );
+    assert!(
+        report.lines().any(|l| l.starts_with("variable count: ") && l.contains(" ms (longest ") && l.ends_with(" ms)")),
+        "each variable's longest wait beside the sum:\n{report}"
+    );
     // Shared collections have their own trace line, with their pauses.
     let churn = "our keep = []; for ^400000 -> i { keep.push(\"s\" ~ i); if keep.len > 1000 { keep = []; } }";
     let shared = Command::new(maat).args(["--gc-trace", "-e", churn]).output().unwrap();

@@ -11,8 +11,10 @@
 //! - `tail` is `None` exactly when `head` is, and is the last object
 //!   reached from `head` through `next`.
 //! - `bytes` is the sum of `vtable().size()` over the chain's objects.
-//! - Every object on a chain is live, and on no other list; only
-//!   [`Chain::push`] and [`Chain::pop`], at the front, change a chain.
+//! - Every object on a chain is live, and on no other list. Objects come
+//!   and go at the front ([`Chain::push`], [`Chain::pop`]); a chain
+//!   changes hands whole ([`Chain::take`], [`Chain::put`],
+//!   [`Chain::prepend_to`]).
 
 use core::cell::Cell;
 use core::ptr::NonNull;

@@ -150,7 +150,10 @@ pub(crate) struct Pool {
 struct Spill {
     /// Each class' chain.
     chains: [Cell<Option<Ends>>; SMALL],
-    /// Bit `c` is set while class `c`'s chain is not empty.
+    /// Bit `c` is set while class `c`'s chain is not empty, so that a walk
+    /// that spilled nothing settles without looking at every chain (a
+    /// walk settles every 65 objects swept: scanning the 32 chains instead
+    /// ran 2.5% more instructions on binary-trees at depth 16).
     classes: Cell<u32>,
 }
 const _: () = assert!(SMALL <= u32::BITS as usize, "a bit for each small class");
@@ -480,6 +483,17 @@ mod tests {
         Layout::from_size_align(size, align).unwrap()
     }
 
+    /// Allocates `n` blocks of `layout` from `pool` and frees them to it
+    /// with `cap`; returns their addresses, in allocation order.
+    fn free_new_blocks(pool: &Pool, layout: Layout, n: usize, cap: usize) -> Vec<NonNull<u8>> {
+        let blocks: Vec<_> = (0..n).map(|_| pool.alloc(layout)).collect();
+        for &block in &blocks {
+            // SAFETY: allocated with `layout` just above, unused.
+            unsafe { pool.free(block, layout, cap) };
+        }
+        blocks
+    }
+
     #[test]
     fn a_freed_block_is_reused_by_its_class_only() {
         let pool = Pool::new();
@@ -560,11 +574,7 @@ mod tests {
     fn a_dropped_pools_blocks_serve_the_next_pool() {
         let layout = box_layout(224, 8);
         let first = Pool::new();
-        let given: Vec<_> = (0..3).map(|_| first.alloc(layout)).collect();
-        for &block in &given {
-            // SAFETY: allocated with `layout` above, unused.
-            unsafe { first.free(block, layout, usize::MAX) };
-        }
+        let given = free_new_blocks(&first, layout, 3, usize::MAX);
         drop(first);
         let tiny = Pool::new();
         let block = tiny.alloc(layout);
@@ -642,11 +652,7 @@ mod tests {
         // A class of its own among the tests (the depot is the process's).
         let layout = box_layout(248, 8);
         let pool = Pool::new();
-        let blocks: Vec<_> = (0..3).map(|_| pool.alloc(layout)).collect();
-        for &block in &blocks {
-            // SAFETY: allocated with `layout` above, unused.
-            unsafe { pool.free(block, layout, 0) };
-        }
+        let blocks = free_new_blocks(&pool, layout, 3, 0);
         assert_eq!(pool.bytes.get(), 0, "nothing is kept over the cap");
         pool.give_spilled();
         let (first, n) = depot::take(class(layout).unwrap(), 3).expect("the depot has the spill");

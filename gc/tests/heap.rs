@@ -10,16 +10,46 @@ fn new_graph(config: Config) -> Heap<Graph> {
     Heap::<Graph>::new(config, |mc| mc.alloc(Node::new(0)))
 }
 
-#[test]
-fn full_collection_frees_exactly_the_unreachable() {
-    let mut heap = new_graph(Config::default());
+/// Links a chain of new nodes `ids` after the root.
+fn chain_after_root(heap: &mut Heap<Graph>, ids: std::ops::RangeInclusive<u64>) {
     heap.mutate(|mc, root| {
         let mut prev = *root;
-        for i in 1..=100 {
+        for i in ids {
             let n = mc.alloc(Node::new(i));
             link(mc, prev, n);
             prev = n;
         }
+    });
+}
+
+/// Links `n` new nodes, from id `from` on, to the root; then a safe point
+/// and the verifier.
+fn grow(heap: &mut Heap<Graph>, from: u64, n: u64) {
+    heap.mutate(|mc, root| {
+        for i in 0..n {
+            link(mc, *root, mc.alloc(Node::new(from + i)));
+        }
+    });
+    heap.collect_debt();
+    heap.verify().unwrap();
+}
+
+/// Makes `n` unreachable nodes; then a safe point and the verifier.
+fn churn(heap: &mut Heap<Graph>, n: u64) {
+    heap.mutate(|mc, _| {
+        for i in 0..n {
+            mc.alloc(Node::new(i));
+        }
+    });
+    heap.collect_debt();
+    heap.verify().unwrap();
+}
+
+#[test]
+fn full_collection_frees_exactly_the_unreachable() {
+    let mut heap = new_graph(Config::default());
+    chain_after_root(&mut heap, 1..=100);
+    heap.mutate(|mc, _| {
         for i in 1000..1050 {
             mc.alloc(Node::new(i)); // garbage
         }
@@ -304,14 +334,7 @@ fn verifier_reports_a_black_to_white_edge() {
 fn what_only_the_root_holds_when_the_gray_stack_runs_out_is_traversed_in_steps_before_the_atomic_phase() {
     let small = Params { step_size: 64, ..Params::default() };
     let mut heap = new_graph(Config { params: small, ..Config::default() });
-    heap.mutate(|mc, root| {
-        let mut prev = *root;
-        for i in 1..=1000 {
-            let n = mc.alloc(Node::new(i));
-            link(mc, prev, n);
-            prev = n;
-        }
-    });
+    chain_after_root(&mut heap, 1..=1000);
     heap.step();
     assert_eq!(heap.phase(), Phase::Propagate, "1,000 nodes take more than a step of 64 bytes");
     // As a VM's registers hold a structure under construction: each
@@ -320,7 +343,7 @@ fn what_only_the_root_holds_when_the_gray_stack_runs_out_is_traversed_in_steps_b
     // marking traces the root again.
     const FIRST: u64 = 10_000;
     let mut new_black_in_propagate = false;
-    for i in FIRST.. {
+    for i in FIRST..FIRST + 100_000 {
         heap.mutate_root(|mc, root| {
             let n = mc.alloc(Node::new(i));
             link(mc, n, *root);
@@ -341,6 +364,7 @@ fn what_only_the_root_holds_when_the_gray_stack_runs_out_is_traversed_in_steps_b
             black
         });
     }
+    assert_ne!(heap.phase(), Phase::Propagate, "the marking ended while the mutator kept building");
     assert!(new_black_in_propagate, "the nodes made during the marking were left to the atomic phase");
     heap.collect();
     heap.verify().unwrap();
@@ -387,19 +411,10 @@ fn generational_minor_collections_free_young_garbage_and_keep_old_objects() {
 fn objects_made_while_a_major_collection_sweeps_are_born_old() {
     let params = Params { step_size: 256, minor_multiplier: 1, major_multiplier: 5, ..Params::default() };
     let mut heap = new_graph(Config { mode: Mode::Generational, params, ..Config::default() });
-    let grow = |heap: &mut Heap<Graph>, from: u64| {
-        heap.mutate(|mc, root| {
-            for i in 0..20 {
-                link(mc, *root, mc.alloc(Node::new(from + i)));
-            }
-        });
-        heap.collect_debt();
-        heap.verify().unwrap();
-    };
     // Live data grows until an incremental major collection sweeps.
     let mut round = 0;
     while !(heap.mode() == Mode::Incremental && heap.phase() == Phase::Sweep) {
-        grow(&mut heap, round * 100);
+        grow(&mut heap, round * 100, 20);
         round += 1;
         assert!(round < 10_000, "no major collection swept");
     }
@@ -415,13 +430,7 @@ fn objects_made_while_a_major_collection_sweeps_are_born_old() {
     // collections, it stays old: no minor marks it or sweeps it.
     let mut minors = 0;
     for _ in 0..10_000 {
-        heap.mutate(|mc, _| {
-            for i in 0..20 {
-                mc.alloc(Node::new(i));
-            }
-        });
-        heap.collect_debt();
-        heap.verify().unwrap();
+        churn(&mut heap, 20);
         minors += u64::from(heap.mode() == Mode::Generational);
         if minors == 50 {
             break;
@@ -443,13 +452,7 @@ fn a_bad_major_collection_switches_to_incremental_and_a_good_marking_back() {
     // The heap keeps growing with live data: majors free nothing.
     let mut switched = false;
     for round in 0..400u64 {
-        heap.mutate(|mc, root| {
-            for i in 0..50 {
-                link(mc, *root, mc.alloc(Node::new(round * 100 + i)));
-            }
-        });
-        heap.collect_debt();
-        heap.verify().unwrap();
+        grow(&mut heap, round * 100, 50);
         if heap.mode() == Mode::Incremental {
             switched = true;
             break;
@@ -460,13 +463,7 @@ fn a_bad_major_collection_switches_to_incremental_and_a_good_marking_back() {
     // objects than the bad major did, and the heap returns to generational.
     let mut back = false;
     for _ in 0..10_000 {
-        heap.mutate(|mc, _| {
-            for i in 0..50 {
-                mc.alloc(Node::new(i));
-            }
-        });
-        heap.collect_debt();
-        heap.verify().unwrap();
+        churn(&mut heap, 50);
         if heap.mode() == Mode::Generational {
             back = true;
             break;
