@@ -538,3 +538,26 @@ fn forward_barrier_marks_the_stored_object_instead_of_retracing() {
     let ids = heap.mutate(|_, root| [0, 4000].map(|i| Gc::get(*root).edges.borrow()[i].id));
     assert_eq!(ids, [100_000, 104_000]);
 }
+
+/// A type without drop glue that claims to own memory outside its box: it
+/// cannot (owned memory is freed by a drop), and the collector, which frees
+/// such types without asking, refuses it when one is allocated.
+struct ClaimsBuffers;
+// SAFETY: it holds no references.
+unsafe impl Trace for ClaimsBuffers {
+    const NEEDS_TRACE: bool = false;
+    fn trace(&self, _: &mut Tracer) {}
+    fn heap_size(&self) -> usize {
+        64
+    }
+}
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "a type without drop glue owns no buffers")]
+fn a_type_without_drop_glue_that_claims_buffers_is_refused_in_debug_builds() {
+    let heap = Heap::<Graph>::new(Config::default(), |mc| mc.alloc(Node::new(0)));
+    heap.mutate(|mc, _| {
+        mc.alloc(ClaimsBuffers);
+    });
+}

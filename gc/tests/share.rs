@@ -338,6 +338,92 @@ fn heaps_on_several_threads_share_through_a_global_while_all_collect() {
 }
 
 #[test]
+fn shared_collections_while_heaps_end_outside_the_world_keep_what_is_reachable_and_free_the_rest() {
+    // One thread ends heaps outside the world (as a host thread whose heap
+    // drops while it is not running Maat code) while another stops the
+    // world and collects, each collection timed to run while a heap ends,
+    // every other one leaving its sweeps to be done lazily: what the board
+    // holds must survive, and every heap's garbage be freed once.
+    const ROUNDS: u64 = 200;
+    let live = Live::default();
+    let space = Space::new();
+    let world = World::new();
+    let creator = heap_in(&space, &live);
+    let board: Global<SlotsRoot> = creator.mutate(|mc, _| {
+        let slots = (0..16).map(|_| Mutex::new(None)).collect();
+        mc.make_global::<SlotsRoot>(mc.alloc(Slots { slots }))
+    });
+    // The round whose heap is about to end (from 1), and the last round the
+    // collector is stopping the world for: each end starts once a stop is
+    // on its way, so that the collection runs while the heap ends.
+    let (ending, stopping) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let ender = {
+        let (space, world, board, live) = (space.clone(), world.clone(), board.clone(), live.clone());
+        let (ending, stopping) = (ending.clone(), stopping.clone());
+        thread::spawn(move || {
+            let me = world.register();
+            for round in 0..ROUNDS {
+                let heap = heap_in(&space, &live);
+                heap.mutate(|mc, _| {
+                    // SAFETY: the board's slots are behind mutexes.
+                    let slots = unsafe { mc.global(&board) };
+                    let item = chain(mc, &live, round * 10..round * 10 + 3);
+                    mc.share(item);
+                    let old = slots.slots[(round % 16) as usize].lock().unwrap().replace(item);
+                    assert!(old.is_none_or(|old| old.valid()), "an item on the board was freed");
+                    mc.share(chain(mc, &live, 0..500)); // shared garbage
+                    chain(mc, &live, 0..5000); // local garbage: a long end
+                });
+                me.safe_point();
+                ending.store(round + 1, Ordering::SeqCst);
+                me.outside(|| {
+                    while stopping.load(Ordering::SeqCst) <= round {
+                        thread::yield_now();
+                    }
+                    drop(heap);
+                });
+            }
+        })
+    };
+    let collector = {
+        let (space, world) = (space.clone(), world.clone());
+        thread::spawn(move || {
+            let me = world.register();
+            for round in 1..=ROUNDS {
+                while ending.load(Ordering::SeqCst) < round {
+                    me.outside(thread::yield_now);
+                }
+                stopping.store(round, Ordering::SeqCst);
+                let stopped = me.stop_world();
+                // SAFETY: the other thread is stopped at a safe point or
+                // outside Maat code, and the creator heap is idle.
+                unsafe { if round % 2 == 0 { space.collect_shared() } else { space.collect_shared_lazily() } };
+                drop(stopped);
+            }
+        })
+    };
+    ender.join().unwrap();
+    collector.join().unwrap();
+    // SAFETY: all other threads ended; the creator heap is idle.
+    unsafe { space.collect_shared() };
+    creator.verify().unwrap();
+    creator.mutate(|mc, _| {
+        // SAFETY: single-threaded now.
+        let slots = unsafe { mc.global(&board) };
+        for slot in &slots.slots {
+            let item = slot.lock().unwrap().expect("every slot was filled");
+            assert!(item.valid() && item.edges.borrow()[0].edges.borrow()[0].valid());
+        }
+    });
+    assert_eq!(live.get(), 1 + 16 * 3, "the creator's root and the board's chains; every heap's garbage freed");
+    assert_eq!(space.stats().collections.shared, ROUNDS + 1, "a collection for each end, and the last");
+    drop(board);
+    drop(creator);
+    drop(space);
+    assert_eq!(live.get(), 0, "every item freed exactly once");
+}
+
+#[test]
 fn a_transferred_subgraph_changes_hands_and_stays_alive_for_its_holder() {
     let live = Live::default();
     let space = Space::new();
