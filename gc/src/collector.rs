@@ -271,11 +271,6 @@ pub(crate) struct Collector {
     pub(crate) contributed: Cell<u64>,
     /// Bytes allocated when this heap last did its part of a shared marking.
     pub(crate) shared_paid: Cell<u64>,
-    /// Bytes allocated at this heap's last contribution to a shared
-    /// marking, and between it and the one before: what it allocates in a
-    /// shared cycle, the most its pool keeps of what the lazy sweep of its
-    /// LSO frees (see [`Collector::sweep_pending`]).
-    pub(crate) shared_period: Cell<(u64, usize)>,
     pub(crate) stats: RefCell<Stats>,
 }
 
@@ -323,7 +318,6 @@ impl Collector {
             batch: Cell::new(None),
             contributed: Cell::new(0),
             shared_paid: Cell::new(0),
-            shared_period: Cell::new((0, 0)),
             stats: RefCell::new(Stats::default()),
         }
     }
@@ -1003,14 +997,6 @@ impl Collector {
     pub(crate) fn sweep_pending(&self, max: usize) -> (u64, usize) {
         let mark = self.space().inner.cycle.mark();
         let (mut freed, mut bytes, mut work) = (self.tally(), 0, 0);
-        // The heap allocates about as much before the next shared cycle's
-        // sweep as it did in the last cycle: its pool keeps that much of
-        // what it frees here, instead of each block going to the depot and
-        // each allocation coming back from it (with four maatines whose
-        // objects all became global, the local cap sent every one through
-        // the depot, and its lock and the other core's cache lines cost 6%
-        // more CPU than keeping them did).
-        freed.cap = freed.cap.max(self.shared_period.get().1);
         let had = !self.pending.is_empty();
         for _ in 0..max {
             let Some(obj) = self.pending.pop() else { break };
@@ -1175,18 +1161,17 @@ unsafe fn drop_box<T>(h: NonNull<Header>) {
 }
 
 /// Frees an unreachable object outside any heap (adopted objects): drops its
-/// value and gives its block to `spill` (or, if it is not pooled, to the
-/// global allocator).
+/// value and returns its box to the global allocator.
 ///
 /// # Safety
 /// `h` heads a live box, unreachable and unlinked, freed exactly once.
-pub(crate) unsafe fn destroy(h: NonNull<Header>, spill: &pool::Spill) {
+pub(crate) unsafe fn destroy(h: NonNull<Header>) {
     // SAFETY: by the caller's contract (the vtable describes the box).
     let vtable = unsafe { h.as_ref() }.vtable();
     // SAFETY: as above; the box was allocated with its layout.
     unsafe {
         let layout = h.as_ref().box_layout();
         vtable.drop(h);
-        pool::release(h.cast(), layout, spill);
+        pool::release(h.cast(), layout);
     }
 }

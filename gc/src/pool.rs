@@ -19,38 +19,27 @@
 //! [`LARGE_STEP`] bytes, and their blocks come from the system allocator,
 //! at the size of their class, rounded up from the box's: so any box of a
 //! class can take any of its blocks. Their free lists are made the first
-//! time the pool keeps or takes a large block (a maatine's heap that never
-//! frees one stays a word larger, not a list head per class). Strings are
-//! the large boxes most programs make: after a collection had freed many
-//! 1 KiB strings, glibc took up to a millisecond for the next one when each
-//! went back to it (docs/gc.md).
-//!
-//! A pooled block that leaves its pool goes to the depot, not to the
-//! system allocator (the depot returns large ones past a bound): a heap's
-//! objects are freed on whichever thread runs the heap then, and glibc
-//! frees a block into the arena of the thread that allocated it, under
-//! that arena's lock. With four maatines on two
-//! threads, freeing 1 KiB strings that way slept on the other thread's
-//! arena 500 times a run, and each sleep could cost milliseconds (docs/gc.md).
+//! time the pool keeps a large block (a maatine's heap that never frees one
+//! stays a word larger, not a list head per class). Strings are the large
+//! boxes most programs make: after a collection had freed many 1 KiB
+//! strings, glibc took up to a millisecond for the next one when each went
+//! back to it (docs/gc.md).
 //!
 //! # Invariants
 //!
-//! - Every box's block has its class' layout ([`class_layout`]), or, if
-//!   the box is not pooled, the box's own (`Layout::new` of its `GcBox`,
-//!   kept in its vtable): it is allocated with it, by [`Pool::alloc`], and
-//!   released with it, to the pool or by [`release`], the only two ways a
-//!   block is given back.
+//! - Every box's block has the layout [`block_layout`] gives for the box's
+//!   layout (`Layout::new` of its `GcBox`, kept in its vtable): it is
+//!   allocated with it, by [`Pool::alloc`], and released with it, to the
+//!   pool or by [`release`], the only two ways a block is given back.
 //! - A small block is carved from a region, or, for a heap's first few
-//!   KiB, allocated alone by the system allocator; a large block is
-//!   allocated alone by it. What no pool keeps goes to the depot; a small
-//!   block never returns to the system allocator, a large one only from
-//!   the depot, past its bound. (A box too large or too aligned to be
-//!   pooled comes from the system allocator and returns to it.)
+//!   KiB, allocated alone by the system allocator; either way it never
+//!   returns to the system allocator: what no pool keeps goes to the depot.
+//!   A large block comes from the system allocator and returns to it.
 //! - A block on a free list is a box's memory no longer in use, of its
 //!   list's class ([`class_layout`]), owned by the pool alone; its first
 //!   word links the list. So is the rest of the pool's region, not yet
-//!   carved, and so is a block on the spill (a block freed over the cap),
-//!   until [`Pool::give_spilled`] hands its chain to the depot.
+//!   carved, and so is a block on the spill (a small block freed over the
+//!   cap), until [`Pool::give_spilled`] hands its chain to the depot.
 //! - The pool belongs to one heap and is used by whoever runs that heap's
 //!   collector: its thread, or a collector running while the heap is stopped
 //!   (the same rule as the rest of the collector's state). Its free lists
@@ -58,11 +47,11 @@
 //!   walk that filled it settles; dropping it gives back every block.
 
 use core::alloc::Layout;
-use core::cell::{Cell, OnceCell, RefCell};
+use core::cell::{Cell, OnceCell};
 use core::ptr::NonNull;
 use std::alloc::{alloc, dealloc, handle_alloc_error};
 
-use crate::depot::{self, Batch, MAX_REGION, MIN_REGION};
+use crate::depot::{self, MAX_REGION, MIN_REGION};
 
 /// Small classes step by this many bytes (the alignment of every header).
 const GRAIN: usize = 8;
@@ -77,8 +66,6 @@ const LARGE_STEP: usize = 64;
 /// Larger boxes are not pooled.
 const MAX_POOLED: usize = 4096;
 const LARGE: usize = (MAX_POOLED - MAX_SMALL) / LARGE_STEP;
-/// The number of classes, small and large.
-pub(crate) const CLASSES: usize = SMALL + LARGE;
 
 /// The free list for blocks of `layout`, if they are pooled: small classes
 /// first, then large ones.
@@ -93,13 +80,19 @@ fn class(layout: Layout) -> Option<usize> {
 
 /// The size of the blocks of class `c`.
 #[inline(always)]
-const fn class_size(c: usize) -> usize {
+fn class_size(c: usize) -> usize {
     if c < SMALL { (c + 1) * GRAIN } else { MAX_SMALL + (c - SMALL + 1) * LARGE_STEP }
 }
 
 /// The layout of the blocks of class `c`.
-pub(crate) fn class_layout(c: usize) -> Layout {
+fn class_layout(c: usize) -> Layout {
     Layout::from_size_align(class_size(c), GRAIN).expect("a size class is a valid layout")
+}
+
+/// The layout of the block of a box of `layout`: its class', or its own if
+/// it is not pooled.
+pub(crate) fn block_layout(layout: Layout) -> Layout {
+    class(layout).map_or(layout, class_layout)
 }
 
 /// A free block: its first word links the next one of its class.
@@ -111,19 +104,7 @@ pub(crate) struct Block {
 /// taken so far, between these two: a maatine's heap that allocates a few
 /// objects takes a few blocks, not a large heap's share.
 const MIN_BATCH: usize = 256;
-pub(crate) const MAX_BATCH: usize = 16 * 1024;
-/// The blocks of a full batch of each class: [`MAX_BATCH`] bytes' worth,
-/// at least one.
-const BATCH_LEN: [usize; CLASSES] = {
-    let mut len = [0; CLASSES];
-    let mut c = 0;
-    while c < CLASSES {
-        let n = MAX_BATCH / class_size(c);
-        len[c] = if n == 0 { 1 } else { n };
-        c += 1;
-    }
-    len
-};
+const MAX_BATCH: usize = 16 * 1024;
 /// A pool takes its first region once it has taken this many bytes of
 /// small blocks; before that, the blocks the depot does not have come from
 /// the system allocator one by one, so that a heap that allocates a few
@@ -161,23 +142,24 @@ pub(crate) struct Pool {
     spill: OnceCell<Box<Spill>>,
 }
 
-/// Blocks freed over a pool's cap during one walk of the collector, by
-/// class, given to the depot together at the end of the walk: one lock of
-/// a class' list per walk, not one per block (a sweep of binary-trees at
+/// Small blocks freed over a pool's cap during one walk of the collector,
+/// by class, given to the depot together at the end of the walk: one lock
+/// of a class' list per walk, not one per block (a sweep of binary-trees at
 /// depth 18 freed a million blocks a cycle over the cap, 4% of the run in
 /// the depot's locks).
-pub(crate) struct Spill {
-    /// Each class' batch being filled.
-    chains: [Cell<Option<Batch>>; CLASSES],
-    /// Bit `c` is set once class `c`'s batch is begun, so that a walk that
-    /// spilled nothing settles without looking at every class (a walk
-    /// settles every 65 objects swept: scanning the 32 small chains instead
+struct Spill {
+    /// Each class' chain.
+    chains: [Cell<Option<Ends>>; SMALL],
+    /// Bit `c` is set while class `c`'s chain is not empty, so that a walk
+    /// that spilled nothing settles without looking at every chain (a
+    /// walk settles every 65 objects swept: scanning the 32 chains instead
     /// ran 2.5% more instructions on binary-trees at depth 16).
-    classes: Cell<u128>,
-    /// Full batches ([`BATCH_LEN`] blocks), with their classes.
-    full: RefCell<Vec<(usize, Batch)>>,
+    classes: Cell<u32>,
 }
-const _: () = assert!(CLASSES <= u128::BITS as usize, "a bit for each class");
+const _: () = assert!(SMALL <= u32::BITS as usize, "a bit for each small class");
+
+/// The first block of a chain and its last.
+type Ends = (NonNull<Block>, NonNull<Block>);
 
 impl Pool {
     pub(crate) fn new() -> Self {
@@ -216,43 +198,18 @@ impl Pool {
             self.bytes.set(self.bytes.get() - class_size(c));
             return block.cast();
         }
-        match c {
-            Some(c) if c < SMALL => self.carve(c),
-            Some(c) => self.take_large(c),
-            None => system_alloc(layout),
+        if let Some(c) = c
+            && c < SMALL
+        {
+            return self.carve(c);
         }
-    }
-
-    /// A new large block of class `c`, its free list being empty: taken
-    /// from the depot (with more of its class for the list), or else from
-    /// the system allocator.
-    #[inline(never)]
-    fn take_large(&self, c: usize) -> NonNull<u8> {
-        let size = class_size(c);
-        match depot::take(c, BATCH_LEN[c]) {
-            // SAFETY: the depot handed over a batch of class `c`: the pool
-            // owns it now (module invariants).
-            Some(batch) => unsafe { self.adopt(&self.large()[c - SMALL], batch, size) },
-            None => system_alloc(class_layout(c)),
-        }
-    }
-
-    /// Returns the first block of a batch of `size` bytes the depot handed
-    /// over, and puts the others on their free list `head` (empty).
-    ///
-    /// # Safety
-    /// The batch is of `head`'s class, and the pool now owns it.
-    unsafe fn adopt(&self, head: &Cell<Option<NonNull<Block>>>, batch: Batch, size: usize) -> NonNull<u8> {
-        // SAFETY: by the caller's contract (and the batch's invariant).
-        head.set(unsafe { batch.first.as_ref() }.next);
-        self.bytes.set(self.bytes.get() + (batch.n - 1) * size);
-        batch.first.cast()
+        system_alloc(c.map_or(layout, class_layout))
     }
 
     /// Takes back the memory of a box of `layout` whose value was dropped:
     /// onto its free list while the pool holds less than `cap` bytes; else
-    /// to the spill, which [`Pool::give_spilled`] gives to the depot. A box
-    /// that is not pooled goes back to the global allocator.
+    /// a small block to the spill, which [`Pool::give_spilled`] gives to
+    /// the depot, and a large one to the global allocator.
     ///
     /// # Safety
     /// `block` came from [`Pool::alloc`] (of any heap's pool) for a box of
@@ -260,27 +217,52 @@ impl Pool {
     pub(crate) unsafe fn free(&self, block: NonNull<u8>, layout: Layout, cap: usize) {
         match class(layout) {
             Some(c) if self.bytes.get() + class_size(c) <= cap => {
-                let head = if c < SMALL { &self.small[c] } else { &self.large()[c - SMALL] };
+                let head = if c < SMALL {
+                    &self.small[c]
+                } else {
+                    &self.large.get_or_init(|| Box::new([const { Cell::new(None) }; LARGE]))[c - SMALL]
+                };
                 // SAFETY: the caller gives up the block, of class `c`.
                 unsafe { self.keep(head, block, c) };
             }
-            // SAFETY: the caller gives up the block, of class `c`.
-            Some(c) => unsafe { self.spill.get_or_init(Box::default).push(block.cast(), c) },
-            // SAFETY: by the caller's contract, a block of `layout` that
-            // is not pooled.
-            None => unsafe { dealloc(block.as_ptr(), layout) },
+            // SAFETY: the caller gives up the block, of small class `c`.
+            Some(c) if c < SMALL => unsafe { self.spill(block.cast(), c) },
+            // SAFETY: by the caller's contract.
+            _ => unsafe { release(block, layout) },
         }
     }
 
-    /// The large classes' free lists, made the first time they are used.
-    fn large(&self) -> &Heads<LARGE> {
-        self.large.get_or_init(|| Box::new([const { Cell::new(None) }; LARGE]))
+    /// Adds `block`, of small class `c`, to the spill.
+    ///
+    /// # Safety
+    /// `block` is unused memory of class `c`, which the caller gives up.
+    unsafe fn spill(&self, block: NonNull<Block>, c: usize) {
+        let spill = self
+            .spill
+            .get_or_init(|| Box::new(Spill { chains: [const { Cell::new(None) }; SMALL], classes: Cell::new(0) }));
+        let chain = &spill.chains[c];
+        let (next, last) = match chain.get() {
+            Some((first, last)) => (Some(first), last),
+            None => (None, block),
+        };
+        // SAFETY: by the caller's contract, the pool now owns the block.
+        unsafe { block.write(Block { next }) };
+        chain.set(Some((block, last)));
+        spill.classes.set(spill.classes.get() | 1 << c);
     }
 
     /// Gives the spill to the depot, a chain per class.
     pub(crate) fn give_spilled(&self) {
-        if let Some(spill) = self.spill.get() {
-            spill.give();
+        let Some(spill) = self.spill.get() else { return };
+        let mut classes = spill.classes.replace(0);
+        while classes != 0 {
+            let c = classes.trailing_zeros() as usize;
+            classes &= classes - 1;
+            if let Some((first, last)) = spill.chains[c].take() {
+                // SAFETY: the spill owns its chains' blocks, of class `c`,
+                // linked from `first` to `last`; it gives them up.
+                unsafe { depot::give(c, first, last) };
+            }
         }
     }
 
@@ -306,11 +288,13 @@ impl Pool {
         let size = class_size(c);
         if self.left() < size {
             let batch = self.taken.get().clamp(MIN_BATCH, MAX_BATCH) / size;
-            if let Some(batch) = depot::take(c, batch) {
-                self.taken.set(self.taken.get() + batch.n * size);
-                // SAFETY: the depot handed over a batch of class `c`: the
-                // pool owns it now (module invariants).
-                return unsafe { self.adopt(&self.small[c], batch, size) };
+            if let Some((block, n)) = depot::take(c, batch) {
+                // SAFETY: the depot handed over `n` linked blocks of class
+                // `c`: the pool owns them now (module invariants).
+                self.small[c].set(unsafe { block.as_ref() }.next);
+                self.bytes.set(self.bytes.get() + (n - 1) * size);
+                self.taken.set(self.taken.get() + n * size);
+                return block.cast();
             }
             if self.taken.get() < TINY {
                 self.taken.set(self.taken.get() + size);
@@ -390,120 +374,71 @@ pub(crate) fn system_alloc(layout: Layout) -> NonNull<u8> {
     NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout))
 }
 
-/// Gives back the memory of a box of `layout` outside any pool: to
-/// `spill` if it is pooled, else to the global allocator.
+/// Gives back the memory of a box of `layout` outside any pool: to the
+/// depot if it is small, else to the global allocator.
 ///
 /// # Safety
 /// As [`Pool::free`].
-pub(crate) unsafe fn release(block: NonNull<u8>, layout: Layout, spill: &Spill) {
+pub(crate) unsafe fn release(block: NonNull<u8>, layout: Layout) {
     match class(layout) {
-        // SAFETY: a pooled block, unused, of class `c`, given up.
-        Some(c) => unsafe { spill.push(block.cast(), c) },
-        // SAFETY: allocated with the box's layout (module invariants: it
-        // is not pooled), unused.
-        None => unsafe { dealloc(block.as_ptr(), layout) },
-    }
-}
-
-impl Default for Spill {
-    fn default() -> Self {
-        Spill { chains: [const { Cell::new(None) }; CLASSES], classes: Cell::new(0), full: RefCell::default() }
-    }
-}
-
-impl Spill {
-    /// Adds `block`, of class `c`, to the spill.
-    ///
-    /// # Safety
-    /// `block` is unused memory of class `c`, which the caller gives up.
-    pub(crate) unsafe fn push(&self, block: NonNull<Block>, c: usize) {
-        let batch = match self.chains[c].take() {
-            // SAFETY: by the caller's contract, the spill now owns the block.
-            Some(mut batch) => unsafe {
-                batch.push(block);
-                batch
-            },
-            // SAFETY: as above.
-            None => unsafe { Batch::one(block) },
-        };
-        if batch.n == BATCH_LEN[c] {
-            self.full.borrow_mut().push((c, batch));
-        } else {
-            self.chains[c].set(Some(batch));
-            self.classes.set(self.classes.get() | 1 << c);
+        Some(c) if c < SMALL => {
+            let block = block.cast::<Block>();
+            // SAFETY: a small block, unused, of class `c`, given up.
+            unsafe { depot::give(c, block, block) };
         }
-    }
-
-    /// Gives the spill's blocks to the depot, in batches.
-    pub(crate) fn give(&self) {
-        for (c, batch) in self.full.borrow_mut().drain(..) {
-            // SAFETY: the spill owns its batches, of class `c`; it gives
-            // them up.
-            unsafe { depot::give(c, batch) };
-        }
-        let mut classes = self.classes.replace(0);
-        while classes != 0 {
-            let c = classes.trailing_zeros() as usize;
-            classes &= classes - 1;
-            if let Some(batch) = self.chains[c].take() {
-                // SAFETY: as above.
-                unsafe { depot::give(c, batch) };
-            }
-        }
+        // SAFETY: allocated with the box's block layout (module
+        // invariants), unused.
+        _ => unsafe { dealloc(block.as_ptr(), block_layout(layout)) },
     }
 }
 
-impl Drop for Spill {
-    fn drop(&mut self) {
-        self.give();
-    }
-}
-
-/// A list of small blocks this long is given to the depot in address order.
+/// A list this long is given to the depot in address order.
 const SORT_MIN: usize = 4096;
 
-/// Gives the list from `first`, of class `c`, to the depot. A long list of
-/// small blocks goes in address order, in batches, so that the heaps that
-/// take it next carve their objects side by side again, as from a new
-/// region (the list's order is that of the frees, scattered over the
-/// heap's regions); any other list goes as one batch (a take splits off
-/// what it wants, outside the depot's lock).
+/// Gives the list from `first`, of class `c`, to the depot: in address
+/// order if it is long, so that the heaps that take it next carve their
+/// objects side by side again, as from a new region (the list's order is
+/// that of the frees, scattered over the heap's regions).
 ///
 /// # Safety
 /// The list from `first` is made of unused blocks of class `c`, linked by
 /// their first words, owned by the caller, which gives them up.
-unsafe fn give_in_order(c: usize, first: NonNull<Block>) {
-    let (mut last, mut n) = (first, 1);
+unsafe fn give_in_order(c: usize, mut first: NonNull<Block>) {
+    let (mut last, mut len) = (first, 1);
     // SAFETY: as the caller guarantees, each block's first word links the
-    // next, and the last one's is `None`.
+    // next.
     while let Some(next) = unsafe { last.as_ref() }.next {
-        (last, n) = (next, n + 1);
+        (last, len) = (next, len + 1);
     }
-    if c >= SMALL || n < SORT_MIN {
-        // SAFETY: the list is a batch of class `c`, which the caller gives up.
-        return unsafe { depot::give(c, Batch { first, last, n }) };
+    if len >= SORT_MIN {
+        // SAFETY: as above.
+        (first, last) = unsafe { sort(first, len) };
     }
-    let mut blocks = Vec::with_capacity(n);
+    // SAFETY: the list runs from `first` to `last`, given up.
+    unsafe { depot::give(c, first, last) };
+}
+
+/// Relinks the `len` blocks of the list from `first` in address order;
+/// returns its new ends.
+///
+/// # Safety
+/// As [`give_in_order`]'s, and the list is `len` blocks long.
+unsafe fn sort(first: NonNull<Block>, len: usize) -> (NonNull<Block>, NonNull<Block>) {
+    let mut blocks = Vec::with_capacity(len);
     let mut next = Some(first);
     while let Some(block) = next {
         blocks.push(block);
-        // SAFETY: as above.
+        // SAFETY: by the caller's contract.
         next = unsafe { block.as_ref() }.next;
     }
     blocks.sort_unstable();
-    // The depot hands out the batch given last first: the lowest addresses.
-    for run in blocks.rchunks(BATCH_LEN[c]) {
-        let (&last, rest) = run.split_last().expect("a chunk is not empty");
-        // SAFETY: the caller gave up the blocks; each is linked once, into
-        // one batch, from its last to its first.
-        let mut batch = unsafe { Batch::one(last) };
-        for &block in rest.iter().rev() {
-            // SAFETY: as above.
-            unsafe { batch.push(block) };
-        }
-        // SAFETY: as above.
-        unsafe { depot::give(c, batch) };
+    let mut link = None;
+    for &block in blocks.iter().rev() {
+        // SAFETY: the caller owns the blocks; each is relinked once.
+        unsafe { block.write(Block { next: link }) };
+        link = Some(block);
     }
+    (blocks[0], blocks[len - 1])
 }
 
 impl Drop for Pool {
@@ -519,12 +454,22 @@ impl Drop for Pool {
         if self.bytes.get() == 0 {
             return;
         }
-        let large = self.large.get().into_iter().flat_map(|large| large.iter());
-        for (c, head) in self.small.iter().chain(large).enumerate() {
+        for (c, head) in self.small.iter().enumerate() {
             if let Some(first) = head.get() {
                 // SAFETY: the pool owns its lists' blocks, of class `c`, and
                 // gives them up.
                 unsafe { give_in_order(c, first) };
+            }
+        }
+        for (c, head) in self.large.get().into_iter().flat_map(|large| large.iter()).enumerate() {
+            let mut next = head.get();
+            let layout = class_layout(SMALL + c);
+            while let Some(block) = next {
+                // SAFETY: pooled blocks are owned by the pool, linked by
+                // their first word, and allocated with their class' layout.
+                next = unsafe { block.as_ref() }.next;
+                // SAFETY: as above; each block is on one list once.
+                unsafe { release(block.cast(), layout) };
             }
         }
     }
@@ -573,7 +518,7 @@ mod tests {
     fn a_large_class_takes_boxes_of_several_sizes() {
         let pool = Pool::new();
         let (a_box, b_box, other) = (box_layout(264, 8), box_layout(320, 8), box_layout(328, 8));
-        assert_eq!(class_layout(class(a_box).unwrap()), b_box, "a large box's block is its class' size");
+        assert_eq!(block_layout(a_box), b_box, "a large box's block is its class' size");
         let a = pool.alloc(a_box);
         // SAFETY: allocated for `a_box` just above, unused.
         unsafe { pool.free(a, a_box, usize::MAX) };
@@ -667,16 +612,11 @@ mod tests {
                             assert!(words.iter().all(|&w| w == tag(i)), "another pool wrote into a block of this one");
                         }
                         // Half go back through the pool (and the depot when
-                        // it drops), half to the depot through a spill.
-                        let spill = Spill::default();
+                        // it drops), half straight to the depot.
                         for (i, block) in blocks.into_iter().enumerate() {
                             // SAFETY: allocated with `layout` above, unused.
                             unsafe {
-                                if i % 2 == 0 {
-                                    pool.free(block, layout, usize::MAX)
-                                } else {
-                                    release(block, layout, &spill)
-                                }
+                                if i % 2 == 0 { pool.free(block, layout, usize::MAX) } else { release(block, layout) }
                             }
                         }
                     }
@@ -715,124 +655,11 @@ mod tests {
         let blocks = free_new_blocks(&pool, layout, 3, 0);
         assert_eq!(pool.bytes.get(), 0, "nothing is kept over the cap");
         pool.give_spilled();
-        let batch = depot::take(class(layout).unwrap(), 3).expect("the depot has the spill");
-        assert_eq!(batch.n, 3, "the whole chain was given");
-        assert_eq!(batch.first.cast(), blocks[2], "the last freed first");
+        let (first, n) = depot::take(class(layout).unwrap(), 3).expect("the depot has the spill");
+        assert_eq!(n, 3, "the whole chain was given");
+        assert_eq!(first.cast(), blocks[2], "the last freed first");
         pool.give_spilled();
         let none = depot::take(class(layout).unwrap(), 3);
         assert!(none.is_none(), "a spill is given once");
-    }
-
-    /// Held by the tests that count the depot's large blocks: one that
-    /// fills the depot past its bound would send the others' to the system
-    /// allocator.
-    static LARGE_IN_DEPOT: maat_sync::Mutex<()> = maat_sync::Mutex::new(());
-
-    /// The blocks of `batch`, in its order.
-    fn blocks_of(batch: &Batch) -> Vec<NonNull<Block>> {
-        let mut blocks = vec![batch.first];
-        // SAFETY: a batch links its blocks by their first words.
-        while let Some(next) = unsafe { blocks.last().unwrap().as_ref() }.next {
-            blocks.push(next);
-        }
-        assert_eq!((blocks.len(), *blocks.last().unwrap()), (batch.n, batch.last), "a batch's ends and count hold");
-        blocks
-    }
-
-    #[test]
-    fn the_depot_keeps_batches_whole_and_splits_one_only_for_a_smaller_take() {
-        // A class of its own among the tests (the depot is the process's),
-        // whose batches hold 8 blocks.
-        let _alone = LARGE_IN_DEPOT.lock();
-        let layout = box_layout(2048, 8);
-        let c = class(layout).unwrap();
-        assert_eq!(BATCH_LEN[c], 8);
-        let pool = Pool::new();
-        let freed = free_new_blocks(&pool, layout, 20, 0);
-        pool.give_spilled();
-        let mut seen = Vec::new();
-        let mut take = |max| {
-            let batch = depot::take(c, max).expect("the depot has blocks of the class");
-            seen.extend(blocks_of(&batch).into_iter().map(NonNull::cast::<u8>));
-            batch.n
-        };
-        assert_eq!(take(usize::MAX), 4, "the batch being filled was given last");
-        assert_eq!(take(3), 3, "a smaller take splits a batch");
-        assert_eq!(take(usize::MAX), 5, "and leaves its rest");
-        assert_eq!(take(usize::MAX), 8, "the first full batch");
-        assert!(depot::take(c, usize::MAX).is_none());
-        seen.sort();
-        let mut freed = freed;
-        freed.sort();
-        assert_eq!(seen, freed, "every block spilled, once");
-    }
-
-    #[test]
-    fn a_long_list_reaches_the_depot_in_address_order() {
-        // The 8-byte class: no box is that small (a header is larger).
-        let layout = box_layout(8, 8);
-        let pool = Pool::new();
-        let blocks: Vec<_> = (0..SORT_MIN + 1000).map(|_| pool.alloc(layout)).collect();
-        for &block in blocks.iter().rev().step_by(2).chain(blocks.iter().rev().skip(1).step_by(2)) {
-            // SAFETY: allocated with `layout` above, unused.
-            unsafe { pool.free(block, layout, usize::MAX) };
-        }
-        drop(pool);
-        let first = depot::take(0, usize::MAX).expect("the pool's list went to the depot");
-        let second = depot::take(0, usize::MAX).expect("in several batches");
-        let (first, second) = (blocks_of(&first), blocks_of(&second));
-        assert!(first.is_sorted() && second.is_sorted(), "each batch is in address order");
-        assert!(first.last() < second.first(), "and the lowest addresses come first");
-    }
-
-    #[test]
-    fn the_depot_keeps_large_blocks_up_to_its_bound_and_returns_the_rest() {
-        let _alone = LARGE_IN_DEPOT.lock();
-        let layout = box_layout(MAX_POOLED, 8);
-        let c = class(layout).unwrap();
-        let blocks = (depot::LARGE_KEPT + (1 << 20)) / MAX_POOLED;
-        let pool = Pool::new();
-        free_new_blocks(&pool, layout, blocks, 0);
-        pool.give_spilled();
-        let mut kept = 0;
-        while let Some(batch) = depot::take(c, usize::MAX) {
-            kept += batch.n;
-            // Back to the system allocator, as the depot would have.
-            // SAFETY: large blocks of class `c`, which the depot handed over.
-            unsafe { depot::release_large(c, batch) };
-        }
-        assert!(kept > 0, "the depot kept blocks under its bound");
-        assert!(kept * MAX_POOLED <= depot::LARGE_KEPT, "and no more than its bound: {kept} blocks");
-    }
-
-    #[test]
-    fn large_blocks_leave_a_pool_for_the_depot_and_serve_the_next_pool() {
-        // A class of its own among the tests (the depot is the process's).
-        let _alone = LARGE_IN_DEPOT.lock();
-        let layout = box_layout(3000, 8);
-        let c = class(layout).unwrap();
-        let pool = Pool::new();
-        let given: Vec<_> = (0..4).map(|_| pool.alloc(layout)).collect();
-        for (i, &block) in given.iter().enumerate() {
-            // SAFETY: allocated with `layout` above, unused.
-            unsafe { pool.free(block, layout, if i < 2 { usize::MAX } else { 0 }) };
-        }
-        assert_eq!(pool.bytes.get(), 2 * 3008, "two kept, two spilled over the cap");
-        pool.give_spilled();
-        drop(pool);
-        let next = Pool::new();
-        let taken: Vec<_> = (0..4).map(|_| next.alloc(layout)).collect();
-        for block in &taken {
-            assert!(given.contains(block), "the depot's large blocks come before new ones");
-        }
-        assert!(depot::take(c, 1).is_none(), "one take moved the depot's four blocks to the pool's list");
-        let spill = Spill::default();
-        for &block in &taken {
-            // SAFETY: allocated with `layout` above, unused.
-            unsafe { release(block, layout, &spill) };
-        }
-        drop(spill);
-        let batch = depot::take(c, 8).expect("a dropped spill gives its blocks to the depot");
-        assert_eq!(batch.n, 4);
     }
 }

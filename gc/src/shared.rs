@@ -530,10 +530,7 @@ impl Collector {
             cycle.shade(h);
         }
         self.contributed.set(epoch);
-        let allocated = self.stats.borrow().bytes_allocated;
-        self.shared_paid.set(allocated);
-        let (last, _) = self.shared_period.get();
-        self.shared_period.set((allocated, allocated.saturating_sub(last) as usize));
+        self.shared_paid.set(self.stats.borrow().bytes_allocated);
         // Relaxed: see `SharedCycle::joined`.
         cycle.uncontributed.fetch_sub(1, Ordering::Relaxed);
         self.total.get()
@@ -778,10 +775,9 @@ unsafe impl Send for Garbage {}
 
 impl Garbage {
     fn free(self) {
-        let spill = crate::pool::Spill::default();
         for obj in self.0 {
             // SAFETY: unlinked and unreachable: freed exactly once, here.
-            unsafe { crate::collector::destroy(obj, &spill) };
+            unsafe { crate::collector::destroy(obj) };
         }
     }
 }

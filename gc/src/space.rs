@@ -262,7 +262,6 @@ impl Space {
 impl Drop for SpaceInner {
     fn drop(&mut self) {
         let state = self.state.get_mut();
-        let spill = crate::pool::Spill::default();
         for list in [state.adopted.take(), state.adopted_unswept.take()] {
             let mut next = list;
             while let Some(h) = next {
@@ -271,7 +270,7 @@ impl Drop for SpaceInner {
                 let header = unsafe { h.as_ref() };
                 next = header.next();
                 // SAFETY: freed exactly once, here.
-                unsafe { crate::collector::destroy(h, &spill) };
+                unsafe { crate::collector::destroy(h) };
             }
         }
     }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Graph, Node, link, live, reset_live};
-use maat_gc::{Config, Gc, GcAny, Global, Heap, Mutation, Params, RefLock, Root, Space, Sweep};
+use maat_gc::{Config, Gc, GcAny, Global, Heap, Mutation, Params, Root, Space, Sweep};
 
 /// Small steps, so that a safe point contributes and traces almost nothing.
 fn config() -> Config {
@@ -292,76 +292,4 @@ fn while_a_shared_marking_runs_a_heap_meets_a_safe_point_every_16_kib_without_it
     heap.collect();
     heap.verify().unwrap();
     assert_eq!(live(), 2, "the root and the shared node; the garbage nodes freed");
-}
-
-/// A heap whose root holds kilobyte blocks of plain data (pooled in a large
-/// class, unlike nodes).
-struct Kilos;
-impl Root for Kilos {
-    type Of<'gc> = Gc<'gc, RefLock<Vec<Gc<'gc, [u64; 128]>>>>;
-}
-
-/// Replaces the blocks `heap`'s root holds with `n` new shared ones;
-/// returns their addresses.
-fn share_new_kilos(heap: &Heap<Kilos>, n: usize) -> Vec<usize> {
-    heap.mutate(|mc, root| {
-        let kilos: Vec<_> = (0..n as u64)
-            .map(|i| {
-                let kilo = mc.alloc([i; 128]);
-                mc.share(kilo);
-                kilo
-            })
-            .collect();
-        let addresses = kilos.iter().map(|k| Gc::as_ptr(*k).addr()).collect();
-        *Gc::write(mc, *root).borrow_mut() = kilos;
-        addresses
-    })
-}
-
-/// A shared collection of `space`, finished lazily, each heap sweeping at
-/// its safe points until its sweep is done.
-fn collect_shared(space: &Space, mut heaps: [&mut Heap<Kilos>; 2]) {
-    // SAFETY: the space's heaps are between mutations.
-    unsafe { space.start_shared_collection() };
-    for heap in &mut heaps {
-        heap.collect_debt();
-    }
-    // SAFETY: as above.
-    unsafe { space.finish_shared_collection(Sweep::Lazily) };
-    for _ in 0..1000 {
-        for heap in &mut heaps {
-            heap.collect_debt();
-        }
-    }
-    assert_eq!(space.lazy_sweeps_pending(), 0, "the heaps swept their LSOs");
-}
-
-#[test]
-fn what_a_heaps_shared_garbage_frees_it_keeps_for_the_allocations_of_its_next_shared_cycle() {
-    // A's global objects all die in shared collections (its local heap
-    // stays tiny, and so would a pool capped by it). It keeps what its LSO
-    // sweep frees, up to what it allocated in the last shared cycle: its
-    // next allocations take them, and another heap does not.
-    let space = Space::new();
-    let new = || Heap::<Kilos>::new_in(&space, Config::default(), |mc| mc.alloc(RefLock::new(Vec::new())));
-    let (mut a, mut b) = (new(), new());
-    // 768 KiB: more than a pool keeps by its local heap alone (256 KiB).
-    let n = 768;
-    share_new_kilos(&a, n);
-    collect_shared(&space, [&mut a, &mut b]);
-    let dead = share_new_kilos(&a, n);
-    collect_shared(&space, [&mut a, &mut b]);
-    // Twice as many: the pool counts its blocks at their class' size, 6%
-    // over the boxes' here.
-    share_new_kilos(&a, 2 * n);
-    collect_shared(&space, [&mut a, &mut b]);
-    let others = share_new_kilos(&b, n);
-    assert!(others.iter().all(|k| !dead.contains(k)), "B took none of the blocks A freed");
-    let mut again = share_new_kilos(&a, n);
-    let mut dead = dead;
-    again.sort();
-    dead.sort();
-    assert_eq!(again, dead, "A's next blocks are those it freed");
-    a.verify().unwrap();
-    b.verify().unwrap();
 }
