@@ -266,6 +266,16 @@ impl Root for SlotsRoot {
     type Of<'gc> = Gc<'gc, Slots<'gc>>;
 }
 
+/// A heap of `space` and the board of 16 empty slots it made global.
+fn creator_with_board(space: &Space, live: &Live) -> (Heap<Items>, Global<SlotsRoot>) {
+    let creator = heap_in(space, live);
+    let board = creator.mutate(|mc, _| {
+        let slots = (0..16).map(|_| Mutex::new(None)).collect();
+        mc.make_global::<SlotsRoot>(mc.alloc(Slots { slots }))
+    });
+    (creator, board)
+}
+
 #[test]
 fn heaps_on_several_threads_share_through_a_global_while_all_collect() {
     const THREADS: usize = 4;
@@ -273,11 +283,7 @@ fn heaps_on_several_threads_share_through_a_global_while_all_collect() {
     let live = Live::default();
     let space = Space::new();
     let world = World::new();
-    let creator = heap_in(&space, &live);
-    let board: Global<SlotsRoot> = creator.mutate(|mc, _| {
-        let slots = (0..16).map(|_| Mutex::new(None)).collect();
-        mc.make_global::<SlotsRoot>(mc.alloc(Slots { slots }))
-    });
+    let (creator, board) = creator_with_board(&space, &live);
     let checked = Arc::new(AtomicU64::new(0));
     let start = Arc::new(Barrier::new(THREADS));
     let handles: Vec<_> = (0..THREADS as u64)
@@ -348,11 +354,7 @@ fn shared_collections_while_heaps_end_outside_the_world_keep_what_is_reachable_a
     let live = Live::default();
     let space = Space::new();
     let world = World::new();
-    let creator = heap_in(&space, &live);
-    let board: Global<SlotsRoot> = creator.mutate(|mc, _| {
-        let slots = (0..16).map(|_| Mutex::new(None)).collect();
-        mc.make_global::<SlotsRoot>(mc.alloc(Slots { slots }))
-    });
+    let (creator, board) = creator_with_board(&space, &live);
     // The round whose heap is about to end (from 1), and the last round the
     // collector is stopping the world for: each end starts once a stop is
     // on its way, so that the collection runs while the heap ends.
