@@ -148,10 +148,7 @@ impl Collector {
         };
         self.sweep_list(&self.objects, None, usize::MAX, |h| h.colour() & dead != 0, keep_old);
         self.grayagain.borrow_mut().clear();
-        let head = self.objects.get();
-        self.survival.set(head);
-        self.old1.set(head);
-        self.reallyold.set(head);
+        self.all_old();
         self.phase.set(Phase::Pause);
         self.mode.set(Mode::Generational);
         self.last_atomic.set(0);
@@ -218,15 +215,20 @@ impl Collector {
         }
     }
 
+    /// Every object on the list is old: the old segments start at its head.
+    fn all_old(&self) {
+        let head = self.objects.get();
+        self.survival.set(head);
+        self.old1.set(head);
+        self.reallyold.set(head);
+    }
+
     /// The to-old sweep ended: every object is old (or touched, and on
     /// grayagain), so the old segments start at the list's head, and the
     /// heap is generational, unless this major collection (started in
     /// generational mode) was bad.
     pub(crate) fn end_sweep_to_old(&self) {
-        let head = self.objects.get();
-        self.survival.set(head);
-        self.old1.set(head);
-        self.reallyold.set(head);
+        self.all_old();
         // A major collection due in generational mode (not the return from a
         // bad one, which left `last_atomic` non-zero) decides by its outcome
         // whether the heap stays generational.

@@ -556,7 +556,7 @@ unsafe impl Trace for ClaimsBuffers {
 #[cfg(debug_assertions)]
 #[should_panic(expected = "a type without drop glue owns no buffers")]
 fn a_type_without_drop_glue_that_claims_buffers_is_refused_in_debug_builds() {
-    let heap = Heap::<Graph>::new(Config::default(), |mc| mc.alloc(Node::new(0)));
+    let heap = new_graph(Config::default());
     heap.mutate(|mc, _| {
         mc.alloc(ClaimsBuffers);
     });

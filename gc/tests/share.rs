@@ -266,24 +266,33 @@ impl Root for SlotsRoot {
     type Of<'gc> = Gc<'gc, Slots<'gc>>;
 }
 
-/// A heap of `space` and the board of 16 empty slots it made global.
-fn creator_with_board(space: &Space, live: &Live) -> (Heap<Items>, Global<SlotsRoot>) {
-    let creator = heap_in(space, live);
-    let board = creator.mutate(|mc, _| {
-        let slots = (0..16).map(|_| Mutex::new(None)).collect();
-        mc.make_global::<SlotsRoot>(mc.alloc(Slots { slots }))
-    });
-    (creator, board)
+/// A space whose heaps run on the threads of `world`, and in it a creator
+/// heap that made a board of 16 empty slots global.
+struct Boarded {
+    live: Live,
+    space: Space,
+    world: Arc<World>,
+    creator: Heap<Items>,
+    board: Global<SlotsRoot>,
+}
+
+impl Boarded {
+    fn new() -> Self {
+        let (live, space) = (Live::default(), Space::new());
+        let creator = heap_in(&space, &live);
+        let board = creator.mutate(|mc, _| {
+            let slots = (0..16).map(|_| Mutex::new(None)).collect();
+            mc.make_global::<SlotsRoot>(mc.alloc(Slots { slots }))
+        });
+        Boarded { live, space, world: World::new(), creator, board }
+    }
 }
 
 #[test]
 fn heaps_on_several_threads_share_through_a_global_while_all_collect() {
     const THREADS: usize = 4;
     const ROUNDS: u64 = 300;
-    let live = Live::default();
-    let space = Space::new();
-    let world = World::new();
-    let (creator, board) = creator_with_board(&space, &live);
+    let Boarded { live, space, world, creator, board } = Boarded::new();
     let checked = Arc::new(AtomicU64::new(0));
     let start = Arc::new(Barrier::new(THREADS));
     let handles: Vec<_> = (0..THREADS as u64)
@@ -351,10 +360,7 @@ fn shared_collections_while_heaps_end_outside_the_world_keep_what_is_reachable_a
     // every other one leaving its sweeps to be done lazily: what the board
     // holds must survive, and every heap's garbage be freed once.
     const ROUNDS: u64 = 200;
-    let live = Live::default();
-    let space = Space::new();
-    let world = World::new();
-    let (creator, board) = creator_with_board(&space, &live);
+    let Boarded { live, space, world, creator, board } = Boarded::new();
     // The round whose heap is about to end (from 1), and the last round the
     // collector is stopping the world for: each end starts once a stop is
     // on its way, so that the collection runs while the heap ends.
