@@ -916,9 +916,10 @@ impl Collector {
             freed.local += bytes;
         }
         freed.objects += 1;
-        // The colour survives in a pooled block (the pool writes only the
-        // first word), so a reference the collector missed is caught when
-        // traced (see `Tracer::mark`) until the block is used again.
+        // The colour survives in a freed block (a page's slot is not written,
+        // a large block's first word only), so a reference the collector
+        // missed is caught when traced (see `Tracer::mark`) until the block
+        // is used again.
         #[cfg(debug_assertions)]
         h.set_freed();
         // SAFETY: unlinked, unreachable, freed exactly once; the box was
@@ -930,6 +931,11 @@ impl Collector {
         }
     }
 
+    /// The boxes in the pool's pages (for the verifier).
+    pub(crate) fn boxes_in_pages(&self) -> usize {
+        self.pool.boxes_in_pages()
+    }
+
     /// An empty record of what a walk frees.
     pub(crate) fn tally(&self) -> Freed {
         Freed { cap: self.pool_cap(), local: 0, global: 0, objects: 0 }
@@ -939,7 +945,7 @@ impl Collector {
     /// bytes in use when it became global (see `leave_local`), so only the
     /// statistics see it go.
     pub(crate) fn settle(&self, freed: Freed) {
-        self.pool.give_spilled();
+        self.pool.trim(freed.cap);
         if freed.local > 0 {
             self.account(-(freed.local as isize));
         }
@@ -961,8 +967,8 @@ impl Collector {
     /// space to adopt: its LSO, with the global objects still on its object
     /// list, and its pending lazy sweep, unswept.
     pub(crate) fn dissolve(&self) -> Ended {
-        // No cap: the pool, dropped with the heap, gives its lists to the
-        // depot whole, where one box at a time would take the depot's lock.
+        // No cap: the pool's end gives its empty pages to the depot
+        // together.
         let mut freed = Freed { cap: usize::MAX, ..self.tally() };
         while let Some(obj) = self.objects.get() {
             // SAFETY: objects on the list are live until freed or moved here.
@@ -975,6 +981,9 @@ impl Collector {
             }
         }
         self.settle(freed);
+        // Before the space adopts the global objects: their pages become
+        // orphans first (see `page`).
+        self.pool.end();
         Ended { lso: self.lso.take(), pending: self.pending.take() }
     }
 

@@ -1,114 +1,153 @@
-//! The depot: where small blocks go when they leave a heap's pool, and
-//! where the pools' regions come from.
+//! The depot: the process's pages that no pool holds, the chunks they are
+//! cut from, and the map that says whether an address is in a page.
 //!
-//! Small boxes (see [`crate::pool`]) are carved from *regions*: runs of
-//! memory a pool takes whole and cuts its blocks from in address order, so
-//! that a heap's objects sit densely beside each other instead of wherever
-//! the system allocator had a hole (on binary-trees at depth 18, marking
-//! and sweeping a heap of scattered blocks took most of incremental mode's
-//! time: docs/gc.md). A carved block cannot be returned to the system
-//! allocator alone, so every small block that leaves a pool comes here:
-//! those over a pool's cap, those of boxes freed outside any heap, and
-//! all of a pool's blocks and the uncarved rest of its region when it is
-//! dropped. Pools take blocks back from here before they take a new region.
+//! Small boxes live in pages (see [`crate::page`]) once their heap is past
+//! its first few KiB: a heap's objects of one size sit densely beside each
+//! other, in address order, instead of wherever the system allocator had a
+//! hole (on binary-trees at depth 18, marking and sweeping a heap of
+//! scattered blocks took most of incremental mode's time: docs/gc.md). A
+//! page is its pool's alone while the pool holds it, so boxes never move
+//! between heaps one by one: a pool gives back whole empty pages (those
+//! over its cap, and all of them when its heap ends) and takes them from
+//! here before the depot cuts a new one.
 //!
 //! # Invariants
 //!
-//! - A block on a depot list is unused memory of its list's class, owned by
-//!   the depot alone; its first word links the list. Only the list's
-//!   mutex's holder reads or writes it.
-//! - A spare region is uncarved memory owned by the depot alone, at least
-//!   [`MIN_REGION`] bytes long.
-//! - Region memory is never freed: [`REGIONS`] keeps the start of each, so
-//!   that leak checkers see it as reachable. What a program's small objects
-//!   took at its peak stays with the process, for its later allocations.
+//! - A page on the free list is unused memory owned by the depot alone;
+//!   its head's `next` links the list, read and written under the list's
+//!   mutex only.
+//! - Chunks are [`CHUNK`] bytes aligned to [`CHUNK`], cut into pages in
+//!   address order and never freed: [`CHUNKS`] keeps the start of each, so
+//!   that leak checkers see it as reachable. What a program's small
+//!   objects took at its peak stays with the process, for its later
+//!   allocations.
+//! - [`MAP`] has the bit of a chunk set before any page of it leaves the
+//!   depot, and never cleared; nothing else sets bits in it.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use maat_sync::Mutex;
 
-use crate::pool::{Block, SMALL, system_alloc};
+use crate::page::{PAGE, PageHead, State};
 
-/// A pool's regions start at this many bytes and double up to
-/// [`MAX_REGION`]: a heap that allocates little holds little it does not
-/// use, a large heap few regions.
-pub(crate) const MIN_REGION: usize = 4 * 1024;
-pub(crate) const MAX_REGION: usize = 256 * 1024;
+/// A chunk's bytes, and its alignment.
+const CHUNK: usize = 4 << 20;
+/// Addresses the map covers: 47 bits, the user half of x86-64's and
+/// AArch64's usual address spaces. A chunk above (possible only where the
+/// system hands out higher addresses) is not used.
+const ADDRESS_BITS: u32 = 47;
+const MAP_WORDS: usize = 1 << (ADDRESS_BITS - CHUNK.trailing_zeros() - 6);
 
-/// Uncarved memory: `len` bytes from `start`.
-pub(crate) struct Region {
-    pub(crate) start: NonNull<u8>,
-    pub(crate) len: usize,
+/// A bit per chunk of the address space: set for the depot's chunks (4 MiB
+/// of zeros, which the system maps only where a bit is set).
+static MAP: [AtomicU64; MAP_WORDS] = [const { AtomicU64::new(0) }; MAP_WORDS];
+
+/// The free pages and the chunk pages are cut from.
+struct Pages {
+    free: Option<NonNull<PageHead>>,
+    /// The next page of the chunk, and how many are left.
+    fresh: Option<NonNull<u8>>,
+    left: usize,
 }
 
-/// A list of free blocks of one class.
-struct Chain {
-    head: Option<NonNull<Block>>,
+// SAFETY: the pages are unused memory the depot owns (module invariants),
+// only reached through the mutex.
+unsafe impl Send for Pages {}
+
+static PAGES: Mutex<Pages> = Mutex::new(Pages { free: None, fresh: None, left: 0 });
+/// The address of every chunk ever made (see the module invariants).
+static CHUNKS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// Whether `block` lies in a page.
+#[inline(always)]
+pub(crate) fn is_paged(block: NonNull<u8>) -> bool {
+    let chunk = block.addr().get() / CHUNK;
+    // Relaxed: whoever holds a block from a page got it after the page left
+    // the depot (through its mutex, or a heap's synchronization since), and
+    // the bit was set before that. A block of the system allocator's is
+    // in no chunk, whose bit stays clear.
+    MAP.get(chunk / 64).is_some_and(|word| word.load(Ordering::Relaxed) & 1 << (chunk % 64) != 0)
 }
 
-// SAFETY: the blocks are unused memory the depot owns (module invariants);
-// a chain is only reached through its mutex.
-unsafe impl Send for Chain {}
-// SAFETY: as above: spare regions are unused memory the depot owns.
-unsafe impl Send for Region {}
+/// An empty page, for the caller alone; `None` if the system's memory is
+/// where the map does not reach.
+pub(crate) fn take() -> Option<NonNull<u8>> {
+    let mut pages = PAGES.lock();
+    if let Some(page) = pages.free {
+        // SAFETY: a free page's head links the list (module invariants).
+        pages.free = unsafe { page.as_ref() }.next.get();
+        return Some(page.cast());
+    }
+    if pages.left == 0 {
+        pages.fresh = Some(chunk()?);
+        pages.left = CHUNK / PAGE;
+    }
+    let page = pages.fresh.expect("a chunk is being cut");
+    pages.left -= 1;
+    // SAFETY: the chunk has `left` more pages after this one.
+    pages.fresh = Some(unsafe { page.add(PAGE) });
+    Some(page)
+}
 
-static FREE: [Mutex<Chain>; SMALL] = [const { Mutex::new(Chain { head: None }) }; SMALL];
-static SPARE: Mutex<Vec<Region>> = Mutex::new(Vec::new());
-/// The address of every region ever made (see the module invariants).
-static REGIONS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-
-/// Adds the linked blocks from `first` to `last` (of class `c`) to the
-/// depot.
+/// Takes back the empty pages linked by their heads' `next` from `first`.
 ///
 /// # Safety
-/// The blocks are unused memory of class `c`, linked by their first words
-/// from `first` to `last`, owned by the caller, which gives them up.
-pub(crate) unsafe fn give(c: usize, first: NonNull<Block>, mut last: NonNull<Block>) {
-    let mut chain = FREE[c].lock();
-    // SAFETY: the caller owns `last` until it is on the list.
-    unsafe { last.as_mut() }.next = chain.head;
-    chain.head = Some(first);
+/// The pages came from [`take`], hold no box, and are given up by their
+/// only owner; `last` ends the list.
+pub(crate) unsafe fn give(first: NonNull<PageHead>, last: NonNull<PageHead>) {
+    let mut pages = PAGES.lock();
+    // SAFETY: the caller gave the pages up; `last` is the list's end.
+    unsafe { last.as_ref() }.next.set(pages.free);
+    pages.free = Some(first);
 }
 
-/// Takes up to `max` blocks of class `c` from the depot, linked, with the
-/// number taken.
-pub(crate) fn take(c: usize, max: usize) -> Option<(NonNull<Block>, usize)> {
-    let mut chain = FREE[c].lock();
-    let first = chain.head?;
-    let (mut last, mut n) = (first, 1);
-    while n < max {
-        // SAFETY: blocks on the list are the depot's, linked by their first
-        // words, and read under the list's mutex (module invariants).
-        let Some(next) = unsafe { last.as_ref() }.next else { break };
-        (last, n) = (next, n + 1);
+/// Gives back one empty page.
+///
+/// # Safety
+/// As [`give`]'s, for `page` alone.
+pub(crate) unsafe fn give_one(page: NonNull<PageHead>) {
+    // SAFETY: by the caller's contract.
+    unsafe {
+        page.as_ref().set_state(State::Empty);
+        give(page, page);
     }
-    // SAFETY: as above; the chain ends at `last`, handed to the caller.
-    chain.head = unsafe { last.as_mut() }.next.take();
-    Some((first, n))
 }
 
-/// A region of at least [`MIN_REGION`] bytes: the last spare one if there
-/// is any (less than `len` bytes, or its first `len` if its rest is a
-/// region's worth, which stays spare), else a new one of `len` bytes.
-pub(crate) fn region(len: usize) -> Region {
-    let mut spares = SPARE.lock();
-    if let Some(spare) = spares.pop() {
-        if spare.len >= len + MIN_REGION {
-            // SAFETY: `len` is within the spare region.
-            spares.push(Region { start: unsafe { spare.start.add(len) }, len: spare.len - len });
-            return Region { start: spare.start, len };
+/// A new chunk, its bit set in the map; `None` if it lies beyond the map.
+fn chunk() -> Option<NonNull<u8>> {
+    let layout = Layout::from_size_align(CHUNK, CHUNK).expect("a chunk's layout is valid");
+    let start = crate::pool::system_alloc(layout);
+    let index = start.addr().get() / CHUNK;
+    if index / 64 >= MAP_WORDS {
+        // SAFETY: allocated just above with `layout`, unused.
+        unsafe { std::alloc::dealloc(start.as_ptr(), layout) };
+        return None;
+    }
+    CHUNKS.lock().push(start.addr().get());
+    // Relaxed: the page leaves the depot through its mutex after this.
+    MAP[index / 64].fetch_or(1 << (index % 64), Ordering::Relaxed);
+    Some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_in_the_map_and_system_blocks_are_not() {
+        let page = take().expect("a page");
+        assert!(is_paged(page), "a page's start");
+        // SAFETY: within the page.
+        assert!(is_paged(unsafe { page.add(PAGE - 8) }), "a page's end");
+        let block = crate::pool::system_alloc(Layout::from_size_align(64, 8).unwrap());
+        assert!(!is_paged(block), "a block of the system allocator");
+        // SAFETY: allocated above with this layout; the page is empty and ours.
+        unsafe {
+            std::alloc::dealloc(block.as_ptr(), Layout::from_size_align(64, 8).unwrap());
+            let head = PageHead::init(page, 64, 0, State::Empty);
+            give_one(head);
         }
-        return spare;
     }
-    drop(spares);
-    let start = system_alloc(Layout::from_size_align(len, 64).expect("a region's layout is valid"));
-    REGIONS.lock().push(start.as_ptr().addr());
-    Region { start, len }
-}
-
-/// Keeps the uncarved rest of a pool's region (at least [`MIN_REGION`]
-/// bytes) for another pool.
-pub(crate) fn spare(region: Region) {
-    SPARE.lock().push(region);
 }

@@ -19,8 +19,9 @@
 //! lists that change hands whole), `trace`, `ptr`
 //! (handles and barriers), `tailed` (objects whose items share their box),
 //! `detach` (the check before a subgraph leaves its heap whole),
-//! `pool` (freed boxes kept for reuse, memory from the system allocator),
-//! `depot` (small blocks between pools, and regions), `weak` (weak
+//! `pool` (a heap's blocks: pages of small ones, free lists of large ones),
+//! `page` (a page of same-sized slots and its allocation bitmap), `depot`
+//! (pages between pools, and the chunks they are cut from), `weak` (weak
 //! references to global objects), `collector` (phases and pacing: the
 //! collector in one place), `heap` (the public heap and its shell), `stats`,
 //! `verify`.
@@ -33,6 +34,7 @@ pub mod detach;
 mod generational;
 mod header;
 mod heap;
+mod page;
 mod pool;
 mod ptr;
 pub mod share;

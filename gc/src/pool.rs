@@ -1,71 +1,69 @@
-//! The block pool: a heap's freed boxes, kept by size class and handed
-//! back to its next allocations of the same class.
-//!
-//! A collector frees objects in bursts (a sweep step frees a few hundred at
-//! a time) while its mutator allocates steadily. The system allocator's
-//! per-thread caches hold only a few blocks of a size, so most of a burst
-//! would go through its slow paths twice: once to free, once to allocate
-//! again. The pool makes both a push or a pop on a free list.
+//! The block pool: where a heap's boxes come from and go back to.
 //!
 //! # Classes
 //!
 //! Small boxes (up to [`MAX_SMALL`] bytes) have a class per size, in steps
 //! of [`GRAIN`]: a block is exactly its box. A pool past its first
-//! [`TINY`] bytes carves them, in address order, from a region it holds
-//! alone (see [`crate::depot`]): a heap's
-//! small objects lie densely together, and marking and sweeping them touch
-//! fewer lines and pages than blocks scattered among the system
-//! allocator's. Large ones (up to [`MAX_POOLED`]) have a class per
-//! [`LARGE_STEP`] bytes, and their blocks come from the system allocator,
-//! at the size of their class, rounded up from the box's: so any box of a
-//! class can take any of its blocks. Their free lists are made the first
-//! time the pool keeps a large block (a maatine's heap that never frees one
-//! stays a word larger, not a list head per class). Strings are the large
-//! boxes most programs make: after a collection had freed many 1 KiB
-//! strings, glibc took up to a millisecond for the next one when each went
-//! back to it (docs/gc.md).
+//! [`TINY`] bytes takes them from *pages* of their class (see
+//! [`crate::page`]), the lowest free slot of its current page first, so
+//! that a heap's small objects lie densely together, in address order, and
+//! marking and sweeping them touch fewer lines and pages than blocks
+//! scattered among the system allocator's. A small box freed goes back to
+//! its page; a page emptied goes to the pool's empty pages, which serve any
+//! class, and from there to the depot beyond the pool's cap. Before
+//! [`TINY`] (a maatine's heap that allocates a few objects holds no page it
+//! barely uses), and for classes too small for a page, blocks come from
+//! the system allocator and go back to it.
+//!
+//! Large boxes (up to [`MAX_POOLED`]) have a class per [`LARGE_STEP`]
+//! bytes, and their blocks come from the system allocator, at the size of
+//! their class, rounded up from the box's: so any box of a class can take
+//! any of its blocks. The pool keeps them on a free list per class, made
+//! the first time it keeps one. Strings are the large boxes most programs
+//! make: after a collection had freed many 1 KiB strings, glibc took up to
+//! a millisecond for the next one when each went back to it (docs/gc.md).
 //!
 //! # Invariants
 //!
 //! - Every box's block has the layout [`block_layout`] gives for the box's
 //!   layout (`Layout::new` of its `GcBox`, kept in its vtable): it is
 //!   allocated with it, by [`Pool::alloc`], and released with it, to the
-//!   pool or by [`release`], the only two ways a block is given back.
-//! - A small block is carved from a region, or, for a heap's first few
-//!   KiB, allocated alone by the system allocator; either way it never
-//!   returns to the system allocator: what no pool keeps goes to the depot.
-//!   A large block comes from the system allocator and returns to it.
-//! - A block on a free list is a box's memory no longer in use, of its
-//!   list's class ([`class_layout`]), owned by the pool alone; its first
-//!   word links the list. So is the rest of the pool's region, not yet
-//!   carved, and so is a block on the spill (a small block freed over the
-//!   cap), until [`Pool::give_spilled`] hands its chain to the depot.
+//!   pool that allocated it or, once that pool's heap ended, by
+//!   [`release`]: the only two ways a block is given back.
+//! - A page the pool holds is on exactly one of its lists, by its state:
+//!   its class's current page, available pages (a free slot, a box) or
+//!   full ones, or the pool's empty pages. A block on a large free list is
+//!   a box's memory no longer in use, of its list's class, owned by the
+//!   pool alone; its first word links the list.
 //! - The pool belongs to one heap and is used by whoever runs that heap's
 //!   collector: its thread, or a collector running while the heap is stopped
-//!   (the same rule as the rest of the collector's state). Its free lists
-//!   hold at most the cap its caller gives, and its spill only until the
-//!   walk that filled it settles; dropping it gives back every block.
+//!   (the same rule as the rest of the collector's state). It keeps at most
+//!   the cap its caller gives in large blocks and empty pages (empty pages
+//!   only until the walk that emptied them settles). [`Pool::end`], when
+//!   its heap ends, gives back its empty pages and makes those still
+//!   holding (global) boxes orphans (see [`crate::page`]).
 
 use core::alloc::Layout;
 use core::cell::{Cell, OnceCell};
 use core::ptr::NonNull;
 use std::alloc::{alloc, dealloc, handle_alloc_error};
 
-use crate::depot::{self, MAX_REGION, MIN_REGION};
+use crate::depot;
+use crate::page::{MIN_SLOT, PAGE, PageHead, State, page_of};
 
 /// Small classes step by this many bytes (the alignment of every header).
 const GRAIN: usize = 8;
 /// The largest small box.
 const MAX_SMALL: usize = 256;
 /// The number of small classes.
-pub(crate) const SMALL: usize = MAX_SMALL / GRAIN;
-// `carve` takes any small box from a new region without checking its size.
-const _: () = assert!(MIN_REGION >= MAX_SMALL, "every region holds the largest small box");
+const SMALL: usize = MAX_SMALL / GRAIN;
 /// Large classes step by this many bytes.
 const LARGE_STEP: usize = 64;
 /// Larger boxes are not pooled.
 const MAX_POOLED: usize = 4096;
 const LARGE: usize = (MAX_POOLED - MAX_SMALL) / LARGE_STEP;
+// Every small class fits a page, and a page's class fits its byte.
+const _: () = assert!(MAX_SMALL * 8 <= PAGE && SMALL <= u8::MAX as usize);
 
 /// The free list for blocks of `layout`, if they are pooled: small classes
 /// first, then large ones.
@@ -95,97 +93,90 @@ pub(crate) fn block_layout(layout: Layout) -> Layout {
     class(layout).map_or(layout, class_layout)
 }
 
-/// A free block: its first word links the next one of its class.
-pub(crate) struct Block {
-    pub(crate) next: Option<NonNull<Block>>,
+/// A free large block: its first word links the next one of its class.
+struct Block {
+    next: Option<NonNull<Block>>,
 }
 
-/// A pool takes blocks from the depot in batches of about the bytes it has
-/// taken so far, between these two: a maatine's heap that allocates a few
-/// objects takes a few blocks, not a large heap's share.
-const MIN_BATCH: usize = 256;
-const MAX_BATCH: usize = 16 * 1024;
-/// A pool takes its first region once it has taken this many bytes of
-/// small blocks; before that, the blocks the depot does not have come from
-/// the system allocator one by one, so that a heap that allocates a few
-/// objects holds no region it barely uses.
+/// A pool takes its first page once it has taken this many bytes of small
+/// blocks; before that they come from the system allocator one by one, so
+/// that a heap that allocates a few objects holds no page it barely uses
+/// (500,000 short maatines that each allocated two small objects peaked at
+/// 80 MB instead of 26 MB when every heap started with a region of its
+/// own: docs/gc.md).
 const TINY: usize = 4 * 1024;
 
 type Heads<const N: usize> = [Cell<Option<NonNull<Block>>>; N];
+type Pages = Cell<Option<NonNull<PageHead>>>;
 
-/// The region a pool carves from.
-struct Carver {
-    /// The next uncarved byte.
-    fresh: Cell<NonNull<u8>>,
-    /// Bytes not carved yet.
-    left: Cell<usize>,
-    /// The size of the next region the pool makes.
-    grow: Cell<usize>,
+/// The pages of one small class.
+#[derive(Default)]
+struct Class {
+    /// The page allocations take slots from.
+    current: Pages,
+    /// Pages with a free slot and a box (linked both ways, by their heads).
+    available: Pages,
+    /// Pages without a free slot.
+    full: Pages,
 }
 
-/// A heap's free lists by size class.
+/// A heap's blocks: its pages of small ones, and its free lists of large
+/// ones.
 pub(crate) struct Pool {
-    small: Heads<SMALL>,
+    /// Made when the pool takes its first page (a maatine's heap is made at
+    /// every spawn: most stay tiny).
+    classes: OnceCell<Box<[Class; SMALL]>>,
     /// Made when the first large block is kept.
     large: OnceCell<Box<Heads<LARGE>>>,
-    /// Bytes on the free lists.
+    /// Bytes on the large free lists and in empty pages.
     bytes: Cell<usize>,
-    /// The region, made with the first one (a maatine's heap is made at
-    /// every spawn, and a larger one cost glibc's slower paths: 20,000
-    /// spawns ran 12 M more instructions with four more words here).
-    region: OnceCell<Box<Carver>>,
-    /// Bytes of small blocks the pool has taken: from the depot, the system
-    /// allocator and its regions.
+    /// Empty pages, for any class, linked by their heads' `next`.
+    empty: Pages,
+    /// Bytes of small blocks the pool took from the system allocator.
     taken: Cell<usize>,
-    /// Small blocks freed over the cap, waiting for [`Pool::give_spilled`]:
-    /// made the first time the pool spills.
-    spill: OnceCell<Box<Spill>>,
 }
-
-/// Small blocks freed over a pool's cap during one walk of the collector,
-/// by class, given to the depot together at the end of the walk: one lock
-/// of a class' list per walk, not one per block (a sweep of binary-trees at
-/// depth 18 freed a million blocks a cycle over the cap, 4% of the run in
-/// the depot's locks).
-struct Spill {
-    /// Each class' chain.
-    chains: [Cell<Option<Ends>>; SMALL],
-    /// Bit `c` is set while class `c`'s chain is not empty, so that a walk
-    /// that spilled nothing settles without looking at every chain (a
-    /// walk settles every 65 objects swept: scanning the 32 chains instead
-    /// ran 2.5% more instructions on binary-trees at depth 16).
-    classes: Cell<u32>,
-}
-const _: () = assert!(SMALL <= u32::BITS as usize, "a bit for each small class");
-
-/// The first block of a chain and its last.
-type Ends = (NonNull<Block>, NonNull<Block>);
 
 impl Pool {
     pub(crate) fn new() -> Self {
         Pool {
-            small: [const { Cell::new(None) }; SMALL],
+            classes: OnceCell::new(),
             large: OnceCell::new(),
             bytes: Cell::new(0),
-            region: OnceCell::new(),
+            empty: Cell::new(None),
             taken: Cell::new(0),
-            spill: OnceCell::new(),
         }
     }
 
-    /// The free list of class `c`, if it exists yet.
+    /// The free list of large class `c`, if it exists yet.
     #[inline(always)]
-    fn head(&self, c: usize) -> Option<&Cell<Option<NonNull<Block>>>> {
-        if c < SMALL { Some(&self.small[c]) } else { self.large.get().map(|large| &large[c - SMALL]) }
+    fn large_head(&self, c: usize) -> Option<&Cell<Option<NonNull<Block>>>> {
+        self.large.get().map(|large| &large[c - SMALL])
     }
 
-    /// Memory for a box of `layout`: a pooled block of its class, or a new
-    /// one: carved if it is small and the heap not tiny, else from the
-    /// global allocator.
+    /// Memory for a box of `layout`: a slot of the current page of its
+    /// class if it is small, a pooled block of its class if it is large, or
+    /// a new one.
+    #[inline(always)]
     pub(crate) fn alloc(&self, layout: Layout) -> NonNull<u8> {
-        let c = class(layout);
-        if let Some(c) = c
-            && let Some(head) = self.head(c)
+        match class(layout) {
+            Some(c) if c < SMALL => {
+                if let Some(classes) = self.classes.get()
+                    && let Some(page) = classes[c].current.get()
+                    // SAFETY: the pool's current page of class `c`.
+                    && let Some(block) = unsafe { page.as_ref() }.take()
+                {
+                    return block;
+                }
+                self.alloc_small(c)
+            }
+            Some(c) => self.alloc_large(c),
+            None => system_alloc(layout),
+        }
+    }
+
+    /// A block of large class `c`: its free list's first, or a new one.
+    fn alloc_large(&self, c: usize) -> NonNull<u8> {
+        if let Some(head) = self.large_head(c)
             && let Some(block) = head.get()
         {
             // SAFETY: a block on a free list is unused memory the pool owns,
@@ -198,153 +189,174 @@ impl Pool {
             self.bytes.set(self.bytes.get() - class_size(c));
             return block.cast();
         }
-        if let Some(c) = c
-            && c < SMALL
-        {
-            return self.carve(c);
+        system_alloc(class_layout(c))
+    }
+
+    /// A small block of class `c`, its current page being full (or none):
+    /// from the system allocator while the pool is [`TINY`]; else from
+    /// another page of the class with a free slot, an empty page, or a page
+    /// of the depot's, which becomes the current one.
+    #[inline(never)]
+    fn alloc_small(&self, c: usize) -> NonNull<u8> {
+        let size = class_size(c);
+        if size < MIN_SLOT || self.taken.get() < TINY {
+            self.taken.set(self.taken.get() + size);
+            return system_alloc(class_layout(c));
         }
-        system_alloc(c.map_or(layout, class_layout))
+        let class = &self.classes.get_or_init(|| Box::new(core::array::from_fn(|_| Class::default())))[c];
+        if let Some(full) = class.current.take() {
+            // SAFETY: the pool's page, off every list.
+            unsafe { push(&class.full, full, State::Full) };
+        }
+        let page = pop(&class.available).or_else(|| self.new_page(c));
+        let Some(page) = page else { return system_alloc(class_layout(c)) };
+        // SAFETY: the pool's page, just taken off its list or made.
+        let page = unsafe { page.as_ref() };
+        page.set_state(State::Current);
+        class.current.set(Some(NonNull::from(page)));
+        page.take().expect("an available or new page has a free slot")
+    }
+
+    /// An empty page made a page of class `c`: one of the pool's, or the
+    /// depot's.
+    fn new_page(&self, c: usize) -> Option<NonNull<PageHead>> {
+        let at = match pop(&self.empty) {
+            Some(page) => {
+                self.bytes.set(self.bytes.get() - PAGE);
+                page.cast()
+            }
+            None => depot::take()?,
+        };
+        // SAFETY: an empty page, aligned, the pool's alone.
+        Some(unsafe { PageHead::init(at, class_size(c), c as u8, State::Current) })
     }
 
     /// Takes back the memory of a box of `layout` whose value was dropped:
-    /// onto its free list while the pool holds less than `cap` bytes; else
-    /// a small block to the spill, which [`Pool::give_spilled`] gives to
-    /// the depot, and a large one to the global allocator.
+    /// a small block to its page (or to the system allocator, if it came
+    /// from there); a large one onto its free list while the pool holds
+    /// less than `cap` bytes, else to the system allocator.
     ///
     /// # Safety
-    /// `block` came from [`Pool::alloc`] (of any heap's pool) for a box of
-    /// `layout`, holds no live value, and is not used again.
+    /// `block` came from this pool's [`Pool::alloc`] for a box of `layout`,
+    /// holds no live value, and is not used again.
     pub(crate) unsafe fn free(&self, block: NonNull<u8>, layout: Layout, cap: usize) {
         match class(layout) {
-            Some(c) if self.bytes.get() + class_size(c) <= cap => {
-                let head = if c < SMALL {
-                    &self.small[c]
+            // SAFETY: the caller gives up the block, a slot of one of this
+            // pool's pages.
+            Some(c) if c < SMALL && depot::is_paged(block) => unsafe { self.free_slot(block) },
+            Some(c) if c >= SMALL && self.bytes.get() + class_size(c) <= cap => {
+                let head = &self.large.get_or_init(|| Box::new([const { Cell::new(None) }; LARGE]))[c - SMALL];
+                let block = block.cast::<Block>();
+                // SAFETY: the caller gives up the block, which becomes the
+                // pool's.
+                unsafe { block.write(Block { next: head.get() }) };
+                head.set(Some(block));
+                self.bytes.set(self.bytes.get() + class_size(c));
+            }
+            // SAFETY: by the caller's contract, allocated with the box's
+            // block layout by the system allocator.
+            _ => unsafe { dealloc(block.as_ptr(), block_layout(layout)) },
+        }
+    }
+
+    /// Frees the slot `block` takes in its page, moving the page to the
+    /// list its state is now.
+    ///
+    /// # Safety
+    /// `block` is a taken slot of one of this pool's pages, given up.
+    unsafe fn free_slot(&self, block: NonNull<u8>) {
+        // SAFETY: by the caller's contract, the slot of a page of this pool.
+        let page = unsafe { page_of(block) };
+        // SAFETY: as above.
+        let head = unsafe { page.as_ref() };
+        // SAFETY: as above.
+        let left = unsafe { head.give(block) };
+        let class = &self.classes.get().expect("a pool with pages has its classes")[usize::from(head.class)];
+        match head.state() {
+            State::Full => {
+                // SAFETY: the pool's page, on its full list.
+                unsafe { unlink(&class.full, page) };
+                if left == 0 {
+                    self.keep_empty(page);
                 } else {
-                    &self.large.get_or_init(|| Box::new([const { Cell::new(None) }; LARGE]))[c - SMALL]
-                };
-                // SAFETY: the caller gives up the block, of class `c`.
-                unsafe { self.keep(head, block, c) };
+                    // SAFETY: the pool's page, off every list.
+                    unsafe { push(&class.available, page, State::Available) };
+                }
             }
-            // SAFETY: the caller gives up the block, of small class `c`.
-            Some(c) if c < SMALL => unsafe { self.spill(block.cast(), c) },
-            // SAFETY: by the caller's contract.
-            _ => unsafe { release(block, layout) },
+            State::Available if left == 0 => {
+                // SAFETY: the pool's page, on its available list.
+                unsafe { unlink(&class.available, page) };
+                self.keep_empty(page);
+            }
+            state => debug_assert!(matches!(state, State::Current | State::Available), "{state:?}"),
         }
     }
 
-    /// Adds `block`, of small class `c`, to the spill.
-    ///
-    /// # Safety
-    /// `block` is unused memory of class `c`, which the caller gives up.
-    unsafe fn spill(&self, block: NonNull<Block>, c: usize) {
-        let spill = self
-            .spill
-            .get_or_init(|| Box::new(Spill { chains: [const { Cell::new(None) }; SMALL], classes: Cell::new(0) }));
-        let chain = &spill.chains[c];
-        let (next, last) = match chain.get() {
-            Some((first, last)) => (Some(first), last),
-            None => (None, block),
+    /// Keeps `page`, empty and off every list, among the empty pages.
+    fn keep_empty(&self, page: NonNull<PageHead>) {
+        // SAFETY: the pool's page, off every list.
+        unsafe { push(&self.empty, page, State::Empty) };
+        self.bytes.set(self.bytes.get() + PAGE);
+    }
+
+    /// Gives the empty pages the pool holds over `cap` bytes to the depot,
+    /// together (one lock).
+    pub(crate) fn trim(&self, cap: usize) {
+        if let Some((first, last)) = self.over_cap(cap) {
+            // SAFETY: the pages from `first` to `last` were the pool's, empty,
+            // and are linked by `next`, off its lists.
+            unsafe { depot::give(first, last) };
+        }
+    }
+
+    /// Takes the empty pages over `cap` bytes off the pool's lists: the
+    /// first and the last of them, linked by `next`.
+    fn over_cap(&self, cap: usize) -> Option<(NonNull<PageHead>, NonNull<PageHead>)> {
+        let mut chain: Option<(NonNull<PageHead>, NonNull<PageHead>)> = None;
+        while self.bytes.get() > cap
+            && let Some(page) = pop(&self.empty)
+        {
+            self.bytes.set(self.bytes.get() - PAGE);
+            // SAFETY: the pool's page, empty, now off its lists: the chain's.
+            unsafe { page.as_ref() }.next.set(chain.map(|(first, _)| first));
+            chain = Some((page, chain.map_or(page, |(_, last)| last)));
+        }
+        chain
+    }
+
+    /// The boxes in the pool's pages (for the verifier).
+    pub(crate) fn boxes_in_pages(&self) -> usize {
+        let Some(classes) = self.classes.get() else { return 0 };
+        let pages = |list: &Pages| {
+            let mut n = 0;
+            let mut next = list.get();
+            while let Some(page) = next {
+                // SAFETY: pages on the pool's lists are the pool's.
+                let head = unsafe { page.as_ref() };
+                n += usize::from(head.used());
+                next = head.next.get();
+            }
+            n
         };
-        // SAFETY: by the caller's contract, the pool now owns the block.
-        unsafe { block.write(Block { next }) };
-        chain.set(Some((block, last)));
-        spill.classes.set(spill.classes.get() | 1 << c);
+        // (The current page is on no list: its `next` is clear.)
+        classes.iter().map(|class| pages(&class.current) + pages(&class.available) + pages(&class.full)).sum()
     }
 
-    /// Gives the spill to the depot, a chain per class.
-    pub(crate) fn give_spilled(&self) {
-        let Some(spill) = self.spill.get() else { return };
-        let mut classes = spill.classes.replace(0);
-        while classes != 0 {
-            let c = classes.trailing_zeros() as usize;
-            classes &= classes - 1;
-            if let Some((first, last)) = spill.chains[c].take() {
-                // SAFETY: the spill owns its chains' blocks, of class `c`,
-                // linked from `first` to `last`; it gives them up.
-                unsafe { depot::give(c, first, last) };
+    /// The pool's heap ends: its empty pages go to the depot, and pages
+    /// that still hold boxes (its global objects, which the space adopts)
+    /// become orphans, released box by box by [`release`]. Afterwards the
+    /// pool holds no page, and allocates none.
+    pub(crate) fn end(&self) {
+        let Some(classes) = self.classes.get() else { return };
+        for class in classes.iter() {
+            let mut pages = class.current.take().into_iter().chain(core::iter::from_fn(|| pop(&class.available)));
+            for page in pages.by_ref().chain(core::iter::from_fn(|| pop(&class.full))) {
+                // SAFETY: the pool's page, now off its list.
+                let head = unsafe { page.as_ref() };
+                if head.used() == 0 { self.keep_empty(page) } else { head.orphan() }
             }
         }
-    }
-
-    /// Puts `block`, of class `c`, on its free list `head`.
-    ///
-    /// # Safety
-    /// `block` is unused memory of class `c`, at least one word long and
-    /// aligned to `GRAIN`, which the caller gives up to the pool.
-    unsafe fn keep(&self, head: &Cell<Option<NonNull<Block>>>, block: NonNull<u8>, c: usize) {
-        let block = block.cast::<Block>();
-        // SAFETY: by the caller's contract, the pool now owns the block.
-        unsafe { block.write(Block { next: head.get() }) };
-        head.set(Some(block));
-        self.bytes.set(self.bytes.get() + class_size(c));
-    }
-
-    /// A new small block of class `c`, its free list being empty: carved
-    /// from the region; or, once the region is used up, taken from the
-    /// depot (with more of its class for the list), or from the system
-    /// allocator while the pool is [`TINY`], or carved from a new region.
-    #[inline(never)]
-    fn carve(&self, c: usize) -> NonNull<u8> {
-        let size = class_size(c);
-        if self.left() < size {
-            let batch = self.taken.get().clamp(MIN_BATCH, MAX_BATCH) / size;
-            if let Some((block, n)) = depot::take(c, batch) {
-                // SAFETY: the depot handed over `n` linked blocks of class
-                // `c`: the pool owns them now (module invariants).
-                self.small[c].set(unsafe { block.as_ref() }.next);
-                self.bytes.set(self.bytes.get() + (n - 1) * size);
-                self.taken.set(self.taken.get() + n * size);
-                return block.cast();
-            }
-            if self.taken.get() < TINY {
-                self.taken.set(self.taken.get() + size);
-                return system_alloc(class_layout(c));
-            }
-            self.next_region();
-        }
-        let region = self.region.get().expect("a region was made");
-        let block = region.fresh.get();
-        // SAFETY: the region has `left >= size` bytes from `fresh`.
-        region.fresh.set(unsafe { block.add(size) });
-        region.left.set(region.left.get() - size);
-        block
-    }
-
-    /// Bytes of the region not carved yet.
-    fn left(&self) -> usize {
-        self.region.get().map_or(0, |region| region.left.get())
-    }
-
-    /// Replaces the region, whose rest (smaller than any box that asked)
-    /// becomes a block on its class' list.
-    fn next_region(&self) {
-        self.carve_rest(usize::MAX);
-        let len = self.region.get().map_or(MIN_REGION, |carver| carver.grow.get());
-        let region = depot::region(len);
-        self.taken.set(self.taken.get() + region.len);
-        let carver = self.region.get_or_init(|| {
-            Box::new(Carver { fresh: Cell::new(region.start), left: Cell::new(0), grow: Cell::new(len) })
-        });
-        carver.fresh.set(region.start);
-        carver.left.set(region.len);
-        carver.grow.set((len * 2).min(MAX_REGION));
-    }
-
-    /// Cuts the rest of the region into blocks on their classes' lists, the
-    /// largest first, if it is shorter than `under` bytes.
-    fn carve_rest(&self, under: usize) {
-        let Some(region) = self.region.get().filter(|region| region.left.get() < under) else { return };
-        while region.left.get() > 0 {
-            let size = region.left.get().min(MAX_SMALL);
-            let (c, block) = (size / GRAIN - 1, region.fresh.get());
-            // SAFETY: the rest of the region is unused memory the pool owns,
-            // a multiple of `GRAIN` long (every carve is) and aligned to it.
-            unsafe {
-                self.keep(&self.small[c], block, c);
-                region.fresh.set(block.add(size));
-            }
-            region.left.set(region.left.get() - size);
-        }
+        self.trim(0);
     }
 }
 
@@ -367,109 +379,96 @@ pub(crate) fn prefetch(at: *const u8) {
 /// process when it has none).
 ///
 /// # Panics
-/// If `layout` has size zero (no block or region has).
+/// If `layout` has size zero (no block or chunk has).
 pub(crate) fn system_alloc(layout: Layout) -> NonNull<u8> {
     assert_ne!(layout.size(), 0, "a block has a size");
     // SAFETY: the layout has a non-zero size (checked above).
     NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout))
 }
 
-/// Gives back the memory of a box of `layout` outside any pool: to the
-/// depot if it is small, else to the global allocator.
+/// Pushes `page`, off every list, onto `list` in `state`.
 ///
 /// # Safety
-/// As [`Pool::free`].
-pub(crate) unsafe fn release(block: NonNull<u8>, layout: Layout) {
-    match class(layout) {
-        Some(c) if c < SMALL => {
-            let block = block.cast::<Block>();
-            // SAFETY: a small block, unused, of class `c`, given up.
-            unsafe { depot::give(c, block, block) };
+/// `page` is a page of the caller's pool, on none of its lists.
+unsafe fn push(list: &Pages, page: NonNull<PageHead>, state: State) {
+    // SAFETY: by the caller's contract, the pool's page.
+    let head = unsafe { page.as_ref() };
+    head.set_state(state);
+    head.prev.set(None);
+    head.next.set(list.get());
+    if let Some(next) = list.get() {
+        // SAFETY: pages on the pool's lists are the pool's.
+        unsafe { next.as_ref() }.prev.set(Some(page));
+    }
+    list.set(Some(page));
+}
+
+/// Takes the first page off `list`.
+fn pop(list: &Pages) -> Option<NonNull<PageHead>> {
+    let page = list.get()?;
+    // SAFETY: pages on the pool's lists are the pool's.
+    unsafe { unlink(list, page) };
+    Some(page)
+}
+
+/// Takes `page` off `list`.
+///
+/// # Safety
+/// `page` is on `list`, a list of the caller's pool.
+unsafe fn unlink(list: &Pages, page: NonNull<PageHead>) {
+    // SAFETY: by the caller's contract, the pool's page and its neighbours.
+    unsafe {
+        let head = page.as_ref();
+        let (prev, next) = (head.prev.take(), head.next.take());
+        match prev {
+            Some(prev) => prev.as_ref().next.set(next),
+            None => list.set(next),
         }
-        // SAFETY: allocated with the box's block layout (module
-        // invariants), unused.
-        _ => unsafe { dealloc(block.as_ptr(), block_layout(layout)) },
+        if let Some(next) = next {
+            next.as_ref().prev.set(prev);
+        }
     }
 }
 
-/// A list this long is given to the depot in address order.
-const SORT_MIN: usize = 4096;
-
-/// Gives the list from `first`, of class `c`, to the depot: in address
-/// order if it is long, so that the heaps that take it next carve their
-/// objects side by side again, as from a new region (the list's order is
-/// that of the frees, scattered over the heap's regions).
+/// Gives back the memory of a box of `layout` whose heap ended (an adopted
+/// object): to its orphan page, which goes to the depot with its last box;
+/// or to the system allocator, which the other blocks came from.
 ///
 /// # Safety
-/// The list from `first` is made of unused blocks of class `c`, linked by
-/// their first words, owned by the caller, which gives them up.
-unsafe fn give_in_order(c: usize, mut first: NonNull<Block>) {
-    let (mut last, mut len) = (first, 1);
-    // SAFETY: as the caller guarantees, each block's first word links the
-    // next.
-    while let Some(next) = unsafe { last.as_ref() }.next {
-        (last, len) = (next, len + 1);
+/// `block` came from [`Pool::alloc`] of a pool whose heap ended, for a box
+/// of `layout`; it holds no live value and is not used again.
+pub(crate) unsafe fn release(block: NonNull<u8>, layout: Layout) {
+    if matches!(class(layout), Some(c) if c < SMALL) && depot::is_paged(block) {
+        // SAFETY: a slot of a page whose pool ended: an orphan page, which
+        // `Pool::end` made one before the box could be adopted.
+        unsafe {
+            let page = page_of(block);
+            if page.as_ref().release_orphan() {
+                depot::give_one(page);
+            }
+        }
+        return;
     }
-    if len >= SORT_MIN {
-        // SAFETY: as above.
-        (first, last) = unsafe { sort(first, len) };
-    }
-    // SAFETY: the list runs from `first` to `last`, given up.
-    unsafe { depot::give(c, first, last) };
-}
-
-/// Relinks the `len` blocks of the list from `first` in address order;
-/// returns its new ends.
-///
-/// # Safety
-/// As [`give_in_order`]'s, and the list is `len` blocks long.
-unsafe fn sort(first: NonNull<Block>, len: usize) -> (NonNull<Block>, NonNull<Block>) {
-    let mut blocks = Vec::with_capacity(len);
-    let mut next = Some(first);
-    while let Some(block) = next {
-        blocks.push(block);
-        // SAFETY: by the caller's contract.
-        next = unsafe { block.as_ref() }.next;
-    }
-    blocks.sort_unstable();
-    let mut link = None;
-    for &block in blocks.iter().rev() {
-        // SAFETY: the caller owns the blocks; each is relinked once.
-        unsafe { block.write(Block { next: link }) };
-        link = Some(block);
-    }
-    (blocks[0], blocks[len - 1])
+    // SAFETY: allocated with the box's block layout by the system allocator
+    // (module invariants), unused.
+    unsafe { dealloc(block.as_ptr(), block_layout(layout)) }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
         // (A maatine's heap is dropped at every join: most pools are empty.)
-        self.give_spilled();
-        self.carve_rest(MIN_REGION);
-        if let Some(region) = self.region.get()
-            && region.left.get() > 0
-        {
-            depot::spare(depot::Region { start: region.fresh.get(), len: region.left.get() });
-        }
-        if self.bytes.get() == 0 {
-            return;
-        }
-        for (c, head) in self.small.iter().enumerate() {
-            if let Some(first) = head.get() {
-                // SAFETY: the pool owns its lists' blocks, of class `c`, and
-                // gives them up.
-                unsafe { give_in_order(c, first) };
-            }
-        }
+        self.end();
         for (c, head) in self.large.get().into_iter().flat_map(|large| large.iter()).enumerate() {
             let mut next = head.get();
             let layout = class_layout(SMALL + c);
             while let Some(block) = next {
                 // SAFETY: pooled blocks are owned by the pool, linked by
-                // their first word, and allocated with their class' layout.
-                next = unsafe { block.as_ref() }.next;
-                // SAFETY: as above; each block is on one list once.
-                unsafe { release(block.cast(), layout) };
+                // their first word, and allocated with their class' layout
+                // by the system allocator.
+                unsafe {
+                    next = block.as_ref().next;
+                    dealloc(block.as_ptr().cast(), layout);
+                }
             }
         }
     }
@@ -483,35 +482,95 @@ mod tests {
         Layout::from_size_align(size, align).unwrap()
     }
 
-    /// Allocates `n` blocks of `layout` from `pool` and frees them to it
-    /// with `cap`; returns their addresses, in allocation order.
-    fn free_new_blocks(pool: &Pool, layout: Layout, n: usize, cap: usize) -> Vec<NonNull<u8>> {
-        let blocks: Vec<_> = (0..n).map(|_| pool.alloc(layout)).collect();
-        for &block in &blocks {
-            // SAFETY: allocated with `layout` just above, unused.
+    /// A pool past its tiny start: its small blocks come from pages.
+    fn grown() -> Pool {
+        let pool = Pool::new();
+        pool.taken.set(TINY);
+        pool
+    }
+
+    /// Frees `blocks`, allocated from `pool` with `layout`.
+    fn free_all(pool: &Pool, blocks: &[NonNull<u8>], layout: Layout, cap: usize) {
+        for &block in blocks {
+            // SAFETY: allocated with `layout` by `pool`, unused.
             unsafe { pool.free(block, layout, cap) };
         }
-        blocks
     }
 
     #[test]
-    fn a_freed_block_is_reused_by_its_class_only() {
+    fn a_tiny_pool_takes_small_blocks_from_the_system_allocator_and_then_pages() {
         let pool = Pool::new();
-        let small = box_layout(56, 8);
-        let other = box_layout(64, 8);
-        let a = pool.alloc(small);
-        // SAFETY: allocated with `small` just above, unused.
-        unsafe { pool.free(a, small, usize::MAX) };
-        assert_eq!(pool.bytes.get(), 56);
-        let b = pool.alloc(other);
-        assert_ne!(a, b, "another class does not take the block");
-        assert_eq!(pool.alloc(small), a, "its class does");
-        assert_eq!(pool.bytes.get(), 0);
-        // SAFETY: each block was allocated with its layout and is unused.
-        unsafe {
-            pool.free(a, small, usize::MAX);
-            pool.free(b, other, usize::MAX);
+        let layout = box_layout(64, 8);
+        let blocks: Vec<_> = (0..TINY / 64 + 1).map(|_| pool.alloc(layout)).collect();
+        assert!(blocks[..TINY / 64].iter().all(|&b| !depot::is_paged(b)), "the first 4 KiB are the system's");
+        assert!(depot::is_paged(blocks[TINY / 64]), "then a page");
+        free_all(&pool, &blocks, layout, usize::MAX);
+        assert_eq!(pool.alloc(layout), blocks[TINY / 64], "the current page stays, empty, for the next");
+        free_all(&pool, &blocks[TINY / 64..], layout, usize::MAX);
+    }
+
+    #[test]
+    fn small_blocks_of_a_class_sit_side_by_side_and_a_freed_one_is_taken_first() {
+        let pool = grown();
+        let (layout, other) = (box_layout(232, 8), box_layout(64, 8));
+        let blocks: Vec<_> = (0..5).map(|_| pool.alloc(layout)).collect();
+        for pair in blocks.windows(2) {
+            assert_eq!(pair[1].addr().get() - pair[0].addr().get(), 232, "the next block is the next 232 bytes");
         }
+        let b = pool.alloc(other);
+        // SAFETY: both pages are of blocks allocated above.
+        assert_ne!(unsafe { page_of(b) }, unsafe { page_of(blocks[0]) }, "another class has its own page");
+        free_all(&pool, &blocks[2..3], layout, usize::MAX);
+        assert_eq!(pool.alloc(layout), blocks[2], "the lowest free slot comes first");
+        free_all(&pool, &blocks, layout, usize::MAX);
+        free_all(&pool, &[b], other, usize::MAX);
+    }
+
+    #[test]
+    fn a_page_goes_from_full_to_available_to_the_empty_pages_which_serve_any_class() {
+        let pool = grown();
+        let layout = box_layout(256, 8);
+        let per_page = (PAGE - 128) / 256;
+        let blocks: Vec<_> = (0..per_page + 1).map(|_| pool.alloc(layout)).collect();
+        // SAFETY: pages of blocks allocated above.
+        let (first, second) = unsafe { (page_of(blocks[0]), page_of(blocks[per_page])) };
+        assert_ne!(first, second, "a full page is left for a new one");
+        // SAFETY: the pool's pages, alive.
+        let state = |p: NonNull<PageHead>| unsafe { p.as_ref() }.state();
+        assert_eq!((state(first), state(second)), (State::Full, State::Current));
+        free_all(&pool, &blocks[..1], layout, usize::MAX);
+        assert_eq!(state(first), State::Available, "a free slot and boxes left");
+        free_all(&pool, &blocks[1..per_page], layout, usize::MAX);
+        assert_eq!(state(first), State::Empty, "no box left");
+        assert_eq!(pool.bytes.get(), PAGE);
+        let small = pool.alloc(box_layout(32, 8));
+        // SAFETY: a page of the block allocated just above.
+        assert_eq!(unsafe { page_of(small) }, first, "the empty page serves another class");
+        free_all(&pool, &[small], box_layout(32, 8), usize::MAX);
+        free_all(&pool, &blocks[per_page..], layout, usize::MAX);
+    }
+
+    #[test]
+    fn empty_pages_over_the_cap_leave_the_pool_together_linked() {
+        let pool = grown();
+        let layout = box_layout(248, 8);
+        let per_page = (PAGE - 128) / 248;
+        let blocks: Vec<_> = (0..4 * per_page + 1).map(|_| pool.alloc(layout)).collect();
+        free_all(&pool, &blocks[..4 * per_page], layout, usize::MAX);
+        assert_eq!(pool.bytes.get(), 4 * PAGE, "four emptied pages, kept until trimmed");
+        let (first, last) = pool.over_cap(PAGE).expect("three pages over the cap");
+        assert_eq!(pool.bytes.get(), PAGE, "one kept under the cap");
+        let mut chain = vec![first];
+        // SAFETY: the chain's pages are empty and off the pool's lists; its
+        // last one's `next` was cleared when it left its list.
+        while let Some(next) = unsafe { chain.last().unwrap().as_ref() }.next.get() {
+            chain.push(next);
+        }
+        assert_eq!((chain.len(), chain.last()), (3, Some(&last)), "the three linked, first to last");
+        // SAFETY: as above: given to the depot once.
+        unsafe { depot::give(first, last) };
+        assert!(pool.over_cap(PAGE).is_none(), "nothing more over the cap");
+        free_all(&pool, &blocks[4 * per_page..], layout, usize::MAX);
     }
 
     #[test]
@@ -537,58 +596,54 @@ mod tests {
         assert_eq!(pool.bytes.get(), 320 + 384);
     }
 
-    // The two tests below use classes no other test of this crate
-    // allocates, since the depot is the process's.
-
     #[test]
-    fn small_blocks_are_carved_side_by_side() {
+    fn the_cap_and_large_or_overaligned_boxes_leave_the_pool() {
         let pool = Pool::new();
-        // The pool's region: 1 KiB that stays allocated (what the pool
-        // does not use goes to the depot with it, which keeps it).
-        let region: &'static mut [u64; 128] = Box::leak(Box::new([0; 128]));
-        let carver = Carver {
-            fresh: Cell::new(NonNull::from(region).cast()),
-            left: Cell::new(1024),
-            grow: Cell::new(MIN_REGION),
-        };
-        assert!(pool.region.set(Box::new(carver)).is_ok());
-        pool.taken.set(TINY);
-        let layout = box_layout(232, 8);
-        let blocks: Vec<_> = (0..5).map(|_| pool.alloc(layout)).collect();
-        for pair in blocks[..4].windows(2) {
-            assert_eq!(pair[1].addr().get() - pair[0].addr().get(), 232, "the next block is the next 232 bytes");
+        for layout in [box_layout(MAX_POOLED + GRAIN, 8), box_layout(64, 16)] {
+            let a = pool.alloc(layout);
+            // SAFETY: allocated with `layout` just above, unused.
+            unsafe { pool.free(a, layout, usize::MAX) };
+            assert_eq!(pool.bytes.get(), 0, "{layout:?} is not pooled");
         }
-        assert_eq!(
-            pool.bytes.get(),
-            96,
-            "the fifth did not fit: the region's last 96 bytes are a block of their class"
-        );
-        assert!(pool.small[class(box_layout(96, 8)).unwrap()].get().is_some());
-        for block in blocks {
-            // SAFETY: allocated with `layout` above, unused.
-            unsafe { pool.free(block, layout, usize::MAX) };
+        let large = box_layout(512, 8);
+        let (a, b) = (pool.alloc(large), pool.alloc(large));
+        // SAFETY: allocated with `large` just above, unused.
+        unsafe {
+            pool.free(a, large, 600);
+            pool.free(b, large, 600);
         }
+        assert_eq!(pool.bytes.get(), 512, "the second block is over the cap");
     }
 
     #[test]
-    fn a_dropped_pools_blocks_serve_the_next_pool() {
-        let layout = box_layout(224, 8);
-        let first = Pool::new();
-        let given = free_new_blocks(&first, layout, 3, usize::MAX);
-        drop(first);
-        let tiny = Pool::new();
-        let block = tiny.alloc(layout);
-        assert!(given.contains(&block), "the depot's blocks come before new ones");
-        assert_eq!(tiny.bytes.get(), 0, "a new pool takes one block of 224 bytes at a time");
-        let grown = Pool::new();
-        grown.taken.set(MAX_BATCH);
-        let other = grown.alloc(layout);
-        assert!(given.contains(&other) && other != block);
-        assert_eq!(grown.bytes.get(), 224, "a pool that took much takes all the depot has");
-        // SAFETY: allocated with `layout` just above, unused.
-        unsafe {
-            tiny.free(block, layout, usize::MAX);
-            grown.free(other, layout, usize::MAX);
+    fn an_ended_pools_pages_are_orphans_until_their_last_box_is_released_on_any_thread() {
+        let layout = box_layout(200, 8);
+        let pool = grown();
+        let kept: Vec<_> = (0..40).map(|_| pool.alloc(layout)).collect();
+        let dropped: Vec<_> = (0..40).map(|_| pool.alloc(layout)).collect();
+        free_all(&pool, &dropped, layout, usize::MAX);
+        // SAFETY: a page of a block allocated above.
+        let page = unsafe { page_of(kept[0]) };
+        pool.end();
+        // SAFETY: an orphan page stays allocated while it holds a box.
+        assert_eq!(unsafe { page.as_ref() }.state(), State::Orphan);
+        drop(pool);
+        let addresses: Vec<usize> = kept.iter().map(|b| b.addr().get()).collect();
+        let threads: Vec<_> = addresses
+            .chunks(10)
+            .map(|part| {
+                let part = part.to_vec();
+                std::thread::spawn(move || {
+                    for a in part {
+                        let block = NonNull::new(a as *mut u8).expect("a block");
+                        // SAFETY: allocated by the ended pool with `layout`, released once.
+                        unsafe { release(block, layout) };
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("released");
         }
     }
 
@@ -599,7 +654,7 @@ mod tests {
             .map(|t| {
                 std::thread::spawn(move || {
                     for round in 0..200u64 {
-                        let pool = Pool::new();
+                        let pool = grown();
                         let blocks: Vec<_> = (0..64).map(|_| pool.alloc(layout)).collect();
                         let tag = |i: usize| (t << 32) | (round << 8) | i as u64;
                         for (i, block) in blocks.iter().enumerate() {
@@ -611,13 +666,13 @@ mod tests {
                             let words = unsafe { block.cast::<[u64; 27]>().read() };
                             assert!(words.iter().all(|&w| w == tag(i)), "another pool wrote into a block of this one");
                         }
-                        // Half go back through the pool (and the depot when
-                        // it drops), half straight to the depot.
-                        for (i, block) in blocks.into_iter().enumerate() {
-                            // SAFETY: allocated with `layout` above, unused.
-                            unsafe {
-                                if i % 2 == 0 { pool.free(block, layout, usize::MAX) } else { release(block, layout) }
-                            }
+                        // Half go back to their pages, half stay for the
+                        // pool's end to orphan and to be released after it.
+                        free_all(&pool, &blocks[..32], layout, usize::MAX);
+                        pool.end();
+                        for &block in &blocks[32..] {
+                            // SAFETY: allocated with `layout` by the ended pool, unused.
+                            unsafe { release(block, layout) };
                         }
                     }
                 })
@@ -626,40 +681,5 @@ mod tests {
         for thread in threads {
             thread.join().expect("no pool saw another's writes");
         }
-    }
-
-    #[test]
-    fn the_cap_and_large_or_overaligned_boxes_leave_the_pool() {
-        let pool = Pool::new();
-        for layout in [box_layout(MAX_POOLED + GRAIN, 8), box_layout(64, 16)] {
-            let a = pool.alloc(layout);
-            // SAFETY: allocated with `layout` just above, unused.
-            unsafe { pool.free(a, layout, usize::MAX) };
-            assert_eq!(pool.bytes.get(), 0, "{layout:?} is not pooled");
-        }
-        let small = box_layout(32, 8);
-        let (a, b) = (pool.alloc(small), pool.alloc(small));
-        // SAFETY: allocated with `small` just above, unused.
-        unsafe {
-            pool.free(a, small, 40);
-            pool.free(b, small, 40);
-        }
-        assert_eq!(pool.bytes.get(), 32, "the second block is over the cap");
-    }
-
-    #[test]
-    fn blocks_over_the_cap_reach_the_depot_together_when_the_spill_is_given() {
-        // A class of its own among the tests (the depot is the process's).
-        let layout = box_layout(248, 8);
-        let pool = Pool::new();
-        let blocks = free_new_blocks(&pool, layout, 3, 0);
-        assert_eq!(pool.bytes.get(), 0, "nothing is kept over the cap");
-        pool.give_spilled();
-        let (first, n) = depot::take(class(layout).unwrap(), 3).expect("the depot has the spill");
-        assert_eq!(n, 3, "the whole chain was given");
-        assert_eq!(first.cast(), blocks[2], "the last freed first");
-        pool.give_spilled();
-        let none = depot::take(class(layout).unwrap(), 3);
-        assert!(none.is_none(), "a spill is given once");
     }
 }

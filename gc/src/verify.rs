@@ -6,6 +6,9 @@
 //! - each object is on exactly one of the heap's lists (objects, LSO, the
 //!   LSO pending a lazy sweep) exactly once, its owner id is the heap's
 //!   (unless it was transferred), and the LSO holds global objects only;
+//! - the heap's pages hold exactly the listed objects that lie in pages:
+//!   each one's allocation bit is set, and the pages' counts of boxes add
+//!   up to them;
 //! - every unshared object reachable from the root is on the heap's lists
 //!   (no dangling reference, no unshared object of another heap);
 //! - Invariant S: everything a shared object refers to is shared or frozen,
@@ -21,8 +24,10 @@ use std::collections::HashSet;
 use std::fmt;
 
 use crate::collector::{Collector, Mode, Phase};
+use crate::depot;
 use crate::header::{Age, Flags, Header, WHITES};
 use crate::heap::{Heap, Root};
+use crate::page::page_of;
 use crate::share::children;
 use crate::trace::{Trace, Tracer};
 
@@ -63,6 +68,7 @@ impl<R: Root> Heap<R> {
         let mut roots = Tracer::listing();
         self.root_ref().trace(&mut roots);
         reachable_are_listed(&all, roots.take_listed())?;
+        pages_hold_the_listed(c, &all)?;
         for &h in &all {
             // SAFETY: on a list, so live.
             let header = unsafe { h.as_ref() };
@@ -96,6 +102,25 @@ fn list(
         next = unsafe { h.as_ref() }.next();
     }
     Ok(seen)
+}
+
+/// The listed objects in pages are the boxes the pool's pages count.
+fn pages_hold_the_listed(c: &Collector, all: &HashSet<NonNull<Header>>) -> Result<(), VerifyError> {
+    let mut paged = 0;
+    for &h in all.iter().filter(|h| depot::is_paged(h.cast())) {
+        // SAFETY: a listed, live object in a page.
+        let page = unsafe { page_of(h.cast()).as_ref() };
+        if !page.holds(h.cast()) {
+            // SAFETY: listed, so live.
+            return fail(format!("{} at {h:p} is listed but its page's slot is free", name(unsafe { h.as_ref() })));
+        }
+        paged += 1;
+    }
+    let counted = c.boxes_in_pages();
+    if counted != paged {
+        return fail(format!("the heap's pages count {counted} boxes, its lists {paged} in pages"));
+    }
+    Ok(())
 }
 
 /// Every unshared object reachable from the roots is listed here; the walk
