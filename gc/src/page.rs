@@ -4,7 +4,7 @@
 //! # Layout
 //!
 //! ```text
-//!   page  = PageHead (128 bytes) + `slots` slots of `size` bytes
+//!   page  = PageHead (64 bytes) + `slots` slots of `size` bytes
 //!   alloc = one bit per slot, set while the slot holds a box; the bits
 //!           past the last slot are set too, so a page is full when every
 //!           word is all ones
@@ -41,11 +41,11 @@ use core::ptr::NonNull;
 use crate::shim::{AtomicU32, Ordering};
 
 /// A page's bytes, and its alignment.
-pub(crate) const PAGE: usize = 16 * 1024;
+pub(crate) const PAGE: usize = 4096;
 /// Where the first slot starts: after the head, on a line of its own.
 const HEAD: usize = core::mem::size_of::<PageHead>();
 /// Words of the allocation bitmap.
-const WORDS: usize = 11;
+const WORDS: usize = 3;
 /// The smallest slot a page holds: one with more slots than the bitmap
 /// has bits would not fit (and no box is smaller than a header).
 pub(crate) const MIN_SLOT: usize = 24;
@@ -109,7 +109,13 @@ impl PageHead {
         let slots = (PAGE - HEAD) / size;
         let word = |w: usize| {
             let first = w * 64;
-            if slots >= first + 64 { 0 } else if slots <= first { !0 } else { !0u64 << (slots - first) }
+            if slots >= first + 64 {
+                0
+            } else if slots <= first {
+                !0
+            } else {
+                !0u64 << (slots - first)
+            }
         };
         let head = PageHead {
             size: size as u16,
@@ -118,7 +124,7 @@ impl PageHead {
             hint: Cell::new(0),
             class,
             state: Cell::new(state),
-            magic: (((1u64 << 32) + size as u64 - 1) / size as u64) as u32,
+            magic: (1u64 << 32).div_ceil(size as u64) as u32,
             orphans: AtomicU32::new(0),
             prev: Cell::new(None),
             next: Cell::new(None),
@@ -217,7 +223,7 @@ impl PageHead {
 mod tests {
     use super::*;
 
-    #[repr(C, align(16384))]
+    #[repr(C, align(4096))]
     struct Raw([u8; PAGE]);
 
     fn page(size: usize) -> (Box<Raw>, NonNull<PageHead>) {
