@@ -43,6 +43,7 @@ impl Chain {
     pub(crate) fn push(&self, obj: NonNull<Header>) {
         // SAFETY: the caller's `obj` is live.
         let h = unsafe { obj.as_ref() };
+        h.set_listed();
         h.next_link().set(self.head.get());
         if self.tail.get().is_none() {
             self.tail.set(Some(obj));

@@ -20,10 +20,27 @@
 //!   have no barrier), objects the write barrier turned gray again
 //!   (`grayagain`) are traversed, everything gray is propagated, and the
 //!   current white flips. Every object still of the old white is garbage.
-//! - `Sweep`: each step walks part of the object list, freeing objects of the
-//!   old white and repainting survivors with the new white.
+//! - `Sweep`: each step walks part of the object list, then of the pages
+//!   (see "Lists and pages"), freeing objects of the old white and
+//!   repainting survivors with the new white.
 //!
 //! The colour rules are stated once, in [`crate::header`].
+//!
+//! # Lists and pages
+//!
+//! In incremental mode a small local object lives in its page alone (see
+//! [`crate::page`]): no list links it, and the sweep, once it has walked the
+//! object list, walks the pages the heap held when it got there, reading
+//! the header of every taken slot in address order. Every other object is
+//! *listed* (the header's listed bit): large ones and a tiny heap's, those
+//! made in generational mode or by a major collection run incrementally
+//! (generational mode walks its list's segments), global ones (on the LSO,
+//! where a sweep moves them as it meets them). The to-old sweep lists the
+//! survivors it meets in pages, so a heap back in generational mode has
+//! none left alone. A freed block the pool still keeps is a taken slot with
+//! the `FREED` colour, which the sweep passes over, as it does over listed
+//! objects. A sweep's pages stay the heap's until it ends: pages leave a
+//! pool only when a collection ends (`Pool::trim`) or its heap does.
 //!
 //! # Pacing (Lua 5.4's, in bytes)
 //!
@@ -48,8 +65,10 @@ use core::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use crate::chain::Chain;
+use crate::depot;
 use crate::header::Flags;
-use crate::header::{Age, BLACK, GcBox, Header, VTable, WHITE0, WHITES};
+use crate::header::{Age, BLACK, FREED, GcBox, Header, VTable, WHITE0, WHITES};
+use crate::page::PageHead;
 use crate::pool::{self, Pool};
 use crate::ptr::OutOfMemory;
 use crate::space::Space;
@@ -211,6 +230,17 @@ pub(crate) struct Freed {
     objects: u64,
 }
 
+/// The header of the box in a page's slot, if it is an object that lives
+/// in the page alone: not a freed block still counted in its page, nor an
+/// object on one of the heap's lists.
+#[inline(always)]
+pub(crate) fn resident<'a>(obj: NonNull<Header>) -> Option<&'a Header> {
+    // SAFETY: a taken slot of a page holds a box or a freed block, whose
+    // header keeps the `FREED` colour (see `Collector::free`).
+    let h = unsafe { obj.as_ref() };
+    (h.colour() != FREED && !h.is_listed()).then_some(h)
+}
+
 /// The per-heap collector state.
 pub(crate) struct Collector {
     id: u32,
@@ -233,6 +263,10 @@ pub(crate) struct Collector {
     remarks: Cell<u8>,
     pub(crate) white: Cell<u8>,
     pub(crate) sweep_at: Cell<Option<Link>>,
+    /// The pages a sweep walks once it has walked the list (taken when it
+    /// starts them), and the next one: `None` while it walks the list.
+    swept_pages: RefCell<Vec<NonNull<PageHead>>>,
+    page_at: Cell<Option<usize>>,
     /// Bytes in use (objects and reported extra memory).
     pub(crate) total: Cell<usize>,
     /// Allocation debt, less what is `held`: a safe point is due when it
@@ -304,6 +338,8 @@ impl Collector {
             remarks: Cell::new(0),
             white: Cell::new(WHITE0),
             sweep_at: Cell::new(None),
+            swept_pages: RefCell::new(Vec::new()),
+            page_at: Cell::new(None),
             total: Cell::new(0),
             debt: Cell::new(-(MIN_THRESHOLD as isize)),
             held: Cell::new(0),
@@ -466,14 +502,24 @@ impl Collector {
         Header::new(vtable, self.white.get(), kind, self.id)
     }
 
-    /// Puts a box just made on the object list and counts its `bytes`.
+    /// Counts the `bytes` of a box just made, and puts it on the object
+    /// list unless it lives in a page alone (see "Lists and pages").
     fn adopt_new(&self, h: NonNull<Header>, bytes: usize) {
-        // SAFETY: just allocated and not yet shared with anyone.
-        unsafe { h.as_ref() }.next_link().set(self.objects.get());
-        self.objects.set(Some(h));
+        if self.mode.get() == Mode::Generational || self.to_old.get() || !depot::is_paged(h.cast()) {
+            self.link(h);
+        }
         self.account(bytes as isize);
         let mut stats = self.stats.borrow_mut();
         stats.objects_allocated += 1;
+    }
+
+    /// Puts `h`, on no list, at the head of the object list.
+    pub(crate) fn link(&self, h: NonNull<Header>) {
+        // SAFETY: a live object of this heap's, on no list.
+        let header = unsafe { h.as_ref() };
+        header.set_listed();
+        header.next_link().set(self.objects.get());
+        self.objects.set(Some(h));
     }
 
     pub(crate) fn account_extra(&self, bytes: isize) {
@@ -839,6 +885,27 @@ impl Collector {
     fn sweep_step(&self, count: usize) -> usize {
         let dead_white = self.white.get() ^ WHITES;
         let white = self.white.get();
+        let dead = |h: &Header| h.colour() & dead_white != 0;
+        let before = self.total.get();
+        let (work, done) = match self.page_at.get() {
+            None => (self.sweep_list_step(count, dead, white), false),
+            Some(at) if self.to_old.get() => self.sweep_pages(at, count, dead, |obj, h| self.keep_old_paged(obj, h)),
+            Some(at) => self.sweep_pages(at, count, dead, |_, h| h.set_white(white)),
+        };
+        self.estimate.set(self.estimate.get().saturating_sub(before - self.total.get()));
+        if done {
+            self.phase.set(Phase::Pause);
+            if self.to_old.get() {
+                self.end_sweep_to_old();
+            }
+            return work + 1;
+        }
+        work
+    }
+
+    /// A step of the sweep's walk of the object list; when it reaches the
+    /// end, the pages come next.
+    fn sweep_list_step(&self, count: usize, dead: impl Fn(&Header) -> bool, white: u8) -> usize {
         let start: &ListLink = match self.sweep_at.get() {
             // SAFETY: the saved link is the head cell or the `next` of an
             // object that survived this sweep, which stays alive until the
@@ -846,23 +913,100 @@ impl Collector {
             Some(l) => unsafe { l.as_ref() },
             None => &self.objects,
         };
-        let dead = |h: &Header| h.colour() & dead_white != 0;
-        let before = self.total.get();
         let swept = if self.to_old.get() {
             self.sweep_list(start, None, count, dead, |h| self.keep_old(h))
         } else {
             self.sweep_list(start, None, count, dead, |h| h.set_white(white))
         };
-        self.estimate.set(self.estimate.get().saturating_sub(before - self.total.get()));
         if swept.done {
-            self.phase.set(Phase::Pause);
-            if self.to_old.get() {
-                self.end_sweep_to_old();
-            }
-            return swept.work + 1;
+            self.sweep_at.set(None);
+            *self.swept_pages.borrow_mut() = self.pool.pages();
+            self.page_at.set(Some(0));
+        } else {
+            self.sweep_at.set(Some(NonNull::from(swept.link)));
         }
-        self.sweep_at.set(Some(NonNull::from(swept.link)));
         swept.work
+    }
+
+    /// Sweeps the objects that live in pages alone, from the `at`th page
+    /// the sweep took, until it has visited about `count` boxes: as
+    /// `sweep_list` does, global ones go to the LSO, those `dead` says are
+    /// garbage are freed, `keep` applies to the others. Returns the work
+    /// done and whether the pages are done.
+    fn sweep_pages(
+        &self,
+        mut at: usize,
+        count: usize,
+        dead: impl Fn(&Header) -> bool,
+        keep: impl Fn(NonNull<Header>, &Header),
+    ) -> (usize, bool) {
+        let pages = self.swept_pages.borrow();
+        let (mut work, mut visited, mut freed) = (0, 0, self.tally());
+        while visited < count
+            && let Some(&page) = pages.get(at)
+        {
+            at += 1;
+            // SAFETY: a page this heap's pool held when the sweep took it;
+            // pages leave a pool only at a collection's end (`Pool::trim`)
+            // or its heap's (`Pool::end`), after the sweep.
+            let page = unsafe { page.as_ref() };
+            let charge = (page.slot_size() / SWEEP_COST_DIVISOR).min(MAX_SWEEP_COST);
+            page.for_each_box(|obj| {
+                visited += 1;
+                let Some(h) = resident(obj) else { return };
+                work += charge;
+                if h.is_global() {
+                    self.lso.push(obj);
+                } else if dead(h) {
+                    self.free(obj, &mut freed);
+                } else {
+                    keep(obj, h);
+                }
+            });
+        }
+        drop(pages);
+        self.settle(freed);
+        let done = at >= self.swept_pages.borrow().len();
+        if done {
+            self.swept_pages.borrow_mut().clear();
+            self.page_at.set(None);
+        } else {
+            self.page_at.set(Some(at));
+        }
+        (work, done)
+    }
+
+    /// Sweeps every object that lives in a page alone, at once (see
+    /// `sweep_pages`).
+    pub(crate) fn sweep_residents(&self, dead: impl Fn(&Header) -> bool, keep: impl Fn(NonNull<Header>, &Header)) {
+        *self.swept_pages.borrow_mut() = self.pool.pages();
+        self.sweep_pages(0, usize::MAX, dead, keep);
+    }
+
+    /// Forgets the pages a sweep left unswept (it stops for good).
+    pub(crate) fn abandon_page_sweep(&self) {
+        self.swept_pages.borrow_mut().clear();
+        self.page_at.set(None);
+    }
+
+    /// Applies `f` to every object that lives in a page alone.
+    pub(crate) fn for_each_resident(&self, mut f: impl FnMut(NonNull<Header>, &Header)) {
+        for page in self.pool.pages() {
+            // SAFETY: a page of this heap's pool.
+            unsafe { page.as_ref() }.for_each_box(|obj| {
+                if let Some(h) = resident(obj) {
+                    f(obj, h);
+                }
+            });
+        }
+    }
+
+    /// What the to-old sweep does to a survivor that lives in a page: as
+    /// to any survivor (`keep_old`), and it joins the object list, which a
+    /// generational heap's every object is on.
+    fn keep_old_paged(&self, obj: NonNull<Header>, h: &Header) {
+        self.keep_old(h);
+        self.link(obj);
     }
 
     /// The one sweep loop: walks from `link` until `limit` (or the end) or
@@ -924,10 +1068,9 @@ impl Collector {
         }
         freed.objects += 1;
         // The colour survives in a freed block (a page's slot is not written,
-        // a large block's first word only), so a reference the collector
-        // missed is caught when traced (see `Tracer::mark`) until the block
-        // is used again.
-        #[cfg(debug_assertions)]
+        // a block on a free list only its first word): a page's sweep passes
+        // over it, and a reference the collector missed is caught when
+        // traced (see `Tracer::mark`) until the block is used again.
         h.set_freed();
         // SAFETY: unlinked, unreachable, freed exactly once; the box was
         // allocated with its layout.
@@ -986,6 +1129,7 @@ impl Collector {
                 self.free(obj, &mut freed);
             }
         }
+        self.for_each_resident(|obj, h| if h.is_global() { self.lso.push(obj) } else { self.free(obj, &mut freed) });
         self.settle(freed);
         // Before the space adopts the global objects: their pages become
         // orphans first (see `page`).

@@ -80,6 +80,10 @@ impl Collector {
             self.whiten(header);
             link = header.next_link();
         }
+        // Objects that live in pages alone exist in incremental mode only,
+        // which this leaves for generational mode (`enter_gen`) in the
+        // middle of a cycle, perhaps of its sweep.
+        self.for_each_resident(|_, header| self.whiten(header));
         self.sweep_at.set(None);
         self.phase.set(Phase::Pause);
     }
@@ -96,6 +100,7 @@ impl Collector {
         self.old1.set(None);
         self.reallyold.set(None);
         self.sweep_at.set(None);
+        self.abandon_page_sweep();
         self.phase.set(Phase::Whiten);
         self.mode.set(Mode::Incremental);
     }
@@ -147,6 +152,13 @@ impl Collector {
             h.set_age(Age::Old);
         };
         self.sweep_list(&self.objects, None, usize::MAX, |h| h.colour() & dead != 0, keep_old);
+        self.sweep_residents(
+            |h| h.colour() & dead != 0,
+            |obj, h| {
+                keep_old(h);
+                self.link(obj);
+            },
+        );
         self.grayagain.borrow_mut().clear();
         self.all_old();
         self.phase.set(Phase::Pause);

@@ -93,10 +93,15 @@ pub(crate) const BLACK: u8 = 1 << 2;
 /// The shared collection's mark in every other cycle (`BLACK` in the rest).
 pub(crate) const MARK1: u8 = 1 << 3;
 pub(crate) const WHITES: u8 = WHITE0 | WHITE1;
-/// The colour a freed object's header is left with in debug builds (no live
-/// object has it), so that the tracer can refuse to meet a freed object.
-#[cfg(debug_assertions)]
+/// The colour a freed object's header is left with (no live object has
+/// it): a page's sweep passes over a freed block still counted in its page
+/// (see [`crate::pool`]), and in debug builds the tracer refuses to meet a
+/// freed object.
 pub(crate) const FREED: u8 = 0xF0;
+/// The bit of the age byte that says the object is on one of its heap's
+/// lists (objects, LSO, pending): every object but those that live in a
+/// page alone (see "Lists and pages" in [`crate::collector`]).
+const LISTED: u8 = 1 << 7;
 
 /// An object's generation (generational mode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -336,9 +341,7 @@ impl Header {
         self.colour.store(white, Ordering::Relaxed);
     }
 
-    /// Marks a header whose object is being freed (debug builds), see
-    /// [`FREED`].
-    #[cfg(debug_assertions)]
+    /// Marks a header whose object is being freed, see [`FREED`].
     pub(crate) fn set_freed(&self) {
         self.colour.store(FREED, Ordering::Relaxed);
     }
@@ -380,11 +383,23 @@ impl Header {
     }
 
     pub(crate) fn age(&self) -> Age {
-        Age::from_u8(self.age.load(Ordering::Relaxed))
+        Age::from_u8(self.age.load(Ordering::Relaxed) & !LISTED)
     }
 
     pub(crate) fn set_age(&self, age: Age) {
-        self.age.store(age as u8, Ordering::Relaxed);
+        // A load and a store: only the owner's collector writes the byte.
+        let listed = self.age.load(Ordering::Relaxed) & LISTED;
+        self.age.store(age as u8 | listed, Ordering::Relaxed);
+    }
+
+    /// Whether the object is on one of its heap's lists.
+    pub(crate) fn is_listed(&self) -> bool {
+        self.age.load(Ordering::Relaxed) & LISTED != 0
+    }
+
+    /// The object joins one of its heap's lists, for as long as it lives.
+    pub(crate) fn set_listed(&self) {
+        self.age.store(self.age.load(Ordering::Relaxed) | LISTED, Ordering::Relaxed);
     }
 
     #[inline]

@@ -38,6 +38,7 @@
 use core::cell::Cell;
 use core::ptr::NonNull;
 
+use crate::header::Header;
 use crate::shim::{AtomicU32, Ordering};
 
 /// A page's bytes, and its alignment.
@@ -180,6 +181,31 @@ impl PageHead {
         let slot = ((offset as u64 * u64::from(self.magic)) >> 32) as usize;
         debug_assert!(slot < usize::from(self.slots) && slot * usize::from(self.size) == offset, "a slot's start");
         slot
+    }
+
+    /// Applies `f` to the taken slots (boxes, and freed blocks the pool
+    /// still keeps), in address order, as the bitmap was when the walk
+    /// reached their word.
+    #[inline(always)]
+    pub(crate) fn for_each_box(&self, mut f: impl FnMut(NonNull<Header>)) {
+        let (slots, size) = (usize::from(self.slots), usize::from(self.size));
+        let start = NonNull::from(self).cast::<u8>();
+        for (w, word) in self.alloc.iter().enumerate() {
+            let first = w * 64;
+            let valid = if slots >= first + 64 { !0 } else { (1u64 << slots.saturating_sub(first)) - 1 };
+            let mut bits = word.get() & valid;
+            while bits != 0 {
+                let slot = first + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                // SAFETY: a slot of this page: within its `PAGE` bytes.
+                f(unsafe { start.add(HEAD + slot * size) }.cast());
+            }
+        }
+    }
+
+    /// The size of the page's slots.
+    pub(crate) fn slot_size(&self) -> usize {
+        usize::from(self.size)
     }
 
     /// Whether the slot at `block` holds a box.

@@ -386,6 +386,24 @@ impl Pool {
         chain
     }
 
+    /// The pages the pool holds that may hold boxes (all but its empty
+    /// ones).
+    pub(crate) fn pages(&self) -> Vec<NonNull<PageHead>> {
+        let mut pages = Vec::new();
+        for class in self.classes.get().into_iter().flat_map(|classes| classes.iter()) {
+            pages.extend(class.current.get());
+            for list in [&class.available, &class.full] {
+                let mut next = list.get();
+                while let Some(page) = next {
+                    pages.push(page);
+                    // SAFETY: pages on the pool's lists are the pool's.
+                    next = unsafe { page.as_ref() }.next.get();
+                }
+            }
+        }
+        pages
+    }
+
     /// The boxes in the pool's pages (for the verifier).
     pub(crate) fn boxes_in_pages(&self) -> usize {
         let Some(classes) = self.classes.get() else { return 0 };

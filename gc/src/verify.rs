@@ -6,11 +6,13 @@
 //! - each object is on exactly one of the heap's lists (objects, LSO, the
 //!   LSO pending a lazy sweep) exactly once, its owner id is the heap's
 //!   (unless it was transferred), and the LSO holds global objects only;
-//! - the heap's pages hold exactly the listed objects that lie in pages:
-//!   each one's allocation bit is set, and the pages' counts of boxes add
-//!   up to them;
+//! - every object on a list has the listed bit; objects live in pages
+//!   alone (unlisted) only in incremental mode; the heap's pages hold
+//!   exactly those and the listed objects that lie in pages (each one's
+//!   allocation bit set, the pages' counts of boxes adding up);
 //! - every unshared object reachable from the root is on the heap's lists
-//!   (no dangling reference, no unshared object of another heap);
+//!   or lives in one of its pages (no dangling reference, no unshared
+//!   object of another heap);
 //! - Invariant S: everything a shared object refers to is shared or frozen,
 //!   everything a frozen object refers to is frozen;
 //! - no global object is gray outside a shared marking;
@@ -64,11 +66,23 @@ impl<R: Root> Heap<R> {
         if let Some(h) = objects.intersection(&pending).next() {
             return fail(format!("object at {h:p} is on the object list and the pending LSO"));
         }
-        let all = list(c.lso.head(), objects.union(&pending).copied().collect())?;
+        let listed = list(c.lso.head(), objects.union(&pending).copied().collect())?;
+        // SAFETY: on a list, so live.
+        if let Some(h) = listed.iter().find(|h| !unsafe { h.as_ref() }.is_listed()) {
+            return fail(format!("object at {h:p} is on a list without the listed bit"));
+        }
+        let mut residents = HashSet::new();
+        c.for_each_resident(|h, _| {
+            residents.insert(h);
+        });
+        if c.mode.get() == Mode::Generational && !residents.is_empty() {
+            return fail(format!("{} objects live in pages alone in generational mode", residents.len()));
+        }
+        pages_hold_the_objects(c, &listed, residents.len())?;
+        let all: HashSet<_> = listed.union(&residents).copied().collect();
         let mut roots = Tracer::listing();
         self.root_ref().trace(&mut roots);
         reachable_are_listed(&all, roots.take_listed())?;
-        pages_hold_the_listed(c, &all)?;
         for &h in &all {
             // SAFETY: on a list, so live.
             let header = unsafe { h.as_ref() };
@@ -77,8 +91,13 @@ impl<R: Root> Heap<R> {
                 return fail(format!("{} owned by heap {} is on heap {}", name(header), header.owner(), c.id()));
             }
             if header.is_global() {
-                check_global(h, header, c.space().shared_marking())?;
-            } else if objects.contains(&h) {
+                // Garbage awaiting its lazy sweep (not marked by the last
+                // shared cycle) may point to garbage already freed.
+                let garbage = pending.contains(&h) && header.colour() != c.space().inner.cycle.mark();
+                if !garbage {
+                    check_global(h, header, c.space().shared_marking())?;
+                }
+            } else if objects.contains(&h) || residents.contains(&h) {
                 check_colour(c, h, header)?;
             } else {
                 return fail(format!("unshared {} is on the list of shared objects", name(header)));
@@ -104,10 +123,15 @@ fn list(
     Ok(seen)
 }
 
-/// The listed objects in pages are the boxes the pool's pages count.
-fn pages_hold_the_listed(c: &Collector, all: &HashSet<NonNull<Header>>) -> Result<(), VerifyError> {
+/// The pool's pages count the listed objects in pages and the `residents`
+/// (objects that live in pages alone), and each listed one's slot is taken.
+fn pages_hold_the_objects(
+    c: &Collector,
+    listed: &HashSet<NonNull<Header>>,
+    residents: usize,
+) -> Result<(), VerifyError> {
     let mut paged = 0;
-    for &h in all.iter().filter(|h| depot::is_paged(h.cast())) {
+    for &h in listed.iter().filter(|h| depot::is_paged(h.cast())) {
         // SAFETY: a listed, live object in a page.
         let page = unsafe { page_of(h.cast()).as_ref() };
         if !page.holds(h.cast()) {
@@ -117,8 +141,8 @@ fn pages_hold_the_listed(c: &Collector, all: &HashSet<NonNull<Header>>) -> Resul
         paged += 1;
     }
     let counted = c.boxes_in_pages();
-    if counted != paged {
-        return fail(format!("the heap's pages count {counted} boxes, its lists {paged} in pages"));
+    if counted != paged + residents {
+        return fail(format!("the heap's pages count {counted} boxes: {paged} listed and {residents} alone"));
     }
     Ok(())
 }
