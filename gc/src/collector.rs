@@ -68,7 +68,6 @@ use crate::chain::Chain;
 use crate::depot;
 use crate::header::Flags;
 use crate::header::{Age, BLACK, FREED, GcBox, Header, VTable, WHITE0, WHITES};
-use crate::page::PageHead;
 use crate::pool::{self, Pool};
 use crate::ptr::OutOfMemory;
 use crate::space::Space;
@@ -263,9 +262,8 @@ pub(crate) struct Collector {
     remarks: Cell<u8>,
     pub(crate) white: Cell<u8>,
     pub(crate) sweep_at: Cell<Option<Link>>,
-    /// The pages a sweep walks once it has walked the list (taken when it
-    /// starts them), and the next one: `None` while it walks the list.
-    swept_pages: RefCell<Vec<NonNull<PageHead>>>,
+    /// The next of the pool's pages a sweep walks once it has walked the
+    /// list: `None` while it walks the list.
     page_at: Cell<Option<usize>>,
     /// Bytes in use (objects and reported extra memory).
     pub(crate) total: Cell<usize>,
@@ -338,7 +336,6 @@ impl Collector {
             remarks: Cell::new(0),
             white: Cell::new(WHITE0),
             sweep_at: Cell::new(None),
-            swept_pages: RefCell::new(Vec::new()),
             page_at: Cell::new(None),
             total: Cell::new(0),
             debt: Cell::new(-(MIN_THRESHOLD as isize)),
@@ -920,7 +917,6 @@ impl Collector {
         };
         if swept.done {
             self.sweep_at.set(None);
-            *self.swept_pages.borrow_mut() = self.pool.pages();
             self.page_at.set(Some(0));
         } else {
             self.sweep_at.set(Some(NonNull::from(swept.link)));
@@ -928,11 +924,12 @@ impl Collector {
         swept.work
     }
 
-    /// Sweeps the objects that live in pages alone, from the `at`th page
-    /// the sweep took, until it has visited about `count` boxes: as
-    /// `sweep_list` does, global ones go to the LSO, those `dead` says are
-    /// garbage are freed, `keep` applies to the others. Returns the work
-    /// done and whether the pages are done.
+    /// Sweeps the objects that live in pages alone, from the pool's `at`th
+    /// page, until it has visited about `count` boxes: as `sweep_list`
+    /// does, global ones go to the LSO, those `dead` says are garbage are
+    /// freed, `keep` applies to the others. Returns the work done and
+    /// whether the pages are done. (Pages the pool takes meanwhile hold
+    /// only objects made since the marking, which survive.)
     fn sweep_pages(
         &self,
         mut at: usize,
@@ -940,15 +937,14 @@ impl Collector {
         dead: impl Fn(&Header) -> bool,
         keep: impl Fn(NonNull<Header>, &Header),
     ) -> (usize, bool) {
-        let pages = self.swept_pages.borrow();
         let (mut work, mut visited, mut freed) = (0, 0, self.tally());
         while visited < count
-            && let Some(&page) = pages.get(at)
+            && let Some(page) = self.pool.page(at)
         {
             at += 1;
-            // SAFETY: a page this heap's pool held when the sweep took it;
-            // pages leave a pool only at a collection's end (`Pool::trim`)
-            // or its heap's (`Pool::end`), after the sweep.
+            // SAFETY: a page this heap's pool holds; pages leave a pool, and
+            // change places in it, only when a collection ends
+            // (`Pool::trim`) or its heap does (`Pool::end`).
             let page = unsafe { page.as_ref() };
             let charge = (page.slot_size() / SWEEP_COST_DIVISOR).min(MAX_SWEEP_COST);
             page.for_each_box(|obj| {
@@ -964,34 +960,28 @@ impl Collector {
                 }
             });
         }
-        drop(pages);
         self.settle(freed);
-        let done = at >= self.swept_pages.borrow().len();
-        if done {
-            self.swept_pages.borrow_mut().clear();
-            self.page_at.set(None);
-        } else {
-            self.page_at.set(Some(at));
-        }
+        let done = self.pool.page(at).is_none();
+        self.page_at.set(if done { None } else { Some(at) });
         (work, done)
     }
 
     /// Sweeps every object that lives in a page alone, at once (see
     /// `sweep_pages`).
     pub(crate) fn sweep_residents(&self, dead: impl Fn(&Header) -> bool, keep: impl Fn(NonNull<Header>, &Header)) {
-        *self.swept_pages.borrow_mut() = self.pool.pages();
         self.sweep_pages(0, usize::MAX, dead, keep);
     }
 
-    /// Forgets the pages a sweep left unswept (it stops for good).
+    /// Forgets where a sweep of the pages was (it stops for good).
     pub(crate) fn abandon_page_sweep(&self) {
-        self.swept_pages.borrow_mut().clear();
         self.page_at.set(None);
     }
 
     /// Applies `f` to every object that lives in a page alone.
     pub(crate) fn for_each_resident(&self, mut f: impl FnMut(NonNull<Header>, &Header)) {
-        for page in self.pool.pages() {
+        let mut at = 0;
+        while let Some(page) = self.pool.page(at) {
+            at += 1;
             // SAFETY: a page of this heap's pool.
             unsafe { page.as_ref() }.for_each_box(|obj| {
                 if let Some(h) = resident(obj) {
@@ -1084,6 +1074,11 @@ impl Collector {
     /// The boxes in the pool's pages (for the verifier).
     pub(crate) fn boxes_in_pages(&self) -> usize {
         self.pool.boxes_in_pages()
+    }
+
+    /// Whether the pool's pages are at their places (for the verifier).
+    pub(crate) fn pages_in_place(&self) -> bool {
+        self.pool.places_agree()
     }
 
     /// An empty record of what a walk frees.

@@ -30,7 +30,7 @@
 //! - An orphan page holds global boxes of a heap that ended; nobody
 //!   allocates from it again. Whoever destroys one of its boxes (the
 //!   shared collection's sweep of adopted objects, on any thread)
-//!   decrements `orphans` atomically, and the one that takes it to zero
+//!   decrements its count (`place`) atomically, and the one that takes it to zero
 //!   gives the page to the depot. The count is written before the heap's
 //!   global objects are adopted by the space (under its mutex), so every
 //!   destroyer sees it.
@@ -77,8 +77,9 @@ pub(crate) struct PageHead {
     /// `2^32 / size`, rounded up: a slot's index is its offset times this,
     /// shifted right by 32 (exact for every offset a page has).
     magic: u32,
-    /// Boxes left in an orphan page.
-    orphans: AtomicU32,
+    /// While a pool holds the page, its index in the pool's pages (see
+    /// `Pool::page`); once it is an orphan, the boxes left in it.
+    place: AtomicU32,
     /// The pool's list the page is on (Available, Full or Empty).
     pub(crate) prev: Cell<Option<NonNull<PageHead>>>,
     pub(crate) next: Cell<Option<NonNull<PageHead>>>,
@@ -126,7 +127,7 @@ impl PageHead {
             class,
             state: Cell::new(state),
             magic: (1u64 << 32).div_ceil(size as u64) as u32,
-            orphans: AtomicU32::new(0),
+            place: AtomicU32::new(0),
             prev: Cell::new(None),
             next: Cell::new(None),
             alloc: core::array::from_fn(|w| Cell::new(word(w))),
@@ -214,6 +215,17 @@ impl PageHead {
         self.alloc[slot / 64].get() & 1 << (slot % 64) != 0
     }
 
+    /// The page's index among its pool's pages.
+    pub(crate) fn place(&self) -> usize {
+        // Relaxed: only the pool's user reads and writes it (module
+        // invariants).
+        self.place.load(Ordering::Relaxed) as usize
+    }
+
+    pub(crate) fn set_place(&self, place: usize) {
+        self.place.store(u32::try_from(place).expect("a pool holds fewer than 2^32 pages"), Ordering::Relaxed);
+    }
+
     /// Boxes in the page.
     pub(crate) fn used(&self) -> u16 {
         self.used.get()
@@ -234,14 +246,14 @@ impl PageHead {
         self.state.set(State::Orphan);
         // Relaxed: the space's mutex, taken when the heap's global objects
         // are adopted and by every destroyer of one, orders this first.
-        self.orphans.store(u32::from(self.used.get()), Ordering::Relaxed);
+        self.place.store(u32::from(self.used.get()), Ordering::Relaxed);
     }
 
     /// A box of this orphan page was destroyed; whether it was the last.
     pub(crate) fn release_orphan(&self) -> bool {
         // AcqRel: the destroyer of the last box gives the page away, after
         // every other destroyer's writes to it (their drops).
-        self.orphans.fetch_sub(1, Ordering::AcqRel) == 1
+        self.place.fetch_sub(1, Ordering::AcqRel) == 1
     }
 }
 

@@ -47,7 +47,7 @@
 //!   [`crate::page`]).
 
 use core::alloc::Layout;
-use core::cell::{Cell, OnceCell};
+use core::cell::{Cell, OnceCell, RefCell};
 use core::ptr::NonNull;
 use std::alloc::{alloc, dealloc, handle_alloc_error};
 
@@ -144,6 +144,9 @@ pub(crate) struct Pool {
     bytes: Cell<usize>,
     /// Empty pages, for any class, linked by their heads' `next`.
     empty: Pages,
+    /// Every page the pool holds, empty ones included, each at its head's
+    /// `place` (a sweep walks them by index: see `Collector::sweep_pages`).
+    all: RefCell<Vec<NonNull<PageHead>>>,
     /// Bytes of small blocks the pool took from the system allocator.
     taken: Cell<usize>,
 }
@@ -157,6 +160,7 @@ impl Pool {
             large: OnceCell::new(),
             bytes: Cell::new(0),
             empty: Cell::new(None),
+            all: RefCell::new(Vec::new()),
             taken: Cell::new(0),
         }
     }
@@ -242,15 +246,24 @@ impl Pool {
     /// An empty page made a page of class `c`: one of the pool's, or the
     /// depot's.
     fn new_page(&self, c: usize) -> Option<NonNull<PageHead>> {
-        let at = match pop(&self.empty) {
+        let (at, place) = match pop(&self.empty) {
             Some(page) => {
                 self.bytes.set(self.bytes.get() - PAGE);
-                page.cast()
+                // SAFETY: the pool's page.
+                (page.cast(), unsafe { page.as_ref() }.place())
             }
-            None => depot::take()?,
+            None => {
+                let at = depot::take()?;
+                let mut all = self.all.borrow_mut();
+                all.push(at.cast());
+                (at, all.len() - 1)
+            }
         };
         // SAFETY: an empty page, aligned, the pool's alone.
-        Some(unsafe { PageHead::init(at, class_size(c), c as u8, State::Current) })
+        let page = unsafe { PageHead::init(at, class_size(c), c as u8, State::Current) };
+        // SAFETY: as above.
+        unsafe { page.as_ref() }.set_place(place);
+        Some(page)
     }
 
     /// Takes back the memory of a box of `layout` whose value was dropped:
@@ -379,6 +392,7 @@ impl Pool {
             && let Some(page) = pop(&self.empty)
         {
             self.bytes.set(self.bytes.get() - PAGE);
+            self.forget(page);
             // SAFETY: the pool's page, empty, now off its lists: the chain's.
             unsafe { page.as_ref() }.next.set(chain.map(|(first, _)| first));
             chain = Some((page, chain.map_or(page, |(_, last)| last)));
@@ -386,22 +400,31 @@ impl Pool {
         chain
     }
 
-    /// The pages the pool holds that may hold boxes (all but its empty
-    /// ones).
-    pub(crate) fn pages(&self) -> Vec<NonNull<PageHead>> {
-        let mut pages = Vec::new();
-        for class in self.classes.get().into_iter().flat_map(|classes| classes.iter()) {
-            pages.extend(class.current.get());
-            for list in [&class.available, &class.full] {
-                let mut next = list.get();
-                while let Some(page) = next {
-                    pages.push(page);
-                    // SAFETY: pages on the pool's lists are the pool's.
-                    next = unsafe { page.as_ref() }.next.get();
-                }
+    /// The `i`th page the pool holds (empty ones included), if it holds
+    /// that many. A page keeps its index until one leaves the pool, which
+    /// happens only in [`Pool::trim`] and [`Pool::end`].
+    pub(crate) fn page(&self, i: usize) -> Option<NonNull<PageHead>> {
+        self.all.borrow().get(i).copied()
+    }
+
+    /// Whether every page the pool holds is at its place (for the
+    /// verifier).
+    pub(crate) fn places_agree(&self) -> bool {
+        // SAFETY: the pool's pages.
+        self.all.borrow().iter().enumerate().all(|(i, page)| unsafe { page.as_ref() }.place() == i)
+    }
+
+    /// Takes `page` out of the pool's pages: it leaves the pool.
+    fn forget(&self, page: NonNull<PageHead>) {
+        let mut all = self.all.borrow_mut();
+        // SAFETY: the pool's page, and the one moved into its place.
+        unsafe {
+            let place = page.as_ref().place();
+            all.swap_remove(place);
+            if let Some(moved) = all.get(place) {
+                moved.as_ref().set_place(place);
             }
         }
-        pages
     }
 
     /// The boxes in the pool's pages (for the verifier).
@@ -437,7 +460,12 @@ impl Pool {
             for page in pages.by_ref().chain(core::iter::from_fn(|| pop(&class.full))) {
                 // SAFETY: the pool's page, now off its list.
                 let head = unsafe { page.as_ref() };
-                if head.used() == 0 { self.keep_empty(page) } else { head.orphan() }
+                if head.used() == 0 {
+                    self.keep_empty(page);
+                } else {
+                    self.forget(page);
+                    head.orphan();
+                }
             }
         }
         self.trim(0);
@@ -661,6 +689,8 @@ mod tests {
         // SAFETY: as above: given to the depot once.
         unsafe { depot::give(first, last) };
         assert!(pool.over_cap(PAGE).is_none(), "nothing more over the cap");
+        assert_eq!(pool.all.borrow().len(), 2, "the three left the pool's pages");
+        assert!(pool.places_agree(), "the pages moved into their places know it");
         free_to_pages(&pool, &blocks[4 * per_page..], layout);
     }
 

@@ -140,6 +140,9 @@ fn pages_hold_the_objects(
         }
         paged += 1;
     }
+    if !c.pages_in_place() {
+        return fail("a page of the heap's pool is not at its place in its list of pages".into());
+    }
     let counted = c.boxes_in_pages();
     if counted != paged + residents {
         return fail(format!("the heap's pages count {counted} boxes: {paged} listed and {residents} alone"));
