@@ -561,3 +561,67 @@ fn a_type_without_drop_glue_that_claims_buffers_is_refused_in_debug_builds() {
         mc.alloc(ClaimsBuffers);
     });
 }
+
+/// A heap past its first 4 KiB with `n` nodes made in one mutation, every
+/// other one linked to the root (the rest garbage), stepped into the sweep
+/// and on until some of its garbage is freed and some not yet: the sweep
+/// is in its pages (its objects live in pages alone, after a short list of
+/// the first ones), in steps of a few hundred bytes of work.
+fn in_the_sweep_of_its_pages(space: &Space, n: u64) -> Heap<Graph> {
+    let slow = Params { step_size: 64, step_multiplier: 1, ..Params::default() };
+    let mut heap =
+        Heap::<Graph>::new_in(space, Config { params: slow, ..Config::default() }, |mc| mc.alloc(Node::new(0)));
+    heap.mutate(|mc, root| {
+        for i in 1..=n {
+            let node = mc.alloc(Node::new(i));
+            if i % 2 == 0 {
+                link(mc, *root, node);
+            }
+        }
+    });
+    step_until(&mut heap, Phase::Sweep);
+    let all = live();
+    while live() == all {
+        heap.step();
+    }
+    assert_eq!(heap.phase(), Phase::Sweep, "still sweeping");
+    assert!(live() > 1 + n as i64 / 2, "garbage left: {} of {}", live(), all);
+    heap.verify().unwrap();
+    heap
+}
+
+#[test]
+fn entering_generational_mode_in_the_middle_of_a_sweep_of_the_pages_lists_every_survivor() {
+    let space = Space::new();
+    let mut heap = in_the_sweep_of_its_pages(&space, 4000);
+    heap.set_mode(Mode::Generational);
+    // The verifier refuses objects left in pages alone in generational mode.
+    heap.verify().unwrap();
+    assert_eq!(live(), 2001, "the garbage is freed, the reachable kept");
+    heap.mutate(|mc, root| Gc::write(mc, *root).project(|n| &n.edges).borrow_mut().truncate(500));
+    heap.collect();
+    heap.verify().unwrap();
+    assert_eq!(live(), 501, "a major collection frees what was cut off");
+    heap.set_mode(Mode::Incremental);
+    churn(&mut heap, 3000);
+    heap.collect();
+    heap.verify().unwrap();
+    assert_eq!(live(), 501, "and incremental mode again what it makes");
+}
+
+#[test]
+fn a_heap_ending_in_the_middle_of_a_sweep_of_its_pages_frees_its_own_and_leaves_the_shared_to_its_space() {
+    let space = Space::new();
+    let heap = in_the_sweep_of_its_pages(&space, 4000);
+    // Nodes shared since the marking: global, still in their pages alone.
+    heap.mutate(|mc, _| {
+        for i in 0..300 {
+            mc.share(mc.alloc(Node::new(10_000 + i)));
+        }
+    });
+    drop(heap);
+    assert_eq!(live(), 300, "the heap's own objects are freed as it ends; the shared ones are the space's");
+    // SAFETY: the space's only heap ended.
+    unsafe { space.collect_shared() };
+    assert_eq!(live(), 0, "and the space frees them once nothing reaches them");
+}
