@@ -136,19 +136,25 @@ pub(crate) struct Pool {
     /// Blocks on `freed`.
     kept: Cell<usize>,
     /// Made when the pool takes its first page (a maatine's heap is made at
-    /// every spawn: most stay tiny).
-    classes: OnceCell<Box<[Class; SMALL]>>,
+    /// every spawn: most stay tiny, and their pools small).
+    paged: OnceCell<Box<Paged>>,
     /// Made when the first large block is kept.
     large: OnceCell<Box<Heads<LARGE>>>,
     /// Bytes on the free lists (small and large) and in empty pages.
     bytes: Cell<usize>,
+    /// Bytes of small blocks the pool took from the system allocator.
+    taken: Cell<usize>,
+}
+
+/// A pool's pages.
+#[derive(Default)]
+struct Paged {
+    classes: [Class; SMALL],
     /// Empty pages, for any class, linked by their heads' `next`.
     empty: Pages,
     /// Every page the pool holds, empty ones included, each at its head's
     /// `place` (a sweep walks them by index: see `Collector::sweep_pages`).
     all: RefCell<Vec<NonNull<PageHead>>>,
-    /// Bytes of small blocks the pool took from the system allocator.
-    taken: Cell<usize>,
 }
 
 impl Pool {
@@ -156,11 +162,9 @@ impl Pool {
         Pool {
             freed: [const { Cell::new(None) }; SMALL],
             kept: Cell::new(0),
-            classes: OnceCell::new(),
+            paged: OnceCell::new(),
             large: OnceCell::new(),
             bytes: Cell::new(0),
-            empty: Cell::new(None),
-            all: RefCell::new(Vec::new()),
             taken: Cell::new(0),
         }
     }
@@ -186,8 +190,8 @@ impl Pool {
                     self.bytes.set(self.bytes.get() - class_size(c));
                     return block.cast();
                 }
-                if let Some(classes) = self.classes.get()
-                    && let Some(page) = classes[c].current.get()
+                if let Some(paged) = self.paged.get()
+                    && let Some(page) = paged.classes[c].current.get()
                     // SAFETY: the pool's current page of class `c`.
                     && let Some(block) = unsafe { page.as_ref() }.take()
                 {
@@ -229,7 +233,7 @@ impl Pool {
             self.taken.set(self.taken.get() + size);
             return system_alloc(class_layout(c));
         }
-        let class = &self.classes.get_or_init(|| Box::new(core::array::from_fn(|_| Class::default())))[c];
+        let class = &self.paged.get_or_init(Box::default).classes[c];
         if let Some(full) = class.current.take() {
             // SAFETY: the pool's page, off every list.
             unsafe { push(&class.full, full, State::Full) };
@@ -246,7 +250,8 @@ impl Pool {
     /// An empty page made a page of class `c`: one of the pool's, or the
     /// depot's.
     fn new_page(&self, c: usize) -> Option<NonNull<PageHead>> {
-        let (at, place) = match pop(&self.empty) {
+        let paged = self.paged.get().expect("a pool taking pages has made its pages");
+        let (at, place) = match pop(&paged.empty) {
             Some(page) => {
                 self.bytes.set(self.bytes.get() - PAGE);
                 // SAFETY: the pool's page.
@@ -254,7 +259,7 @@ impl Pool {
             }
             None => {
                 let at = depot::take()?;
-                let mut all = self.all.borrow_mut();
+                let mut all = paged.all.borrow_mut();
                 all.push(at.cast());
                 (at, all.len() - 1)
             }
@@ -311,7 +316,8 @@ impl Pool {
     /// Gives the freed small blocks of every class back to their pages
     /// while the pool holds more than `cap` bytes.
     fn give_freed(&self, cap: usize) {
-        for (c, head) in self.freed.iter().enumerate() {
+        // (Most heaps, a maatine's, keep none: the classes are not walked.)
+        for (c, head) in self.freed.iter().enumerate().take_while(|_| self.kept.get() > 0) {
             while self.bytes.get() > cap
                 && let Some(block) = head.get()
             {
@@ -339,7 +345,7 @@ impl Pool {
         let head = unsafe { page.as_ref() };
         // SAFETY: as above.
         let left = unsafe { head.give(block) };
-        let class = &self.classes.get().expect("a pool with pages has its classes")[usize::from(head.class)];
+        let class = &self.paged().classes[usize::from(head.class)];
         match head.state() {
             State::Full => {
                 // SAFETY: the pool's page, on its full list.
@@ -363,7 +369,7 @@ impl Pool {
     /// Keeps `page`, empty and off every list, among the empty pages.
     fn keep_empty(&self, page: NonNull<PageHead>) {
         // SAFETY: the pool's page, off every list.
-        unsafe { push(&self.empty, page, State::Empty) };
+        unsafe { push(&self.paged().empty, page, State::Empty) };
         self.bytes.set(self.bytes.get() + PAGE);
     }
 
@@ -387,9 +393,10 @@ impl Pool {
     /// Takes the empty pages over `cap` bytes off the pool's lists: the
     /// first and the last of them, linked by `next`.
     fn over_cap(&self, cap: usize) -> Option<(NonNull<PageHead>, NonNull<PageHead>)> {
+        let paged = self.paged.get()?;
         let mut chain: Option<(NonNull<PageHead>, NonNull<PageHead>)> = None;
         while self.bytes.get() > cap
-            && let Some(page) = pop(&self.empty)
+            && let Some(page) = pop(&paged.empty)
         {
             self.bytes.set(self.bytes.get() - PAGE);
             self.forget(page);
@@ -404,19 +411,25 @@ impl Pool {
     /// that many. A page keeps its index until one leaves the pool, which
     /// happens only in [`Pool::trim`] and [`Pool::end`].
     pub(crate) fn page(&self, i: usize) -> Option<NonNull<PageHead>> {
-        self.all.borrow().get(i).copied()
+        self.paged.get()?.all.borrow().get(i).copied()
+    }
+
+    /// The pool's pages, made with its first page.
+    fn paged(&self) -> &Paged {
+        self.paged.get().expect("a pool with a page has made its pages")
     }
 
     /// Whether every page the pool holds is at its place (for the
     /// verifier).
     pub(crate) fn places_agree(&self) -> bool {
+        let Some(paged) = self.paged.get() else { return true };
         // SAFETY: the pool's pages.
-        self.all.borrow().iter().enumerate().all(|(i, page)| unsafe { page.as_ref() }.place() == i)
+        paged.all.borrow().iter().enumerate().all(|(i, page)| unsafe { page.as_ref() }.place() == i)
     }
 
     /// Takes `page` out of the pool's pages: it leaves the pool.
     fn forget(&self, page: NonNull<PageHead>) {
-        let mut all = self.all.borrow_mut();
+        let mut all = self.paged().all.borrow_mut();
         // SAFETY: the pool's page, and the one moved into its place.
         unsafe {
             let place = page.as_ref().place();
@@ -429,7 +442,7 @@ impl Pool {
 
     /// The boxes in the pool's pages (for the verifier).
     pub(crate) fn boxes_in_pages(&self) -> usize {
-        let Some(classes) = self.classes.get() else { return 0 };
+        let Some(paged) = self.paged.get() else { return 0 };
         let pages = |list: &Pages| {
             let mut n = 0;
             let mut next = list.get();
@@ -443,8 +456,11 @@ impl Pool {
         };
         // (The current page is on no list: its `next` is clear.) The freed
         // blocks still count in their pages.
-        let slots: usize =
-            classes.iter().map(|class| pages(&class.current) + pages(&class.available) + pages(&class.full)).sum();
+        let slots: usize = paged
+            .classes
+            .iter()
+            .map(|class| pages(&class.current) + pages(&class.available) + pages(&class.full))
+            .sum();
         slots - self.kept.get()
     }
 
@@ -453,9 +469,9 @@ impl Pool {
     /// become orphans, released box by box by [`release`]. Afterwards the
     /// pool holds no page, and allocates none.
     pub(crate) fn end(&self) {
+        let Some(paged) = self.paged.get() else { return };
         self.give_freed(0);
-        let Some(classes) = self.classes.get() else { return };
-        for class in classes.iter() {
+        for class in paged.classes.iter() {
             let mut pages = class.current.take().into_iter().chain(core::iter::from_fn(|| pop(&class.available)));
             for page in pages.by_ref().chain(core::iter::from_fn(|| pop(&class.full))) {
                 // SAFETY: the pool's page, now off its list.
@@ -689,7 +705,7 @@ mod tests {
         // SAFETY: as above: given to the depot once.
         unsafe { depot::give(first, last) };
         assert!(pool.over_cap(PAGE).is_none(), "nothing more over the cap");
-        assert_eq!(pool.all.borrow().len(), 2, "the three left the pool's pages");
+        assert_eq!(pool.paged().all.borrow().len(), 2, "the three left the pool's pages");
         assert!(pool.places_agree(), "the pages moved into their places know it");
         free_to_pages(&pool, &blocks[4 * per_page..], layout);
     }
