@@ -5,9 +5,11 @@
 //!
 //! ```text
 //!   page  = PageHead (64 bytes) + `slots` slots of `size` bytes
-//!   alloc = one bit per slot, set while the slot holds a box; the bits
-//!           past the last slot are set too, so a page is full when every
-//!           word is all ones
+//!   alloc = one bit per slot, set while the slot is taken: it holds a
+//!           box, or a freed block its pool keeps for the next allocation
+//!           of the size (with the `FREED` colour, see `crate::pool`); the
+//!           bits past the last slot are set too, so a page is full when
+//!           every word is all ones
 //! ```
 //!
 //! A box finds its page by masking its address ([`page_of`]); whether an
@@ -30,10 +32,10 @@
 //! - An orphan page holds global boxes of a heap that ended; nobody
 //!   allocates from it again. Whoever destroys one of its boxes (the
 //!   shared collection's sweep of adopted objects, on any thread)
-//!   decrements its count (`place`) atomically, and the one that takes it to zero
-//!   gives the page to the depot. The count is written before the heap's
-//!   global objects are adopted by the space (under its mutex), so every
-//!   destroyer sees it.
+//!   decrements its count (`place`) atomically, and the one that takes it
+//!   to zero gives the page to the depot. The count is written before the
+//!   heap's global objects are adopted by the space (under its mutex), so
+//!   every destroyer sees it.
 
 use core::cell::Cell;
 use core::ptr::NonNull;
