@@ -65,7 +65,6 @@ use core::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use crate::chain::Chain;
-use crate::depot;
 use crate::header::Flags;
 use crate::header::{Age, BLACK, FREED, GcBox, Header, VTable, WHITE0, WHITES};
 use crate::pool::{self, Pool};
@@ -227,17 +226,6 @@ pub(crate) struct Freed {
     /// Bytes of global objects.
     global: usize,
     objects: u64,
-}
-
-/// The header of the box in a page's slot, if it is an object that lives
-/// in the page alone: not a freed block still counted in its page, nor an
-/// object on one of the heap's lists.
-#[inline(always)]
-pub(crate) fn resident<'a>(obj: NonNull<Header>) -> Option<&'a Header> {
-    // SAFETY: a taken slot of a page holds a box or a freed block, whose
-    // header keeps the `FREED` colour (see `Collector::free`).
-    let h = unsafe { obj.as_ref() };
-    (h.colour() != FREED && !h.is_listed()).then_some(h)
 }
 
 /// The per-heap collector state.
@@ -461,10 +449,11 @@ impl Collector {
         // `VTable::plain`): freeing it will not ask either.
         let owned = if vtable.plain { 0 } else { value.heap_size() };
         debug_assert!(!vtable.plain || value.heap_size() == 0, "a type without drop glue owns no buffers");
-        let ptr = self.pool.alloc(vtable.layout).cast::<GcBox<T>>();
+        let (block, paged) = self.pool.alloc(vtable.layout);
+        let ptr = block.cast::<GcBox<T>>();
         // SAFETY: fresh memory with the layout of `GcBox<T>` (see `pool`).
         unsafe { ptr.write(GcBox { header, value }) };
-        self.adopt_new(ptr.cast(), size_of::<GcBox<T>>() + owned);
+        self.adopt_new(ptr.cast(), paged, size_of::<GcBox<T>>() + owned);
         ptr
     }
 
@@ -479,10 +468,11 @@ impl Collector {
     ) -> NonNull<GcBox<Tailed<H>>> {
         let header = self.new_header(tailed::vtable::<H>(), kind);
         let layout = tailed::box_layout::<H>(len);
-        let ptr = self.pool.alloc(layout).cast::<GcBox<Tailed<H>>>();
+        let (block, paged) = self.pool.alloc(layout);
+        let ptr = block.cast::<GcBox<Tailed<H>>>();
         // SAFETY: fresh memory of the box's layout for `len` items.
         unsafe { tailed::write(ptr, header, head, len, item) };
-        self.adopt_new(ptr.cast(), layout.size());
+        self.adopt_new(ptr.cast(), paged, layout.size());
         ptr
     }
 
@@ -499,10 +489,11 @@ impl Collector {
         Header::new(vtable, self.white.get(), kind, self.id)
     }
 
-    /// Counts the `bytes` of a box just made, and puts it on the object
-    /// list unless it lives in a page alone (see "Lists and pages").
-    fn adopt_new(&self, h: NonNull<Header>, bytes: usize) {
-        if self.mode.get() == Mode::Generational || self.to_old.get() || !depot::is_paged(h.cast()) {
+    /// Counts the `bytes` of a box just made (`paged` if it lies in a
+    /// page), and puts it on the object list unless it lives in its page
+    /// alone (see "Lists and pages").
+    fn adopt_new(&self, h: NonNull<Header>, paged: bool, bytes: usize) {
+        if self.mode.get() == Mode::Generational || self.to_old.get() || !paged {
             self.link(h);
         }
         self.account(bytes as isize);
@@ -925,45 +916,32 @@ impl Collector {
     }
 
     /// Sweeps the objects that live in pages alone, from the pool's `at`th
-    /// page, until it has visited about `count` boxes: as `sweep_list`
-    /// does, global ones go to the LSO, those `dead` says are garbage are
-    /// freed, `keep` applies to the others. Returns the work done and
-    /// whether the pages are done. (Pages the pool takes meanwhile hold
-    /// only objects made since the marking, which survive.)
+    /// page, until it has visited about `count` taken slots: as
+    /// `sweep_list` does, global ones go to the LSO, those `dead` says are
+    /// garbage are freed, `keep` applies to the others. Returns the work
+    /// done and whether the pages are done. (Pages the pool takes meanwhile
+    /// hold only objects made since the marking, which survive.)
     fn sweep_pages(
         &self,
-        mut at: usize,
+        at: usize,
         count: usize,
         dead: impl Fn(&Header) -> bool,
         keep: impl Fn(NonNull<Header>, &Header),
     ) -> (usize, bool) {
-        let (mut work, mut visited, mut freed) = (0, 0, self.tally());
-        while visited < count
-            && let Some(page) = self.pool.page(at)
-        {
-            at += 1;
-            // SAFETY: a page this heap's pool holds; pages leave a pool, and
-            // change places in it, only when a collection ends
-            // (`Pool::trim`) or its heap does (`Pool::end`).
-            let page = unsafe { page.as_ref() };
-            let charge = (page.slot_size() / SWEEP_COST_DIVISOR).min(MAX_SWEEP_COST);
-            page.for_each_box(|obj| {
-                visited += 1;
-                let Some(h) = resident(obj) else { return };
-                work += charge;
-                if h.is_global() {
-                    self.lso.push(obj);
-                } else if dead(h) {
-                    self.free(obj, &mut freed);
-                } else {
-                    keep(obj, h);
-                }
-            });
-        }
+        let (mut work, mut freed) = (0, self.tally());
+        let next = self.residents_from(at, count, |obj, h, charge| {
+            work += charge;
+            if h.is_global() {
+                self.lso.push(obj);
+            } else if dead(h) {
+                self.free(obj, &mut freed);
+            } else {
+                keep(obj, h);
+            }
+        });
         self.settle(freed);
-        let done = self.pool.page(at).is_none();
-        self.page_at.set(if done { None } else { Some(at) });
-        (work, done)
+        self.page_at.set(next);
+        (work, next.is_none())
     }
 
     /// Sweeps every object that lives in a page alone, at once (see
@@ -979,16 +957,43 @@ impl Collector {
 
     /// Applies `f` to every object that lives in a page alone.
     pub(crate) fn for_each_resident(&self, mut f: impl FnMut(NonNull<Header>, &Header)) {
-        let mut at = 0;
-        while let Some(page) = self.pool.page(at) {
+        self.residents_from(0, usize::MAX, |obj, h, _| f(obj, h));
+    }
+
+    /// Applies `f` to the objects that live in the pool's pages alone (not
+    /// freed blocks the pool keeps, nor listed objects), from its `at`th
+    /// page on, page by page until it has offered about `count` taken
+    /// slots, with the work a sweep's visit of one is charged. Returns the
+    /// next page's index, or `None` once the pages are done.
+    fn residents_from(
+        &self,
+        mut at: usize,
+        count: usize,
+        mut f: impl FnMut(NonNull<Header>, &Header, usize),
+    ) -> Option<usize> {
+        let mut visited = 0;
+        while visited < count
+            && let Some(page) = self.pool.page(at)
+        {
             at += 1;
-            // SAFETY: a page of this heap's pool.
-            unsafe { page.as_ref() }.for_each_box(|obj| {
-                if let Some(h) = resident(obj) {
-                    f(obj, h);
+            // SAFETY: a page this heap's pool holds; pages leave a pool, and
+            // change places in it, only when a collection ends
+            // (`Pool::trim`) or its heap does (`Pool::end`), never during a
+            // walk.
+            let page = unsafe { page.as_ref() };
+            let charge = (page.slot_size() / SWEEP_COST_DIVISOR).min(MAX_SWEEP_COST);
+            page.for_each_box(|obj| {
+                visited += 1;
+                // SAFETY: a taken slot holds a box, or a freed block the pool
+                // keeps, whose header keeps the `FREED` colour (see
+                // `Collector::free`) until the block is used again.
+                let h = unsafe { obj.as_ref() };
+                if h.colour() != FREED && !h.is_listed() {
+                    f(obj, h, charge);
                 }
             });
         }
+        self.pool.page(at).map(|_| at)
     }
 
     /// What the to-old sweep does to a survivor that lives in a page: as

@@ -86,7 +86,8 @@ pub(crate) fn take() -> Option<NonNull<u8>> {
     }
     let page = pages.fresh.expect("a chunk is being cut");
     pages.left -= 1;
-    // SAFETY: the chunk has `left` more pages after this one.
+    // SAFETY: the chunk has `left` more pages after this one: at most one
+    // past its end.
     pages.fresh = Some(unsafe { page.add(PAGE) });
     Some(page)
 }
@@ -146,7 +147,7 @@ mod tests {
         // SAFETY: allocated above with this layout; the page is empty and ours.
         unsafe {
             std::alloc::dealloc(block.as_ptr(), Layout::from_size_align(64, 8).unwrap());
-            let head = PageHead::init(page, 64, 0, State::Empty);
+            let head = PageHead::init(page, 64, 0);
             give_one(head);
         }
     }

@@ -88,6 +88,16 @@ pub(crate) struct PageHead {
     alloc: [Cell<u64>; WORDS],
 }
 
+/// The bits of word `w` of a bitmap that stand for one of `slots` slots
+/// (the others are set in the allocation bitmap, and never cleared).
+#[inline(always)]
+fn slot_bits(slots: usize, w: usize) -> u64 {
+    match slots.saturating_sub(w * 64) {
+        64.. => !0,
+        n => (1 << n) - 1,
+    }
+}
+
 /// The page holding `block`.
 ///
 /// # Safety
@@ -102,37 +112,27 @@ pub(crate) unsafe fn page_of(block: NonNull<u8>) -> NonNull<PageHead> {
 }
 
 impl PageHead {
-    /// Makes the `PAGE` bytes at `at` a page of `size`-byte slots of class
-    /// `class`, all free, in `state`.
+    /// Makes the `PAGE` bytes at `at` a current page of `size`-byte slots
+    /// of class `class`, all free.
     ///
     /// # Safety
     /// `at` is aligned to `PAGE` and the caller owns its `PAGE` bytes,
     /// none of which hold a live box.
-    pub(crate) unsafe fn init(at: NonNull<u8>, size: usize, class: u8, state: State) -> NonNull<PageHead> {
+    pub(crate) unsafe fn init(at: NonNull<u8>, size: usize, class: u8) -> NonNull<PageHead> {
         debug_assert!((MIN_SLOT..=u16::MAX as usize).contains(&size) && size % 8 == 0);
         let slots = (PAGE - HEAD) / size;
-        let word = |w: usize| {
-            let first = w * 64;
-            if slots >= first + 64 {
-                0
-            } else if slots <= first {
-                !0
-            } else {
-                !0u64 << (slots - first)
-            }
-        };
         let head = PageHead {
             size: size as u16,
             slots: slots as u16,
             used: Cell::new(0),
             hint: Cell::new(0),
             class,
-            state: Cell::new(state),
+            state: Cell::new(State::Current),
             magic: (1u64 << 32).div_ceil(size as u64) as u32,
             place: AtomicU32::new(0),
             prev: Cell::new(None),
             next: Cell::new(None),
-            alloc: core::array::from_fn(|w| Cell::new(word(w))),
+            alloc: core::array::from_fn(|w| Cell::new(!slot_bits(slots, w))),
         };
         let page = at.cast::<PageHead>();
         // SAFETY: the caller owns the page's bytes; the head fits its first
@@ -194,11 +194,9 @@ impl PageHead {
         let (slots, size) = (usize::from(self.slots), usize::from(self.size));
         let start = NonNull::from(self).cast::<u8>();
         for (w, word) in self.alloc.iter().enumerate() {
-            let first = w * 64;
-            let valid = if slots >= first + 64 { !0 } else { (1u64 << slots.saturating_sub(first)) - 1 };
-            let mut bits = word.get() & valid;
+            let mut bits = word.get() & slot_bits(slots, w);
             while bits != 0 {
-                let slot = first + bits.trailing_zeros() as usize;
+                let slot = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 // SAFETY: a slot of this page: within its `PAGE` bytes.
                 f(unsafe { start.add(HEAD + slot * size) }.cast());
@@ -246,8 +244,10 @@ impl PageHead {
     pub(crate) fn orphan(&self) {
         debug_assert!(self.used.get() > 0, "an empty page goes back to the depot");
         self.state.set(State::Orphan);
-        // Relaxed: the space's mutex, taken when the heap's global objects
-        // are adopted and by every destroyer of one, orders this first.
+        // Relaxed: the heap's global objects are adopted under the space's
+        // mutex after this, and a destroyer gets them from that mutex's
+        // holder (a lazy sweep, or the rayon tasks it hands them to), so
+        // the count happens before every release.
         self.place.store(u32::from(self.used.get()), Ordering::Relaxed);
     }
 
@@ -269,7 +269,7 @@ mod tests {
     fn page(size: usize) -> (Box<Raw>, NonNull<PageHead>) {
         let mut raw = Box::new(Raw([0; PAGE]));
         // SAFETY: a fresh, aligned page of our own.
-        let head = unsafe { PageHead::init(NonNull::from(&mut raw.0).cast(), size, 0, State::Current) };
+        let head = unsafe { PageHead::init(NonNull::from(&mut raw.0).cast(), size, 0) };
         (raw, head)
     }
 

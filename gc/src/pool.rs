@@ -175,32 +175,33 @@ impl Pool {
         self.large.get().map(|large| &large[c - SMALL])
     }
 
-    /// Memory for a box of `layout`: a slot of the current page of its
-    /// class if it is small, a pooled block of its class if it is large, or
-    /// a new one.
+    /// Memory for a box of `layout`, and whether it lies in a page: a
+    /// freed block of its class or a slot of its class's current page if it
+    /// is small, a pooled block of its class if it is large, or a new one.
     #[inline(always)]
-    pub(crate) fn alloc(&self, layout: Layout) -> NonNull<u8> {
+    pub(crate) fn alloc(&self, layout: Layout) -> (NonNull<u8>, bool) {
         match class(layout) {
             Some(c) if c < SMALL => {
+                // Only blocks of pages are kept (see `free`).
                 if let Some(block) = self.freed[c].get() {
                     // SAFETY: a freed block is unused memory the pool owns,
                     // its first word its link (module invariants).
                     self.freed[c].set(unsafe { block.as_ref() }.next);
                     self.kept.set(self.kept.get() - 1);
                     self.bytes.set(self.bytes.get() - class_size(c));
-                    return block.cast();
+                    return (block.cast(), true);
                 }
                 if let Some(paged) = self.paged.get()
                     && let Some(page) = paged.classes[c].current.get()
                     // SAFETY: the pool's current page of class `c`.
                     && let Some(block) = unsafe { page.as_ref() }.take()
                 {
-                    return block;
+                    return (block, true);
                 }
                 self.alloc_small(c)
             }
-            Some(c) => self.alloc_large(c),
-            None => system_alloc(layout),
+            Some(c) => (self.alloc_large(c), false),
+            None => (system_alloc(layout), false),
         }
     }
 
@@ -227,11 +228,11 @@ impl Pool {
     /// another page of the class with a free slot, an empty page, or a page
     /// of the depot's, which becomes the current one.
     #[inline(never)]
-    fn alloc_small(&self, c: usize) -> NonNull<u8> {
+    fn alloc_small(&self, c: usize) -> (NonNull<u8>, bool) {
         let size = class_size(c);
         if size < MIN_SLOT || self.taken.get() < TINY {
             self.taken.set(self.taken.get() + size);
-            return system_alloc(class_layout(c));
+            return (system_alloc(class_layout(c)), false);
         }
         let class = &self.paged.get_or_init(Box::default).classes[c];
         if let Some(full) = class.current.take() {
@@ -239,12 +240,12 @@ impl Pool {
             unsafe { push(&class.full, full, State::Full) };
         }
         let page = pop(&class.available).or_else(|| self.new_page(c));
-        let Some(page) = page else { return system_alloc(class_layout(c)) };
+        let Some(page) = page else { return (system_alloc(class_layout(c)), false) };
         // SAFETY: the pool's page, just taken off its list or made.
         let page = unsafe { page.as_ref() };
         page.set_state(State::Current);
         class.current.set(Some(NonNull::from(page)));
-        page.take().expect("an available or new page has a free slot")
+        (page.take().expect("an available or new page has a free slot"), true)
     }
 
     /// An empty page made a page of class `c`: one of the pool's, or the
@@ -265,7 +266,7 @@ impl Pool {
             }
         };
         // SAFETY: an empty page, aligned, the pool's alone.
-        let page = unsafe { PageHead::init(at, class_size(c), c as u8, State::Current) };
+        let page = unsafe { PageHead::init(at, class_size(c), c as u8) };
         // SAFETY: as above.
         unsafe { page.as_ref() }.set_place(place);
         Some(page)
@@ -440,28 +441,13 @@ impl Pool {
         }
     }
 
-    /// The boxes in the pool's pages (for the verifier).
+    /// The boxes in the pool's pages (for the verifier): their taken slots,
+    /// less the freed blocks the pool keeps.
     pub(crate) fn boxes_in_pages(&self) -> usize {
         let Some(paged) = self.paged.get() else { return 0 };
-        let pages = |list: &Pages| {
-            let mut n = 0;
-            let mut next = list.get();
-            while let Some(page) = next {
-                // SAFETY: pages on the pool's lists are the pool's.
-                let head = unsafe { page.as_ref() };
-                n += usize::from(head.used());
-                next = head.next.get();
-            }
-            n
-        };
-        // (The current page is on no list: its `next` is clear.) The freed
-        // blocks still count in their pages.
-        let slots: usize = paged
-            .classes
-            .iter()
-            .map(|class| pages(&class.current) + pages(&class.available) + pages(&class.full))
-            .sum();
-        slots - self.kept.get()
+        // SAFETY: the pool's pages.
+        let taken: usize = paged.all.borrow().iter().map(|page| usize::from(unsafe { page.as_ref() }.used())).sum();
+        taken - self.kept.get()
     }
 
     /// The pool's heap ends: its empty pages go to the depot, and pages
@@ -636,27 +622,32 @@ mod tests {
     fn a_tiny_pool_takes_small_blocks_from_the_system_allocator_and_then_pages() {
         let pool = Pool::new();
         let layout = box_layout(64, 8);
-        let blocks: Vec<_> = (0..TINY / 64 + 1).map(|_| pool.alloc(layout)).collect();
+        let got: Vec<_> = (0..TINY / 64 + 1).map(|_| pool.alloc(layout)).collect();
+        assert!(got.iter().all(|&(b, paged)| paged == depot::is_paged(b)), "the pool says which blocks are paged");
+        let blocks: Vec<_> = got.iter().map(|&(b, _)| b).collect();
         assert!(blocks[..TINY / 64].iter().all(|&b| !depot::is_paged(b)), "the first 4 KiB are the system's");
         assert!(depot::is_paged(blocks[TINY / 64]), "then a page");
         free_to_pages(&pool, &blocks, layout);
-        assert_eq!(pool.alloc(layout), blocks[TINY / 64], "the current page stays, empty, for the next");
+        assert_eq!(pool.alloc(layout), (blocks[TINY / 64], true), "the current page stays, empty, for the next");
         free_to_pages(&pool, &blocks[TINY / 64..], layout);
+        let large = pool.alloc(box_layout(512, 8));
+        assert!(!large.1 && !depot::is_paged(large.0), "a large block is the system's");
+        free_all(&pool, &[large.0], box_layout(512, 8), 0);
     }
 
     #[test]
     fn small_blocks_of_a_class_sit_side_by_side_and_a_freed_one_is_taken_first() {
         let pool = grown();
         let (layout, other) = (box_layout(232, 8), box_layout(64, 8));
-        let blocks: Vec<_> = (0..5).map(|_| pool.alloc(layout)).collect();
+        let blocks: Vec<_> = (0..5).map(|_| pool.alloc(layout).0).collect();
         for pair in blocks.windows(2) {
             assert_eq!(pair[1].addr().get() - pair[0].addr().get(), 232, "the next block is the next 232 bytes");
         }
-        let b = pool.alloc(other);
+        let b = pool.alloc(other).0;
         // SAFETY: both pages are of blocks allocated above.
         assert_ne!(unsafe { page_of(b) }, unsafe { page_of(blocks[0]) }, "another class has its own page");
         free_to_pages(&pool, &blocks[2..3], layout);
-        assert_eq!(pool.alloc(layout), blocks[2], "the lowest free slot comes first");
+        assert_eq!(pool.alloc(layout).0, blocks[2], "the lowest free slot comes first");
         free_all(&pool, &blocks, layout, usize::MAX);
         free_all(&pool, &[b], other, usize::MAX);
     }
@@ -666,7 +657,7 @@ mod tests {
         let pool = grown();
         let layout = box_layout(256, 8);
         let per_page = (PAGE - 64) / 256;
-        let blocks: Vec<_> = (0..per_page + 1).map(|_| pool.alloc(layout)).collect();
+        let blocks: Vec<_> = (0..per_page + 1).map(|_| pool.alloc(layout).0).collect();
         // SAFETY: pages of blocks allocated above.
         let (first, second) = unsafe { (page_of(blocks[0]), page_of(blocks[per_page])) };
         assert_ne!(first, second, "a full page is left for a new one");
@@ -678,7 +669,7 @@ mod tests {
         free_to_pages(&pool, &blocks[1..per_page], layout);
         assert_eq!(state(first), State::Empty, "no box left");
         assert_eq!(pool.bytes.get(), PAGE);
-        let small = pool.alloc(box_layout(32, 8));
+        let small = pool.alloc(box_layout(32, 8)).0;
         // SAFETY: a page of the block allocated just above.
         assert_eq!(unsafe { page_of(small) }, first, "the empty page serves another class");
         free_all(&pool, &[small], box_layout(32, 8), 0);
@@ -690,7 +681,7 @@ mod tests {
         let pool = grown();
         let layout = box_layout(248, 8);
         let per_page = (PAGE - 64) / 248;
-        let blocks: Vec<_> = (0..4 * per_page + 1).map(|_| pool.alloc(layout)).collect();
+        let blocks: Vec<_> = (0..4 * per_page + 1).map(|_| pool.alloc(layout).0).collect();
         free_to_pages(&pool, &blocks[..4 * per_page], layout);
         assert_eq!(pool.bytes.get(), 4 * PAGE, "four emptied pages, kept until trimmed");
         let (first, last) = pool.over_cap(PAGE).expect("three pages over the cap");
@@ -714,11 +705,11 @@ mod tests {
     fn freed_small_blocks_are_taken_again_last_first_and_go_to_their_pages_over_the_cap() {
         let pool = grown();
         let layout = box_layout(96, 8);
-        let blocks: Vec<_> = (0..8).map(|_| pool.alloc(layout)).collect();
+        let blocks: Vec<_> = (0..8).map(|_| pool.alloc(layout).0).collect();
         free_all(&pool, &blocks[..4], layout, usize::MAX);
         assert_eq!(pool.bytes.get(), 4 * 96, "kept under the cap");
         assert_eq!(pool.boxes_in_pages(), 4, "freed blocks do not count as boxes");
-        assert_eq!(pool.alloc(layout), blocks[3], "the last freed first");
+        assert_eq!(pool.alloc(layout).0, blocks[3], "the last freed first");
         pool.trim(96);
         assert_eq!(pool.bytes.get(), 96, "back to their page down to the cap");
         pool.trim(0);
@@ -726,7 +717,7 @@ mod tests {
         // SAFETY: the page of blocks allocated above.
         let page = unsafe { page_of(blocks[0]).as_ref() };
         assert!(!page.holds(blocks[0]) && page.holds(blocks[3]), "the page's bits follow");
-        assert_eq!(pool.alloc(layout), blocks[0], "then the page's lowest free slot");
+        assert_eq!(pool.alloc(layout).0, blocks[0], "then the page's lowest free slot");
         free_to_pages(&pool, &blocks[..1], layout);
         free_to_pages(&pool, &blocks[3..], layout);
     }
@@ -736,13 +727,13 @@ mod tests {
         let pool = Pool::new();
         let (a_box, b_box, other) = (box_layout(264, 8), box_layout(320, 8), box_layout(328, 8));
         assert_eq!(block_layout(a_box), b_box, "a large box's block is its class' size");
-        let a = pool.alloc(a_box);
+        let a = pool.alloc(a_box).0;
         // SAFETY: allocated for `a_box` just above, unused.
         unsafe { pool.free(a, a_box, usize::MAX) };
         assert_eq!(pool.bytes.get(), 320, "the pool counts the block, not the box");
-        let c = pool.alloc(other);
+        let c = pool.alloc(other).0;
         assert_ne!(c, a, "the next class does not take it");
-        let b = pool.alloc(b_box);
+        let b = pool.alloc(b_box).0;
         assert_eq!(b, a, "a box of another size of its class does");
         assert_eq!(pool.bytes.get(), 0);
         // SAFETY: each block was allocated for its box's layout and is
@@ -758,13 +749,13 @@ mod tests {
     fn the_cap_and_large_or_overaligned_boxes_leave_the_pool() {
         let pool = Pool::new();
         for layout in [box_layout(MAX_POOLED + GRAIN, 8), box_layout(64, 16)] {
-            let a = pool.alloc(layout);
+            let a = pool.alloc(layout).0;
             // SAFETY: allocated with `layout` just above, unused.
             unsafe { pool.free(a, layout, usize::MAX) };
             assert_eq!(pool.bytes.get(), 0, "{layout:?} is not pooled");
         }
         let large = box_layout(512, 8);
-        let (a, b) = (pool.alloc(large), pool.alloc(large));
+        let (a, b) = (pool.alloc(large).0, pool.alloc(large).0);
         // SAFETY: allocated with `large` just above, unused.
         unsafe {
             pool.free(a, large, 600);
@@ -777,8 +768,8 @@ mod tests {
     fn an_ended_pools_pages_are_orphans_until_their_last_box_is_released_on_any_thread() {
         let layout = box_layout(200, 8);
         let pool = grown();
-        let kept: Vec<_> = (0..40).map(|_| pool.alloc(layout)).collect();
-        let dropped: Vec<_> = (0..40).map(|_| pool.alloc(layout)).collect();
+        let kept: Vec<_> = (0..40).map(|_| pool.alloc(layout).0).collect();
+        let dropped: Vec<_> = (0..40).map(|_| pool.alloc(layout).0).collect();
         free_all(&pool, &dropped, layout, usize::MAX);
         // SAFETY: a page of a block allocated above.
         let page = unsafe { page_of(kept[0]) };
@@ -813,7 +804,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for round in 0..200u64 {
                         let pool = grown();
-                        let blocks: Vec<_> = (0..64).map(|_| pool.alloc(layout)).collect();
+                        let blocks: Vec<_> = (0..64).map(|_| pool.alloc(layout).0).collect();
                         let tag = |i: usize| (t << 32) | (round << 8) | i as u64;
                         for (i, block) in blocks.iter().enumerate() {
                             // SAFETY: a block of 216 bytes, aligned to 8, this pool's alone.
