@@ -929,12 +929,12 @@ impl Collector {
         keep: impl Fn(NonNull<Header>, &Header),
     ) -> (usize, bool) {
         let (mut work, mut freed) = (0, self.tally());
-        let next = self.residents_from(at, count, |obj, h, charge| {
+        let next = self.residents_from(at, count, |obj, h, (class, charge)| {
             work += charge;
             if h.is_global() {
                 self.lso.push(obj);
             } else if dead(h) {
-                self.free(obj, &mut freed);
+                self.free_resident(obj, class, &mut freed);
             } else {
                 keep(obj, h);
             }
@@ -963,13 +963,14 @@ impl Collector {
     /// Applies `f` to the objects that live in the pool's pages alone (not
     /// freed blocks the pool keeps, nor listed objects), from its `at`th
     /// page on, page by page until it has offered about `count` taken
-    /// slots, with the work a sweep's visit of one is charged. Returns the
-    /// next page's index, or `None` once the pages are done.
+    /// slots, with their page's size class and the work a sweep's visit of
+    /// one is charged. Returns the next page's index, or `None` once the
+    /// pages are done.
     fn residents_from(
         &self,
         mut at: usize,
         count: usize,
-        mut f: impl FnMut(NonNull<Header>, &Header, usize),
+        mut f: impl FnMut(NonNull<Header>, &Header, (usize, usize)),
     ) -> Option<usize> {
         let mut visited = 0;
         while visited < count
@@ -982,6 +983,7 @@ impl Collector {
             // walk.
             let page = unsafe { page.as_ref() };
             let charge = (page.slot_size() / SWEEP_COST_DIVISOR).min(MAX_SWEEP_COST);
+            let class = usize::from(page.class);
             page.for_each_box(|obj| {
                 visited += 1;
                 // SAFETY: a taken slot holds a box, or a freed block the pool
@@ -989,7 +991,7 @@ impl Collector {
                 // `Collector::free`) until the block is used again.
                 let h = unsafe { obj.as_ref() };
                 if h.colour() != FREED && !h.is_listed() {
-                    f(obj, h, charge);
+                    f(obj, h, (class, charge));
                 }
             });
         }
@@ -1051,11 +1053,32 @@ impl Collector {
     /// Frees an unlinked, unreachable object, recording it in `freed` (a
     /// [`Collector::tally`], settled at the end of the walk).
     pub(crate) fn free(&self, obj: NonNull<Header>, freed: &mut Freed) {
-        // SAFETY: `obj` was just unlinked and is unreachable (dead white).
+        // SAFETY: `obj` was just unlinked and is unreachable (dead white),
+        // and still live until `dispose` drops it.
+        let layout = unsafe { obj.as_ref() }.box_layout();
+        self.dispose(obj, freed);
+        // SAFETY: unlinked, unreachable, freed exactly once; the box was
+        // allocated with its layout.
+        unsafe { self.pool.free(obj.cast(), layout, freed.cap) };
+    }
+
+    /// [`Collector::free`] of an object that lives alone in a page of class
+    /// `class` (met by a walk of the pages): its block goes to that class's
+    /// free list without the pool working out its class and where it lies.
+    fn free_resident(&self, obj: NonNull<Header>, class: usize, freed: &mut Freed) {
+        self.dispose(obj, freed);
+        // SAFETY: a slot of a page of this pool's, of class `class`, whose
+        // box is unreachable and was just dropped.
+        unsafe { self.pool.keep_freed(obj.cast(), class) };
+    }
+
+    /// What freeing `obj` (unreachable, dead white) does before its block
+    /// goes back: counts its bytes, colours it `FREED` and drops its value.
+    #[inline(always)]
+    fn dispose(&self, obj: NonNull<Header>, freed: &mut Freed) {
+        // SAFETY: `obj` is unreachable but not yet dropped.
         let h = unsafe { obj.as_ref() };
-        let vtable = h.vtable();
-        // SAFETY: still live until `free` below.
-        let bytes = vtable.size() + unsafe { vtable.owned(obj) };
+        let bytes = h.held_bytes();
         if h.is_global() {
             freed.global += bytes;
         } else {
@@ -1067,13 +1090,8 @@ impl Collector {
         // over it, and a reference the collector missed is caught when
         // traced (see `Tracer::mark`) until the block is used again.
         h.set_freed();
-        // SAFETY: unlinked, unreachable, freed exactly once; the box was
-        // allocated with its layout.
-        unsafe {
-            let layout = h.box_layout();
-            vtable.drop(obj);
-            self.pool.free(obj.cast(), layout, freed.cap);
-        }
+        // SAFETY: unreachable, dropped exactly once (its caller frees it).
+        unsafe { h.vtable().drop(obj) };
     }
 
     /// The boxes in the pool's pages (for the verifier).

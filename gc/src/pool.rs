@@ -284,12 +284,9 @@ impl Pool {
     /// holds no live value, and is not used again.
     pub(crate) unsafe fn free(&self, block: NonNull<u8>, layout: Layout, cap: usize) {
         match class(layout) {
-            Some(c) if c < SMALL && depot::is_paged(block) => {
-                // SAFETY: the caller gives up the block, which becomes the
-                // pool's.
-                unsafe { self.keep(&self.freed[c], block, c) };
-                self.kept.set(self.kept.get() + 1);
-            }
+            // SAFETY: the caller gives up the block, a slot of a page of
+            // class `c`.
+            Some(c) if c < SMALL && depot::is_paged(block) => unsafe { self.keep_freed(block, c) },
             Some(c) if c >= SMALL && self.bytes.get() + class_size(c) <= cap => {
                 let head = &self.large.get_or_init(|| Box::new([const { Cell::new(None) }; LARGE]))[c - SMALL];
                 // SAFETY: the caller gives up the block, of class `c`.
@@ -299,6 +296,19 @@ impl Pool {
             // block layout by the system allocator.
             _ => unsafe { dealloc(block.as_ptr(), block_layout(layout)) },
         }
+    }
+
+    /// Puts `block`, a slot of one of this pool's pages of class `c`, on
+    /// that class's free list (its page still counts it taken).
+    ///
+    /// # Safety
+    /// `block` is such a slot, and holds no live value: the caller gives it
+    /// up to the pool.
+    #[inline]
+    pub(crate) unsafe fn keep_freed(&self, block: NonNull<u8>, c: usize) {
+        // SAFETY: by the caller's contract.
+        unsafe { self.keep(&self.freed[c], block, c) };
+        self.kept.set(self.kept.get() + 1);
     }
 
     /// Puts `block`, of class `c`, on the free list `head`.
