@@ -265,6 +265,19 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                                 break 'ops;
                             }
                         }
+                        // `[…]` of `n` registers' values; as for `New`, an
+                        // allocation that made collection due returns for the
+                        // safe point.
+                        Op::NewArray(d, b, n) => {
+                            let Some((array, due)) = w.span(b, n).and_then(|items| self.new_array(items)) else {
+                                break 'ops;
+                            };
+                            w[d] = array;
+                            if due {
+                                at.advance();
+                                break 'ops;
+                            }
+                        }
                         Op::CallValue(d, c, b, n) => {
                             let Some(closure) = object_of(w[c], kind::CLOSURE) else { break 'ops };
                             // SAFETY: kind CLOSURE objects are Closures.
@@ -418,6 +431,16 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         let defaults = &Gc::get(self.env).defaults[index as usize];
         let inst = Inst::alloc(self.cx, index, defaults.len(), |i| defaults[i]);
         Some((inst, init, self.cx.mc.collection_due()))
+    }
+
+    /// An array of `items` and whether collection is now due, or `None`
+    /// over the heap's limit (the general path reports it). Not inlined,
+    /// as [`Run::new_now`] is not.
+    #[inline(never)]
+    fn new_array(&self, items: &[Value<'gc>]) -> Option<(Value<'gc>, bool)> {
+        self.cx.mc.check_limit().ok()?;
+        let array = Array::alloc(self.cx, items.iter().copied());
+        Some((Value::object(array.into()), self.cx.mc.collection_due()))
     }
 
     /// The length of a string, or of an array or a map this maatine may use.

@@ -7,13 +7,15 @@
 //! Only x86-64 ELF targets, where it was measured, do this.
 
 /// How far past a 64-byte boundary the fast loop starts, in bytes (a
-/// multiple of 16). With the loop as it is, Mandelbrot 1 500 runs in 0.19 s
-/// at 48 and in 0.30-0.32 s at 0, 16 and 32. A change to the loop itself
+/// multiple of 16). With the loop as it is (array literals built in it),
+/// Queens, Json and Towers run 7–8% faster at 16 than at 48, and Mandelbrot
+/// and Sieve the same (docs/performance.md); before, Mandelbrot 1 500 ran in
+/// 0.19 s at 48 and in 0.30-0.32 s elsewhere. A change to the loop itself
 /// can move the best offset: `benches/awfy/layout.sh` builds the four (it
 /// sets `MAAT_FAST_LOOP_OFFSET` at build time) and times them.
 const FAST_LOOP_OFFSET: usize = match option_env!("MAAT_FAST_LOOP_OFFSET") {
     Some(offset) => parse_offset(offset.as_bytes()),
-    None => 48,
+    None => 16,
 };
 
 /// A decimal offset below 64 and a multiple of 16 (checked at build time).

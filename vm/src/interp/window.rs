@@ -65,6 +65,14 @@ impl<'a, 'gc> Window<'a, 'gc> {
     }
 }
 
+impl<'gc> Window<'_, 'gc> {
+    /// The `n` registers from `from`, if the frame has them all.
+    #[inline(always)]
+    pub(super) fn span(&self, from: Reg, n: u16) -> Option<&[Value<'gc>]> {
+        self.0.get(usize::from(from)..usize::from(from) + usize::from(n))
+    }
+}
+
 impl<'gc> Index<Reg> for Window<'_, 'gc> {
     type Output = Value<'gc>;
 
