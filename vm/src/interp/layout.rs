@@ -8,7 +8,7 @@
 
 /// How far past a 64-byte boundary the fast loop starts, in bytes (a
 /// multiple of 16). With the loop as it is (array literals built in it),
-/// Queens, Json and Towers run 7–8% faster at 16 than at 48, and Mandelbrot
+/// Queens, Json and Towers run 5–8% faster at 16 than at 48, and Mandelbrot
 /// and Sieve the same (docs/performance.md); before, Mandelbrot 1 500 ran in
 /// 0.19 s at 48 and in 0.30-0.32 s elsewhere. A change to the loop itself
 /// can move the best offset: `benches/awfy/layout.sh` builds the four (it
