@@ -253,6 +253,9 @@ pub(crate) struct Collector {
     /// The next of the pool's pages a sweep walks once it has walked the
     /// list: `None` while it walks the list.
     page_at: Cell<Option<usize>>,
+    /// A walk's stack and listing buffer (`Collector::walk`), empty between
+    /// walks and kept so that a walk allocates nothing once they have grown.
+    pub(crate) walk_buffers: Cell<[Vec<NonNull<Header>>; 2]>,
     /// Bytes in use (objects and reported extra memory).
     pub(crate) total: Cell<usize>,
     /// Allocation debt, less what is `held`: a safe point is due when it
@@ -325,6 +328,7 @@ impl Collector {
             white: Cell::new(WHITE0),
             sweep_at: Cell::new(None),
             page_at: Cell::new(None),
+            walk_buffers: Cell::default(),
             total: Cell::new(0),
             debt: Cell::new(-(MIN_THRESHOLD as isize)),
             held: Cell::new(0),

@@ -65,6 +65,10 @@ pub(crate) fn children(h: NonNull<Header>) -> Vec<NonNull<Header>> {
     t.take_listed()
 }
 
+/// The most references a walk's buffers keep between walks (see
+/// `Collector::walk`): 32 KiB each.
+const WALK_BUFFER_MAX: usize = 4096;
+
 impl Collector {
     /// Sets `flag` on the subgraph from `start` (see the module doc). Sharing
     /// an object this heap holds after a transfer (`SENT`) makes it plainly
@@ -116,11 +120,14 @@ impl Collector {
             // No children: no stack (a string shared as it is created).
             return visit(header) as usize;
         }
-        let mut stack = vec![start];
+        // The heap's buffers (a walk within `visit` finds them taken, and
+        // makes its own).
+        let [mut stack, listed] = self.walk_buffers.take();
+        stack.push(start);
         // One listing tracer for the whole walk: each object's children are
         // listed into its buffer and moved onto the stack (no allocation per
         // object).
-        let mut listing = Tracer::listing();
+        let mut listing = Tracer::listing_into(listed);
         let mut visited = 0;
         while let Some(h) = stack.pop() {
             // SAFETY: reachable from a live handle within a mutation: live.
@@ -131,6 +138,12 @@ impl Collector {
                 unsafe { (header.vtable().trace)(h, &mut listing) };
                 listing.move_listed(&mut stack);
             }
+        }
+        // Both are empty now. Kept for the next walk unless a wide graph
+        // grew them (a heap would keep that memory for good).
+        let listed = listing.take_listed();
+        if stack.capacity().max(listed.capacity()) <= WALK_BUFFER_MAX {
+            self.walk_buffers.set([stack, listed]);
         }
         visited
     }
@@ -237,5 +250,57 @@ mod loom_model {
     #[should_panic(expected = "Causality violation")]
     fn the_model_fails_when_the_writer_does_not_check_again() {
         freeze_while_storing(false);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::WALK_BUFFER_MAX;
+    use crate::{Config, Gc, Heap, Root, Trace, Tracer};
+
+    /// A node with any number of children.
+    struct Fan<'gc>(Vec<Gc<'gc, Fan<'gc>>>);
+
+    // SAFETY: traces every child.
+    unsafe impl Trace for Fan<'_> {
+        fn trace(&self, t: &mut Tracer) {
+            self.0.trace(t);
+        }
+    }
+
+    struct Nothing;
+    impl Root for Nothing {
+        type Of<'gc> = ();
+    }
+
+    /// Freezes a new node with `n` leaves.
+    fn freeze_fan(heap: &Heap<Nothing>, n: usize) {
+        heap.mutate(|mc, _| {
+            let leaves = (0..n).map(|_| mc.alloc(Fan(Vec::new()))).collect();
+            assert_eq!(mc.freeze(mc.alloc(Fan(leaves))), n + 1);
+        });
+    }
+
+    /// The capacities of the walk buffers the heap keeps.
+    fn kept(heap: &Heap<Nothing>) -> (usize, usize) {
+        let buffers = &heap.collector().walk_buffers;
+        let [stack, listed] = buffers.take();
+        let capacities = (stack.capacity(), listed.capacity());
+        buffers.set([stack, listed]);
+        capacities
+    }
+
+    #[test]
+    fn a_walk_keeps_its_buffers_for_the_next_unless_a_wide_graph_grew_them() {
+        let heap = Heap::<Nothing>::new(Config::default(), |_| ());
+        freeze_fan(&heap, 3);
+        let (stack, listed) = kept(&heap);
+        assert!(stack >= 3 && listed >= 3, "kept after a small walk: {stack}, {listed}");
+        freeze_fan(&heap, 10);
+        assert!(kept(&heap).0 >= 10, "the same buffers, grown");
+        freeze_fan(&heap, WALK_BUFFER_MAX + 1);
+        assert_eq!(kept(&heap), (0, 0), "a wide walk's buffers are not kept");
+        freeze_fan(&heap, 3);
+        assert!(kept(&heap).0 >= 3, "the next walk keeps new ones");
     }
 }

@@ -160,7 +160,14 @@ impl Tracer {
 
     /// A tracer that records the references it is shown without marking.
     pub(crate) fn listing() -> Self {
-        Tracer { mode: Mode::List, ..Tracer::new() }
+        Tracer::listing_into(Vec::new())
+    }
+
+    /// A listing tracer that records into `buffer` (empty), which
+    /// [`Tracer::take_listed`] gives back.
+    pub(crate) fn listing_into(buffer: Vec<NonNull<Header>>) -> Self {
+        debug_assert!(buffer.is_empty(), "a listing starts empty");
+        Tracer { mode: Mode::List, gray: buffer, ..Tracer::new() }
     }
 
     /// The references recorded by a listing tracer, emptied.
