@@ -1117,6 +1117,11 @@ impl Collector {
     /// bytes in use when it became global (see `leave_local`), so only the
     /// statistics see it go.
     pub(crate) fn settle(&self, freed: Freed) {
+        // (A walk that freed nothing, such as the pages' of a heap that
+        // has none, counts nothing.)
+        if freed.objects == 0 {
+            return;
+        }
         if freed.local > 0 {
             self.account(-(freed.local as isize));
         }
@@ -1151,8 +1156,9 @@ impl Collector {
                 self.free(obj, &mut freed);
             }
         }
-        self.for_each_resident(|obj, h| if h.is_global() { self.lso.push(obj) } else { self.free(obj, &mut freed) });
         self.settle(freed);
+        // Every local object that lives in a page alone is garbage too.
+        self.sweep_residents(|_| true, |_, _| {});
         // Before the space adopts the global objects: their pages become
         // orphans first (see `page`).
         self.pool.end();

@@ -468,8 +468,8 @@ impl Pool {
         let Some(paged) = self.paged.get() else { return };
         self.give_freed(0);
         for class in paged.classes.iter() {
-            let mut pages = class.current.take().into_iter().chain(core::iter::from_fn(|| pop(&class.available)));
-            for page in pages.by_ref().chain(core::iter::from_fn(|| pop(&class.full))) {
+            let listed = core::iter::from_fn(|| pop(&class.available).or_else(|| pop(&class.full)));
+            for page in class.current.take().into_iter().chain(listed) {
                 // SAFETY: the pool's page, now off its list.
                 let head = unsafe { page.as_ref() };
                 if head.used() == 0 {
