@@ -187,6 +187,16 @@ fn bit_error(op: BinOp, x: f64, y: f64) -> String {
 /// divisor), exact and without `fmod`'s cost for integers.
 #[inline(always)]
 pub(super) fn modulo(a: f64, b: f64) -> f64 {
+    // Most `%`s: a non-negative integer by a positive one, one unsigned
+    // remainder with no sign to fix up.
+    if a >= 0.0 && b >= 1.0 && a <= EXACT && b <= EXACT {
+        // SAFETY: both lie in [0, 2^53] (just checked), where every value
+        // converts to an `i64` without saturation.
+        let (x, y) = unsafe { (a.to_int_unchecked::<i64>(), b.to_int_unchecked::<i64>()) };
+        if x as f64 == a && y as f64 == b {
+            return ((x as u64) % (y as u64)) as f64;
+        }
+    }
     let m = match (int_of(a), int_of(b)) {
         (Some(x), Some(y)) if y != 0 => (x % y) as f64,
         _ => a % b,
@@ -278,6 +288,15 @@ mod tests {
         }
         assert_eq!(modulo(-4.0, 2.0).to_bits(), 0.0f64.to_bits(), "a zero remainder is +0 for a positive divisor");
         assert_eq!(modulo(1e15 + 3.0, 1e3), 3.0);
+        // The unsigned path's edges: -0, the last exact integer, fractions
+        // and divisors below one go the general way, with the same answers.
+        assert_eq!(modulo(-0.0, 5.0).to_bits(), 0.0f64.to_bits());
+        assert_eq!(modulo(EXACT, 7.0), (9_007_199_254_740_992u64 % 7) as f64);
+        assert_eq!(modulo(7.0, EXACT), 7.0);
+        assert_eq!(modulo(7.0, 0.5), 0.0);
+        assert_eq!(modulo(7.5, 1.0), 0.5);
+        assert!(modulo(f64::INFINITY, 3.0).is_nan());
+        assert_eq!(modulo(3.0, f64::INFINITY), 3.0);
         assert_eq!(floor_div(-7.0, 2.0), -4.0);
         assert_eq!(floor_div(7.5, 2.0), 3.0);
     }
