@@ -67,6 +67,7 @@ use std::time::{Duration, Instant};
 use crate::chain::Chain;
 use crate::header::Flags;
 use crate::header::{Age, BLACK, FREED, GcBox, Header, VTable, WHITE0, WHITES};
+use crate::page::PageHead;
 use crate::pool::{self, Pool};
 use crate::ptr::OutOfMemory;
 use crate::space::Space;
@@ -986,6 +987,12 @@ impl Collector {
             // (`Pool::trim`) or its heap does (`Pool::end`), never during a
             // walk.
             let page = unsafe { page.as_ref() };
+            // The next page's first lines load while this one is swept: the
+            // processor's own prefetcher stops at every page's end, and the
+            // pages follow one another in no order it could learn.
+            if let Some(next) = self.pool.page(at) {
+                PageHead::prefetch_start(next);
+            }
             let charge = (page.slot_size() / SWEEP_COST_DIVISOR).min(MAX_SWEEP_COST);
             let class = usize::from(page.class);
             page.for_each_box(|obj| {

