@@ -1,13 +1,13 @@
 //! A maatine as the interpreter keeps it between slices: its heap (whose
-//! root is the interpreter state), its id, its counters, its wake cell and
-//! what it gave away; and how the scheduler drives it (its [`Task`]).
+//! root is the interpreter state), its id, its counters, its cell (join
+//! and wake) and what it gave away; and how the scheduler drives it (its [`Task`]).
 
 use core::mem::MaybeUninit;
 use std::collections::{HashMap, VecDeque};
 
 use super::spare::{self, Spare};
 use super::*;
-use crate::sched::{Out, Slice, Spawned, Task, Totals, WakeCell};
+use crate::sched::{Out, Slice, Spawned, Task, Totals};
 
 /// A maatine between slices.
 pub(crate) struct Maatine {
@@ -20,8 +20,8 @@ pub(crate) struct Maatine {
     /// When it was first parked waiting for the variable lock it waits
     /// for now (it waits for one at a time), for the contention counts.
     pub(crate) suspended_at: Option<std::time::Instant>,
+    /// Where its joiners wait, and where it waits to be woken.
     pub(crate) cell: Arc<JoinCell>,
-    pub(crate) wake: Arc<WakeCell>,
     /// What it waits for while parked, for deadlock reports.
     pub(crate) waiting: String,
     /// What it sent or returned lately, for use-after-send errors.
@@ -49,9 +49,9 @@ impl Maatine {
     ) -> Box<Maatine> {
         let Spare { heap, mut record, buffers } = spare::take().unwrap_or_default();
         let heap = heap.restart(&sched.rt.space, sched.rt.config, |mc| make_root(mc, buffers));
-        let (id, wake) = sched.register(heap.id());
+        let cell = sched.register(heap.id());
         record.write(Maatine {
-            id,
+            id: cell.id,
             heap,
             stats: if sched.rt.contention {
                 SyncStats::counting(sched.rt.program.globals.len())
@@ -60,8 +60,7 @@ impl Maatine {
             },
             requests: HashMap::new(),
             suspended_at: None,
-            cell: JoinCell::new(id),
-            wake,
+            cell,
             waiting: String::new(),
             sent: SentLog::default(),
             host: false,
@@ -195,7 +194,7 @@ impl Task for Maatine {
             self.end_sections(rt);
             return Slice::Finished(Outcome::Failed(Box::new(error)));
         }
-        let Maatine { id, heap, stats, requests, suspended_at, wake, waiting, sent, .. } = self;
+        let Maatine { id, heap, stats, requests, suspended_at, cell: wake, waiting, sent, .. } = self;
         let mut budget = SLICE;
         let step = loop {
             let step = heap.mutate_root(|mc, state| {
@@ -250,8 +249,8 @@ impl Task for Maatine {
         }
     }
 
-    fn wake_cell(&self) -> &Arc<WakeCell> {
-        &self.wake
+    fn wake_cell(&self) -> &Arc<JoinCell> {
+        &self.cell
     }
 
     fn waiting(&self) -> (MaatineId, String) {

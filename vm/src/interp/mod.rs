@@ -53,7 +53,7 @@ use crate::object::stats::{ObjectStats, VarStats};
 use crate::object::string::Str;
 use crate::object::{Ctx, ObjError, SyncStats, kind};
 use crate::runtime::Runtime;
-use crate::sched::{MaatineParker, Out, Queued, Sched, Spawned, WakeCell};
+use crate::sched::{MaatineParker, Out, Queued, Sched, Spawned};
 use crate::value::{Unpacked, Value};
 pub(crate) use host::{handle, held, host_to_value, to_host};
 use window::{Cursor, Window};
@@ -365,7 +365,8 @@ struct Run<'r, 'a, 'o, 'gc> {
     env: Gc<'gc, Env<'gc>>,
     requests: &'r mut HashMap<u32, LockRequest>,
     suspended_at: &'r mut Option<std::time::Instant>,
-    wake: &'r Arc<WakeCell>,
+    /// The maatine's own cell: its wakers are made from it.
+    wake: &'r Arc<JoinCell>,
     waiting: &'r mut String,
     sent: &'r mut SentLog,
     out: &'r Out<'o>,

@@ -1,5 +1,8 @@
 //! Handle: what `ma f(x)` returns, and the cell through which a maatine's
-//! outcome reaches whoever joins it.
+//! outcome reaches whoever joins it. The cell also holds the maatine's
+//! wake cell (`crate::sched`'s, where it parks while it waits): one
+//! allocation per maatine for both, and a waker of the maatine is a waker
+//! of this cell.
 //!
 //! # The cell
 //!
@@ -28,14 +31,15 @@
 
 use maat_sync::annotate::atomic::{AtomicU64, Ordering};
 use maat_sync::{Mutex, MutexGuard};
-use std::sync::Arc;
-use std::task::Waker;
+use std::sync::{Arc, Weak};
+use std::task::{Wake, Waker};
 
 use maat_gc::{Gc, Trace, Tracer};
 use maat_sync::MaatineId;
 
 use super::{Ctx, kind};
 use crate::error::RuntimeError;
+use crate::sched::{Sched, WakeCell};
 use crate::value::Value;
 
 /// How a maatine ended.
@@ -52,17 +56,20 @@ enum State {
     Finished { outcome: Outcome, observed: bool },
 }
 
-/// The meeting point of a maatine and its joiners.
+/// The meeting point of a maatine and its joiners, and where the
+/// maatine itself waits to be woken (its wake cell: a waker of the
+/// maatine is a waker of this cell).
 pub struct JoinCell {
     /// The maatine it belongs to.
     pub id: MaatineId,
     state: Mutex<State>,
+    pub(crate) wake: WakeCell,
 }
 
 impl JoinCell {
-    /// The cell of a maatine that is starting.
-    pub fn new(id: MaatineId) -> Arc<Self> {
-        Arc::new(JoinCell { id, state: Mutex::new(State::Running(Vec::new())) })
+    /// The cell of a maatine that is starting, run by `sched`.
+    pub(crate) fn new(id: MaatineId, sched: Weak<Sched>) -> Arc<Self> {
+        Arc::new(JoinCell { id, state: Mutex::new(State::Running(Vec::new())), wake: WakeCell::new(sched) })
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -107,6 +114,16 @@ impl JoinCell {
             State::Finished { outcome: Outcome::Failed(e), observed: false } => Some(e.clone()),
             _ => None,
         }
+    }
+}
+
+impl Wake for JoinCell {
+    fn wake(self: Arc<Self>) {
+        self.wake.wake();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake.wake();
     }
 }
 

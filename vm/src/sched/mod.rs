@@ -90,7 +90,7 @@ const MARKING_SLICES: usize = 64;
 /// A live maatine, as the registry knows it.
 struct Registered {
     heap: u32,
-    wake: Arc<WakeCell>,
+    cell: Arc<JoinCell>,
 }
 
 /// Figures summed over the maatines that finished.
@@ -200,14 +200,14 @@ impl Sched {
 
     /// A fresh maatine id and its cells; the maatine counts as live and
     /// active from here on (it is queued by [`Sched::enqueue`]).
-    pub(crate) fn register(self: &Arc<Self>, heap: u32) -> (MaatineId, Arc<WakeCell>) {
+    pub(crate) fn register(self: &Arc<Self>, heap: u32) -> Arc<JoinCell> {
         let id = MaatineId::new(self.next_id.fetch_add(1, Ordering::Relaxed)).expect("ids start at 1");
-        let wake = WakeCell::new(Arc::downgrade(self));
-        self.registry.lock().insert(id, Registered { heap, wake: Arc::clone(&wake) });
+        let cell = JoinCell::new(id, Arc::downgrade(self));
+        self.registry.lock().insert(id, Registered { heap, cell: Arc::clone(&cell) });
         // SeqCst: the counts take part in the deadlock check's reasoning.
         self.live.fetch_add(1, Ordering::SeqCst);
         self.active.fetch_add(1, Ordering::SeqCst);
-        (id, wake)
+        cell
     }
 
     /// The maatine whose heap has id `heap`, if it is live.
@@ -248,7 +248,7 @@ impl Sched {
             }
         });
         // After a deadlock the parked maatines are still in their cells.
-        let parked: Vec<_> = self.registry.lock().drain().filter_map(|(_, r)| r.wake.take()).collect();
+        let parked: Vec<_> = self.registry.lock().drain().filter_map(|(_, r)| r.cell.wake.take()).collect();
         drop(parked);
     }
 
@@ -306,7 +306,7 @@ impl Sched {
                 Slice::Blocked => {
                     self.maintain(p);
                     let mut last = false;
-                    match m.wake_cell().clone().park(m, || last = self.parked()) {
+                    match m.wake_cell().clone().wake.park(m, || last = self.parked()) {
                         Some(again) => m = again,
                         // Checked once the cell's mutex is released: the
                         // check takes every cell's mutex, this one included.
@@ -451,7 +451,7 @@ impl Sched {
         let registry = self.registry.lock();
         let mut waits = Vec::new();
         for r in registry.values() {
-            match r.wake.parked_on() {
+            match r.cell.wake.parked_on() {
                 Some(w) => waits.push(w),
                 None => return,
             }
@@ -572,7 +572,7 @@ impl Sched {
             Slice::Yield => local.push(queued(m)),
             Slice::Blocked => {
                 let mut last = false;
-                if let Some(again) = m.wake_cell().clone().park(m, || last = self.parked()) {
+                if let Some(again) = m.wake_cell().clone().wake.park(m, || last = self.parked()) {
                     local.push(queued(again));
                 } else if last {
                     self.check_deadlock();

@@ -11,7 +11,6 @@ use maat_sync::{MaatineId, Mutex, Participant};
 use std::io::Write;
 use std::sync::Arc;
 
-use super::wake::WakeCell;
 use super::{Sched, Totals};
 use crate::object::handle::{JoinCell, Outcome};
 
@@ -40,8 +39,8 @@ pub(crate) trait Task: Send {
     /// `p`); maatines it starts go to `spawned`.
     fn run_slice(&mut self, sched: &Arc<Sched>, p: &Participant, out: &Out<'_>, spawned: &mut Spawned) -> Slice;
 
-    /// The cell it parks in while it waits.
-    fn wake_cell(&self) -> &Arc<WakeCell>;
+    /// The cell it parks in while it waits (its join cell's `wake`).
+    fn wake_cell(&self) -> &Arc<JoinCell>;
 
     /// Its id and what it waits for, for a deadlock report.
     fn waiting(&self) -> (MaatineId, String);

@@ -11,23 +11,28 @@
 //! `crate::sched`).
 
 use std::sync::{Arc, Weak};
-use std::task::{Wake, Waker};
+use std::task::Waker;
 
 use maat_sync::{MaatineId, ParkCell, Parker, Wait};
 
 use super::Sched;
 use super::task::Queued;
+use crate::object::handle::JoinCell;
 
 /// Where a parked maatine waits to be woken: maat-sync's [`ParkCell`]
 /// (whose protocol is model-checked), plus the scheduler that resumes it.
+/// It lives in the maatine's [`JoinCell`], one allocation for both (a
+/// spawn made two, and a program that starts maatines in batches freed
+/// each on another thread than the one that made it); wakers are made
+/// from that cell.
 pub(crate) struct WakeCell {
     sched: Weak<Sched>,
     cell: ParkCell<Queued>,
 }
 
 impl WakeCell {
-    pub(crate) fn new(sched: Weak<Sched>) -> Arc<Self> {
-        Arc::new(WakeCell { sched, cell: ParkCell::new() })
+    pub(crate) fn new(sched: Weak<Sched>) -> Self {
+        WakeCell { sched, cell: ParkCell::new() }
     }
 
     /// Parks `m` unless it was woken meanwhile, in which case it comes back.
@@ -45,14 +50,10 @@ impl WakeCell {
     pub(crate) fn take(&self) -> Option<Queued> {
         self.cell.take()
     }
-}
 
-impl Wake for WakeCell {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
+    /// Wakes the maatine: back to the run queue if it is parked, or on at
+    /// once when it parks next.
+    pub(crate) fn wake(&self) {
         if let Some(sched) = self.sched.upgrade() {
             self.cell.wake(|m| sched.resume(m));
         }
@@ -60,7 +61,7 @@ impl Wake for WakeCell {
 }
 
 /// The [`Parker`] of a maatine's variable locks: queue a waker, suspend.
-pub(crate) struct MaatineParker<'a>(pub(crate) &'a Arc<WakeCell>);
+pub(crate) struct MaatineParker<'a>(pub(crate) &'a Arc<JoinCell>);
 
 impl Parker for MaatineParker<'_> {
     fn waker(&self) -> Waker {
