@@ -2,7 +2,9 @@
 //! outcome reaches whoever joins it. The cell also holds the maatine's
 //! wake cell (`crate::sched`'s, where it parks while it waits): one
 //! allocation per maatine for both, and a waker of the maatine is a waker
-//! of this cell.
+//! of this cell. A handle kept after its maatine ended keeps that cell,
+//! the wake cell's few words included (its link to the scheduler is weak:
+//! it keeps the scheduler's allocation, not its contents, past its run).
 //!
 //! # The cell
 //!

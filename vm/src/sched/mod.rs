@@ -198,8 +198,9 @@ impl Sched {
         (Arc::new(sched), workers)
     }
 
-    /// A fresh maatine id and its cells; the maatine counts as live and
-    /// active from here on (it is queued by [`Sched::enqueue`]).
+    /// A fresh maatine's cell (its id, its joiners' and its own wake-ups);
+    /// the maatine counts as live and active from here on (it is queued by
+    /// [`Sched::enqueue`]).
     pub(crate) fn register(self: &Arc<Self>, heap: u32) -> Arc<JoinCell> {
         let id = MaatineId::new(self.next_id.fetch_add(1, Ordering::Relaxed)).expect("ids start at 1");
         let cell = JoinCell::new(id, Arc::downgrade(self));
