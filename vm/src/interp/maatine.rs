@@ -249,7 +249,7 @@ impl Task for Maatine {
         }
     }
 
-    fn wake_cell(&self) -> &Arc<JoinCell> {
+    fn cell(&self) -> &Arc<JoinCell> {
         &self.cell
     }
 
@@ -261,9 +261,9 @@ impl Task for Maatine {
         self.host
     }
 
-    fn retire(self: Box<Self>, totals: &Mutex<Totals>) -> (MaatineId, Arc<JoinCell>) {
+    fn retire(self: Box<Self>, totals: &Mutex<Totals>) -> Arc<JoinCell> {
         let (maatine, record) = vacate(self);
-        let Maatine { id, mut heap, stats, cell, .. } = maatine;
+        let Maatine { mut heap, stats, cell, .. } = maatine;
         {
             let mut totals = totals.lock();
             heap.add_stats_to(&mut totals.gc);
@@ -273,7 +273,7 @@ impl Task for Maatine {
         }
         let buffers = heap.mutate_root(|_, state| state.buffers());
         spare::give(Spare { heap: heap.end(), record, buffers });
-        (id, cell)
+        cell
     }
 }
 

@@ -306,13 +306,10 @@ impl Sched {
                 }
                 Slice::Blocked => {
                     self.maintain(p);
-                    let mut last = false;
-                    match m.wake_cell().clone().wake.park(m, || last = self.parked()) {
-                        Some(again) => m = again,
-                        // Checked once the cell's mutex is released: the
-                        // check takes every cell's mutex, this one included.
-                        None if last => return self.check_deadlock(),
-                        None => return,
+                    match self.park(m) {
+                        Ok(again) => m = again,
+                        Err(true) => return self.check_deadlock(),
+                        Err(false) => return,
                     }
                 }
                 Slice::Finished(outcome) => {
@@ -396,6 +393,18 @@ impl Sched {
         self.notify();
     }
 
+    /// Parks `m`, whose slice blocked, in its cell: `Ok(m)` if it was woken
+    /// meanwhile (it goes on), else `Err(last)`, whether it was the last
+    /// active maatine. The deadlock check that `last` calls for is the
+    /// caller's, once the cell's mutex is released: the check takes every
+    /// cell's mutex, this one included.
+    fn park(&self, m: Queued) -> Result<Queued, bool> {
+        let cell = Arc::clone(m.cell());
+        let mut last = false;
+        let again = cell.wake.park(m, || last = self.parked());
+        again.ok_or(last)
+    }
+
     /// A maatine parked (called under its wake cell's mutex); whether it
     /// was the last active one, so that a deadlock check is due.
     fn parked(&self) -> bool {
@@ -414,11 +423,11 @@ impl Sched {
         }
         // The heap ends: local garbage is freed now, global objects (the
         // result among them) are adopted by the space.
-        let (id, cell) = m.retire(&self.totals);
+        let cell = m.retire(&self.totals);
         if matches!(outcome, Outcome::Failed(_)) {
             self.failed.lock().push(Arc::clone(&cell));
         }
-        self.registry.lock().remove(&id);
+        self.registry.lock().remove(&cell.id);
         // Before the joiners are woken: a joiner that is then the last
         // maatine must see it at the end of its next slice (`single_again`),
         // not once this thread gets round to it (a loaded machine ran four
@@ -571,14 +580,11 @@ impl Sched {
     pub(crate) fn adopt(&self, local: &Worker<Queued>, m: Queued, slice: Slice) {
         match slice {
             Slice::Yield => local.push(queued(m)),
-            Slice::Blocked => {
-                let mut last = false;
-                if let Some(again) = m.wake_cell().clone().wake.park(m, || last = self.parked()) {
-                    local.push(queued(again));
-                } else if last {
-                    self.check_deadlock();
-                }
-            }
+            Slice::Blocked => match self.park(m) {
+                Ok(again) => local.push(queued(again)),
+                Err(true) => self.check_deadlock(),
+                Err(false) => {}
+            },
             Slice::Finished(outcome) => self.finish(m, outcome),
         }
     }

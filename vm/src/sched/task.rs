@@ -39,8 +39,9 @@ pub(crate) trait Task: Send {
     /// `p`); maatines it starts go to `spawned`.
     fn run_slice(&mut self, sched: &Arc<Sched>, p: &Participant, out: &Out<'_>, spawned: &mut Spawned) -> Slice;
 
-    /// The cell it parks in while it waits (its join cell's `wake`).
-    fn wake_cell(&self) -> &Arc<JoinCell>;
+    /// Its cell: where its joiners wait, and (`wake`) where it parks
+    /// while it waits.
+    fn cell(&self) -> &Arc<JoinCell>;
 
     /// Its id and what it waits for, for a deadlock report.
     fn waiting(&self) -> (MaatineId, String);
@@ -50,6 +51,6 @@ pub(crate) trait Task: Send {
 
     /// It finished: its figures go to `totals`, and its heap ends (local
     /// garbage freed now, global objects adopted by the space). Returns its
-    /// id and the cell its joiners wait on.
-    fn retire(self: Box<Self>, totals: &Mutex<Totals>) -> (MaatineId, Arc<JoinCell>);
+    /// cell (its id, and where its joiners wait).
+    fn retire(self: Box<Self>, totals: &Mutex<Totals>) -> Arc<JoinCell>;
 }

@@ -1,8 +1,8 @@
 //! How a maatine waits: it never blocks its OS thread. An operation that
 //! cannot proceed (a variable lock held by another maatine, a join, a
-//! channel) queues a [`Waker`] made from the maatine's [`WakeCell`], and the
-//! slice ends with the instruction rewound, to be executed again when the
-//! maatine is woken.
+//! channel) queues a [`Waker`] made from the maatine's cell ([`JoinCell`],
+//! which holds its [`WakeCell`]), and the slice ends with the instruction
+//! rewound, to be executed again when the maatine is woken.
 //!
 //! The maatine then parks in its cell (maat-sync's `ParkCell`): a wake-up
 //! that came between queuing the waker and parking makes it run on at once,
@@ -21,10 +21,10 @@ use crate::object::handle::JoinCell;
 
 /// Where a parked maatine waits to be woken: maat-sync's [`ParkCell`]
 /// (whose protocol is model-checked), plus the scheduler that resumes it.
-/// It lives in the maatine's [`JoinCell`], one allocation for both (a
-/// spawn made two, and a program that starts maatines in batches freed
-/// each on another thread than the one that made it); wakers are made
-/// from that cell.
+/// It lives in the maatine's [`JoinCell`], one allocation for both (two
+/// made a spawn cost one allocation more, which a program that starts
+/// maatines in batches often freed on another thread than the one that
+/// made it); wakers are made from that cell.
 pub(crate) struct WakeCell {
     sched: Weak<Sched>,
     cell: ParkCell<Queued>,
