@@ -26,7 +26,7 @@
 use maat_gc::{Gc, Trace};
 
 use super::map::Key;
-use super::pnode::{Items, PNode};
+use super::pnode::{Items, PNode, below};
 use super::string::Str;
 use super::{Ctx, ObjError, kind};
 use crate::value::Value;
@@ -62,16 +62,31 @@ fn hash(key: Key<'_>) -> u64 {
 /// the same object) at once, else the same text.
 #[inline(always)]
 fn is_key<'gc>(stored: Value<'gc>, key: Key<'gc>) -> bool {
-    stored == key.value() || Key::new(stored).is_ok_and(|k| k == key)
+    stored == key.value() || same_text(stored, key)
 }
 
+/// Whether `stored` is `key` by text (out of the walks' way: short strings
+/// are one object for one text, so the bits decide most comparisons).
+#[cold]
+#[inline(never)]
+fn same_text<'gc>(stored: Value<'gc>, key: Key<'gc>) -> bool {
+    Key::new(stored).is_ok_and(|k| k == key)
+}
+
+/// The one bit of a node's bitmaps that the hash `h` picks at level
+/// `shift`. (The shift is masked, as `shr` does: past the 64th bit only
+/// collision nodes are left, whose bitmaps are 0, so the bit is never
+/// used there.)
+#[inline(always)]
 fn frag(h: u64, shift: u32) -> u32 {
-    1 << ((h >> shift) & 31)
+    1 << (h.wrapping_shr(shift) & 31)
 }
 
-/// The position among the bits of `map` below `bit`.
-fn index(map: u32, bit: u32) -> usize {
-    (map & (bit - 1)).count_ones() as usize
+/// The value of `key` in the collision node `node`, if there.
+#[cold]
+#[inline(never)]
+fn in_collision<'gc>(node: &PNode<'gc>, key: Key<'gc>) -> Option<Value<'gc>> {
+    node.items().chunks(2).find(|e| is_key(e[0], key)).map(|e| e[1])
 }
 
 /// What an update of a node did.
@@ -146,47 +161,58 @@ impl<'gc> PMap<'gc> {
     /// The value of `key` in the map whose root node is `root`. (The
     /// caller passes the root, not the map: the interpreter's fast loop is
     /// sensitive to the bytes of its call sites, and this is the code it
-    /// had when `get` took the map.)
+    /// had when `get` took the map.) A level counts the bits of one
+    /// bitmap; x86-64's baseline has no population count instruction, and
+    /// a count without it is about 15 instructions, so where the processor
+    /// has one the whole lookup (key, hash and walk) is compiled a second
+    /// time to use it (`std` caches the check).
     #[inline(never)]
     fn get_in(root: Value<'gc>, key: Value<'gc>) -> Result<Option<Value<'gc>>, ObjError> {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the processor has the instruction that `get_popcnt`
+            // is compiled to use (checked just above).
+            return unsafe { Self::get_popcnt(root, key) };
+        }
         let key = Key::new(key)?;
-        Ok(Self::lookup(root, key, hash(key)))
+        Ok(Self::walk(root, key, hash(key)))
+    }
+
+    /// [`PMap::get_in`] compiled with the population count instruction.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    fn get_popcnt(root: Value<'gc>, key: Value<'gc>) -> Result<Option<Value<'gc>>, ObjError> {
+        let key = Key::new(key)?;
+        Ok(Self::walk_popcnt(root, key, hash(key)))
     }
 
     /// The value of `key`, whose hash is `h` (tests give keys equal hashes),
     /// checked against the walk compiled without `popcnt`.
     #[cfg(test)]
     fn get_hashed(&self, key: Key<'gc>, h: u64) -> Option<Value<'gc>> {
-        let found = Self::lookup(self.root, key, h);
-        assert_eq!(found, Self::walk(self.root, key, h), "the two compilations of the walk disagree");
-        found
-    }
-
-    /// The value of `key`, whose hash is `h`, in the map whose root node is
-    /// `root`. A level counts the bits of one bitmap (the node keeps the
-    /// number of its entries). x86-64's baseline has no population count
-    /// instruction, and a count without it is about 15 instructions, so
-    /// where the processor has one the walk is compiled a second time to
-    /// use it (`std` caches the check): 246 instructions a lookup without,
-    /// 217 with.
-    fn lookup(root: Value<'gc>, key: Key<'gc>, h: u64) -> Option<Value<'gc>> {
+        let found = Self::walk(self.root, key, h);
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("popcnt") {
-            // SAFETY: the processor has the instruction that
-            // `lookup_popcnt` is compiled to use (checked just above).
-            return unsafe { Self::lookup_popcnt(root, key, h) };
+            // SAFETY: as in `get_in`.
+            let with = unsafe { Self::walk_popcnt(self.root, key, h) };
+            assert_eq!(found, with, "the two compilations of the walk disagree");
         }
-        Self::walk(root, key, h)
+        found
     }
 
     /// [`PMap::walk`] compiled with the population count instruction.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "popcnt")]
-    fn lookup_popcnt(root: Value<'gc>, key: Key<'gc>, h: u64) -> Option<Value<'gc>> {
+    #[inline]
+    fn walk_popcnt(root: Value<'gc>, key: Key<'gc>, h: u64) -> Option<Value<'gc>> {
         Self::walk(root, key, h)
     }
 
-    /// The trie walk of [`PMap::lookup`].
+    /// The value of `key`, whose hash is `h`, in the map whose root node is
+    /// `root`: down the trie five bits of the hash a level. A collision
+    /// node has no bitmaps, so a walk that reaches one finds neither bit
+    /// and looks at it only then: the test is off the levels' path, as is
+    /// the comparison of keys by text.
     #[inline(always)]
     fn walk(root: Value<'gc>, key: Key<'gc>, h: u64) -> Option<Value<'gc>> {
         if root.is_nil() {
@@ -194,19 +220,13 @@ impl<'gc> PMap<'gc> {
         }
         let (mut node, mut shift) = (PNode::of(root), 0);
         loop {
-            let (head, items) = (node.head(), node.items());
-            if head.collision {
-                return items.chunks(2).find(|e| is_key(e[0], key)).map(|e| e[1]);
-            }
             let bit = frag(h, shift);
-            if head.datamap & bit != 0 {
-                let i = 2 * index(head.datamap, bit);
-                return is_key(items[i], key).then(|| items[i + 1]);
+            if let Some((stored, value)) = node.entry_at(bit) {
+                return is_key(stored, key).then_some(value);
             }
-            if head.nodemap & bit == 0 {
-                return None;
-            }
-            let child = items[2 * usize::from(head.entries) + index(head.nodemap, bit)];
+            let Some(child) = node.child_at(bit) else {
+                return if node.head().collision { in_collision(node, key) } else { None };
+            };
             PNode::prefetch(child);
             node = PNode::of(child);
             shift += BITS;
@@ -355,7 +375,7 @@ fn put_in<'gc>(
     let data = usize::from(head.entries);
     let (mut datamap, mut nodemap) = (head.datamap, head.nodemap);
     let grew = if head.datamap & bit != 0 {
-        let i = 2 * index(head.datamap, bit);
+        let i = 2 * below(head.datamap, bit);
         let other = Key::new(items[i]).expect("a stored key is valid");
         if other == key {
             if items[i + 1] == value {
@@ -369,11 +389,11 @@ fn put_in<'gc>(
             new.drain(i..i + 2);
             datamap ^= bit;
             nodemap |= bit;
-            new.insert(2 * (data - 1) + index(nodemap, bit), child);
+            new.insert(2 * (data - 1) + below(nodemap, bit), child);
             true
         }
     } else if head.nodemap & bit != 0 {
-        let c = 2 * data + index(head.nodemap, bit);
+        let c = 2 * data + below(head.nodemap, bit);
         match put_in(ctx, PNode::of(items[c]), shift + BITS, (key, h), value, hash_of) {
             Change::Node(child, grew) => {
                 new[c] = child;
@@ -382,7 +402,7 @@ fn put_in<'gc>(
             _ => return Change::None,
         }
     } else {
-        let i = 2 * index(head.datamap, bit);
+        let i = 2 * below(head.datamap, bit);
         new.insert_many(i, [key.value(), value]);
         datamap |= bit;
         true
@@ -406,14 +426,14 @@ fn delete_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (
     let mut new = Items::from_slice(items);
     let (mut datamap, mut nodemap) = (head.datamap, head.nodemap);
     if head.datamap & bit != 0 {
-        let i = 2 * index(head.datamap, bit);
+        let i = 2 * below(head.datamap, bit);
         if !is_key(items[i], key) {
             return Change::None;
         }
         new.drain(i..i + 2);
         datamap ^= bit;
     } else if head.nodemap & bit != 0 {
-        let c = 2 * data + index(head.nodemap, bit);
+        let c = 2 * data + below(head.nodemap, bit);
         match delete_in(ctx, PNode::of(items[c]), shift + BITS, (key, h)) {
             Change::None => return Change::None,
             Change::Node(child, _) => new[c] = child,
@@ -425,7 +445,7 @@ fn delete_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (
                 // The child's last entry moves up into this node.
                 new.remove(c);
                 nodemap ^= bit;
-                let i = 2 * index(datamap, bit);
+                let i = 2 * below(datamap, bit);
                 new.insert_many(i, [k, v]);
                 datamap |= bit;
             }

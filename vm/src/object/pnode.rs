@@ -86,6 +86,29 @@ impl<'gc> PNode<'gc> {
         Gc::get(unsafe { o.downcast::<PNode<'gc>>() })
     }
 
+    /// The entry (key and value) of a map node's slot `bit` (one bit set),
+    /// if `datamap` marks the slot.
+    #[inline(always)]
+    pub(super) fn entry_at(&self, bit: u32) -> Option<(Value<'gc>, Value<'gc>)> {
+        let head = self.head();
+        if head.datamap & bit == 0 {
+            return None;
+        }
+        let i = 2 * below(head.datamap, bit);
+        Some((self.items()[i], self.items()[i + 1]))
+    }
+
+    /// The child of a map node's slot `bit` (one bit set), if `nodemap`
+    /// marks the slot.
+    #[inline(always)]
+    pub(super) fn child_at(&self, bit: u32) -> Option<Value<'gc>> {
+        let head = self.head();
+        if head.nodemap & bit == 0 {
+            return None;
+        }
+        Some(self.items()[2 * usize::from(head.entries) + below(head.nodemap, bit)])
+    }
+
     /// Starts loading the two cache lines after the first of the node `v`
     /// holds (where a small node's items lie) and reads nothing: a lookup
     /// going down to that node then waits for its header and its items at
@@ -103,4 +126,11 @@ impl<'gc> PNode<'gc> {
     pub(super) fn value(node: Gc<'gc, PNode<'gc>>) -> Value<'gc> {
         Value::object(node.into())
     }
+}
+
+/// The bits of `map` below `bit` (one bit set): a slot's position among
+/// the set ones.
+#[inline(always)]
+pub(super) fn below(map: u32, bit: u32) -> usize {
+    (map & (bit - 1)).count_ones() as usize
 }
