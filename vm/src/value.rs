@@ -9,11 +9,16 @@
 //!   0xFFF8_0000_0000_0000                      nil
 //!   0xFFF9_0000_0000_000b                      a boolean b
 //!   0xFFFA_pppp_pppp_pppp                      an object at address p (48 bits)
+//!   0xFFFB_pppp_pppp_pppp                      an interned string at address p
 //! ```
 //!
 //! Numbers are exact integers up to 2^53 and print without a fraction when
 //! integral. An object value holds a [`GcAny`]; the object's kind byte says
-//! what it is.
+//! what it is. An interned (short) string is the one object of its text in
+//! its runtime, so maps compare and hash it by identity; its own tag lets
+//! them do so without reading the string (whose header is often a cache
+//! miss: see docs/performance.md). [`Value::object`] picks the tag from the
+//! object, so an object has one value, and `==` of values stays identity.
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -26,6 +31,9 @@ const TAGGED: u64 = 0xFFF8_0000_0000_0000;
 const NIL: u64 = TAGGED;
 const BOOL: u64 = 0xFFF9_0000_0000_0000;
 const OBJECT: u64 = 0xFFFA_0000_0000_0000;
+const INTERNED_STR: u64 = 0xFFFB_0000_0000_0000;
+/// The tag bits both object tags share.
+const OBJECT_MASK: u64 = 0xFFFE_0000_0000_0000;
 const PAYLOAD: u64 = !TAG_MASK;
 const CANONICAL_NAN: u64 = 0x7FF8_0000_0000_0000;
 
@@ -85,7 +93,8 @@ impl<'gc> Value<'gc> {
         }
     }
 
-    /// An object.
+    /// An object (with the interned-string tag if it is an interned
+    /// string).
     ///
     /// # Panics
     ///
@@ -94,7 +103,8 @@ impl<'gc> Value<'gc> {
     pub fn object(gc: GcAny<'gc>) -> Self {
         let addr = gc.as_raw().as_ptr() as u64;
         assert!(addr & TAG_MASK == 0, "object address {addr:#x} does not fit in a NaN-boxed value");
-        Value::from_bits(OBJECT | addr)
+        let tag = if crate::object::string::is_interned(gc) { INTERNED_STR } else { OBJECT };
+        Value::from_bits(tag | addr)
     }
 
     /// What the value is.
@@ -146,14 +156,21 @@ impl<'gc> Value<'gc> {
         Some(unsafe { self.object_unchecked() })
     }
 
+    /// Whether the value is an interned string (from its tag alone: the
+    /// string is not read).
+    #[inline(always)]
+    pub fn is_interned_str(self) -> bool {
+        self.bits & TAG_MASK == INTERNED_STR
+    }
+
     /// The object of a value whose tag says it holds one.
     ///
     /// # Safety
     ///
-    /// The value's tag is the object tag.
+    /// The value's tag is an object tag.
     #[inline(always)]
     unsafe fn object_unchecked(self) -> GcAny<'gc> {
-        debug_assert_eq!(self.bits & TAG_MASK, OBJECT);
+        debug_assert!(Self::bits_hold_object(self.bits));
         // SAFETY: object bits are only made by `Value::object`, from a live
         // handle of this mutation (the brand ties the value to it), whose
         // address is never null (or by `from_raw_bits`, whose caller vouches
@@ -180,7 +197,7 @@ impl<'gc> Value<'gc> {
     /// tag: the object need not be alive).
     #[inline(always)]
     pub fn bits_hold_object(bits: u64) -> bool {
-        bits & TAG_MASK == OBJECT
+        bits & OBJECT_MASK == OBJECT
     }
 
     /// A value back from [`Value::to_bits`].

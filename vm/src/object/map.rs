@@ -38,12 +38,16 @@ impl<'gc> Key<'gc> {
         self.0
     }
 
-    fn string(self) -> Option<&'gc Str> {
-        Str::of(self.0)
+    /// The key's string when it is compared and hashed by its text: a long
+    /// one. An interned string is the one object of its text, compared and
+    /// hashed by identity, which its value's tag says without a read of
+    /// the string.
+    pub(super) fn long_string(self) -> Option<&'gc Str> {
+        if self.0.is_interned_str() { None } else { Str::of(self.0) }
     }
 
     fn text(self) -> Option<&'gc str> {
-        self.string().map(Str::as_str)
+        Str::of(self.0).map(Str::as_str)
     }
 }
 
@@ -52,7 +56,7 @@ impl PartialEq for Key<'_> {
         if self.0 == other.0 {
             return true;
         }
-        match (self.string(), other.string()) {
+        match (self.long_string(), other.long_string()) {
             (Some(a), Some(b)) => a.same_text(b),
             _ => false,
         }
@@ -63,7 +67,7 @@ impl Eq for Key<'_> {}
 
 impl Hash for Key<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        match self.string() {
+        match self.long_string() {
             Some(s) => state.write_u64(s.hash_code()),
             None => self.0.hash(state),
         }

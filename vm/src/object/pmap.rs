@@ -27,7 +27,6 @@ use maat_gc::{Gc, Trace};
 
 use super::map::Key;
 use super::pnode::{Items, PNode, below};
-use super::string::Str;
 use super::{Ctx, ObjError, kind};
 use crate::value::Value;
 
@@ -44,11 +43,12 @@ pub struct PMap<'gc> {
     root: Value<'gc>,
 }
 
-/// A key's 64-bit hash: a string's own (of its text), a number's bits or
-/// an object's address, mixed (splitmix64) so that every 5-bit slice
-/// varies.
+/// A key's 64-bit hash: a long string's own (of its text), a number's
+/// bits or an object's address (an interned string's too: it is the one
+/// object of its text, and its value's tag says so without a read of the
+/// string), mixed (splitmix64) so that every 5-bit slice varies.
 fn hash(key: Key<'_>) -> u64 {
-    let bits = match Str::of(key.value()) {
+    let bits = match key.long_string() {
         Some(s) => s.hash_code(),
         None => key.value().to_bits(),
     };
@@ -550,6 +550,36 @@ mod tests {
                 assert_eq!(Gc::get(*v).len(), n);
                 assert_eq!(Gc::get(*v).entries().len(), n);
             }
+        });
+    }
+
+    /// Interned strings are keys by identity (their tag), long ones by
+    /// text: a map and a persistent map each find a key by a string of the
+    /// same text, whichever object it is.
+    #[test]
+    fn strings_are_keys_by_text_whether_interned_or_long() {
+        use crate::object::map::Map;
+        use crate::object::string::Str;
+        in_a_heap(|cx| {
+            let text = |t: &str| Value::object(Str::alloc(cx, t).into());
+            let short = "a short key";
+            let long = "a key longer than the forty bytes that are interned";
+            assert!(long.len() > crate::object::intern::MAX_SHORT);
+            let (s1, s2, l1, l2) = (text(short), text(short), text(long), text(long));
+            assert!(s1.is_interned_str() && s1 == s2, "one value for one short text");
+            assert!(!l1.is_interned_str() && l1 != l2, "a long text makes a new object each time");
+            let (map, mut pmap) = (Map::alloc(cx), PMap::empty(cx));
+            for (k, v) in [(s1, 1.0), (l1, 2.0)] {
+                Map::set(map, cx, k, Value::num(v)).unwrap();
+                pmap = PMap::put(pmap, cx, k, Value::num(v)).unwrap();
+            }
+            for (k, v) in [(s2, 1.0), (l2, 2.0)] {
+                assert_eq!(Map::get(map, cx, k).unwrap(), Value::num(v));
+                assert_eq!(Gc::get(pmap).get(k).unwrap(), Some(Value::num(v)));
+            }
+            let other = text("another short key");
+            assert_eq!(Map::get(map, cx, other).unwrap(), Value::nil());
+            assert_eq!(Gc::get(pmap).get(other).unwrap(), None);
         });
     }
 }

@@ -62,6 +62,15 @@ impl Drop for StrHead {
     }
 }
 
+/// Whether `o` is an interned string (for [`Value::object`]'s tag).
+///
+/// [`Value::object`]: crate::value::Value::object
+#[inline]
+pub(crate) fn is_interned(o: GcAny<'_>) -> bool {
+    // SAFETY: kind STR objects are `Str`s.
+    o.kind() == kind::STR && Gc::get(unsafe { o.downcast::<Str>() }).0.head().0 & INTERNED != 0
+}
+
 impl Str {
     /// The string of `text` (copied into its box): the interned one if
     /// `text` is short.
