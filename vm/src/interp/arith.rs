@@ -268,11 +268,15 @@ pub(super) fn equal<'gc>(a: Value<'gc>, b: Value<'gc>) -> bool {
     a == b || (a.as_object().is_some() && b.as_object().is_some() && same_text(a, b))
 }
 
-/// Whether `a` and `b` are strings of the same text (out of line: the
-/// common cases above need no string).
+/// Whether `a` and `b`, two different values, are strings of the same
+/// text (out of line: the common cases above need no string). An interned
+/// string is the one string of its text (and a long one never has a short
+/// text), so its tag answers without a read of either string.
 #[inline(never)]
 fn same_text(a: Value<'_>, b: Value<'_>) -> bool {
-    matches!((Str::of(a), Str::of(b)), (Some(x), Some(y)) if x.same_text(y))
+    !a.is_interned_str()
+        && !b.is_interned_str()
+        && matches!((Str::of(a), Str::of(b)), (Some(x), Some(y)) if x.same_text(y))
 }
 
 #[cfg(test)]
