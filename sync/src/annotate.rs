@@ -19,9 +19,16 @@
 //!   a `happens_after`, `Relaxed` neither. That is exactly the
 //!   synchronizes-with edge the memory model gives a release write read by
 //!   an acquire read, so a plain access the protocol does not order is
-//!   still reported. One over-approximation: a compare-and-swap announces
-//!   its release before it knows it will succeed (afterwards a reader could
-//!   come between), so a failed one adds an edge the hardware does not.
+//!   still reported. A release write is announced on both sides of it: the
+//!   tools order only what a thread did before its announcement, and the
+//!   write is itself an access that a later acquirer's plain accesses must
+//!   follow (an orphan page's count, decremented by each destroyer of its
+//!   boxes and overwritten by the page's next owner after the last one
+//!   gave it away, is one); the announcement before it keeps an acquirer
+//!   that reads it at once ordered after what came before. One
+//!   over-approximation: a compare-and-swap announces its release before it
+//!   knows it will succeed (afterwards a reader could come between), so a
+//!   failed one adds an edge the hardware does not.
 //!   Fences carry no address: a site whose edge is a fence annotates it
 //!   itself, naming the atomic the fence pairs with.
 //!
@@ -142,6 +149,17 @@ pub mod atomic {
             }
         }
 
+        /// Announces what a conditional write did: its release half again
+        /// (after the write) if it wrote, then the acquire half of the
+        /// ordering that applied.
+        #[inline(always)]
+        fn settled<T>(at: &T, wrote: bool, success: Ordering, failure: Ordering) {
+            if wrote {
+                released(at, success);
+            }
+            acquired(at, if wrote { success } else { failure });
+        }
+
         /// Announces the acquire half of an access of `ordering`.
         #[inline(always)]
         fn acquired<T>(at: &T, ordering: Ordering) {
@@ -174,12 +192,14 @@ pub mod atomic {
                     pub fn store(&self, v: $t, o: Ordering) {
                         released(self, o);
                         self.0.store(v, o);
+                        released(self, o);
                     }
 
                     /// `swap`, announcing both halves.
                     pub fn swap(&self, v: $t, o: Ordering) -> $t {
                         released(self, o);
                         let old = self.0.swap(v, o);
+                        released(self, o);
                         acquired(self, o);
                         old
                     }
@@ -188,7 +208,7 @@ pub mod atomic {
                     pub fn compare_exchange(&self, current: $t, new: $t, success: Ordering, failure: Ordering) -> Result<$t, $t> {
                         released(self, success);
                         let r = self.0.compare_exchange(current, new, success, failure);
-                        acquired(self, if r.is_ok() { success } else { failure });
+                        settled(self, r.is_ok(), success, failure);
                         r
                     }
 
@@ -196,7 +216,7 @@ pub mod atomic {
                     pub fn compare_exchange_weak(&self, current: $t, new: $t, success: Ordering, failure: Ordering) -> Result<$t, $t> {
                         released(self, success);
                         let r = self.0.compare_exchange_weak(current, new, success, failure);
-                        acquired(self, if r.is_ok() { success } else { failure });
+                        settled(self, r.is_ok(), success, failure);
                         r
                     }
 
@@ -204,7 +224,7 @@ pub mod atomic {
                     pub fn fetch_update(&self, set: Ordering, fetch: Ordering, f: impl FnMut($t) -> Option<$t>) -> Result<$t, $t> {
                         released(self, set);
                         let r = self.0.fetch_update(set, fetch, f);
-                        acquired(self, if r.is_ok() { set } else { fetch });
+                        settled(self, r.is_ok(), set, fetch);
                         r
                     }
 
@@ -213,6 +233,7 @@ pub mod atomic {
                         pub fn $rmw(&self, v: $t, o: Ordering) -> $t {
                             released(self, o);
                             let old = self.0.$rmw(v, o);
+                            released(self, o);
                             acquired(self, o);
                             old
                         }
