@@ -43,6 +43,27 @@ impl<'gc> Mutation<'gc> {
     pub fn freeze(&self, gc: impl Into<GcAny<'gc>>) -> usize {
         self.collector.make_global(gc.into().header_ptr(), Flags::FROZEN)
     }
+
+    /// Marks `gc` alone frozen, without visiting what it refers to: for a
+    /// new object made of frozen parts (a persistent collection's node
+    /// copied from a frozen one, where a walk would read the header of
+    /// every part only to find it frozen).
+    ///
+    /// # Safety
+    ///
+    /// Everything `gc` refers to is frozen (Invariant S: a reader of a
+    /// frozen object takes no lock on anything it reaches from it).
+    pub unsafe fn freeze_alone(&self, gc: impl Into<GcAny<'gc>>) {
+        let start = gc.into().header_ptr();
+        // SAFETY: `start` is reachable from a live handle within a
+        // mutation: live.
+        if self.collector.make_one_global(unsafe { start.as_ref() }, Flags::FROZEN) {
+            self.collector.count_global(Flags::FROZEN, 1);
+            // As `make_global` does for its start: a concurrent marking
+            // traces it (its parts are global already).
+            self.collector.shade_if_marking(start);
+        }
+    }
 }
 
 impl<'gc, T: 'gc> Gc<'gc, T> {
@@ -76,28 +97,14 @@ impl Collector {
     pub(crate) fn make_global(&self, start: NonNull<Header>, flag: Flags) -> usize {
         let me = self.id();
         let marked = self.walk(start, |header| {
-            let flags = header.flags();
-            if flags.contains(Flags::FROZEN) {
-                return false;
-            }
-            if flag == Flags::SHARED && flags.contains(Flags::SHARED) {
-                let held = flags.contains(Flags::SENT) && header.owner() == me;
+            if flag == Flags::SHARED && header.flags().contains(Flags::SHARED | Flags::SENT) {
+                let held = header.owner() == me && !header.flags().contains(Flags::FROZEN);
                 if held {
                     header.clear_sent();
                 }
                 return held;
             }
-            if flag == Flags::FROZEN && header.is_global() {
-                // Shared, so other threads may be writing it: the flag is set
-                // with them excluded (see `Trace::exclude_writers`).
-                let set = &mut || header.insert_flags(flag);
-                // SAFETY: reachable from a live handle within a mutation: live.
-                unsafe { (header.vtable().exclude_writers)(NonNull::from(header), set) };
-            } else {
-                self.leave_local(header);
-                header.insert_flags(flag);
-            }
-            true
+            self.make_one_global(header, flag)
         });
         self.count_global(flag, marked);
         // Insertion barrier: `start` (global now) is about to be stored or
@@ -107,6 +114,27 @@ impl Collector {
         // unshared objects held until now).
         self.shade_if_marking(start);
         marked
+    }
+
+    /// Sets `flag` on `header`'s object alone; whether it did (false for
+    /// an object that already has it, or is frozen). The walk of
+    /// `make_global` descends from the objects it did it for.
+    pub(crate) fn make_one_global(&self, header: &Header, flag: Flags) -> bool {
+        let flags = header.flags();
+        if flags.contains(Flags::FROZEN) || flags.contains(flag) {
+            return false;
+        }
+        if flag == Flags::FROZEN && header.is_global() {
+            // Shared, so other threads may be writing it: the flag is set
+            // with them excluded (see `Trace::exclude_writers`).
+            let set = &mut || header.insert_flags(flag);
+            // SAFETY: reachable from a live handle within a mutation: live.
+            unsafe { (header.vtable().exclude_writers)(NonNull::from(header), set) };
+        } else {
+            self.leave_local(header);
+            header.insert_flags(flag);
+        }
+        true
     }
 
     /// Visits the subgraph from `start` depth first, descending into the

@@ -133,6 +133,31 @@ fn frozen_objects_refuse_writes() {
 }
 
 #[test]
+fn freeze_alone_freezes_one_new_object_of_frozen_parts_and_keeps_invariant_s() {
+    let live = Live::default();
+    let mut heap = heap_in(&Space::new(), &live);
+    heap.mutate(|mc, root| {
+        let parts = chain(mc, &live, 1..4);
+        assert_eq!(mc.freeze(parts), 3);
+        let whole = mc.alloc(Item::new(10, &live));
+        link(mc, whole, parts);
+        // SAFETY: `whole`'s one reference, `parts`, is frozen.
+        unsafe { mc.freeze_alone(whole) };
+        assert!(Gc::is_frozen(whole));
+        assert!(Gc::try_write(mc, whole).is_err(), "frozen: writes refused");
+        // Again: nothing to do.
+        // SAFETY: as above.
+        unsafe { mc.freeze_alone(whole) };
+        link(mc, *root, whole);
+    });
+    heap.verify().unwrap();
+    assert_eq!(heap.stats().objects_frozen, 4);
+    heap.collect();
+    heap.verify().unwrap();
+    assert_eq!(live.get(), 5, "the root and four frozen items, all reachable");
+}
+
+#[test]
 #[should_panic(expected = "frozen object")]
 fn write_to_a_frozen_object_panics() {
     let live = Live::default();

@@ -206,6 +206,43 @@ impl Root for Shared {
     type Of<'gc> = Gc<'gc, PMap<'gc>>;
 }
 
+/// `put_frozen` on a frozen map makes a frozen map, node by node (strings
+/// frozen as they enter), that the verifier accepts (Invariant S) and that
+/// holds what `put` would; with an unfrozen object to store, or on an
+/// unfrozen map, it makes the map as `put` does.
+#[test]
+fn put_frozen_makes_a_frozen_map_of_frozen_parts_or_a_plain_one() {
+    let (world, stats) = (World::new(), SyncStats::default());
+    let mut heap = Heap::<Versions>::new(Config::default(), |mc| mc.alloc(RefLock::new(Vec::new())));
+    heap.mutate(|mc, kept| {
+        let cx = ctx(mc, world.mode(), &stats);
+        let text = |t: String| Value::object(maat_vm::object::string::Str::alloc(&cx, &t).into());
+        let mut plain = PMap::empty(&cx);
+        for k in 0..3000 {
+            plain = PMap::put(plain, &cx, text(format!("k{k}")), Value::num(f64::from(k))).unwrap();
+        }
+        mc.freeze(plain);
+        let mut m = plain;
+        for k in (0..3000).step_by(7).chain(5000..5100) {
+            m = PMap::put_frozen(m, &cx, text(format!("k{k}")), text(format!("v{k}"))).unwrap();
+            assert!(Gc::is_frozen(m), "born frozen");
+        }
+        for k in (0..3000).chain(5000..5100) {
+            let want = if k % 7 == 0 || k >= 5000 { text(format!("v{k}")) } else { Value::num(f64::from(k)) };
+            assert_eq!(Gc::get(m).get(text(format!("k{k}"))).unwrap(), Some(want), "key {k}");
+        }
+        let array = Value::object(maat_vm::object::array::Array::alloc(&cx, [Value::num(1.0)]).into());
+        let with_array = PMap::put_frozen(m, &cx, text("a".into()), array).unwrap();
+        assert!(!Gc::is_frozen(with_array), "an unfrozen value: made as `put` makes it");
+        let unfrozen = PMap::put(PMap::empty(&cx), &cx, Value::num(1.0), Value::num(1.0)).unwrap();
+        assert!(!Gc::is_frozen(PMap::put_frozen(unfrozen, &cx, Value::num(2.0), Value::num(2.0)).unwrap()));
+        Gc::write(mc, *kept).borrow_mut().extend([m, with_array]);
+    });
+    heap.verify().unwrap();
+    heap.collect();
+    heap.verify().unwrap();
+}
+
 #[test]
 fn threads_read_one_shared_map_without_locks() {
     const THREADS: usize = 4;

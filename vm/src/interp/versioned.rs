@@ -189,7 +189,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         if let Some(p) = object_of(root, kind::PMAP) {
             // SAFETY: kind PMAP objects are PMaps.
             let map = unsafe { p.downcast::<PMap<'gc>>() };
-            return Ok(Value::object(PMap::put(map, self.cx, k, v).map_err(|e| e.to_string())?.into()));
+            return Ok(Value::object(PMap::put_frozen(map, self.cx, k, v).map_err(|e| e.to_string())?.into()));
         }
         if let Some(p) = object_of(root, kind::PVEC) {
             return self.method(Value::object(p), Some(Method::Set), "set", &[k, v]);

@@ -241,25 +241,47 @@ impl<'gc> PMap<'gc> {
         value: Value<'gc>,
     ) -> Result<Gc<'gc, PMap<'gc>>, ObjError> {
         let key = Key::new(key)?;
-        Ok(Self::put_hashed(this, ctx, (key, hash(key)), value, hash))
+        Ok(Self::put_hashed(this, &Maker { ctx, frozen: false }, (key, hash(key)), value, hash))
+    }
+
+    /// [`PMap::put`], whose new map is born frozen, node by node, when the
+    /// map is frozen and neither `key` nor `value` is an unfrozen object
+    /// other than a string (a string, immutable anyway, is frozen here):
+    /// a version's update, whose commit then freezes the new map without a
+    /// walk that reads every part of every new node only to find it
+    /// frozen. Otherwise the new map is made as `put` makes it.
+    pub fn put_frozen(
+        this: Gc<'gc, Self>,
+        ctx: &Ctx<'_, 'gc>,
+        key: Value<'gc>,
+        value: Value<'gc>,
+    ) -> Result<Gc<'gc, PMap<'gc>>, ObjError> {
+        for v in [key, value] {
+            if let Some(s) = v.as_object().filter(|o| o.kind() == kind::STR) {
+                ctx.mc.freeze(s);
+            }
+        }
+        let part = |v: Value<'gc>| v.as_object().is_none_or(|o| o.is_frozen());
+        let frozen = Gc::is_frozen(this) && part(key) && part(value);
+        let key = Key::new(key)?;
+        Ok(Self::put_hashed(this, &Maker { ctx, frozen }, (key, hash(key)), value, hash))
     }
 
     /// `put` of `key`, whose hash is `h`, where `hash_of` gives the hash of
     /// a key already in the map.
     fn put_hashed(
         this: Gc<'gc, Self>,
-        ctx: &Ctx<'_, 'gc>,
+        make: &Maker<'_, '_, 'gc>,
         (key, h): (Key<'gc>, u64),
         value: Value<'gc>,
         hash_of: Hasher<'gc>,
     ) -> Gc<'gc, PMap<'gc>> {
         let p = Gc::get(this);
         if p.root.is_nil() {
-            let root = PNode::alloc(ctx, (frag(h, 0), 0, false), &[key.value(), value]);
-            return Self::make(ctx, 1, PNode::value(root));
+            return make.map(1, make.node((frag(h, 0), 0, false), &[key.value(), value]));
         }
-        match put_in(ctx, PNode::of(p.root), 0, (key, h), value, hash_of) {
-            Change::Node(root, grew) => Self::make(ctx, p.len + usize::from(grew), root),
+        match put_in(make, PNode::of(p.root), 0, (key, h), value, hash_of) {
+            Change::Node(root, grew) => make.map(p.len + usize::from(grew), root),
             _ => this,
         }
     }
@@ -335,25 +357,25 @@ fn build<'gc>(ctx: &Ctx<'_, 'gc>, entries: &[(u64, Key<'gc>, Value<'gc>)], shift
 
 /// A node of the two entries `a` and `b` (whose keys differ) at `shift`.
 fn pair<'gc>(
-    ctx: &Ctx<'_, 'gc>,
+    make: &Maker<'_, '_, 'gc>,
     shift: u32,
     a: (Value<'gc>, u64, Value<'gc>),
     b: (Value<'gc>, u64, Value<'gc>),
 ) -> Value<'gc> {
     if shift >= 64 {
-        return PNode::value(PNode::alloc(ctx, (0, 0, true), &[a.0, a.2, b.0, b.2]));
+        return make.node((0, 0, true), &[a.0, a.2, b.0, b.2]);
     }
     let (fa, fb) = (frag(a.1, shift), frag(b.1, shift));
     if fa == fb {
-        let child = pair(ctx, shift + BITS, a, b);
-        return PNode::value(PNode::alloc(ctx, (0, fa, false), &[child]));
+        let child = pair(make, shift + BITS, a, b);
+        return make.node((0, fa, false), &[child]);
     }
     let items = if fa < fb { [a.0, a.2, b.0, b.2] } else { [b.0, b.2, a.0, a.2] };
-    PNode::value(PNode::alloc(ctx, (fa | fb, 0, false), &items))
+    make.node((fa | fb, 0, false), &items)
 }
 
 fn put_in<'gc>(
-    ctx: &Ctx<'_, 'gc>,
+    make: &Maker<'_, '_, 'gc>,
     node: &PNode<'gc>,
     shift: u32,
     (key, h): (Key<'gc>, u64),
@@ -369,7 +391,7 @@ fn put_in<'gc>(
             None => new.extend([key.value(), value]),
         }
         let grew = new.len() > items.len();
-        return Change::Node(PNode::value(PNode::alloc(ctx, (0, 0, true), &new)), grew);
+        return Change::Node(make.node((0, 0, true), &new), grew);
     }
     let bit = frag(h, shift);
     let data = usize::from(head.entries);
@@ -385,7 +407,7 @@ fn put_in<'gc>(
             false
         } else {
             // Two keys in one slot: a child holds both, one level down.
-            let child = pair(ctx, shift + BITS, (items[i], hash_of(other), items[i + 1]), (key.value(), h, value));
+            let child = pair(make, shift + BITS, (items[i], hash_of(other), items[i + 1]), (key.value(), h, value));
             new.drain(i..i + 2);
             datamap ^= bit;
             nodemap |= bit;
@@ -394,7 +416,7 @@ fn put_in<'gc>(
         }
     } else if head.nodemap & bit != 0 {
         let c = 2 * data + below(head.nodemap, bit);
-        match put_in(ctx, PNode::of(items[c]), shift + BITS, (key, h), value, hash_of) {
+        match put_in(make, PNode::of(items[c]), shift + BITS, (key, h), value, hash_of) {
             Change::Node(child, grew) => {
                 new[c] = child;
                 grew
@@ -407,7 +429,40 @@ fn put_in<'gc>(
         datamap |= bit;
         true
     };
-    Change::Node(PNode::value(PNode::alloc(ctx, (datamap, nodemap, false), &new)), grew)
+    Change::Node(make.node((datamap, nodemap, false), &new), grew)
+}
+
+/// How an update makes its new nodes and map: plainly, or born frozen
+/// ([`PMap::put_frozen`]).
+struct Maker<'a, 'b, 'gc> {
+    ctx: &'a Ctx<'b, 'gc>,
+    frozen: bool,
+}
+
+impl<'gc> Maker<'_, '_, 'gc> {
+    /// A new node of `items` (see [`PNode::alloc`]).
+    fn node(&self, maps: (u32, u32, bool), items: &[Value<'gc>]) -> Value<'gc> {
+        let node = PNode::alloc(self.ctx, maps, items);
+        if self.frozen {
+            // SAFETY: a frozen maker is made only by `put_frozen`, for a
+            // frozen map and a key and value that are frozen or not
+            // objects. An update's node holds those, items of a node of
+            // that map (frozen with it: Invariant S) and nodes this maker
+            // made (frozen here as they were made).
+            unsafe { self.ctx.mc.freeze_alone(node) };
+        }
+        PNode::value(node)
+    }
+
+    /// The new map of `len` entries under `root`.
+    fn map(&self, len: usize, root: Value<'gc>) -> Gc<'gc, PMap<'gc>> {
+        let map = PMap::make(self.ctx, len, root);
+        if self.frozen {
+            // SAFETY: as in `node`: `root` is a node this maker made.
+            unsafe { self.ctx.mc.freeze_alone(map) };
+        }
+        map
+    }
 }
 
 fn delete_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (Key<'gc>, u64)) -> Change<'gc> {
@@ -517,7 +572,13 @@ mod tests {
             let mut map = PMap::empty(cx);
             let mut versions = vec![map];
             for i in 0..9 {
-                map = PMap::put_hashed(map, cx, (key(i), h(i)), Value::num(f64::from(i * 10)), fake);
+                map = PMap::put_hashed(
+                    map,
+                    &Maker { ctx: cx, frozen: false },
+                    (key(i), h(i)),
+                    Value::num(f64::from(i * 10)),
+                    fake,
+                );
                 for j in 0..=i {
                     assert!(
                         Gc::get(map).get_hashed(key(j), h(j)).is_some(),
@@ -533,7 +594,8 @@ mod tests {
             }
             assert_eq!(Gc::get(map).get_hashed(key(20), h(0)), None, "a missing key with a colliding hash");
             // Replacing a value in the collision node.
-            let changed = PMap::put_hashed(map, cx, (key(2), h(2)), Value::num(-1.0), fake);
+            let changed =
+                PMap::put_hashed(map, &Maker { ctx: cx, frozen: false }, (key(2), h(2)), Value::num(-1.0), fake);
             assert_eq!(Gc::get(changed).get_hashed(key(2), h(2)), Some(Value::num(-1.0)));
             assert_eq!(Gc::get(map).get_hashed(key(2), h(2)), Some(Value::num(20.0)), "the old version is unchanged");
             // Deleting every key, the colliding ones last.
