@@ -12,6 +12,7 @@ use maat_gc::{Config, Gc, Global, Heap, RefLock, Root};
 use maat_sync::World;
 use maat_vm::object::SyncStats;
 use maat_vm::object::pmap::PMap;
+use maat_vm::object::pnode::Birth;
 use maat_vm::object::pvec::PVec;
 use maat_vm::value::Value;
 use proptest::prelude::*;
@@ -206,12 +207,13 @@ impl Root for Shared {
     type Of<'gc> = Gc<'gc, PMap<'gc>>;
 }
 
-/// `put_frozen` on a frozen map makes a frozen map, node by node (strings
-/// frozen as they enter), that the verifier accepts (Invariant S) and that
-/// holds what `put` would; with an unfrozen object to store, or on an
-/// unfrozen map, it makes the map as `put` does.
+/// A change made as `Birth::Frozen` of a frozen collection makes a frozen
+/// one, node by node (strings frozen as they enter), that the verifier
+/// accepts (Invariant S) and that holds what the plain change would; with
+/// an unfrozen object to store, or of an unfrozen collection, it makes its
+/// result as the plain change does.
 #[test]
-fn put_frozen_makes_a_frozen_map_of_frozen_parts_or_a_plain_one() {
+fn changes_born_frozen_make_frozen_collections_of_frozen_parts_or_plain_ones() {
     let (world, stats) = (World::new(), SyncStats::default());
     let mut heap = Heap::<Versions>::new(Config::default(), |mc| mc.alloc(RefLock::new(Vec::new())));
     heap.mutate(|mc, kept| {
@@ -224,19 +226,49 @@ fn put_frozen_makes_a_frozen_map_of_frozen_parts_or_a_plain_one() {
         mc.freeze(plain);
         let mut m = plain;
         for k in (0..3000).step_by(7).chain(5000..5100) {
-            m = PMap::put_frozen(m, &cx, text(format!("k{k}")), text(format!("v{k}"))).unwrap();
+            m = PMap::put_as(m, &cx, Birth::Frozen, text(format!("k{k}")), text(format!("v{k}"))).unwrap();
+            assert!(Gc::is_frozen(m), "born frozen");
+        }
+        for k in (0..3000).step_by(5) {
+            m = PMap::delete_as(m, &cx, Birth::Frozen, text(format!("k{k}"))).unwrap();
             assert!(Gc::is_frozen(m), "born frozen");
         }
         for k in (0..3000).chain(5000..5100) {
-            let want = if k % 7 == 0 || k >= 5000 { text(format!("v{k}")) } else { Value::num(f64::from(k)) };
-            assert_eq!(Gc::get(m).get(text(format!("k{k}"))).unwrap(), Some(want), "key {k}");
+            let want = match k {
+                k if k < 3000 && k % 5 == 0 => None,
+                k if k % 7 == 0 || k >= 5000 => Some(text(format!("v{k}"))),
+                k => Some(Value::num(f64::from(k))),
+            };
+            assert_eq!(Gc::get(m).get(text(format!("k{k}"))).unwrap(), want, "key {k}");
         }
         let array = Value::object(maat_vm::object::array::Array::alloc(&cx, [Value::num(1.0)]).into());
-        let with_array = PMap::put_frozen(m, &cx, text("a".into()), array).unwrap();
+        let with_array = PMap::put_as(m, &cx, Birth::Frozen, text("a".into()), array).unwrap();
         assert!(!Gc::is_frozen(with_array), "an unfrozen value: made as `put` makes it");
         let unfrozen = PMap::put(PMap::empty(&cx), &cx, Value::num(1.0), Value::num(1.0)).unwrap();
-        assert!(!Gc::is_frozen(PMap::put_frozen(unfrozen, &cx, Value::num(2.0), Value::num(2.0)).unwrap()));
+        assert!(!Gc::is_frozen(PMap::put_as(unfrozen, &cx, Birth::Frozen, Value::num(2.0), Value::num(2.0)).unwrap()));
+
+        // A vector over two levels of nodes: set, push past a full root, pop.
+        let items: Vec<_> = (0..1024).map(|i| Value::num(f64::from(i))).collect();
+        let base = PVec::of(&cx, &items);
+        mc.freeze(base);
+        let mut v = PVec::set_as(base, &cx, Birth::Frozen, 500, text("five hundred".into()));
+        for i in 1024..1100 {
+            v = PVec::push_as(v, &cx, Birth::Frozen, Value::num(f64::from(i)));
+            assert!(Gc::is_frozen(v), "born frozen");
+        }
+        for _ in 0..50 {
+            v = PVec::pop_as(v, &cx, Birth::Frozen);
+            assert!(Gc::is_frozen(v), "born frozen");
+        }
+        let got = Gc::get(v).items();
+        assert_eq!(got.len(), 1050);
+        assert_eq!(got[500], text("five hundred".into()));
+        assert!(got.iter().enumerate().all(|(i, x)| i == 500 || *x == Value::num(i as f64)));
         Gc::write(mc, *kept).borrow_mut().extend([m, with_array]);
+        // (The vector is kept as a key of a map: the root keeps maps.)
+        Gc::write(mc, *kept)
+            .borrow_mut()
+            .push(PMap::put(PMap::empty(&cx), &cx, Value::object(v.into()), Value::nil()).unwrap());
     });
     heap.verify().unwrap();
     heap.collect();

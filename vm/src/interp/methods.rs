@@ -3,6 +3,7 @@
 //! prelude's methods written in Maat.
 
 use super::*;
+use crate::object::pnode::Birth;
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
     /// `recv.name(args)`: the built-in method `m` (what `name` resolved to
@@ -54,11 +55,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
                 if let Some(p) = object_of(recv, kind::PVEC) {
                     // SAFETY: kind PVEC objects are PVecs.
-                    return self.pvec_method(unsafe { p.downcast() }, m, args, arity);
+                    return self.pvec_method(unsafe { p.downcast() }, (m, Birth::Plain), args, arity);
                 }
                 if let Some(p) = object_of(recv, kind::PMAP) {
                     // SAFETY: kind PMAP objects are PMaps.
-                    return self.pmap_method(unsafe { p.downcast() }, m, args, arity);
+                    return self.pmap_method(unsafe { p.downcast() }, (m, Birth::Plain), args, arity);
                 }
                 if let Some(r) = object_of(recv, kind::RANDOM) {
                     // SAFETY: kind RANDOM objects are Randoms.

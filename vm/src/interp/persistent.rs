@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::object::pmap::PMap;
+use crate::object::pnode::Birth;
 use crate::object::pvec::PVec;
 
 impl<'gc> Run<'_, '_, '_, 'gc> {
@@ -29,10 +30,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         Ok(Value::object(PMap::of(self.cx, &entries).map_err(|e| e.to_string())?.into()))
     }
 
+    /// Method `m` of a persistent vector; a change makes what it makes as
+    /// `birth` says (a draft's root: frozen as made).
     pub(super) fn pvec_method(
         &self,
         p: Gc<'gc, PVec<'gc>>,
-        m: Method,
+        (m, birth): (Method, Birth),
         args: &[Value<'gc>],
         arity: impl Fn(std::ops::RangeInclusive<usize>) -> OpResult<()>,
     ) -> OpResult<Value<'gc>> {
@@ -48,19 +51,21 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
             Method::Set => {
                 arity(2..=2)?;
                 let i = pvec_index(v, args[0])?;
-                Ok(vec(PVec::set(p, cx, i, args[1])))
+                Ok(vec(PVec::set_as(p, cx, birth, i, args[1])))
             }
-            Method::Push => arity(1..=1).map(|_| vec(PVec::push(p, cx, args[0]))),
-            Method::Pop => arity(0..=0).map(|_| vec(PVec::pop(p, cx))),
+            Method::Push => arity(1..=1).map(|_| vec(PVec::push_as(p, cx, birth, args[0]))),
+            Method::Pop => arity(0..=0).map(|_| vec(PVec::pop_as(p, cx, birth))),
             Method::ToA => arity(0..=0).map(|_| Value::object(Array::alloc(cx, v.items()).into())),
             _ => Err(unknown_method(Value::object(p.into()), m.name())),
         }
     }
 
+    /// Method `m` of a persistent map; a change makes what it makes as
+    /// `birth` says (a draft's root: frozen as made).
     pub(super) fn pmap_method(
         &self,
         p: Gc<'gc, PMap<'gc>>,
-        m: Method,
+        (m, birth): (Method, Birth),
         args: &[Value<'gc>],
         arity: impl Fn(std::ops::RangeInclusive<usize>) -> OpResult<()>,
     ) -> OpResult<Value<'gc>> {
@@ -79,8 +84,10 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 Ok(v.get(args[0]).map_err(err)?.or(args.get(1).copied()).unwrap_or(Value::nil()))
             }
             Method::Has => arity(1..=1).and_then(|_| Ok(Value::bool(v.get(args[0]).map_err(err)?.is_some()))),
-            Method::Put => arity(2..=2).and_then(|_| PMap::put(p, cx, args[0], args[1]).map(map).map_err(err)),
-            Method::Delete => arity(1..=1).and_then(|_| PMap::delete(p, cx, args[0]).map(map).map_err(err)),
+            Method::Put => {
+                arity(2..=2).and_then(|_| PMap::put_as(p, cx, birth, args[0], args[1]).map(map).map_err(err))
+            }
+            Method::Delete => arity(1..=1).and_then(|_| PMap::delete_as(p, cx, birth, args[0]).map(map).map_err(err)),
             Method::Keys => arity(0..=0).map(|_| column(true)),
             Method::Values => arity(0..=0).map(|_| column(false)),
             _ => Err(unknown_method(Value::object(p.into()), m.name())),

@@ -6,7 +6,7 @@
 
 use super::methods::check_arity;
 use super::*;
-use crate::object::pmap::PMap;
+use crate::object::pnode::Birth;
 use crate::object::versioned::{Draft, Versioned};
 
 /// The name of a versioned root's lock in deadlock reports.
@@ -176,7 +176,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                     Method::Push => vec![self.enter(args[0])?],
                     _ => args.to_vec(),
                 };
-                let result = self.method(root, Some(m), name, &args)?;
+                let result = self.root_method(root, (m, name), &args)?;
                 if matches!(m, Method::Delete | Method::Push | Method::Pop) { change(result) } else { Ok(result) }
             }
             _ => Err(unknown_method(Value::object(draft.into()), name)),
@@ -186,18 +186,35 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// `root` with `k` set to `v`: a persistent map's `put`, a persistent
     /// vector's `set`.
     fn put_in_root(&self, root: Value<'gc>, k: Value<'gc>, v: Value<'gc>) -> OpResult<Value<'gc>> {
+        let name = match root.as_object().map(|o| o.kind()) {
+            Some(kind::PMAP) => "put",
+            Some(kind::PVEC) => "set",
+            _ => {
+                return Err(format!(
+                    "a draft's root is a {}: d[k] = v needs a PMap or a PVec (d.set(root) replaces it whole)",
+                    type_name(root)
+                ));
+            }
+        };
+        self.root_method(root, (Method::Put, name), &[k, v])
+    }
+
+    /// Method `m` (called `name`) of a draft's root: a persistent map's or
+    /// vector's, whose changes make their nodes frozen as they are made
+    /// (the commit's `freeze` then stops at the new collection); any other
+    /// root's, as for any value.
+    fn root_method(&self, root: Value<'gc>, (m, name): (Method, &str), args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
+        let arity = |range| check_arity(range, args.len(), || format!("{}.{name}", type_name(root)));
         if let Some(p) = object_of(root, kind::PMAP) {
             // SAFETY: kind PMAP objects are PMaps.
-            let map = unsafe { p.downcast::<PMap<'gc>>() };
-            return Ok(Value::object(PMap::put_frozen(map, self.cx, k, v).map_err(|e| e.to_string())?.into()));
+            return self.pmap_method(unsafe { p.downcast() }, (m, Birth::Frozen), args, arity);
         }
         if let Some(p) = object_of(root, kind::PVEC) {
-            return self.method(Value::object(p), Some(Method::Set), "set", &[k, v]);
+            let m = if m == Method::Put { Method::Set } else { m };
+            // SAFETY: kind PVEC objects are PVecs.
+            return self.pvec_method(unsafe { p.downcast() }, (m, Birth::Frozen), args, arity);
         }
-        Err(format!(
-            "a draft's root is a {}: d[k] = v needs a PMap or a PVec (d.set(root) replaces it whole)",
-            type_name(root)
-        ))
+        self.method(root, Some(m), name, args)
     }
 
     /// `draft[k] = v`.

@@ -26,7 +26,7 @@
 use maat_gc::{Gc, Trace};
 
 use super::map::Key;
-use super::pnode::{Items, PNode, below};
+use super::pnode::{Birth, Items, Maker, PNode, below};
 use super::{Ctx, ObjError, kind};
 use crate::value::Value;
 
@@ -240,31 +240,20 @@ impl<'gc> PMap<'gc> {
         key: Value<'gc>,
         value: Value<'gc>,
     ) -> Result<Gc<'gc, PMap<'gc>>, ObjError> {
-        let key = Key::new(key)?;
-        Ok(Self::put_hashed(this, &Maker { ctx, frozen: false }, (key, hash(key)), value, hash))
+        Self::put_as(this, ctx, Birth::Plain, key, value)
     }
 
-    /// [`PMap::put`], whose new map is born frozen, node by node, when the
-    /// map is frozen and neither `key` nor `value` is an unfrozen object
-    /// other than a string (a string, immutable anyway, is frozen here):
-    /// a version's update, whose commit then freezes the new map without a
-    /// walk that reads every part of every new node only to find it
-    /// frozen. Otherwise the new map is made as `put` makes it.
-    pub fn put_frozen(
+    /// [`PMap::put`], making what it makes as `birth` says.
+    pub fn put_as(
         this: Gc<'gc, Self>,
         ctx: &Ctx<'_, 'gc>,
+        birth: Birth,
         key: Value<'gc>,
         value: Value<'gc>,
     ) -> Result<Gc<'gc, PMap<'gc>>, ObjError> {
-        for v in [key, value] {
-            if let Some(s) = v.as_object().filter(|o| o.kind() == kind::STR) {
-                ctx.mc.freeze(s);
-            }
-        }
-        let part = |v: Value<'gc>| v.as_object().is_none_or(|o| o.is_frozen());
-        let frozen = Gc::is_frozen(this) && part(key) && part(value);
+        let make = Maker::new(ctx, birth, this.into(), &[key, value]);
         let key = Key::new(key)?;
-        Ok(Self::put_hashed(this, &Maker { ctx, frozen }, (key, hash(key)), value, hash))
+        Ok(Self::put_hashed(this, &make, (key, hash(key)), value, hash))
     }
 
     /// `put` of `key`, whose hash is `h`, where `hash_of` gives the hash of
@@ -278,29 +267,40 @@ impl<'gc> PMap<'gc> {
     ) -> Gc<'gc, PMap<'gc>> {
         let p = Gc::get(this);
         if p.root.is_nil() {
-            return make.map(1, make.node((frag(h, 0), 0, false), &[key.value(), value]));
+            let root = make.node((frag(h, 0), 0, false), &[key.value(), value]);
+            return make.made(Self::make(make.ctx(), 1, root));
         }
         match put_in(make, PNode::of(p.root), 0, (key, h), value, hash_of) {
-            Change::Node(root, grew) => make.map(p.len + usize::from(grew), root),
+            Change::Node(root, grew) => make.made(Self::make(make.ctx(), p.len + usize::from(grew), root)),
             _ => this,
         }
     }
 
     /// The map without `key` (the same map if it has no such key).
     pub fn delete(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, key: Value<'gc>) -> Result<Gc<'gc, PMap<'gc>>, ObjError> {
-        let key = Key::new(key)?;
-        Ok(Self::delete_hashed(this, ctx, (key, hash(key))))
+        Self::delete_as(this, ctx, Birth::Plain, key)
     }
 
-    fn delete_hashed(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, (key, h): (Key<'gc>, u64)) -> Gc<'gc, PMap<'gc>> {
+    /// [`PMap::delete`], making what it makes as `birth` says.
+    pub fn delete_as(
+        this: Gc<'gc, Self>,
+        ctx: &Ctx<'_, 'gc>,
+        birth: Birth,
+        key: Value<'gc>,
+    ) -> Result<Gc<'gc, PMap<'gc>>, ObjError> {
+        let key = Key::new(key)?;
+        Ok(Self::delete_hashed(this, &Maker::new(ctx, birth, this.into(), &[]), (key, hash(key))))
+    }
+
+    fn delete_hashed(this: Gc<'gc, Self>, make: &Maker<'_, '_, 'gc>, (key, h): (Key<'gc>, u64)) -> Gc<'gc, PMap<'gc>> {
         let p = Gc::get(this);
         if p.root.is_nil() {
             return this;
         }
-        match delete_in(ctx, PNode::of(p.root), 0, (key, h)) {
+        match delete_in(make, PNode::of(p.root), 0, (key, h)) {
             Change::None => this,
-            Change::Empty => Self::empty(ctx),
-            Change::Node(root, _) => Self::make(ctx, p.len - 1, root),
+            Change::Empty => make.made(Self::empty(make.ctx())),
+            Change::Node(root, _) => make.made(Self::make(make.ctx(), p.len - 1, root)),
             // (Only a node below the root gives its last entry up.)
             Change::Single(..) => unreachable!("the root keeps its last entry"),
         }
@@ -432,40 +432,7 @@ fn put_in<'gc>(
     Change::Node(make.node((datamap, nodemap, false), &new), grew)
 }
 
-/// How an update makes its new nodes and map: plainly, or born frozen
-/// ([`PMap::put_frozen`]).
-struct Maker<'a, 'b, 'gc> {
-    ctx: &'a Ctx<'b, 'gc>,
-    frozen: bool,
-}
-
-impl<'gc> Maker<'_, '_, 'gc> {
-    /// A new node of `items` (see [`PNode::alloc`]).
-    fn node(&self, maps: (u32, u32, bool), items: &[Value<'gc>]) -> Value<'gc> {
-        let node = PNode::alloc(self.ctx, maps, items);
-        if self.frozen {
-            // SAFETY: a frozen maker is made only by `put_frozen`, for a
-            // frozen map and a key and value that are frozen or not
-            // objects. An update's node holds those, items of a node of
-            // that map (frozen with it: Invariant S) and nodes this maker
-            // made (frozen here as they were made).
-            unsafe { self.ctx.mc.freeze_alone(node) };
-        }
-        PNode::value(node)
-    }
-
-    /// The new map of `len` entries under `root`.
-    fn map(&self, len: usize, root: Value<'gc>) -> Gc<'gc, PMap<'gc>> {
-        let map = PMap::make(self.ctx, len, root);
-        if self.frozen {
-            // SAFETY: as in `node`: `root` is a node this maker made.
-            unsafe { self.ctx.mc.freeze_alone(map) };
-        }
-        map
-    }
-}
-
-fn delete_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (Key<'gc>, u64)) -> Change<'gc> {
+fn delete_in<'gc>(make: &Maker<'_, '_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (Key<'gc>, u64)) -> Change<'gc> {
     let (head, items) = (node.head(), node.items());
     if head.collision {
         let Some(i) = items.chunks(2).position(|e| is_key(e[0], key)) else { return Change::None };
@@ -473,7 +440,7 @@ fn delete_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (
         new.drain(2 * i..2 * i + 2);
         return match new.len() {
             2 => Change::Single(new[0], new[1]),
-            _ => Change::Node(PNode::value(PNode::alloc(ctx, (0, 0, true), &new)), true),
+            _ => Change::Node(make.node((0, 0, true), &new), true),
         };
     }
     let bit = frag(h, shift);
@@ -489,7 +456,7 @@ fn delete_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (
         datamap ^= bit;
     } else if head.nodemap & bit != 0 {
         let c = 2 * data + below(head.nodemap, bit);
-        match delete_in(ctx, PNode::of(items[c]), shift + BITS, (key, h)) {
+        match delete_in(make, PNode::of(items[c]), shift + BITS, (key, h)) {
             Change::None => return Change::None,
             Change::Node(child, _) => new[c] = child,
             Change::Empty => {
@@ -511,7 +478,7 @@ fn delete_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, shift: u32, (key, h): (
     match (datamap.count_ones(), nodemap) {
         (0, 0) => Change::Empty,
         (1, 0) if shift > 0 => Change::Single(new[0], new[1]),
-        _ => Change::Node(PNode::value(PNode::alloc(ctx, (datamap, nodemap, false), &new)), true),
+        _ => Change::Node(make.node((datamap, nodemap, false), &new), true),
     }
 }
 
@@ -574,7 +541,7 @@ mod tests {
             for i in 0..9 {
                 map = PMap::put_hashed(
                     map,
-                    &Maker { ctx: cx, frozen: false },
+                    &Maker::new(cx, Birth::Plain, map.into(), &[]),
                     (key(i), h(i)),
                     Value::num(f64::from(i * 10)),
                     fake,
@@ -594,13 +561,18 @@ mod tests {
             }
             assert_eq!(Gc::get(map).get_hashed(key(20), h(0)), None, "a missing key with a colliding hash");
             // Replacing a value in the collision node.
-            let changed =
-                PMap::put_hashed(map, &Maker { ctx: cx, frozen: false }, (key(2), h(2)), Value::num(-1.0), fake);
+            let changed = PMap::put_hashed(
+                map,
+                &Maker::new(cx, Birth::Plain, map.into(), &[]),
+                (key(2), h(2)),
+                Value::num(-1.0),
+                fake,
+            );
             assert_eq!(Gc::get(changed).get_hashed(key(2), h(2)), Some(Value::num(-1.0)));
             assert_eq!(Gc::get(map).get_hashed(key(2), h(2)), Some(Value::num(20.0)), "the old version is unchanged");
             // Deleting every key, the colliding ones last.
             for i in (0..9).rev() {
-                map = PMap::delete_hashed(map, cx, (key(i), h(i)));
+                map = PMap::delete_hashed(map, &Maker::new(cx, Birth::Plain, map.into(), &[]), (key(i), h(i)));
                 assert_eq!(Gc::get(map).len(), i as usize);
                 for j in 0..i {
                     assert!(Gc::get(map).get_hashed(key(j), h(j)).is_some(), "key {j} after deleting {i}");

@@ -128,6 +128,76 @@ impl<'gc> PNode<'gc> {
     }
 }
 
+/// How a change of a persistent collection makes its new nodes and its new
+/// collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Birth {
+    /// As any new object: unfrozen, its heap's own.
+    Plain,
+    /// Frozen as they are made, where they can be: when the collection
+    /// changed is frozen and nothing the change stores is an unfrozen
+    /// object (a string is frozen as it enters). A versioned root's update
+    /// changes its draft this way, so that the commit's `freeze` need not
+    /// walk the new nodes, reading the header of every part of each only to
+    /// find it frozen. Otherwise as `Plain`.
+    Frozen,
+}
+
+/// What a change makes its new nodes and collection with: plainly, or
+/// frozen as they are made ([`Birth::Frozen`], where it applies).
+pub(super) struct Maker<'a, 'b, 'gc> {
+    ctx: &'a Ctx<'b, 'gc>,
+    frozen: bool,
+}
+
+impl<'a, 'b, 'gc> Maker<'a, 'b, 'gc> {
+    /// The maker of a change of `of`, a persistent collection, that stores
+    /// `parts` (and items of `of`'s nodes).
+    pub(super) fn new(ctx: &'a Ctx<'b, 'gc>, birth: Birth, of: GcAny<'gc>, parts: &[Value<'gc>]) -> Self {
+        if birth == Birth::Plain || !of.is_frozen() {
+            return Maker { ctx, frozen: false };
+        }
+        for part in parts {
+            if let Some(s) = part.as_object().filter(|o| o.kind() == kind::STR) {
+                ctx.mc.freeze(s);
+            }
+        }
+        Maker { ctx, frozen: parts.iter().all(|v| v.as_object().is_none_or(|o| o.is_frozen())) }
+    }
+
+    /// The context.
+    pub(super) fn ctx(&self) -> &'a Ctx<'b, 'gc> {
+        self.ctx
+    }
+
+    /// A new map node (see [`PNode::alloc`]).
+    pub(super) fn node(&self, maps: (u32, u32, bool), items: &[Value<'gc>]) -> Value<'gc> {
+        PNode::value(self.made(PNode::alloc(self.ctx, maps, items)))
+    }
+
+    /// A new vector node.
+    pub(super) fn vector(&self, items: &[Value<'gc>]) -> Value<'gc> {
+        self.node((0, 0, false), items)
+    }
+
+    /// `object`, new, frozen if this maker freezes: a node or the new
+    /// collection of the change.
+    pub(super) fn made<T>(&self, object: Gc<'gc, T>) -> Gc<'gc, T>
+    where
+        Gc<'gc, T>: Into<GcAny<'gc>>,
+    {
+        if self.frozen {
+            // SAFETY: a maker freezes only for a change of a frozen
+            // collection whose stored parts are frozen or not objects
+            // (`new`). What a change makes holds those parts, items of the
+            // collection's nodes (frozen with it: Invariant S), and what
+            // this maker made before (frozen as it was made).
+            unsafe { self.ctx.mc.freeze_alone(object) };
+        }
+        object
+    }
+}
+
 /// The bits of `map` below `bit` (one bit set): a slot's position among
 /// the set ones.
 #[inline(always)]

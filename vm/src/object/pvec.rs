@@ -13,7 +13,7 @@
 
 use maat_gc::{Gc, Trace};
 
-use super::pnode::{Items, PNode};
+use super::pnode::{Birth, Items, Maker, PNode};
 use super::{Ctx, kind};
 use crate::value::Value;
 
@@ -85,42 +85,65 @@ impl<'gc> PVec<'gc> {
     ///
     /// If `i` is not an index of the vector (callers check it).
     pub fn set(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, i: usize, v: Value<'gc>) -> Gc<'gc, PVec<'gc>> {
+        Self::set_as(this, ctx, Birth::Plain, i, v)
+    }
+
+    /// [`PVec::set`], making what it makes as `birth` says.
+    pub fn set_as(
+        this: Gc<'gc, Self>,
+        ctx: &Ctx<'_, 'gc>,
+        birth: Birth,
+        i: usize,
+        v: Value<'gc>,
+    ) -> Gc<'gc, PVec<'gc>> {
         let p = Gc::get(this);
         assert!(i < p.len, "PVec::set of an index past the end");
-        let root = set_in(ctx, PNode::of(p.root), p.shift, i, v);
-        Self::make(ctx, p.len, p.shift, root)
+        let make = Maker::new(ctx, birth, this.into(), &[v]);
+        let root = set_in(&make, PNode::of(p.root), p.shift, i, v);
+        make.made(Self::make(ctx, p.len, p.shift, root))
     }
 
     /// The vector with `v` added last.
     pub fn push(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, v: Value<'gc>) -> Gc<'gc, PVec<'gc>> {
+        Self::push_as(this, ctx, Birth::Plain, v)
+    }
+
+    /// [`PVec::push`], making what it makes as `birth` says.
+    pub fn push_as(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, birth: Birth, v: Value<'gc>) -> Gc<'gc, PVec<'gc>> {
         let p = Gc::get(this);
-        if p.len == 0 {
-            return Self::make(ctx, 1, 0, PNode::value(PNode::vector(ctx, &[v])));
-        }
-        if p.len == 1 << (p.shift + BITS) {
+        let make = Maker::new(ctx, birth, this.into(), &[v]);
+        let (len, shift, root) = if p.len == 0 {
+            (1, 0, make.vector(&[v]))
+        } else if p.len == 1 << (p.shift + BITS) {
             // Full: a new root over the old one and a path to the new item.
-            let root = PNode::vector(ctx, &[p.root, new_path(ctx, p.shift, v)]);
-            return Self::make(ctx, p.len + 1, p.shift + BITS, PNode::value(root));
-        }
-        let root = push_in(ctx, PNode::of(p.root), p.shift, p.len, v);
-        Self::make(ctx, p.len + 1, p.shift, root)
+            (p.len + 1, p.shift + BITS, make.vector(&[p.root, new_path(&make, p.shift, v)]))
+        } else {
+            (p.len + 1, p.shift, push_in(&make, PNode::of(p.root), p.shift, p.len, v))
+        };
+        make.made(Self::make(ctx, len, shift, root))
     }
 
     /// The vector without its last item (the empty one stays empty).
     pub fn pop(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>) -> Gc<'gc, PVec<'gc>> {
+        Self::pop_as(this, ctx, Birth::Plain)
+    }
+
+    /// [`PVec::pop`], making what it makes as `birth` says.
+    pub fn pop_as(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, birth: Birth) -> Gc<'gc, PVec<'gc>> {
         let p = Gc::get(this);
+        let make = Maker::new(ctx, birth, this.into(), &[]);
         match p.len {
             0 => this,
-            1 => Self::empty(ctx),
+            1 => make.made(Self::empty(ctx)),
             len => {
-                let mut root = pop_in(ctx, PNode::of(p.root), p.shift, len - 1).expect("items are left");
+                let mut root = pop_in(&make, PNode::of(p.root), p.shift, len - 1).expect("items are left");
                 let mut shift = p.shift;
                 // A root with one child is that child, a level lower.
                 while shift > 0 && PNode::of(root).items().len() == 1 {
                     root = PNode::of(root).items()[0];
                     shift -= BITS;
                 }
-                Self::make(ctx, len - 1, shift, root)
+                make.made(Self::make(ctx, len - 1, shift, root))
             }
         }
     }
@@ -145,42 +168,42 @@ fn collect<'gc>(node: &PNode<'gc>, level: u32, out: &mut Vec<Value<'gc>>) {
 
 /// `node` (at `level`) with item `i` replaced by `v`: a new node on each
 /// level of the path.
-fn set_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, level: u32, i: usize, v: Value<'gc>) -> Value<'gc> {
+fn set_in<'gc>(make: &Maker<'_, '_, 'gc>, node: &PNode<'gc>, level: u32, i: usize, v: Value<'gc>) -> Value<'gc> {
     let at = (i >> level) & (WIDTH - 1);
     let mut items = Items::from_slice(node.items());
-    items[at] = if level == 0 { v } else { set_in(ctx, PNode::of(items[at]), level - BITS, i, v) };
-    PNode::value(PNode::vector(ctx, &items))
+    items[at] = if level == 0 { v } else { set_in(make, PNode::of(items[at]), level - BITS, i, v) };
+    make.vector(&items)
 }
 
 /// A path of new nodes from `level` down to a leaf holding `v`.
-fn new_path<'gc>(ctx: &Ctx<'_, 'gc>, level: u32, v: Value<'gc>) -> Value<'gc> {
-    let child = if level == 0 { v } else { new_path(ctx, level - BITS, v) };
-    PNode::value(PNode::vector(ctx, &[child]))
+fn new_path<'gc>(make: &Maker<'_, '_, 'gc>, level: u32, v: Value<'gc>) -> Value<'gc> {
+    let child = if level == 0 { v } else { new_path(make, level - BITS, v) };
+    make.vector(&[child])
 }
 
 /// `node` (at `level`, not full) with `v` added as item `i` (its length).
-fn push_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, level: u32, i: usize, v: Value<'gc>) -> Value<'gc> {
+fn push_in<'gc>(make: &Maker<'_, '_, 'gc>, node: &PNode<'gc>, level: u32, i: usize, v: Value<'gc>) -> Value<'gc> {
     let at = (i >> level) & (WIDTH - 1);
     let mut items = Items::from_slice(node.items());
     if level == 0 {
         items.push(v);
     } else if at < items.len() {
-        items[at] = push_in(ctx, PNode::of(items[at]), level - BITS, i, v);
+        items[at] = push_in(make, PNode::of(items[at]), level - BITS, i, v);
     } else {
-        items.push(new_path(ctx, level - BITS, v));
+        items.push(new_path(make, level - BITS, v));
     }
-    PNode::value(PNode::vector(ctx, &items))
+    make.vector(&items)
 }
 
 /// `node` (at `level`) without item `i` (its last), or `None` when nothing
 /// is left of it.
-fn pop_in<'gc>(ctx: &Ctx<'_, 'gc>, node: &PNode<'gc>, level: u32, i: usize) -> Option<Value<'gc>> {
+fn pop_in<'gc>(make: &Maker<'_, '_, 'gc>, node: &PNode<'gc>, level: u32, i: usize) -> Option<Value<'gc>> {
     let at = (i >> level) & (WIDTH - 1);
     let mut items = Items::from_slice(&node.items()[..at]);
     if level > 0
-        && let Some(child) = pop_in(ctx, PNode::of(node.items()[at]), level - BITS, i)
+        && let Some(child) = pop_in(make, PNode::of(node.items()[at]), level - BITS, i)
     {
         items.push(child);
     }
-    (!items.is_empty()).then(|| PNode::value(PNode::vector(ctx, &items)))
+    (!items.is_empty()).then(|| make.vector(&items))
 }
