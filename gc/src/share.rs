@@ -7,7 +7,8 @@
 //! marks the subgraph `FROZEN` (deeply immutable), stopping at frozen
 //! objects. Both keep **Invariant S**: everything reachable from a shared
 //! object is shared or frozen, and everything reachable from a frozen object
-//! is frozen.
+//! is frozen. `freeze_alone(v)` (unsafe) freezes `v` without the walk, for a
+//! new object whose caller vouches that its parts are frozen.
 //!
 //! Freezing an object that is already shared must not let a reader, which
 //! takes no lock on a frozen object, see the flag while another thread is
