@@ -5,7 +5,7 @@
 //! A node never changes after it is made (there is no mutating operation),
 //! so reading one takes no lock in any mode, on any thread; an update makes
 //! new nodes along one path and shares the rest (path copying). A change
-//! makes its nodes through a [`Maker`]: plainly, or, for a versioned root's
+//! makes its nodes through a `Maker`: plainly, or, for a versioned root's
 //! draft ([`Birth::Frozen`]), frozen as they are made when everything they
 //! hold is frozen already (the one place the collections vouch for
 //! Invariant S themselves, with `Mutation::freeze_alone`).
