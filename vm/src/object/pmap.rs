@@ -174,6 +174,13 @@ impl<'gc> PMap<'gc> {
             // is compiled to use (checked just above).
             return unsafe { Self::get_popcnt(root, key) };
         }
+        Self::get_plain(root, key)
+    }
+
+    /// [`PMap::get_in`] compiled without the population count instruction
+    /// (out of line: `get_in` is then one test and a jump either way).
+    #[inline(never)]
+    fn get_plain(root: Value<'gc>, key: Value<'gc>) -> Result<Option<Value<'gc>>, ObjError> {
         let key = Key::new(key)?;
         Ok(Self::walk(root, key, hash(key)))
     }
