@@ -126,16 +126,18 @@ fn chunk() -> Option<NonNull<u8>> {
         unsafe { std::alloc::dealloc(start.as_ptr(), layout) };
         return None;
     }
-    let mut chunks = CHUNKS.lock();
-    chunks.push(start.addr().get());
+    let first = {
+        let mut chunks = CHUNKS.lock();
+        chunks.push(start.addr().get());
+        chunks.len() == 1
+    };
     // The first chunk stays on the system's small pages: a huge page is
     // resident as a whole once touched, and a small program's heap fits in
     // the first chunk (2 MiB of its resident 5.8 MiB were the one huge page
     // its first allocation touched).
-    if chunks.len() > 1 {
+    if !first {
         advise_huge_pages(start);
     }
-    drop(chunks);
     // Relaxed: the page leaves the depot through its mutex after this.
     MAP[index / 64].fetch_or(1 << (index % 64), Ordering::Relaxed);
     Some(start)

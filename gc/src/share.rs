@@ -58,7 +58,8 @@ impl<'gc> Mutation<'gc> {
         let start = gc.into().header_ptr();
         // SAFETY: `start` is reachable from a live handle within a
         // mutation: live.
-        if self.collector.make_one_global(unsafe { start.as_ref() }, Flags::FROZEN) {
+        let header = unsafe { start.as_ref() };
+        if self.collector.make_one_global(header, header.flags(), Flags::FROZEN) {
             self.collector.count_global(Flags::FROZEN, 1);
             // As `make_global` does for its start: a concurrent marking
             // traces it (its parts are global already).
@@ -98,14 +99,16 @@ impl Collector {
     pub(crate) fn make_global(&self, start: NonNull<Header>, flag: Flags) -> usize {
         let me = self.id();
         let marked = self.walk(start, |header| {
-            if flag == Flags::SHARED && header.flags().contains(Flags::SHARED | Flags::SENT) {
-                let held = header.owner() == me && !header.flags().contains(Flags::FROZEN);
+            // One read of the flags decides (a walk visits every child).
+            let flags = header.flags();
+            if flag == Flags::SHARED && flags.contains(Flags::SHARED | Flags::SENT) {
+                let held = header.owner() == me && !flags.contains(Flags::FROZEN);
                 if held {
                     header.clear_sent();
                 }
                 return held;
             }
-            self.make_one_global(header, flag)
+            self.make_one_global(header, flags, flag)
         });
         self.count_global(flag, marked);
         // Insertion barrier: `start` (global now) is about to be stored or
@@ -117,11 +120,11 @@ impl Collector {
         marked
     }
 
-    /// Sets `flag` on `header`'s object alone; whether it did (false for
-    /// an object that already has it, or is frozen). The walk of
-    /// `make_global` descends from the objects it did it for.
-    pub(crate) fn make_one_global(&self, header: &Header, flag: Flags) -> bool {
-        let flags = header.flags();
+    /// Sets `flag` on `header`'s object alone, whose flags the caller read
+    /// as `flags`; whether it did (false for an object that already has it,
+    /// or is frozen). The walk of `make_global` descends from the objects
+    /// it did it for.
+    pub(crate) fn make_one_global(&self, header: &Header, flags: Flags, flag: Flags) -> bool {
         if flags.contains(Flags::FROZEN) || flags.contains(flag) {
             return false;
         }

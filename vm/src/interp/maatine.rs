@@ -1,6 +1,6 @@
 //! A maatine as the interpreter keeps it between slices: its heap (whose
-//! root is the interpreter state), its id, its counters, its cell (join
-//! and wake) and what it gave away; and how the scheduler drives it (its [`Task`]).
+//! root is the interpreter state), its counters, its cell (its id, where
+//! its joiners wait and where it waits to be woken) and what it gave away; and how the scheduler drives it (its [`Task`]).
 
 use core::mem::MaybeUninit;
 use std::collections::{HashMap, VecDeque};
@@ -11,7 +11,6 @@ use crate::sched::{Out, Slice, Spawned, Task, Totals};
 
 /// A maatine between slices.
 pub(crate) struct Maatine {
-    pub(crate) id: MaatineId,
     pub(crate) heap: Heap<Machine>,
     pub(crate) stats: SyncStats,
     /// Lock requests of the global variables it waited for, kept across
@@ -51,7 +50,6 @@ impl Maatine {
         let heap = heap.restart(&sched.rt.space, sched.rt.config, |mc| make_root(mc, buffers));
         let cell = sched.register(heap.id());
         record.write(Maatine {
-            id: cell.id,
             heap,
             stats: if sched.rt.contention {
                 SyncStats::counting(sched.rt.program.globals.len())
@@ -129,21 +127,22 @@ impl Maatine {
     /// leaves its sections and gives up the lock it waited for, so that no
     /// other maatine waits for those variables forever.
     fn end_sections(&mut self, rt: &Runtime) {
-        let Maatine { id, heap, stats, requests, .. } = self;
+        let Maatine { heap, stats, requests, cell, .. } = self;
+        let id = cell.id;
         requests.clear();
         heap.mutate_root(|mc, state| {
             let cx = Ctx { mc, mode: rt.world.mode(), stats };
             if let Some(slot) = state.waiting_on.take() {
-                Slot::abandon(slot, &cx, &rt.table, *id);
+                Slot::abandon(slot, &cx, &rt.table, id);
             }
-            end_sections(&cx, &rt.table, *id, state, 0);
+            end_sections(&cx, &rt.table, id, state, 0);
         });
     }
 
     /// The maatine returned: its result changes hands (it is transferred
     /// out of the heap that is about to end, for the joiner to claim).
     fn finish(&mut self, program: &Program) -> Slice {
-        let id = self.id;
+        let id = self.cell.id;
         let sent = self.heap.mutate(|mc, state| {
             let result = state.result;
             match result.as_object().map(|o| mc.transfer(o)) {
@@ -176,7 +175,7 @@ impl Maatine {
                 })
                 .collect()
         });
-        RuntimeError { message, maatine: self.id, trace }
+        RuntimeError { message, maatine: self.cell.id, trace }
     }
 }
 
@@ -194,7 +193,7 @@ impl Task for Maatine {
             self.end_sections(rt);
             return Slice::Finished(Outcome::Failed(Box::new(error)));
         }
-        let Maatine { id, heap, stats, requests, suspended_at, cell: wake, waiting, sent, .. } = self;
+        let Maatine { heap, stats, requests, suspended_at, cell, waiting, sent, .. } = self;
         let mut budget = SLICE;
         let step = loop {
             let step = heap.mutate_root(|mc, state| {
@@ -205,11 +204,11 @@ impl Task for Maatine {
                     cx: &cx,
                     rt,
                     sched,
-                    me: *id,
+                    me: cell.id,
                     env,
                     requests,
                     suspended_at,
-                    wake,
+                    wake: cell,
                     waiting,
                     sent,
                     out,
@@ -254,7 +253,7 @@ impl Task for Maatine {
     }
 
     fn waiting(&self) -> (MaatineId, String) {
-        (self.id, self.waiting.clone())
+        (self.cell.id, self.waiting.clone())
     }
 
     fn started_by_host(&self) -> bool {

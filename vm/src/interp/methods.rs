@@ -16,6 +16,18 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         name: &str,
         args: &[Value<'gc>],
     ) -> OpResult<Value<'gc>> {
+        self.method_as(recv, (m, name), args, Birth::Plain)
+    }
+
+    /// [`Run::method`], where a change of a persistent collection makes
+    /// what it makes as `birth` says (a draft's root: frozen as made).
+    pub(super) fn method_as(
+        &self,
+        recv: Value<'gc>,
+        (m, name): (Option<Method>, &str),
+        args: &[Value<'gc>],
+        birth: Birth,
+    ) -> OpResult<Value<'gc>> {
         if let Some(u) = object_of(recv, kind::USER) {
             return self.user_method(u, name, args);
         }
@@ -55,11 +67,11 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 }
                 if let Some(p) = object_of(recv, kind::PVEC) {
                     // SAFETY: kind PVEC objects are PVecs.
-                    return self.pvec_method(unsafe { p.downcast() }, (m, Birth::Plain), args, arity);
+                    return self.pvec_method(unsafe { p.downcast() }, (m, birth), args, arity);
                 }
                 if let Some(p) = object_of(recv, kind::PMAP) {
                     // SAFETY: kind PMAP objects are PMaps.
-                    return self.pmap_method(unsafe { p.downcast() }, (m, Birth::Plain), args, arity);
+                    return self.pmap_method(unsafe { p.downcast() }, (m, birth), args, arity);
                 }
                 if let Some(r) = object_of(recv, kind::RANDOM) {
                     // SAFETY: kind RANDOM objects are Randoms.

@@ -186,9 +186,9 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
     /// `root` with `k` set to `v`: a persistent map's `put`, a persistent
     /// vector's `set`.
     fn put_in_root(&self, root: Value<'gc>, k: Value<'gc>, v: Value<'gc>) -> OpResult<Value<'gc>> {
-        let name = match root.as_object().map(|o| o.kind()) {
-            Some(kind::PMAP) => "put",
-            Some(kind::PVEC) => "set",
+        let m = match root.as_object().map(|o| o.kind()) {
+            Some(kind::PMAP) => (Method::Put, "put"),
+            Some(kind::PVEC) => (Method::Set, "set"),
             _ => {
                 return Err(format!(
                     "a draft's root is a {}: d[k] = v needs a PMap or a PVec (d.set(root) replaces it whole)",
@@ -196,25 +196,15 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
                 ));
             }
         };
-        self.root_method(root, (Method::Put, name), &[k, v])
+        self.root_method(root, m, &[k, v])
     }
 
-    /// Method `m` (called `name`) of a draft's root: a persistent map's or
-    /// vector's, whose changes make their nodes frozen as they are made
-    /// (the commit's `freeze` then stops at the new collection); any other
-    /// root's, as for any value.
+    /// Method `m` (called `name`) of a draft's root, as for any value; a
+    /// persistent map's or vector's changes make their nodes frozen as
+    /// they are made (the commit's `freeze` then stops at the new
+    /// collection).
     fn root_method(&self, root: Value<'gc>, (m, name): (Method, &str), args: &[Value<'gc>]) -> OpResult<Value<'gc>> {
-        let arity = |range| check_arity(range, args.len(), || format!("{}.{name}", type_name(root)));
-        if let Some(p) = object_of(root, kind::PMAP) {
-            // SAFETY: kind PMAP objects are PMaps.
-            return self.pmap_method(unsafe { p.downcast() }, (m, Birth::Frozen), args, arity);
-        }
-        if let Some(p) = object_of(root, kind::PVEC) {
-            let m = if m == Method::Put { Method::Set } else { m };
-            // SAFETY: kind PVEC objects are PVecs.
-            return self.pvec_method(unsafe { p.downcast() }, (m, Birth::Frozen), args, arity);
-        }
-        self.method(root, Some(m), name, args)
+        self.method_as(root, (Some(m), name), args, Birth::Frozen)
     }
 
     /// `draft[k] = v`.

@@ -258,8 +258,8 @@ impl<'gc> PMap<'gc> {
         key: Value<'gc>,
         value: Value<'gc>,
     ) -> Result<Gc<'gc, PMap<'gc>>, ObjError> {
-        let make = Maker::new(ctx, birth, this.into(), &[key, value]);
         let key = Key::new(key)?;
+        let make = Maker::new(ctx, birth, this.into(), &[key.value(), value]);
         Ok(Self::put_hashed(this, &make, (key, hash(key)), value, hash))
     }
 
@@ -546,13 +546,7 @@ mod tests {
             let mut map = PMap::empty(cx);
             let mut versions = vec![map];
             for i in 0..9 {
-                map = PMap::put_hashed(
-                    map,
-                    &Maker::new(cx, Birth::Plain, map.into(), &[]),
-                    (key(i), h(i)),
-                    Value::num(f64::from(i * 10)),
-                    fake,
-                );
+                map = PMap::put_hashed(map, &Maker::plain(cx), (key(i), h(i)), Value::num(f64::from(i * 10)), fake);
                 for j in 0..=i {
                     assert!(
                         Gc::get(map).get_hashed(key(j), h(j)).is_some(),
@@ -568,18 +562,12 @@ mod tests {
             }
             assert_eq!(Gc::get(map).get_hashed(key(20), h(0)), None, "a missing key with a colliding hash");
             // Replacing a value in the collision node.
-            let changed = PMap::put_hashed(
-                map,
-                &Maker::new(cx, Birth::Plain, map.into(), &[]),
-                (key(2), h(2)),
-                Value::num(-1.0),
-                fake,
-            );
+            let changed = PMap::put_hashed(map, &Maker::plain(cx), (key(2), h(2)), Value::num(-1.0), fake);
             assert_eq!(Gc::get(changed).get_hashed(key(2), h(2)), Some(Value::num(-1.0)));
             assert_eq!(Gc::get(map).get_hashed(key(2), h(2)), Some(Value::num(20.0)), "the old version is unchanged");
             // Deleting every key, the colliding ones last.
             for i in (0..9).rev() {
-                map = PMap::delete_hashed(map, &Maker::new(cx, Birth::Plain, map.into(), &[]), (key(i), h(i)));
+                map = PMap::delete_hashed(map, &Maker::plain(cx), (key(i), h(i)));
                 assert_eq!(Gc::get(map).len(), i as usize);
                 for j in 0..i {
                     assert!(Gc::get(map).get_hashed(key(j), h(j)).is_some(), "key {j} after deleting {i}");

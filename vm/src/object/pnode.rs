@@ -155,11 +155,16 @@ pub(super) struct Maker<'a, 'b, 'gc> {
 }
 
 impl<'a, 'b, 'gc> Maker<'a, 'b, 'gc> {
+    /// A maker of plain nodes.
+    pub(super) fn plain(ctx: &'a Ctx<'b, 'gc>) -> Self {
+        Maker { ctx, frozen: false }
+    }
+
     /// The maker of a change of `of`, a persistent collection, that stores
     /// `parts` (and items of `of`'s nodes).
     pub(super) fn new(ctx: &'a Ctx<'b, 'gc>, birth: Birth, of: GcAny<'gc>, parts: &[Value<'gc>]) -> Self {
         if birth == Birth::Plain || !of.is_frozen() {
-            return Maker { ctx, frozen: false };
+            return Self::plain(ctx);
         }
         for part in parts {
             if let Some(s) = part.as_object().filter(|o| o.kind() == kind::STR) {
