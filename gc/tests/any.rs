@@ -5,6 +5,17 @@ use maat_gc::{Config, Gc, GcAny, Heap, RefLock, Root};
 
 const NUMBER: u8 = 1;
 const TEXT: u8 = 2;
+const LINE: u8 = 3;
+
+/// A value that wants a cache line of its own.
+#[repr(align(64))]
+struct Line(u64);
+
+// SAFETY: holds no references.
+unsafe impl maat_gc::Trace for Line {
+    const NEEDS_TRACE: bool = false;
+    fn trace(&self, _: &mut maat_gc::Tracer) {}
+}
 
 struct Mixed;
 impl Root for Mixed {
@@ -17,6 +28,7 @@ fn describe(v: GcAny<'_>) -> String {
         match v.kind() {
             NUMBER => format!("number {}", *v.downcast::<u64>()),
             TEXT => format!("text {}", *v.downcast::<String>()),
+            LINE => format!("line {}", v.downcast::<Line>().0),
             k => format!("kind {k}"),
         }
     }
@@ -55,4 +67,25 @@ fn raw_bits_round_trip_and_sharing_works_untyped() {
         mc.freeze(v);
         assert!(v.is_frozen());
     });
+}
+
+#[test]
+fn over_aligned_values_are_allocated_at_their_alignment() {
+    let mut heap = Heap::<Mixed>::new(Config::default(), |mc| mc.alloc(RefLock::new(Vec::new())));
+    heap.mutate(|mc, list| {
+        let w = Gc::write(mc, *list);
+        let mut items = w.borrow_mut();
+        for i in 0..100 {
+            let line = mc.alloc_kind(Line(i), LINE);
+            assert_eq!(Gc::as_ptr(line).addr() % 64, 0, "a value aligned to 64 starts a line");
+            if i % 2 == 0 {
+                items.push(line.into());
+            }
+        }
+    });
+    heap.collect();
+    heap.verify().unwrap();
+    assert_eq!(heap.stats().objects_freed, 50);
+    let seen = heap.mutate(|_, list| list.borrow().iter().map(|v| describe(*v)).collect::<Vec<_>>());
+    assert_eq!(seen, (0..100).step_by(2).map(|i| format!("line {i}")).collect::<Vec<_>>());
 }

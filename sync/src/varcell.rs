@@ -34,6 +34,10 @@
 //! and an update is one atomic step that either comes entirely before a
 //! section's seal or entirely after its unseal: no update is lost.
 //!
+//! A cell may instead be a **published** one: nothing writes it but
+//! [`VarCell::publish`], whose calls a lock of the caller's orders. It stays
+//! open, and a read of it is the one load of `bits`.
+//!
 //! `SEALED` is `u64::MAX`; the cell's user must never store it (the VM's
 //! values are NaN-boxed and never have these bits).
 //!
@@ -235,6 +239,28 @@ impl VarCell {
         }
         self.bits.store(bits, Ordering::Release);
         Ok(now)
+    }
+
+    /// Stores `bits` in a cell that nothing but this call writes, and whose
+    /// calls a lock outside the cell orders one after the other (a versioned
+    /// root's current version, stored under its writers' section): one
+    /// Release store, which [`VarCell::load`]'s Acquire pairs with, and no
+    /// section of its own, so that a cell that many threads read is written
+    /// once per value. Returns the value it replaces.
+    ///
+    /// With another writer (a section, an update, a `replace`, or a second
+    /// `publish` not ordered after this one) a value may be lost: the
+    /// caller's lock is what makes this store the only one.
+    #[inline]
+    pub fn publish(&self, bits: u64) -> u64 {
+        debug_assert_ne!(bits, SEALED, "SEALED is not a value");
+        // Relaxed: the caller's lock orders this call after the one before,
+        // whose store it reads (that lock's Acquire made it visible).
+        let old = self.bits.load(Ordering::Relaxed);
+        debug_assert_ne!(old, SEALED, "a published cell is never sealed");
+        // Release: publishes what the value refers to.
+        self.bits.store(bits, Ordering::Release);
+        old
     }
 
     /// Replaces the value `v` with `f(v)` as one atomic step, without the

@@ -422,28 +422,30 @@ fn var_cell_model_finds_a_lost_update() {
     });
 }
 
-/// Versioned roots (maat-vm's `object/versioned.rs`): a root's cell holds
-/// the number of its current version, and `nodes[v]` stands for version
-/// `v`'s graph (two fields, written by its writer before the commit).
+/// Versioned roots (maat-vm's `object/versioned.rs`): a root's published
+/// cell holds the number of its current version, `nodes[v]` stands for
+/// version `v`'s graph (two fields, written by its writer before the
+/// commit), and the writers' cell's lock orders the updates.
 struct Versions {
-    cell: VarCell,
+    now: VarCell,
+    writers: VarCell,
     table: VarLockTable,
     world: StdArc<World>,
     nodes: [[UnsafeCell<u32>; 2]; 3],
 }
 
-/// An update: the section on the root's cell, the next version built from
-/// the current one, stored, and the section ended.
+/// An update: the writers' section, the next version built from the
+/// current one and published, and the section ended.
 fn commit_version(v: &Versions, me: MaatineId) -> u64 {
     let mut request = LockRequest::new(me, "versioned root");
-    let status = v.cell.begin(&v.table, v.world.mode(), &mut request, &ThreadParker::new(), true).unwrap();
+    let status = v.writers.begin(&v.table, v.world.mode(), &mut request, &ThreadParker::new(), true).unwrap();
     assert_eq!(status, LockStatus::Acquired);
-    let next = v.cell.load() + 1;
+    let next = v.now.load() + 1;
     for field in &v.nodes[next as usize] {
         set(field, |_| next as u32);
     }
-    v.cell.replace(me, next, true).unwrap();
-    v.cell.end(&v.table, v.world.mode(), me, true).unwrap();
+    assert_eq!(v.now.publish(next), next - 1, "the commit replaces the version it started from");
+    v.writers.end(&v.table, v.world.mode(), me, true).unwrap();
     next
 }
 
@@ -458,7 +460,8 @@ fn a_version_is_published_whole_and_later_reads_see_the_commit() {
     model(|| {
         let nodes = [0, 1, 2].map(|_| [UnsafeCell::new(0), UnsafeCell::new(0)]);
         let v = Arc::new(Versions {
-            cell: VarCell::new(0),
+            now: VarCell::new(0),
+            writers: VarCell::new(0),
             table: VarLockTable::new(),
             world: multi_threaded_world(),
             nodes,
@@ -468,14 +471,14 @@ fn a_version_is_published_whole_and_later_reads_see_the_commit() {
                 let v = v.clone();
                 thread::spawn(move || {
                     let mine = commit_version(&v, id(n));
-                    assert!(v.cell.load() >= mine, "a writer's own commit is visible to its next read");
+                    assert!(v.now.load() >= mine, "a writer's own commit is visible to its next read");
                     mine
                 })
             })
             .collect();
         thread::yield_now();
-        let first = v.cell.load();
-        let second = v.cell.load();
+        let first = v.now.load();
+        let second = v.now.load();
         assert!(first <= second, "versions only go forward");
         for field in &v.nodes[second as usize] {
             if second > 0 {
@@ -485,7 +488,7 @@ fn a_version_is_published_whole_and_later_reads_see_the_commit() {
         let mut committed: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap()).collect();
         committed.sort_unstable();
         assert_eq!(committed, [1, 2], "each commit made one version");
-        assert_eq!(v.cell.load(), 2, "after the writers, a read sees the last commit");
+        assert_eq!(v.now.load(), 2, "after the writers, a read sees the last commit");
     });
 }
 

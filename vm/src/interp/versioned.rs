@@ -71,7 +71,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         db: Gc<'gc, Versioned<'gc>>,
         d: usize,
     ) -> Result<Option<Flow>, Raise<'gc>> {
-        let slot = Gc::get(db).slot();
+        let slot = Gc::get(db).writers();
         // Its own open section, not the lock's holder: a lock released to
         // this maatine while it waited names it as the holder before it
         // retries (the handoff).
@@ -102,12 +102,12 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         if !Gc::ptr_eq(Gc::get(draft).db, db) {
             return Err("commit of a draft of another versioned root".to_owned());
         }
-        let (v, slot) = (Gc::get(db), Gc::get(db).slot());
+        let (v, slot) = (Gc::get(db), Gc::get(db).writers());
         let number = v.now().number + 1;
         let version = crate::object::versioned::Version::alloc(self.cx, number, Gc::get(draft).root());
         self.cx.mc.freeze(version);
-        Slot::store(slot, self.cx, self.me, Value::object(version.into())).map_err(|e| e.to_string())?;
-        v.close();
+        Versioned::publish(db, self.cx, version);
+        v.close(self.cx, self.me);
         let at = st.sections.iter().rposition(|(s, _)| Gc::ptr_eq(*s, slot)).expect("the update's section is open");
         st.sections.remove(at);
         Slot::end(slot, self.cx, &self.rt.table, self.me).map_err(|e| e.to_string())?;
@@ -121,7 +121,7 @@ impl<'gc> Run<'_, '_, '_, 'gc> {
         // SAFETY: kind DRAFT objects are Drafts.
         let draft = unsafe { draft.downcast::<Draft<'gc>>() };
         let db = Gc::get(Gc::get(draft).db);
-        if !db.is_current(Gc::get(draft), self.me) || Slot::holder(db.slot()) != Some(self.me) {
+        if !db.is_current(Gc::get(draft), self.me) || Slot::holder(db.writers()) != Some(self.me) {
             return Err("this draft's update is over (it committed or failed, or belongs to another maatine): \
                         a draft lives only inside its update block"
                 .to_owned());

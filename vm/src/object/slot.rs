@@ -97,19 +97,8 @@ impl<'gc> Slot<'gc> {
 
     /// Stores `value` inside `me`'s section (or into an unshared slot).
     pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, me: MaatineId, value: Value<'gc>) -> Result<(), NotHolder> {
-        let slot = GcAny::from(this);
         let shared = Self::global(this);
-        if let Some(v) = value.as_object() {
-            if shared {
-                ctx.mc.share(v);
-            }
-            ctx.mc.forward_barrier(slot, v);
-        }
-        let old = Self::value_of(Gc::get(this).cell.replace(me, value.to_bits(), shared)?);
-        if let Some(old) = old.as_object() {
-            ctx.mc.deletion_barrier(slot, old);
-        }
-        Ok(())
+        store_barriered(this.into(), ctx, value, |bits| Gc::get(this).cell.replace(me, bits, shared))
     }
 
     /// `x = f(x)` as one atomic step without the lock, where `f` takes a
@@ -163,4 +152,31 @@ impl<'gc> Slot<'gc> {
     pub fn end(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, table: &VarLockTable, me: MaatineId) -> Result<(), NotHolder> {
         Gc::get(this).cell.end(table, ctx.mode, me, Self::global(this))
     }
+}
+
+/// Stores `value` into a cell of `holder`'s with `write` (which returns the
+/// bits it replaced, or refuses), and the barriers of every store of a value
+/// into an object: what the value refers to is shared when `holder` is
+/// global (shared or frozen), shaded for a marking under way, and the value
+/// replaced is shaded for a shared marking (the deletion barrier).
+pub(crate) fn store_barriered<'gc>(
+    holder: GcAny<'gc>,
+    ctx: &Ctx<'_, 'gc>,
+    value: Value<'gc>,
+    write: impl FnOnce(u64) -> Result<u64, NotHolder>,
+) -> Result<(), NotHolder> {
+    if let Some(v) = value.as_object() {
+        if holder.sharing() != Sharing::Unshared {
+            ctx.mc.share(v);
+        }
+        ctx.mc.forward_barrier(holder, v);
+    }
+    // SAFETY: the bits were stored from a value whose object the holder
+    // kept alive until now; the deletion barrier below keeps it for a
+    // marking under way, and registers hold it otherwise.
+    let old = unsafe { Value::from_raw_bits(write(value.to_bits())?) };
+    if let Some(old) = old.as_object() {
+        ctx.mc.deletion_barrier(holder, old);
+    }
+    Ok(())
 }
