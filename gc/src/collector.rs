@@ -973,15 +973,15 @@ impl Collector {
     /// pages are done.
     fn residents_from(
         &self,
-        mut at: usize,
+        at: usize,
         count: usize,
         mut f: impl FnMut(NonNull<Header>, &Header, (usize, usize)),
     ) -> Option<usize> {
         let mut visited = 0;
+        let mut next = self.pool.page_to_visit(at);
         while visited < count
-            && let Some(page) = self.pool.page(at)
+            && let Some((i, page)) = next
         {
-            at += 1;
             // SAFETY: a page this heap's pool holds; pages leave a pool, and
             // change places in it, only when a collection ends
             // (`Pool::trim`) or its heap does (`Pool::end`), never during a
@@ -990,11 +990,13 @@ impl Collector {
             // The next page's first lines load while this one is swept: the
             // processor's own prefetcher stops at every page's end, and the
             // pages follow one another in no order it could learn.
-            if let Some(next) = self.pool.page(at) {
-                PageHead::prefetch_start(next);
+            next = self.pool.page_to_visit(i + 1);
+            if let Some((_, n)) = next {
+                PageHead::prefetch_start(n);
             }
             let charge = (page.slot_size() / SWEEP_COST_DIVISOR).min(MAX_SWEEP_COST);
             let class = usize::from(page.class);
+            let mut listed_only = true;
             page.for_each_box(|obj| {
                 visited += 1;
                 // SAFETY: a taken slot holds a box, or a freed block the pool
@@ -1004,9 +1006,15 @@ impl Collector {
                 if h.colour() != FREED && !h.is_listed() {
                     f(obj, h, (class, charge));
                 }
+                // (What `f` did: a global box joined the LSO, a dead one
+                // was freed, a live one stays unlisted.)
+                listed_only &= h.colour() != FREED && h.is_listed();
             });
+            if listed_only {
+                self.pool.set_listed_only(page, true);
+            }
         }
-        self.pool.page(at).map(|_| at)
+        next.map(|(i, _)| i)
     }
 
     /// What the to-old sweep does to a survivor that lives in a page: as

@@ -17,6 +17,11 @@
 //! ([`crate::depot::is_paged`]). A pool allocates the lowest free slot of
 //! its current page, so a class's boxes sit in address order.
 //!
+//! A page is *listed-only* while every taken slot holds a box on one of
+//! its heap's lists (global objects, on the LSO): a heap's walks of its
+//! residents pass over it. Its pool marks it so and clears it (see
+//! `Pool::set_listed_only`).
+//!
 //! # States and who may touch a page
 //!
 //! ```text
@@ -82,6 +87,9 @@ pub(crate) struct PageHead {
     /// While a pool holds the page, its index in the pool's pages (see
     /// `Pool::page`); once it is an orphan, the boxes left in it.
     place: AtomicU32,
+    /// Every taken slot holds a box on one of its heap's lists (see
+    /// [`PageHead::listed_only`]).
+    listed_only: Cell<bool>,
     /// The pool's list the page is on (Available, Full or Empty).
     pub(crate) prev: Cell<Option<NonNull<PageHead>>>,
     pub(crate) next: Cell<Option<NonNull<PageHead>>>,
@@ -130,6 +138,7 @@ impl PageHead {
             state: Cell::new(State::Current),
             magic: (1u64 << 32).div_ceil(size as u64) as u32,
             place: AtomicU32::new(0),
+            listed_only: Cell::new(false),
             prev: Cell::new(None),
             next: Cell::new(None),
             alloc: core::array::from_fn(|w| Cell::new(!slot_bits(slots, w))),
@@ -202,6 +211,20 @@ impl PageHead {
                 f(unsafe { start.add(HEAD + slot * size) }.cast());
             }
         }
+    }
+
+    /// Whether every taken slot held a box on one of its heap's lists when
+    /// a walk last found so, and no slot has been taken or freed to the
+    /// pool's free list since: then a walk of the heap's residents has
+    /// nothing to visit in the page. The pool sets and clears it, with its
+    /// own record of it (see `Pool::set_listed_only`).
+    #[inline(always)]
+    pub(crate) fn listed_only(&self) -> bool {
+        self.listed_only.get()
+    }
+
+    pub(crate) fn set_listed_only(&self, listed_only: bool) {
+        self.listed_only.set(listed_only);
     }
 
     /// Starts loading the first quarter of the page at `page` (its head and

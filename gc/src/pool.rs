@@ -37,6 +37,10 @@
 //!   full ones, or the pool's empty pages. A block on a large free list is
 //!   a box's memory no longer in use, of its list's class, owned by the
 //!   pool alone; its first word links the list.
+//! - A page is listed-only (see [`crate::page`]) exactly while its head
+//!   and its bit in the pool's `listed_only` bitmap say so; a walk of the
+//!   residents sets it, and a slot taken from the page or a box of it
+//!   freed to a free list clears it.
 //! - The pool belongs to one heap and is used by whoever runs that heap's
 //!   collector: its thread, or a collector running while the heap is stopped
 //!   (the same rule as the rest of the collector's state). It keeps at most
@@ -155,6 +159,11 @@ struct Paged {
     /// Every page the pool holds, empty ones included, each at its head's
     /// `place` (a sweep walks them by index: see `Collector::sweep_pages`).
     all: RefCell<Vec<NonNull<PageHead>>>,
+    /// A bit per page of `all`, at its place: set exactly while the page's
+    /// head says it is listed-only ([`PageHead::listed_only`]), so that a
+    /// walk of the residents passes over those pages without reading their
+    /// heads (a heap that made many global objects holds many such pages).
+    listed_only: RefCell<Vec<u64>>,
 }
 
 impl Pool {
@@ -203,7 +212,7 @@ impl Pool {
                 if let Some(paged) = self.paged.get()
                     && let Some(page) = paged.classes[c].current.get()
                     // SAFETY: the pool's current page of class `c`.
-                    && let Some(block) = unsafe { page.as_ref() }.take()
+                    && let Some(block) = self.take_from(unsafe { page.as_ref() })
                 {
                     return (block, true);
                 }
@@ -254,7 +263,46 @@ impl Pool {
         let page = unsafe { page.as_ref() };
         page.set_state(State::Current);
         class.current.set(Some(NonNull::from(page)));
-        (page.take().expect("an available or new page has a free slot"), true)
+        (self.take_from(page).expect("an available or new page has a free slot"), true)
+    }
+
+    /// The lowest free slot of `page`, one of the pool's, now taken: a walk
+    /// of the residents visits the page again.
+    #[inline(always)]
+    fn take_from(&self, page: &PageHead) -> Option<NonNull<u8>> {
+        let block = page.take()?;
+        if page.listed_only() {
+            self.set_listed_only(page, false);
+        }
+        Some(block)
+    }
+
+    /// Records whether every taken slot of `page`, one of the pool's, holds
+    /// a box on a list: in its head, and in the pool's bits that a walk of
+    /// the residents reads instead ([`Pool::page_to_visit`]).
+    pub(crate) fn set_listed_only(&self, page: &PageHead, listed_only: bool) {
+        page.set_listed_only(listed_only);
+        set_bit(&mut self.paged().listed_only.borrow_mut(), page.place(), listed_only);
+    }
+
+    /// The first page at index `from` or after that is not listed-only, with
+    /// its index (empty pages included). A page keeps its index until one
+    /// leaves the pool, which happens only in [`Pool::trim`] and
+    /// [`Pool::end`].
+    pub(crate) fn page_to_visit(&self, from: usize) -> Option<(usize, NonNull<PageHead>)> {
+        let paged = self.paged.get()?;
+        let (all, bits) = (paged.all.borrow(), paged.listed_only.borrow());
+        let mut at = from;
+        while at < all.len() {
+            let word = bits.get(at / 64).map_or(0, |w| w >> (at % 64));
+            // (The bits past the last word are clear: every page is visited.)
+            if word & 1 == 0 {
+                return Some((at, all[at]));
+            }
+            // Past the run of listed-only pages that starts at `at`.
+            at += (!word).trailing_zeros() as usize;
+        }
+        None
     }
 
     /// An empty page made a page of class `c`: one of the pool's, or the
@@ -277,7 +325,10 @@ impl Pool {
         // SAFETY: an empty page, aligned, the pool's alone.
         let page = unsafe { PageHead::init(at, class_size(c), c as u8) };
         // SAFETY: as above.
-        unsafe { page.as_ref() }.set_place(place);
+        let head = unsafe { page.as_ref() };
+        head.set_place(place);
+        // (An empty page may have been found listed-only.)
+        self.set_listed_only(head, false);
         Some(page)
     }
 
@@ -315,6 +366,13 @@ impl Pool {
     /// up to the pool.
     #[inline]
     pub(crate) unsafe fn keep_freed(&self, block: NonNull<u8>, c: usize) {
+        // SAFETY: by the caller's contract, a slot of one of this pool's
+        // pages.
+        let page = unsafe { page_of(block).as_ref() };
+        if page.listed_only() {
+            // The block will be taken again without its page.
+            self.set_listed_only(page, false);
+        }
         // SAFETY: by the caller's contract.
         unsafe { self.keep(&self.freed[c], block, c) };
         self.kept.set(self.kept.get() + 1);
@@ -427,36 +485,41 @@ impl Pool {
         chain
     }
 
-    /// The `i`th page the pool holds (empty ones included), if it holds
-    /// that many. A page keeps its index until one leaves the pool, which
-    /// happens only in [`Pool::trim`] and [`Pool::end`].
-    pub(crate) fn page(&self, i: usize) -> Option<NonNull<PageHead>> {
-        self.paged.get()?.all.borrow().get(i).copied()
-    }
-
     /// The pool's pages, made with its first page.
     fn paged(&self) -> &Paged {
         self.paged.get().expect("a pool with a page has made its pages")
     }
 
-    /// Whether every page the pool holds is at its place (for the
-    /// verifier).
+    /// Whether every page the pool holds is at its place, and its bit says
+    /// what its head says (for the verifier).
     pub(crate) fn places_agree(&self) -> bool {
         let Some(paged) = self.paged.get() else { return true };
-        // SAFETY: the pool's pages.
-        paged.all.borrow().iter().enumerate().all(|(i, page)| unsafe { page.as_ref() }.place() == i)
+        let bits = paged.listed_only.borrow();
+        paged.all.borrow().iter().enumerate().all(|(i, page)| {
+            // SAFETY: the pool's pages.
+            let page = unsafe { page.as_ref() };
+            page.place() == i && page.listed_only() == bit(&bits, i)
+        })
     }
 
     /// Takes `page` out of the pool's pages: it leaves the pool.
     fn forget(&self, page: NonNull<PageHead>) {
-        let mut all = self.paged().all.borrow_mut();
-        // SAFETY: the pool's page, and the one moved into its place.
-        unsafe {
-            let place = page.as_ref().place();
-            all.swap_remove(place);
-            if let Some(moved) = all.get(place) {
-                moved.as_ref().set_place(place);
-            }
+        let paged = self.paged();
+        let mut all = paged.all.borrow_mut();
+        // SAFETY: the pool's page.
+        let place = unsafe { page.as_ref() }.place();
+        all.swap_remove(place);
+        let last = all.len();
+        // The last page moves to `place`, with its bit.
+        let mut bits = paged.listed_only.borrow_mut();
+        let moved = bit(&bits, last);
+        set_bit(&mut bits, last, false);
+        if let Some(moved_page) = all.get(place) {
+            // SAFETY: the pool's page.
+            unsafe { moved_page.as_ref() }.set_place(place);
+            set_bit(&mut bits, place, moved);
+        } else {
+            set_bit(&mut bits, place, false);
         }
     }
 
@@ -517,6 +580,23 @@ pub(crate) fn system_alloc(layout: Layout) -> NonNull<u8> {
     assert_ne!(layout.size(), 0, "a block has a size");
     // SAFETY: the layout has a non-zero size (checked above).
     NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout))
+}
+
+/// Bit `i` of `bits` (clear past its end).
+fn bit(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 != 0)
+}
+
+/// Sets bit `i` of `bits` to `on`, growing `bits` as needed.
+fn set_bit(bits: &mut Vec<u64>, i: usize, on: bool) {
+    if bits.len() <= i / 64 {
+        if !on {
+            return;
+        }
+        bits.resize(i / 64 + 1, 0);
+    }
+    let mask = 1 << (i % 64);
+    if on { bits[i / 64] |= mask } else { bits[i / 64] &= !mask }
 }
 
 /// Pushes `page`, off every list, onto `list` in `state`.
@@ -718,6 +798,47 @@ mod tests {
         assert_eq!(pool.paged().all.borrow().len(), 2, "the three left the pool's pages");
         assert!(pool.places_agree(), "the pages moved into their places know it");
         free_to_pages(&pool, &blocks[4 * per_page..], layout);
+    }
+
+    #[test]
+    fn listed_only_pages_are_passed_over_until_a_slot_of_theirs_is_taken_or_freed() {
+        let pool = grown();
+        let layout = box_layout(248, 8);
+        let per_page = (PAGE - 64) / 248;
+        let blocks: Vec<_> = (0..3 * per_page).map(|_| pool.alloc(layout).0).collect();
+        let pages: Vec<_> = (0..3).map(|i| pool.page_to_visit(i).expect("three pages").1).collect();
+        // SAFETY: the pool's pages.
+        let head = |i: usize| unsafe { pages[i].as_ref() };
+        for i in [0, 1] {
+            pool.set_listed_only(head(i), true);
+        }
+        assert_eq!(pool.page_to_visit(0).map(|(i, _)| i), Some(2), "the first two passed over");
+        free_all(&pool, &blocks[per_page..per_page + 1], layout, 0);
+        assert_eq!(pool.page_to_visit(0).map(|(i, _)| i), Some(1), "a block freed to the free list");
+        assert!(!head(1).listed_only() && head(0).listed_only() && pool.places_agree());
+        pool.set_listed_only(head(1), true);
+        let again = pool.alloc(layout).0;
+        assert_eq!(again, blocks[per_page], "the freed block, taken again");
+        // (Taken from the free list: its page learnt of it when it was freed.)
+        pool.set_listed_only(head(2), true);
+        assert!(pool.page_to_visit(0).is_none(), "every page passed over");
+        free_to_pages(&pool, &blocks[..per_page], layout);
+        assert!(!head(0).listed_only(), "its blocks went by the free list");
+        // A walk finds the emptied page has nothing to visit.
+        pool.set_listed_only(head(0), true);
+        let (first, _) = pool.over_cap(0).expect("the empty page is over a cap of nothing");
+        assert_eq!(first, pages[0]);
+        // SAFETY: given to the depot once.
+        unsafe { depot::give(first, first) };
+        assert!(pool.places_agree(), "the last page moved into the first's place with its bit");
+        assert!(pool.page_to_visit(0).is_none());
+        // The pages are full: the next block comes from a new page, the
+        // only one to visit.
+        let taken = pool.alloc(layout).0;
+        assert_eq!(pool.page_to_visit(0).map(|(i, _)| i), Some(2), "the new page, after the two passed over");
+        assert!(pool.places_agree());
+        free_to_pages(&pool, &[taken], layout);
+        free_to_pages(&pool, &blocks[per_page..], layout);
     }
 
     #[test]

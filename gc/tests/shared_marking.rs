@@ -293,3 +293,49 @@ fn while_a_shared_marking_runs_a_heap_meets_a_safe_point_every_16_kib_without_it
     heap.verify().unwrap();
     assert_eq!(live(), 2, "the root and the shared node; the garbage nodes freed");
 }
+
+#[test]
+fn pages_of_global_objects_are_passed_over_until_their_slots_are_used_again() {
+    // A heap's own collections pass over the pages in which every box is
+    // global (only shared collections free those); one whose slot a global
+    // box left, or a new one took, is swept again: what lands there is
+    // kept or freed as anywhere else.
+    reset_live();
+    let space = Space::new();
+    let mut heap = Heap::<Graph>::new_in(&space, Config::default(), |mc| node(mc, 0));
+    heap.mutate(|mc, root| {
+        let hub = node(mc, 1);
+        for i in 0..5000 {
+            link(mc, hub, node(mc, 100 + i));
+        }
+        mc.share(hub);
+        link(mc, *root, hub);
+    });
+    let churn = |heap: &mut Heap<Graph>, from: u64, keep_every: u64| {
+        heap.mutate(|mc, root| {
+            for i in 0..3000 {
+                let n = node(mc, from + i);
+                if i % keep_every == 0 {
+                    link(mc, *root, n);
+                }
+            }
+        });
+        heap.collect();
+        heap.verify().unwrap();
+    };
+    heap.collect();
+    heap.verify().unwrap();
+    churn(&mut heap, 10_000, 3);
+    assert_eq!(live(), 2 + 5000 + 1000);
+    // The hub drops half its nodes: the shared collection frees them in the
+    // pages the heap's sweeps pass over, and new nodes take their slots.
+    heap.mutate(|mc, root| Gc::write(mc, edge(*root, 0)).project(|n| &n.edges).borrow_mut().truncate(2500));
+    // SAFETY: the space's only heap is between mutations.
+    unsafe { space.collect_shared() };
+    sweep_here([&mut heap]);
+    assert_eq!(live(), 2 + 2500 + 1000);
+    churn(&mut heap, 20_000, 2);
+    assert_eq!(live(), 2 + 2500 + 1000 + 1500, "the new nodes kept, the rest freed");
+    churn(&mut heap, 30_000, 3000);
+    assert_eq!(live(), 2 + 2500 + 1000 + 1500 + 1);
+}
