@@ -26,7 +26,8 @@
 //! on its cache line: the cell starts the object, which is aligned to a
 //! line, and the line's only other word (the writers' slot) never changes.
 //! The writers' lock and the update count live in their own slot: an update
-//! under way writes there, and the readers' line once, at its commit.
+//! under way writes there, and the readers' line once, at its commit. The
+//! version record the cell points to is alone on its line too.
 //!
 //! # Invariants
 //!
@@ -78,7 +79,10 @@ unsafe impl Trace for Versioned<'_> {
 }
 
 /// One version: its number and its root (frozen, with all it refers to).
+/// Every `now` reads it, so it has a cache line of its own: in the pages
+/// of its size, the writer's next allocations would write its line.
 #[derive(Trace)]
+#[repr(align(64))]
 pub struct Version<'gc> {
     /// 0 for the first, one more for each commit.
     pub number: u64,
