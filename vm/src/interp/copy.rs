@@ -64,6 +64,12 @@ struct Copier<'gc> {
 impl<'gc> Run<'_, '_, '_, 'gc> {
     /// A copy of `v`'s graph under `rule` (see the module).
     pub(super) fn copy_graph(&self, v: Value<'gc>, rule: Rule<'_, 'gc>) -> OpResult<Value<'gc>> {
+        // What is kept at the root (a number, a string, a frozen object: most
+        // of what enters a version) needs no walk, nor the copier's table.
+        let Some(root) = v.as_object() else { return Ok(v) };
+        if rule(root)? == Part::Keep {
+            return Ok(v);
+        }
         let mut c = Copier { nodes: Vec::new(), order: Vec::new(), copies: HashMap::default() };
         match self.walk(&mut c, v, rule) {
             Ok(()) => {}
