@@ -1007,8 +1007,9 @@ impl Collector {
                     f(obj, h, (class, charge));
                 }
                 // (What `f` did: a global box joined the LSO, a dead one
-                // was freed, a live one stays unlisted.)
-                listed_only &= h.colour() != FREED && h.is_listed();
+                // was freed, a live one stays unlisted. Most pages hold a
+                // local box, so the first one settles it.)
+                listed_only = listed_only && h.colour() != FREED && h.is_listed();
             });
             if listed_only {
                 self.pool.set_listed_only(page, true);
