@@ -1,13 +1,15 @@
 //! The benchmark programs written in Maat (`benches/versioned/`,
-//! `benches/gc_latency/`) run at a small size through the `maat` binary,
-//! so that they keep working:
+//! `benches/gc_latency/`, and one of `benches/compare/`) run at a small
+//! size through the `maat` binary, so that they keep working:
 //! - the versioned-root read programs report their throughput and the
 //!   writer's commits, the update cost program a row for each size, and the
 //!   memory program that many versions of a map take less than twice one of
 //!   them;
 //! - the GC latency program counts every replacement and reports its worst
 //!   and 99th percentile, and the floor program the longest gap its
-//!   maatines saw between two readings of the clock.
+//!   maatines saw between two readings of the clock;
+//! - the program of local garbage beside shared objects
+//!   (`benches/compare/shared_churn.maat`) counts what it made.
 
 use std::process::Command;
 
@@ -64,4 +66,10 @@ fn the_floor_program_reports_the_longest_gap_between_clock_readings() {
     let out = run(&["run", "benches/gc_latency/floor.maat", "--threads", "2", "2", "0.05"]);
     let gap_ms = number_after(&out, "worst gap ");
     assert!(gap_ms > 0.0 && gap_ms.is_finite(), "{out}");
+}
+
+#[test]
+fn the_shared_churn_program_counts_the_shared_arrays_and_the_churn() {
+    let out = run(&["run", "--threads", "2", "benches/compare/shared_churn.maat", "20000", "50000"]);
+    assert_eq!(out.trim(), "20000 50000");
 }
