@@ -98,7 +98,7 @@ impl<'gc> Slot<'gc> {
     /// Stores `value` inside `me`'s section (or into an unshared slot).
     pub fn store(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, me: MaatineId, value: Value<'gc>) -> Result<(), NotHolder> {
         let shared = Self::global(this);
-        store_barriered(this.into(), ctx, value, |bits| Gc::get(this).cell.replace(me, bits, shared))
+        store_barriered((this.into(), shared), ctx, value, |bits| Gc::get(this).cell.replace(me, bits, shared))
     }
 
     /// `x = f(x)` as one atomic step without the lock, where `f` takes a
@@ -157,16 +157,17 @@ impl<'gc> Slot<'gc> {
 /// Stores `value` into a cell of `holder`'s with `write` (which returns the
 /// bits it replaced, or refuses), and the barriers of every store of a value
 /// into an object: what the value refers to is shared when `holder` is
-/// global (shared or frozen), shaded for a marking under way, and the value
+/// global (shared or frozen: `global`, as the caller read it once for both
+/// its write and this), shaded for a marking under way, and the value
 /// replaced is shaded for a shared marking (the deletion barrier).
 pub(crate) fn store_barriered<'gc>(
-    holder: GcAny<'gc>,
+    (holder, global): (GcAny<'gc>, bool),
     ctx: &Ctx<'_, 'gc>,
     value: Value<'gc>,
     write: impl FnOnce(u64) -> Result<u64, NotHolder>,
 ) -> Result<(), NotHolder> {
     if let Some(v) = value.as_object() {
-        if holder.sharing() != Sharing::Unshared {
+        if global {
             ctx.mc.share(v);
         }
         ctx.mc.forward_barrier(holder, v);

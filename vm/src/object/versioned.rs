@@ -156,8 +156,10 @@ impl<'gc> Versioned<'gc> {
     pub fn publish(this: Gc<'gc, Self>, ctx: &Ctx<'_, 'gc>, version: Gc<'gc, Version<'gc>>) {
         let db = Gc::get(this);
         debug_assert!(Gc::is_frozen(version), "a version is frozen before it is published");
+        let holder = GcAny::from(this);
+        let global = holder.sharing() != maat_sync::Sharing::Unshared;
         let stored =
-            store_barriered(GcAny::from(this), ctx, Value::object(version.into()), |bits| Ok(db.now.publish(bits)));
+            store_barriered((holder, global), ctx, Value::object(version.into()), |bits| Ok(db.now.publish(bits)));
         stored.expect("a published cell takes every store");
     }
 
